@@ -1,0 +1,156 @@
+/* buf.c -- bounded growable buffer. */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->max = max;
+    b->failed = 0;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static int buf_fail(struct buf *b)
+{
+    buf_free(b);
+    b->failed = 1;
+    return -1;
+}
+
+static int buf_reserve(struct buf *b, size_t n)
+{
+    if (b->failed)
+        return -1;
+    if (n > b->max || b->len + n + 1 > b->max + 1)
+        return buf_fail(b);
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL)
+        return buf_fail(b);
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+    if (buf_reserve(b, n) != 0)
+        return -1;
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int buf_adds(struct buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
+
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
+        return -1;
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int buf_add_xml(struct buf *b, const char *s)
+{
+    const char *start = s;
+    for (; *s; s++) {
+        const char *rep = NULL;
+        switch (*s) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&apos;"; break;
+        case '\r': rep = "&#13;"; break;
+        default: break;
+        }
+        if (rep) {
+            if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
+                return -1;
+            start = s + 1;
+        }
+    }
+    return buf_add(b, start, (size_t)(s - start));
+}
+
+int buf_add_json(struct buf *b, const char *s)
+{
+    const char *start = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\' || c < 0x20) {
+            char esc[8];
+            if (buf_add(b, start, (size_t)(s - start)) != 0)
+                return -1;
+            if (c == '"' || c == '\\')
+                snprintf(esc, sizeof esc, "\\%c", c);
+            else
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+            if (buf_adds(b, esc) != 0)
+                return -1;
+            start = s + 1;
+        }
+    }
+    return buf_add(b, start, (size_t)(s - start));
+}
+
+const char *buf_str(const struct buf *b)
+{
+    return b->p ? b->p : "";
+}
+
+size_t buf_len(const struct buf *b)
+{
+    return b->len;
+}
+
+char *buf_take(struct buf *b, size_t *len)
+{
+    if (b->failed)
+        return NULL;
+    char *p = b->p ? b->p : strdup("");
+    if (len)
+        *len = b->len;
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+int buf_failed(const struct buf *b)
+{
+    return b->failed;
+}

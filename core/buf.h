@@ -1,0 +1,36 @@
+/* buf.h -- a bounded growable byte buffer (after curl's dynbuf). Every buffer gets its size
+ * limit at init; an append that fails (limit or OOM) frees the buffer and returns an error,
+ * so callers check once at the end. Members are private: use the functions. */
+#ifndef TS_BUF_H
+#define TS_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+    char *p;
+    size_t len, cap, max;
+    int failed;
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_free(struct buf *b);
+/* Appends; returns 0, or -1 when the limit was hit or memory ran out (buffer freed). */
+int buf_add(struct buf *b, const void *p, size_t n);
+int buf_adds(struct buf *b, const char *s);
+int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Appends s with XML escaping of & < > " '. */
+int buf_add_xml(struct buf *b, const char *s);
+/* Appends s as the inside of a JSON string (no quotes). */
+int buf_add_json(struct buf *b, const char *s);
+/* The content (NUL-terminated; "" when empty) and its length. Borrowed. */
+const char *buf_str(const struct buf *b);
+size_t buf_len(const struct buf *b);
+/* Takes the content out (malloc'ed, NUL-terminated); the buffer is reset. NULL after a
+ * failure. */
+char *buf_take(struct buf *b, size_t *len);
+/* Whether any append failed. */
+int buf_failed(const struct buf *b);
+
+#endif

@@ -1,0 +1,261 @@
+/* enc.c -- encoding, hashing, time and randomness helpers (OpenSSL does the hard parts). */
+#include "core/enc.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+void enc_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int enc_unhex(const char *in, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval((unsigned char)in[2 * i]), lo;
+        if (hi < 0)
+            return -1;
+        lo = hexval((unsigned char)in[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+char *enc_b64(const uint8_t *in, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (out == NULL)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    return out;
+}
+
+long enc_unb64(const char *in, size_t n, uint8_t *out)
+{
+    if (n % 4 != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!(isalnum(c) || c == '+' || c == '/' || (c == '=' && i >= n - 2)))
+            return -1;
+    }
+    int len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (len < 0)
+        return -1;
+    if (in[n - 1] == '=')
+        len--;
+    if (in[n - 2] == '=')
+        len--;
+    return len;
+}
+
+void enc_sha256(const void *in, size_t n, uint8_t out[32])
+{
+    SHA256(in, n, out);
+}
+
+void enc_hmac_sha256(const void *key, size_t klen, const void *in, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)klen, in, n, out, &len);
+}
+
+void enc_md5(const void *in, size_t n, uint8_t out[16])
+{
+    unsigned int len = 16;
+    EVP_Digest(in, n, out, &len, EVP_md5(), NULL);
+}
+
+bool enc_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+int enc_random(void *buf, size_t n)
+{
+    return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+int enc_random_chars(char *out, size_t n, const char *alphabet, size_t alen)
+{
+    /* Rejection sampling keeps the distribution uniform. */
+    size_t limit = 256 - (256 % alen), i = 0;
+    uint8_t rnd[64];
+    while (i < n) {
+        if (enc_random(rnd, sizeof rnd) != 0)
+            return -1;
+        for (size_t j = 0; j < sizeof rnd && i < n; j++)
+            if (rnd[j] < limit)
+                out[i++] = alphabet[rnd[j] % alen];
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+long enc_url_decode(const char *s, size_t n, char *out, bool plus_is_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= n)
+                return -1;
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (s[i] == '+' && plus_is_space) {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+char *enc_uri_encode(const char *s, size_t n, bool keep_slash)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    char *out = malloc(3 * n + 1), *p = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
+            *p++ = (char)c;
+        } else {
+            *p++ = '%';
+            *p++ = digits[c >> 4];
+            *p++ = digits[c & 15];
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+void enc_time_iso8601(time_t t, char *out)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+void enc_time_amz(time_t t, char *out)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void enc_time_http(time_t t, char *out)
+{
+    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int enc_time_parse_amz(const char *s, time_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (strlen(s) != 16)
+        return -1;
+    const char *end = strptime(s, "%Y%m%dT%H%M%SZ", &tm);
+    if (end == NULL || *end != '\0')
+        return -1;
+    *out = timegm(&tm);
+    return 0;
+}
+
+int enc_time_parse_http(const char *s, time_t *out)
+{
+    static const char *fmts[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                 "%a %b %e %H:%M:%S %Y"};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *end = strptime(s, fmts[i], &tm);
+        if (end != NULL && *end == '\0') {
+            *out = timegm(&tm);
+            return 0;
+        }
+    }
+    return enc_time_parse_iso8601(s, out);
+}
+
+int enc_time_parse_iso8601(const char *s, time_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strptime(s, "%Y-%m-%d", &tm);
+    if (p == NULL)
+        return -1;
+    long off = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p = strptime(p + 1, "%H:%M:%S", &tm);
+        if (p == NULL)
+            return -1;
+        if (*p == '.') {
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return -1;
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1, hh, mm;
+            if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+                return -1;
+            off = sign * (hh * 3600L + mm * 60L);
+            p += 6;
+        }
+    }
+    if (*p != '\0')
+        return -1;
+    *out = timegm(&tm) - off;
+    return 0;
+}
+
+time_t enc_now(void)
+{
+    return time(NULL);
+}

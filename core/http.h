@@ -1,0 +1,184 @@
+/* http.h -- the HTTP server (libmicrohttpd underneath) and the request every handler sees.
+ *
+ * A request goes through fixed phases, as in nginx:
+ *
+ *   headers in ─► route ─► authn (hook) ─► route->start ─► body (filter ─► sink | buffer)
+ *                                                       ─► authn finish ─► route->finish ─► log
+ *
+ * - The router picks the first registered route whose match() accepts the request.
+ * - The authn hook (sts_authenticate, registered by cli/) verifies SigV4 and sets
+ *   r->principal. When the signature covers a body that has not arrived yet (STS and admin
+ *   calls sign the payload hash without an x-amz-content-sha256 header) it sets
+ *   r->authn_deferred: the body is then buffered and authn_finish runs before route->start.
+ *   It may also install r->filter, which sees the raw body first (payload hashing,
+ *   aws-chunked decoding) and passes decoded bytes on with http_req_body_emit().
+ * - route->start decides what happens to the body: stream it into a sink
+ *   (http_req_set_sink) or let the server buffer it (default, up to r->body_max bytes).
+ * - route->finish runs once the whole body was received and every filter finished
+ *   without error; it must reply (http_reply_*). If any phase fails, the server answers
+ *   with the error in the route's error style and route->finish is not called.
+ * - route->cleanup (optional) runs when the request is done, whatever happened.
+ *
+ * A request is handled by one thread from start to end; nothing in struct http_req is
+ * shared. Responses are queued on the second call of the access handler or later, never the
+ * first, so connections stay alive (DESIGN §6).
+ */
+#ifndef TS_HTTP_H
+#define TS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_req;
+struct http_server;
+
+enum http_err_style {
+    HTTP_ERR_S3,   /* <Error><Code/><Message/><Resource/><RequestId/></Error> */
+    HTTP_ERR_STS,  /* <ErrorResponse xmlns=sts><Error><Type/><Code/><Message/></Error>... */
+    HTTP_ERR_JSON, /* {"Code":..,"Message":..,"RequestId":..} (admin API) */
+};
+
+struct http_kv {
+    char *key;
+    char *value;
+};
+
+/* Where body bytes go after any filter. write returns TS_OK or an error, which ends the
+ * request with that error. */
+struct http_sink {
+    int (*write)(void *ctx, const uint8_t *p, size_t n);
+    void *ctx;
+};
+
+/* A body filter, installed by the authn hook. write receives raw body bytes and passes the
+ * decoded ones on with http_req_body_emit(); finish runs at the end of the body (verify a
+ * payload hash, read trailers); free releases ctx. All return TS_OK or an error. */
+struct http_filter {
+    int (*write)(struct http_req *r, void *ctx, const uint8_t *p, size_t n);
+    int (*finish)(struct http_req *r, void *ctx);
+    void (*free)(void *ctx);
+    void *ctx;
+};
+
+struct http_route {
+    const char *name;                   /* for logs and metrics: "s3", "sts", "admin" */
+    bool (*match)(struct http_req *r);  /* NULL matches everything */
+    int (*start)(struct http_req *r);   /* TS_OK, or an error to answer with */
+    void (*finish)(struct http_req *r); /* must reply */
+    void (*cleanup)(struct http_req *r);
+    enum http_err_style err_style;
+    size_t body_max; /* buffered-body limit; 0 means 1 MiB */
+    bool no_authn;   /* health, metrics: skip the authn hook */
+    void *ctx;       /* the module's state; handlers read r->route->ctx */
+};
+
+struct http_req {
+    /* Set before routing; read-only afterwards. */
+    const char *method;        /* "GET", ... */
+    char *raw_uri;             /* as received: /bucket/key?x=y */
+    char *raw_path;            /* percent-encoded path, without the query */
+    char *path;                /* decoded path (never contains NUL) */
+    char *raw_query;           /* after '?', or "" */
+    struct http_kv *query;     /* decoded query parameters in the order received */
+    size_t nquery;
+    char request_id[24];       /* also sent as x-amz-request-id */
+    char source_ip[64];        /* textual peer address */
+    bool tls;                  /* connection is TLS */
+    bool has_content_length;
+    uint64_t content_length;
+    uint64_t started_us;       /* monotonic microseconds at arrival */
+    const struct http_route *route;
+
+    /* Authentication (set by the authn hook). */
+    void *principal; /* struct pol_principal * (policy/pol.h) */
+    void (*principal_free)(void *);
+    bool authn_deferred;
+    struct http_filter filter;
+
+    /* Body. */
+    size_t body_max;          /* limit for a buffered body */
+    uint8_t *body;            /* buffered body (NUL-terminated), when no sink was set */
+    size_t body_len;
+    uint64_t body_received;   /* raw bytes received from the socket */
+
+    /* Set by the body filter once it verified an x-amz-checksum-* header or trailer: the
+     * algorithm ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256") and the base64 value,
+     * for the object store to keep and return. Empty when none. Content-MD5 is checked by
+     * the object store, which computes the MD5 for the ETag anyway. */
+    char checksum_algo[16];
+    char checksum_b64[96];
+
+    /* Handler state, owned by the route (freed in route->cleanup). */
+    void *hctx;
+
+    /* Error details for the response / access log. */
+    const char *resource; /* S3 <Resource>, e.g. "/bucket/key" (borrowed) */
+    char *bucket, *key;   /* filled by the S3 router for logs and errors (owned) */
+
+    /* Private to core/http.c. */
+    struct http_req_priv *priv;
+};
+
+/* ---- request accessors (all borrowed pointers, valid for the request's lifetime) ---- */
+
+/* A request header, case-insensitive name; NULL when absent. */
+const char *http_req_header(struct http_req *r, const char *name);
+/* Calls fn for every header (name as received). Stops early when fn returns non-zero. */
+void http_req_header_foreach(struct http_req *r,
+                             int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+/* A decoded query parameter, or NULL when absent ("" when present without a value). */
+const char *http_req_query(struct http_req *r, const char *name);
+
+/* Makes the body go to sink instead of the buffer. Call from route->start only. */
+void http_req_set_sink(struct http_req *r, struct http_sink sink);
+/* For filters: hands decoded body bytes to the sink or buffer. Returns TS_OK or an error. */
+int http_req_body_emit(struct http_req *r, const uint8_t *p, size_t n);
+
+/* ---- responses: each request gets exactly one http_reply_* call ---- */
+
+/* Adds a response header (copied). Call before http_reply_*. */
+void http_reply_header(struct http_req *r, const char *name, const char *value);
+/* Replies with data (copied unless take, in which case it is free()d by the server). */
+int http_reply_data(struct http_req *r, int status, const char *content_type, void *data,
+                    size_t len, bool take);
+/* Replies with len bytes of fd from off (sendfile). Takes ownership of fd. */
+int http_reply_fd(struct http_req *r, int status, const char *content_type, int fd, uint64_t off,
+                  uint64_t len);
+/* Replies with an empty body but a Content-Length of len (HEAD). */
+int http_reply_head(struct http_req *r, int status, uint64_t len);
+/* Replies with an error shaped after r->route->err_style. msg NULL uses the default. */
+int http_reply_error(struct http_req *r, int err, const char *msg);
+/* Whether a reply was made. */
+bool http_replied(struct http_req *r);
+
+/* ---- server ---- */
+
+struct http_config {
+    const char *address;         /* HOST:PORT; IPv6 as [::1]:9000 */
+    const char *cert_file;       /* PEM, or NULL for plain HTTP */
+    const char *key_file;
+    unsigned threads;            /* 0: one per core */
+    unsigned max_connections;    /* 0: 4096 */
+    unsigned connection_timeout; /* idle seconds; 0: 60 */
+    size_t header_max;           /* bytes of request line + headers; 0: 16 KiB */
+};
+
+/* The authn hook: begin runs after routing (may set r->authn_deferred and r->filter);
+ * finish runs after the buffered body when deferred. Both return TS_OK or an error. */
+typedef int (*http_authn_fn)(void *ctx, struct http_req *r);
+
+/* Creates a server (not yet listening). Returns NULL with a message on stderr on failure. */
+struct http_server *http_server_new(const struct http_config *cfg);
+/* Routes are tried in the order added; the route is borrowed and must outlive the server. */
+void http_server_add_route(struct http_server *s, const struct http_route *route);
+void http_server_set_authn(struct http_server *s, http_authn_fn begin, http_authn_fn finish,
+                           void *ctx);
+/* Starts listening. Returns 0, or -1 with a message on stderr. */
+int http_server_start(struct http_server *s);
+/* The bound port (useful with port 0). */
+unsigned http_server_port(struct http_server *s);
+/* Stops accepting, lets in-flight requests finish, frees the server. NULL is a no-op. */
+void http_server_free(struct http_server *s);
+
+#endif

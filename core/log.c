@@ -1,0 +1,129 @@
+/* log.c -- JSON-lines logging. */
+#include "core/log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+
+static _Atomic int log_level = LOG_INFO;
+static _Atomic int audit_fd = -1;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_set_level(enum log_level lvl)
+{
+    log_level = lvl;
+}
+
+bool log_enabled(enum log_level lvl)
+{
+    return (int)lvl >= log_level;
+}
+
+int log_audit_open(const char *path)
+{
+    int old = atomic_exchange(&audit_fd, -1);
+    if (old >= 0)
+        close(old);
+    if (path == NULL)
+        return 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    audit_fd = fd;
+    return 0;
+}
+
+static void log_head(struct buf *b, const char *level, const char *event)
+{
+    struct timeval tv;
+    struct tm tm;
+    char ts[32];
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"event\":\"", ts,
+             (long)(tv.tv_usec / 1000), level);
+    buf_add_json(b, event);
+    buf_adds(b, "\"");
+}
+
+static void log_write(int fd, struct buf *b)
+{
+    buf_adds(b, "}\n");
+    if (!buf_failed(b)) {
+        ssize_t rc = write(fd, buf_str(b), buf_len(b));
+        (void)rc;
+    }
+    buf_free(b);
+}
+
+void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
+{
+    if (!log_enabled(lvl))
+        return;
+    struct buf msg, b;
+    va_list ap;
+    buf_init(&msg, 16384);
+    va_start(ap, fmt);
+    buf_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    buf_init(&b, 65536);
+    log_head(&b, level_names[lvl], event);
+    buf_adds(&b, ",\"msg\":\"");
+    buf_add_json(&b, buf_str(&msg));
+    buf_adds(&b, "\"");
+    buf_free(&msg);
+    log_write(STDERR_FILENO, &b);
+}
+
+static void log_pairs(struct buf *b, va_list ap)
+{
+    const char *k;
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        if (v == NULL)
+            continue;
+        buf_adds(b, ",\"");
+        buf_add_json(b, k);
+        buf_adds(b, "\":\"");
+        buf_add_json(b, v);
+        buf_adds(b, "\"");
+    }
+}
+
+void log_kv(enum log_level lvl, const char *event, ...)
+{
+    if (!log_enabled(lvl))
+        return;
+    struct buf b;
+    va_list ap;
+    buf_init(&b, 65536);
+    log_head(&b, level_names[lvl], event);
+    va_start(ap, event);
+    log_pairs(&b, ap);
+    va_end(ap);
+    log_write(STDERR_FILENO, &b);
+}
+
+void log_audit(const char *event, ...)
+{
+    int fd = audit_fd;
+    if (fd < 0)
+        return;
+    struct buf b;
+    va_list ap;
+    buf_init(&b, 65536);
+    log_head(&b, "audit", event);
+    va_start(ap, event);
+    log_pairs(&b, ap);
+    va_end(ap);
+    log_write(fd, &b);
+}

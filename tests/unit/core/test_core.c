@@ -1,0 +1,153 @@
+/* Unit tests for core/: encodings, time, buffers, XML reader/writer, errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/xml.h"
+#include "tests/harness/t.h"
+
+static void test_enc(void)
+{
+    char hex[65];
+    uint8_t bin[32], h[32];
+    enc_hex((const uint8_t *)"\x00\xff\x10", 3, hex);
+    is_str(hex, "00ff10", "hex");
+    ok(enc_unhex("00ff10", 3, bin) == 0 && bin[1] == 0xff, "unhex");
+    ok(enc_unhex("0g", 1, bin) == -1, "unhex rejects bad digit");
+
+    enc_sha256("", 0, h);
+    enc_hex(h, 32, hex);
+    is_str(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256('')");
+    enc_hmac_sha256("key", 3, "The quick brown fox jumps over the lazy dog", 43, h);
+    enc_hex(h, 32, hex);
+    is_str(hex, "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8", "hmac");
+
+    char *b = enc_b64((const uint8_t *)"hello", 5);
+    is_str(b, "aGVsbG8=", "b64");
+    uint8_t out[16];
+    is_int(enc_unb64(b, strlen(b), out), 5, "unb64 length");
+    ok(memcmp(out, "hello", 5) == 0, "unb64 bytes");
+    free(b);
+    is_int(enc_unb64("a", 1, out), -1, "unb64 bad length");
+    is_int(enc_unb64("a*==", 4, out), -1, "unb64 bad char");
+
+    char dec[64];
+    is_int(enc_url_decode("a%20b+c", 7, dec, true), 5, "url decode len");
+    is_str(dec, "a b c", "url decode plus");
+    enc_url_decode("a+b", 3, dec, false);
+    is_str(dec, "a+b", "url decode keeps plus");
+    is_int(enc_url_decode("%4", 2, dec, false), -1, "truncated escape");
+    is_int(enc_url_decode("%zz", 3, dec, false), -1, "bad escape");
+    is_int(enc_url_decode("ab%", 3, dec, false), -1, "trailing percent");
+    char *e = enc_uri_encode("a b/c~é", strlen("a b/c~é"), true);
+    is_str(e, "a%20b/c~%C3%A9", "uri encode keep slash");
+    free(e);
+    e = enc_uri_encode("a/b", 3, false);
+    is_str(e, "a%2Fb", "uri encode slash");
+    free(e);
+
+    char rnd[41];
+    ok(enc_random_chars(rnd, 40, "AB", 2) == 0 && strlen(rnd) == 40 && strspn(rnd, "AB") == 40,
+       "random chars");
+    ok(enc_ct_equal("abc", 3, "abc", 3) && !enc_ct_equal("abc", 3, "abd", 3) &&
+           !enc_ct_equal("abc", 3, "ab", 2),
+       "ct equal");
+}
+
+static void test_time(void)
+{
+    char s[32];
+    time_t t;
+    enc_time_iso8601(0, s);
+    is_str(s, "1970-01-01T00:00:00.000Z", "iso8601");
+    enc_time_amz(1440938160, s);
+    is_str(s, "20150830T123600Z", "amz");
+    ok(enc_time_parse_amz("20150830T123600Z", &t) == 0 && t == 1440938160, "parse amz");
+    ok(enc_time_parse_amz("20150830T123600", &t) == -1, "parse amz needs Z");
+    enc_time_http(1440938160, s);
+    is_str(s, "Sun, 30 Aug 2015 12:36:00 GMT", "http date");
+    ok(enc_time_parse_http("Sun, 30 Aug 2015 12:36:00 GMT", &t) == 0 && t == 1440938160,
+       "parse http date");
+    ok(enc_time_parse_iso8601("2015-08-30T12:36:00Z", &t) == 0 && t == 1440938160, "parse iso");
+    ok(enc_time_parse_iso8601("2015-08-30T14:36:00.123+02:00", &t) == 0 && t == 1440938160,
+       "parse iso offset");
+    ok(enc_time_parse_iso8601("2015-08-30", &t) == 0 && t == 1440892800, "parse date only");
+    ok(enc_time_parse_iso8601("yesterday", &t) == -1, "parse garbage");
+}
+
+static void test_buf(void)
+{
+    struct buf b;
+    buf_init(&b, 8);
+    ok(buf_adds(&b, "1234") == 0, "add within limit");
+    ok(buf_adds(&b, "56789") == -1, "add over limit fails");
+    ok(buf_failed(&b), "failed flag");
+    ok(buf_take(&b, NULL) == NULL, "take after failure");
+    buf_init(&b, 1024);
+    buf_add_xml(&b, "<a&'\">");
+    is_str(buf_str(&b), "&lt;a&amp;&apos;&quot;&gt;", "xml escape");
+    buf_free(&b);
+    buf_init(&b, 1024);
+    buf_add_json(&b, "a\"b\\c\n");
+    is_str(buf_str(&b), "a\\\"b\\\\c\\u000a", "json escape");
+    buf_free(&b);
+}
+
+static void test_xml(void)
+{
+    const char *doc = "<?xml version=\"1.0\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/"
+                      "2006-03-01/\"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object>"
+                      "<Object><Key>c</Key></Object></Delete>";
+    struct xml_node *n = xml_parse(doc, strlen(doc));
+    ok(n != NULL, "parse");
+    if (n) {
+        is_str(n->name, "Delete", "root name without namespace");
+        is_str(xml_child_text(n, "Quiet"), "true", "child text");
+        struct xml_node *o = xml_child(n, "Object");
+        is_str(xml_child_text(o, "Key"), "a&b", "entity decoded");
+        is_str(xml_child_text(o->next, "Key"), "c", "sibling");
+        xml_free(n);
+    }
+    ok(xml_parse("<a><b></a>", 10) == NULL, "malformed");
+    ok(xml_parse("", 0) == NULL, "empty");
+    const char *bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><a>&lol;</a>";
+    ok(xml_parse(bomb, strlen(bomb)) == NULL, "DTD refused");
+    struct buf deep;
+    buf_init(&deep, 1 << 20);
+    for (int i = 0; i < 40; i++)
+        buf_adds(&deep, "<a>");
+    for (int i = 0; i < 40; i++)
+        buf_adds(&deep, "</a>");
+    ok(xml_parse(buf_str(&deep), buf_len(&deep)) == NULL, "depth limit");
+    buf_free(&deep);
+
+    struct buf b;
+    buf_init(&b, 4096);
+    xml_open(&b, "R", "urn:x");
+    xml_elem(&b, "K", "a<b");
+    xml_elem(&b, "N", NULL);
+    xml_elemf(&b, "C", "%d", 42);
+    xml_close(&b, "R");
+    is_str(buf_str(&b), "<R xmlns=\"urn:x\"><K>a&lt;b</K><C>42</C></R>", "writer");
+    buf_free(&b);
+}
+
+static void test_err(void)
+{
+    is_str(ts_err_code(TS_E_NO_SUCH_KEY), "NoSuchKey", "code");
+    is_int(ts_err_status(TS_E_NO_SUCH_KEY), 404, "status");
+    is_str(ts_err_code(-5), "InternalError", "out of range");
+    is_str(ts_err_code(TS_ERR_COUNT + 3), "InternalError", "out of range high");
+}
+
+int main(void)
+{
+    test_enc();
+    test_time();
+    test_buf();
+    test_xml();
+    test_err();
+    return t_done();
+}
