@@ -740,13 +740,19 @@ int http_server_start(struct http_server *s)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = s->cfg.threads ? s->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (s->cfg.thread_per_connection) {
+        flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        threads = 1;
+    }
     if (v6)
         flags |= MHD_USE_IPv6;
     if (s->cert_pem)
         flags |= MHD_USE_TLS;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_LISTEN_BACKLOG_SIZE,
+         threads > 1 ? threads : 1024, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections ? s->cfg.max_connections : 4096,
          NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT,

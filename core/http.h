@@ -162,6 +162,7 @@ struct http_config {
     unsigned max_connections;    /* 0: 4096 */
     unsigned connection_timeout; /* idle seconds; 0: 60 */
     size_t header_max;           /* bytes of request line + headers; 0: 16 KiB */
+    bool thread_per_connection;  /* instead of the epoll pool (for benchmarks only) */
 };
 
 /* The authn hook: begin runs after routing (may set r->authn_deferred and r->filter);

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs everything tessera needs to build and test, from Debian's repositories and npm.
+# Idempotent; uses sudo when not run as root.
+set -eu
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+PKGS="build-essential cmake pkg-config clang-format
+  libmicrohttpd-dev libssl-dev libjansson-dev libcjose-dev libcurl4-openssl-dev libldap2-dev
+  libexpat1-dev liblmdb-dev zlib1g-dev
+  curl python3 python3-boto3 python3-pytest python3-requests awscli faketime slapd ldap-utils
+  wrk nodejs npm"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  # slapd asks questions on install; the tests run their own slapd with their own config.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+# The JavaScript clients used by the integration tests (AWS SDK v3, minio-js).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -f "$here/tests/integration/js/package.json" ] && [ ! -d "$here/tests/integration/js/node_modules" ]; then
+  (cd "$here/tests/integration/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
