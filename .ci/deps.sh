@@ -8,7 +8,11 @@ PKGS="build-essential cmake pkg-config clang-format
   libmicrohttpd-dev libssl-dev libjansson-dev libcjose-dev libcurl4-openssl-dev libldap2-dev
   libexpat1-dev liblmdb-dev zlib1g-dev
   curl python3 python3-boto3 python3-pytest python3-requests awscli faketime slapd ldap-utils
-  wrk nodejs npm"
+  wrk"
+# Node.js >= 18 for the JavaScript clients: use the one on PATH when there is one.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PKGS="$PKGS nodejs npm"
+fi
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -20,6 +24,8 @@ if [ -n "$missing" ]; then
 fi
 # The JavaScript clients used by the integration tests (AWS SDK v3, minio-js).
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -f "$here/tests/integration/js/package.json" ] && [ ! -d "$here/tests/integration/js/node_modules" ]; then
-  (cd "$here/tests/integration/js" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+for d in "$here"/tests/integration/js "$here"/tests/integration/oidc; do
+  if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ]; then
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

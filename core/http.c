@@ -29,6 +29,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define HTTP_MAX_ROUTES 16
 #define HTTP_DEFAULT_BODY_MAX (1u << 20)
@@ -558,8 +559,17 @@ static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
 {
     struct http_req_priv *pv = r->priv;
     char status[16], dur[32], in[32], out[32];
+    uint64_t took = now_us() - r->started_us;
+    int ridx = -1;
+    for (size_t i = 0; i < pv->srv->nroutes; i++)
+        if (pv->srv->routes[i] == r->route)
+            ridx = (int)i;
+    metrics_request(ridx, r->route ? r->route->name : "none", pv->queued ? pv->status : 0, took,
+                    r->body_received, pv->bytes_out);
+    if (!log_enabled(LOG_INFO))
+        return;
     snprintf(status, sizeof status, "%d", pv->queued ? pv->status : 0);
-    snprintf(dur, sizeof dur, "%llu", (unsigned long long)(now_us() - r->started_us));
+    snprintf(dur, sizeof dur, "%llu", (unsigned long long)took);
     snprintf(in, sizeof in, "%llu", (unsigned long long)r->body_received);
     snprintf(out, sizeof out, "%llu", (unsigned long long)pv->bytes_out);
     log_kv(LOG_INFO, "access", "request_id", r->request_id, "remote", r->source_ip, "method",

@@ -17,6 +17,8 @@
 
 /* ---- documents ---- */
 
+#define POL_MAX_DOC_LEN 20480 /* bytes of policy JSON */
+
 struct pol_doc;
 
 /* Parses and validates an IAM policy document (Version 2012-10-17 or 2008-10-17, Statement
@@ -41,25 +43,31 @@ enum pol_principal_type {
 
 struct pol_principal {
     enum pol_principal_type type;
-    char *access_key;     /* the key that signed the request */
-    char *username;       /* aws:username: static user name, or parent's name for TEMP */
-    char *userid;         /* aws:userid */
-    char *arn;            /* GetCallerIdentity Arn */
-    char *parent;         /* TEMP: parent identity (user name, LDAP DN, OIDC "iss#sub") */
-    char *source;         /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
-    struct iam_strv policies;   /* TEMP from ldap/oidc/roles: the mapped policy names */
-    char *session_policy;       /* TEMP: inline session policy JSON, or NULL */
-    struct pol_doc *session_doc;/* compiled session_policy (owned) */
-    struct http_kv *claims;     /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
+    char *access_key;            /* the key that signed the request */
+    char *username;              /* aws:username: static user name, or parent's name for TEMP */
+    char *userid;                /* aws:userid */
+    char *arn;                   /* GetCallerIdentity Arn */
+    char *parent;                /* TEMP: parent identity (user name, LDAP DN, OIDC "iss#sub") */
+    char *source;                /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
+    struct iam_strv policies;    /* TEMP from ldap/oidc/roles: the mapped policy names */
+    char *session_policy;        /* TEMP: inline session policy JSON, or NULL */
+    struct pol_doc *session_doc; /* compiled session_policy (owned) */
+    struct http_kv *claims;      /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
     size_t nclaims;
     char *session_name;
-    time_t expires;             /* TEMP: expiry */
-    time_t issued;              /* TEMP: issue time (revocation by not-before) */
+    time_t expires; /* TEMP: expiry */
+    time_t issued;  /* TEMP: issue time (revocation by not-before) */
 };
 
+/* A zeroed principal of that type, or NULL on OOM. Every pointer field is owned by the
+ * principal (malloc'ed) and freed by pol_principal_free, which accepts NULL. */
 struct pol_principal *pol_principal_new(enum pol_principal_type type);
 void pol_principal_free(struct pol_principal *p);
-/* Adds a claim (copied). */
+/* Adds a claim (key and value copied): the condition keys and policy variables of the
+ * identity, by convention "jwt:<claim>" (jwt:sub, jwt:groups...), "ldap:username",
+ * "ldap:dn", "aws:PrincipalTag/<tag>". Repeat a key for a multi-valued claim (one entry per
+ * group). Returns TS_OK, TS_E_INVALID_ARGUMENT (NULL argument) or TS_E_INTERNAL (OOM; p is
+ * unchanged). */
 int pol_principal_add_claim(struct pol_principal *p, const char *key, const char *value);
 
 /* ---- evaluation ---- */
@@ -83,16 +91,28 @@ struct pol_request {
 
 enum pol_decision { POL_IMPLICIT_DENY = 0, POL_ALLOW = 1, POL_EXPLICIT_DENY = 2 };
 
-/* Evaluates one document. For bucket policies (has_principal), statements apply only when
- * their Principal matches rq->principal. Never fails. */
+/* Evaluates one document (NULL: implicit deny). Statements with a Principal (bucket and
+ * trust policies) apply only when it matches rq->principal: "*" and {"AWS":"*"} match
+ * everyone including anonymous; {"AWS": [...]} entries match a user by name, by
+ * arn:aws:iam::<any account>:user/NAME, by the principal's arn or access key. Actions match
+ * case-insensitively, resources case-sensitively; a NULL rq->resource (admin actions) skips
+ * the Resource check. rq->now == 0 means the current time. Never fails, never allocates. */
 enum pol_decision pol_doc_eval(const struct pol_doc *d, const struct pol_request *rq);
+
+/* Evaluates docs[0..n) (NULL entries skipped) as one set: an explicit Deny in any wins,
+ * otherwise ALLOW when any allows. A NULL rq->resource means the action has no resource
+ * (admin actions): Resource/NotResource are not checked. Never fails, never allocates. */
+enum pol_decision pol_eval_docs(const struct pol_doc *const *docs, size_t n,
+                                const struct pol_request *rq);
 
 /* ---- the authorizer ---- */
 
 struct pol_engine;
 
-/* The engine reads policies from st and keeps compiled documents cached by name and store
- * generation. */
+/* The engine reads policies from st and keeps compiled documents, and each static user's
+ * resolved policy list, cached for one store generation (iam_store_generation() is checked
+ * on every call; any mutation empties the cache). A name resolves to the stored policy, else
+ * the canned one of that name, else nothing (ignored). NULL on OOM. */
 struct pol_engine *pol_engine_new(struct iam_store *st);
 void pol_engine_free(struct pol_engine *e);
 
@@ -101,6 +121,14 @@ void pol_engine_free(struct pol_engine *e);
  * policies / parent's current policies) must allow, or the bucket policy (bucket_policy, may
  * be NULL) must allow; for TEMP the session policy must allow too. On deny, *why (optional)
  * points at a static description ("explicit deny in policy X" / "no statement allows"). */
+/* Details: a USER that is missing or disabled is denied (groups that are disabled are
+ * skipped). A TEMP principal with policies.n > 0 uses those names; otherwise the parent
+ * static user's current policies (a missing/disabled parent denies when source is NULL or
+ * "static"; other sources then just have no identity policies). session_doc is used when
+ * set, else session_policy is compiled on the fly (invalid: deny). ANONYMOUS (or a NULL
+ * principal) gets only what the bucket policy allows. *why is always set (also on allow:
+ * "allowed by identity policy", ...); it is static text with no names or secrets.
+ * Thread-safe. */
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
                                 const struct pol_doc *bucket_policy, const char **why);
 

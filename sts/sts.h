@@ -14,15 +14,16 @@
 struct sts_ctx;
 
 struct sts_config {
-    const char *region;       /* default "us-east-1" */
-    const char *root_user;    /* root access key */
-    const char *root_secret;  /* root secret key */
-    const char *data_dir;     /* token keys live here (0600) */
-    long max_duration;        /* AssumeRole upper bound, seconds; default 43200 */
+    const char *region;      /* default "us-east-1" */
+    const char *root_user;   /* root access key */
+    const char *root_secret; /* root secret key */
+    const char *data_dir;    /* unused: token keys live in the IAM store (shared, §4.6) */
+    long max_duration;       /* session upper bound, seconds; default 43200, <= 365 days */
 };
 
-/* Creates the STS context: loads or generates the token keys. NULL on failure (message on
- * stderr). */
+/* Creates the STS context: loads the token keys from the IAM store (blob "sts/token-keys"),
+ * generating them on first start. NULL on failure (message on stderr). cfg strings are
+ * copied; st and pe are borrowed and must outlive the context. */
 struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
                             struct pol_engine *pe);
 void sts_ctx_free(struct sts_ctx *c);
@@ -33,5 +34,87 @@ int sts_authenticate_finish(void *ctx, struct http_req *r);
 
 /* Fills *route with the STS route (POST / with a form body, or GET /?Action=...). */
 void sts_route_init(struct http_route *route, struct sts_ctx *c);
+
+/* ---- minting (the one place credentials are made; DESIGN §2) ---- */
+
+/* The account id in every ARN tessera answers with (GetCallerIdentity, AssumedRoleUser):
+ * MinIO has none, AWS SDKs only need 12 digits. */
+#define STS_ACCOUNT_ID "000000000000"
+#define STS_XMLNS "https://sts.amazonaws.com/doc/2011-06-15/"
+#define STS_MIN_DURATION 900L
+#define STS_MAX_DURATION_LIMIT (365L * 24 * 3600) /* config upper bound for max_duration */
+#define STS_MAX_SESSION_POLICY 2048               /* characters of an inline session policy */
+#define STS_MAX_FORM_BODY (64 * 1024)
+
+/* What a backend hands the minter: who the session is for and what it may do. Borrowed by
+ * sts_mint (copied into the sealed token). */
+struct sts_session {
+    const char *parent;          /* required: user name, LDAP DN, OIDC "iss#sub" */
+    const char *username;        /* aws:username; NULL means parent */
+    const char *source;          /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
+    const char *const *policies; /* mapped policy names (none for static/root parents: the
+                                  * parent's current policies apply at request time) */
+    size_t npolicies;
+    const char *session_policy;   /* inline session policy JSON (validated by caller), or NULL */
+    const char *session_name;     /* RoleSessionName, or NULL */
+    const char *role_arn;         /* RoleArn, or NULL */
+    const struct http_kv *claims; /* policy-variable keys: "jwt:sub", "ldap:dn"... */
+    size_t nclaims;
+    long duration; /* seconds, 1..max_duration (AssumeRole: STS_MIN_DURATION..) */
+};
+
+/* Temporary credentials. secret_key is wiped by sts_creds_cleanup. */
+struct sts_creds {
+    char access_key[21]; /* 20 upper-case alphanumerics */
+    char secret_key[41]; /* 40 chars of [A-Za-z0-9+/] */
+    char *session_token; /* malloc'ed, base64url */
+    time_t issued, expires;
+    char *arn;     /* AssumedRoleUser Arn: arn:aws:sts::ACCOUNT:assumed-role/ROLE|PARENT/SESSION */
+    char *role_id; /* AssumedRoleId (also aws:userid): "<access key>:<session name>" */
+};
+void sts_creds_cleanup(struct sts_creds *cr);
+
+/* Mints credentials for s: a fresh access key, the sealed session token and the derived
+ * secret. Writes nothing to disk. Returns TS_OK, TS_E_INVALID_ARGUMENT (no parent/source,
+ * duration out of range) or TS_E_INTERNAL; *out is untouched on error. Thread-safe. */
+int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *out);
+
+/* Replies with an AWS-shaped credentials response:
+ *   <{action}Response xmlns=STS_XMLNS><{action}Result>{extra_xml}<AssumedRoleUser>..
+ *   <Credentials>..</Credentials></{action}Result><ResponseMetadata>..
+ * extra_xml (may be NULL) is inserted verbatim (already escaped) inside the Result, e.g.
+ * <SubjectFromWebIdentityToken>. Also writes the "sts.issue" audit record. */
+int sts_reply_creds(struct http_req *r, const char *action, const struct sts_session *s,
+                    const struct sts_creds *cr, const char *extra_xml);
+
+/* ---- pluggable STS actions (AssumeRoleWithWebIdentity, ...WithLDAPIdentity, ...) ---- */
+
+struct sts_params; /* the request's decoded parameters (query + form body) */
+/* A parameter's value, or NULL when absent. */
+const char *sts_param(const struct sts_params *p, const char *name);
+
+/* An action handler: must reply (sts_reply_creds or http_reply_*) and return TS_OK, or
+ * return an error for the route to answer with (STS style). r->principal is set (anonymous
+ * for unsigned requests); Version was already checked. */
+typedef int (*sts_action_fn)(void *arg, struct sts_ctx *c, struct http_req *r,
+                             const struct sts_params *p);
+/* Registers (or replaces) the handler of an action; called by the composition root before
+ * the server starts (not thread-safe against requests). Unregistered federation actions
+ * answer NotImplemented. Returns TS_OK or TS_E_INVALID_ARGUMENT (unknown action name). */
+int sts_set_action(struct sts_ctx *c, const char *action, sts_action_fn fn, void *arg);
+
+/* The config the context runs with (max_duration, region...). */
+const struct sts_config *sts_ctx_config(const struct sts_ctx *c);
+
+/* Admin operations (called by the admin API). TS_OK or an error. */
+/* Revokes every session of a parent (static user, LDAP DN or OIDC parent) issued so far. The
+ * not-before time is the next second and the call waits until that second began (at most
+ * 1 s), so tokens minted after it returns stay valid and none minted before it does. */
+int sts_revoke_user(struct sts_ctx *c, const char *user);
+/* Revokes one temporary access key until it can no longer be valid (now + max_duration). */
+int sts_revoke_access_key(struct sts_ctx *c, const char *access_key);
+/* Adds a new active token key (kid_out gets its 8-char id). Older keys keep verifying until
+ * max_duration after their retirement, then are dropped at the next rotation. */
+int sts_rotate_key(struct sts_ctx *c, char kid_out[32]);
 
 #endif

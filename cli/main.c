@@ -1,0 +1,40 @@
+/* main.c -- the tessera command: dispatches to `server`, `admin` and `login`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/admin.h"
+#include "cli/server.h"
+
+#define TESSERA_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
+               "       tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] "
+               "[--json] COMMAND...\n"
+               "       tessera version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "server") == 0)
+        return server_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "admin") == 0)
+        return admin_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("tessera %s\n", TESSERA_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "tessera: unknown command %s\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

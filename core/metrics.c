@@ -1,0 +1,166 @@
+/* metrics.c -- Prometheus counters. */
+#include "core/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define M_ROUTES 16
+#define M_STATUS 600
+#define M_NAMED 256
+
+static const uint64_t m_bounds_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+                                       50000, 100000, 250000, 1000000, 5000000};
+#define M_BUCKETS (sizeof m_bounds_us / sizeof m_bounds_us[0])
+
+static struct {
+    const char *_Atomic name;
+    atomic_uint_fast64_t by_status[M_STATUS];
+    atomic_uint_fast64_t hist[M_BUCKETS + 1];
+    atomic_uint_fast64_t sum_us;
+    atomic_uint_fast64_t count;
+    atomic_uint_fast64_t bytes_in, bytes_out;
+} m_routes[M_ROUTES];
+
+struct m_named {
+    const char *name, *help;
+    char *labels;
+    bool gauge;
+    int64_t value;
+};
+
+static pthread_mutex_t m_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct m_named m_named[M_NAMED];
+static size_t m_nnamed;
+
+void metrics_request(int ridx, const char *route, int status, uint64_t duration_us,
+                     uint64_t bytes_in, uint64_t bytes_out)
+{
+    if (ridx < 0 || ridx >= M_ROUTES)
+        return;
+    if (atomic_load(&m_routes[ridx].name) == NULL)
+        atomic_store(&m_routes[ridx].name, route);
+    if (status > 0 && status < M_STATUS)
+        atomic_fetch_add(&m_routes[ridx].by_status[status], 1);
+    size_t b = 0;
+    while (b < M_BUCKETS && duration_us > m_bounds_us[b])
+        b++;
+    atomic_fetch_add(&m_routes[ridx].hist[b], 1);
+    atomic_fetch_add(&m_routes[ridx].sum_us, duration_us);
+    atomic_fetch_add(&m_routes[ridx].count, 1);
+    atomic_fetch_add(&m_routes[ridx].bytes_in, bytes_in);
+    atomic_fetch_add(&m_routes[ridx].bytes_out, bytes_out);
+}
+
+static struct m_named *m_find(const char *name, const char *help, const char *labels, bool gauge)
+{
+    for (size_t i = 0; i < m_nnamed; i++)
+        if (strcmp(m_named[i].name, name) == 0 &&
+            strcmp(m_named[i].labels, labels ? labels : "") == 0)
+            return &m_named[i];
+    if (m_nnamed == M_NAMED)
+        return NULL;
+    char *l = strdup(labels ? labels : "");
+    if (l == NULL)
+        return NULL;
+    struct m_named *n = &m_named[m_nnamed++];
+    n->name = name;
+    n->help = help;
+    n->labels = l;
+    n->gauge = gauge;
+    n->value = 0;
+    return n;
+}
+
+void metrics_inc(const char *name, const char *help, const char *labels, uint64_t v)
+{
+    pthread_mutex_lock(&m_lock);
+    struct m_named *n = m_find(name, help, labels, false);
+    if (n)
+        n->value += (int64_t)v;
+    pthread_mutex_unlock(&m_lock);
+}
+
+void metrics_set(const char *name, const char *help, const char *labels, int64_t v)
+{
+    pthread_mutex_lock(&m_lock);
+    struct m_named *n = m_find(name, help, labels, true);
+    if (n)
+        n->value = v;
+    pthread_mutex_unlock(&m_lock);
+}
+
+void metrics_write(struct buf *b)
+{
+    buf_adds(b, "# HELP tessera_requests_total HTTP requests by route and status.\n"
+                "# TYPE tessera_requests_total counter\n");
+    for (int r = 0; r < M_ROUTES; r++) {
+        const char *name = atomic_load(&m_routes[r].name);
+        if (name == NULL)
+            continue;
+        for (int s = 0; s < M_STATUS; s++) {
+            uint64_t v = atomic_load(&m_routes[r].by_status[s]);
+            if (v)
+                buf_addf(b, "tessera_requests_total{api=\"%s\",status=\"%d\"} %llu\n", name, s,
+                         (unsigned long long)v);
+        }
+    }
+    buf_adds(b, "# HELP tessera_request_duration_seconds Request latency by route.\n"
+                "# TYPE tessera_request_duration_seconds histogram\n");
+    for (int r = 0; r < M_ROUTES; r++) {
+        const char *name = atomic_load(&m_routes[r].name);
+        if (name == NULL)
+            continue;
+        uint64_t cum = 0;
+        for (size_t i = 0; i <= M_BUCKETS; i++) {
+            cum += atomic_load(&m_routes[r].hist[i]);
+            if (i < M_BUCKETS)
+                buf_addf(b, "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %llu\n",
+                         name, (double)m_bounds_us[i] / 1e6, (unsigned long long)cum);
+            else
+                buf_addf(b, "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n",
+                         name, (unsigned long long)cum);
+        }
+        buf_addf(b, "tessera_request_duration_seconds_sum{api=\"%s\"} %.6f\n", name,
+                 (double)atomic_load(&m_routes[r].sum_us) / 1e6);
+        buf_addf(b, "tessera_request_duration_seconds_count{api=\"%s\"} %llu\n", name,
+                 (unsigned long long)atomic_load(&m_routes[r].count));
+    }
+    buf_adds(b, "# HELP tessera_bytes_received_total Request body bytes received.\n"
+                "# TYPE tessera_bytes_received_total counter\n");
+    for (int r = 0; r < M_ROUTES; r++)
+        if (atomic_load(&m_routes[r].name))
+            buf_addf(b, "tessera_bytes_received_total{api=\"%s\"} %llu\n",
+                     atomic_load(&m_routes[r].name),
+                     (unsigned long long)atomic_load(&m_routes[r].bytes_in));
+    buf_adds(b, "# HELP tessera_bytes_sent_total Response body bytes sent.\n"
+                "# TYPE tessera_bytes_sent_total counter\n");
+    for (int r = 0; r < M_ROUTES; r++)
+        if (atomic_load(&m_routes[r].name))
+            buf_addf(b, "tessera_bytes_sent_total{api=\"%s\"} %llu\n",
+                     atomic_load(&m_routes[r].name),
+                     (unsigned long long)atomic_load(&m_routes[r].bytes_out));
+    pthread_mutex_lock(&m_lock);
+    const char *last = NULL;
+    for (size_t i = 0; i < m_nnamed; i++) {
+        struct m_named *n = &m_named[i];
+        if (last == NULL || strcmp(last, n->name) != 0) {
+            /* HELP/TYPE once per name; entries of one name are usually adjacent. */
+            bool seen = false;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(m_named[j].name, n->name) == 0)
+                    seen = true;
+            if (!seen)
+                buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", n->name, n->help ? n->help : "",
+                         n->name, n->gauge ? "gauge" : "counter");
+        }
+        last = n->name;
+        if (n->labels[0])
+            buf_addf(b, "%s{%s} %lld\n", n->name, n->labels, (long long)n->value);
+        else
+            buf_addf(b, "%s %lld\n", n->name, (long long)n->value);
+    }
+    pthread_mutex_unlock(&m_lock);
+}

@@ -1,0 +1,217 @@
+/* meta.c -- struct obj_meta: the metadata record of objects, uploads and parts, and its
+ * binary encoding in LMDB values (see obj_int.h).
+ *
+ * Encoding (little-endian): u8 version, u64 size, i64 mtime, id[32], u8 etag length + etag,
+ * u32 content-type length (0xffffffff: none) + bytes, u32 header count, then per header
+ * u32 name length + name + u32 value length + value.
+ */
+#include "objstore/obj_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+
+#define META_VERSION 1
+
+void obj_meta_cleanup(struct obj_meta *m)
+{
+    if (m == NULL)
+        return;
+    free(m->content_type);
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        free(m->hdrs[i].key);
+        free(m->hdrs[i].value);
+    }
+    free(m->hdrs);
+    memset(m, 0, sizeof *m);
+}
+
+int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value)
+{
+    struct http_kv *v = realloc(m->hdrs, (m->nhdrs + 1) * sizeof *v);
+    if (v == NULL)
+        return TS_E_INTERNAL;
+    m->hdrs = v;
+    char *k = strdup(name), *val = strdup(value);
+    if (k == NULL || val == NULL) {
+        free(k);
+        free(val);
+        return TS_E_INTERNAL;
+    }
+    for (char *c = k; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    m->hdrs[m->nhdrs].key = k;
+    m->hdrs[m->nhdrs].value = val;
+    m->nhdrs++;
+    return TS_OK;
+}
+
+const char *obj_meta_hdr(const struct obj_meta *m, const char *name)
+{
+    for (size_t i = 0; i < m->nhdrs; i++)
+        if (strcasecmp(m->hdrs[i].key, name) == 0)
+            return m->hdrs[i].value;
+    return NULL;
+}
+
+int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->size = src->size;
+    dst->mtime = src->mtime;
+    memcpy(dst->id, src->id, sizeof dst->id);
+    memcpy(dst->etag, src->etag, sizeof dst->etag);
+    if (src->content_type) {
+        dst->content_type = strdup(src->content_type);
+        if (dst->content_type == NULL)
+            goto fail;
+    }
+    for (size_t i = 0; i < src->nhdrs; i++)
+        if (obj_meta_add_hdr(dst, src->hdrs[i].key, src->hdrs[i].value) != TS_OK)
+            goto fail;
+    return TS_OK;
+fail:
+    obj_meta_cleanup(dst);
+    return TS_E_INTERNAL;
+}
+
+static void put_u32(uint8_t **p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t **p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static void put_str(uint8_t **p, const char *s)
+{
+    size_t n = strlen(s);
+    put_u32(p, (uint32_t)n);
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+void *obj_meta_encode(const struct obj_meta *m, size_t *len)
+{
+    size_t etl = strnlen(m->etag, sizeof m->etag - 1);
+    size_t n = 1 + 8 + 8 + OBJ_ID_LEN + 1 + etl + 4 + 4;
+    if (m->content_type)
+        n += strlen(m->content_type);
+    for (size_t i = 0; i < m->nhdrs; i++)
+        n += 8 + strlen(m->hdrs[i].key) + strlen(m->hdrs[i].value);
+    uint8_t *out = malloc(n), *p = out;
+    if (out == NULL)
+        return NULL;
+    *p++ = META_VERSION;
+    put_u64(&p, m->size);
+    put_u64(&p, (uint64_t)m->mtime);
+    memset(p, '0', OBJ_ID_LEN);
+    memcpy(p, m->id, strnlen(m->id, OBJ_ID_LEN));
+    p += OBJ_ID_LEN;
+    *p++ = (uint8_t)etl;
+    memcpy(p, m->etag, etl);
+    p += etl;
+    if (m->content_type)
+        put_str(&p, m->content_type);
+    else
+        put_u32(&p, 0xffffffffu);
+    put_u32(&p, (uint32_t)m->nhdrs);
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        put_str(&p, m->hdrs[i].key);
+        put_str(&p, m->hdrs[i].value);
+    }
+    *len = n;
+    return out;
+}
+
+struct rd {
+    const uint8_t *p, *end;
+};
+
+static int get_u32(struct rd *r, uint32_t *v)
+{
+    if (r->end - r->p < 4)
+        return -1;
+    *v = 0;
+    for (int i = 0; i < 4; i++)
+        *v |= (uint32_t)r->p[i] << (8 * i);
+    r->p += 4;
+    return 0;
+}
+
+static int get_u64(struct rd *r, uint64_t *v)
+{
+    if (r->end - r->p < 8)
+        return -1;
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += 8;
+    return 0;
+}
+
+static int get_str(struct rd *r, char **out)
+{
+    uint32_t n;
+    if (get_u32(r, &n) != 0 || (size_t)(r->end - r->p) < n)
+        return -1;
+    *out = malloc((size_t)n + 1);
+    if (*out == NULL)
+        return -1;
+    memcpy(*out, r->p, n);
+    (*out)[n] = 0;
+    r->p += n;
+    return 0;
+}
+
+int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
+{
+    struct rd r = {buf, (const uint8_t *)buf + len};
+    uint64_t mt;
+    uint32_t ctl, nh;
+    memset(m, 0, sizeof *m);
+    if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1 || *r.p++ != META_VERSION)
+        return TS_E_INTERNAL;
+    if (get_u64(&r, &m->size) != 0 || get_u64(&r, &mt) != 0)
+        goto fail;
+    m->mtime = (int64_t)mt;
+    memcpy(m->id, r.p, OBJ_ID_LEN);
+    m->id[OBJ_ID_LEN] = 0;
+    r.p += OBJ_ID_LEN;
+    size_t etl = *r.p++;
+    if (etl >= sizeof m->etag || (size_t)(r.end - r.p) < etl)
+        goto fail;
+    memcpy(m->etag, r.p, etl);
+    m->etag[etl] = 0;
+    r.p += etl;
+    if (get_u32(&r, &ctl) != 0)
+        goto fail;
+    if (ctl != 0xffffffffu) {
+        r.p -= 4;
+        if (get_str(&r, &m->content_type) != 0)
+            goto fail;
+    }
+    if (get_u32(&r, &nh) != 0 || nh > 10000)
+        goto fail;
+    if (nh) {
+        m->hdrs = calloc(nh, sizeof *m->hdrs);
+        if (m->hdrs == NULL)
+            goto fail;
+    }
+    for (uint32_t i = 0; i < nh; i++) {
+        m->nhdrs = i + 1;
+        if (get_str(&r, &m->hdrs[i].key) != 0 || get_str(&r, &m->hdrs[i].value) != 0)
+            goto fail;
+    }
+    return TS_OK;
+fail:
+    obj_meta_cleanup(m);
+    return TS_E_INTERNAL;
+}

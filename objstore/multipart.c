@@ -1,0 +1,488 @@
+/* multipart.c -- multipart uploads: the upload records, parts (each its own durable data
+ * file), completion by concatenation (copy_file_range) and abort. */
+#include "objstore/obj_int.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+
+static bool valid_upload_id(const char *id)
+{
+    if (id == NULL || strlen(id) != OBJ_ID_LEN)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void part_key(uint8_t out[OBJ_ID_LEN + 4], const char *upload_id, unsigned n)
+{
+    memcpy(out, upload_id, OBJ_ID_LEN);
+    out[OBJ_ID_LEN] = (uint8_t)(n >> 24);
+    out[OBJ_ID_LEN + 1] = (uint8_t)(n >> 16);
+    out[OBJ_ID_LEN + 2] = (uint8_t)(n >> 8);
+    out[OBJ_ID_LEN + 3] = (uint8_t)n;
+}
+
+int obj_upload_create(struct obj_store *st, const char *bucket, const char *key,
+                      const struct obj_meta *m, char upload_id[OBJ_ID_LEN + 1])
+{
+    struct obj_meta nm = *m;
+    uint8_t raw[16];
+    size_t elen, bl = strlen(bucket), kl = strlen(key);
+    MDB_txn *txn;
+    enc_random(raw, sizeof raw);
+    enc_hex(raw, sizeof raw, upload_id);
+    memcpy(nm.id, upload_id, OBJ_ID_LEN + 1);
+    nm.mtime = (int64_t)enc_now();
+    void *enc = obj_meta_encode(&nm, &elen);
+    uint8_t *val = enc ? malloc(8 + bl + kl + elen) : NULL;
+    if (val == NULL) {
+        free(enc);
+        return TS_E_INTERNAL;
+    }
+    wr32(val, (uint32_t)bl);
+    memcpy(val + 4, bucket, bl);
+    wr32(val + 4 + bl, (uint32_t)kl);
+    memcpy(val + 8 + bl, key, kl);
+    memcpy(val + 8 + bl + kl, enc, elen);
+    free(enc);
+    MDB_val k = {OBJ_ID_LEN, upload_id}, v = {8 + bl + kl + elen, val};
+    int rc = TS_E_INTERNAL;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        goto out;
+    rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK && mdb_put(txn, st->db_uploads, &k, &v, MDB_NOOVERWRITE) != 0)
+        rc = TS_E_INTERNAL;
+    if (rc == TS_OK)
+        rc = obj_int_commit(st, txn);
+    else
+        mdb_txn_abort(txn);
+out:
+    free(val);
+    return rc;
+}
+
+/* Looks the upload up in txn and checks it belongs to bucket/key. */
+static int upload_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                          const char *upload_id, struct obj_meta *out)
+{
+    if (!valid_upload_id(upload_id))
+        return TS_E_NO_SUCH_UPLOAD;
+    MDB_val k = {OBJ_ID_LEN, (void *)upload_id}, v;
+    int g = mdb_get(txn, st->db_uploads, &k, &v);
+    if (g == MDB_NOTFOUND)
+        return TS_E_NO_SUCH_UPLOAD;
+    if (g != 0)
+        return TS_E_INTERNAL;
+    const char *b, *kk;
+    size_t bl, kl, ml;
+    const uint8_t *m;
+    if (obj_int_upload_split(&v, &b, &bl, &kk, &kl, &m, &ml) != 0)
+        return TS_E_INTERNAL;
+    if (bl != strlen(bucket) || memcmp(b, bucket, bl) != 0 || kl != strlen(key) ||
+        memcmp(kk, key, kl) != 0)
+        return TS_E_NO_SUCH_UPLOAD;
+    if (out)
+        return obj_meta_decode(m, ml, out);
+    return TS_OK;
+}
+
+int obj_upload_get(struct obj_store *st, const char *bucket, const char *key, const char *upload_id,
+                   struct obj_meta *out)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK)
+        rc = upload_get_txn(st, txn, bucket, key, upload_id, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
+                    const char *upload_id, unsigned number, struct obj_writer *w, const char *etag,
+                    struct obj_meta *out)
+{
+    struct obj_meta m = {0};
+    uint8_t kb[OBJ_ID_LEN + 4];
+    size_t elen;
+    char old[OBJ_ID_LEN + 1] = "";
+    MDB_txn *txn;
+    m.size = obj_writer_size(w);
+    m.mtime = (int64_t)enc_now();
+    memcpy(m.id, obj_writer_id(w), OBJ_ID_LEN + 1);
+    snprintf(m.etag, sizeof m.etag, "%s", etag);
+    void *enc = obj_meta_encode(&m, &elen);
+    if (enc == NULL)
+        return TS_E_INTERNAL;
+    part_key(kb, upload_id, number);
+    MDB_val k = {sizeof kb, kb}, v;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
+        free(enc);
+        return TS_E_INTERNAL;
+    }
+    int rc = upload_get_txn(st, txn, bucket, key, upload_id, NULL);
+    if (rc == TS_OK && mdb_get(txn, st->db_parts, &k, &v) == 0 && v.mv_size > 17 + OBJ_ID_LEN) {
+        memcpy(old, (const char *)v.mv_data + 17, OBJ_ID_LEN);
+        old[OBJ_ID_LEN] = 0;
+    }
+    v.mv_size = elen;
+    v.mv_data = enc;
+    if (rc == TS_OK && mdb_put(txn, st->db_parts, &k, &v, 0) != 0)
+        rc = TS_E_INTERNAL;
+    free(enc);
+    if (rc != TS_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    if (rc == TS_OK) {
+        obj_writer_committed(w);
+        if (old[0])
+            obj_data_unlink(st, old);
+        if (out)
+            rc = obj_meta_copy(out, &m);
+    }
+    return rc;
+}
+
+static int part_get_txn(struct obj_store *st, MDB_txn *txn, const char *upload_id, unsigned n,
+                        struct obj_meta *out)
+{
+    uint8_t kb[OBJ_ID_LEN + 4];
+    part_key(kb, upload_id, n);
+    MDB_val k = {sizeof kb, kb}, v;
+    int g = mdb_get(txn, st->db_parts, &k, &v);
+    if (g == MDB_NOTFOUND)
+        return TS_E_INVALID_PART;
+    if (g != 0)
+        return TS_E_INTERNAL;
+    return obj_meta_decode(v.mv_data, v.mv_size, out);
+}
+
+int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
+                        const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                        struct obj_meta *out)
+{
+    struct obj_meta up = {0}, *pm = NULL;
+    struct obj_writer *w = NULL;
+    struct obj_idset ids = {0};
+    MDB_txn *txn = NULL;
+    char old[OBJ_ID_LEN + 1] = "";
+    void *enc = NULL;
+    size_t elen;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (n == 0 || n > OBJ_MAX_PARTS)
+        return TS_E_MALFORMED_XML;
+    pm = calloc(n, sizeof *pm);
+    if (pm == NULL)
+        return TS_E_INTERNAL;
+    /* 1. Validate against a snapshot. */
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK)
+        rc = upload_get_txn(st, txn, bucket, key, upload_id, &up);
+    for (size_t i = 1; rc == TS_OK && i < n; i++)
+        if (parts[i].number <= parts[i - 1].number)
+            rc = TS_E_INVALID_PART_ORDER;
+    for (size_t i = 0; rc == TS_OK && i < n; i++) {
+        if (parts[i].number < 1 || parts[i].number > OBJ_MAX_PARTS) {
+            rc = TS_E_INVALID_PART;
+            break;
+        }
+        rc = part_get_txn(st, txn, upload_id, parts[i].number, &pm[i]);
+        if (rc == TS_OK && strcmp(pm[i].etag, parts[i].etag) != 0)
+            rc = TS_E_INVALID_PART;
+        if (rc == TS_OK && i + 1 < n && pm[i].size < OBJ_MIN_PART_SIZE)
+            rc = TS_E_ENTITY_TOO_SMALL;
+    }
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (rc != TS_OK)
+        goto out;
+    /* 2. Concatenate outside any lock, and compute the multipart ETag. */
+    rc = obj_writer_new(st, &w);
+    if (rc != TS_OK)
+        goto out;
+    uint8_t *md5s = malloc(16 * n);
+    if (md5s == NULL) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        if (strlen(pm[i].etag) != 32 || enc_unhex(pm[i].etag, 16, md5s + 16 * i) != 0)
+            memset(md5s + 16 * i, 0, 16);
+        obj_data_path(st, pm[i].id, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = TS_E_INVALID_PART; /* replaced or aborted meanwhile */
+            break;
+        }
+        rc = obj_writer_copy_fd(w, fd, 0, pm[i].size, false);
+        close(fd);
+        if (rc != TS_OK)
+            break;
+    }
+    uint8_t digest[16];
+    enc_md5(md5s, 16 * n, digest);
+    free(md5s);
+    if (rc != TS_OK)
+        goto out;
+    rc = obj_writer_finish(w, NULL);
+    if (rc != TS_OK)
+        goto out;
+    /* 3. Commit: the object, and the upload and its parts gone, in one transaction. */
+    rc = obj_meta_copy(out, &up);
+    if (rc != TS_OK)
+        goto out;
+    enc_hex(digest, 16, out->etag);
+    snprintf(out->etag + 32, sizeof out->etag - 32, "-%zu", n);
+    out->mtime = (int64_t)enc_now();
+    out->size = obj_writer_size(w);
+    memcpy(out->id, obj_writer_id(w), OBJ_ID_LEN + 1);
+    enc = obj_meta_encode(out, &elen);
+    if (enc == NULL) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK)
+        rc = upload_get_txn(st, txn, bucket, key, upload_id, NULL);
+    for (size_t i = 0; rc == TS_OK && i < n; i++) {
+        struct obj_meta cur;
+        rc = part_get_txn(st, txn, upload_id, parts[i].number, &cur);
+        if (rc == TS_OK && strcmp(cur.id, pm[i].id) != 0)
+            rc = TS_E_INVALID_PART;
+        obj_meta_cleanup(&cur);
+    }
+    if (rc == TS_OK)
+        rc = obj_int_object_put_txn(st, txn, bucket, key, enc, elen, old);
+    MDB_val uk = {OBJ_ID_LEN, (void *)upload_id};
+    if (rc == TS_OK && mdb_del(txn, st->db_uploads, &uk, NULL) != 0)
+        rc = TS_E_INTERNAL;
+    if (rc == TS_OK)
+        rc = obj_int_parts_delete_txn(st, txn, upload_id, &ids);
+    if (rc != TS_OK) {
+        mdb_txn_abort(txn);
+        txn = NULL;
+        goto out;
+    }
+    rc = obj_int_commit(st, txn);
+    txn = NULL;
+    if (rc == TS_OK) {
+        obj_writer_committed(w);
+        if (old[0])
+            obj_data_unlink(st, old);
+        obj_idset_unlink(st, &ids);
+    }
+out:
+    if (rc != TS_OK)
+        obj_meta_cleanup(out);
+    obj_writer_free(w);
+    free(enc);
+    free(ids.v);
+    for (size_t i = 0; i < n; i++)
+        obj_meta_cleanup(&pm[i]);
+    free(pm);
+    obj_meta_cleanup(&up);
+    return rc;
+}
+
+int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
+                     const char *upload_id)
+{
+    struct obj_idset ids = {0};
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK)
+        rc = upload_get_txn(st, txn, bucket, key, upload_id, NULL);
+    MDB_val uk = {OBJ_ID_LEN, (void *)upload_id};
+    if (rc == TS_OK && mdb_del(txn, st->db_uploads, &uk, NULL) != 0)
+        rc = TS_E_INTERNAL;
+    if (rc == TS_OK)
+        rc = obj_int_parts_delete_txn(st, txn, upload_id, &ids);
+    if (rc != TS_OK) {
+        mdb_txn_abort(txn);
+        free(ids.v);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    if (rc == TS_OK)
+        obj_idset_unlink(st, &ids);
+    free(ids.v);
+    return rc;
+}
+
+int obj_parts_list(struct obj_store *st, const char *upload_id, unsigned marker, size_t max,
+                   struct obj_part_ent **out, size_t *n, bool *truncated)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint8_t kb[OBJ_ID_LEN + 4];
+    struct obj_part_ent *v = NULL;
+    size_t cnt = 0;
+    int rc = TS_OK;
+    *out = NULL;
+    *n = 0;
+    *truncated = false;
+    if (!valid_upload_id(upload_id))
+        return TS_E_NO_SUCH_UPLOAD;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    if (mdb_cursor_open(txn, st->db_parts, &c) != 0) {
+        mdb_txn_abort(txn);
+        return TS_E_INTERNAL;
+    }
+    part_key(kb, upload_id, marker + 1);
+    MDB_val k = {sizeof kb, kb}, val;
+    int g = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
+    while (g == 0 && k.mv_size == OBJ_ID_LEN + 4 && memcmp(k.mv_data, upload_id, OBJ_ID_LEN) == 0) {
+        if (cnt == max) {
+            *truncated = true;
+            break;
+        }
+        struct obj_meta m;
+        if (obj_meta_decode(val.mv_data, val.mv_size, &m) != TS_OK) {
+            rc = TS_E_INTERNAL;
+            break;
+        }
+        struct obj_part_ent *nv = realloc(v, (cnt + 1) * sizeof *nv);
+        if (nv == NULL) {
+            obj_meta_cleanup(&m);
+            rc = TS_E_INTERNAL;
+            break;
+        }
+        v = nv;
+        const uint8_t *p = (const uint8_t *)k.mv_data + OBJ_ID_LEN;
+        v[cnt].number = (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
+        v[cnt].size = m.size;
+        v[cnt].mtime = m.mtime;
+        memcpy(v[cnt].etag, m.etag, sizeof v[cnt].etag);
+        obj_meta_cleanup(&m);
+        cnt++;
+        g = mdb_cursor_get(c, &k, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    if (rc != TS_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return TS_OK;
+}
+
+static int upload_cmp(const void *a, const void *b)
+{
+    const struct obj_upload_ent *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->upload_id, y->upload_id);
+}
+
+int obj_uploads_list(struct obj_store *st, const char *bucket, const char *prefix,
+                     const char *key_marker, const char *upload_id_marker, size_t max,
+                     struct obj_upload_ent **out, size_t *n, bool *truncated)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    struct obj_upload_ent *vec = NULL;
+    size_t cnt = 0, blen = strlen(bucket), plen = prefix ? strlen(prefix) : 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    *truncated = false;
+    if (prefix == NULL)
+        prefix = "";
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc != TS_OK || mdb_cursor_open(txn, st->db_uploads, &c) != 0) {
+        mdb_txn_abort(txn);
+        return rc != TS_OK ? rc : TS_E_INTERNAL;
+    }
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const char *b, *kk;
+        size_t bl, kl, ml;
+        const uint8_t *m;
+        if (obj_int_upload_split(&v, &b, &bl, &kk, &kl, &m, &ml) != 0 || bl != blen ||
+            memcmp(b, bucket, bl) != 0 || kl < plen || memcmp(kk, prefix, plen) != 0 ||
+            k.mv_size != OBJ_ID_LEN)
+            continue;
+        struct obj_meta om;
+        if (obj_meta_decode(m, ml, &om) != TS_OK)
+            continue;
+        struct obj_upload_ent e = {0};
+        e.key = strndup(kk, kl);
+        memcpy(e.upload_id, k.mv_data, OBJ_ID_LEN);
+        e.initiated = om.mtime;
+        obj_meta_cleanup(&om);
+        if (e.key == NULL)
+            continue;
+        if (key_marker && key_marker[0]) {
+            int cm = strcmp(e.key, key_marker);
+            bool after = cm > 0 || (cm == 0 && upload_id_marker && upload_id_marker[0] &&
+                                    strcmp(e.upload_id, upload_id_marker) > 0);
+            if (!after) {
+                free(e.key);
+                continue;
+            }
+        }
+        struct obj_upload_ent *nv = realloc(vec, (cnt + 1) * sizeof *nv);
+        if (nv == NULL) {
+            free(e.key);
+            break;
+        }
+        vec = nv;
+        vec[cnt++] = e;
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    if (cnt)
+        qsort(vec, cnt, sizeof *vec, upload_cmp);
+    if (cnt > max) {
+        *truncated = true;
+        for (size_t i = max; i < cnt; i++)
+            free(vec[i].key);
+        cnt = max;
+    }
+    *out = vec;
+    *n = cnt;
+    return TS_OK;
+}
+
+void obj_uploads_list_free(struct obj_upload_ent *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].key);
+    free(v);
+}

@@ -1,0 +1,21 @@
+/* obj.h -- the object store: the storage engine (LMDB metadata + object files under a fan-out
+ * directory, DESIGN §4.2) and the S3 API handlers on top of it.
+ */
+#ifndef TS_OBJ_H
+#define TS_OBJ_H
+
+#include "core/http.h"
+#include "policy/pol.h"
+
+struct obj_store;
+
+/* Opens (creating when needed) the store under DATA_DIR; collects stray temp files and
+ * unreferenced data files left by a crash. Returns TS_OK or an error (message on stderr). */
+int obj_store_open(const char *data_dir, struct obj_store **out);
+void obj_store_close(struct obj_store *st);
+
+/* Fills *route with the S3 route: everything that no earlier route took. Every operation is
+ * authorized with pol_authorize() through pe before it touches the store. */
+void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe);
+
+#endif

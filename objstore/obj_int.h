@@ -1,0 +1,277 @@
+/* obj_int.h -- the storage engine's interface inside objstore/ (not for other modules).
+ *
+ * Layout under DATA_DIR/.tessera/ (DESIGN §4.2):
+ *   meta/              LMDB env: "buckets" (name -> created), "objects" (bucket\0key -> meta),
+ *                      "uploads" (bucket\0key\0uploadid -> meta), "parts" (uploadid + BE32
+ *                      part number -> meta), "policies" (bucket -> policy JSON)
+ *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
+ *   tmp/               in-progress writes
+ *
+ * Write protocol: bytes go to tmp/, are fsynced, renamed into objects/ (directory fsynced);
+ * only then one short LMDB write transaction points the metadata at the new file and
+ * records the replaced file, which is unlinked after the commit is durable. A crash at any
+ * point leaves the old or the new object; obj_store_open() collects the leftovers.
+ *
+ * Threads: every function is thread-safe. Readers use LMDB read transactions (MVCC, never
+ * blocked); the only serialisation is LMDB's single writer, held for the metadata commit
+ * only, never across a data-file fsync.
+ */
+#ifndef TS_OBJ_INT_H
+#define TS_OBJ_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "core/http.h"
+#include "objstore/obj.h"
+
+#define OBJ_MAX_KEY_LEN 1024
+#define OBJ_MAX_OBJECT_SIZE (5ULL << 40) /* 5 TiB */
+#define OBJ_MAX_PART_SIZE (5ULL << 30)   /* 5 GiB */
+#define OBJ_MIN_PART_SIZE (5ULL << 20)   /* 5 MiB, all parts but the last */
+#define OBJ_MAX_PARTS 10000
+#define OBJ_MAX_XML_BODY (1u << 20)
+#define OBJ_MAX_POLICY (20u << 10)
+#define OBJ_SMALL_GET (64u << 10) /* served from a buffer, larger ones with sendfile */
+#define OBJ_ID_LEN 32             /* hex digits */
+
+/* Metadata of an object, of a multipart upload (id = upload id, mtime = initiated) or of a
+ * part (id = data file). Owned strings; release with obj_meta_cleanup. */
+struct obj_meta {
+    uint64_t size;
+    int64_t mtime;
+    char id[OBJ_ID_LEN + 1];
+    char etag[48]; /* hex MD5, or hex-N for multipart; no quotes */
+    char *content_type;
+    struct http_kv *hdrs; /* kept headers, lower-case names (x-amz-meta-*, cache-control...,
+                             x-amz-checksum-<algo>) */
+    size_t nhdrs;
+};
+
+void obj_meta_cleanup(struct obj_meta *m);
+/* Deep copy; returns TS_OK or TS_E_INTERNAL (dst zeroed). */
+int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src);
+/* Appends a kept header (copied). */
+int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value);
+/* The kept header's value, or NULL. */
+const char *obj_meta_hdr(const struct obj_meta *m, const char *name);
+/* Binary encoding for LMDB values. encode returns a malloc'ed buffer (NULL on OOM). decode
+ * returns TS_OK or TS_E_INTERNAL on a corrupt record. */
+void *obj_meta_encode(const struct obj_meta *m, size_t *len);
+int obj_meta_decode(const void *p, size_t len, struct obj_meta *m);
+
+/* Per-bucket compiled policy cache entry (refcounted: a reader keeps it while evaluating). */
+struct obj_pcache;
+
+struct obj_store {
+    /* Immutable after obj_store_open. */
+    char *root, *objdir, *tmpdir;
+    MDB_env *env;
+    MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies;
+    struct pol_engine *pe; /* set by obj_route_init */
+    char region[64];
+    /* Guarded by pcache_lock. */
+    pthread_rwlock_t pcache_lock;
+    struct obj_pcache *pcache[256];
+};
+
+/* ---- data files ---- */
+
+/* A data file being written: a temp file plus the MD5 of what went through it. */
+struct obj_writer;
+
+int obj_writer_new(struct obj_store *st, struct obj_writer **out);
+/* Appends bytes (hashed). */
+int obj_writer_write(struct obj_writer *w, const uint8_t *p, size_t n);
+/* Appends len bytes of fd from off; with hash the bytes are hashed too, else the MD5 becomes
+ * invalid (copy_file_range fast path). */
+int obj_writer_copy_fd(struct obj_writer *w, int fd, uint64_t off, uint64_t len, bool hash);
+uint64_t obj_writer_size(const struct obj_writer *w);
+/* fsyncs the temp file, renames it into objects/ and fsyncs the directory. Writes the MD5
+ * (when valid) to md5 (may be NULL). */
+int obj_writer_finish(struct obj_writer *w, uint8_t md5[16]);
+const char *obj_writer_id(const struct obj_writer *w);
+/* Removes the file unless it was committed (obj_writer_committed). NULL is a no-op. */
+void obj_writer_free(struct obj_writer *w);
+void obj_writer_committed(struct obj_writer *w);
+
+/* Path of data file id into out (PATH_MAX). */
+void obj_data_path(const struct obj_store *st, const char *id, char *out, size_t outlen);
+/* Unlinks data file id (errors ignored). */
+void obj_data_unlink(const struct obj_store *st, const char *id);
+/* Makes committed metadata durable (LMDB runs with MDB_NOMETASYNC; this syncs outside the
+ * writer lock so that concurrent commits share the fsync). */
+void obj_store_sync(struct obj_store *st);
+
+/* ---- buckets ---- */
+
+struct obj_bucket_ent {
+    char *name;
+    int64_t created;
+};
+
+/* S3 naming rules; true when valid for CreateBucket. */
+bool obj_bucket_name_valid(const char *name);
+int obj_bucket_create(struct obj_store *st, const char *name); /* TS_E_BUCKET_EXISTS */
+int obj_bucket_exists(struct obj_store *st, const char *name); /* TS_E_NO_SUCH_BUCKET */
+/* Refused with TS_E_BUCKET_NOT_EMPTY when objects remain; pending uploads are aborted. */
+int obj_bucket_delete(struct obj_store *st, const char *name);
+int obj_bucket_list(struct obj_store *st, struct obj_bucket_ent **out, size_t *n);
+void obj_bucket_list_free(struct obj_bucket_ent *v, size_t n);
+
+/* ---- bucket policies ---- */
+
+int obj_policy_put(struct obj_store *st, const char *bucket, const char *json, size_t len);
+/* *json malloc'ed, NUL-terminated. TS_E_NO_SUCH_BUCKET_POLICY when none. */
+int obj_policy_get(struct obj_store *st, const char *bucket, char **json, size_t *len);
+int obj_policy_delete(struct obj_store *st, const char *bucket);
+/* The compiled policy of bucket (NULL when none or bucket missing) in *doc, with a handle to
+ * release with obj_policy_release once evaluation is done. */
+int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
+                       struct obj_pcache **handle);
+void obj_policy_release(struct obj_pcache *handle);
+void obj_policy_cache_free(struct obj_store *st);
+
+/* ---- objects ---- */
+
+/* Points bucket/key at w's finished data file with metadata m (id, size filled in from w;
+ * etag, mtime, content type and headers from m). The replaced data file is removed. */
+int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
+                      struct obj_writer *w, const struct obj_meta *m);
+/* Metadata of bucket/key (TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY). */
+int obj_object_head(struct obj_store *st, const char *bucket, const char *key,
+                    struct obj_meta *out);
+/* Metadata plus an open fd of the data (the right bytes even if replaced meanwhile). */
+int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
+                    int *fd);
+/* Deletes bucket/key; TS_OK when it did not exist (TS_E_NO_SUCH_BUCKET when the bucket did
+ * not). */
+int obj_object_delete(struct obj_store *st, const char *bucket, const char *key);
+
+/* ---- listing ---- */
+
+struct obj_list_opts {
+    const char *prefix;    /* NULL or "" for all */
+    const char *delimiter; /* NULL or "" for none */
+    const char *marker;    /* start strictly after this key (NULL: from the start) */
+    size_t max;            /* entries (keys + common prefixes); 0 gives an empty page */
+};
+
+struct obj_list_ent {
+    char *key; /* key, or common prefix when is_prefix */
+    bool is_prefix;
+    uint64_t size;
+    int64_t mtime;
+    char etag[48];
+};
+
+struct obj_list_res {
+    struct obj_list_ent *v;
+    size_t n;
+    bool truncated; /* more entries follow; the next marker is v[n-1].key */
+};
+
+int obj_list(struct obj_store *st, const char *bucket, const struct obj_list_opts *o,
+             struct obj_list_res *res);
+void obj_list_res_cleanup(struct obj_list_res *res);
+
+/* ---- multipart ---- */
+
+struct obj_part_ref {
+    unsigned number;
+    char etag[48]; /* without quotes */
+};
+
+struct obj_upload_ent {
+    char *key;
+    char upload_id[OBJ_ID_LEN + 1];
+    int64_t initiated;
+};
+
+struct obj_part_ent {
+    unsigned number;
+    uint64_t size;
+    int64_t mtime;
+    char etag[48];
+};
+
+/* Creates an upload for bucket/key; m carries content type and kept headers. */
+int obj_upload_create(struct obj_store *st, const char *bucket, const char *key,
+                      const struct obj_meta *m, char upload_id[OBJ_ID_LEN + 1]);
+/* TS_E_NO_SUCH_UPLOAD when the upload does not exist for bucket/key. out may be NULL. */
+int obj_upload_get(struct obj_store *st, const char *bucket, const char *key, const char *upload_id,
+                   struct obj_meta *out);
+/* Records part number of the upload from w's finished file (etag = hex of md5). */
+int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
+                    const char *upload_id, unsigned number, struct obj_writer *w, const char *etag,
+                    struct obj_meta *out);
+/* Validates parts (TS_E_INVALID_PART_ORDER, TS_E_INVALID_PART, TS_E_ENTITY_TOO_SMALL),
+ * concatenates them into the object, removes the upload. *out gets the object's meta. */
+int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
+                        const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                        struct obj_meta *out);
+int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
+                     const char *upload_id);
+/* Parts with number > marker, at most max; *truncated when more follow. */
+int obj_parts_list(struct obj_store *st, const char *upload_id, unsigned marker, size_t max,
+                   struct obj_part_ent **out, size_t *n, bool *truncated);
+/* Uploads of bucket with key starting with prefix, after (key_marker, upload_id_marker). */
+int obj_uploads_list(struct obj_store *st, const char *bucket, const char *prefix,
+                     const char *key_marker, const char *upload_id_marker, size_t max,
+                     struct obj_upload_ent **out, size_t *n, bool *truncated);
+void obj_uploads_list_free(struct obj_upload_ent *v, size_t n);
+
+/* ---- the objects DB (store.c) ----
+ * LMDB keys are limited to 511 bytes, keys to 1024: the LMDB key of bucket/key is
+ * "bucket\0" + the key truncated to fit, and its value is a group of (full key, meta) entries
+ * sorted by key. Byte order is kept: keys sharing a truncated prefix share a record. */
+
+struct obj_iter {
+    MDB_cursor *cur;
+    const char *bucket;
+    size_t blen;
+    MDB_val k, v;
+    const uint8_t *ep, *eend; /* next entry in the current group */
+    bool started, done, pending;
+    const char *pk; /* pending entry (first one at or after the seek point) */
+    size_t pkl, pml;
+    const uint8_t *pm;
+};
+
+/* Positions the iterator at the first key >= from (or > from when exclusive). */
+int obj_iter_seek(struct obj_iter *it, MDB_txn *txn, struct obj_store *st, const char *bucket,
+                  const char *from, size_t fromlen, bool exclusive);
+/* Next entry: 1 with key/meta set, 0 at the end of the bucket, <0 on error. Key is not
+ * NUL-terminated. */
+int obj_iter_next(struct obj_iter *it, const char **key, size_t *klen, const uint8_t **meta,
+                  size_t *mlen);
+void obj_iter_close(struct obj_iter *it);
+
+/* ---- helpers shared by store.c and multipart.c ---- */
+
+struct obj_idset {
+    char (*v)[OBJ_ID_LEN];
+    size_t n, cap;
+};
+int obj_idset_add(struct obj_idset *s, const char *id);
+void obj_idset_unlink(struct obj_store *st, const struct obj_idset *ids);
+
+/* Commits txn and makes it durable. */
+int obj_int_commit(struct obj_store *st, MDB_txn *txn);
+int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *name);
+int obj_int_parts_delete_txn(struct obj_store *st, MDB_txn *txn, const char *upload_id,
+                             struct obj_idset *ids);
+/* Upload values: u32 bucket len, bucket, u32 key len, key, encoded meta. */
+int obj_int_upload_split(const MDB_val *v, const char **b, size_t *bl, const char **k, size_t *kl,
+                         const uint8_t **m, size_t *ml);
+/* Sets bucket/key to the encoded meta in txn; old gets the replaced data id or "". */
+int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           const void *enc, size_t elen, char old[OBJ_ID_LEN + 1]);
+void obj_int_pcache_invalidate(struct obj_store *st, const char *bucket);
+
+#endif

@@ -1,0 +1,524 @@
+/* s3_bucket.c -- S3 bucket operations: create/delete/head/list buckets, location, listing
+ * objects (v1, v2, versions), bucket policies, DeleteObjects and the configuration probes. */
+#include "objstore/s3_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/xml.h"
+#include "policy/pol.h"
+
+#define XML_MAX (64u << 20)
+
+/* ListBuckets as MinIO answers it: everything with s3:ListAllMyBuckets; otherwise the
+ * buckets the caller may list or locate (s3:ListBucket / s3:GetBucketLocation), and
+ * AccessDenied when there is none. */
+int s3_list_buckets(struct s3_ctx *c)
+{
+    struct obj_bucket_ent *v;
+    size_t n;
+    struct buf b;
+    char t[32];
+    c->quiet_authz = true;
+    bool all = s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false) == TS_OK;
+    int rc = obj_bucket_list(c->st, &v, &n);
+    if (rc != TS_OK)
+        return rc;
+    bool *show = calloc(n + 1, sizeof *show);
+    size_t shown = 0;
+    if (show == NULL) {
+        obj_bucket_list_free(v, n);
+        return TS_E_INTERNAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        show[i] = all ||
+                  s3_authorize(c, "s3:ListBucket", v[i].name, NULL, false) == TS_OK ||
+                  s3_authorize(c, "s3:GetBucketLocation", v[i].name, NULL, false) == TS_OK;
+        shown += show[i];
+    }
+    c->quiet_authz = false;
+    if (!all && shown == 0) {
+        free(show);
+        obj_bucket_list_free(v, n);
+        return s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false); /* audited denial */
+    }
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "ListAllMyBucketsResult", S3_XMLNS);
+    s3_xml_owner(&b, "Owner");
+    xml_open(&b, "Buckets", NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!show[i])
+            continue;
+        xml_open(&b, "Bucket", NULL);
+        xml_elem(&b, "Name", v[i].name);
+        enc_time_iso8601((time_t)v[i].created, t);
+        xml_elem(&b, "CreationDate", t);
+        xml_close(&b, "Bucket");
+    }
+    xml_close(&b, "Buckets");
+    xml_close(&b, "ListAllMyBucketsResult");
+    obj_bucket_list_free(v, n);
+    free(show);
+    return s3_reply_xml(c, 200, &b);
+}
+
+int s3_create_bucket_start(struct s3_ctx *c)
+{
+    if (!obj_bucket_name_valid(c->bucket))
+        return TS_E_INVALID_BUCKET_NAME;
+    return TS_OK;
+}
+
+int s3_create_bucket(struct s3_ctx *c)
+{
+    if (c->r->body_len) {
+        /* CreateBucketConfiguration/LocationConstraint: accepted and ignored. */
+        struct xml_node *x = s3_body_xml(c);
+        if (x == NULL)
+            return TS_E_MALFORMED_XML;
+        xml_free(x);
+    }
+    int rc = obj_bucket_create(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    http_reply_header(c->r, "Location", c->resource);
+    return s3_reply_empty(c, 200);
+}
+
+int s3_delete_bucket(struct s3_ctx *c)
+{
+    int rc = obj_bucket_delete(c->st, c->bucket);
+    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+}
+
+int s3_head_bucket(struct s3_ctx *c)
+{
+    int rc = obj_bucket_exists(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    http_reply_header(c->r, "x-amz-bucket-region", c->st->region);
+    return http_reply_head(c->r, 200, 0);
+}
+
+int s3_get_bucket_location(struct s3_ctx *c)
+{
+    int rc = obj_bucket_exists(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    struct buf b;
+    buf_init(&b, 4096);
+    xml_begin(&b);
+    if (strcmp(c->st->region, "us-east-1") == 0) {
+        buf_addf(&b, "<LocationConstraint xmlns=\"%s\"/>", S3_XMLNS);
+    } else {
+        xml_open(&b, "LocationConstraint", S3_XMLNS);
+        buf_add_xml(&b, c->st->region);
+        xml_close(&b, "LocationConstraint");
+    }
+    return s3_reply_xml(c, 200, &b);
+}
+
+/* ---- listing ---- */
+
+struct list_params {
+    const char *prefix, *delimiter, *encoding;
+    uint64_t max;
+    bool url;
+};
+
+static int list_params(struct s3_ctx *c, struct list_params *lp)
+{
+    lp->prefix = http_req_query(c->r, "prefix");
+    lp->delimiter = http_req_query(c->r, "delimiter");
+    lp->encoding = http_req_query(c->r, "encoding-type");
+    if (lp->encoding && strcmp(lp->encoding, "url") != 0)
+        return TS_E_INVALID_ARGUMENT;
+    lp->url = lp->encoding != NULL;
+    return s3_query_uint(c, "max-keys", 1000, 1000, &lp->max);
+}
+
+/* <name>value</name>, URL-encoded when encoding-type=url. */
+static void elem_enc(struct buf *b, const char *name, const char *v, bool url)
+{
+    if (v == NULL)
+        return;
+    if (!url) {
+        xml_elem(b, name, v);
+        return;
+    }
+    char *e = enc_uri_encode(v, strlen(v), true);
+    xml_elem(b, name, e ? e : v);
+    free(e);
+}
+
+static void list_entry(struct buf *b, const char *tag, const struct obj_list_ent *e, bool url,
+                       bool owner, bool version)
+{
+    char t[32];
+    xml_open(b, tag, NULL);
+    elem_enc(b, "Key", e->key, url);
+    if (version) {
+        xml_elem(b, "VersionId", "null");
+        xml_elem(b, "IsLatest", "true");
+    }
+    enc_time_iso8601((time_t)e->mtime, t);
+    xml_elem(b, "LastModified", t);
+    xml_elemf(b, "ETag", "\"%s\"", e->etag);
+    xml_elemf(b, "Size", "%llu", (unsigned long long)e->size);
+    if (owner)
+        s3_xml_owner(b, "Owner");
+    xml_elem(b, "StorageClass", "STANDARD");
+    xml_close(b, tag);
+}
+
+static void list_prefixes(struct buf *b, const struct obj_list_res *res, bool url)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        if (!res->v[i].is_prefix)
+            continue;
+        xml_open(b, "CommonPrefixes", NULL);
+        elem_enc(b, "Prefix", res->v[i].key, url);
+        xml_close(b, "CommonPrefixes");
+    }
+}
+
+int s3_list_objects(struct s3_ctx *c)
+{
+    struct list_params lp;
+    struct obj_list_res res;
+    struct buf b;
+    int rc = list_params(c, &lp);
+    if (rc != TS_OK)
+        return rc;
+    const char *marker = http_req_query(c->r, "marker");
+    struct obj_list_opts o = {lp.prefix, lp.delimiter, marker, (size_t)lp.max};
+    rc = obj_list(c->st, c->bucket, &o, &res);
+    if (rc != TS_OK)
+        return rc;
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "ListBucketResult", S3_XMLNS);
+    xml_elem(&b, "Name", c->bucket);
+    elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
+    elem_enc(&b, "Marker", marker ? marker : "", lp.url);
+    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
+    if (lp.delimiter && *lp.delimiter)
+        elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
+    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    if (res.truncated && lp.delimiter && *lp.delimiter && res.n)
+        elem_enc(&b, "NextMarker", res.v[res.n - 1].key, lp.url);
+    if (lp.url)
+        xml_elem(&b, "EncodingType", "url");
+    for (size_t i = 0; i < res.n; i++)
+        if (!res.v[i].is_prefix)
+            list_entry(&b, "Contents", &res.v[i], lp.url, true, false);
+    list_prefixes(&b, &res, lp.url);
+    xml_close(&b, "ListBucketResult");
+    obj_list_res_cleanup(&res);
+    return s3_reply_xml(c, 200, &b);
+}
+
+int s3_list_objects_v2(struct s3_ctx *c)
+{
+    struct list_params lp;
+    struct obj_list_res res;
+    struct buf b;
+    char *after = NULL, *next = NULL;
+    int rc = list_params(c, &lp);
+    if (rc != TS_OK)
+        return rc;
+    const char *token = http_req_query(c->r, "continuation-token");
+    const char *start_after = http_req_query(c->r, "start-after");
+    const char *fo = http_req_query(c->r, "fetch-owner");
+    bool owner = fo && strcmp(fo, "true") == 0;
+    if (token) {
+        size_t tl = strlen(token);
+        after = malloc(tl / 4 * 3 + 4);
+        long n = after ? enc_unb64(token, tl, (uint8_t *)after) : -1;
+        if (n <= 0 || memchr(after, 0, (size_t)n)) {
+            free(after);
+            http_reply_error(c->r, TS_E_INVALID_ARGUMENT,
+                             "The continuation token provided is incorrect");
+            return TS_OK;
+        }
+        after[n] = 0;
+    } else if (start_after) {
+        after = strdup(start_after);
+        if (after == NULL)
+            return TS_E_INTERNAL;
+    }
+    struct obj_list_opts o = {lp.prefix, lp.delimiter, after, (size_t)lp.max};
+    rc = obj_list(c->st, c->bucket, &o, &res);
+    free(after);
+    if (rc != TS_OK)
+        return rc;
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "ListBucketResult", S3_XMLNS);
+    xml_elem(&b, "Name", c->bucket);
+    elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
+    if (start_after)
+        elem_enc(&b, "StartAfter", start_after, lp.url);
+    if (token)
+        xml_elem(&b, "ContinuationToken", token);
+    xml_elemf(&b, "KeyCount", "%zu", res.n);
+    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
+    if (lp.delimiter && *lp.delimiter)
+        elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
+    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    if (res.truncated && res.n) {
+        const char *last = res.v[res.n - 1].key;
+        next = enc_b64((const uint8_t *)last, strlen(last));
+        xml_elem(&b, "NextContinuationToken", next);
+        free(next);
+    }
+    if (lp.url)
+        xml_elem(&b, "EncodingType", "url");
+    for (size_t i = 0; i < res.n; i++)
+        if (!res.v[i].is_prefix)
+            list_entry(&b, "Contents", &res.v[i], lp.url, owner, false);
+    list_prefixes(&b, &res, lp.url);
+    xml_close(&b, "ListBucketResult");
+    obj_list_res_cleanup(&res);
+    return s3_reply_xml(c, 200, &b);
+}
+
+int s3_list_object_versions(struct s3_ctx *c)
+{
+    struct list_params lp;
+    struct obj_list_res res;
+    struct buf b;
+    int rc = list_params(c, &lp);
+    if (rc != TS_OK)
+        return rc;
+    const char *km = http_req_query(c->r, "key-marker");
+    const char *vm = http_req_query(c->r, "version-id-marker");
+    struct obj_list_opts o = {lp.prefix, lp.delimiter, km, (size_t)lp.max};
+    rc = obj_list(c->st, c->bucket, &o, &res);
+    if (rc != TS_OK)
+        return rc;
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "ListVersionsResult", S3_XMLNS);
+    xml_elem(&b, "Name", c->bucket);
+    elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
+    elem_enc(&b, "KeyMarker", km ? km : "", lp.url);
+    xml_elem(&b, "VersionIdMarker", vm ? vm : "");
+    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
+    if (lp.delimiter && *lp.delimiter)
+        elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
+    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    if (res.truncated && res.n) {
+        elem_enc(&b, "NextKeyMarker", res.v[res.n - 1].key, lp.url);
+        xml_elem(&b, "NextVersionIdMarker", "null");
+    }
+    if (lp.url)
+        xml_elem(&b, "EncodingType", "url");
+    for (size_t i = 0; i < res.n; i++)
+        if (!res.v[i].is_prefix)
+            list_entry(&b, "Version", &res.v[i], lp.url, true, true);
+    list_prefixes(&b, &res, lp.url);
+    xml_close(&b, "ListVersionsResult");
+    obj_list_res_cleanup(&res);
+    return s3_reply_xml(c, 200, &b);
+}
+
+/* ---- bucket policies ---- */
+
+int s3_policy_start(struct s3_ctx *c)
+{
+    c->r->body_max = OBJ_MAX_POLICY;
+    return TS_OK;
+}
+
+int s3_put_bucket_policy(struct s3_ctx *c)
+{
+    struct pol_doc *d = NULL;
+    char err[512] = "";
+    int rc = obj_bucket_exists(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    if (c->r->body_len > OBJ_MAX_POLICY) {
+        http_reply_error(c->r, TS_E_MALFORMED_POLICY, "Policy exceeds the maximum allowed size");
+        return TS_OK;
+    }
+    if (c->r->body_len == 0) {
+        http_reply_error(c->r, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
+        return TS_OK;
+    }
+    if (pol_doc_parse((const char *)c->r->body, c->r->body_len, &d, err, sizeof err) != TS_OK) {
+        http_reply_error(c->r, TS_E_MALFORMED_POLICY, err[0] ? err : NULL);
+        return TS_OK;
+    }
+    pol_doc_free(d);
+    rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
+    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+}
+
+int s3_get_bucket_policy(struct s3_ctx *c)
+{
+    char *json;
+    size_t len;
+    int rc = obj_policy_get(c->st, c->bucket, &json, &len);
+    if (rc != TS_OK)
+        return rc;
+    return http_reply_data(c->r, 200, "application/json", json, len, true);
+}
+
+int s3_delete_bucket_policy(struct s3_ctx *c)
+{
+    int rc = obj_policy_delete(c->st, c->bucket);
+    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+}
+
+/* ---- configuration probes ---- */
+
+int s3_get_bucket_versioning(struct s3_ctx *c)
+{
+    int rc = obj_bucket_exists(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    struct buf b;
+    buf_init(&b, 4096);
+    xml_begin(&b);
+    buf_addf(&b, "<VersioningConfiguration xmlns=\"%s\"/>", S3_XMLNS);
+    return s3_reply_xml(c, 200, &b);
+}
+
+int s3_get_acl(struct s3_ctx *c)
+{
+    struct obj_meta m;
+    int rc = c->key ? obj_object_head(c->st, c->bucket, c->key, &m)
+                    : obj_bucket_exists(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    if (c->key)
+        obj_meta_cleanup(&m);
+    struct buf b;
+    buf_init(&b, 4096);
+    xml_begin(&b);
+    xml_open(&b, "AccessControlPolicy", S3_XMLNS);
+    s3_xml_owner(&b, "Owner");
+    xml_open(&b, "AccessControlList", NULL);
+    xml_open(&b, "Grant", NULL);
+    buf_adds(&b, "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                 "xsi:type=\"CanonicalUser\">");
+    xml_elem(&b, "ID", S3_OWNER_ID);
+    xml_elem(&b, "DisplayName", S3_OWNER_NAME);
+    xml_close(&b, "Grantee");
+    xml_elem(&b, "Permission", "FULL_CONTROL");
+    xml_close(&b, "Grant");
+    xml_close(&b, "AccessControlList");
+    xml_close(&b, "AccessControlPolicy");
+    return s3_reply_xml(c, 200, &b);
+}
+
+int s3_no_such_config(struct s3_ctx *c)
+{
+    int rc = obj_bucket_exists(c->st, c->bucket);
+    if (rc != TS_OK)
+        return rc;
+    if (http_req_query(c->r, "tagging"))
+        return TS_E_NO_SUCH_TAG_SET;
+    if (http_req_query(c->r, "cors"))
+        return TS_E_NO_SUCH_CORS;
+    if (http_req_query(c->r, "lifecycle"))
+        return TS_E_NO_SUCH_LIFECYCLE;
+    if (http_req_query(c->r, "encryption"))
+        return TS_E_NO_SUCH_ENCRYPTION;
+    return TS_E_NO_SUCH_OBJECT_LOCK;
+}
+
+int s3_not_implemented(struct s3_ctx *c)
+{
+    return TS_E_NOT_IMPLEMENTED;
+}
+
+/* ---- DeleteObjects ---- */
+
+int s3_xml_body_start(struct s3_ctx *c)
+{
+    c->r->body_max = OBJ_MAX_XML_BODY;
+    if (c->r->has_content_length && c->r->content_length > OBJ_MAX_XML_BODY)
+        return TS_E_MAX_MESSAGE_LENGTH;
+    if (c->op->flags & S3_F_PERKEY)
+        return obj_bucket_exists(c->st, c->bucket);
+    return TS_OK;
+}
+
+int s3_delete_objects(struct s3_ctx *c)
+{
+    struct http_req *r = c->r;
+    const char *md5 = http_req_header(r, "Content-MD5");
+    if (md5) {
+        uint8_t want[64], got[16];
+        size_t n = strlen(md5);
+        if (n > 64 || enc_unb64(md5, n, want) != 16)
+            return TS_E_INVALID_DIGEST;
+        enc_md5(r->body ? r->body : (const uint8_t *)"", r->body_len, got);
+        if (memcmp(want, got, 16) != 0)
+            return TS_E_BAD_DIGEST;
+    }
+    struct xml_node *x = s3_body_xml(c);
+    if (x == NULL || strcmp(x->name, "Delete") != 0) {
+        xml_free(x);
+        return TS_E_MALFORMED_XML;
+    }
+    size_t nobj = 0;
+    for (struct xml_node *n = x->child; n; n = n->next) {
+        if (strcmp(n->name, "Object") == 0) {
+            if (xml_child(n, "Key") == NULL) {
+                xml_free(x);
+                return TS_E_MALFORMED_XML;
+            }
+            nobj++;
+        }
+    }
+    if (nobj == 0 || nobj > 1000) {
+        xml_free(x);
+        return TS_E_MALFORMED_XML;
+    }
+    const char *q = xml_child_text(x, "Quiet");
+    bool quiet = q && strcmp(q, "true") == 0;
+    struct buf b;
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "DeleteResult", S3_XMLNS);
+    for (struct xml_node *n = x->child; n; n = n->next) {
+        if (strcmp(n->name, "Object") != 0)
+            continue;
+        const char *key = xml_child_text(n, "Key");
+        const char *vid = xml_child_text(n, "VersionId");
+        int rc;
+        if (key[0] == 0 || strlen(key) > OBJ_MAX_KEY_LEN)
+            rc = key[0] ? TS_E_KEY_TOO_LONG : TS_E_INVALID_ARGUMENT;
+        else
+            rc = s3_authorize(c, "s3:DeleteObject", c->bucket, key, false);
+        if (rc == TS_OK)
+            rc = obj_object_delete(c->st, c->bucket, key);
+        if (rc == TS_OK) {
+            if (quiet)
+                continue;
+            xml_open(&b, "Deleted", NULL);
+            xml_elem(&b, "Key", key);
+            if (vid)
+                xml_elem(&b, "VersionId", vid);
+            xml_close(&b, "Deleted");
+        } else {
+            xml_open(&b, "Error", NULL);
+            xml_elem(&b, "Key", key);
+            if (vid)
+                xml_elem(&b, "VersionId", vid);
+            xml_elem(&b, "Code", ts_err_code(rc));
+            xml_elem(&b, "Message", ts_err_message(rc));
+            xml_close(&b, "Error");
+        }
+    }
+    xml_close(&b, "DeleteResult");
+    xml_free(x);
+    return s3_reply_xml(c, 200, &b);
+}

@@ -1,0 +1,127 @@
+/* s3_int.h -- the S3 API layer inside objstore/: the request context, the operations table
+ * (s3_ops.c: dispatch + IAM action + resource of every operation) and the handlers. */
+#ifndef TS_S3_INT_H
+#define TS_S3_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/http.h"
+#include "objstore/obj_int.h"
+
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+#define S3_OWNER_ID "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4"
+#define S3_OWNER_NAME "tessera"
+
+struct s3_ctx;
+
+enum s3_scope { S3_SVC, S3_BKT, S3_OBJ };
+enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
+
+#define S3_F_COPY                                                                                  \
+    1u                   /* row matches only with an x-amz-copy-source header; the source is       \
+                            authorized for s3:GetObject too */
+#define S3_F_LISTKEYS 2u /* s3:prefix, s3:delimiter, s3:max-keys condition keys */
+#define S3_F_PERKEY 4u   /* authorized per key in finish (DeleteObjects) */
+
+struct s3_op {
+    const char *method;
+    enum s3_scope scope;
+    const char *query; /* subresource that must be present; "name=value" matches the value */
+    unsigned flags;
+    const char *name;   /* S3 operation name, for logs */
+    const char *action; /* IAM action */
+    enum s3_res res;
+    int (*start)(struct s3_ctx *c);  /* before the body (NULL: nothing to do) */
+    int (*finish)(struct s3_ctx *c); /* replies, or returns an error to answer with */
+};
+
+struct s3_ctx {
+    struct http_req *r;
+    struct obj_store *st;
+    const struct s3_op *op;
+    const char *bucket, *key; /* r->bucket / r->key, NULL when absent */
+    char *resource;           /* "/bucket/key" */
+    struct obj_writer *w;
+    bool has_md5;
+    uint8_t md5[16];
+    uint64_t max_size; /* streamed body limit */
+    char *src_bucket, *src_key;
+    unsigned part;
+    bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
+};
+
+/* s3_ops.c */
+const struct s3_op *s3_op_find(struct http_req *r, enum s3_scope scope);
+/* Authorizes action on bucket/key (key NULL: the bucket; bucket NULL: "*") for the request's
+ * principal, with the bucket's policy. TS_OK or TS_E_ACCESS_DENIED (audited). */
+int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
+                 bool list_keys);
+
+/* s3_route.c: shared helpers */
+int s3_reply_xml(struct s3_ctx *c, int status, struct buf *b);
+int s3_reply_empty(struct s3_ctx *c, int status);
+/* Fills m's content type and kept headers from the request. */
+int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m);
+/* Parses Content-MD5 (InvalidDigest) and the declared length (MissingContentLength,
+ * EntityTooLarge against max), and streams the body into a new writer. */
+int s3_stream_body(struct s3_ctx *c, uint64_t max);
+/* Finishes the writer, checks Content-MD5 (BadDigest), writes the hex MD5 into etag. */
+int s3_finish_body(struct s3_ctx *c, char etag[48]);
+/* Strips quotes around an ETag in place. */
+void s3_etag_unquote(char *s);
+/* ETag/date conditions: TS_OK, TS_E_NOT_MODIFIED or TS_E_PRECONDITION_FAILED. */
+int s3_conditions(const struct obj_meta *m, const char *if_match, const char *if_none_match,
+                  const char *if_modified_since, const char *if_unmodified_since);
+/* Parses a decimal query parameter into [0, max]; absent gives def. TS_E_INVALID_ARGUMENT. */
+int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max, uint64_t *out);
+void s3_xml_owner(struct buf *b, const char *elem);
+/* Parses the request's XML body: NULL (MalformedXML) when malformed. */
+struct xml_node *s3_body_xml(struct s3_ctx *c);
+
+/* s3_object.c: x-amz-copy-source into c->src_bucket/src_key, authorized for s3:GetObject;
+ * and the x-amz-copy-source-if-* conditions (TS_OK or TS_E_PRECONDITION_FAILED). */
+int s3_copy_source(struct s3_ctx *c);
+int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);
+
+/* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c). */
+int s3_list_buckets(struct s3_ctx *c);
+int s3_create_bucket_start(struct s3_ctx *c);
+int s3_create_bucket(struct s3_ctx *c);
+int s3_delete_bucket(struct s3_ctx *c);
+int s3_head_bucket(struct s3_ctx *c);
+int s3_get_bucket_location(struct s3_ctx *c);
+int s3_list_objects(struct s3_ctx *c);
+int s3_list_objects_v2(struct s3_ctx *c);
+int s3_list_object_versions(struct s3_ctx *c);
+int s3_policy_start(struct s3_ctx *c);
+int s3_put_bucket_policy(struct s3_ctx *c);
+int s3_get_bucket_policy(struct s3_ctx *c);
+int s3_delete_bucket_policy(struct s3_ctx *c);
+int s3_get_bucket_versioning(struct s3_ctx *c);
+int s3_get_acl(struct s3_ctx *c);
+int s3_no_such_config(struct s3_ctx *c);
+int s3_not_implemented(struct s3_ctx *c);
+int s3_xml_body_start(struct s3_ctx *c);
+int s3_delete_objects(struct s3_ctx *c);
+
+int s3_put_object_start(struct s3_ctx *c);
+int s3_put_object(struct s3_ctx *c);
+int s3_get_object(struct s3_ctx *c);
+int s3_delete_object(struct s3_ctx *c);
+int s3_copy_start(struct s3_ctx *c);
+int s3_copy_object(struct s3_ctx *c);
+int s3_get_object_tagging(struct s3_ctx *c);
+
+int s3_create_multipart(struct s3_ctx *c);
+int s3_upload_part_start(struct s3_ctx *c);
+int s3_upload_part(struct s3_ctx *c);
+int s3_upload_part_copy_start(struct s3_ctx *c);
+int s3_upload_part_copy(struct s3_ctx *c);
+int s3_complete_multipart(struct s3_ctx *c);
+int s3_abort_multipart(struct s3_ctx *c);
+int s3_list_parts(struct s3_ctx *c);
+int s3_list_multipart_uploads(struct s3_ctx *c);
+
+#endif

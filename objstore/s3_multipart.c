@@ -1,0 +1,309 @@
+/* s3_multipart.c -- S3 multipart uploads: Create, UploadPart, UploadPartCopy, Complete,
+ * Abort, ListParts, ListMultipartUploads. */
+#include "objstore/s3_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/xml.h"
+
+#define XML_MAX (64u << 20)
+
+int s3_create_multipart(struct s3_ctx *c)
+{
+    struct obj_meta m = {0};
+    char id[OBJ_ID_LEN + 1];
+    int rc = s3_meta_from_req(c, &m);
+    if (rc == TS_OK)
+        rc = obj_upload_create(c->st, c->bucket, c->key, &m, id);
+    obj_meta_cleanup(&m);
+    if (rc != TS_OK)
+        return rc;
+    struct buf b;
+    buf_init(&b, 8192);
+    xml_begin(&b);
+    xml_open(&b, "InitiateMultipartUploadResult", S3_XMLNS);
+    xml_elem(&b, "Bucket", c->bucket);
+    xml_elem(&b, "Key", c->key);
+    xml_elem(&b, "UploadId", id);
+    xml_close(&b, "InitiateMultipartUploadResult");
+    return s3_reply_xml(c, 200, &b);
+}
+
+static int part_number(struct s3_ctx *c)
+{
+    const char *v = http_req_query(c->r, "partNumber");
+    char *end;
+    unsigned long n = v && *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
+    if (n < 1 || n > OBJ_MAX_PARTS || *end)
+        return TS_E_INVALID_ARGUMENT; /* an integer between 1 and 10000, inclusive */
+    c->part = (unsigned)n;
+    return TS_OK;
+}
+
+static const char *upload_id(struct s3_ctx *c)
+{
+    return http_req_query(c->r, "uploadId");
+}
+
+int s3_upload_part_start(struct s3_ctx *c)
+{
+    int rc = part_number(c);
+    if (rc == TS_OK)
+        rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    if (rc == TS_OK)
+        rc = s3_stream_body(c, OBJ_MAX_PART_SIZE);
+    return rc;
+}
+
+int s3_upload_part(struct s3_ctx *c)
+{
+    char etag[48], q[64];
+    int rc = s3_finish_body(c, etag);
+    if (rc == TS_OK)
+        rc = obj_part_commit(c->st, c->bucket, c->key, upload_id(c), c->part, c->w, etag, NULL);
+    if (rc != TS_OK)
+        return rc;
+    snprintf(q, sizeof q, "\"%s\"", etag);
+    http_reply_header(c->r, "ETag", q);
+    return s3_reply_empty(c, 200);
+}
+
+int s3_upload_part_copy_start(struct s3_ctx *c)
+{
+    int rc = part_number(c);
+    if (rc == TS_OK)
+        rc = s3_copy_source(c);
+    if (rc == TS_OK)
+        rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    return rc;
+}
+
+int s3_upload_part_copy(struct s3_ctx *c)
+{
+    struct obj_meta src, pm = {0};
+    int fd = -1;
+    char t[32];
+    uint64_t a = 0, len;
+    int rc = obj_object_open(c->st, c->src_bucket, c->src_key, &src, &fd);
+    if (rc != TS_OK)
+        return rc;
+    len = src.size;
+    rc = s3_copy_conditions(c, &src);
+    if (rc != TS_OK)
+        goto out;
+    const char *range = http_req_header(c->r, "x-amz-copy-source-range");
+    if (range) {
+        unsigned long long x, y;
+        int used = 0;
+        if (sscanf(range, "bytes=%llu-%llu%n", &x, &y, &used) != 2 || range[used] != 0 || y < x ||
+            y >= src.size) {
+            http_reply_error(c->r, TS_E_INVALID_RANGE,
+                             "The x-amz-copy-source-range value must be of the form "
+                             "bytes=first-last where first and last are the zero-based offsets "
+                             "of the first and last bytes to copy");
+            goto out;
+        }
+        a = x;
+        len = y - x + 1;
+    }
+    if (len > OBJ_MAX_PART_SIZE) {
+        rc = TS_E_ENTITY_TOO_LARGE;
+        goto out;
+    }
+    uint8_t md5[16];
+    char etag[48];
+    rc = obj_writer_new(c->st, &c->w);
+    if (rc == TS_OK)
+        rc = obj_writer_copy_fd(c->w, fd, a, len, true);
+    if (rc == TS_OK)
+        rc = obj_writer_finish(c->w, md5);
+    if (rc != TS_OK)
+        goto out;
+    enc_hex(md5, 16, etag);
+    rc = obj_part_commit(c->st, c->bucket, c->key, upload_id(c), c->part, c->w, etag, &pm);
+    if (rc != TS_OK)
+        goto out;
+    struct buf b;
+    buf_init(&b, 4096);
+    xml_begin(&b);
+    xml_open(&b, "CopyPartResult", S3_XMLNS);
+    enc_time_iso8601((time_t)pm.mtime, t);
+    xml_elem(&b, "LastModified", t);
+    xml_elemf(&b, "ETag", "\"%s\"", etag);
+    xml_close(&b, "CopyPartResult");
+    rc = s3_reply_xml(c, 200, &b);
+out:
+    if (fd >= 0)
+        close(fd);
+    obj_meta_cleanup(&src);
+    obj_meta_cleanup(&pm);
+    return rc;
+}
+
+int s3_complete_multipart(struct s3_ctx *c)
+{
+    struct obj_part_ref *parts = NULL;
+    struct obj_meta m = {0};
+    size_t n = 0;
+    int rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    if (rc != TS_OK)
+        return rc;
+    struct xml_node *x = s3_body_xml(c);
+    if (x == NULL || strcmp(x->name, "CompleteMultipartUpload") != 0) {
+        rc = TS_E_MALFORMED_XML;
+        goto out;
+    }
+    for (struct xml_node *p = x->child; p; p = p->next)
+        if (strcmp(p->name, "Part") == 0)
+            n++;
+    if (n == 0 || n > OBJ_MAX_PARTS) {
+        rc = TS_E_MALFORMED_XML;
+        goto out;
+    }
+    parts = calloc(n, sizeof *parts);
+    if (parts == NULL) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    size_t i = 0;
+    for (struct xml_node *p = x->child; p; p = p->next) {
+        if (strcmp(p->name, "Part") != 0)
+            continue;
+        const char *num = xml_child_text(p, "PartNumber"), *etag = xml_child_text(p, "ETag");
+        char *end;
+        unsigned long v = num && *num >= '0' && *num <= '9' ? strtoul(num, &end, 10) : 0;
+        if (num == NULL || etag == NULL || *end || v > 100000) {
+            rc = TS_E_MALFORMED_XML;
+            goto out;
+        }
+        parts[i].number = (unsigned)v;
+        snprintf(parts[i].etag, sizeof parts[i].etag, "%s", etag);
+        s3_etag_unquote(parts[i].etag);
+        i++;
+    }
+    rc = obj_upload_complete(c->st, c->bucket, c->key, upload_id(c), parts, n, &m);
+    if (rc != TS_OK)
+        goto out;
+    struct buf b;
+    const char *host = http_req_header(c->r, "Host");
+    char *ekey = enc_uri_encode(c->key, strlen(c->key), true);
+    buf_init(&b, 16384);
+    xml_begin(&b);
+    xml_open(&b, "CompleteMultipartUploadResult", S3_XMLNS);
+    xml_elemf(&b, "Location", "%s://%s/%s/%s", c->r->tls ? "https" : "http",
+              host ? host : "localhost", c->bucket, ekey ? ekey : c->key);
+    free(ekey);
+    xml_elem(&b, "Bucket", c->bucket);
+    xml_elem(&b, "Key", c->key);
+    xml_elemf(&b, "ETag", "\"%s\"", m.etag);
+    xml_close(&b, "CompleteMultipartUploadResult");
+    rc = s3_reply_xml(c, 200, &b);
+out:
+    xml_free(x);
+    free(parts);
+    obj_meta_cleanup(&m);
+    return rc;
+}
+
+int s3_abort_multipart(struct s3_ctx *c)
+{
+    int rc = obj_upload_abort(c->st, c->bucket, c->key, upload_id(c));
+    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+}
+
+int s3_list_parts(struct s3_ctx *c)
+{
+    uint64_t max, marker;
+    struct obj_part_ent *v;
+    size_t n;
+    bool truncated;
+    char t[32];
+    int rc = s3_query_uint(c, "max-parts", 1000, 1000, &max);
+    if (rc == TS_OK)
+        rc = s3_query_uint(c, "part-number-marker", 0, OBJ_MAX_PARTS, &marker);
+    if (rc == TS_OK)
+        rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    if (rc == TS_OK)
+        rc = obj_parts_list(c->st, upload_id(c), (unsigned)marker, (size_t)max, &v, &n, &truncated);
+    if (rc != TS_OK)
+        return rc;
+    struct buf b;
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "ListPartsResult", S3_XMLNS);
+    xml_elem(&b, "Bucket", c->bucket);
+    xml_elem(&b, "Key", c->key);
+    xml_elem(&b, "UploadId", upload_id(c));
+    s3_xml_owner(&b, "Initiator");
+    s3_xml_owner(&b, "Owner");
+    xml_elem(&b, "StorageClass", "STANDARD");
+    xml_elemf(&b, "PartNumberMarker", "%llu", (unsigned long long)marker);
+    xml_elemf(&b, "NextPartNumberMarker", "%u", n ? v[n - 1].number : 0);
+    xml_elemf(&b, "MaxParts", "%llu", (unsigned long long)max);
+    xml_elem(&b, "IsTruncated", truncated ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        xml_open(&b, "Part", NULL);
+        xml_elemf(&b, "PartNumber", "%u", v[i].number);
+        enc_time_iso8601((time_t)v[i].mtime, t);
+        xml_elem(&b, "LastModified", t);
+        xml_elemf(&b, "ETag", "\"%s\"", v[i].etag);
+        xml_elemf(&b, "Size", "%llu", (unsigned long long)v[i].size);
+        xml_close(&b, "Part");
+    }
+    xml_close(&b, "ListPartsResult");
+    free(v);
+    return s3_reply_xml(c, 200, &b);
+}
+
+int s3_list_multipart_uploads(struct s3_ctx *c)
+{
+    uint64_t max;
+    struct obj_upload_ent *v;
+    size_t n;
+    bool truncated;
+    char t[32];
+    const char *prefix = http_req_query(c->r, "prefix");
+    const char *km = http_req_query(c->r, "key-marker");
+    const char *um = http_req_query(c->r, "upload-id-marker");
+    const char *delim = http_req_query(c->r, "delimiter");
+    int rc = s3_query_uint(c, "max-uploads", 1000, 1000, &max);
+    if (rc == TS_OK)
+        rc = obj_uploads_list(c->st, c->bucket, prefix, km, um, (size_t)max, &v, &n, &truncated);
+    if (rc != TS_OK)
+        return rc;
+    struct buf b;
+    buf_init(&b, XML_MAX);
+    xml_begin(&b);
+    xml_open(&b, "ListMultipartUploadsResult", S3_XMLNS);
+    xml_elem(&b, "Bucket", c->bucket);
+    xml_elem(&b, "KeyMarker", km ? km : "");
+    xml_elem(&b, "UploadIdMarker", um ? um : "");
+    if (truncated && n) {
+        xml_elem(&b, "NextKeyMarker", v[n - 1].key);
+        xml_elem(&b, "NextUploadIdMarker", v[n - 1].upload_id);
+    }
+    xml_elem(&b, "Prefix", prefix ? prefix : "");
+    if (delim)
+        xml_elem(&b, "Delimiter", delim);
+    xml_elemf(&b, "MaxUploads", "%llu", (unsigned long long)max);
+    xml_elem(&b, "IsTruncated", truncated ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        xml_open(&b, "Upload", NULL);
+        xml_elem(&b, "Key", v[i].key);
+        xml_elem(&b, "UploadId", v[i].upload_id);
+        s3_xml_owner(&b, "Initiator");
+        s3_xml_owner(&b, "Owner");
+        xml_elem(&b, "StorageClass", "STANDARD");
+        enc_time_iso8601((time_t)v[i].initiated, t);
+        xml_elem(&b, "Initiated", t);
+        xml_close(&b, "Upload");
+    }
+    xml_close(&b, "ListMultipartUploadsResult");
+    obj_uploads_list_free(v, n);
+    return s3_reply_xml(c, 200, &b);
+}

@@ -1,0 +1,217 @@
+/* s3_ops.c -- the one table of S3 operations: how a request is recognised (method, scope,
+ * subresource, copy-source header), the IAM action and resource it is authorized for, and
+ * its handlers. Authorization (s3_authorize) happens in route->start, before any body byte
+ * is read or anything is stored. docs/API.md "S3 operations and IAM actions" mirrors it. */
+#include "objstore/s3_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "policy/pol.h"
+
+/* First match wins: specific subresources before the plain operation. */
+static const struct s3_op s3_ops[] = {
+    {"GET", S3_SVC, NULL, S3_F_PERKEY, "ListBuckets", "s3:ListAllMyBuckets", S3_RES_ALL, NULL,
+     s3_list_buckets},
+    /* bucket subresources */
+    {"PUT", S3_BKT, "policy", 0, "PutBucketPolicy", "s3:PutBucketPolicy", S3_RES_BUCKET,
+     s3_policy_start, s3_put_bucket_policy},
+    {"GET", S3_BKT, "policy", 0, "GetBucketPolicy", "s3:GetBucketPolicy", S3_RES_BUCKET, NULL,
+     s3_get_bucket_policy},
+    {"DELETE", S3_BKT, "policy", 0, "DeleteBucketPolicy", "s3:DeleteBucketPolicy", S3_RES_BUCKET,
+     NULL, s3_delete_bucket_policy},
+    {"GET", S3_BKT, "location", 0, "GetBucketLocation", "s3:GetBucketLocation", S3_RES_BUCKET, NULL,
+     s3_get_bucket_location},
+    {"GET", S3_BKT, "uploads", 0, "ListMultipartUploads", "s3:ListBucketMultipartUploads",
+     S3_RES_BUCKET, NULL, s3_list_multipart_uploads},
+    {"GET", S3_BKT, "versions", S3_F_LISTKEYS, "ListObjectVersions", "s3:ListBucketVersions",
+     S3_RES_BUCKET, NULL, s3_list_object_versions},
+    {"GET", S3_BKT, "versioning", 0, "GetBucketVersioning", "s3:GetBucketVersioning", S3_RES_BUCKET,
+     NULL, s3_get_bucket_versioning},
+    {"PUT", S3_BKT, "versioning", 0, "PutBucketVersioning", "s3:PutBucketVersioning", S3_RES_BUCKET,
+     NULL, s3_not_implemented},
+    {"GET", S3_BKT, "acl", 0, "GetBucketAcl", "s3:GetBucketAcl", S3_RES_BUCKET, NULL, s3_get_acl},
+    {"PUT", S3_BKT, "acl", 0, "PutBucketAcl", "s3:PutBucketAcl", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"GET", S3_BKT, "tagging", 0, "GetBucketTagging", "s3:GetBucketTagging", S3_RES_BUCKET, NULL,
+     s3_no_such_config},
+    {"PUT", S3_BKT, "tagging", 0, "PutBucketTagging", "s3:PutBucketTagging", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"DELETE", S3_BKT, "tagging", 0, "DeleteBucketTagging", "s3:PutBucketTagging", S3_RES_BUCKET,
+     NULL, s3_not_implemented},
+    {"GET", S3_BKT, "cors", 0, "GetBucketCors", "s3:GetBucketCORS", S3_RES_BUCKET, NULL,
+     s3_no_such_config},
+    {"PUT", S3_BKT, "cors", 0, "PutBucketCors", "s3:PutBucketCORS", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"DELETE", S3_BKT, "cors", 0, "DeleteBucketCors", "s3:PutBucketCORS", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"GET", S3_BKT, "lifecycle", 0, "GetBucketLifecycleConfiguration",
+     "s3:GetLifecycleConfiguration", S3_RES_BUCKET, NULL, s3_no_such_config},
+    {"PUT", S3_BKT, "lifecycle", 0, "PutBucketLifecycleConfiguration",
+     "s3:PutLifecycleConfiguration", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"DELETE", S3_BKT, "lifecycle", 0, "DeleteBucketLifecycle", "s3:PutLifecycleConfiguration",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "encryption", 0, "GetBucketEncryption", "s3:GetEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_no_such_config},
+    {"PUT", S3_BKT, "encryption", 0, "PutBucketEncryption", "s3:PutEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"DELETE", S3_BKT, "encryption", 0, "DeleteBucketEncryption", "s3:PutEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "object-lock", 0, "GetObjectLockConfiguration",
+     "s3:GetBucketObjectLockConfiguration", S3_RES_BUCKET, NULL, s3_no_such_config},
+    {"PUT", S3_BKT, "object-lock", 0, "PutObjectLockConfiguration",
+     "s3:PutBucketObjectLockConfiguration", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"POST", S3_BKT, "delete", S3_F_PERKEY, "DeleteObjects", "s3:DeleteObject", S3_RES_OBJECT,
+     s3_xml_body_start, s3_delete_objects},
+    /* buckets */
+    {"GET", S3_BKT, "list-type=2", S3_F_LISTKEYS, "ListObjectsV2", "s3:ListBucket", S3_RES_BUCKET,
+     NULL, s3_list_objects_v2},
+    {"GET", S3_BKT, NULL, S3_F_LISTKEYS, "ListObjects", "s3:ListBucket", S3_RES_BUCKET, NULL,
+     s3_list_objects},
+    {"HEAD", S3_BKT, NULL, 0, "HeadBucket", "s3:ListBucket", S3_RES_BUCKET, NULL, s3_head_bucket},
+    {"PUT", S3_BKT, NULL, 0, "CreateBucket", "s3:CreateBucket", S3_RES_BUCKET,
+     s3_create_bucket_start, s3_create_bucket},
+    {"DELETE", S3_BKT, NULL, 0, "DeleteBucket", "s3:DeleteBucket", S3_RES_BUCKET, NULL,
+     s3_delete_bucket},
+    /* multipart */
+    {"PUT", S3_OBJ, "uploadId", S3_F_COPY, "UploadPartCopy", "s3:PutObject", S3_RES_OBJECT,
+     s3_upload_part_copy_start, s3_upload_part_copy},
+    {"PUT", S3_OBJ, "uploadId", 0, "UploadPart", "s3:PutObject", S3_RES_OBJECT,
+     s3_upload_part_start, s3_upload_part},
+    {"GET", S3_OBJ, "uploadId", 0, "ListParts", "s3:ListMultipartUploadParts", S3_RES_OBJECT, NULL,
+     s3_list_parts},
+    {"DELETE", S3_OBJ, "uploadId", 0, "AbortMultipartUpload", "s3:AbortMultipartUpload",
+     S3_RES_OBJECT, NULL, s3_abort_multipart},
+    {"POST", S3_OBJ, "uploadId", 0, "CompleteMultipartUpload", "s3:PutObject", S3_RES_OBJECT,
+     s3_xml_body_start, s3_complete_multipart},
+    {"POST", S3_OBJ, "uploads", 0, "CreateMultipartUpload", "s3:PutObject", S3_RES_OBJECT, NULL,
+     s3_create_multipart},
+    /* object subresources */
+    {"GET", S3_OBJ, "acl", 0, "GetObjectAcl", "s3:GetObjectAcl", S3_RES_OBJECT, NULL, s3_get_acl},
+    {"PUT", S3_OBJ, "acl", 0, "PutObjectAcl", "s3:PutObjectAcl", S3_RES_OBJECT, NULL,
+     s3_not_implemented},
+    {"GET", S3_OBJ, "tagging", 0, "GetObjectTagging", "s3:GetObjectTagging", S3_RES_OBJECT, NULL,
+     s3_get_object_tagging},
+    {"PUT", S3_OBJ, "tagging", 0, "PutObjectTagging", "s3:PutObjectTagging", S3_RES_OBJECT, NULL,
+     s3_not_implemented},
+    {"DELETE", S3_OBJ, "tagging", 0, "DeleteObjectTagging", "s3:DeleteObjectTagging", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
+    /* objects */
+    {"PUT", S3_OBJ, NULL, S3_F_COPY, "CopyObject", "s3:PutObject", S3_RES_OBJECT, s3_copy_start,
+     s3_copy_object},
+    {"PUT", S3_OBJ, NULL, 0, "PutObject", "s3:PutObject", S3_RES_OBJECT, s3_put_object_start,
+     s3_put_object},
+    {"GET", S3_OBJ, NULL, 0, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
+    {"HEAD", S3_OBJ, NULL, 0, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
+    {"DELETE", S3_OBJ, NULL, 0, "DeleteObject", "s3:DeleteObject", S3_RES_OBJECT, NULL,
+     s3_delete_object},
+};
+
+static bool query_matches(struct http_req *r, const char *q)
+{
+    const char *eq = strchr(q, '=');
+    if (eq == NULL)
+        return http_req_query(r, q) != NULL;
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - q), q);
+    const char *v = http_req_query(r, name);
+    return v && strcmp(v, eq + 1) == 0;
+}
+
+const struct s3_op *s3_op_find(struct http_req *r, enum s3_scope scope)
+{
+    bool copy = http_req_header(r, "x-amz-copy-source") != NULL;
+    for (size_t i = 0; i < sizeof s3_ops / sizeof *s3_ops; i++) {
+        const struct s3_op *op = &s3_ops[i];
+        if (op->scope != scope || strcmp(op->method, r->method) != 0)
+            continue;
+        if (op->query && !query_matches(r, op->query))
+            continue;
+        if ((op->flags & S3_F_COPY) && !copy)
+            continue;
+        return op;
+    }
+    return NULL;
+}
+
+/* Anonymous requests: no signature. Immutable, shared by all threads. */
+static const struct pol_principal s3_anonymous = {.type = POL_PRINCIPAL_ANONYMOUS};
+
+static const char *principal_name(const struct pol_principal *p)
+{
+    if (p->type == POL_PRINCIPAL_ANONYMOUS)
+        return "anonymous";
+    if (p->username)
+        return p->username;
+    return p->access_key ? p->access_key : "?";
+}
+
+int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
+                 bool list_keys)
+{
+    struct http_req *r = c->r;
+    const struct pol_principal *p = r->principal ? r->principal : &s3_anonymous;
+    const struct pol_doc *bpol = NULL;
+    struct obj_pcache *h = NULL;
+    struct http_kv keys[4];
+    size_t nkeys = 0;
+    const char *why = NULL;
+    char *res;
+    size_t rlen;
+    int rc;
+    if (p->type == POL_PRINCIPAL_ROOT)
+        return TS_OK;
+    rlen = 16 + (bucket ? strlen(bucket) : 1) + (key ? strlen(key) + 1 : 0);
+    res = malloc(rlen);
+    if (res == NULL)
+        return TS_E_INTERNAL;
+    if (bucket == NULL)
+        snprintf(res, rlen, "arn:aws:s3:::*");
+    else if (key == NULL)
+        snprintf(res, rlen, "arn:aws:s3:::%s", bucket);
+    else
+        snprintf(res, rlen, "arn:aws:s3:::%s/%s", bucket, key);
+    if (list_keys) {
+        static const char *const names[] = {"prefix", "delimiter", "max-keys"};
+        static const char *const cond[] = {"s3:prefix", "s3:delimiter", "s3:max-keys"};
+        for (int i = 0; i < 3; i++) {
+            const char *v = http_req_query(r, names[i]);
+            if (v) {
+                keys[nkeys].key = (char *)cond[i];
+                keys[nkeys++].value = (char *)v;
+            }
+        }
+    }
+    const char *referer = http_req_header(r, "Referer");
+    if (referer) {
+        keys[nkeys].key = (char *)"aws:Referer";
+        keys[nkeys++].value = (char *)referer;
+    }
+    if (bucket && obj_policy_acquire(c->st, bucket, &bpol, &h) != TS_OK)
+        bpol = NULL;
+    struct pol_request rq = {
+        .action = action,
+        .resource = res,
+        .principal = p,
+        .source_ip = r->source_ip,
+        .secure_transport = r->tls,
+        .user_agent = http_req_header(r, "User-Agent"),
+        .now = enc_now(),
+        .keys = keys,
+        .nkeys = nkeys,
+    };
+    enum pol_decision d = pol_authorize(c->st->pe, &rq, bpol, &why);
+    obj_policy_release(h);
+    rc = d == POL_ALLOW ? TS_OK : TS_E_ACCESS_DENIED;
+    if (rc != TS_OK && !c->quiet_authz)
+        log_audit("s3.deny", "request_id", r->request_id, "principal", principal_name(p),
+                  "access_key", p->access_key, "operation", c->op ? c->op->name : NULL, "action",
+                  action, "resource", res, "why", why ? why : "denied", "source_ip", r->source_ip,
+                  NULL);
+    free(res);
+    return rc;
+}

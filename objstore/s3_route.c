@@ -1,0 +1,371 @@
+/* s3_route.c -- the S3 route (everything no earlier route took): path-style addressing
+ * /{bucket}/{key}, operation lookup in the s3_ops table, authorization before the body, and
+ * the helpers the handlers share. */
+#include "objstore/s3_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/xml.h"
+#include "policy/pol.h"
+
+static bool utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned char c = *s;
+        int n;
+        unsigned cp;
+        if (c < 0x80) {
+            s++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+static int s3_start(struct http_req *r)
+{
+    struct s3_ctx *c = calloc(1, sizeof *c);
+    enum s3_scope scope = S3_SVC;
+    int rc;
+    if (c == NULL)
+        return TS_E_INTERNAL;
+    r->hctx = c;
+    c->r = r;
+    c->st = r->route->ctx;
+    if (r->path == NULL || r->path[0] != '/')
+        return TS_E_INVALID_URI;
+    const char *p = r->path + 1, *slash = strchr(p, '/');
+    size_t blen = slash ? (size_t)(slash - p) : strlen(p);
+    if (blen) {
+        free(r->bucket);
+        r->bucket = strndup(p, blen);
+        if (r->bucket == NULL)
+            return TS_E_INTERNAL;
+        c->bucket = r->bucket;
+        scope = S3_BKT;
+        if (slash && slash[1]) {
+            free(r->key);
+            r->key = strdup(slash + 1);
+            if (r->key == NULL)
+                return TS_E_INTERNAL;
+            c->key = r->key;
+            scope = S3_OBJ;
+        }
+    }
+    size_t rl = 2 + blen + (c->key ? strlen(c->key) + 1 : 0);
+    c->resource = malloc(rl + 1);
+    if (c->resource == NULL)
+        return TS_E_INTERNAL;
+    snprintf(c->resource, rl + 1, "/%s%s%s", c->bucket ? c->bucket : "", c->key ? "/" : "",
+             c->key ? c->key : "");
+    r->resource = c->resource;
+    if (c->key) {
+        if (strlen(c->key) > OBJ_MAX_KEY_LEN)
+            return TS_E_KEY_TOO_LONG;
+        if (!utf8_valid((const unsigned char *)c->key))
+            return TS_E_INVALID_URI;
+    }
+    if (c->bucket && strlen(c->bucket) > 255)
+        return TS_E_INVALID_BUCKET_NAME;
+    c->op = s3_op_find(r, scope);
+    if (c->op == NULL)
+        return TS_E_METHOD_NOT_ALLOWED;
+    if (!(c->op->flags & S3_F_PERKEY)) {
+        rc = s3_authorize(c, c->op->action, c->op->res == S3_RES_ALL ? NULL : c->bucket,
+                          c->op->res == S3_RES_OBJECT ? c->key : NULL,
+                          (c->op->flags & S3_F_LISTKEYS) != 0);
+        if (rc != TS_OK)
+            return rc;
+    }
+    return c->op->start ? c->op->start(c) : TS_OK;
+}
+
+static void s3_finish(struct http_req *r)
+{
+    struct s3_ctx *c = r->hctx;
+    int rc = c->op->finish(c);
+    if (!http_replied(r))
+        http_reply_error(r, rc == TS_OK ? TS_E_INTERNAL : rc, NULL);
+}
+
+static void s3_cleanup(struct http_req *r)
+{
+    struct s3_ctx *c = r->hctx;
+    if (c == NULL)
+        return;
+    obj_writer_free(c->w);
+    free(c->src_bucket);
+    free(c->src_key);
+    if (r->resource == c->resource)
+        r->resource = NULL;
+    free(c->resource);
+    free(c);
+    r->hctx = NULL;
+}
+
+void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe)
+{
+    const char *env[] = {"TESSERA_REGION", "TESSERA_SITE_REGION", "MINIO_REGION",
+                         "MINIO_SITE_REGION", "MINIO_REGION_NAME"};
+    st->pe = pe;
+    for (size_t i = 0; i < sizeof env / sizeof *env; i++) {
+        const char *v = getenv(env[i]);
+        if (v && *v) {
+            snprintf(st->region, sizeof st->region, "%s", v);
+            break;
+        }
+    }
+    memset(route, 0, sizeof *route);
+    route->name = "s3";
+    route->match = NULL;
+    route->start = s3_start;
+    route->finish = s3_finish;
+    route->cleanup = s3_cleanup;
+    route->err_style = HTTP_ERR_S3;
+    route->body_max = OBJ_MAX_XML_BODY;
+    route->ctx = st;
+}
+
+/* ---- helpers ---- */
+
+int s3_reply_xml(struct s3_ctx *c, int status, struct buf *b)
+{
+    size_t len;
+    if (buf_failed(b))
+        return TS_E_INTERNAL;
+    char *data = buf_take(b, &len);
+    if (data == NULL)
+        return TS_E_INTERNAL;
+    return http_reply_data(c->r, status, "application/xml", data, len, true);
+}
+
+int s3_reply_empty(struct s3_ctx *c, int status)
+{
+    return http_reply_data(c->r, status, NULL, NULL, 0, false);
+}
+
+void s3_xml_owner(struct buf *b, const char *elem)
+{
+    xml_open(b, elem, NULL);
+    xml_elem(b, "ID", S3_OWNER_ID);
+    xml_elem(b, "DisplayName", S3_OWNER_NAME);
+    xml_close(b, elem);
+}
+
+struct xml_node *s3_body_xml(struct s3_ctx *c)
+{
+    if (c->r->body == NULL || c->r->body_len == 0)
+        return NULL;
+    return xml_parse((const char *)c->r->body, c->r->body_len);
+}
+
+struct meta_walk {
+    struct obj_meta *m;
+    int rc;
+};
+
+static const char *const kept_headers[] = {"cache-control", "content-disposition",
+                                           "content-language", "expires"};
+
+static int meta_hdr(void *ctx, const char *name, const char *value)
+{
+    struct meta_walk *mw = ctx;
+    if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
+        mw->rc = obj_meta_add_hdr(mw->m, name, value);
+    } else if (strcasecmp(name, "content-encoding") == 0) {
+        /* aws-chunked is the transfer framing, not the object's encoding. */
+        char out[256] = "";
+        char *dup = strdup(value), *save = NULL;
+        if (dup == NULL) {
+            mw->rc = TS_E_INTERNAL;
+            return 1;
+        }
+        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            if (strncasecmp(t, "aws-chunked", 11) == 0)
+                continue;
+            if (out[0])
+                strncat(out, ",", sizeof out - strlen(out) - 1);
+            strncat(out, t, sizeof out - strlen(out) - 1);
+        }
+        free(dup);
+        if (out[0])
+            mw->rc = obj_meta_add_hdr(mw->m, "content-encoding", out);
+    } else {
+        for (size_t i = 0; i < sizeof kept_headers / sizeof *kept_headers; i++)
+            if (strcasecmp(name, kept_headers[i]) == 0)
+                mw->rc = obj_meta_add_hdr(mw->m, kept_headers[i], value);
+    }
+    return mw->rc != TS_OK;
+}
+
+int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m)
+{
+    struct meta_walk mw = {m, TS_OK};
+    const char *ct = http_req_header(c->r, "Content-Type");
+    if (ct && *ct) {
+        m->content_type = strdup(ct);
+        if (m->content_type == NULL)
+            return TS_E_INTERNAL;
+    }
+    http_req_header_foreach(c->r, meta_hdr, &mw);
+    if (mw.rc == TS_OK && c->r->checksum_algo[0] && c->r->checksum_b64[0]) {
+        char name[48] = "x-amz-checksum-";
+        strncat(name, c->r->checksum_algo, sizeof name - strlen(name) - 1);
+        mw.rc = obj_meta_add_hdr(m, name, c->r->checksum_b64);
+    }
+    return mw.rc;
+}
+
+static int body_sink(void *ctx, const uint8_t *p, size_t n)
+{
+    struct s3_ctx *c = ctx;
+    if (obj_writer_size(c->w) + n > c->max_size)
+        return TS_E_ENTITY_TOO_LARGE;
+    return obj_writer_write(c->w, p, n);
+}
+
+int s3_stream_body(struct s3_ctx *c, uint64_t max)
+{
+    struct http_req *r = c->r;
+    const char *md5 = http_req_header(r, "Content-MD5");
+    const char *dl = http_req_header(r, "x-amz-decoded-content-length");
+    const char *te = http_req_header(r, "Transfer-Encoding");
+    uint64_t len;
+    if (md5) {
+        uint8_t raw[64];
+        size_t n = strlen(md5);
+        if (n > 64 || enc_unb64(md5, n, raw) != 16)
+            return TS_E_INVALID_DIGEST;
+        memcpy(c->md5, raw, 16);
+        c->has_md5 = true;
+    }
+    if (dl) {
+        char *end;
+        len = strtoull(dl, &end, 10);
+        if (*dl == 0 || *end)
+            return TS_E_INVALID_ARGUMENT;
+    } else if (r->has_content_length) {
+        len = r->content_length;
+    } else if (te && strcasestr(te, "chunked")) {
+        len = 0;
+    } else {
+        return TS_E_MISSING_CONTENT_LENGTH;
+    }
+    if (len > max)
+        return TS_E_ENTITY_TOO_LARGE;
+    c->max_size = max;
+    int rc = obj_writer_new(c->st, &c->w);
+    if (rc != TS_OK)
+        return rc;
+    http_req_set_sink(r, (struct http_sink){body_sink, c});
+    return TS_OK;
+}
+
+int s3_finish_body(struct s3_ctx *c, char etag[48])
+{
+    uint8_t md5[16];
+    int rc = obj_writer_finish(c->w, md5);
+    if (rc != TS_OK)
+        return rc;
+    if (c->has_md5 && memcmp(md5, c->md5, 16) != 0)
+        return TS_E_BAD_DIGEST;
+    const char *dl = http_req_header(c->r, "x-amz-decoded-content-length");
+    if (dl && strtoull(dl, NULL, 10) != obj_writer_size(c->w))
+        return TS_E_INCOMPLETE_BODY;
+    enc_hex(md5, 16, etag);
+    return TS_OK;
+}
+
+void s3_etag_unquote(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '"' || s[n - 1] == ' '))
+        s[--n] = 0;
+    size_t i = 0;
+    while (s[i] == '"' || s[i] == ' ')
+        i++;
+    memmove(s, s + i, n - i + 1);
+}
+
+/* Whether etag is in the comma-separated list of (possibly quoted, W/) ETags, or list is *. */
+static bool etag_match(const char *list, const char *etag)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", list);
+    char *save = NULL;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (strncmp(t, "W/", 2) == 0)
+            t += 2;
+        s3_etag_unquote(t);
+        if (strcmp(t, "*") == 0 || strcmp(t, etag) == 0)
+            return true;
+    }
+    return false;
+}
+
+int s3_conditions(const struct obj_meta *m, const char *if_match, const char *if_none_match,
+                  const char *if_modified_since, const char *if_unmodified_since)
+{
+    time_t t;
+    if (if_match) {
+        if (!etag_match(if_match, m->etag))
+            return TS_E_PRECONDITION_FAILED;
+    } else if (if_unmodified_since && enc_time_parse_http(if_unmodified_since, &t) == 0 &&
+               m->mtime > (int64_t)t) {
+        return TS_E_PRECONDITION_FAILED;
+    }
+    if (if_none_match) {
+        if (etag_match(if_none_match, m->etag))
+            return TS_E_NOT_MODIFIED;
+    } else if (if_modified_since && enc_time_parse_http(if_modified_since, &t) == 0 &&
+               m->mtime <= (int64_t)t) {
+        return TS_E_NOT_MODIFIED;
+    }
+    return TS_OK;
+}
+
+int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max, uint64_t *out)
+{
+    const char *v = http_req_query(c->r, name);
+    char *end;
+    if (v == NULL) {
+        *out = def;
+        return TS_OK;
+    }
+    if (*v < '0' || *v > '9')
+        return TS_E_INVALID_ARGUMENT;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end)
+        return TS_E_INVALID_ARGUMENT;
+    *out = x > max ? max : x;
+    return TS_OK;
+}

@@ -1,0 +1,1238 @@
+/* store.c -- the storage engine: LMDB environment, recovery on open, the durable data-file
+ * write protocol, buckets, objects and bucket policies (see obj_int.h for the layout). */
+#include "objstore/obj_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "policy/pol.h"
+
+#define LMDB_MAXKEY 511
+
+/* ---- paths and data files ---- */
+
+void obj_data_path(const struct obj_store *st, const char *id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%.2s/%.2s/%s", st->objdir, id, id + 2, id);
+}
+
+void obj_data_unlink(const struct obj_store *st, const char *id)
+{
+    char path[PATH_MAX];
+    if (id == NULL || id[0] == 0)
+        return;
+    obj_data_path(st, id, path, sizeof path);
+    unlink(path);
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* mkdir that tolerates EEXIST; fsyncs parent when it created the directory. */
+static int mkdir_durable(const char *path, const char *parent)
+{
+    if (mkdir(path, 0700) == 0)
+        return parent ? fsync_dir(parent) : 0;
+    return errno == EEXIST ? 0 : -1;
+}
+
+struct obj_writer {
+    struct obj_store *st;
+    int fd;
+    char id[OBJ_ID_LEN + 1];
+    char tmp[PATH_MAX];
+    EVP_MD_CTX *md5;
+    bool md5_valid, finished, committed;
+    uint64_t size;
+};
+
+static void new_id(char out[OBJ_ID_LEN + 1])
+{
+    uint8_t raw[16];
+    enc_random(raw, sizeof raw);
+    enc_hex(raw, sizeof raw, out);
+}
+
+int obj_writer_new(struct obj_store *st, struct obj_writer **out)
+{
+    struct obj_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return TS_E_INTERNAL;
+    w->st = st;
+    w->fd = -1;
+    new_id(w->id);
+    snprintf(w->tmp, sizeof w->tmp, "%s/%s", st->tmpdir, w->id);
+    w->md5 = EVP_MD_CTX_new();
+    if (w->md5 == NULL || EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1)
+        goto fail;
+    w->md5_valid = true;
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->fd < 0) {
+        log_event(LOG_ERROR, "obj.write", "create %s: %s", w->tmp, strerror(errno));
+        goto fail;
+    }
+    *out = w;
+    return TS_OK;
+fail:
+    obj_writer_free(w);
+    return TS_E_INTERNAL;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == ENOSPC || errno == EDQUOT ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return TS_OK;
+}
+
+int obj_writer_write(struct obj_writer *w, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return TS_OK;
+    if (w->md5_valid)
+        EVP_DigestUpdate(w->md5, p, n);
+    int rc = write_all(w->fd, p, n);
+    if (rc == TS_OK)
+        w->size += n;
+    return rc;
+}
+
+int obj_writer_copy_fd(struct obj_writer *w, int fd, uint64_t off, uint64_t len, bool hash)
+{
+    if (!hash) {
+        w->md5_valid = false;
+        loff_t in = (loff_t)off;
+        while (len) {
+            ssize_t k = copy_file_range(fd, &in, w->fd, NULL, len > (1u << 30) ? 1u << 30 : len, 0);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                goto slow; /* EXDEV, ENOSYS, or short file: fall back to read/write */
+            len -= (uint64_t)k;
+            w->size += (uint64_t)k;
+        }
+        return TS_OK;
+    slow:
+        off = (uint64_t)in;
+    }
+    uint8_t *buf = malloc(1 << 20);
+    if (buf == NULL)
+        return TS_E_INTERNAL;
+    int rc = TS_OK;
+    while (len) {
+        ssize_t k = pread(fd, buf, len > (1u << 20) ? 1u << 20 : len, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = TS_E_INTERNAL;
+            break;
+        }
+        if (hash && w->md5_valid)
+            EVP_DigestUpdate(w->md5, buf, (size_t)k);
+        rc = write_all(w->fd, buf, (size_t)k);
+        if (rc != TS_OK)
+            break;
+        w->size += (uint64_t)k;
+        off += (uint64_t)k;
+        len -= (uint64_t)k;
+    }
+    free(buf);
+    return rc;
+}
+
+uint64_t obj_writer_size(const struct obj_writer *w)
+{
+    return w->size;
+}
+
+const char *obj_writer_id(const struct obj_writer *w)
+{
+    return w->id;
+}
+
+int obj_writer_finish(struct obj_writer *w, uint8_t md5[16])
+{
+    char d1[PATH_MAX], d2[PATH_MAX], path[PATH_MAX];
+    if (md5 && w->md5_valid) {
+        unsigned int n = 16;
+        EVP_DigestFinal_ex(w->md5, md5, &n);
+        w->md5_valid = false;
+    }
+    if (fsync(w->fd) != 0)
+        return TS_E_INTERNAL;
+    close(w->fd);
+    w->fd = -1;
+    snprintf(d1, sizeof d1, "%s/%.2s", w->st->objdir, w->id);
+    snprintf(d2, sizeof d2, "%s/%.2s/%.2s", w->st->objdir, w->id, w->id + 2);
+    if (mkdir_durable(d1, w->st->objdir) != 0 || mkdir_durable(d2, d1) != 0)
+        return TS_E_INTERNAL;
+    obj_data_path(w->st, w->id, path, sizeof path);
+    if (rename(w->tmp, path) != 0) {
+        log_event(LOG_ERROR, "obj.write", "rename %s: %s", w->tmp, strerror(errno));
+        return TS_E_INTERNAL;
+    }
+    w->finished = true;
+    if (fsync_dir(d2) != 0)
+        return TS_E_INTERNAL;
+    return TS_OK;
+}
+
+void obj_writer_committed(struct obj_writer *w)
+{
+    w->committed = true;
+}
+
+void obj_writer_free(struct obj_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (!w->finished)
+        unlink(w->tmp);
+    else if (!w->committed)
+        obj_data_unlink(w->st, w->id);
+    EVP_MD_CTX_free(w->md5);
+    free(w);
+}
+
+void obj_store_sync(struct obj_store *st)
+{
+    mdb_env_sync(st->env, 1);
+}
+
+/* ---- object groups (see obj_int.h) ---- */
+
+static size_t okey(const char *bucket, const char *key, size_t klen, uint8_t out[LMDB_MAXKEY])
+{
+    size_t bl = strlen(bucket);
+    size_t room = LMDB_MAXKEY - bl - 1;
+    if (klen > room)
+        klen = room;
+    memcpy(out, bucket, bl);
+    out[bl] = 0;
+    memcpy(out + bl + 1, key, klen);
+    return bl + 1 + klen;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Walks one group entry at *p; returns 0, or -1 when corrupt. */
+static int grp_entry(const uint8_t **p, const uint8_t *end, const char **key, size_t *klen,
+                     const uint8_t **meta, size_t *mlen)
+{
+    if (end - *p < 4)
+        return -1;
+    *klen = rd32(*p);
+    *p += 4;
+    if ((size_t)(end - *p) < *klen + 4)
+        return -1;
+    *key = (const char *)*p;
+    *p += *klen;
+    *mlen = rd32(*p);
+    *p += 4;
+    if ((size_t)(end - *p) < *mlen)
+        return -1;
+    *meta = *p;
+    *p += *mlen;
+    return 0;
+}
+
+static int keycmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c)
+        return c;
+    return al < bl ? -1 : al > bl;
+}
+
+/* Finds key in group value v. Returns 1 with meta decoded into *out (when out), 0 when
+ * absent, <0 when corrupt. */
+static int grp_find(const MDB_val *v, const char *key, size_t klen, struct obj_meta *out)
+{
+    const uint8_t *p = v->mv_data, *end = p + v->mv_size, *meta;
+    const char *k;
+    size_t kl, ml;
+    while (p < end) {
+        if (grp_entry(&p, end, &k, &kl, &meta, &ml) != 0)
+            return -1;
+        if (kl == klen && memcmp(k, key, klen) == 0) {
+            if (out && obj_meta_decode(meta, ml, out) != TS_OK)
+                return -1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Builds the group v with key set to meta (NULL removes it). *old gets the replaced
+ * entry's data id ("" if none). Returns a malloc'ed value (*nlen 0 when the group is now
+ * empty) or NULL on OOM/corruption. */
+static uint8_t *grp_set(const MDB_val *v, const char *key, size_t klen, const void *meta,
+                        size_t mlen, size_t *nlen, char old[OBJ_ID_LEN + 1])
+{
+    const uint8_t *p = v ? v->mv_data : NULL, *end = v ? p + v->mv_size : NULL, *m;
+    size_t cap = (v ? v->mv_size : 0) + 8 + klen + mlen + 1;
+    uint8_t *out = malloc(cap), *o = out;
+    bool placed = false;
+    const char *k;
+    size_t kl, ml;
+    old[0] = 0;
+    if (out == NULL)
+        return NULL;
+    while (p && p < end) {
+        const uint8_t *ent = p;
+        if (grp_entry(&p, end, &k, &kl, &m, &ml) != 0) {
+            free(out);
+            return NULL;
+        }
+        int c = keycmp(k, kl, key, klen);
+        if (c == 0) {
+            struct obj_meta om;
+            if (obj_meta_decode(m, ml, &om) == TS_OK) {
+                memcpy(old, om.id, OBJ_ID_LEN + 1);
+                obj_meta_cleanup(&om);
+            }
+            continue;
+        }
+        if (c > 0 && !placed && meta) {
+            wr32(o, (uint32_t)klen);
+            memcpy(o + 4, key, klen);
+            wr32(o + 4 + klen, (uint32_t)mlen);
+            memcpy(o + 8 + klen, meta, mlen);
+            o += 8 + klen + mlen;
+            placed = true;
+        }
+        memcpy(o, ent, (size_t)(p - ent));
+        o += p - ent;
+    }
+    if (!placed && meta) {
+        wr32(o, (uint32_t)klen);
+        memcpy(o + 4, key, klen);
+        wr32(o + 4 + klen, (uint32_t)mlen);
+        memcpy(o + 8 + klen, meta, mlen);
+        o += 8 + klen + mlen;
+    }
+    *nlen = (size_t)(o - out);
+    return out;
+}
+
+int obj_iter_seek(struct obj_iter *it, MDB_txn *txn, struct obj_store *st, const char *bucket,
+                  const char *from, size_t fromlen, bool exclusive)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    memset(it, 0, sizeof *it);
+    it->bucket = bucket;
+    it->blen = strlen(bucket);
+    if (mdb_cursor_open(txn, st->db_objects, &it->cur) != 0)
+        return TS_E_INTERNAL;
+    it->k.mv_size = okey(bucket, from ? from : "", from ? fromlen : 0, kb);
+    it->k.mv_data = kb;
+    int rc = mdb_cursor_get(it->cur, &it->k, &it->v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        it->done = true;
+        return TS_OK;
+    }
+    if (rc != 0)
+        return TS_E_INTERNAL;
+    it->ep = it->v.mv_data;
+    it->eend = it->ep + it->v.mv_size;
+    it->started = true;
+    /* Skip entries of the first group that sort before from (truncated seek keys), keeping
+     * the first one that does not as pending. */
+    for (;;) {
+        const char *k;
+        size_t kl, ml;
+        const uint8_t *m;
+        int r = obj_iter_next(it, &k, &kl, &m, &ml);
+        if (r < 0)
+            return TS_E_INTERNAL;
+        if (r == 0)
+            return TS_OK;
+        int c = from ? keycmp(k, kl, from, fromlen) : 1;
+        if (c > 0 || (c == 0 && !exclusive)) {
+            it->pk = k;
+            it->pkl = kl;
+            it->pm = m;
+            it->pml = ml;
+            it->pending = true;
+            return TS_OK;
+        }
+    }
+}
+
+int obj_iter_next(struct obj_iter *it, const char **key, size_t *klen, const uint8_t **meta,
+                  size_t *mlen)
+{
+    if (it->pending) {
+        it->pending = false;
+        *key = it->pk;
+        *klen = it->pkl;
+        *meta = it->pm;
+        *mlen = it->pml;
+        return 1;
+    }
+    for (;;) {
+        if (it->done)
+            return 0;
+        if (it->k.mv_size < it->blen + 1 || memcmp(it->k.mv_data, it->bucket, it->blen) != 0 ||
+            ((const uint8_t *)it->k.mv_data)[it->blen] != 0) {
+            it->done = true;
+            return 0;
+        }
+        if (it->ep < it->eend) {
+            if (grp_entry(&it->ep, it->eend, key, klen, meta, mlen) != 0)
+                return -1;
+            return 1;
+        }
+        int rc = mdb_cursor_get(it->cur, &it->k, &it->v, MDB_NEXT);
+        if (rc == MDB_NOTFOUND) {
+            it->done = true;
+            return 0;
+        }
+        if (rc != 0)
+            return -1;
+        it->ep = it->v.mv_data;
+        it->eend = it->ep + it->v.mv_size;
+    }
+}
+
+void obj_iter_close(struct obj_iter *it)
+{
+    if (it->cur)
+        mdb_cursor_close(it->cur);
+    it->cur = NULL;
+}
+
+/* ---- open / recovery ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, OBJ_ID_LEN);
+}
+
+int obj_idset_add(struct obj_idset *s, const char *id)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        void *nv = realloc(s->v, nc * OBJ_ID_LEN);
+        if (nv == NULL)
+            return -1;
+        s->v = nv;
+        s->cap = nc;
+    }
+    memcpy(s->v[s->n++], id, OBJ_ID_LEN);
+    return 0;
+}
+
+/* Collects the data ids referenced by objects and parts. */
+static int referenced_ids(struct obj_store *st, struct obj_idset *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = TS_E_INTERNAL;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    if (mdb_cursor_open(txn, st->db_objects, &c) != 0)
+        goto out;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        const uint8_t *p = v.mv_data, *end = p + v.mv_size, *m;
+        const char *key;
+        size_t kl, ml;
+        while (p < end && grp_entry(&p, end, &key, &kl, &m, &ml) == 0) {
+            if (ml > 1 + 16 + OBJ_ID_LEN && obj_idset_add(s, (const char *)m + 17) != 0)
+                goto out_c;
+        }
+    }
+    mdb_cursor_close(c);
+    if (mdb_cursor_open(txn, st->db_parts, &c) != 0)
+        goto out;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+        if (v.mv_size > 1 + 16 + OBJ_ID_LEN && obj_idset_add(s, (const char *)v.mv_data + 17) != 0)
+            goto out_c;
+    rc = TS_OK;
+out_c:
+    mdb_cursor_close(c);
+out:
+    mdb_txn_abort(txn);
+    if (s->n)
+        qsort(s->v, s->n, OBJ_ID_LEN, cmp_id);
+    return rc;
+}
+
+static void clean_dir_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[PATH_MAX];
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+static size_t collect_garbage(struct obj_store *st, const struct obj_idset *s)
+{
+    size_t removed = 0;
+    DIR *d1 = opendir(st->objdir);
+    struct dirent *e1, *e2, *e3;
+    char p1[PATH_MAX], p2[PATH_MAX + 256], p3[PATH_MAX + 512];
+    if (d1 == NULL)
+        return 0;
+    while ((e1 = readdir(d1)) != NULL) {
+        if (e1->d_name[0] == '.')
+            continue;
+        snprintf(p1, sizeof p1, "%s/%s", st->objdir, e1->d_name);
+        DIR *d2 = opendir(p1);
+        if (d2 == NULL)
+            continue;
+        while ((e2 = readdir(d2)) != NULL) {
+            if (e2->d_name[0] == '.')
+                continue;
+            snprintf(p2, sizeof p2, "%s/%s", p1, e2->d_name);
+            DIR *d3 = opendir(p2);
+            if (d3 == NULL)
+                continue;
+            while ((e3 = readdir(d3)) != NULL) {
+                if (e3->d_name[0] == '.')
+                    continue;
+                if (s->n && strlen(e3->d_name) == OBJ_ID_LEN &&
+                    bsearch(e3->d_name, s->v, s->n, OBJ_ID_LEN, cmp_id) != NULL)
+                    continue;
+                snprintf(p3, sizeof p3, "%s/%s", p2, e3->d_name);
+                if (unlink(p3) == 0)
+                    removed++;
+            }
+            closedir(d3);
+        }
+        closedir(d2);
+    }
+    closedir(d1);
+    return removed;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+int obj_store_open(const char *data_dir, struct obj_store **out)
+{
+    struct obj_store *st = calloc(1, sizeof *st);
+    char *metadir = NULL;
+    MDB_txn *txn = NULL;
+    int rc;
+    if (st == NULL)
+        return TS_E_INTERNAL;
+    pthread_rwlock_init(&st->pcache_lock, NULL);
+    snprintf(st->region, sizeof st->region, "us-east-1");
+    mkdir(data_dir, 0700);
+    st->root = path_join(data_dir, ".tessera");
+    if (st->root == NULL)
+        goto fail;
+    st->objdir = path_join(st->root, "objects");
+    st->tmpdir = path_join(st->root, "tmp");
+    metadir = path_join(st->root, "meta");
+    if (st->objdir == NULL || st->tmpdir == NULL || metadir == NULL)
+        goto fail;
+    if (mkdir_durable(st->root, data_dir) != 0 || mkdir_durable(st->objdir, st->root) != 0 ||
+        mkdir_durable(st->tmpdir, st->root) != 0 || mkdir_durable(metadir, st->root) != 0) {
+        fprintf(stderr, "tessera: cannot create %s: %s\n", st->root, strerror(errno));
+        goto fail;
+    }
+    if (mdb_env_create(&st->env) != 0)
+        goto fail;
+    mdb_env_set_maxdbs(st->env, 8);
+    mdb_env_set_mapsize(st->env, (size_t)64 << 30);
+    mdb_env_set_maxreaders(st->env, 1024);
+    rc = mdb_env_open(st->env, metadir, MDB_NOTLS | MDB_NOMETASYNC, 0600);
+    if (rc != 0) {
+        fprintf(stderr, "tessera: cannot open %s: %s\n", metadir, mdb_strerror(rc));
+        goto fail;
+    }
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0 ||
+        mdb_dbi_open(txn, "buckets", MDB_CREATE, &st->db_buckets) != 0 ||
+        mdb_dbi_open(txn, "objects", MDB_CREATE, &st->db_objects) != 0 ||
+        mdb_dbi_open(txn, "uploads", MDB_CREATE, &st->db_uploads) != 0 ||
+        mdb_dbi_open(txn, "parts", MDB_CREATE, &st->db_parts) != 0 ||
+        mdb_dbi_open(txn, "policies", MDB_CREATE, &st->db_policies) != 0 ||
+        mdb_txn_commit(txn) != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        fprintf(stderr, "tessera: cannot open object metadata databases\n");
+        goto fail;
+    }
+    mdb_env_sync(st->env, 1);
+    /* Recovery: in-progress writes died with the process; data files that no metadata
+     * points at were written but never committed (or replaced and not yet unlinked). */
+    clean_dir_files(st->tmpdir);
+    struct obj_idset ids = {0};
+    if (referenced_ids(st, &ids) != TS_OK) {
+        free(ids.v);
+        fprintf(stderr, "tessera: cannot scan object metadata\n");
+        goto fail;
+    }
+    size_t removed = collect_garbage(st, &ids);
+    free(ids.v);
+    if (removed)
+        log_event(LOG_INFO, "obj.recovery", "removed %zu unreferenced data files", removed);
+    free(metadir);
+    *out = st;
+    return TS_OK;
+fail:
+    free(metadir);
+    obj_store_close(st);
+    return TS_E_INTERNAL;
+}
+
+void obj_store_close(struct obj_store *st)
+{
+    if (st == NULL)
+        return;
+    obj_policy_cache_free(st);
+    if (st->env)
+        mdb_env_close(st->env);
+    pthread_rwlock_destroy(&st->pcache_lock);
+    free(st->root);
+    free(st->objdir);
+    free(st->tmpdir);
+    free(st);
+}
+
+/* ---- buckets ---- */
+
+bool obj_bucket_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return false;
+    }
+    if (name[0] == '.' || name[0] == '-' || name[n - 1] == '.' || name[n - 1] == '-')
+        return false;
+    if (strstr(name, "..") || strstr(name, ".-") || strstr(name, "-."))
+        return false;
+    if (strncmp(name, "xn--", 4) == 0 || strncmp(name, "sthree-", 7) == 0)
+        return false;
+    if (n >= 8 && strcmp(name + n - 8, "-s3alias") == 0)
+        return false;
+    if (n >= 10 && strcmp(name + n - 10, "--ol-s3") == 0)
+        return false;
+    /* Not an IPv4 address: four dot-separated all-digit labels. */
+    int dots = 0;
+    bool digits = true;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] == '.')
+            dots++;
+        else if (name[i] < '0' || name[i] > '9')
+            digits = false;
+    }
+    if (digits && dots == 3)
+        return false;
+    return true;
+}
+
+int obj_int_commit(struct obj_store *st, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        log_event(LOG_ERROR, "obj.meta", "commit: %s", mdb_strerror(rc));
+        return rc == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+    }
+    obj_store_sync(st);
+    return TS_OK;
+}
+
+int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int rc = mdb_get(txn, st->db_buckets, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return TS_E_NO_SUCH_BUCKET;
+    return rc == 0 ? TS_OK : TS_E_INTERNAL;
+}
+
+int obj_bucket_create(struct obj_store *st, const char *name)
+{
+    MDB_txn *txn;
+    int64_t now = (int64_t)enc_now();
+    uint8_t val[8];
+    for (int i = 0; i < 8; i++)
+        val[i] = (uint8_t)((uint64_t)now >> (8 * i));
+    MDB_val k = {strlen(name), (void *)name}, v = {8, val};
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = mdb_put(txn, st->db_buckets, &k, &v, MDB_NOOVERWRITE);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc == MDB_KEYEXIST ? TS_E_BUCKET_EXISTS : TS_E_INTERNAL;
+    }
+    return obj_int_commit(st, txn);
+}
+
+int obj_bucket_exists(struct obj_store *st, const char *name)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, name);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Upload values: u32 bucket len, bucket, u32 key len, key, meta. */
+int obj_int_upload_split(const MDB_val *v, const char **b, size_t *bl, const char **k, size_t *kl,
+                         const uint8_t **m, size_t *ml)
+{
+    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+    if (end - p < 4)
+        return -1;
+    *bl = rd32(p);
+    p += 4;
+    if ((size_t)(end - p) < *bl + 4)
+        return -1;
+    *b = (const char *)p;
+    p += *bl;
+    *kl = rd32(p);
+    p += 4;
+    if ((size_t)(end - p) < *kl)
+        return -1;
+    *k = (const char *)p;
+    p += *kl;
+    *m = p;
+    *ml = (size_t)(end - p);
+    return 0;
+}
+
+/* Deletes the part records of upload_id in txn, adding their data ids to ids. */
+int obj_int_parts_delete_txn(struct obj_store *st, MDB_txn *txn, const char *upload_id,
+                             struct obj_idset *ids)
+{
+    MDB_cursor *c;
+    MDB_val k = {OBJ_ID_LEN, (void *)upload_id}, v;
+    uint32_t nums[OBJ_MAX_PARTS + 1];
+    size_t n = 0;
+    if (mdb_cursor_open(txn, st->db_parts, &c) != 0)
+        return TS_E_INTERNAL;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == OBJ_ID_LEN + 4 &&
+           memcmp(k.mv_data, upload_id, OBJ_ID_LEN) == 0 && n <= OBJ_MAX_PARTS) {
+        if (v.mv_size > 17 + OBJ_ID_LEN && ids)
+            obj_idset_add(ids, (const char *)v.mv_data + 17);
+        memcpy(&nums[n++], (const uint8_t *)k.mv_data + OBJ_ID_LEN, 4);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kb[OBJ_ID_LEN + 4];
+        memcpy(kb, upload_id, OBJ_ID_LEN);
+        memcpy(kb + OBJ_ID_LEN, &nums[i], 4);
+        MDB_val dk = {sizeof kb, kb};
+        if (mdb_del(txn, st->db_parts, &dk, NULL) != 0)
+            return TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+void obj_idset_unlink(struct obj_store *st, const struct obj_idset *ids)
+{
+    char id[OBJ_ID_LEN + 1];
+    for (size_t i = 0; i < ids->n; i++) {
+        memcpy(id, ids->v[i], OBJ_ID_LEN);
+        id[OBJ_ID_LEN] = 0;
+        obj_data_unlink(st, id);
+    }
+}
+
+int obj_bucket_delete(struct obj_store *st, const char *name)
+{
+    MDB_txn *txn;
+    struct obj_iter it;
+    struct obj_idset ids = {0};
+    const char *k;
+    size_t kl, ml;
+    const uint8_t *m;
+    int rc;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    rc = obj_int_bucket_exists_txn(st, txn, name);
+    if (rc != TS_OK)
+        goto fail;
+    rc = obj_iter_seek(&it, txn, st, name, NULL, 0, false);
+    if (rc == TS_OK) {
+        int r = obj_iter_next(&it, &k, &kl, &m, &ml);
+        rc = r < 0 ? TS_E_INTERNAL : r > 0 ? TS_E_BUCKET_NOT_EMPTY : TS_OK;
+    }
+    obj_iter_close(&it);
+    if (rc != TS_OK)
+        goto fail;
+    /* Abort the bucket's pending multipart uploads. */
+    MDB_cursor *c;
+    MDB_val uk, uv;
+    if (mdb_cursor_open(txn, st->db_uploads, &c) != 0) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    struct obj_idset uploads = {0};
+    while (mdb_cursor_get(c, &uk, &uv, MDB_NEXT) == 0) {
+        const char *b, *key;
+        size_t bl, kl2, ml2;
+        const uint8_t *m2;
+        if (obj_int_upload_split(&uv, &b, &bl, &key, &kl2, &m2, &ml2) == 0 && bl == strlen(name) &&
+            memcmp(b, name, bl) == 0 && uk.mv_size == OBJ_ID_LEN)
+            obj_idset_add(&uploads, uk.mv_data);
+    }
+    mdb_cursor_close(c);
+    for (size_t i = 0; i < uploads.n; i++) {
+        MDB_val dk = {OBJ_ID_LEN, uploads.v[i]};
+        mdb_del(txn, st->db_uploads, &dk, NULL);
+        obj_int_parts_delete_txn(st, txn, uploads.v[i], &ids);
+    }
+    free(uploads.v);
+    MDB_val bk = {strlen(name), (void *)name};
+    mdb_del(txn, st->db_policies, &bk, NULL);
+    if (mdb_del(txn, st->db_buckets, &bk, NULL) != 0) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, name);
+    if (rc == TS_OK)
+        obj_idset_unlink(st, &ids);
+    free(ids.v);
+    return rc;
+fail:
+    mdb_txn_abort(txn);
+    free(ids.v);
+    return rc;
+}
+
+int obj_bucket_list(struct obj_store *st, struct obj_bucket_ent **out, size_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    struct obj_bucket_ent *vec = NULL;
+    size_t cnt = 0;
+    *out = NULL;
+    *n = 0;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    if (mdb_cursor_open(txn, st->db_buckets, &c) != 0) {
+        mdb_txn_abort(txn);
+        return TS_E_INTERNAL;
+    }
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        struct obj_bucket_ent *nv = realloc(vec, (cnt + 1) * sizeof *nv);
+        if (nv == NULL)
+            break;
+        vec = nv;
+        vec[cnt].name = strndup(k.mv_data, k.mv_size);
+        uint64_t t = 0;
+        for (int i = 0; i < 8 && (size_t)i < v.mv_size; i++)
+            t |= (uint64_t)((const uint8_t *)v.mv_data)[i] << (8 * i);
+        vec[cnt].created = (int64_t)t;
+        if (vec[cnt].name == NULL)
+            break;
+        cnt++;
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    *out = vec;
+    *n = cnt;
+    return TS_OK;
+}
+
+void obj_bucket_list_free(struct obj_bucket_ent *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+/* ---- objects ---- */
+
+int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           const void *enc, size_t elen, char old[OBJ_ID_LEN + 1])
+{
+    uint8_t kb[LMDB_MAXKEY], *nv;
+    size_t klen = strlen(key), nlen;
+    MDB_val k = {okey(bucket, key, klen, kb), kb}, v;
+    int g = mdb_get(txn, st->db_objects, &k, &v);
+    if (g != 0 && g != MDB_NOTFOUND)
+        return TS_E_INTERNAL;
+    nv = grp_set(g == 0 ? &v : NULL, key, klen, enc, elen, &nlen, old);
+    if (nv == NULL)
+        return TS_E_INTERNAL;
+    v.mv_size = nlen;
+    v.mv_data = nv;
+    g = mdb_put(txn, st->db_objects, &k, &v, 0);
+    free(nv);
+    return g == 0 ? TS_OK : g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+}
+
+int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
+                      struct obj_writer *w, const struct obj_meta *m)
+{
+    struct obj_meta nm = *m;
+    size_t elen;
+    char old[OBJ_ID_LEN + 1] = "";
+    MDB_txn *txn;
+    memcpy(nm.id, w->id, sizeof nm.id);
+    nm.size = w->size;
+    void *enc = obj_meta_encode(&nm, &elen);
+    if (enc == NULL)
+        return TS_E_INTERNAL;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
+        free(enc);
+        return TS_E_INTERNAL;
+    }
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK)
+        rc = obj_int_object_put_txn(st, txn, bucket, key, enc, elen, old);
+    free(enc);
+    if (rc != TS_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    if (rc == TS_OK) {
+        obj_writer_committed(w);
+        if (old[0] && strcmp(old, w->id) != 0)
+            obj_data_unlink(st, old);
+    }
+    return rc;
+}
+
+static int object_head_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           struct obj_meta *out)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    size_t klen = strlen(key);
+    MDB_val k = {okey(bucket, key, klen, kb), kb}, v;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc != TS_OK)
+        return rc;
+    int g = mdb_get(txn, st->db_objects, &k, &v);
+    if (g == MDB_NOTFOUND)
+        return TS_E_NO_SUCH_KEY;
+    if (g != 0)
+        return TS_E_INTERNAL;
+    g = grp_find(&v, key, klen, out);
+    return g < 0 ? TS_E_INTERNAL : g == 0 ? TS_E_NO_SUCH_KEY : TS_OK;
+}
+
+int obj_object_head(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = object_head_txn(st, txn, bucket, key, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
+                    int *fd)
+{
+    char path[PATH_MAX];
+    /* A concurrent replace may unlink the file between the lookup and the open: look again. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int rc = obj_object_head(st, bucket, key, out);
+        if (rc != TS_OK)
+            return rc;
+        obj_data_path(st, out->id, path, sizeof path);
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (*fd >= 0)
+            return TS_OK;
+        obj_meta_cleanup(out);
+        if (errno != ENOENT)
+            return TS_E_INTERNAL;
+    }
+    return TS_E_INTERNAL;
+}
+
+int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)
+{
+    uint8_t kb[LMDB_MAXKEY], *nv = NULL;
+    size_t klen = strlen(key), nlen;
+    char old[OBJ_ID_LEN + 1];
+    MDB_val k = {okey(bucket, key, klen, kb), kb}, v;
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc != TS_OK)
+        goto fail;
+    int g = mdb_get(txn, st->db_objects, &k, &v);
+    if (g == MDB_NOTFOUND || (g == 0 && grp_find(&v, key, klen, NULL) == 0)) {
+        mdb_txn_abort(txn);
+        return TS_OK;
+    }
+    if (g != 0) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    nv = grp_set(&v, key, klen, NULL, 0, &nlen, old);
+    if (nv == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    if (nlen == 0)
+        g = mdb_del(txn, st->db_objects, &k, NULL);
+    else {
+        v.mv_size = nlen;
+        v.mv_data = nv;
+        g = mdb_put(txn, st->db_objects, &k, &v, 0);
+    }
+    if (g != 0) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    rc = obj_int_commit(st, txn);
+    free(nv);
+    if (rc == TS_OK)
+        obj_data_unlink(st, old);
+    return rc;
+fail:
+    mdb_txn_abort(txn);
+    free(nv);
+    return rc;
+}
+
+/* ---- bucket policies and their compiled cache ---- */
+
+struct obj_pcache {
+    struct obj_pcache *next;
+    char *bucket;
+    struct pol_doc *doc; /* NULL: the bucket has no policy */
+    atomic_int refs;
+};
+
+static atomic_uint_fast64_t pcache_gen_counter; /* bumped on every invalidation */
+
+static unsigned pcache_hash(const char *s)
+{
+    unsigned h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h & 255;
+}
+
+void obj_policy_release(struct obj_pcache *e)
+{
+    if (e == NULL)
+        return;
+    if (atomic_fetch_sub(&e->refs, 1) == 1) {
+        pol_doc_free(e->doc);
+        free(e->bucket);
+        free(e);
+    }
+}
+
+void obj_int_pcache_invalidate(struct obj_store *st, const char *bucket)
+{
+    unsigned h = pcache_hash(bucket);
+    struct obj_pcache *victim = NULL;
+    pthread_rwlock_wrlock(&st->pcache_lock);
+    atomic_fetch_add(&pcache_gen_counter, 1);
+    for (struct obj_pcache **pp = &st->pcache[h]; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->bucket, bucket) == 0) {
+            victim = *pp;
+            *pp = victim->next;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&st->pcache_lock);
+    obj_policy_release(victim);
+}
+
+void obj_policy_cache_free(struct obj_store *st)
+{
+    for (int i = 0; i < 256; i++) {
+        struct obj_pcache *e = st->pcache[i];
+        while (e) {
+            struct obj_pcache *n = e->next;
+            obj_policy_release(e);
+            e = n;
+        }
+        st->pcache[i] = NULL;
+    }
+}
+
+int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
+                       struct obj_pcache **handle)
+{
+    unsigned h = pcache_hash(bucket);
+    *doc = NULL;
+    *handle = NULL;
+    pthread_rwlock_rdlock(&st->pcache_lock);
+    for (struct obj_pcache *e = st->pcache[h]; e; e = e->next) {
+        if (strcmp(e->bucket, bucket) == 0) {
+            atomic_fetch_add(&e->refs, 1);
+            *doc = e->doc;
+            *handle = e;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&st->pcache_lock);
+    if (*handle)
+        return TS_OK;
+    /* Miss: compile from LMDB, insert unless an invalidation happened meanwhile. */
+    uint64_t gen = atomic_load(&pcache_gen_counter);
+    char *json = NULL;
+    size_t len = 0;
+    struct pol_doc *d = NULL;
+    int rc = obj_policy_get(st, bucket, &json, &len);
+    if (rc == TS_OK) {
+        char err[256];
+        if (pol_doc_parse(json, len, &d, err, sizeof err) != TS_OK) {
+            log_event(LOG_WARN, "obj.policy", "stored policy of %s does not parse: %s", bucket,
+                      err);
+            d = NULL;
+        }
+    } else if (rc != TS_E_NO_SUCH_BUCKET_POLICY) {
+        free(json);
+        return rc;
+    }
+    free(json);
+    struct obj_pcache *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->bucket = strdup(bucket)) == NULL) {
+        free(e);
+        pol_doc_free(d);
+        return TS_E_INTERNAL;
+    }
+    e->doc = d;
+    atomic_init(&e->refs, 2); /* the cache's and the caller's */
+    pthread_rwlock_wrlock(&st->pcache_lock);
+    bool insert = atomic_load(&pcache_gen_counter) == gen;
+    if (insert) {
+        for (struct obj_pcache *x = st->pcache[h]; x; x = x->next)
+            if (strcmp(x->bucket, bucket) == 0)
+                insert = false;
+    }
+    if (insert) {
+        e->next = st->pcache[h];
+        st->pcache[h] = e;
+    } else {
+        atomic_store(&e->refs, 1);
+    }
+    pthread_rwlock_unlock(&st->pcache_lock);
+    *doc = e->doc;
+    *handle = e;
+    return TS_OK;
+}
+
+int obj_policy_put(struct obj_store *st, const char *bucket, const char *json, size_t len)
+{
+    MDB_txn *txn;
+    MDB_val k = {strlen(bucket), (void *)bucket}, v = {len, (void *)json};
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK && mdb_put(txn, st->db_policies, &k, &v, 0) != 0)
+        rc = TS_E_INTERNAL;
+    if (rc != TS_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, bucket);
+    return rc;
+}
+
+int obj_policy_get(struct obj_store *st, const char *bucket, char **json, size_t *len)
+{
+    MDB_txn *txn;
+    MDB_val k = {strlen(bucket), (void *)bucket}, v;
+    *json = NULL;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK) {
+        int g = mdb_get(txn, st->db_policies, &k, &v);
+        if (g == MDB_NOTFOUND)
+            rc = TS_E_NO_SUCH_BUCKET_POLICY;
+        else if (g != 0)
+            rc = TS_E_INTERNAL;
+        else if ((*json = strndup(v.mv_data, v.mv_size)) == NULL)
+            rc = TS_E_INTERNAL;
+        else
+            *len = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int obj_policy_delete(struct obj_store *st, const char *bucket)
+{
+    MDB_txn *txn;
+    MDB_val k = {strlen(bucket), (void *)bucket};
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK) {
+        int g = mdb_del(txn, st->db_policies, &k, NULL);
+        if (g != 0 && g != MDB_NOTFOUND)
+            rc = TS_E_INTERNAL;
+    }
+    if (rc != TS_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, bucket);
+    return rc;
+}

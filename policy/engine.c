@@ -1,0 +1,440 @@
+/* engine.c -- the authorizer: which policies apply to a principal, and the whole AWS
+ * decision over identity, session and bucket policies.
+ *
+ * Compiled documents are cached by policy name for one IAM store generation, and so is the
+ * list of documents each static user resolves to (its own policies and its enabled
+ * groups'), so a warm authorization does no store reads at all. Every call
+ * compares iam_store_generation() with the cached one (an atomic load and a compare); when
+ * it moved, the cache is emptied. Entries are reference-counted, so a request keeps
+ * evaluating the documents it took even while another thread empties the cache. Parsing
+ * happens outside the lock: a miss reads and compiles the document, then inserts it under a
+ * short write lock (or uses the entry another thread inserted meanwhile).
+ *
+ * Thread-safety: st is immutable after creation; tab, utab and gen are guarded by lock (gen
+ * is also read without it, atomically, as the cheap per-call check); an entry is immutable
+ * and freed by whoever drops its last reference.
+ *
+ * @test tests/unit/policy/test_engine.c, bench: tests/bench/bench_policy.c
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "policy/pol_int.h"
+
+#define ENGINE_BUCKETS 256
+#define ENGINE_MAX_POLICIES 256 /* distinct policies one request may be evaluated against */
+
+struct centry {
+    struct centry *next;
+    atomic_int refs;
+    char *name;
+    struct pol_doc *doc; /* NULL: no such policy (or unparsable) */
+};
+
+/* The resolved policies of one static user (its own and its enabled groups'). */
+struct uentry {
+    struct uentry *next;
+    atomic_int refs;
+    char *name;
+    bool ok; /* false: no such user, or disabled */
+    size_t n;
+    struct centry **v; /* referenced */
+};
+
+struct pol_engine {
+    struct iam_store *st;
+    pthread_rwlock_t lock;
+    struct centry *tab[ENGINE_BUCKETS];
+    struct uentry *utab[ENGINE_BUCKETS];
+    _Atomic uint64_t gen;
+};
+
+static void centry_put(struct centry *c)
+{
+    if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1) {
+        pol_doc_free(c->doc);
+        free(c->name);
+        free(c);
+    }
+}
+
+static void uentry_put(struct uentry *u)
+{
+    if (u != NULL && atomic_fetch_sub(&u->refs, 1) == 1) {
+        for (size_t i = 0; i < u->n; i++)
+            centry_put(u->v[i]);
+        free(u->v);
+        free(u->name);
+        free(u);
+    }
+}
+
+static void flush_locked(struct pol_engine *e)
+{
+    for (size_t i = 0; i < ENGINE_BUCKETS; i++) {
+        struct uentry *u = e->utab[i], *unext;
+        for (; u != NULL; u = unext) {
+            unext = u->next;
+            uentry_put(u);
+        }
+        e->utab[i] = NULL;
+    }
+    for (size_t i = 0; i < ENGINE_BUCKETS; i++) {
+        struct centry *c = e->tab[i], *next;
+        for (; c != NULL; c = next) {
+            next = c->next;
+            centry_put(c);
+        }
+        e->tab[i] = NULL;
+    }
+}
+
+struct pol_engine *pol_engine_new(struct iam_store *st)
+{
+    struct pol_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    if (pthread_rwlock_init(&e->lock, NULL) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->st = st;
+    atomic_store(&e->gen, st != NULL ? iam_store_generation(st) : 0);
+    return e;
+}
+
+void pol_engine_free(struct pol_engine *e)
+{
+    if (e == NULL)
+        return;
+    flush_locked(e);
+    pthread_rwlock_destroy(&e->lock);
+    free(e);
+}
+
+static uint64_t sync_gen(struct pol_engine *e)
+{
+    uint64_t g = e->st != NULL ? iam_store_generation(e->st) : 0;
+    if (g != atomic_load(&e->gen)) {
+        pthread_rwlock_wrlock(&e->lock);
+        if (g != atomic_load(&e->gen)) {
+            flush_locked(e);
+            atomic_store(&e->gen, g);
+        }
+        pthread_rwlock_unlock(&e->lock);
+    }
+    return g;
+}
+
+static struct centry *find_locked(struct pol_engine *e, const char *name, size_t b)
+{
+    for (struct centry *c = e->tab[b]; c != NULL; c = c->next)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* The stored document of that name, else the canned one, else NULL. */
+static struct pol_doc *load_doc(struct pol_engine *e, const char *name)
+{
+    struct pol_doc *d = NULL;
+    char *json = NULL;
+
+    if (e->st != NULL && iam_policy_get(e->st, name, &json) == TS_OK && json != NULL) {
+        if (pol_doc_parse(json, strlen(json), &d, NULL, 0) != TS_OK)
+            d = NULL;
+        free(json);
+        return d;
+    }
+    free(json);
+    const char *canned = pol_canned_json(name);
+    if (canned != NULL && pol_doc_parse(canned, strlen(canned), &d, NULL, 0) != TS_OK)
+        d = NULL;
+    return d;
+}
+
+/* A referenced entry for name, loading it on a miss; NULL only on OOM. */
+static struct centry *resolve(struct pol_engine *e, const char *name, uint64_t gen)
+{
+    size_t b = pol_hash(name, strlen(name)) % ENGINE_BUCKETS;
+    struct centry *c, *mine;
+
+    pthread_rwlock_rdlock(&e->lock);
+    c = find_locked(e, name, b);
+    if (c != NULL)
+        atomic_fetch_add(&c->refs, 1);
+    pthread_rwlock_unlock(&e->lock);
+    if (c != NULL)
+        return c;
+
+    mine = calloc(1, sizeof(*mine));
+    if (mine == NULL)
+        return NULL;
+    mine->name = strdup(name);
+    if (mine->name == NULL) {
+        free(mine);
+        return NULL;
+    }
+    mine->doc = load_doc(e, name);
+    atomic_init(&mine->refs, 1);
+
+    pthread_rwlock_wrlock(&e->lock);
+    if (atomic_load(&e->gen) == gen) {
+        c = find_locked(e, name, b);
+        if (c != NULL) {
+            atomic_fetch_add(&c->refs, 1);
+        } else {
+            atomic_fetch_add(&mine->refs, 1); /* the table's reference */
+            mine->next = e->tab[b];
+            e->tab[b] = mine;
+        }
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (c != NULL) {
+        centry_put(mine);
+        return c;
+    }
+    return mine;
+}
+
+struct plist {
+    struct centry *v[ENGINE_MAX_POLICIES];
+    size_t n;
+    bool overflow;
+};
+
+static void plist_add(struct pol_engine *e, struct plist *pl, const char *name, uint64_t gen)
+{
+    if (name == NULL || name[0] == '\0')
+        return;
+    for (size_t i = 0; i < pl->n; i++)
+        if (strcmp(pl->v[i]->name, name) == 0)
+            return;
+    if (pl->n == ENGINE_MAX_POLICIES) {
+        pl->overflow = true;
+        return;
+    }
+    struct centry *c = resolve(e, name, gen);
+    if (c == NULL)
+        pl->overflow = true; /* OOM: fail closed */
+    else
+        pl->v[pl->n++] = c;
+}
+
+/* Adds the current policies of static user name (its own and its enabled groups'). Returns
+ * 0, or -1 when the user does not exist or is disabled. */
+static int add_user_policies(struct pol_engine *e, struct plist *pl, const char *name, uint64_t gen)
+{
+    struct iam_user u;
+    memset(&u, 0, sizeof(u));
+    if (e->st == NULL || name == NULL || iam_user_get(e->st, name, &u) != TS_OK)
+        return -1;
+    if (!u.enabled) {
+        iam_user_cleanup(&u);
+        return -1;
+    }
+    for (size_t i = 0; i < u.policies.n; i++)
+        plist_add(e, pl, u.policies.v[i], gen);
+    for (size_t i = 0; i < u.groups.n; i++) {
+        struct iam_group g;
+        memset(&g, 0, sizeof(g));
+        if (iam_group_get(e->st, u.groups.v[i], &g) != TS_OK)
+            continue;
+        if (g.enabled)
+            for (size_t j = 0; j < g.policies.n; j++)
+                plist_add(e, pl, g.policies.v[j], gen);
+        iam_group_cleanup(&g);
+    }
+    iam_user_cleanup(&u);
+    return 0;
+}
+
+/* The cached resolution of static user name (referenced), computing it on a miss; NULL only
+ * on OOM. */
+static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint64_t gen)
+{
+    size_t b = pol_hash(name, strlen(name)) % ENGINE_BUCKETS;
+    struct uentry *u = NULL, *mine = NULL;
+    struct plist *pl = NULL;
+
+    pthread_rwlock_rdlock(&e->lock);
+    for (u = e->utab[b]; u != NULL; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            break;
+    if (u != NULL)
+        atomic_fetch_add(&u->refs, 1);
+    pthread_rwlock_unlock(&e->lock);
+    if (u != NULL)
+        return u;
+
+    pl = calloc(1, sizeof(*pl));
+    mine = calloc(1, sizeof(*mine));
+    if (pl == NULL || mine == NULL || (mine->name = strdup(name)) == NULL)
+        goto fail;
+    mine->ok = add_user_policies(e, pl, name, gen) == 0 && !pl->overflow;
+    if (pl->n > 0) {
+        mine->v = malloc(pl->n * sizeof(*mine->v));
+        if (mine->v == NULL)
+            goto fail;
+        memcpy(mine->v, pl->v, pl->n * sizeof(*mine->v));
+        mine->n = pl->n;
+        pl->n = 0; /* references moved */
+    }
+    atomic_init(&mine->refs, 1);
+    free(pl);
+
+    pthread_rwlock_wrlock(&e->lock);
+    if (atomic_load(&e->gen) == gen) {
+        for (u = e->utab[b]; u != NULL; u = u->next)
+            if (strcmp(u->name, name) == 0)
+                break;
+        if (u != NULL) {
+            atomic_fetch_add(&u->refs, 1);
+        } else {
+            atomic_fetch_add(&mine->refs, 1); /* the table's reference */
+            mine->next = e->utab[b];
+            e->utab[b] = mine;
+        }
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (u != NULL) {
+        uentry_put(mine);
+        return u;
+    }
+    return mine;
+fail:
+    if (pl != NULL)
+        for (size_t i = 0; i < pl->n; i++)
+            centry_put(pl->v[i]);
+    free(pl);
+    if (mine != NULL) {
+        free(mine->name);
+        free(mine);
+    }
+    return NULL;
+}
+
+enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
+                                const struct pol_doc *bucket_policy, const char **why)
+{
+    const struct pol_principal *p = rq->principal;
+    enum pol_decision id = POL_IMPLICIT_DENY, bd, sd = POL_ALLOW, res;
+    const char *reason = "no statement allows";
+    struct pol_doc *tmp_session = NULL;
+    struct uentry *user = NULL;
+    struct plist pl;
+    struct pol_ev ev;
+
+    pl.n = 0;
+    pl.overflow = false;
+    if (p != NULL && p->type == POL_PRINCIPAL_ROOT) {
+        if (why != NULL)
+            *why = "root is allowed everything";
+        return POL_ALLOW;
+    }
+    pol_ev_init(&ev, rq);
+    bd = bucket_policy != NULL ? pol_doc_eval_ev(bucket_policy, &ev) : POL_IMPLICIT_DENY;
+    if (bd == POL_EXPLICIT_DENY) {
+        res = POL_EXPLICIT_DENY;
+        reason = "explicit deny in bucket policy";
+        goto out;
+    }
+    if (p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS) {
+        res = bd;
+        reason = bd == POL_ALLOW ? "allowed by bucket policy" : "no bucket policy allows anonymous";
+        goto out;
+    }
+
+    if (e == NULL) {
+        res = POL_IMPLICIT_DENY;
+        reason = "no policy engine";
+        goto out;
+    }
+    uint64_t gen = sync_gen(e);
+    struct centry *const *ents = pl.v;
+    size_t nents = 0;
+    if (p->type == POL_PRINCIPAL_USER || p->policies.n == 0) {
+        const char *name = p->type == POL_PRINCIPAL_USER
+                               ? (p->username != NULL ? p->username : p->access_key)
+                               : p->parent;
+        if (name != NULL) {
+            user = resolve_user(e, name, gen);
+            if (user == NULL) {
+                res = POL_IMPLICIT_DENY;
+                reason = "out of memory";
+                goto out;
+            }
+        }
+        if (user != NULL && user->ok) {
+            ents = user->v;
+            nents = user->n;
+        } else if (p->type == POL_PRINCIPAL_USER) {
+            res = POL_IMPLICIT_DENY;
+            reason = "user does not exist or is disabled";
+            goto out;
+        } else if (p->source == NULL || strcmp(p->source, "static") == 0) {
+            res = POL_IMPLICIT_DENY;
+            reason = "parent user does not exist or is disabled";
+            goto out;
+        }
+    } else {
+        for (size_t i = 0; i < p->policies.n; i++)
+            plist_add(e, &pl, p->policies.v[i], gen);
+        if (pl.overflow) {
+            res = POL_IMPLICIT_DENY;
+            reason = "too many policies";
+            goto out;
+        }
+        nents = pl.n;
+    }
+    for (size_t i = 0; i < nents && id != POL_EXPLICIT_DENY; i++) {
+        enum pol_decision d = pol_doc_eval_ev(ents[i]->doc, &ev);
+        if (d != POL_IMPLICIT_DENY)
+            id = d;
+    }
+    if (id == POL_EXPLICIT_DENY) {
+        res = POL_EXPLICIT_DENY;
+        reason = "explicit deny in identity policy";
+        goto out;
+    }
+    if (p->type == POL_PRINCIPAL_TEMP) {
+        const struct pol_doc *sdoc = p->session_doc;
+        if (sdoc == NULL && p->session_policy != NULL) {
+            const char *sp = p->session_policy;
+            if (pol_doc_parse(sp, strlen(sp), &tmp_session, NULL, 0) != TS_OK) {
+                res = POL_IMPLICIT_DENY;
+                reason = "session policy is invalid";
+                goto out;
+            }
+            sdoc = tmp_session;
+        }
+        if (sdoc != NULL)
+            sd = pol_doc_eval_ev(sdoc, &ev);
+        if (sd == POL_EXPLICIT_DENY) {
+            res = POL_EXPLICIT_DENY;
+            reason = "explicit deny in session policy";
+            goto out;
+        }
+    }
+    if (id != POL_ALLOW && bd != POL_ALLOW) {
+        res = POL_IMPLICIT_DENY;
+        reason = "no statement allows";
+    } else if (sd != POL_ALLOW) {
+        res = POL_IMPLICIT_DENY;
+        reason = "session policy does not allow";
+    } else {
+        res = POL_ALLOW;
+        reason = id == POL_ALLOW ? "allowed by identity policy" : "allowed by bucket policy";
+    }
+out:
+    for (size_t i = 0; i < pl.n; i++)
+        centry_put(pl.v[i]);
+    uentry_put(user);
+    pol_doc_free(tmp_session);
+    if (why != NULL)
+        *why = reason;
+    return res;
+}

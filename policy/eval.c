@@ -1,0 +1,203 @@
+/* eval.c -- evaluation of compiled documents with AWS IAM semantics, and the principal.
+ *
+ * A statement applies when its Action (or NotAction) matches the lower-cased request action,
+ * its Resource (or NotResource) matches the request resource (case-sensitively; not checked
+ * for requests without a resource), its Principal (or NotPrincipal) matches the requester
+ * (bucket and trust policies only) and every condition holds. An applying Deny statement is
+ * an explicit deny and ends the evaluation; otherwise one applying Allow allows. Nothing here
+ * allocates.
+ *
+ * @test tests/unit/policy/test_eval.c
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "policy/pol_int.h"
+
+/* Whether one {"AWS": entry} names the principal: "*", the user name, its ARN
+ * (arn:aws:iam::ACCOUNT:user/NAME, any account), the principal's ARN or access key. */
+static bool aws_entry_matches(const char *e, const struct pol_principal *p)
+{
+    if (strcmp(e, "*") == 0)
+        return true;
+    if (p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS)
+        return false;
+    if (p->arn != NULL && strcmp(e, p->arn) == 0)
+        return true;
+    if (p->access_key != NULL && strcmp(e, p->access_key) == 0)
+        return true;
+    if (strncmp(e, "arn:aws:iam::", 13) == 0) {
+        const char *c = strchr(e + 13, ':');
+        if (c == NULL)
+            return false;
+        if (p->type == POL_PRINCIPAL_ROOT && strcmp(c + 1, "root") == 0)
+            return true;
+        return p->username != NULL && strncmp(c + 1, "user/", 5) == 0 &&
+               strcmp(c + 6, p->username) == 0;
+    }
+    return p->username != NULL && strcmp(e, p->username) == 0;
+}
+
+static bool prin_matches(const struct pol_prin *pr, const struct pol_principal *p)
+{
+    if (pr->any)
+        return true;
+    for (size_t i = 0; i < pr->naws; i++)
+        if (aws_entry_matches(pr->aws[i], p))
+            return true;
+    if (p == NULL || p->type != POL_PRINCIPAL_TEMP)
+        return false;
+    for (size_t i = 0; i < pr->nfed; i++)
+        if (strcmp(pr->fed[i], "*") == 0 ||
+            (p->source != NULL && strcasecmp(pr->fed[i], p->source) == 0))
+            return true;
+    return false;
+}
+
+static bool action_matches(const struct pol_stmt *st, struct pol_ev *ev)
+{
+    if (!ev->action_ok) {
+        /* An action too long to be real: only "*" patterns match it. */
+        for (size_t i = 0; i < st->nactions; i++)
+            if (st->actions[i].kind == PAT_ALL)
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < st->nactions; i++) {
+        const struct pol_pat *p = &st->actions[i];
+        if (p->kind == PAT_EXACT) {
+            if (p->len == ev->action_len && p->hash == ev->action_hash &&
+                memcmp(p->s, ev->action, p->len) == 0)
+                return true;
+        } else if (pol_pat_match(p, ev->action, ev->action_len, ev)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool stmt_applies(const struct pol_stmt *st, struct pol_ev *ev)
+{
+    if (st->exact_actions && (st->amask & (1ull << (ev->action_hash & 63))) == 0)
+        return false;
+    if (action_matches(st, ev) == st->not_action)
+        return false;
+    if (!st->no_resource && ev->rq->resource != NULL) {
+        const char *r = ev->rq->resource;
+        size_t rlen = ev->resource_len;
+        bool m = false;
+        for (size_t i = 0; i < st->nresources && !m; i++)
+            m = pol_pat_match(&st->resources[i], r, rlen, ev);
+        if (m == st->not_resource)
+            return false;
+    }
+    if (st->has_principal && prin_matches(&st->prin, ev->rq->principal) == st->not_principal)
+        return false;
+    for (size_t i = 0; i < st->nconds; i++)
+        if (!pol_cond_eval(&st->conds[i], ev))
+            return false;
+    return true;
+}
+
+enum pol_decision pol_doc_eval_ev(const struct pol_doc *d, struct pol_ev *ev)
+{
+    bool allow = false;
+
+    if (d == NULL)
+        return POL_IMPLICIT_DENY;
+    for (size_t i = 0; i < d->nstmts; i++) {
+        const struct pol_stmt *st = &d->stmts[i];
+        if (allow && !st->deny)
+            continue; /* already allowed: only a Deny can change the answer */
+        if (!stmt_applies(st, ev))
+            continue;
+        if (st->deny)
+            return POL_EXPLICIT_DENY;
+        allow = true;
+    }
+    return allow ? POL_ALLOW : POL_IMPLICIT_DENY;
+}
+
+enum pol_decision pol_doc_eval(const struct pol_doc *d, const struct pol_request *rq)
+{
+    struct pol_ev ev;
+    pol_ev_init(&ev, rq);
+    return pol_doc_eval_ev(d, &ev);
+}
+
+enum pol_decision pol_eval_docs(const struct pol_doc *const *docs, size_t n,
+                                const struct pol_request *rq)
+{
+    enum pol_decision res = POL_IMPLICIT_DENY;
+    struct pol_ev ev;
+
+    pol_ev_init(&ev, rq);
+    for (size_t i = 0; i < n; i++) {
+        enum pol_decision dd = pol_doc_eval_ev(docs[i], &ev);
+        if (dd == POL_EXPLICIT_DENY)
+            return dd;
+        if (dd == POL_ALLOW)
+            res = POL_ALLOW;
+    }
+    return res;
+}
+
+/* ---- the principal ---- */
+
+struct pol_principal *pol_principal_new(enum pol_principal_type type)
+{
+    struct pol_principal *p = calloc(1, sizeof(*p));
+    if (p != NULL)
+        p->type = type;
+    return p;
+}
+
+void pol_principal_free(struct pol_principal *p)
+{
+    if (p == NULL)
+        return;
+    free(p->access_key);
+    free(p->username);
+    free(p->userid);
+    free(p->arn);
+    free(p->parent);
+    free(p->source);
+    for (size_t i = 0; i < p->policies.n; i++)
+        free(p->policies.v[i]);
+    free(p->policies.v);
+    free(p->session_policy);
+    pol_doc_free(p->session_doc);
+    for (size_t i = 0; i < p->nclaims; i++) {
+        free(p->claims[i].key);
+        free(p->claims[i].value);
+    }
+    free(p->claims);
+    free(p->session_name);
+    free(p);
+}
+
+int pol_principal_add_claim(struct pol_principal *p, const char *key, const char *value)
+{
+    struct http_kv *nc;
+    char *k, *v;
+
+    if (p == NULL || key == NULL || value == NULL)
+        return TS_E_INVALID_ARGUMENT;
+    k = strdup(key);
+    v = strdup(value);
+    nc = realloc(p->claims, (p->nclaims + 1) * sizeof(*nc));
+    if (k == NULL || v == NULL || nc == NULL) {
+        free(k);
+        free(v);
+        if (nc != NULL)
+            p->claims = nc;
+        return TS_E_INTERNAL;
+    }
+    p->claims = nc;
+    p->claims[p->nclaims].key = k;
+    p->claims[p->nclaims].value = v;
+    p->nclaims++;
+    return TS_OK;
+}

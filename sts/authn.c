@@ -1,0 +1,411 @@
+/* authn.c -- the authn hook of core/http: who signed this request?
+ *
+ *   no SigV4                  -> anonymous principal (body checksums still verified)
+ *   security token present    -> unseal it; the token's access key must be the signing key;
+ *                                not expired, not revoked, parent still there, enabled and
+ *                                not revoked since issue -> POL_PRINCIPAL_TEMP
+ *   root access key (config)  -> POL_PRINCIPAL_ROOT
+ *   static user (IAM store)   -> POL_PRINCIPAL_USER (must be enabled)
+ *   anything else             -> InvalidAccessKeyId
+ *
+ * then the signature is verified: at once when the payload hash is declared
+ * (x-amz-content-sha256, presigned), else after the buffered body (authn_deferred; STS and
+ * admin calls) with the SHA-256 of r->body. Deferred requests are parsed and resolved again
+ * at finish (nothing is kept between the two calls; both are cheap), and r->principal is
+ * only set once the signature checked out. Errors are answered here with a precise message
+ * in the route's style (STS routes get InvalidClientTokenId / ExpiredToken, S3 routes
+ * InvalidAccessKeyId / InvalidToken / ExpiredToken) and returned to the server.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "core/buf.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "sts/sts_int.h"
+
+static void principal_free(void *p)
+{
+    pol_principal_free(p);
+}
+
+/* Maps an S3-style authentication error to the STS code when the route is STS. */
+static int map_err(const struct http_req *r, int err)
+{
+    if (r->route == NULL || r->route->err_style != HTTP_ERR_STS)
+        return err;
+    switch (err) {
+    case TS_E_INVALID_ACCESS_KEY:
+    case TS_E_INVALID_TOKEN:
+        return TS_E_STS_INVALID_CLIENT_TOKEN;
+    case TS_E_EXPIRED_TOKEN:
+        return TS_E_STS_EXPIRED_TOKEN;
+    case TS_E_ACCESS_DENIED:
+        return TS_E_STS_ACCESS_DENIED;
+    default:
+        return err;
+    }
+}
+
+/* Answers the error now (so the message survives) and returns it for the server. */
+static int fail(struct http_req *r, int err, const char *msg)
+{
+    err = map_err(r, err);
+    if (!http_replied(r))
+        http_reply_error(r, err, msg);
+    return err;
+}
+
+static char *xstrdup(const char *s, int *bad)
+{
+    char *d;
+    if (s == NULL)
+        return NULL;
+    d = strdup(s);
+    if (d == NULL)
+        *bad = 1;
+    return d;
+}
+
+static char *xprintf(int *bad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *xprintf(int *bad, const char *fmt, ...)
+{
+    struct buf b;
+    va_list ap;
+    char *s;
+    buf_init(&b, 8192);
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    s = buf_take(&b, NULL);
+    if (s == NULL)
+        *bad = 1;
+    return s;
+}
+
+int sts_principal_ids(struct pol_principal *p)
+{
+    int bad = 0;
+    switch (p->type) {
+    case POL_PRINCIPAL_ROOT:
+        if (p->arn == NULL)
+            p->arn = xprintf(&bad, "arn:aws:iam::%s:root", STS_ACCOUNT_ID);
+        if (p->userid == NULL)
+            p->userid = xstrdup(STS_ACCOUNT_ID, &bad);
+        break;
+    case POL_PRINCIPAL_USER:
+        if (p->arn == NULL && p->username != NULL)
+            p->arn = xprintf(&bad, "arn:aws:iam::%s:user/%s", STS_ACCOUNT_ID, p->username);
+        if (p->userid == NULL && p->username != NULL)
+            p->userid = xstrdup(p->username, &bad);
+        break;
+    case POL_PRINCIPAL_TEMP:
+        if (p->arn == NULL && p->access_key != NULL)
+            p->arn = sts_assumed_role_arn(NULL, p->parent ? p->parent : p->access_key,
+                                          p->session_name, p->access_key);
+        if (p->userid == NULL && p->access_key != NULL)
+            p->userid = sts_assumed_role_id(p->access_key, p->session_name);
+        if ((p->arn == NULL || p->userid == NULL) && p->access_key != NULL)
+            bad = 1;
+        break;
+    case POL_PRINCIPAL_ANONYMOUS:
+        break;
+    }
+    return bad ? TS_E_INTERNAL : TS_OK;
+}
+
+/* Temporary credentials: token checks and the principal. */
+static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
+                        struct pol_principal **out, char **secret, const char **msg)
+{
+    struct sts_token t;
+    struct pol_principal *p = NULL;
+    struct iam_user u;
+    char sec[41], perr[256];
+    int rc, bad = 0;
+
+    memset(&t, 0, sizeof t);
+    memset(&u, 0, sizeof u);
+    rc = sts_unseal(c, a->security_token, strlen(a->security_token), now, &t, sec);
+    if (rc != TS_OK) {
+        *msg = rc == TS_E_EXPIRED_TOKEN ? NULL
+                                        : "The security token included in the "
+                                          "request is invalid.";
+        return rc;
+    }
+    rc = TS_E_INVALID_ACCESS_KEY;
+    if (strcmp(t.access_key, a->access_key) != 0) {
+        *msg = "The access key does not match the security token.";
+        rc = TS_E_INVALID_TOKEN;
+        goto fail;
+    }
+    if (iam_key_revoked(c->st, t.access_key)) {
+        *msg = "The access key has been revoked.";
+        goto fail;
+    }
+    if (strcmp(t.source, "static") == 0) {
+        if (iam_user_get(c->st, t.parent, &u) != TS_OK) {
+            *msg = "The parent user of these credentials no longer exists.";
+            goto fail;
+        }
+        if (!u.enabled) {
+            *msg = "The parent user of these credentials is disabled.";
+            goto fail;
+        }
+        if (t.issued < u.not_before) {
+            *msg = "These credentials have been revoked.";
+            goto fail;
+        }
+    } else {
+        time_t nb = 0;
+        if (strcmp(t.source, "root") == 0 &&
+            (c->cfg.root_user == NULL || strcmp(c->cfg.root_user, t.parent) != 0)) {
+            *msg = "The parent of these credentials no longer exists.";
+            goto fail;
+        }
+        if (iam_parent_not_before(c->st, t.parent, &nb) == TS_OK && t.issued < nb) {
+            *msg = "These credentials have been revoked.";
+            goto fail;
+        }
+    }
+
+    p = pol_principal_new(POL_PRINCIPAL_TEMP);
+    if (p == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    p->access_key = xstrdup(t.access_key, &bad);
+    p->username = xstrdup(t.username != NULL ? t.username : t.parent, &bad);
+    p->parent = t.parent;
+    t.parent = NULL;
+    p->source = t.source;
+    t.source = NULL;
+    p->policies = t.policies;
+    memset(&t.policies, 0, sizeof t.policies);
+    p->session_name = t.session_name;
+    t.session_name = NULL;
+    p->expires = t.expires;
+    p->issued = t.issued;
+    for (size_t i = 0; i < t.nclaims && !bad; i++)
+        if (pol_principal_add_claim(p, t.claims[i].key, t.claims[i].value) != TS_OK)
+            bad = 1;
+    p->arn = sts_assumed_role_arn(t.role_arn, p->parent, p->session_name, p->access_key);
+    p->userid = sts_assumed_role_id(t.access_key, p->session_name);
+    if (bad || p->arn == NULL || p->userid == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    if (t.session_policy != NULL) {
+        if (pol_doc_parse(t.session_policy, strlen(t.session_policy), &p->session_doc, perr,
+                          sizeof perr) != TS_OK) {
+            *msg = "The session policy of these credentials is no longer valid.";
+            rc = TS_E_INVALID_TOKEN;
+            goto fail;
+        }
+        p->session_policy = t.session_policy;
+        t.session_policy = NULL;
+    }
+    *secret = strdup(sec);
+    if (*secret == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    *out = p;
+    p = NULL;
+    rc = TS_OK;
+fail:
+    OPENSSL_cleanse(sec, sizeof sec);
+    iam_user_cleanup(&u);
+    sts_token_cleanup(&t);
+    pol_principal_free(p);
+    return rc;
+}
+
+/* Who holds a->access_key, and its secret (malloc'ed). TS_OK or an S3-style error with a
+ * client message in *msg (may stay NULL). */
+static int resolve(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
+                   struct pol_principal **out, char **secret, const char **msg)
+{
+    struct pol_principal *p = NULL;
+    struct iam_user u;
+    int rc, bad = 0;
+
+    *msg = NULL;
+    if (a->security_token != NULL && a->security_token[0] != '\0')
+        return resolve_temp(c, a, now, out, secret, msg);
+
+    if (c->cfg.root_user != NULL && c->cfg.root_secret != NULL &&
+        strcmp(a->access_key, c->cfg.root_user) == 0) {
+        p = pol_principal_new(POL_PRINCIPAL_ROOT);
+        if (p == NULL)
+            return TS_E_INTERNAL;
+        p->access_key = xstrdup(a->access_key, &bad);
+        p->username = xstrdup(a->access_key, &bad);
+        p->source = xstrdup("root", &bad);
+        *secret = xstrdup(c->cfg.root_secret, &bad);
+        if (bad || sts_principal_ids(p) != TS_OK) {
+            pol_principal_free(p);
+            free(*secret);
+            *secret = NULL;
+            return TS_E_INTERNAL;
+        }
+        *out = p;
+        return TS_OK;
+    }
+
+    memset(&u, 0, sizeof u);
+    rc = iam_user_get(c->st, a->access_key, &u);
+    if (rc == TS_E_NO_SUCH_ENTITY)
+        return TS_E_INVALID_ACCESS_KEY;
+    if (rc != TS_OK)
+        return rc;
+    if (!u.enabled) {
+        iam_user_cleanup(&u);
+        *msg = "Your account is disabled; please contact your administrator.";
+        return TS_E_INVALID_ACCESS_KEY;
+    }
+    p = pol_principal_new(POL_PRINCIPAL_USER);
+    if (p != NULL) {
+        p->access_key = xstrdup(a->access_key, &bad);
+        p->username = xstrdup(u.name, &bad);
+        p->source = xstrdup("static", &bad);
+        *secret = xstrdup(u.secret, &bad);
+    }
+    iam_user_cleanup(&u);
+    if (p == NULL || bad || sts_principal_ids(p) != TS_OK) {
+        pol_principal_free(p);
+        free(*secret);
+        *secret = NULL;
+        return TS_E_INTERNAL;
+    }
+    *out = p;
+    return TS_OK;
+}
+
+static void secret_free(char *s)
+{
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+/* The credential scope's service must fit the route: "sts" for STS, "s3" for S3; the admin
+ * API (JSON) accepts either (MinIO's admin clients sign as "s3"). */
+static bool service_ok(const struct http_req *r, const struct sigv4_auth *a)
+{
+    enum http_err_style st = r->route ? r->route->err_style : HTTP_ERR_S3;
+    if (st == HTTP_ERR_STS)
+        return strcmp(a->service, "sts") == 0;
+    if (st == HTTP_ERR_S3)
+        return strcmp(a->service, "s3") == 0;
+    return strcmp(a->service, "s3") == 0 || strcmp(a->service, "sts") == 0;
+}
+
+static void set_principal(struct http_req *r, struct pol_principal *p)
+{
+    if (r->principal != NULL && r->principal_free != NULL)
+        r->principal_free(r->principal);
+    r->principal = p;
+    r->principal_free = principal_free;
+}
+
+/* Parses, checks the service and resolves the signer. */
+static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth *a, time_t now,
+                        struct pol_principal **p, char **secret)
+{
+    const char *msg = NULL;
+    int rc = sigv4_parse(r, a);
+    if (rc == SIGV4_NONE)
+        return SIGV4_NONE;
+    if (rc != TS_OK)
+        return fail(r, rc, a->err_msg);
+    if (!service_ok(r, a))
+        return fail(r, a->presigned ? TS_E_AUTH_QUERY_MALFORMED : TS_E_AUTH_HEADER_MALFORMED,
+                    "Credential should be scoped to the correct service.");
+    rc = resolve(c, a, now, p, secret, &msg);
+    if (rc != TS_OK)
+        return fail(r, rc, msg);
+    return TS_OK;
+}
+
+int sts_authenticate(void *ctx, struct http_req *r)
+{
+    struct sts_ctx *c = ctx;
+    struct sigv4_auth a;
+    struct pol_principal *p = NULL;
+    char *secret = NULL;
+    const char *ph;
+    time_t now = enc_now();
+    int rc;
+
+    rc = begin_common(c, r, &a, now, &p, &secret);
+    if (rc == SIGV4_NONE) {
+        rc = sigv4_install_filter(r, &a, NULL, c->keycache);
+        if (rc != TS_OK)
+            return fail(r, rc, NULL);
+        p = pol_principal_new(POL_PRINCIPAL_ANONYMOUS);
+        if (p == NULL)
+            return fail(r, TS_E_INTERNAL, NULL);
+        set_principal(r, p);
+        return TS_OK;
+    }
+    if (rc != TS_OK)
+        return rc;
+    ph = sigv4_declared_payload(&a);
+    if (ph == NULL) {
+        /* The signature covers the body's hash: verify once it is buffered. */
+        r->authn_deferred = true;
+        rc = TS_OK;
+        goto out;
+    }
+    rc = sigv4_verify(r, &a, secret, c->cfg.region, now, ph, c->keycache);
+    if (rc != TS_OK) {
+        rc = fail(r, rc, a.err_msg);
+        goto out;
+    }
+    rc = sigv4_install_filter(r, &a, secret, c->keycache);
+    if (rc != TS_OK) {
+        rc = fail(r, rc, a.err_msg);
+        goto out;
+    }
+    set_principal(r, p);
+    p = NULL;
+out:
+    secret_free(secret);
+    pol_principal_free(p);
+    return rc;
+}
+
+int sts_authenticate_finish(void *ctx, struct http_req *r)
+{
+    struct sts_ctx *c = ctx;
+    struct sigv4_auth a;
+    struct pol_principal *p = NULL;
+    char *secret = NULL, hash[65];
+    time_t now = enc_now();
+    int rc;
+
+    rc = begin_common(c, r, &a, now, &p, &secret);
+    if (rc == SIGV4_NONE)
+        return fail(r, TS_E_INTERNAL, NULL); /* begin saw a signature: cannot happen */
+    if (rc != TS_OK)
+        return rc;
+    sigv4_sha256_hex(r->body != NULL ? (const void *)r->body : "", r->body_len, hash);
+    rc = sigv4_verify(r, &a, secret, c->cfg.region, now, hash, c->keycache);
+    if (rc != TS_OK) {
+        rc = fail(r, rc, a.err_msg);
+        goto out;
+    }
+    set_principal(r, p);
+    p = NULL;
+out:
+    secret_free(secret);
+    pol_principal_free(p);
+    return rc;
+}

@@ -1,0 +1,202 @@
+/* checksum.c -- the S3 additional checksums (x-amz-checksum-*): CRC32 (zlib), CRC32C and
+ * CRC64NVME (table-driven here, slice-by-8), SHA1 and SHA256 (OpenSSL EVP). Used by the body
+ * filter in chunked.c; see sigv4.h for the contracts.
+ */
+#include "sts/sigv4.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "core/err.h"
+
+/* CRC-32C: Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78 (RFC 3720 B.4).
+ * CRC-64/NVME: Rocksoft polynomial 0xAD93D23594C93659, reflected 0x9A6C9329AC4BC9B5
+ * (NVM Express Command Set spec, 5.2.1.3.4). Both reflected, init and xorout all ones.
+ * Tables for slice-by-8 are built once. */
+#define CRC32C_POLY 0x82F63B78u
+#define CRC64NVME_POLY 0x9A6C9329AC4BC9B5ull
+
+static uint32_t crc32c_tab[8][256];
+static uint64_t crc64_tab[8][256];
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+
+static void tab_init(void)
+{
+    for (unsigned i = 0; i < 256; i++) {
+        uint32_t c = i;
+        uint64_t d = i;
+        for (int k = 0; k < 8; k++) {
+            c = (c & 1) ? (c >> 1) ^ CRC32C_POLY : c >> 1;
+            d = (d & 1) ? (d >> 1) ^ CRC64NVME_POLY : d >> 1;
+        }
+        crc32c_tab[0][i] = c;
+        crc64_tab[0][i] = d;
+    }
+    for (unsigned i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++) {
+            crc32c_tab[t][i] =
+                (crc32c_tab[t - 1][i] >> 8) ^ crc32c_tab[0][crc32c_tab[t - 1][i] & 0xff];
+            crc64_tab[t][i] = (crc64_tab[t - 1][i] >> 8) ^ crc64_tab[0][crc64_tab[t - 1][i] & 0xff];
+        }
+}
+
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+uint32_t sigv4_crc32c(uint32_t crc, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    uint32_t c = ~crc;
+
+    pthread_once(&tab_once, tab_init);
+    while (n >= 8) {
+        uint64_t v = load_le64(p) ^ c;
+        c = crc32c_tab[7][v & 0xff] ^ crc32c_tab[6][(v >> 8) & 0xff] ^
+            crc32c_tab[5][(v >> 16) & 0xff] ^ crc32c_tab[4][(v >> 24) & 0xff] ^
+            crc32c_tab[3][(v >> 32) & 0xff] ^ crc32c_tab[2][(v >> 40) & 0xff] ^
+            crc32c_tab[1][(v >> 48) & 0xff] ^ crc32c_tab[0][v >> 56];
+        p += 8;
+        n -= 8;
+    }
+    while (n-- > 0)
+        c = (c >> 8) ^ crc32c_tab[0][(c ^ *p++) & 0xff];
+    return ~c;
+}
+
+uint64_t sigv4_crc64nvme(uint64_t crc, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    uint64_t c = ~crc;
+
+    pthread_once(&tab_once, tab_init);
+    while (n >= 8) {
+        uint64_t v = load_le64(p) ^ c;
+        c = crc64_tab[7][v & 0xff] ^ crc64_tab[6][(v >> 8) & 0xff] ^
+            crc64_tab[5][(v >> 16) & 0xff] ^ crc64_tab[4][(v >> 24) & 0xff] ^
+            crc64_tab[3][(v >> 32) & 0xff] ^ crc64_tab[2][(v >> 40) & 0xff] ^
+            crc64_tab[1][(v >> 48) & 0xff] ^ crc64_tab[0][v >> 56];
+        p += 8;
+        n -= 8;
+    }
+    while (n-- > 0)
+        c = (c >> 8) ^ crc64_tab[0][(c ^ *p++) & 0xff];
+    return ~c;
+}
+
+static const struct {
+    enum sigv4_cksum_algo algo;
+    const char *name, *header;
+    size_t size;
+} algos[] = {
+    {SIGV4_CK_CRC32, "CRC32", "x-amz-checksum-crc32", 4},
+    {SIGV4_CK_CRC32C, "CRC32C", "x-amz-checksum-crc32c", 4},
+    {SIGV4_CK_CRC64NVME, "CRC64NVME", "x-amz-checksum-crc64nvme", 8},
+    {SIGV4_CK_SHA1, "SHA1", "x-amz-checksum-sha1", 20},
+    {SIGV4_CK_SHA256, "SHA256", "x-amz-checksum-sha256", 32},
+};
+
+const char *sigv4_cksum_name(enum sigv4_cksum_algo algo)
+{
+    for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++)
+        if (algos[i].algo == algo)
+            return algos[i].name;
+    return "";
+}
+
+enum sigv4_cksum_algo sigv4_cksum_from_header(const char *name)
+{
+    for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++)
+        if (strcasecmp(name, algos[i].header) == 0)
+            return algos[i].algo;
+    return SIGV4_CK_NONE;
+}
+
+size_t sigv4_cksum_size(enum sigv4_cksum_algo algo)
+{
+    for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++)
+        if (algos[i].algo == algo)
+            return algos[i].size;
+    return 0;
+}
+
+int sigv4_cksum_init(struct sigv4_cksum *c, enum sigv4_cksum_algo algo)
+{
+    memset(c, 0, sizeof *c);
+    c->algo = algo;
+    if (algo == SIGV4_CK_CRC32)
+        c->crc32 = (uint32_t)crc32(0L, Z_NULL, 0);
+    if (algo == SIGV4_CK_SHA1 || algo == SIGV4_CK_SHA256) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (md == NULL ||
+            EVP_DigestInit_ex(md, algo == SIGV4_CK_SHA1 ? EVP_sha1() : EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(md);
+            c->algo = SIGV4_CK_NONE;
+            return TS_E_INTERNAL;
+        }
+        c->md = md;
+    }
+    return TS_OK;
+}
+
+void sigv4_cksum_update(struct sigv4_cksum *c, const void *p, size_t n)
+{
+    switch (c->algo) {
+    case SIGV4_CK_CRC32:
+        /* zlib's crc32 takes a uInt length: feed in pieces. */
+        while (n > 0) {
+            uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+            c->crc32 = (uint32_t)crc32(c->crc32, p, k);
+            p = (const uint8_t *)p + k;
+            n -= k;
+        }
+        break;
+    case SIGV4_CK_CRC32C:
+        c->crc32 = sigv4_crc32c(c->crc32, p, n);
+        break;
+    case SIGV4_CK_CRC64NVME:
+        c->crc64 = sigv4_crc64nvme(c->crc64, p, n);
+        break;
+    case SIGV4_CK_SHA1:
+    case SIGV4_CK_SHA256:
+        EVP_DigestUpdate(c->md, p, n);
+        break;
+    case SIGV4_CK_NONE:
+        break;
+    }
+}
+
+void sigv4_cksum_final(struct sigv4_cksum *c, uint8_t out[32])
+{
+    switch (c->algo) {
+    case SIGV4_CK_CRC32:
+    case SIGV4_CK_CRC32C:
+        for (int i = 0; i < 4; i++)
+            out[i] = (uint8_t)(c->crc32 >> (24 - 8 * i));
+        break;
+    case SIGV4_CK_CRC64NVME:
+        for (int i = 0; i < 8; i++)
+            out[i] = (uint8_t)(c->crc64 >> (56 - 8 * i));
+        break;
+    case SIGV4_CK_SHA1:
+    case SIGV4_CK_SHA256:
+        EVP_DigestFinal_ex(c->md, out, NULL);
+        break;
+    case SIGV4_CK_NONE:
+        break;
+    }
+}
+
+void sigv4_cksum_free(struct sigv4_cksum *c)
+{
+    EVP_MD_CTX_free(c->md);
+    c->md = NULL;
+}

@@ -1,0 +1,164 @@
+/* ctx.c -- the STS context (config, IAM store, policy engine, token keyring, action table)
+ * and the admin operations on sessions: revoke a parent's sessions, revoke one access key,
+ * rotate the token key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "sts/sts_int.h"
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    if (s == NULL)
+        s = dflt;
+    return s != NULL ? strdup(s) : NULL;
+}
+
+struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
+                            struct pol_engine *pe)
+{
+    struct sts_ctx *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (pthread_rwlock_init(&c->lock, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->st = st;
+    c->pe = pe;
+    c->region = dup_or(cfg->region, "us-east-1");
+    c->root_user = dup_or(cfg->root_user, NULL);
+    c->root_secret = dup_or(cfg->root_secret, NULL);
+    c->data_dir = dup_or(cfg->data_dir, NULL);
+    c->cfg.region = c->region;
+    c->cfg.root_user = c->root_user;
+    c->cfg.root_secret = c->root_secret;
+    c->cfg.data_dir = c->data_dir;
+    c->cfg.max_duration = cfg->max_duration > 0 ? cfg->max_duration : 43200;
+    if (c->region == NULL || (cfg->root_user && !c->root_user) ||
+        (cfg->root_secret && !c->root_secret) || (cfg->data_dir && !c->data_dir)) {
+        fprintf(stderr, "sts: out of memory\n");
+        goto fail;
+    }
+    if (c->cfg.max_duration < STS_MIN_DURATION || c->cfg.max_duration > STS_MAX_DURATION_LIMIT) {
+        fprintf(stderr, "sts: max duration %ld out of range %ld..%ld seconds\n",
+                c->cfg.max_duration, STS_MIN_DURATION, STS_MAX_DURATION_LIMIT);
+        goto fail;
+    }
+    if (st == NULL) {
+        fprintf(stderr, "sts: no IAM store\n");
+        goto fail;
+    }
+    c->keycache = sigv4_keycache_new();
+    if (c->keycache == NULL) {
+        fprintf(stderr, "sts: out of memory\n");
+        goto fail;
+    }
+    if (sts_keys_load(c) != TS_OK) {
+        fprintf(stderr, "sts: cannot load or create the token keys\n");
+        goto fail;
+    }
+    return c;
+fail:
+    sts_ctx_free(c);
+    return NULL;
+}
+
+void sts_ctx_free(struct sts_ctx *c)
+{
+    if (c == NULL)
+        return;
+    sts_keyring_free(&c->ring);
+    sigv4_keycache_free(c->keycache);
+    pthread_rwlock_destroy(&c->lock);
+    free(c->region);
+    free(c->root_user);
+    if (c->root_secret != NULL) {
+        OPENSSL_cleanse(c->root_secret, strlen(c->root_secret));
+        free(c->root_secret);
+    }
+    free(c->data_dir);
+    free(c);
+}
+
+const struct sts_config *sts_ctx_config(const struct sts_ctx *c)
+{
+    return &c->cfg;
+}
+
+static const char *const known_actions[] = {
+    "AssumeRoleWithWebIdentity", "AssumeRoleWithClientGrants", "AssumeRoleWithLDAPIdentity",
+    "AssumeRoleWithCertificate", "AssumeRoleWithCustomToken",
+};
+
+int sts_set_action(struct sts_ctx *c, const char *action, sts_action_fn fn, void *arg)
+{
+    size_t i, known = 0;
+    for (i = 0; i < sizeof known_actions / sizeof known_actions[0]; i++)
+        if (strcmp(known_actions[i], action) == 0)
+            known = 1;
+    if (!known)
+        return TS_E_INVALID_ARGUMENT;
+    for (i = 0; i < c->nactions; i++) {
+        if (strcmp(c->actions[i].name, action) == 0) {
+            c->actions[i].fn = fn;
+            c->actions[i].arg = arg;
+            return TS_OK;
+        }
+    }
+    if (c->nactions == STS_MAX_ACTIONS)
+        return TS_E_INVALID_ARGUMENT;
+    for (i = 0; i < sizeof known_actions / sizeof known_actions[0]; i++)
+        if (strcmp(known_actions[i], action) == 0)
+            c->actions[c->nactions].name = known_actions[i];
+    c->actions[c->nactions].fn = fn;
+    c->actions[c->nactions].arg = arg;
+    c->nactions++;
+    return TS_OK;
+}
+
+int sts_revoke_user(struct sts_ctx *c, const char *user)
+{
+    struct iam_user u;
+    time_t now = enc_now(), nb = now + 1;
+    int rc;
+
+    if (user == NULL || *user == '\0')
+        return TS_E_INVALID_ARGUMENT;
+    memset(&u, 0, sizeof u);
+    rc = iam_user_get(c->st, user, &u);
+    if (rc == TS_OK) {
+        iam_user_cleanup(&u);
+        rc = iam_user_revoke_sessions(c->st, user, nb);
+    } else if (rc == TS_E_NO_SUCH_ENTITY) {
+        rc = iam_parent_revoke_sessions(c->st, user, nb);
+    }
+    if (rc != TS_OK)
+        return rc;
+    /* Tokens carry whole seconds: everything issued before the next second is revoked;
+     * wait for it so that sessions minted after we return are not. */
+    while (enc_now() < nb) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    log_audit("sts.revoke", "user", user, NULL);
+    return TS_OK;
+}
+
+int sts_revoke_access_key(struct sts_ctx *c, const char *access_key)
+{
+    int rc;
+    if (access_key == NULL || *access_key == '\0')
+        return TS_E_INVALID_ARGUMENT;
+    rc = iam_revoke_key(c->st, access_key, enc_now() + c->cfg.max_duration);
+    if (rc == TS_OK)
+        log_audit("sts.revoke", "access_key", access_key, NULL);
+    return rc;
+}

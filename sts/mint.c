@@ -1,0 +1,163 @@
+/* mint.c -- the minter: the one place temporary credentials are made (DESIGN §2). Identity
+ * backends (static AssumeRole here, OIDC and LDAP in idp/ and ldap/) build a struct
+ * sts_session from their claims and call sts_mint, then sts_reply_creds; none of them
+ * seals tokens or derives secrets itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "core/buf.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/xml.h"
+#include "sts/sts_int.h"
+
+void sts_time_expiration(time_t t, char *out)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *sts_assumed_role_arn(const char *role_arn, const char *parent, const char *session_name,
+                           const char *access_key)
+{
+    const char *role = parent;
+    struct buf b;
+    if (role_arn != NULL) {
+        const char *slash = strrchr(role_arn, '/');
+        const char *colon = strrchr(role_arn, ':');
+        const char *last = slash != NULL ? slash + 1 : (colon != NULL ? colon + 1 : role_arn);
+        if (*last != '\0')
+            role = last;
+    }
+    buf_init(&b, 8192);
+    buf_addf(&b, "arn:aws:sts::%s:assumed-role/%s/%s", STS_ACCOUNT_ID, role,
+             session_name != NULL ? session_name : access_key);
+    return buf_take(&b, NULL);
+}
+
+char *sts_assumed_role_id(const char *access_key, const char *session_name)
+{
+    struct buf b;
+    buf_init(&b, 256);
+    if (session_name != NULL)
+        buf_addf(&b, "%s:%s", access_key, session_name);
+    else
+        buf_adds(&b, access_key);
+    return buf_take(&b, NULL);
+}
+
+void sts_creds_cleanup(struct sts_creds *cr)
+{
+    if (cr == NULL)
+        return;
+    if (cr->session_token != NULL)
+        free(cr->session_token);
+    free(cr->arn);
+    free(cr->role_id);
+    OPENSSL_cleanse(cr, sizeof *cr);
+}
+
+int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *out)
+{
+    struct sts_token t = {0};
+    struct sts_creds cr;
+    int rc = TS_E_INTERNAL;
+
+    memset(&cr, 0, sizeof cr);
+    if (s == NULL || s->parent == NULL || *s->parent == '\0' || s->source == NULL ||
+        s->duration < 1 || s->duration > c->cfg.max_duration)
+        return TS_E_INVALID_ARGUMENT;
+    if (sts_new_access_key(t.access_key) != 0)
+        return TS_E_INTERNAL;
+    t.issued = enc_now();
+    t.expires = t.issued + s->duration;
+    /* The token borrows the session's strings: sts_seal only reads them. */
+    t.parent = (char *)s->parent;
+    t.username = (char *)s->username;
+    t.source = (char *)s->source;
+    t.session_policy = (char *)s->session_policy;
+    t.session_name = (char *)s->session_name;
+    t.role_arn = (char *)s->role_arn;
+    t.policies.v = (char **)s->policies;
+    t.policies.n = s->npolicies;
+    t.claims = (struct http_kv *)s->claims;
+    t.nclaims = s->nclaims;
+    rc = sts_seal(c, &t, &cr.session_token, cr.secret_key);
+    if (rc != TS_OK)
+        goto fail;
+    memcpy(cr.access_key, t.access_key, sizeof cr.access_key);
+    cr.issued = t.issued;
+    cr.expires = t.expires;
+    cr.arn = sts_assumed_role_arn(s->role_arn, s->parent, s->session_name, cr.access_key);
+    cr.role_id = sts_assumed_role_id(cr.access_key, s->session_name);
+    if (cr.arn == NULL || cr.role_id == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    *out = cr;
+    memset(&cr, 0, sizeof cr);
+    rc = TS_OK;
+fail:
+    sts_creds_cleanup(&cr);
+    return rc;
+}
+
+int sts_reply_creds(struct http_req *r, const char *action, const struct sts_session *s,
+                    const struct sts_creds *cr, const char *extra_xml)
+{
+    char resp[96], result[96], exp[32], expires[32];
+    struct buf b;
+    struct buf pols;
+    size_t len;
+    char *body;
+
+    snprintf(resp, sizeof resp, "%sResponse", action);
+    snprintf(result, sizeof result, "%sResult", action);
+    sts_time_expiration(cr->expires, exp);
+    buf_init(&b, 64 * 1024);
+    xml_open(&b, resp, STS_XMLNS);
+    xml_open(&b, result, NULL);
+    if (extra_xml != NULL)
+        buf_adds(&b, extra_xml);
+    xml_open(&b, "AssumedRoleUser", NULL);
+    xml_elem(&b, "Arn", cr->arn);
+    xml_elem(&b, "AssumedRoleId", cr->role_id);
+    xml_close(&b, "AssumedRoleUser");
+    xml_open(&b, "Credentials", NULL);
+    xml_elem(&b, "AccessKeyId", cr->access_key);
+    xml_elem(&b, "SecretAccessKey", cr->secret_key);
+    xml_elem(&b, "SessionToken", cr->session_token);
+    xml_elem(&b, "Expiration", exp);
+    xml_close(&b, "Credentials");
+    xml_close(&b, result);
+    xml_open(&b, "ResponseMetadata", NULL);
+    xml_elem(&b, "RequestId", r->request_id);
+    xml_close(&b, "ResponseMetadata");
+    xml_close(&b, resp);
+    body = buf_take(&b, &len);
+    if (body == NULL)
+        return TS_E_INTERNAL;
+
+    /* Audit: who got what, never the secret or the token. */
+    buf_init(&pols, 8192);
+    for (size_t i = 0; s != NULL && i < s->npolicies; i++)
+        buf_addf(&pols, "%s%s", i ? "," : "", s->policies[i]);
+    snprintf(expires, sizeof expires, "%s", exp);
+    log_audit("sts.issue", "action", action, "user", s ? s->parent : NULL, "backend",
+              s ? s->source : NULL, "access_key", cr->access_key, "policies", buf_str(&pols),
+              "session_policy", s && s->session_policy ? "yes" : "no", "session",
+              s ? s->session_name : NULL, "source_ip", r->source_ip, "expires", expires,
+              "request_id", r->request_id, NULL);
+    buf_free(&pols);
+
+    int rc = http_reply_data(r, 200, "text/xml", body, len, false);
+    OPENSSL_cleanse(body, len);
+    free(body);
+    return rc;
+}

@@ -1,0 +1,676 @@
+/* seal.c -- token keys and the sealed session token (DESIGN §4.1).
+ *
+ * Token keys live in the IAM store as one blob ("sts/token-keys", JSON: version + a list of
+ * {kid, key (base64), created, retired}) so that every node sharing the store verifies
+ * every node's tokens (DESIGN §4.6); the LMDB store under DATA_DIR/iam/ is 0600. The last
+ * key is the active one; a rotation retires it and adds a new one; retired keys keep
+ * verifying until max_duration after retirement (no session can outlive that: sts_mint caps
+ * durations at max_duration) and are dropped at the next rotation after that.
+ *
+ * A session token is base64url (no padding) of
+ *
+ *   version (1 byte) | kid (8 ASCII bytes) | nonce (12 random bytes) | ciphertext | tag (16)
+ *
+ * sealed with AES-256-GCM under HMAC-SHA256(master, "tessera-sts-seal-v1"), version and kid
+ * as additional authenticated data. The plaintext is compact JSON:
+ *   {"a":access key,"i":issued,"e":expires,"p":parent,"u":username,"s":source,
+ *    "m":[policies],"sp":session policy,"n":session name,"r":role arn,"c":{claims}}
+ * (optional members omitted). The secret access key is not in the token: it is
+ *   base64(HMAC-SHA256(derive key, access key || SHA256(token text)))[0..40)
+ * with derive key = HMAC-SHA256(master, "tessera-sts-derive-v1"), so verifying needs no
+ * lookup and the token alone reveals no secret.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "sts/sts_int.h"
+
+#define NONCE_LEN 12
+#define TAG_LEN 16
+#define HDR_LEN (1 + STS_KID_LEN)
+#define MIN_RAW (HDR_LEN + NONCE_LEN + TAG_LEN)
+
+static const char kid_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+static const char ak_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/* ---- base64url (OpenSSL does the work; we translate the alphabet) ---- */
+
+static char *b64url_encode(const uint8_t *in, size_t n)
+{
+    size_t cap = 4 * ((n + 2) / 3) + 1;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    while (len > 0 && out[len - 1] == '=')
+        len--;
+    out[len] = '\0';
+    for (int i = 0; i < len; i++) {
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
+    }
+    return out;
+}
+
+/* Decodes strict, canonical base64url without padding into a malloc'ed buffer. Returns the
+ * length, or -1 (bad character, impossible length, non-zero trailing bits, OOM). */
+static long b64url_decode(const char *in, size_t n, uint8_t **out)
+{
+    char *tmp = NULL;
+    uint8_t *raw = NULL;
+    long len = -1;
+    size_t pad, i;
+
+    *out = NULL;
+    if (n == 0 || n % 4 == 1)
+        return -1;
+    pad = (4 - n % 4) % 4;
+    tmp = malloc(n + pad + 1);
+    raw = malloc((n + pad) / 4 * 3 + 1);
+    if (tmp == NULL || raw == NULL)
+        goto fail;
+    for (i = 0; i < n; i++) {
+        char ch = in[i];
+        if (ch == '-')
+            ch = '+';
+        else if (ch == '_')
+            ch = '/';
+        else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                   (ch >= '0' && ch <= '9')))
+            goto fail;
+        tmp[i] = ch;
+    }
+    for (; i < n + pad; i++)
+        tmp[i] = '=';
+    tmp[i] = '\0';
+    int dec = EVP_DecodeBlock(raw, (unsigned char *)tmp, (int)(n + pad));
+    if (dec < 0 || (size_t)dec < pad)
+        goto fail;
+    len = dec - (long)pad;
+    /* Canonical form only: re-encoding must give the input back (no stray trailing bits),
+     * so that one token has exactly one spelling. */
+    char *again = b64url_encode(raw, (size_t)len);
+    if (again == NULL || strlen(again) != n || memcmp(again, in, n) != 0) {
+        free(again);
+        len = -1;
+        goto fail;
+    }
+    free(again);
+    *out = raw;
+    raw = NULL;
+fail:
+    free(tmp);
+    free(raw);
+    return len;
+}
+
+/* ---- keys ---- */
+
+static void key_derive(struct sts_key *k)
+{
+    static const char seal_label[] = "tessera-sts-seal-v1";
+    static const char derive_label[] = "tessera-sts-derive-v1";
+    enc_hmac_sha256(k->master, sizeof k->master, seal_label, sizeof seal_label - 1, k->seal);
+    enc_hmac_sha256(k->master, sizeof k->master, derive_label, sizeof derive_label - 1, k->derive);
+}
+
+static int key_generate(struct sts_key *k, time_t now)
+{
+    memset(k, 0, sizeof *k);
+    if (enc_random(k->master, sizeof k->master) != 0 ||
+        enc_random_chars(k->kid, STS_KID_LEN, kid_alphabet, sizeof kid_alphabet - 1) != 0)
+        return -1;
+    k->created = now;
+    key_derive(k);
+    return 0;
+}
+
+void sts_keyring_free(struct sts_keyring *ring)
+{
+    if (ring->keys != NULL) {
+        OPENSSL_cleanse(ring->keys, ring->n * sizeof *ring->keys);
+        free(ring->keys);
+    }
+    ring->keys = NULL;
+    ring->n = 0;
+}
+
+static int kid_valid(const char *kid)
+{
+    if (strlen(kid) != STS_KID_LEN)
+        return 0;
+    for (size_t i = 0; i < STS_KID_LEN; i++)
+        if (strchr(kid_alphabet, kid[i]) == NULL)
+            return 0;
+    return 1;
+}
+
+/* Parses the blob into ring. TS_OK or TS_E_INTERNAL. */
+static int ring_parse(const void *data, size_t len, struct sts_keyring *ring)
+{
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *keys = root ? json_object_get(root, "keys") : NULL;
+    struct sts_keyring r = {0};
+    int rc = TS_E_INTERNAL;
+    size_t i;
+    json_t *it;
+
+    if (!json_is_array(keys) || json_array_size(keys) == 0)
+        goto fail;
+    r.keys = calloc(json_array_size(keys), sizeof *r.keys);
+    if (r.keys == NULL)
+        goto fail;
+    json_array_foreach(keys, i, it)
+    {
+        const char *kid = json_string_value(json_object_get(it, "kid"));
+        const char *b64 = json_string_value(json_object_get(it, "key"));
+        json_t *created = json_object_get(it, "created"), *retired = json_object_get(it, "retired");
+        uint8_t raw[64];
+        struct sts_key *k = &r.keys[r.n];
+        if (kid == NULL || b64 == NULL || !kid_valid(kid) || strlen(b64) != 44 ||
+            !json_is_integer(created) || !json_is_integer(retired))
+            goto fail;
+        if (enc_unb64(b64, 44, raw) != 32) {
+            OPENSSL_cleanse(raw, sizeof raw);
+            goto fail;
+        }
+        memcpy(k->kid, kid, STS_KID_LEN + 1);
+        memcpy(k->master, raw, 32);
+        OPENSSL_cleanse(raw, sizeof raw);
+        k->created = (time_t)json_integer_value(created);
+        k->retired = (time_t)json_integer_value(retired);
+        key_derive(k);
+        r.n++;
+    }
+    *ring = r;
+    r.keys = NULL;
+    rc = TS_OK;
+fail:
+    if (rc != TS_OK)
+        fprintf(stderr, "sts: token key blob %s is malformed\n", STS_KEYS_BLOB);
+    sts_keyring_free(&r);
+    json_decref(root);
+    return rc;
+}
+
+static int ring_store(struct sts_ctx *c, const struct sts_keyring *ring)
+{
+    json_t *root = json_object(), *keys = json_array();
+    char *text = NULL;
+    int rc = TS_E_INTERNAL;
+
+    if (root == NULL || keys == NULL)
+        goto fail;
+    json_object_set_new(root, "v", json_integer(1));
+    json_object_set(root, "keys", keys);
+    for (size_t i = 0; i < ring->n; i++) {
+        const struct sts_key *k = &ring->keys[i];
+        char *b64 = enc_b64(k->master, sizeof k->master);
+        if (b64 == NULL)
+            goto fail;
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kid", k->kid, "key", b64, "created",
+                              (json_int_t)k->created, "retired", (json_int_t)k->retired);
+        OPENSSL_cleanse(b64, strlen(b64));
+        free(b64);
+        if (o == NULL || json_array_append_new(keys, o) != 0)
+            goto fail;
+    }
+    text = json_dumps(root, JSON_COMPACT);
+    if (text == NULL)
+        goto fail;
+    rc = iam_blob_put(c->st, STS_KEYS_BLOB, text, strlen(text));
+fail:
+    if (text != NULL) {
+        OPENSSL_cleanse(text, strlen(text));
+        free(text);
+    }
+    json_decref(keys);
+    json_decref(root);
+    return rc;
+}
+
+/* Reads the ring from the store (generating the first key when absent) into *out. */
+static int ring_read(struct sts_ctx *c, struct sts_keyring *out, uint64_t *gen)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    *gen = iam_store_generation(c->st);
+    rc = iam_blob_get(c->st, STS_KEYS_BLOB, &data, &len);
+    if (rc == TS_OK) {
+        rc = ring_parse(data, len, out);
+        OPENSSL_cleanse(data, len);
+        free(data);
+        return rc;
+    }
+    if (rc != TS_E_NO_SUCH_ENTITY)
+        return rc;
+    /* First start: one active key. */
+    struct sts_keyring r = {0};
+    r.keys = calloc(1, sizeof *r.keys);
+    if (r.keys == NULL)
+        return TS_E_INTERNAL;
+    r.n = 1;
+    if (key_generate(&r.keys[0], enc_now()) != 0 || (rc = ring_store(c, &r)) != TS_OK) {
+        sts_keyring_free(&r);
+        return rc == TS_OK ? TS_E_INTERNAL : rc;
+    }
+    *gen = iam_store_generation(c->st);
+    *out = r;
+    return TS_OK;
+}
+
+int sts_keys_load(struct sts_ctx *c)
+{
+    struct sts_keyring r = {0}, old;
+    uint64_t gen;
+    int rc = ring_read(c, &r, &gen);
+    if (rc != TS_OK)
+        return rc;
+    pthread_rwlock_wrlock(&c->lock);
+    old = c->ring;
+    c->ring = r;
+    c->ring_gen = gen;
+    pthread_rwlock_unlock(&c->lock);
+    sts_keyring_free(&old);
+    return TS_OK;
+}
+
+int sts_rotate_key(struct sts_ctx *c, char kid_out[32])
+{
+    struct sts_keyring cur = {0}, next = {0};
+    time_t now = enc_now();
+    uint64_t gen;
+    int rc;
+
+    /* Start from the stored ring so rotations made by other nodes are kept. */
+    pthread_rwlock_wrlock(&c->lock);
+    rc = ring_read(c, &cur, &gen);
+    if (rc != TS_OK)
+        goto fail;
+    next.keys = calloc(cur.n + 1, sizeof *next.keys);
+    if (next.keys == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    for (size_t i = 0; i < cur.n; i++) {
+        struct sts_key k = cur.keys[i];
+        if (k.retired == 0)
+            k.retired = now;
+        if (now - k.retired > c->cfg.max_duration)
+            continue; /* no token sealed with it can still be valid */
+        next.keys[next.n++] = k;
+    }
+    if (key_generate(&next.keys[next.n], now) != 0) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    next.n++;
+    rc = ring_store(c, &next);
+    if (rc != TS_OK)
+        goto fail;
+    snprintf(kid_out, 32, "%s", next.keys[next.n - 1].kid);
+    log_audit("sts.rotate", "kid", kid_out, NULL);
+    sts_keyring_free(&c->ring);
+    c->ring = next;
+    c->ring_gen = iam_store_generation(c->st);
+    next.keys = NULL;
+    next.n = 0;
+fail:
+    pthread_rwlock_unlock(&c->lock);
+    sts_keyring_free(&cur);
+    sts_keyring_free(&next);
+    return rc;
+}
+
+/* Copies the key with this kid (or the active one, kid NULL) out under the read lock.
+ * Reloads the ring when the store changed since the last load (another node may have
+ * rotated): before minting, and when a kid is unknown. Returns 0 or -1. */
+static int key_find(struct sts_ctx *c, const char *kid, struct sts_key *out)
+{
+    if (kid == NULL) {
+        /* Minting: follow rotations made by other nodes, so that we never seal with a key
+         * that the shared ring already retired (it would be pruned too early). */
+        bool stale;
+        pthread_rwlock_rdlock(&c->lock);
+        stale = c->ring_gen != iam_store_generation(c->st);
+        pthread_rwlock_unlock(&c->lock);
+        if (stale)
+            (void)sts_keys_load(c); /* on failure keep the ring we have */
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int found = 0, stale;
+        pthread_rwlock_rdlock(&c->lock);
+        for (size_t i = 0; i < c->ring.n && !found; i++) {
+            const struct sts_key *k = &c->ring.keys[i];
+            if (kid == NULL ? i == c->ring.n - 1 : memcmp(k->kid, kid, STS_KID_LEN) == 0) {
+                *out = *k;
+                found = 1;
+            }
+        }
+        stale = c->ring_gen != iam_store_generation(c->st);
+        pthread_rwlock_unlock(&c->lock);
+        if (found)
+            return 0;
+        if (attempt > 0 || !stale || sts_keys_load(c) != TS_OK)
+            break;
+    }
+    return -1;
+}
+
+/* ---- access keys and secrets ---- */
+
+int sts_new_access_key(char out[21])
+{
+    return enc_random_chars(out, 20, ak_alphabet, sizeof ak_alphabet - 1);
+}
+
+static int access_key_valid(const char *ak)
+{
+    if (strlen(ak) != 20)
+        return 0;
+    for (size_t i = 0; i < 20; i++)
+        if (strchr(ak_alphabet, ak[i]) == NULL || ak[i] == '\0')
+            return 0;
+    return 1;
+}
+
+static int derive_secret(const struct sts_key *k, const char *ak, const char *token, size_t len,
+                         char secret[41])
+{
+    uint8_t msg[20 + 32], mac[32];
+    char *b64;
+    memcpy(msg, ak, 20);
+    enc_sha256(token, len, msg + 20);
+    enc_hmac_sha256(k->derive, sizeof k->derive, msg, sizeof msg, mac);
+    b64 = enc_b64(mac, sizeof mac);
+    OPENSSL_cleanse(mac, sizeof mac);
+    if (b64 == NULL)
+        return -1;
+    memcpy(secret, b64, 40);
+    secret[40] = '\0';
+    OPENSSL_cleanse(b64, strlen(b64));
+    free(b64);
+    return 0;
+}
+
+/* ---- payload ---- */
+
+void sts_token_cleanup(struct sts_token *t)
+{
+    if (t == NULL)
+        return;
+    free(t->parent);
+    free(t->username);
+    free(t->source);
+    if (t->session_policy != NULL) {
+        OPENSSL_cleanse(t->session_policy, strlen(t->session_policy));
+        free(t->session_policy);
+    }
+    free(t->session_name);
+    free(t->role_arn);
+    iam_strv_free(&t->policies);
+    for (size_t i = 0; i < t->nclaims; i++) {
+        free(t->claims[i].key);
+        free(t->claims[i].value);
+    }
+    free(t->claims);
+    memset(t, 0, sizeof *t);
+}
+
+static int set_opt(json_t *o, const char *k, const char *v)
+{
+    if (v == NULL)
+        return 0;
+    return json_object_set_new(o, k, json_string(v));
+}
+
+static char *payload_encode(const struct sts_token *t)
+{
+    json_t *o =
+        json_pack("{s:s, s:I, s:I, s:s, s:s}", "a", t->access_key, "i", (json_int_t)t->issued, "e",
+                  (json_int_t)t->expires, "p", t->parent, "s", t->source);
+    char *text = NULL;
+    if (o == NULL)
+        return NULL;
+    if (set_opt(o, "u", t->username) || set_opt(o, "sp", t->session_policy) ||
+        set_opt(o, "n", t->session_name) || set_opt(o, "r", t->role_arn))
+        goto fail;
+    if (t->policies.n > 0) {
+        json_t *a = json_array();
+        if (a == NULL || json_object_set_new(o, "m", a) != 0)
+            goto fail;
+        for (size_t i = 0; i < t->policies.n; i++)
+            if (json_array_append_new(a, json_string(t->policies.v[i])) != 0)
+                goto fail;
+    }
+    if (t->nclaims > 0) {
+        json_t *cl = json_object();
+        if (cl == NULL || json_object_set_new(o, "c", cl) != 0)
+            goto fail;
+        for (size_t i = 0; i < t->nclaims; i++)
+            if (json_object_set_new(cl, t->claims[i].key, json_string(t->claims[i].value)) != 0)
+                goto fail;
+    }
+    text = json_dumps(o, JSON_COMPACT);
+fail:
+    json_decref(o);
+    return text;
+}
+
+static char *dup_opt(json_t *o, const char *k, int *bad)
+{
+    json_t *v = json_object_get(o, k);
+    if (v == NULL)
+        return NULL;
+    if (!json_is_string(v)) {
+        *bad = 1;
+        return NULL;
+    }
+    char *s = strdup(json_string_value(v));
+    if (s == NULL)
+        *bad = 1;
+    return s;
+}
+
+static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
+{
+    json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, NULL);
+    struct sts_token t = {0};
+    int bad = 0, rc = TS_E_INVALID_TOKEN;
+    json_t *v;
+
+    if (!json_is_object(o))
+        goto fail;
+    v = json_object_get(o, "a");
+    if (!json_is_string(v) || !access_key_valid(json_string_value(v)))
+        goto fail;
+    memcpy(t.access_key, json_string_value(v), 21);
+    v = json_object_get(o, "i");
+    if (!json_is_integer(v))
+        goto fail;
+    t.issued = (time_t)json_integer_value(v);
+    v = json_object_get(o, "e");
+    if (!json_is_integer(v))
+        goto fail;
+    t.expires = (time_t)json_integer_value(v);
+    t.parent = dup_opt(o, "p", &bad);
+    t.source = dup_opt(o, "s", &bad);
+    t.username = dup_opt(o, "u", &bad);
+    t.session_policy = dup_opt(o, "sp", &bad);
+    t.session_name = dup_opt(o, "n", &bad);
+    t.role_arn = dup_opt(o, "r", &bad);
+    if (bad || t.parent == NULL || t.source == NULL)
+        goto fail;
+    v = json_object_get(o, "m");
+    if (v != NULL) {
+        size_t i;
+        json_t *it;
+        if (!json_is_array(v))
+            goto fail;
+        t.policies.v = calloc(json_array_size(v) + 1, sizeof *t.policies.v);
+        if (t.policies.v == NULL)
+            goto fail;
+        json_array_foreach(v, i, it)
+        {
+            if (!json_is_string(it) || (t.policies.v[i] = strdup(json_string_value(it))) == NULL)
+                goto fail;
+            t.policies.n++;
+        }
+    }
+    v = json_object_get(o, "c");
+    if (v != NULL) {
+        const char *k;
+        json_t *it;
+        if (!json_is_object(v))
+            goto fail;
+        t.claims = calloc(json_object_size(v) + 1, sizeof *t.claims);
+        if (t.claims == NULL)
+            goto fail;
+        json_object_foreach(v, k, it)
+        {
+            if (!json_is_string(it))
+                goto fail;
+            t.claims[t.nclaims].key = strdup(k);
+            t.claims[t.nclaims].value = strdup(json_string_value(it));
+            t.nclaims++;
+            if (t.claims[t.nclaims - 1].key == NULL || t.claims[t.nclaims - 1].value == NULL)
+                goto fail;
+        }
+    }
+    *out = t;
+    memset(&t, 0, sizeof t);
+    rc = TS_OK;
+fail:
+    sts_token_cleanup(&t);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- seal / unseal ---- */
+
+int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char secret[41])
+{
+    struct sts_key k;
+    EVP_CIPHER_CTX *ev = NULL;
+    char *plain = NULL, *text = NULL;
+    uint8_t *raw = NULL;
+    size_t plen, rawlen;
+    int len, rc = TS_E_INTERNAL;
+
+    if (key_find(c, NULL, &k) != 0)
+        return TS_E_INTERNAL;
+    plain = payload_encode(t);
+    if (plain == NULL)
+        goto fail;
+    plen = strlen(plain);
+    rawlen = MIN_RAW + plen;
+    raw = malloc(rawlen);
+    ev = EVP_CIPHER_CTX_new();
+    if (raw == NULL || ev == NULL)
+        goto fail;
+    raw[0] = STS_TOKEN_VERSION;
+    memcpy(raw + 1, k.kid, STS_KID_LEN);
+    if (enc_random(raw + HDR_LEN, NONCE_LEN) != 0)
+        goto fail;
+    if (EVP_EncryptInit_ex(ev, EVP_aes_256_gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
+        EVP_EncryptUpdate(ev, NULL, &len, raw, HDR_LEN) != 1 ||
+        EVP_EncryptUpdate(ev, raw + HDR_LEN + NONCE_LEN, &len, (const uint8_t *)plain, (int)plen) !=
+            1 ||
+        (size_t)len != plen ||
+        EVP_EncryptFinal_ex(ev, raw + HDR_LEN + NONCE_LEN + plen, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + HDR_LEN + NONCE_LEN + plen) !=
+            1)
+        goto fail;
+    text = b64url_encode(raw, rawlen);
+    if (text == NULL || derive_secret(&k, t->access_key, text, strlen(text), secret) != 0)
+        goto fail;
+    *token = text;
+    text = NULL;
+    rc = TS_OK;
+fail:
+    EVP_CIPHER_CTX_free(ev);
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, strlen(plain));
+        free(plain);
+    }
+    free(raw);
+    free(text);
+    OPENSSL_cleanse(&k, sizeof k);
+    return rc;
+}
+
+int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, struct sts_token *out,
+               char secret[41])
+{
+    struct sts_key k;
+    struct sts_token t = {0};
+    EVP_CIPHER_CTX *ev = NULL;
+    uint8_t *raw = NULL, *plain = NULL;
+    size_t clen = 0;
+    long rawlen;
+    int olen, rc = TS_E_INVALID_TOKEN;
+    char kid[STS_KID_LEN + 1];
+
+    memset(&k, 0, sizeof k);
+    if (token == NULL || len > STS_MAX_TOKEN_LEN)
+        return TS_E_INVALID_TOKEN;
+    rawlen = b64url_decode(token, len, &raw);
+    if (rawlen < MIN_RAW + 2 || raw[0] != STS_TOKEN_VERSION)
+        goto fail;
+    memcpy(kid, raw + 1, STS_KID_LEN);
+    kid[STS_KID_LEN] = '\0';
+    if (!kid_valid(kid) || key_find(c, kid, &k) != 0)
+        goto fail;
+    clen = (size_t)rawlen - MIN_RAW;
+    plain = malloc(clen + 1);
+    ev = EVP_CIPHER_CTX_new();
+    if (plain == NULL || ev == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    if (EVP_DecryptInit_ex(ev, EVP_aes_256_gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
+        EVP_DecryptUpdate(ev, NULL, &olen, raw, HDR_LEN) != 1 ||
+        EVP_DecryptUpdate(ev, plain, &olen, raw + HDR_LEN + NONCE_LEN, (int)clen) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + HDR_LEN + NONCE_LEN + clen) !=
+            1 ||
+        EVP_DecryptFinal_ex(ev, plain + olen, &olen) != 1)
+        goto fail; /* tampered or wrong key */
+    plain[clen] = '\0';
+    rc = payload_decode(plain, clen, &t);
+    if (rc != TS_OK)
+        goto fail;
+    if (now >= t.expires) {
+        rc = TS_E_EXPIRED_TOKEN;
+        goto fail;
+    }
+    if (derive_secret(&k, t.access_key, token, len, secret) != 0) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    *out = t;
+    memset(&t, 0, sizeof t);
+    rc = TS_OK;
+fail:
+    EVP_CIPHER_CTX_free(ev);
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, clen + 1);
+        free(plain);
+    }
+    free(raw);
+    sts_token_cleanup(&t);
+    OPENSSL_cleanse(&k, sizeof k);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* sts_int.h -- private to sts/: the context, the token keyring, the sealed-token codec and
+ * the STS action table. Not for other modules (they use sts/sts.h).
+ *
+ * Thread-safety: struct sts_ctx's config fields, st and pe are immutable after
+ * sts_ctx_new; the keyring is swapped whole under `lock` (readers copy the key they need
+ * out under the read lock); the action table is written only before the server starts.
+ */
+#ifndef TS_STS_INT_H
+#define TS_STS_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sts/sigv4.h"
+#include "sts/sts.h"
+
+#define STS_KID_LEN 8
+#define STS_TOKEN_VERSION 1
+#define STS_KEYS_BLOB "sts/token-keys"
+#define STS_MAX_TOKEN_LEN (16 * 1024) /* refused beyond this before decoding */
+
+/* One token key. The 32-byte master key is never used directly: the sealing key and the
+ * secret-derivation key are HMAC-SHA256(master, "tessera-sts-seal-v1" / "...-derive-v1"). */
+struct sts_key {
+    char kid[STS_KID_LEN + 1];
+    uint8_t master[32];
+    uint8_t seal[32];
+    uint8_t derive[32];
+    time_t created;
+    time_t retired; /* 0 for the active key */
+};
+
+struct sts_keyring {
+    struct sts_key *keys; /* the active key is the last one */
+    size_t n;
+};
+
+struct sts_action_row {
+    const char *name;
+    sts_action_fn fn;
+    void *arg;
+};
+
+#define STS_MAX_ACTIONS 8
+
+struct sts_ctx {
+    struct sts_config cfg; /* strings owned (copies) */
+    char *region, *root_user, *root_secret, *data_dir;
+    struct iam_store *st;
+    struct pol_engine *pe;
+    struct sigv4_keycache *keycache; /* internally locked */
+
+    pthread_rwlock_t lock; /* guards ring, ring_gen */
+    struct sts_keyring ring;
+    uint64_t ring_gen; /* iam_store_generation when ring was loaded */
+
+    struct sts_action_row actions[STS_MAX_ACTIONS];
+    size_t nactions;
+};
+
+/* The decoded content of a session token. Strings owned; cleanup wipes and frees. */
+struct sts_token {
+    char access_key[21];
+    time_t issued, expires;
+    char *parent, *username, *source, *session_policy, *session_name, *role_arn;
+    struct iam_strv policies;
+    struct http_kv *claims;
+    size_t nclaims;
+};
+void sts_token_cleanup(struct sts_token *t);
+
+/* ---- keyring (seal.c) ---- */
+
+/* Loads the keyring from the store, generating and storing a first key when there is none.
+ * TS_OK or TS_E_INTERNAL. */
+int sts_keys_load(struct sts_ctx *c);
+void sts_keyring_free(struct sts_keyring *ring);
+
+/* ---- token codec (seal.c) ---- */
+
+/* Seals t with the active key into a base64url token (malloc'ed) and derives the secret
+ * (40 chars + NUL) for t->access_key. TS_OK or TS_E_INTERNAL. */
+int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char secret[41]);
+
+/* Opens a token: checks version, key id, AEAD tag, payload shape and expiry against now.
+ * On TS_OK *out owns the content and secret holds the derived secret. Errors:
+ * TS_E_INVALID_TOKEN (truncated, tampered, unknown key, malformed) or TS_E_EXPIRED_TOKEN;
+ * *out is untouched then. Never reads out of bounds, whatever the input. */
+int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, struct sts_token *out,
+               char secret[41]);
+
+/* A random access key id: 20 chars of [A-Z0-9]. Returns 0 or -1. */
+int sts_new_access_key(char out[21]);
+
+/* ---- mint.c ---- */
+
+/* "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION" where ROLE is the RoleArn's last path
+ * element or the parent, SESSION the session name or the access key. malloc'ed. */
+char *sts_assumed_role_arn(const char *role_arn, const char *parent, const char *session_name,
+                           const char *access_key);
+/* "<access key>:<session name>" (or the access key alone). malloc'ed. */
+char *sts_assumed_role_id(const char *access_key, const char *session_name);
+/* Expiration as 2019-08-08T20:26:12Z into out (32 bytes). */
+void sts_time_expiration(time_t t, char *out);
+
+/* ---- actions.c (exposed for tests) ---- */
+
+struct sts_params {
+    struct http_kv *kv;
+    size_t n;
+};
+/* Parses an application/x-www-form-urlencoded body (+ is space) and appends to p. Returns
+ * TS_OK, TS_E_STS_INVALID_PARAMETER on a bad escape, or TS_E_INTERNAL. */
+int sts_params_parse_form(struct sts_params *p, const char *body, size_t len);
+int sts_params_add(struct sts_params *p, const char *key, const char *value);
+void sts_params_cleanup(struct sts_params *p);
+
+/* AssumeRole parameter checks (AWS's constraints): TS_OK, or an STS error with a message
+ * for the client in msg (msglen bytes). */
+int sts_check_version(const char *v, char *msg, size_t msglen);
+int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, char *msg, size_t msglen);
+int sts_check_policy(const char *v, char *msg, size_t msglen);
+int sts_check_role_arn(const char *v, char *msg, size_t msglen);
+int sts_check_session_name(const char *v, char *msg, size_t msglen);
+
+/* Fills p->arn and p->userid from its type and fields (root, user, temp), when unset.
+ * TS_OK or TS_E_INTERNAL. */
+int sts_principal_ids(struct pol_principal *p);
+
+#endif

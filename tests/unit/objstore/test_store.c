@@ -1,0 +1,378 @@
+/* test_store.c -- the storage engine: objects, listing, multipart, recovery. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "objstore/obj_int.h"
+#include "tests/harness/t.h"
+
+static char dir[256];
+
+static int put(struct obj_store *st, const char *b, const char *k, const char *data, size_t n)
+{
+    struct obj_writer *w;
+    struct obj_meta m = {0};
+    uint8_t md5[16];
+    int rc = obj_writer_new(st, &w);
+    if (rc != TS_OK)
+        return rc;
+    rc = obj_writer_write(w, (const uint8_t *)data, n);
+    if (rc == TS_OK)
+        rc = obj_writer_finish(w, md5);
+    if (rc == TS_OK) {
+        enc_hex(md5, 16, m.etag);
+        m.mtime = 1000;
+        obj_meta_add_hdr(&m, "x-amz-meta-Color", "blue");
+        rc = obj_object_commit(st, b, k, w, &m);
+    }
+    obj_meta_cleanup(&m);
+    obj_writer_free(w);
+    return rc;
+}
+
+static char *get(struct obj_store *st, const char *b, const char *k)
+{
+    struct obj_meta m;
+    int fd;
+    if (obj_object_open(st, b, k, &m, &fd) != TS_OK)
+        return NULL;
+    char *buf = calloc(1, m.size + 1);
+    ssize_t got = pread(fd, buf, m.size, 0);
+    close(fd);
+    if (got != (ssize_t)m.size) {
+        free(buf);
+        buf = NULL;
+    }
+    obj_meta_cleanup(&m);
+    return buf;
+}
+
+static size_t count_files(const char *path)
+{
+    size_t n = 0;
+    DIR *d = opendir(path);
+    struct dirent *e;
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char p[1024];
+        struct stat sb;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            n += count_files(p);
+        else
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Lists with o and joins the entries as "k1,k2/,..." (prefixes end with their delimiter). */
+static char *list_str(struct obj_store *st, const char *b, struct obj_list_opts o, bool *trunc)
+{
+    struct obj_list_res r;
+    static char out[8192];
+    out[0] = 0;
+    if (obj_list(st, b, &o, &r) != TS_OK)
+        return NULL;
+    for (size_t i = 0; i < r.n; i++) {
+        if (i)
+            strcat(out, ",");
+        if (r.v[i].is_prefix)
+            strcat(out, "P:");
+        strcat(out, r.v[i].key);
+    }
+    if (trunc)
+        *trunc = r.truncated;
+    obj_list_res_cleanup(&r);
+    return out;
+}
+
+static void test_objects(struct obj_store *st)
+{
+    struct obj_meta m;
+    is_int(obj_bucket_create(st, "b1"), TS_OK, "create");
+    is_int(obj_bucket_create(st, "b1"), TS_E_BUCKET_EXISTS, "create twice");
+    is_int(obj_bucket_exists(st, "nope"), TS_E_NO_SUCH_BUCKET, "exists missing");
+    is_int(put(st, "nope", "k", "x", 1), TS_E_NO_SUCH_BUCKET, "put into missing bucket");
+    is_int(put(st, "b1", "hello", "world", 5), TS_OK, "put");
+    char *s = get(st, "b1", "hello");
+    is_str(s, "world", "get");
+    free(s);
+    is_int(obj_object_head(st, "b1", "hello", &m), TS_OK, "head");
+    is_str(m.etag, "7d793037a0760186574b0282f2f435e7", "etag is md5");
+    is_int(m.size, 5, "size");
+    is_str(obj_meta_hdr(&m, "x-amz-meta-color"), "blue", "kept header lower-cased");
+    obj_meta_cleanup(&m);
+
+    /* Replace while a reader holds the old fd: the reader still sees the old bytes. */
+    int fd;
+    is_int(obj_object_open(st, "b1", "hello", &m, &fd), TS_OK, "open");
+    obj_meta_cleanup(&m);
+    is_int(put(st, "b1", "hello", "again!", 6), TS_OK, "replace");
+    char buf[8] = {0};
+    is_int(pread(fd, buf, 8, 0), 5, "old fd reads old size");
+    is_str(buf, "world", "old fd old bytes");
+    close(fd);
+    s = get(st, "b1", "hello");
+    is_str(s, "again!", "new bytes");
+    free(s);
+
+    /* Keys that would be dangerous as paths are just keys. */
+    const char *odd[] = {"..",         "../../etc/passwd", "a",     "a/",  "a/b",
+                         "with space", "ünï/cødé",         "/lead", "a//b"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
+        is_int(put(st, "b1", odd[i], odd[i], strlen(odd[i])), TS_OK, odd[i]);
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        s = get(st, "b1", odd[i]);
+        is_str(s, odd[i], odd[i]);
+        free(s);
+    }
+    /* Long keys share truncated LMDB records: 1024-byte keys with a common 600-byte prefix. */
+    char k1[1025], k2[1025];
+    memset(k1, 'x', 1024);
+    k1[1024] = 0;
+    memcpy(k2, k1, sizeof k1);
+    k2[1000] = 'y';
+    is_int(put(st, "b1", k1, "one", 3), TS_OK, "long key 1");
+    is_int(put(st, "b1", k2, "two", 3), TS_OK, "long key 2");
+    s = get(st, "b1", k1);
+    is_str(s, "one", "long key 1 get");
+    free(s);
+    s = get(st, "b1", k2);
+    is_str(s, "two", "long key 2 get");
+    free(s);
+    is_int(obj_object_delete(st, "b1", k1), TS_OK, "delete long 1");
+    ok(get(st, "b1", k1) == NULL, "long 1 gone");
+    s = get(st, "b1", k2);
+    is_str(s, "two", "long key 2 kept");
+    free(s);
+    is_int(obj_object_delete(st, "b1", k2), TS_OK, "delete long 2");
+
+    is_int(obj_bucket_delete(st, "b1"), TS_E_BUCKET_NOT_EMPTY, "delete non-empty bucket");
+    is_int(obj_object_delete(st, "b1", "hello"), TS_OK, "delete");
+    is_int(obj_object_delete(st, "b1", "hello"), TS_OK, "delete missing is ok");
+    is_int(obj_object_head(st, "b1", "hello", &m), TS_E_NO_SUCH_KEY, "deleted");
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
+        obj_object_delete(st, "b1", odd[i]);
+    is_int(obj_bucket_delete(st, "b1"), TS_OK, "delete empty bucket");
+    is_int(obj_bucket_exists(st, "b1"), TS_E_NO_SUCH_BUCKET, "bucket gone");
+}
+
+static void test_list(struct obj_store *st)
+{
+    bool tr;
+    obj_bucket_create(st, "lb");
+    obj_bucket_create(st, "lb2"); /* a neighbouring bucket must not leak into listings */
+    put(st, "lb2", "a", "x", 1);
+    const char *keys[] = {"a", "a/", "a/b", "a/c/d", "b", "b/x", "c", "é", "z/1", "z/2"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        put(st, "lb", keys[i], "x", 1);
+    struct obj_list_opts o = {.max = 1000};
+    is_str(list_str(st, "lb", o, &tr), "a,a/,a/b,a/c/d,b,b/x,c,z/1,z/2,é", "all, byte order");
+    ok(!tr, "not truncated");
+    o.delimiter = "/";
+    is_str(list_str(st, "lb", o, NULL), "a,P:a/,b,P:b/,c,P:z/,é", "delimiter");
+    o.prefix = "a/";
+    is_str(list_str(st, "lb", o, NULL), "a/,a/b,P:a/c/", "prefix+delimiter");
+    o.prefix = "a";
+    o.delimiter = NULL;
+    is_str(list_str(st, "lb", o, NULL), "a,a/,a/b,a/c/d", "prefix");
+    o.prefix = NULL;
+    o.delimiter = "/";
+    o.max = 2;
+    is_str(list_str(st, "lb", o, &tr), "a,P:a/", "page 1");
+    ok(tr, "page 1 truncated");
+    o.marker = "a/";
+    is_str(list_str(st, "lb", o, &tr), "b,P:b/", "page 2 after common prefix");
+    ok(tr, "page 2 truncated");
+    o.marker = "b/";
+    is_str(list_str(st, "lb", o, &tr), "c,P:z/", "page 3");
+    o.marker = "z/";
+    is_str(list_str(st, "lb", o, &tr), "é", "page 4");
+    ok(!tr, "last page");
+    o.marker = "a/b";
+    o.delimiter = NULL;
+    o.max = 3;
+    is_str(list_str(st, "lb", o, &tr), "a/c/d,b,b/x", "marker without delimiter");
+    o.max = 0;
+    is_str(list_str(st, "lb", o, &tr), "", "max 0");
+    o = (struct obj_list_opts){.max = 1000, .prefix = "q"};
+    is_str(list_str(st, "lb", o, &tr), "", "prefix without keys");
+    /* Many keys, paged by 7: every key exactly once, in order. */
+    obj_bucket_create(st, "many");
+    char k[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "d%d/k%03d", i % 3, i);
+        put(st, "many", k, "x", 1);
+    }
+    int seen = 0;
+    char last[64] = "";
+    o = (struct obj_list_opts){.max = 7};
+    for (;;) {
+        struct obj_list_res r;
+        o.marker = last[0] ? last : NULL;
+        if (obj_list(st, "many", &o, &r) != TS_OK)
+            break;
+        for (size_t i = 0; i < r.n; i++) {
+            ok(strcmp(r.v[i].key, last) > 0, "ascending");
+            snprintf(last, sizeof last, "%s", r.v[i].key);
+            seen++;
+        }
+        bool more = r.truncated;
+        obj_list_res_cleanup(&r);
+        if (!more)
+            break;
+    }
+    is_int(seen, 300, "paged through all keys");
+    o = (struct obj_list_opts){.max = 2, .delimiter = "/"};
+    is_str(list_str(st, "many", o, &tr), "P:d0/,P:d1/", "rolled-up prefixes");
+    ok(tr, "truncated with prefixes");
+}
+
+static void test_multipart(struct obj_store *st)
+{
+    char up[OBJ_ID_LEN + 1], up2[OBJ_ID_LEN + 1];
+    struct obj_meta m = {0}, out;
+    obj_bucket_create(st, "mp");
+    m.content_type = "text/plain";
+    is_int(obj_upload_create(st, "mp", "big", &m, up), TS_OK, "create upload");
+    is_int(obj_upload_get(st, "mp", "big", up, NULL), TS_OK, "upload exists");
+    is_int(obj_upload_get(st, "mp", "other", up, NULL), TS_E_NO_SUCH_UPLOAD, "wrong key");
+    is_int(obj_upload_get(st, "mp", "big", "zz", NULL), TS_E_NO_SUCH_UPLOAD, "bad id");
+    size_t psz = OBJ_MIN_PART_SIZE;
+    char *data = malloc(psz);
+    struct obj_part_ref refs[3];
+    uint8_t allmd5s[48];
+    for (unsigned i = 1; i <= 3; i++) {
+        struct obj_writer *w;
+        uint8_t md5[16];
+        size_t n = i == 3 ? 100 : psz;
+        memset(data, 'a' + (int)i, n);
+        obj_writer_new(st, &w);
+        obj_writer_write(w, (uint8_t *)data, n);
+        obj_writer_finish(w, md5);
+        memcpy(allmd5s + 16 * (i - 1), md5, 16);
+        refs[i - 1].number = i;
+        enc_hex(md5, 16, refs[i - 1].etag);
+        is_int(obj_part_commit(st, "mp", "big", up, i, w, refs[i - 1].etag, NULL), TS_OK, "part");
+        obj_writer_free(w);
+    }
+    struct obj_part_ent *pe;
+    size_t np;
+    bool tr;
+    is_int(obj_parts_list(st, up, 1, 1, &pe, &np, &tr), TS_OK, "list parts");
+    is_int(np, 1, "one part after marker");
+    is_int(pe[0].number, 2, "part 2");
+    ok(tr, "parts truncated");
+    free(pe);
+    struct obj_part_ref bad[2] = {refs[1], refs[0]};
+    is_int(obj_upload_complete(st, "mp", "big", up, bad, 2, &out), TS_E_INVALID_PART_ORDER,
+           "order");
+    struct obj_part_ref wrong[1] = {refs[0]};
+    wrong[0].etag[0] = wrong[0].etag[0] == '0' ? '1' : '0';
+    is_int(obj_upload_complete(st, "mp", "big", up, wrong, 1, &out), TS_E_INVALID_PART, "bad etag");
+    struct obj_part_ref small[2] = {refs[0], refs[2]};
+    small[1].number = 5;
+    is_int(obj_upload_complete(st, "mp", "big", up, small, 2, &out), TS_E_INVALID_PART,
+           "missing part");
+    /* Part 3 (100 bytes) is not last: too small. */
+    struct obj_writer *w;
+    uint8_t md5[16];
+    obj_writer_new(st, &w);
+    obj_writer_write(w, (uint8_t *)"tail", 4);
+    obj_writer_finish(w, md5);
+    struct obj_part_ref p4 = {.number = 4};
+    enc_hex(md5, 16, p4.etag);
+    obj_part_commit(st, "mp", "big", up, 4, w, p4.etag, NULL);
+    obj_writer_free(w);
+    struct obj_part_ref four[4] = {refs[0], refs[1], refs[2], p4};
+    is_int(obj_upload_complete(st, "mp", "big", up, four, 4, &out), TS_E_ENTITY_TOO_SMALL,
+           "too small");
+    is_int(obj_upload_complete(st, "mp", "big", up, refs, 3, &out), TS_OK, "complete");
+    uint8_t d[16];
+    char want[48];
+    enc_md5(allmd5s, 48, d);
+    enc_hex(d, 16, want);
+    strcat(want, "-3");
+    is_str(out.etag, want, "multipart etag");
+    is_int(out.size, 2 * psz + 100, "size");
+    is_str(out.content_type, "text/plain", "content type kept");
+    obj_meta_cleanup(&out);
+    char *s = get(st, "mp", "big");
+    ok(s && s[0] == 'b' && s[psz] == 'c' && s[2 * psz] == 'd' && s[2 * psz + 99] == 'd',
+       "concatenated");
+    free(s);
+    is_int(obj_upload_get(st, "mp", "big", up, NULL), TS_E_NO_SUCH_UPLOAD, "upload gone");
+
+    m.content_type = NULL;
+    obj_upload_create(st, "mp", "x", &m, up2);
+    obj_writer_new(st, &w);
+    obj_writer_write(w, (uint8_t *)"p", 1);
+    obj_writer_finish(w, md5);
+    obj_part_commit(st, "mp", "x", up2, 1, w, "e", NULL);
+    obj_writer_free(w);
+    struct obj_upload_ent *ue;
+    size_t nu;
+    is_int(obj_uploads_list(st, "mp", "", NULL, NULL, 10, &ue, &nu, &tr), TS_OK, "uploads");
+    is_int(nu, 1, "one upload");
+    obj_uploads_list_free(ue, nu);
+    is_int(obj_upload_abort(st, "mp", "x", up2), TS_OK, "abort");
+    is_int(obj_upload_abort(st, "mp", "x", up2), TS_E_NO_SUCH_UPLOAD, "abort twice");
+    free(data);
+}
+
+int main(void)
+{
+    struct obj_store *st;
+    snprintf(dir, sizeof dir, "/tmp/ts-objtest-%d", (int)getpid());
+    is_int(obj_store_open(dir, &st), TS_OK, "open");
+    test_objects(st);
+    test_list(st);
+    test_multipart(st);
+    char objdir[512], tmpdir[512], stray[600];
+    snprintf(objdir, sizeof objdir, "%s/.tessera/objects", dir);
+    snprintf(tmpdir, sizeof tmpdir, "%s/.tessera/tmp", dir);
+    size_t before = count_files(objdir);
+    /* A pending upload survives a restart, stray temp and unreferenced data files do not. */
+    char up[OBJ_ID_LEN + 1];
+    struct obj_meta m = {0};
+    obj_upload_create(st, "mp", "pending", &m, up);
+    struct obj_writer *w;
+    obj_writer_new(st, &w);
+    obj_writer_write(w, (uint8_t *)"p", 1);
+    obj_writer_finish(w, NULL);
+    obj_part_commit(st, "mp", "pending", up, 1, w, "e", NULL);
+    obj_writer_free(w);
+    obj_store_close(st);
+    snprintf(stray, sizeof stray, "%s/half-written", tmpdir);
+    close(open(stray, O_CREAT | O_WRONLY, 0600));
+    snprintf(stray, sizeof stray, "%s/ab/cd/abcd0000000000000000000000000000", objdir);
+    char d1[600];
+    snprintf(d1, sizeof d1, "%s/ab", objdir);
+    mkdir(d1, 0700);
+    snprintf(d1, sizeof d1, "%s/ab/cd", objdir);
+    mkdir(d1, 0700);
+    close(open(stray, O_CREAT | O_WRONLY, 0600));
+    is_int(obj_store_open(dir, &st), TS_OK, "reopen");
+    is_int(count_files(tmpdir), 0, "tmp emptied");
+    is_int(count_files(objdir), before + 1, "stray data removed, committed kept");
+    char *s = get(st, "lb", "a/b");
+    is_str(s, "x", "object survives restart");
+    free(s);
+    is_int(obj_upload_get(st, "mp", "pending", up, NULL), TS_OK, "upload survives restart");
+    obj_store_close(st);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup failed\n");
+    return t_done();
+}

@@ -1,0 +1,260 @@
+/* test_mint.c -- the minter (credentials shape, token content, duration bounds), ARN and
+ * role-id shapes, STS form parsing and AssumeRole parameter validation, revocation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/enc.h"
+#include "core/err.h"
+#include "sts/sts_int.h"
+#include "tests/harness/t.h"
+
+static char dir_tmpl[] = "/tmp/ts_sts_mint_XXXXXX";
+
+static const char *policy_of_len(size_t n)
+{
+    static char buf[4096];
+    const char *base = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                       "\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::b/*\"}]}";
+    size_t bl = strlen(base);
+    if (n < bl || n >= sizeof buf)
+        return NULL;
+    memcpy(buf, base, bl);
+    memset(buf + bl, ' ', n - bl);
+    buf[n] = '\0';
+    return buf;
+}
+
+int main(void)
+{
+    struct iam_store *st = NULL;
+    struct sts_ctx *c;
+    struct sts_config cfg = {.region = "us-east-1",
+                             .root_user = "rootuser",
+                             .root_secret = "rootsecret123",
+                             .max_duration = 43200};
+    char path[256], msg[512];
+    long d;
+    int rc;
+
+    if (mkdtemp(dir_tmpl) == NULL)
+        return 1;
+    snprintf(path, sizeof path, "%s/iam", dir_tmpl);
+    if (iam_store_open(path, &st) != TS_OK)
+        return 1;
+    c = sts_ctx_new(&cfg, st, NULL);
+    ok(c != NULL, "ctx");
+    if (c == NULL)
+        return t_done();
+
+    /* ---- sts_mint ---- */
+    {
+        const char *pols[] = {"readonly"};
+        struct http_kv claims[] = {{"ldap:username", "alice"}};
+        struct sts_session s = {.parent = "cn=alice,dc=example,dc=org",
+                                .username = "alice",
+                                .source = "ldap",
+                                .policies = pols,
+                                .npolicies = 1,
+                                .session_name = "s1",
+                                .claims = claims,
+                                .nclaims = 1,
+                                .duration = 3600};
+        struct sts_creds cr, cr2;
+        struct sts_token t;
+        char sec[41];
+        time_t now = enc_now();
+
+        memset(&cr, 0, sizeof cr);
+        rc = sts_mint(c, &s, &cr);
+        is_int(rc, TS_OK, "mint");
+        is_int(strlen(cr.access_key), 20, "ak len");
+        is_int(strlen(cr.secret_key), 40, "secret len");
+        ok(cr.expires - cr.issued == 3600, "expiry = issued + duration");
+        ok(cr.issued >= now && cr.issued <= now + 2, "issued now");
+        ok(cr.session_token != NULL && strlen(cr.session_token) < 1024, "token size");
+        is_str(cr.arn, "arn:aws:sts::000000000000:assumed-role/cn=alice,dc=example,dc=org/s1",
+               "arn");
+        {
+            char want[64];
+            snprintf(want, sizeof want, "%s:s1", cr.access_key);
+            is_str(cr.role_id, want, "role id");
+        }
+        memset(&t, 0, sizeof t);
+        rc = sts_unseal(c, cr.session_token, strlen(cr.session_token), now, &t, sec);
+        is_int(rc, TS_OK, "minted token unseals");
+        is_str(sec, cr.secret_key, "secret derivable from token");
+        is_str(t.access_key, cr.access_key, "token ak");
+        is_str(t.parent, s.parent, "token parent");
+        is_str(t.username, "alice", "token username");
+        is_str(t.source, "ldap", "token source");
+        is_int(t.policies.n, 1, "token policies");
+        is_int(t.nclaims, 1, "token claims");
+        sts_token_cleanup(&t);
+
+        memset(&cr2, 0, sizeof cr2);
+        is_int(sts_mint(c, &s, &cr2), TS_OK, "mint 2");
+        ok(strcmp(cr.access_key, cr2.access_key) != 0, "fresh access key");
+        ok(strcmp(cr.secret_key, cr2.secret_key) != 0, "fresh secret");
+        sts_creds_cleanup(&cr2);
+
+        /* Bounds. */
+        s.duration = 43201;
+        memset(&cr2, 0, sizeof cr2);
+        is_int(sts_mint(c, &s, &cr2), TS_E_INVALID_ARGUMENT, "duration above max");
+        s.duration = 0;
+        is_int(sts_mint(c, &s, &cr2), TS_E_INVALID_ARGUMENT, "duration 0");
+        s.duration = 900;
+        s.parent = NULL;
+        is_int(sts_mint(c, &s, &cr2), TS_E_INVALID_ARGUMENT, "no parent");
+        ok(cr2.session_token == NULL, "untouched on error");
+
+        /* Revocation of one access key. */
+        ok(!iam_key_revoked(st, cr.access_key), "not revoked yet");
+        is_int(sts_revoke_access_key(c, cr.access_key), TS_OK, "revoke key");
+        ok(iam_key_revoked(st, cr.access_key), "revoked");
+        sts_creds_cleanup(&cr);
+    }
+
+    /* ARN shapes. */
+    {
+        char *a =
+            sts_assumed_role_arn("arn:aws:iam::123456789012:role/dev/Builder", "alice", "ci", "AK");
+        is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/ci", "arn from role path");
+        free(a);
+        a = sts_assumed_role_arn(NULL, "alice", NULL, "AKAKAK");
+        is_str(a, "arn:aws:sts::000000000000:assumed-role/alice/AKAKAK", "arn no session");
+        free(a);
+        a = sts_assumed_role_id("AKAKAK", NULL);
+        is_str(a, "AKAKAK", "role id no session");
+        free(a);
+        char exp[32];
+        sts_time_expiration(1565295972, exp);
+        is_str(exp, "2019-08-08T20:26:12Z", "expiration format");
+    }
+
+    /* ---- form parsing ---- */
+    {
+        struct sts_params p = {0};
+        const char *body = "Action=AssumeRole&Version=2011-06-15&Policy=%7B%22a%22+b%7D&"
+                           "Empty=&NoEq&&RoleSessionName=a%2Bb&Action=Other";
+        rc = sts_params_parse_form(&p, body, strlen(body));
+        is_int(rc, TS_OK, "form parse");
+        is_str(sts_param(&p, "Action"), "AssumeRole", "first wins");
+        is_str(sts_param(&p, "Version"), "2011-06-15", "version");
+        is_str(sts_param(&p, "Policy"), "{\"a\" b}", "decoded, + is space");
+        is_str(sts_param(&p, "Empty"), "", "empty value");
+        is_str(sts_param(&p, "NoEq"), "", "no =");
+        is_str(sts_param(&p, "RoleSessionName"), "a+b", "%2B");
+        is_str(sts_param(&p, "Missing"), NULL, "absent");
+        sts_params_cleanup(&p);
+        rc = sts_params_parse_form(&p, "A=%zz", 5);
+        is_int(rc, TS_E_STS_INVALID_PARAMETER, "bad escape");
+        sts_params_cleanup(&p);
+        rc = sts_params_parse_form(&p, "A=%4", 4);
+        is_int(rc, TS_E_STS_INVALID_PARAMETER, "short escape");
+        sts_params_cleanup(&p);
+        rc = sts_params_parse_form(&p, "", 0);
+        is_int(rc, TS_OK, "empty body");
+        is_int(p.n, 0, "no params");
+        sts_params_cleanup(&p);
+    }
+
+    /* ---- parameter validation ---- */
+    is_int(sts_check_version(NULL, msg, sizeof msg), TS_E_STS_MISSING_PARAMETER, "no version");
+    is_int(sts_check_version("2010-01-01", msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
+           "bad version");
+    is_int(sts_check_version("2011-06-15", msg, sizeof msg), TS_OK, "version");
+
+    d = 0;
+    is_int(sts_check_duration(c, NULL, &d, msg, sizeof msg), TS_OK, "default duration");
+    is_int(d, 3600, "default 3600");
+    is_int(sts_check_duration(c, "899", &d, msg, sizeof msg), TS_E_STS_VALIDATION, "899");
+    ok(strstr(msg, "greater than or equal to 900") != NULL, "899 message: %s", msg);
+    is_int(sts_check_duration(c, "900", &d, msg, sizeof msg), TS_OK, "900");
+    is_int(d, 900, "900 value");
+    is_int(sts_check_duration(c, "43200", &d, msg, sizeof msg), TS_OK, "43200");
+    is_int(d, 43200, "43200 value");
+    is_int(sts_check_duration(c, "43201", &d, msg, sizeof msg), TS_E_STS_VALIDATION, "43201");
+    is_int(sts_check_duration(c, "abc", &d, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER, "abc");
+    is_int(sts_check_duration(c, "-900", &d, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
+           "negative");
+    is_int(sts_check_duration(c, "99999999999999999999999", &d, msg, sizeof msg),
+           TS_E_STS_INVALID_PARAMETER, "overflow");
+    is_int(sts_check_duration(c, "", &d, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER, "empty");
+
+    is_int(sts_check_policy(NULL, msg, sizeof msg), TS_OK, "no policy");
+    is_int(sts_check_policy(policy_of_len(2048), msg, sizeof msg), TS_OK, "policy 2048");
+    is_int(sts_check_policy(policy_of_len(2049), msg, sizeof msg), TS_E_STS_VALIDATION,
+           "policy 2049");
+    ok(strstr(msg, "2048") != NULL, "2049 message: %s", msg);
+    is_int(sts_check_policy("", msg, sizeof msg), TS_E_STS_VALIDATION, "empty policy");
+    is_int(sts_check_policy("{not json", msg, sizeof msg), TS_E_STS_MALFORMED_POLICY,
+           "malformed policy");
+    is_int(sts_check_policy("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Maybe\","
+                            "\"Action\":\"s3:*\",\"Resource\":\"*\"}]}",
+                            msg, sizeof msg),
+           TS_E_STS_MALFORMED_POLICY, "bad effect");
+
+    is_int(sts_check_role_arn(NULL, msg, sizeof msg), TS_OK, "no role arn");
+    is_int(sts_check_role_arn("arn:aws:iam::123456789012:role/demo", msg, sizeof msg), TS_OK,
+           "role arn");
+    is_int(sts_check_role_arn("arn:minio:iam:::role/dummy-internal", msg, sizeof msg), TS_OK,
+           "minio role arn");
+    is_int(sts_check_role_arn("arn:aws:iam::1:r", msg, sizeof msg), TS_E_STS_VALIDATION,
+           "short arn");
+    is_int(sts_check_role_arn("this-is-not-an-arn-at-all", msg, sizeof msg), TS_E_STS_VALIDATION,
+           "not an arn");
+    is_int(sts_check_role_arn("arn:aws:iam::123456789012:", msg, sizeof msg), TS_E_STS_VALIDATION,
+           "empty resource");
+    is_int(sts_check_role_arn("arn:xxx:xxx:xxx:xxxx", msg, sizeof msg), TS_OK,
+           "MinIO's documented placeholder ARN");
+
+    is_int(sts_check_session_name(NULL, msg, sizeof msg), TS_OK, "no session name");
+    is_int(sts_check_session_name("ok_name+=,.@-1", msg, sizeof msg), TS_OK, "session name");
+    is_int(sts_check_session_name("a", msg, sizeof msg), TS_E_STS_VALIDATION, "1 char");
+    is_int(sts_check_session_name("ab", msg, sizeof msg), TS_OK, "2 chars");
+    is_int(sts_check_session_name("has space", msg, sizeof msg), TS_E_STS_VALIDATION, "space");
+    is_int(sts_check_session_name("a/b", msg, sizeof msg), TS_E_STS_VALIDATION, "slash");
+    {
+        char n64[66];
+        memset(n64, 'x', 64);
+        n64[64] = 0;
+        is_int(sts_check_session_name(n64, msg, sizeof msg), TS_OK, "64 chars");
+        n64[64] = 'x';
+        n64[65] = 0;
+        is_int(sts_check_session_name(n64, msg, sizeof msg), TS_E_STS_VALIDATION, "65 chars");
+    }
+
+    /* ---- action table ---- */
+    is_int(sts_set_action(c, "AssumeRoleWithLDAPIdentity", NULL, NULL), TS_OK, "register ldap");
+    is_int(sts_set_action(c, "DeleteEverything", NULL, NULL), TS_E_INVALID_ARGUMENT,
+           "unknown action refused");
+
+    /* ---- revoke a user's sessions ---- */
+    {
+        time_t nb = 0, before = enc_now();
+        is_int(iam_user_add(st, "bob-user", "bobsecret123", NULL), TS_OK, "add user");
+        is_int(sts_revoke_user(c, "bob-user"), TS_OK, "revoke user");
+        struct iam_user u;
+        memset(&u, 0, sizeof u);
+        is_int(iam_user_get(st, "bob-user", &u), TS_OK, "get user");
+        ok(u.not_before == before + 1, "not_before is the next second");
+        ok(enc_now() >= u.not_before, "returned after not_before began");
+        iam_user_cleanup(&u);
+        is_int(sts_revoke_user(c, "uid=x,dc=ldap"), TS_OK, "revoke ldap parent");
+        is_int(iam_parent_not_before(st, "uid=x,dc=ldap", &nb), TS_OK, "parent nb");
+        ok(nb > before, "parent not_before set");
+    }
+
+    sts_ctx_free(c);
+    iam_store_close(st);
+    {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_tmpl);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cleanup failed\n");
+    }
+    return t_done();
+}
