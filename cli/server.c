@@ -94,7 +94,7 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
         rc->from_env = true;
         return 0;
     }
-    char path[4096];
+    char path[4200];
     snprintf(path, sizeof path, "%s/root.json", sysdir);
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);
@@ -120,7 +120,7 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
         enc_random_chars(rc->password, 40, mixed, sizeof mixed - 1) != 0)
         return -1;
     j = json_pack("{s:s,s:s}", "user", rc->user, "password", rc->password);
-    char tmp[4200];
+    char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     char *text = json_dumps(j, JSON_COMPACT);
