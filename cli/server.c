@@ -30,6 +30,7 @@
 #include "idp/iam.h"
 #include "objstore/obj.h"
 #include "policy/pol.h"
+#include "sts/act_oidc.h"
 #include "sts/sts.h"
 
 struct server_opts {
@@ -238,6 +239,7 @@ int server_main(int argc, char **argv)
     struct sts_ctx *sts = NULL;
     struct obj_store *obj = NULL;
     struct http_server *srv = NULL;
+    struct oidc_providers *oidc = NULL;
 
     if (parse_args(argc, argv, &o) != 0)
         return 2;
@@ -292,6 +294,9 @@ int server_main(int argc, char **argv)
     sts = sts_ctx_new(&sc, iam, pe);
     if (sts == NULL)
         goto done;
+    /* OpenID Connect providers (none configured is fine); discovery never blocks the start. */
+    if (oidc_providers_new(o.certs, &oidc) != TS_OK || sts_oidc_register(sts, oidc) != TS_OK)
+        goto done;
     if (obj_store_open(o.data_dir, &obj) != TS_OK) {
         fprintf(stderr, "tessera: cannot open the object store in %s\n", o.data_dir);
         goto done;
@@ -344,6 +349,7 @@ int server_main(int argc, char **argv)
     rcode = 0;
 done:
     http_server_free(srv);
+    oidc_providers_free(oidc);
     admin_api_route_free(&admin_route);
     obj_store_close(obj);
     sts_ctx_free(sts);

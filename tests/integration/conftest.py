@@ -69,10 +69,13 @@ class Server:
             cmd += ["--certs", self.certs]
         cmd.append(self.data_dir)
         ft = faketime if faketime is not None else self.faketime
+        env = self.env()
         if ft:
             cmd = ["faketime", "-f", ft] + cmd
+            # libfaketime is preloaded ahead of the ASan runtime in the ASAN build.
+            env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

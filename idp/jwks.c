@@ -1,0 +1,342 @@
+/* jwks.c -- the outbound side of OpenID Connect: HTTP GETs over libcurl (timeouts, TLS
+ * verification against the system store plus TESSERA_CA_FILE and CERTS_DIR/CAs/, no
+ * redirects, a size cap) and JSON Web Key Sets imported once with cjose into an immutable,
+ * reference-counted struct oidc_keyset (idp/oidc.h).
+ *
+ * A key set never changes after parse; idp/oidc.c swaps a provider's set whole under its
+ * lock and readers keep a reference while verifying, so verification holds no lock.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjose/cjose.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "core/err.h"
+#include "idp/oidc.h"
+
+#define HTTP_MAX_BODY (1024 * 1024)
+#define JWKS_MAX_KEYS 64
+
+/* ---- HTTP ---- */
+
+struct http_body {
+    char *p;
+    size_t len;
+    bool too_big;
+};
+
+static size_t http_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct http_body *b = ud;
+    size_t n = size * nmemb;
+    char *np;
+    if (b->len + n > HTTP_MAX_BODY) {
+        b->too_big = true;
+        return 0;
+    }
+    np = realloc(b->p, b->len + n + 1);
+    if (np == NULL)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+/* Adds the extra CA files to the store curl already filled with the system CAs. */
+static CURLcode http_ssl_ctx(CURL *curl, void *sslctx, void *ud)
+{
+    const struct oidc_http *h = ud;
+    SSL_CTX *ctx = sslctx;
+    (void)curl;
+    if (h->ca_file != NULL && SSL_CTX_load_verify_locations(ctx, h->ca_file, NULL) != 1)
+        return CURLE_SSL_CACERT_BADFILE;
+    for (size_t i = 0; h->ca_extra != NULL && h->ca_extra[i] != NULL; i++)
+        SSL_CTX_load_verify_locations(ctx, h->ca_extra[i], NULL); /* a bad extra file is
+                                                                     skipped, as MinIO */
+    return CURLE_OK;
+}
+
+int oidc_http_get(const struct oidc_http *h, const char *url, const char *bearer, char **body,
+                  size_t *len, const char **why)
+{
+    struct http_body b = {0};
+    struct curl_slist *hdrs = NULL;
+    char *auth = NULL;
+    long status = 0;
+    CURLcode cc;
+    CURL *c;
+    int rc = TS_E_STS_IDP_COMMUNICATION;
+
+    *why = "cannot reach the identity provider";
+    c = curl_easy_init();
+    if (c == NULL)
+        return TS_E_INTERNAL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "tessera");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if ((h->ca_file != NULL || h->ca_extra != NULL) && strncmp(url, "https:", 6) == 0) {
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, (void *)h);
+    }
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (bearer != NULL) {
+        size_t n = strlen(bearer) + 32;
+        auth = malloc(n);
+        if (auth == NULL)
+            goto fail;
+        snprintf(auth, n, "Authorization: Bearer %s", bearer);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        if (b.too_big)
+            *why = "the identity provider's response is too large";
+        else if (cc == CURLE_OPERATION_TIMEDOUT)
+            *why = "the identity provider timed out";
+        else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+                 cc == CURLE_SSL_CONNECT_ERROR)
+            *why = "TLS verification of the identity provider failed";
+        goto fail;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        *why = "the identity provider answered with an error status";
+        goto fail;
+    }
+    if (b.p == NULL) {
+        b.p = strdup("");
+        if (b.p == NULL) {
+            rc = TS_E_INTERNAL;
+            goto fail;
+        }
+    }
+    *body = b.p;
+    *len = b.len;
+    b.p = NULL;
+    *why = NULL;
+    rc = TS_OK;
+fail:
+    if (auth != NULL) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    free(b.p);
+    return rc;
+}
+
+/* ---- JSON depth ---- */
+
+bool oidc_json_too_deep(const char *s, size_t n, int max)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        if (ch == '"')
+            in_str = true;
+        else if (ch == '[' || ch == '{') {
+            if (++depth > max)
+                return true;
+        } else if (ch == ']' || ch == '}')
+            depth--;
+    }
+    return false;
+}
+
+/* ---- key sets ---- */
+
+struct oidc_key {
+    char *kid;              /* NULL when the JWK has none */
+    char *alg;              /* the JWK's declared alg, or NULL */
+    cjose_jwk_kty_t kty;    /* RSA or EC */
+    cjose_jwk_ec_curve crv; /* EC only */
+    cjose_jwk_t *jwk;
+};
+
+struct oidc_keyset {
+    atomic_int refs;
+    struct oidc_key *keys;
+    size_t n;
+};
+
+static void keyset_free(struct oidc_keyset *ks)
+{
+    for (size_t i = 0; i < ks->n; i++) {
+        free(ks->keys[i].kid);
+        free(ks->keys[i].alg);
+        cjose_jwk_release(ks->keys[i].jwk);
+    }
+    free(ks->keys);
+    free(ks);
+}
+
+struct oidc_keyset *oidc_keyset_retain(struct oidc_keyset *ks)
+{
+    if (ks != NULL)
+        atomic_fetch_add(&ks->refs, 1);
+    return ks;
+}
+
+void oidc_keyset_release(struct oidc_keyset *ks)
+{
+    if (ks != NULL && atomic_fetch_sub(&ks->refs, 1) == 1)
+        keyset_free(ks);
+}
+
+size_t oidc_keyset_count(const struct oidc_keyset *ks)
+{
+    return ks != NULL ? ks->n : 0;
+}
+
+static int import_key(json_t *j, struct oidc_key *k)
+{
+    const char *kty = json_string_value(json_object_get(j, "kty"));
+    const char *use = json_string_value(json_object_get(j, "use"));
+    json_t *kid = json_object_get(j, "kid"), *alg = json_object_get(j, "alg");
+    cjose_err err;
+    char *text;
+
+    memset(k, 0, sizeof *k);
+    if (kty == NULL || (strcmp(kty, "RSA") != 0 && strcmp(kty, "EC") != 0))
+        return -1;
+    if (json_object_get(j, "use") != NULL && (use == NULL || strcmp(use, "sig") != 0))
+        return -1;
+    if ((kid != NULL && !json_is_string(kid)) || (alg != NULL && !json_is_string(alg)))
+        return -1;
+    /* Import only the public members: a JWKS must not carry private keys, and cjose should
+     * never see them. */
+    json_t *pub = json_pack("{s:s}", "kty", kty);
+    const char *members[] = {"n", "e", "crv", "x", "y"};
+    for (size_t i = 0; pub != NULL && i < sizeof members / sizeof members[0]; i++) {
+        json_t *v = json_object_get(j, members[i]);
+        if (v != NULL)
+            json_object_set(pub, members[i], v);
+    }
+    if (pub == NULL)
+        return -1;
+    text = json_dumps(pub, JSON_COMPACT);
+    json_decref(pub);
+    if (text == NULL)
+        return -1;
+    k->jwk = cjose_jwk_import(text, strlen(text), &err);
+    free(text);
+    if (k->jwk == NULL)
+        return -1;
+    k->kty = cjose_jwk_get_kty(k->jwk, &err);
+    if (k->kty == CJOSE_JWK_KTY_EC)
+        k->crv = cjose_jwk_EC_get_curve(k->jwk, &err);
+    if (k->kty == CJOSE_JWK_KTY_RSA && cjose_jwk_get_keysize(k->jwk, &err) < 2048)
+        goto fail; /* RFC 7518 §3.3: at least 2048 bits */
+    if (kid != NULL && (k->kid = strdup(json_string_value(kid))) == NULL)
+        goto fail;
+    if (alg != NULL && (k->alg = strdup(json_string_value(alg))) == NULL)
+        goto fail;
+    return 0;
+fail:
+    cjose_jwk_release(k->jwk);
+    free(k->kid);
+    free(k->alg);
+    memset(k, 0, sizeof *k);
+    return -1;
+}
+
+struct oidc_keyset *oidc_keyset_parse(const char *json, size_t len, const char **why)
+{
+    struct oidc_keyset *ks = NULL;
+    json_error_t jerr;
+    json_t *root = NULL, *keys;
+    size_t i;
+
+    if (oidc_json_too_deep(json, len, OIDC_MAX_JSON_DEPTH)) {
+        *why = "the JWKS is nested too deeply";
+        return NULL;
+    }
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    keys = json_object_get(root, "keys");
+    if (root == NULL || !json_is_object(root) || !json_is_array(keys)) {
+        *why = "the JWKS is not a JSON object with a keys array";
+        goto fail;
+    }
+    ks = calloc(1, sizeof *ks);
+    if (ks == NULL)
+        goto oom;
+    atomic_init(&ks->refs, 1);
+    ks->keys = calloc(json_array_size(keys) > 0 ? json_array_size(keys) : 1, sizeof *ks->keys);
+    if (ks->keys == NULL)
+        goto oom;
+    for (i = 0; i < json_array_size(keys) && ks->n < JWKS_MAX_KEYS; i++) {
+        json_t *k = json_array_get(keys, i);
+        if (json_is_object(k) && import_key(k, &ks->keys[ks->n]) == 0)
+            ks->n++;
+    }
+    json_decref(root);
+    return ks;
+oom:
+    *why = "out of memory";
+fail:
+    if (ks != NULL)
+        keyset_free(ks);
+    json_decref(root);
+    return NULL;
+}
+
+/* Whether key k may verify a token signed with alg (already on the allow-list). */
+static bool key_fits(const struct oidc_key *k, const char *alg)
+{
+    if (k->alg != NULL && strcmp(k->alg, alg) != 0)
+        return false;
+    if (alg[0] == 'R' || alg[0] == 'P')
+        return k->kty == CJOSE_JWK_KTY_RSA;
+    if (alg[0] == 'E' && k->kty == CJOSE_JWK_KTY_EC) {
+        if (strcmp(alg, "ES256") == 0)
+            return k->crv == CJOSE_JWK_EC_P_256;
+        if (strcmp(alg, "ES384") == 0)
+            return k->crv == CJOSE_JWK_EC_P_384;
+        if (strcmp(alg, "ES512") == 0)
+            return k->crv == CJOSE_JWK_EC_P_521;
+    }
+    return false;
+}
+
+int oidc_keyset_verify(const struct oidc_keyset *ks, void *cjose_jws, const char *kid,
+                       const char *alg)
+{
+    int found = -1;
+    cjose_err err;
+
+    for (size_t i = 0; ks != NULL && i < ks->n; i++) {
+        const struct oidc_key *k = &ks->keys[i];
+        if (kid != NULL && (k->kid == NULL || strcmp(k->kid, kid) != 0))
+            continue;
+        if (!key_fits(k, alg))
+            continue;
+        found = 0;
+        if (cjose_jws_verify(cjose_jws, k->jwk, &err))
+            return 1;
+    }
+    return found;
+}

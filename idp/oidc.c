@@ -1,0 +1,1121 @@
+/* oidc.c -- OpenID Connect providers (idp/oidc.h): configuration, discovery, the key cache
+ * with its refresh rules, and the verification of id_tokens and access tokens.
+ *
+ * Shape of a verification: cheap syntactic checks on the compact token (size, three
+ * base64url segments, JSON nesting) → header checks (alg allow-list, no crit, no embedded
+ * keys) → the provider chosen by RoleArn or by the (unverified) iss → the signature with a
+ * key of that provider's JWKS (refetched on an unknown kid, rate-limited) → the claims
+ * (iss, aud/azp, exp, nbf, iat, sub) → struct idp_claims. Only after the signature verified
+ * is anything from the payload trusted.
+ *
+ * Threads: a provider's immutable config is read freely. `mu` guards the discovered
+ * endpoints (set once), the key set pointer and the fetch state. Exactly one fetch per
+ * provider runs at a time, with `mu` released; others wait on `cv` at most the HTTP timeout
+ * and then use whatever keys are cached.
+ */
+#include "idp/oidc.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjose/cjose.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/sha.h>
+
+#include "core/cfg.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+
+extern char **environ;
+
+struct oidc_provider {
+    /* Immutable after oidc_providers_new. */
+    char *name; /* "" for the default provider, else the suffix in lower case */
+    char *config_url, *client_id, *client_secret, *claim_name, *claim_prefix, *scopes,
+        *redirect_uri, *role_policy, *role_arn, *groups_claim;
+    bool claim_userinfo;
+    struct oidc_providers *set;
+
+    /* Guarded by mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *issuer, *jwks_uri, *userinfo_uri; /* set once by the first discovery */
+    struct oidc_keyset *keys;
+    bool busy;           /* a fetch is running (mu not held) */
+    time_t last_attempt; /* monotonic seconds of the last fetch start */
+    time_t last_ok;      /* monotonic seconds of the last successful JWKS fetch */
+    bool last_failed;    /* the last fetch failed (the provider is unreachable) */
+};
+
+struct oidc_providers {
+    struct oidc_provider **v;
+    size_t n;
+    struct oidc_http http;
+    long refresh_interval; /* periodic JWKS refetch, seconds */
+    long refetch_interval; /* minimum seconds between on-demand fetches */
+    bool expiry_from_token;
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu; /* guards stop */
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static time_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static void cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* ---- configuration ---- */
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+/* cfg_get of IDENTITY_OPENID_<key>[_<suffix>]. */
+static const char *pcfg(const char *suffix, const char *key)
+{
+    char name[256];
+    if (suffix == NULL || *suffix == '\0')
+        snprintf(name, sizeof name, "IDENTITY_OPENID_%s", key);
+    else
+        snprintf(name, sizeof name, "IDENTITY_OPENID_%s_%s", key, suffix);
+    return cfg_get(name);
+}
+
+static bool pcfg_bool(const char *suffix, const char *key, bool dflt)
+{
+    char name[256];
+    if (suffix == NULL || *suffix == '\0')
+        snprintf(name, sizeof name, "IDENTITY_OPENID_%s", key);
+    else
+        snprintf(name, sizeof name, "IDENTITY_OPENID_%s_%s", key, suffix);
+    return cfg_bool(name, dflt);
+}
+
+static void provider_free(struct oidc_provider *p)
+{
+    if (p == NULL)
+        return;
+    free(p->name);
+    free(p->config_url);
+    free(p->client_id);
+    if (p->client_secret != NULL) {
+        memset(p->client_secret, 0, strlen(p->client_secret));
+        free(p->client_secret);
+    }
+    free(p->claim_name);
+    free(p->claim_prefix);
+    free(p->scopes);
+    free(p->redirect_uri);
+    free(p->role_policy);
+    free(p->role_arn);
+    free(p->groups_claim);
+    free(p->issuer);
+    free(p->jwks_uri);
+    free(p->userinfo_uri);
+    oidc_keyset_release(p->keys);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+/* MinIO's role ARN for a provider: arn:minio:iam:::role/ + base64url(SHA-1(client id)). */
+static char *make_role_arn(const char *client_id)
+{
+    uint8_t md[SHA_DIGEST_LENGTH];
+    char *b64 = NULL, *arn;
+    size_t blen;
+    cjose_err err;
+
+    SHA1((const uint8_t *)client_id, strlen(client_id), md);
+    if (!cjose_base64url_encode(md, sizeof md, &b64, &blen, &err))
+        return NULL;
+    arn = malloc(blen + 32);
+    if (arn != NULL)
+        snprintf(arn, blen + 32, "arn:minio:iam:::role/%s", b64);
+    cjose_get_dealloc()(b64);
+    return arn;
+}
+
+static int provider_new(struct oidc_providers *set, const char *suffix, const char *url,
+                        struct oidc_provider **out)
+{
+    const char *label = suffix && *suffix ? suffix : "";
+    struct oidc_provider *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return TS_E_INTERNAL;
+    pthread_mutex_init(&p->mu, NULL);
+    cond_init_mono(&p->cv);
+    p->set = set;
+    p->name = strdup(label);
+    for (char *c = p->name; c != NULL && *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    p->config_url = strdup(url);
+    p->client_id = dup_or_null(pcfg(suffix, "CLIENT_ID"));
+    p->client_secret = dup_or_null(pcfg(suffix, "CLIENT_SECRET"));
+    p->claim_name = strdup(pcfg(suffix, "CLAIM_NAME") ? pcfg(suffix, "CLAIM_NAME") : "policy");
+    p->claim_prefix = strdup(pcfg(suffix, "CLAIM_PREFIX") ? pcfg(suffix, "CLAIM_PREFIX") : "");
+    p->scopes = dup_or_null(pcfg(suffix, "SCOPES"));
+    p->redirect_uri = dup_or_null(pcfg(suffix, "REDIRECT_URI"));
+    p->role_policy = dup_or_null(pcfg(suffix, "ROLE_POLICY"));
+    p->groups_claim = dup_or_null(pcfg(suffix, "GROUPS_CLAIM"));
+    p->claim_userinfo = pcfg_bool(suffix, "CLAIM_USERINFO", false);
+    if (p->name == NULL || p->config_url == NULL || p->claim_name == NULL ||
+        p->claim_prefix == NULL)
+        goto oom;
+    if (p->client_id == NULL) {
+        fprintf(stderr,
+                "tessera: TESSERA_IDENTITY_OPENID_CLIENT_ID%s%s: required with "
+                "TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s\n",
+                *label ? "_" : "", label, *label ? "_" : "", label);
+        provider_free(p);
+        return TS_E_INVALID_ARGUMENT;
+    }
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+        fprintf(stderr, "tessera: TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s: not an http(s) URL\n",
+                *label ? "_" : "", label);
+        provider_free(p);
+        return TS_E_INVALID_ARGUMENT;
+    }
+    if (p->role_policy != NULL && (p->role_arn = make_role_arn(p->client_id)) == NULL)
+        goto oom;
+    *out = p;
+    return TS_OK;
+oom:
+    provider_free(p);
+    return TS_E_INTERNAL;
+}
+
+/* Suffixes of every IDENTITY_OPENID_CONFIG_URL_<NAME> in the environment (both prefixes),
+ * deduplicated; "" first when the unsuffixed one is set. */
+static int collect_suffixes(char ***out, size_t *n)
+{
+    static const char *const prefixes[] = {"TESSERA_IDENTITY_OPENID_CONFIG_URL",
+                                           "MINIO_IDENTITY_OPENID_CONFIG_URL"};
+    char **v = NULL;
+    size_t cnt = 0;
+
+    for (size_t pi = 0; pi < 2; pi++) {
+        size_t plen = strlen(prefixes[pi]);
+        for (char **e = environ; e != NULL && *e != NULL; e++) {
+            const char *s = *e, *eq = strchr(s, '=');
+            char suffix[128];
+            if (eq == NULL || strncmp(s, prefixes[pi], plen) != 0 || eq[1] == '\0')
+                continue;
+            if (s + plen == eq)
+                suffix[0] = '\0';
+            else if (s[plen] == '_' && eq - (s + plen + 1) > 0 &&
+                     (size_t)(eq - (s + plen + 1)) < sizeof suffix)
+                snprintf(suffix, sizeof suffix, "%.*s", (int)(eq - (s + plen + 1)), s + plen + 1);
+            else
+                continue;
+            bool dup = false;
+            for (size_t i = 0; i < cnt; i++)
+                dup = dup || strcmp(v[i], suffix) == 0;
+            if (dup)
+                continue;
+            char **nv = realloc(v, (cnt + 1) * sizeof *nv);
+            if (nv == NULL)
+                goto oom;
+            v = nv;
+            if ((v[cnt] = strdup(suffix)) == NULL)
+                goto oom;
+            cnt++;
+        }
+    }
+    /* The default provider first, then by name, for stable logs. */
+    for (size_t i = 0; i < cnt; i++)
+        for (size_t j = i + 1; j < cnt; j++)
+            if (strcmp(v[j], v[i]) < 0) {
+                char *t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+            }
+    *out = v;
+    *n = cnt;
+    return TS_OK;
+oom:
+    for (size_t i = 0; i < cnt; i++)
+        free(v[i]);
+    free(v);
+    return TS_E_INTERNAL;
+}
+
+static void strv_free_null(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char **list_ca_dir(const char *certs_dir)
+{
+    char path[4096];
+    char **v = NULL;
+    size_t n = 0;
+    DIR *d;
+    struct dirent *de;
+
+    if (certs_dir == NULL)
+        return NULL;
+    snprintf(path, sizeof path, "%s/CAs", certs_dir);
+    d = opendir(path);
+    if (d == NULL)
+        return NULL;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char **nv = realloc(v, (n + 2) * sizeof *nv);
+        if (nv == NULL)
+            break;
+        v = nv;
+        size_t len = strlen(path) + strlen(de->d_name) + 2;
+        if ((v[n] = malloc(len)) == NULL)
+            break;
+        snprintf(v[n], len, "%s/%s", path, de->d_name);
+        v[++n] = NULL;
+    }
+    closedir(d);
+    return v;
+}
+
+static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait);
+static void *refresher_main(void *arg);
+
+int oidc_providers_new(const char *certs_dir, struct oidc_providers **out)
+{
+    struct oidc_providers *ps = calloc(1, sizeof *ps);
+    char **suffixes = NULL;
+    size_t nsuf = 0;
+    int rc = TS_E_INTERNAL;
+
+    if (ps == NULL)
+        return TS_E_INTERNAL;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_mutex_init(&ps->mu, NULL);
+    cond_init_mono(&ps->cv);
+    ps->http.connect_timeout_ms = cfg_long("IDENTITY_OPENID_CONNECT_TIMEOUT", 3, NULL) * 1000;
+    ps->http.timeout_ms = cfg_long("IDENTITY_OPENID_TIMEOUT", 5, NULL) * 1000;
+    if (ps->http.connect_timeout_ms <= 0)
+        ps->http.connect_timeout_ms = 3000;
+    if (ps->http.timeout_ms <= 0)
+        ps->http.timeout_ms = 5000;
+    ps->refresh_interval = cfg_long("IDENTITY_OPENID_JWKS_REFRESH", 900, NULL);
+    if (ps->refresh_interval < 10)
+        ps->refresh_interval = 10;
+    ps->refetch_interval = cfg_long("IDENTITY_OPENID_REFETCH_INTERVAL", 5, NULL);
+    if (ps->refetch_interval < 0)
+        ps->refetch_interval = 5;
+    ps->expiry_from_token = cfg_bool("IDENTITY_OPENID_EXPIRY_FROM_TOKEN", false);
+    if (cfg_get("CA_FILE") != NULL && (ps->http.ca_file = strdup(cfg_get("CA_FILE"))) == NULL)
+        goto fail;
+    ps->http.ca_extra = list_ca_dir(certs_dir);
+
+    if ((rc = collect_suffixes(&suffixes, &nsuf)) != TS_OK)
+        goto fail;
+    for (size_t i = 0; i < nsuf; i++) {
+        const char *url = pcfg(suffixes[i], "CONFIG_URL");
+        struct oidc_provider *p = NULL, **nv;
+        if (url == NULL || !pcfg_bool(suffixes[i], "ENABLE", true))
+            continue;
+        if ((rc = provider_new(ps, suffixes[i], url, &p)) != TS_OK)
+            goto fail;
+        nv = realloc(ps->v, (ps->n + 1) * sizeof *nv);
+        if (nv == NULL) {
+            provider_free(p);
+            rc = TS_E_INTERNAL;
+            goto fail;
+        }
+        ps->v = nv;
+        ps->v[ps->n++] = p;
+        if (strncmp(url, "http://", 7) == 0)
+            log_kv(LOG_WARN, "oidc.insecure", "provider", p->name, "config_url", url, "msg",
+                   "the OpenID provider is reached over plain http: use https in production", NULL);
+        log_kv(LOG_INFO, "oidc.provider", "provider", p->name, "config_url", url, "client_id",
+               p->client_id, "claim_name", p->claim_name, "role_arn", p->role_arn, "groups_claim",
+               p->groups_claim, NULL);
+    }
+    /* Role-policy providers need distinct client ids: the role ARN is derived from it. */
+    for (size_t i = 0; i < ps->n; i++)
+        for (size_t j = i + 1; j < ps->n; j++)
+            if (ps->v[i]->role_arn && ps->v[j]->role_arn &&
+                strcmp(ps->v[i]->role_arn, ps->v[j]->role_arn) == 0) {
+                fprintf(stderr,
+                        "tessera: OpenID providers '%s' and '%s' have the same client "
+                        "id and a ROLE_POLICY: their role ARNs would clash\n",
+                        ps->v[i]->name, ps->v[j]->name);
+                rc = TS_E_INVALID_ARGUMENT;
+                goto fail;
+            }
+    if (ps->n > 0) {
+        if (pthread_create(&ps->thread, NULL, refresher_main, ps) != 0) {
+            rc = TS_E_INTERNAL;
+            goto fail;
+        }
+        ps->thread_started = true;
+    }
+    strv_free_null(NULL);
+    for (size_t i = 0; i < nsuf; i++)
+        free(suffixes[i]);
+    free(suffixes);
+    *out = ps;
+    return TS_OK;
+fail:
+    for (size_t i = 0; i < nsuf; i++)
+        free(suffixes[i]);
+    free(suffixes);
+    oidc_providers_free(ps);
+    return rc;
+}
+
+struct oidc_providers *oidc_providers_from_env(void)
+{
+    struct oidc_providers *ps = NULL;
+    return oidc_providers_new(NULL, &ps) == TS_OK ? ps : NULL;
+}
+
+void oidc_providers_free(struct oidc_providers *ps)
+{
+    if (ps == NULL)
+        return;
+    if (ps->thread_started) {
+        pthread_mutex_lock(&ps->mu);
+        ps->stop = true;
+        pthread_cond_broadcast(&ps->cv);
+        pthread_mutex_unlock(&ps->mu);
+        pthread_join(ps->thread, NULL);
+    }
+    for (size_t i = 0; i < ps->n; i++)
+        provider_free(ps->v[i]);
+    free(ps->v);
+    free(ps->http.ca_file);
+    strv_free_null(ps->http.ca_extra);
+    pthread_mutex_destroy(&ps->mu);
+    pthread_cond_destroy(&ps->cv);
+    free(ps);
+}
+
+size_t oidc_providers_count(const struct oidc_providers *ps)
+{
+    return ps != NULL ? ps->n : 0;
+}
+
+bool oidc_providers_expiry_from_token(const struct oidc_providers *ps)
+{
+    return ps != NULL && ps->expiry_from_token;
+}
+
+const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, const char **name)
+{
+    if (ps == NULL || i >= ps->n)
+        return NULL;
+    if (name != NULL)
+        *name = ps->v[i]->name;
+    return ps->v[i]->role_arn;
+}
+
+/* ---- discovery and JWKS fetches ---- */
+
+/* Fetches the discovery document (when not yet discovered) and the JWKS, without holding
+ * p->mu. On success the results are stored under p->mu. */
+static int do_fetch(struct oidc_provider *p, const char **why)
+{
+    char *body = NULL, *issuer = NULL, *jwks_uri = NULL, *userinfo = NULL;
+    struct oidc_keyset *ks = NULL, *old = NULL;
+    size_t len = 0;
+    bool discovered;
+    int rc;
+
+    pthread_mutex_lock(&p->mu);
+    discovered = p->issuer != NULL;
+    if (discovered && (jwks_uri = strdup(p->jwks_uri)) == NULL) {
+        pthread_mutex_unlock(&p->mu);
+        return TS_E_INTERNAL;
+    }
+    pthread_mutex_unlock(&p->mu);
+
+    if (!discovered) {
+        json_error_t jerr;
+        json_t *doc;
+        rc = oidc_http_get(&p->set->http, p->config_url, NULL, &body, &len, why);
+        if (rc != TS_OK)
+            goto fail;
+        if (oidc_json_too_deep(body, len, OIDC_MAX_JSON_DEPTH)) {
+            *why = "the discovery document is nested too deeply";
+            rc = TS_E_STS_IDP_COMMUNICATION;
+            goto fail;
+        }
+        doc = json_loadb(body, len, 0, &jerr);
+        const char *i = json_string_value(json_object_get(doc, "issuer"));
+        const char *j = json_string_value(json_object_get(doc, "jwks_uri"));
+        const char *u = json_string_value(json_object_get(doc, "userinfo_endpoint"));
+        if (i == NULL || *i == '\0' || j == NULL ||
+            (strncmp(j, "https://", 8) != 0 && strncmp(j, "http://", 7) != 0)) {
+            json_decref(doc);
+            *why = "the discovery document has no issuer or jwks_uri";
+            rc = TS_E_STS_IDP_COMMUNICATION;
+            goto fail;
+        }
+        issuer = strdup(i);
+        jwks_uri = strdup(j);
+        userinfo = u != NULL ? strdup(u) : NULL;
+        json_decref(doc);
+        if (issuer == NULL || jwks_uri == NULL || (u != NULL && userinfo == NULL)) {
+            rc = TS_E_INTERNAL;
+            goto fail;
+        }
+        free(body);
+        body = NULL;
+    }
+    rc = oidc_http_get(&p->set->http, jwks_uri, NULL, &body, &len, why);
+    if (rc != TS_OK)
+        goto fail;
+    ks = oidc_keyset_parse(body, len, why);
+    if (ks == NULL) {
+        rc = TS_E_STS_IDP_COMMUNICATION;
+        goto fail;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (p->issuer == NULL && issuer != NULL) {
+        p->issuer = issuer;
+        p->jwks_uri = jwks_uri;
+        p->userinfo_uri = userinfo;
+        issuer = jwks_uri = userinfo = NULL;
+    }
+    old = p->keys;
+    p->keys = ks;
+    p->last_ok = mono_now();
+    pthread_mutex_unlock(&p->mu);
+    oidc_keyset_release(old);
+    {
+        char nkeys[32];
+        snprintf(nkeys, sizeof nkeys, "%zu", oidc_keyset_count(ks));
+        log_kv(LOG_INFO, "oidc.jwks", "provider", p->name, "keys", nkeys, NULL);
+    }
+    rc = TS_OK;
+fail:
+    free(body);
+    free(issuer);
+    free(jwks_uri);
+    free(userinfo);
+    return rc;
+}
+
+/* Runs a fetch unless one is running or (urgent) the last one started less than
+ * refetch_interval ago. With wait, a caller that finds a fetch running waits for it, at
+ * most the HTTP timeout. Returns TS_OK when a fetch ran (or was waited for) successfully,
+ * TS_E_SLOW_DOWN when rate-limited after a successful fetch, TS_E_STS_IDP_COMMUNICATION when
+ * the fetch (or, rate-limited, the last one) failed, or TS_E_INTERNAL. */
+static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait)
+{
+    const char *why = NULL;
+    time_t now;
+    int rc;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->busy) {
+        if (wait) {
+            struct timespec dl;
+            deadline_in(&dl, p->set->http.timeout_ms + p->set->http.connect_timeout_ms + 500);
+            while (p->busy)
+                if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT)
+                    break;
+        }
+        rc = p->busy || p->last_failed ? TS_E_STS_IDP_COMMUNICATION : TS_OK;
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    now = mono_now();
+    if (urgent && p->last_attempt != 0 && now - p->last_attempt < p->set->refetch_interval) {
+        /* Rate-limited: report what the last attempt found. */
+        rc = p->last_failed ? TS_E_STS_IDP_COMMUNICATION : TS_E_SLOW_DOWN;
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    p->busy = true;
+    p->last_attempt = now;
+    pthread_mutex_unlock(&p->mu);
+
+    rc = do_fetch(p, &why);
+    if (rc != TS_OK)
+        log_kv(LOG_WARN, "oidc.fetch", "provider", p->name, "config_url", p->config_url, "msg",
+               why ? why : "fetch failed", NULL);
+
+    pthread_mutex_lock(&p->mu);
+    p->busy = false;
+    p->last_failed = rc != TS_OK;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static void *refresher_main(void *arg)
+{
+    struct oidc_providers *ps = arg;
+    for (;;) {
+        long next = ps->refresh_interval;
+        for (size_t i = 0; i < ps->n; i++) {
+            struct oidc_provider *p = ps->v[i];
+            bool due;
+            pthread_mutex_lock(&p->mu);
+            bool have = p->keys != NULL;
+            due = !have || mono_now() - p->last_ok >= ps->refresh_interval;
+            pthread_mutex_unlock(&p->mu);
+            if (due && provider_fetch(p, false, false) != TS_OK)
+                have = false;
+            else if (due)
+                have = true;
+            if (!have && next > 5)
+                next = 5; /* retry discovery soon while the provider is down */
+        }
+        struct timespec dl;
+        deadline_in(&dl, next * 1000);
+        pthread_mutex_lock(&ps->mu);
+        while (!ps->stop)
+            if (pthread_cond_timedwait(&ps->cv, &ps->mu, &dl) == ETIMEDOUT)
+                break;
+        bool stop = ps->stop;
+        pthread_mutex_unlock(&ps->mu);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+/* ---- token parsing ---- */
+
+static json_t *decode_segment(const char *s, size_t n)
+{
+    uint8_t *raw = NULL;
+    size_t rlen = 0;
+    cjose_err err;
+    json_error_t jerr;
+    json_t *j;
+
+    if (n == 0 || !cjose_base64url_decode(s, n, &raw, &rlen, &err))
+        return NULL;
+    if (oidc_json_too_deep((const char *)raw, rlen, OIDC_MAX_JSON_DEPTH)) {
+        cjose_get_dealloc()(raw);
+        return NULL;
+    }
+    j = json_loadb((const char *)raw, rlen, JSON_REJECT_DUPLICATES, &jerr);
+    cjose_get_dealloc()(raw);
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static bool alg_allowed(const char *alg)
+{
+    static const char *const ok[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                     "PS512", "ES256", "ES384", "ES512"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(alg, ok[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A NumericDate claim: absent → 0 with *present false; a number → its value; anything else
+ * → -1. */
+static int numeric_date(json_t *payload, const char *name, bool *present, double *out)
+{
+    json_t *v = json_object_get(payload, name);
+    *present = v != NULL;
+    if (v == NULL)
+        return 0;
+    if (!json_is_number(v))
+        return -1;
+    *out = json_number_value(v);
+    return *out >= 0 && *out < 1e11 ? 0 : -1;
+}
+
+static int strv_push(struct iam_strv *sv, const char *s, size_t n)
+{
+    char **nv;
+    while (n > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return TS_OK;
+    nv = realloc(sv->v, (sv->n + 1) * sizeof *nv);
+    if (nv == NULL)
+        return TS_E_INTERNAL;
+    sv->v = nv;
+    if ((sv->v[sv->n] = strndup(s, n)) == NULL)
+        return TS_E_INTERNAL;
+    sv->n++;
+    return TS_OK;
+}
+
+/* Appends a claim's values: a string (split on ',' when split), or an array of strings
+ * (each split likewise). Other types are ignored. */
+static int add_claim_values(struct iam_strv *sv, json_t *v, bool split)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!split)
+            return strv_push(sv, s, strlen(s));
+        while (*s) {
+            const char *c = strchr(s, ',');
+            size_t n = c ? (size_t)(c - s) : strlen(s);
+            if (strv_push(sv, s, n) != TS_OK)
+                return TS_E_INTERNAL;
+            s += n;
+            if (*s == ',')
+                s++;
+        }
+        return TS_OK;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (json_is_string(e) && add_claim_values(sv, e, split) != TS_OK)
+                return TS_E_INTERNAL;
+        }
+    }
+    return TS_OK;
+}
+
+/* Adds "jwt:<claim>" variables for every scalar claim (and every string of an array). */
+static int add_vars(struct idp_claims *c, json_t *payload)
+{
+    const char *k;
+    json_t *v;
+    char key[300], num[64];
+
+    json_object_foreach(payload, k, v)
+    {
+        if (strlen(k) > 256)
+            continue;
+        snprintf(key, sizeof key, "jwt:%s", k);
+        if (json_is_string(v)) {
+            if (idp_claims_add_var(c, key, json_string_value(v)) != TS_OK)
+                return TS_E_INTERNAL;
+        } else if (json_is_integer(v)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            if (idp_claims_add_var(c, key, num) != TS_OK)
+                return TS_E_INTERNAL;
+        } else if (json_is_real(v)) {
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+            if (idp_claims_add_var(c, key, num) != TS_OK)
+                return TS_E_INTERNAL;
+        } else if (json_is_boolean(v)) {
+            if (idp_claims_add_var(c, key, json_is_true(v) ? "true" : "false") != TS_OK)
+                return TS_E_INTERNAL;
+        } else if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                if (json_is_string(e) && idp_claims_add_var(c, key, json_string_value(e)) != TS_OK)
+                    return TS_E_INTERNAL;
+            }
+        }
+    }
+    return TS_OK;
+}
+
+/* Whether aud contains client_id, or azp equals it. *matched gets the value that matched. */
+static bool audience_ok(json_t *payload, const char *client_id)
+{
+    json_t *aud = json_object_get(payload, "aud");
+    const char *azp = json_string_value(json_object_get(payload, "azp"));
+    if (json_is_string(aud) && strcmp(json_string_value(aud), client_id) == 0)
+        return true;
+    if (json_is_array(aud)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(aud, i, e)
+        {
+            if (json_is_string(e) && strcmp(json_string_value(e), client_id) == 0)
+                return true;
+        }
+    }
+    return azp != NULL && strcmp(azp, client_id) == 0;
+}
+
+/* Snapshot of what a verification needs from a provider. */
+static void provider_snapshot(struct oidc_provider *p, const char **issuer, struct oidc_keyset **ks)
+{
+    pthread_mutex_lock(&p->mu);
+    *issuer = p->issuer; /* set once, never freed before the provider */
+    *ks = oidc_keyset_retain(p->keys);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The provider for a token: with a RoleArn naming a provider's role, that provider (when
+ * its issuer matches); otherwise a claim-mode provider whose discovered issuer equals iss,
+ * preferring one whose client id the audience names. *role_mode tells which; *undiscovered
+ * whether a candidate has not been discovered yet. */
+static struct oidc_provider *pick_provider(struct oidc_providers *ps, const char *iss,
+                                           const char *role_arn, json_t *payload, bool *role_mode,
+                                           bool *undiscovered)
+{
+    struct oidc_provider *best = NULL;
+    bool names_role = false;
+    size_t i;
+
+    *role_mode = false;
+    *undiscovered = false;
+    for (i = 0; role_arn != NULL && i < ps->n; i++)
+        names_role =
+            names_role || (ps->v[i]->role_arn != NULL && strcmp(role_arn, ps->v[i]->role_arn) == 0);
+    for (i = 0; i < ps->n; i++) {
+        struct oidc_provider *cand = ps->v[i];
+        struct oidc_keyset *cks;
+        const char *ciss;
+        if (names_role ? (cand->role_arn == NULL || strcmp(role_arn, cand->role_arn) != 0)
+                       : cand->role_arn != NULL)
+            continue;
+        provider_snapshot(cand, &ciss, &cks);
+        oidc_keyset_release(cks);
+        if (ciss == NULL) {
+            *undiscovered = true;
+            continue;
+        }
+        if (strcmp(ciss, iss) != 0)
+            continue;
+        if (names_role) {
+            *role_mode = true;
+            return cand;
+        }
+        if (audience_ok(payload, cand->client_id))
+            return cand;
+        if (best == NULL)
+            best = cand;
+    }
+    return best;
+}
+
+/* Merges the userinfo endpoint's claims into payload (access tokens, CLAIM_USERINFO on).
+ * Registered claims of the token are never overridden; userinfo's sub must match. */
+static int merge_userinfo(struct oidc_provider *p, const char *token, json_t *payload,
+                          const char **why)
+{
+    static const char *const keep[] = {"iss", "sub", "aud", "azp", "exp", "nbf", "iat", "jti"};
+    const char *uri;
+    char *body = NULL;
+    size_t len = 0;
+    json_error_t jerr;
+    json_t *ui = NULL;
+    const char *k;
+    json_t *v;
+    int rc;
+
+    pthread_mutex_lock(&p->mu);
+    uri = p->userinfo_uri;
+    pthread_mutex_unlock(&p->mu);
+    if (uri == NULL)
+        return TS_OK;
+    rc = oidc_http_get(&p->set->http, uri, token, &body, &len, why);
+    if (rc != TS_OK)
+        return rc;
+    if (oidc_json_too_deep(body, len, OIDC_MAX_JSON_DEPTH) ||
+        (ui = json_loadb(body, len, 0, &jerr)) == NULL || !json_is_object(ui)) {
+        *why = "the userinfo response is not a JSON object";
+        rc = TS_E_STS_IDP_COMMUNICATION;
+        goto out;
+    }
+    const char *usub = json_string_value(json_object_get(ui, "sub"));
+    const char *tsub = json_string_value(json_object_get(payload, "sub"));
+    if (usub == NULL || tsub == NULL || strcmp(usub, tsub) != 0) {
+        *why = "the userinfo subject does not match the token's";
+        rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
+        goto out;
+    }
+    json_object_foreach(ui, k, v)
+    {
+        bool skip = false;
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+            skip = skip || strcmp(k, keep[i]) == 0;
+        if (!skip)
+            json_object_set(payload, k, v);
+    }
+    rc = TS_OK;
+out:
+    json_decref(ui);
+    free(body);
+    return rc;
+}
+
+static int fill_claims(struct oidc_provider *p, json_t *payload, bool role_mode, bool access_token,
+                       struct idp_claims *c)
+{
+    const char *sub = json_string_value(json_object_get(payload, "sub"));
+    const char *iss = json_string_value(json_object_get(payload, "iss"));
+    const char *user = json_string_value(json_object_get(payload, "preferred_username"));
+    char claim[512];
+
+    memset(c, 0, sizeof *c);
+    c->kind = access_token ? IDP_CLIENT_GRANTS : IDP_OIDC;
+    c->provider = strdup(p->name);
+    c->issuer = strdup(iss);
+    c->subject = strdup(sub);
+    c->username = strdup(user != NULL && *user ? user : sub);
+    c->audience = strdup(p->client_id);
+    c->token_expiry = (time_t)json_number_value(json_object_get(payload, "exp"));
+    if (!c->provider || !c->issuer || !c->subject || !c->username || !c->audience)
+        return TS_E_INTERNAL;
+    if (role_mode) {
+        json_t *rp = json_string(p->role_policy);
+        int rc = rp ? add_claim_values(&c->policies, rp, true) : TS_E_INTERNAL;
+        json_decref(rp);
+        if (rc != TS_OK || (c->role_arn = strdup(p->role_arn)) == NULL)
+            return TS_E_INTERNAL;
+    } else {
+        snprintf(claim, sizeof claim, "%s%s", p->claim_prefix, p->claim_name);
+        if (add_claim_values(&c->policies, json_object_get(payload, claim), true) != TS_OK)
+            return TS_E_INTERNAL;
+    }
+    if (p->groups_claim != NULL &&
+        add_claim_values(&c->groups, json_object_get(payload, p->groups_claim), false) != TS_OK)
+        return TS_E_INTERNAL;
+    return add_vars(c, payload);
+}
+
+int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_arn,
+                bool access_token, struct idp_claims *out, const char **why)
+{
+    const char *dummy, *d1, *d2, *alg, *kid = NULL, *iss;
+    json_t *hdr = NULL, *payload = NULL, *v;
+    struct oidc_provider *p = NULL;
+    struct oidc_keyset *ks = NULL;
+    cjose_jws_t *jws = NULL;
+    struct idp_claims c;
+    cjose_err err;
+    size_t len, i;
+    int rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
+
+    memset(&c, 0, sizeof c);
+    if (why == NULL)
+        why = &dummy;
+    *why = "the token is malformed";
+    if (ps == NULL || ps->n == 0) {
+        *why = "no OpenID provider is configured";
+        return TS_E_STS_INVALID_PARAMETER;
+    }
+    /* 1. Shape: three base64url segments, bounded size. */
+    if (token == NULL || (len = strlen(token)) == 0)
+        return TS_E_STS_INVALID_IDENTITY_TOKEN;
+    if (len > OIDC_MAX_TOKEN_LEN) {
+        *why = "the token is too large";
+        return TS_E_STS_INVALID_IDENTITY_TOKEN;
+    }
+    for (i = 0; i < len; i++) {
+        char ch = token[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return TS_E_STS_INVALID_IDENTITY_TOKEN;
+    }
+    d1 = strchr(token, '.');
+    d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (d1 == NULL || d2 == NULL || strchr(d2 + 1, '.') != NULL) {
+        *why = "the token is not a compact JWS (three segments)";
+        return TS_E_STS_INVALID_IDENTITY_TOKEN;
+    }
+    if (d2[1] == '\0') {
+        *why = "the token is not signed";
+        return TS_E_STS_INVALID_IDENTITY_TOKEN;
+    }
+    /* 2. Header. */
+    hdr = decode_segment(token, (size_t)(d1 - token));
+    if (hdr == NULL) {
+        *why = "the token header is not a JSON object";
+        goto fail;
+    }
+    alg = json_string_value(json_object_get(hdr, "alg"));
+    if (alg == NULL || !alg_allowed(alg)) {
+        *why = "the token's signature algorithm is not allowed";
+        goto fail;
+    }
+    if (json_object_get(hdr, "crit") != NULL) {
+        *why = "the token has a critical header this server does not understand";
+        goto fail;
+    }
+    if (json_object_get(hdr, "jwk") || json_object_get(hdr, "jku") || json_object_get(hdr, "x5u") ||
+        json_object_get(hdr, "x5c")) {
+        *why = "the token names its own key (jwk/jku/x5u/x5c): refused";
+        goto fail;
+    }
+    v = json_object_get(hdr, "kid");
+    if (v != NULL) {
+        if (!json_is_string(v)) {
+            *why = "the token's kid is not a string";
+            goto fail;
+        }
+        kid = json_string_value(v);
+    }
+    /* 3. Payload (not trusted until the signature verified). */
+    payload = decode_segment(d1 + 1, (size_t)(d2 - d1 - 1));
+    if (payload == NULL) {
+        *why = "the token payload is not a JSON object";
+        goto fail;
+    }
+    iss = json_string_value(json_object_get(payload, "iss"));
+    if (iss == NULL) {
+        *why = "the token has no issuer";
+        goto fail;
+    }
+    /* 4. The provider: by role ARN, else a claim-mode provider with this issuer. */
+    bool role_mode = false, undiscovered = false;
+    p = pick_provider(ps, iss, role_arn, payload, &role_mode, &undiscovered);
+    if (p == NULL && undiscovered) {
+        /* Some provider is not discovered yet: try now (bounded wait), then look again. */
+        for (i = 0; i < ps->n; i++) {
+            const char *ciss;
+            struct oidc_keyset *cks;
+            provider_snapshot(ps->v[i], &ciss, &cks);
+            oidc_keyset_release(cks);
+            if (ciss == NULL)
+                provider_fetch(ps->v[i], true, true);
+        }
+        p = pick_provider(ps, iss, role_arn, payload, &role_mode, &undiscovered);
+    }
+    if (p == NULL) {
+        bool any_claim_mode = false;
+        for (i = 0; i < ps->n; i++)
+            any_claim_mode = any_claim_mode || ps->v[i]->role_arn == NULL;
+        if (!any_claim_mode) {
+            *why = role_arn != NULL ? "the RoleArn names no configured role"
+                                    : "a RoleArn naming a configured role is required";
+            rc = TS_E_STS_INVALID_PARAMETER;
+        } else if (undiscovered) {
+            *why = "the identity provider could not be reached for discovery";
+            rc = TS_E_STS_IDP_COMMUNICATION;
+        } else {
+            *why = "the token's issuer is not a configured OpenID provider";
+        }
+        goto fail;
+    }
+    /* 5. Signature, with a key of that provider's JWKS. */
+    jws = cjose_jws_import(token, len, &err);
+    if (jws == NULL) {
+        *why = "the token is not a valid JWS";
+        goto fail;
+    }
+    provider_snapshot(p, &dummy, &ks);
+    int vr = oidc_keyset_verify(ks, jws, kid, alg);
+    if (vr < 0) {
+        /* Unknown kid: the provider may have rotated its keys. Refetch (rate-limited). */
+        int fr = provider_fetch(p, true, true);
+        oidc_keyset_release(ks);
+        provider_snapshot(p, &dummy, &ks);
+        vr = oidc_keyset_verify(ks, jws, kid, alg);
+        if (vr < 0 && fr == TS_E_STS_IDP_COMMUNICATION) {
+            *why = "the identity provider's keys could not be fetched";
+            rc = TS_E_STS_IDP_COMMUNICATION;
+            goto fail;
+        }
+    }
+    if (vr < 0) {
+        *why = "no key of the identity provider matches the token's kid and alg";
+        goto fail;
+    }
+    if (vr == 0) {
+        *why = "the token's signature does not verify";
+        goto fail;
+    }
+    /* 6. Claims. */
+    {
+        time_t now = enc_now();
+        double exp = 0, nbf = 0, iat = 0;
+        bool has_exp, has_nbf, has_iat;
+        const char *sub = json_string_value(json_object_get(payload, "sub"));
+        if (strcmp(iss, p->issuer) != 0) {
+            *why = "the token's issuer does not match";
+            goto fail;
+        }
+        if (!audience_ok(payload, p->client_id)) {
+            *why = "the token's audience is not this client";
+            goto fail;
+        }
+        if (numeric_date(payload, "exp", &has_exp, &exp) != 0 || !has_exp) {
+            *why = "the token has no valid exp";
+            goto fail;
+        }
+        if (numeric_date(payload, "nbf", &has_nbf, &nbf) != 0 ||
+            numeric_date(payload, "iat", &has_iat, &iat) != 0) {
+            *why = "the token's nbf or iat is not a number";
+            goto fail;
+        }
+        if (sub == NULL || *sub == '\0') {
+            *why = "the token has no sub";
+            goto fail;
+        }
+        if (has_nbf && nbf > (double)(now + OIDC_MAX_SKEW)) {
+            *why = "the token is not valid yet (nbf)";
+            goto fail;
+        }
+        if (has_iat && iat > (double)(now + OIDC_MAX_SKEW)) {
+            *why = "the token was issued in the future (iat)";
+            goto fail;
+        }
+        if (exp + OIDC_MAX_SKEW <= (double)now) {
+            *why = "the token has expired";
+            rc = TS_E_STS_EXPIRED_TOKEN;
+            goto fail;
+        }
+    }
+    if (access_token && p->claim_userinfo) {
+        rc = merge_userinfo(p, token, payload, why);
+        if (rc != TS_OK)
+            goto fail;
+    }
+    rc = fill_claims(p, payload, role_mode, access_token, &c);
+    if (rc != TS_OK) {
+        *why = "out of memory";
+        idp_claims_cleanup(&c);
+        goto fail;
+    }
+    *out = c;
+    *why = NULL;
+    rc = TS_OK;
+fail:
+    if (jws != NULL)
+        cjose_jws_release(jws);
+    oidc_keyset_release(ks);
+    json_decref(hdr);
+    json_decref(payload);
+    return rc;
+}

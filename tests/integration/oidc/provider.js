@@ -1,0 +1,127 @@
+// A real OpenID Connect provider (panva/oidc-provider) for tessera's integration tests,
+// configured like a Keycloak realm: issuer http://127.0.0.1:PORT/realms/demo, Keycloak's
+// endpoint paths, RS256, preferred_username, groups and a `policy` claim.
+//
+//   node provider.js PORT KEYS_FILE
+//
+// KEYS_FILE holds the private JWKS; when it does not exist a fresh RS256 key (random kid) is
+// generated and written, so a test rotates keys by removing the file and restarting.
+// Users (any password): alice (policy "readwrite"), bob (policy ["readonly","diag"]), carol
+// (policy "list-only,put-only"), dave (no policy claim), erin (groups ["/admins"]), frank
+// (policy "no-such-policy"). Client "tessera" / "tessera-secret" may use the authorization
+// code flow and client_credentials (JWT access tokens with policy "readonly").
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2] || 0);
+const keysFile = process.argv[3] || 'keys.json';
+const prefix = '/realms/demo';
+const issuer = `http://127.0.0.1:${port}${prefix}`;
+
+function loadKeys() {
+  if (fs.existsSync(keysFile)) return JSON.parse(fs.readFileSync(keysFile, 'utf8'));
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  jwk.kid = crypto.randomBytes(8).toString('hex');
+  jwk.alg = 'RS256';
+  jwk.use = 'sig';
+  const jwks = { keys: [jwk] };
+  fs.writeFileSync(keysFile, JSON.stringify(jwks), { mode: 0o600 });
+  return jwks;
+}
+
+const users = {
+  alice: { policy: 'readwrite', groups: ['/dev'] },
+  bob: { policy: ['readonly', 'diag'], groups: [] },
+  carol: { policy: 'list-only,put-only', groups: [] },
+  dave: { groups: [] },
+  erin: { groups: ['/admins'] },
+  frank: { policy: 'no-such-policy', groups: [] },
+};
+
+const configuration = {
+  clients: [{
+    client_id: 'tessera',
+    client_secret: 'tessera-secret',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    grant_types: ['authorization_code', 'client_credentials'],
+    response_types: ['code'],
+    id_token_signed_response_alg: 'RS256',
+  }],
+  jwks: loadKeys(),
+  scopes: ['openid', 'profile', 'groups', 'policy'],
+  claims: {
+    openid: ['sub'],
+    profile: ['preferred_username', 'name'],
+    groups: ['groups'],
+    policy: ['policy'],
+  },
+  conformIdTokenClaims: false,
+  pkce: { required: () => false },
+  routes: {
+    authorization: '/protocol/openid-connect/auth',
+    token: '/protocol/openid-connect/token',
+    jwks: '/protocol/openid-connect/certs',
+    userinfo: '/protocol/openid-connect/userinfo',
+    end_session: '/protocol/openid-connect/logout',
+  },
+  cookies: { keys: ['tessera-test-cookie-key'] },
+  features: {
+    devInteractions: { enabled: true }, // the provider's own login + consent forms
+    clientCredentials: { enabled: true },
+    userinfo: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'urn:tessera',
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'policy',
+        audience: 'tessera',
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  },
+  extraTokenClaims: (ctx, token) => (token.kind === 'ClientCredentials'
+    ? { policy: 'readonly', azp: 'tessera' } : undefined),
+  async findAccount(ctx, id) {
+    const login = String(id);
+    const u = users[login];
+    if (!u) return undefined;
+    return {
+      accountId: login,
+      async claims() {
+        const c = { sub: login, preferred_username: login, name: login, groups: u.groups };
+        if (u.policy !== undefined) c.policy = u.policy;
+        return c;
+      },
+    };
+  },
+  ttl: {
+    IdToken: 3600, AccessToken: 3600, ClientCredentials: 3600, Interaction: 600, Session: 3600,
+    Grant: 3600, AuthorizationCode: 60,
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+provider.proxy = false;
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+const callback = provider.callback();
+
+const server = http.createServer((req, res) => {
+  if (!req.url.startsWith(prefix + '/') && req.url !== prefix) {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end('{"error":"not found"}');
+    return;
+  }
+  req.originalUrl = req.url; // oidc-provider derives its mount path from this
+  req.url = req.url.substring(prefix.length) || '/';
+  callback(req, res);
+});
+server.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening on ${issuer}`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
