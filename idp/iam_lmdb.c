@@ -592,6 +592,18 @@ out:
     return err;
 }
 
+/* Session tokens carry whole seconds. Disabling or removing a user revokes every session
+ * issued up to the end of the current second (not-before = now + 1), and returns only once
+ * that second has passed, so that sessions issued after the call are not caught. */
+static void wait_next_second(void)
+{
+    time_t until = time(NULL) + 1;
+    while (time(NULL) < until) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int iam_user_set_enabled(struct iam_store *st, const char *name, bool enabled)
 {
     MDB_txn *t = NULL;
@@ -617,11 +629,14 @@ int iam_user_set_enabled(struct iam_store *st, const char *name, bool enabled)
     }
     err = user_rec_put(st, t, name, json_string_value(json_object_get(j, "secret")), enabled);
     if (err == TS_OK && !enabled)
-        err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL));
+        err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
     if (err != TS_OK)
         goto fail;
     user_rec_free(j);
-    return wr_commit(st, t);
+    err = wr_commit(st, t);
+    if (err == TS_OK && !enabled)
+        wait_next_second();
+    return err;
 fail:
     user_rec_free(j);
     mdb_txn_abort(t);
@@ -665,11 +680,14 @@ int iam_user_remove(struct iam_store *st, const char *name)
         err = map_rc(rc, "del user links");
         goto fail;
     }
-    err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL));
+    err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
     if (err != TS_OK)
         goto fail;
     iam_strv_free(&groups);
-    return wr_commit(st, t);
+    err = wr_commit(st, t);
+    if (err == TS_OK)
+        wait_next_second();
+    return err;
 fail:
     iam_strv_free(&groups);
     mdb_txn_abort(t);

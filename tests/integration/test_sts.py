@@ -223,20 +223,25 @@ def test_revocation_and_parent_lifecycle(server, tmp_root):
     admin(server, "sts", "revoke", "--user", "rev1")
     assert denied(b) in ("InvalidToken", "AccessDenied", "ExpiredToken", "InvalidAccessKeyId")
 
-    # Disabling the parent stops its sessions; enabling brings them back.
+    # Disabling the parent revokes its sessions: they stay refused after it is enabled again,
+    # while sessions issued after the enable work.
     c, d = sessions(server, tmp_root, "rev2")
     admin(server, "user", "disable", "rev2")
     assert denied(c) in ("AccessDenied", "InvalidAccessKeyId", "InvalidToken")
     admin(server, "user", "enable", "rev2")
-    c.list_objects_v2(Bucket="life")
+    assert denied(c) in ("AccessDenied", "InvalidAccessKeyId", "InvalidToken")
+    cred = sts_client(server, "rev2", "rev2-secret").assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/x", RoleSessionName="after")["Credentials"]
+    e = s3_client(server, cred["AccessKeyId"], cred["SecretAccessKey"], cred["SessionToken"])
+    e.list_objects_v2(Bucket="life")
     # Detaching the parent's policy removes it from the session at once.
     admin(server, "policy", "detach", "readwrite", "--user", "rev2")
-    assert denied(c) == "AccessDenied"
+    assert denied(e) == "AccessDenied"
     admin(server, "policy", "attach", "readwrite", "--user", "rev2")
-    c.list_objects_v2(Bucket="life")
+    e.list_objects_v2(Bucket="life")
     # Removing the parent kills its sessions for good.
     admin(server, "user", "remove", "rev2")
-    assert denied(d) in ("AccessDenied", "InvalidAccessKeyId", "InvalidToken")
+    assert denied(e) in ("AccessDenied", "InvalidAccessKeyId", "InvalidToken")
 
 
 def test_rotate_key_keeps_old_sessions(server, tmp_root):
