@@ -109,8 +109,10 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
         }
         json_decref(j);
         if (!ok) {
-            fprintf(stderr, "tessera: %s is damaged; remove it to generate new root "
-                            "credentials\n", path);
+            fprintf(stderr,
+                    "tessera: %s is damaged; remove it to generate new root "
+                    "credentials\n",
+                    path);
             return -1;
         }
         return 0;
@@ -126,8 +128,8 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    int ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
-             fsync(fd) == 0;
+    int ok =
+        fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) && fsync(fd) == 0;
     free(text);
     if (fd >= 0)
         close(fd);
@@ -252,8 +254,7 @@ int server_main(int argc, char **argv)
         log_set_level(LOG_ERROR);
     const char *audit = cfg_get("AUDIT_LOG");
     if (audit && log_audit_open(audit) != 0) {
-        fprintf(stderr, "tessera: TESSERA_AUDIT_LOG: cannot open %s: %s\n", audit,
-                strerror(errno));
+        fprintf(stderr, "tessera: TESSERA_AUDIT_LOG: cannot open %s: %s\n", audit, strerror(errno));
         return 1;
     }
 
@@ -338,8 +339,7 @@ int server_main(int argc, char **argv)
                "TESSERA_ROOT_USER/TESSERA_ROOT_PASSWORD to choose your own)\n",
                rc.user, rc.password, sysdir);
     else if (!rc.from_env)
-        printf("RootUser: %s\nRootPass: %s\n(from %s/root.json)\n", rc.user, rc.password,
-               sysdir);
+        printf("RootUser: %s\nRootPass: %s\n(from %s/root.json)\n", rc.user, rc.password, sysdir);
     fflush(stdout);
     log_kv(LOG_INFO, "server.start", "address", o.address, "data_dir", o.data_dir, NULL);
 

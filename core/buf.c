@@ -90,13 +90,26 @@ int buf_add_xml(struct buf *b, const char *s)
     for (; *s; s++) {
         const char *rep = NULL;
         switch (*s) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&apos;"; break;
-        case '\r': rep = "&#13;"; break;
-        default: break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        case '\r':
+            rep = "&#13;";
+            break;
+        default:
+            break;
         }
         if (rep) {
             if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)

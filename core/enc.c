@@ -154,7 +154,8 @@ char *enc_uri_encode(const char *s, size_t n, bool keep_slash)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+            (c == '/' && keep_slash)) {
             *p++ = (char)c;
         } else {
             *p++ = '%';

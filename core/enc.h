@@ -39,9 +39,9 @@ long enc_url_decode(const char *s, size_t n, char *out, bool plus_is_space);
 char *enc_uri_encode(const char *s, size_t n, bool keep_slash);
 
 /* Time formats. out must hold at least 32 bytes. */
-void enc_time_iso8601(time_t t, char *out);     /* 2006-01-02T15:04:05.000Z */
-void enc_time_amz(time_t t, char *out);         /* 20060102T150405Z */
-void enc_time_http(time_t t, char *out);        /* Mon, 02 Jan 2006 15:04:05 GMT */
+void enc_time_iso8601(time_t t, char *out); /* 2006-01-02T15:04:05.000Z */
+void enc_time_amz(time_t t, char *out);     /* 20060102T150405Z */
+void enc_time_http(time_t t, char *out);    /* Mon, 02 Jan 2006 15:04:05 GMT */
 /* Parses 20060102T150405Z; returns 0 or -1. */
 int enc_time_parse_amz(const char *s, time_t *out);
 /* Parses an HTTP date (RFC 1123, RFC 850 or asctime) or ISO 8601; returns 0 or -1. */

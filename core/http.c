@@ -274,9 +274,8 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
     size_t len;
     char *body = buf_take(&b, &len);
     if (body == NULL)
-        return reply_set(r, 500,
-                         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
-                         NULL);
+        return reply_set(
+            r, 500, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT), NULL);
     /* HEAD and 304 carry no body; libmicrohttpd omits it for HEAD itself. */
     if (status == 304) {
         free(body);
@@ -354,7 +353,8 @@ static int req_parse_uri(struct http_req *r)
 
 static void req_peer(struct http_req *r, struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     strcpy(r->source_ip, "0.0.0.0");
     if (ci == NULL || ci->client_addr == NULL)
         return;
@@ -542,8 +542,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->body_received += n;
         if (pv->err != TS_OK)
             return queue(r, c);
-        int err = r->filter.write ? r->filter.write(r, r->filter.ctx, (const uint8_t *)upload_data, n)
-                                  : http_req_body_emit(r, (const uint8_t *)upload_data, n);
+        int err = r->filter.write
+                      ? r->filter.write(r, r->filter.ctx, (const uint8_t *)upload_data, n)
+                      : http_req_body_emit(r, (const uint8_t *)upload_data, n);
         if (err != TS_OK) {
             req_fail(r, err, NULL);
             return queue(r, c);
@@ -763,10 +764,9 @@ int http_server_start(struct http_server *s)
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_LISTEN_BACKLOG_SIZE,
          threads > 1 ? threads : 1024, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections ? s->cfg.max_connections : 4096,
+        {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections ? s->cfg.max_connections : 4096, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout ? s->cfg.connection_timeout : 60,
          NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT,
-         s->cfg.connection_timeout ? s->cfg.connection_timeout : 60, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
          (intptr_t)(s->cfg.header_max ? s->cfg.header_max + 16384 : 32768), NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},

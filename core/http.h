@@ -75,19 +75,19 @@ struct http_route {
 
 struct http_req {
     /* Set before routing; read-only afterwards. */
-    const char *method;        /* "GET", ... */
-    char *raw_uri;             /* as received: /bucket/key?x=y */
-    char *raw_path;            /* percent-encoded path, without the query */
-    char *path;                /* decoded path (never contains NUL) */
-    char *raw_query;           /* after '?', or "" */
-    struct http_kv *query;     /* decoded query parameters in the order received */
+    const char *method;    /* "GET", ... */
+    char *raw_uri;         /* as received: /bucket/key?x=y */
+    char *raw_path;        /* percent-encoded path, without the query */
+    char *path;            /* decoded path (never contains NUL) */
+    char *raw_query;       /* after '?', or "" */
+    struct http_kv *query; /* decoded query parameters in the order received */
     size_t nquery;
-    char request_id[24];       /* also sent as x-amz-request-id */
-    char source_ip[64];        /* textual peer address */
-    bool tls;                  /* connection is TLS */
+    char request_id[24]; /* also sent as x-amz-request-id */
+    char source_ip[64];  /* textual peer address */
+    bool tls;            /* connection is TLS */
     bool has_content_length;
     uint64_t content_length;
-    uint64_t started_us;       /* monotonic microseconds at arrival */
+    uint64_t started_us; /* monotonic microseconds at arrival */
     const struct http_route *route;
 
     /* Authentication (set by the authn hook). */
@@ -97,10 +97,10 @@ struct http_req {
     struct http_filter filter;
 
     /* Body. */
-    size_t body_max;          /* limit for a buffered body */
-    uint8_t *body;            /* buffered body (NUL-terminated), when no sink was set */
+    size_t body_max; /* limit for a buffered body */
+    uint8_t *body;   /* buffered body (NUL-terminated), when no sink was set */
     size_t body_len;
-    uint64_t body_received;   /* raw bytes received from the socket */
+    uint64_t body_received; /* raw bytes received from the socket */
 
     /* Set by the body filter once it verified an x-amz-checksum-* header or trailer: the
      * algorithm ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256") and the base64 value,
@@ -155,8 +155,8 @@ bool http_replied(struct http_req *r);
 /* ---- server ---- */
 
 struct http_config {
-    const char *address;         /* HOST:PORT; IPv6 as [::1]:9000 */
-    const char *cert_file;       /* PEM, or NULL for plain HTTP */
+    const char *address;   /* HOST:PORT; IPv6 as [::1]:9000 */
+    const char *cert_file; /* PEM, or NULL for plain HTTP */
     const char *key_file;
     unsigned threads;            /* 0: one per core */
     unsigned max_connections;    /* 0: 4096 */

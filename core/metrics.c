@@ -11,8 +11,8 @@
 #define M_STATUS 600
 #define M_NAMED 256
 
-static const uint64_t m_bounds_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000,
-                                       50000, 100000, 250000, 1000000, 5000000};
+static const uint64_t m_bounds_us[] = {100,   250,   500,    1000,   2500,    5000,   10000,
+                                       25000, 50000, 100000, 250000, 1000000, 5000000};
 #define M_BUCKETS (sizeof m_bounds_us / sizeof m_bounds_us[0])
 
 static struct {
@@ -120,7 +120,8 @@ void metrics_write(struct buf *b)
                 buf_addf(b, "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %llu\n",
                          name, (double)m_bounds_us[i] / 1e6, (unsigned long long)cum);
             else
-                buf_addf(b, "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n",
+                buf_addf(b,
+                         "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n",
                          name, (unsigned long long)cum);
         }
         buf_addf(b, "tessera_request_duration_seconds_sum{api=\"%s\"} %.6f\n", name,

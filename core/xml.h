@@ -23,8 +23,8 @@ void xml_elemf(struct buf *b, const char *name, const char *fmt, ...)
 /* ---- reader ---- */
 
 struct xml_node {
-    char *name;  /* local name, namespace prefix stripped */
-    char *text;  /* concatenated character data (trimmed of nothing), never NULL */
+    char *name; /* local name, namespace prefix stripped */
+    char *text; /* concatenated character data (trimmed of nothing), never NULL */
     struct xml_node *child, *next, *parent;
 };
 

@@ -28,8 +28,8 @@ struct idp_claims {
     char *role_arn;           /* OIDC: the provider's RolePolicy role, if configured */
     struct http_kv *vars;     /* condition keys / policy variables: "jwt:sub", "ldap:dn"... */
     size_t nvars;
-    time_t token_expiry;      /* OIDC exp; 0 when none */
-    char *audience;           /* OIDC aud/azp that matched */
+    time_t token_expiry; /* OIDC exp; 0 when none */
+    char *audience;      /* OIDC aud/azp that matched */
 };
 
 void idp_claims_cleanup(struct idp_claims *c);

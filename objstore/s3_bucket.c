@@ -34,8 +34,7 @@ int s3_list_buckets(struct s3_ctx *c)
         return TS_E_INTERNAL;
     }
     for (size_t i = 0; i < n; i++) {
-        show[i] = all ||
-                  s3_authorize(c, "s3:ListBucket", v[i].name, NULL, false) == TS_OK ||
+        show[i] = all || s3_authorize(c, "s3:ListBucket", v[i].name, NULL, false) == TS_OK ||
                   s3_authorize(c, "s3:GetBucketLocation", v[i].name, NULL, false) == TS_OK;
         shown += show[i];
     }

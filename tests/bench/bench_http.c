@@ -26,9 +26,8 @@ static const struct http_route bench_route = {
     .name = "bench", .finish = bench_finish, .no_authn = true};
 
 static enum MHD_Result bare_access(void *cls, struct MHD_Connection *c, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **req_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls)
 {
     static int marker;
     (void)cls, (void)url, (void)method, (void)version, (void)upload_data;

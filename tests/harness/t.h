@@ -32,7 +32,8 @@ static int t_failed, t_run;
            "%s: got \"%s\", want \"%s\"", (name), g_ ? g_ : "(null)", w_ ? w_ : "(null)");         \
     } while (0)
 
-#define is_mem(got, want, len, name) ok(memcmp((got), (want), (len)) == 0, "%s: bytes differ", (name))
+#define is_mem(got, want, len, name)                                                               \
+    ok(memcmp((got), (want), (len)) == 0, "%s: bytes differ", (name))
 
 static inline int t_done(void)
 {
