@@ -23,6 +23,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "ldap/tldap.h"
 
 #define ADMIN_MAX_SEGS 4
 
@@ -568,23 +569,9 @@ static void h_policy_remove(struct admin_call *c)
 
 char *admin_dn_normalize(const char *dn)
 {
-    size_t n = strlen(dn), o = 0;
-    char *out = malloc(n + 1);
-
-    if (out == NULL)
-        return NULL;
-    while (*dn == ' ')
-        dn++;
-    for (const char *p = dn; *p != '\0'; p++) {
-        out[o++] = (char)tolower((unsigned char)*p);
-        if (*p == ',')
-            while (p[1] == ' ')
-                p++;
-    }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
-    out[o] = '\0';
-    return out;
+    /* The LDAP backend's normalisation, so that attachments match the DNs the directory
+     * returns (escaped commas keep their spaces). */
+    return tldap_dn_normalize(dn);
 }
 
 static void attach_detach(struct admin_call *c, bool attach)

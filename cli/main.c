@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/admin.h"
+#include "cli/login.h"
 #include "cli/server.h"
 
 #define TESSERA_VERSION "0.1.0"
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
         return server_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "admin") == 0)
         return admin_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "login") == 0)
+        return login_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("tessera %s\n", TESSERA_VERSION);
         return 0;

@@ -28,6 +28,7 @@
 #include "core/metrics.h"
 #include "core/buf.h"
 #include "idp/iam.h"
+#include "ldap/tldap.h"
 #include "objstore/obj.h"
 #include "policy/pol.h"
 #include "sts/act_oidc.h"
@@ -241,6 +242,8 @@ int server_main(int argc, char **argv)
     struct sts_ctx *sts = NULL;
     struct obj_store *obj = NULL;
     struct http_server *srv = NULL;
+    struct tldap *ldap = NULL;
+    struct http_route admin_route = {0}, sts_route = {0}, s3_route = {0};
     struct oidc_providers *oidc = NULL;
 
     if (parse_args(argc, argv, &o) != 0)
@@ -298,6 +301,18 @@ int server_main(int argc, char **argv)
     /* OpenID Connect providers (none configured is fine); discovery never blocks the start. */
     if (oidc_providers_new(o.certs, &oidc) != TS_OK || sts_oidc_register(sts, oidc) != TS_OK)
         goto done;
+    {
+        char lerr[512] = "";
+        if (tldap_new_from_env(o.certs, &ldap, lerr, sizeof lerr) != TS_OK) {
+            fprintf(stderr, "tessera: %s\n", lerr);
+            goto done;
+        }
+        if (ldap != NULL &&
+            (tldap_start(ldap, iam) != TS_OK || sts_ldap_register(sts, ldap) != TS_OK)) {
+            fprintf(stderr, "tessera: cannot start the LDAP identity backend\n");
+            goto done;
+        }
+    }
     if (obj_store_open(o.data_dir, &obj) != TS_OK) {
         fprintf(stderr, "tessera: cannot open the object store in %s\n", o.data_dir);
         goto done;
@@ -313,7 +328,6 @@ int server_main(int argc, char **argv)
     srv = http_server_new(&hc);
     if (srv == NULL)
         goto done;
-    struct http_route admin_route = {0}, sts_route, s3_route;
     admin_api_route_init(&admin_route, iam, pe, sts);
     sts_route_init(&sts_route, sts);
     obj_route_init(&s3_route, obj, pe);
@@ -349,6 +363,7 @@ int server_main(int argc, char **argv)
     rcode = 0;
 done:
     http_server_free(srv);
+    tldap_free(ldap);
     oidc_providers_free(oidc);
     admin_api_route_free(&admin_route);
     obj_store_close(obj);

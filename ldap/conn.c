@@ -1,0 +1,296 @@
+/* conn.c -- LDAP connections over libldap: LDAPS or StartTLS with certificate verification
+ * (plain LDAP only when configured insecure), timeouts taken from one deadline per
+ * operation sequence, and a small pool of bound lookup connections that is re-established
+ * transparently after the directory restarts. See ldap/tldap.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "ldap/tldap_int.h"
+
+void tldap_deadline_init(struct tldap_deadline *d, long seconds)
+{
+    clock_gettime(CLOCK_MONOTONIC, &d->at);
+    d->at.tv_sec += seconds;
+}
+
+long tldap_deadline_left_ms(const struct tldap_deadline *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(d->at.tv_sec - now.tv_sec) * 1000 + (d->at.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+bool tldap_conn_error(int lrc)
+{
+    return lrc == LDAP_SERVER_DOWN || lrc == LDAP_TIMEOUT || lrc == LDAP_CONNECT_ERROR ||
+           lrc == LDAP_UNAVAILABLE || lrc == LDAP_BUSY || lrc == LDAP_TIMELIMIT_EXCEEDED ||
+           lrc == LDAP_LOCAL_ERROR || lrc == LDAP_ENCODING_ERROR || lrc == LDAP_DECODING_ERROR;
+}
+
+/* libldap bounds connect() by LDAP_OPT_NETWORK_TIMEOUT and each request by LDAP_OPT_TIMEOUT,
+ * but performs the TLS handshake (LDAPS and StartTLS) with blocking reads that nothing
+ * bounds: a directory that accepts connections but never answers would hold the worker
+ * forever. (A socket timeout does not help: GnuTLS then retries the read in a busy loop.)
+ * So a connect callback pushes a thin sockbuf layer just above the TCP one on every new
+ * connection: it polls the socket until the deadline of the current operation before each
+ * read and write, and fails with ETIMEDOUT when it passes, which ends the handshake (or
+ * request) with an error. The deadline is a per-thread copy because libldap opens
+ * connections lazily, inside whichever call comes first; tldap_conn_timeouts sets it before
+ * every call. */
+static _Thread_local struct timespec cur_deadline;
+static _Thread_local bool have_deadline;
+
+static long io_left_ms(const struct tldap *l)
+{
+    struct tldap_deadline d;
+    if (!have_deadline)
+        return l->timeout * 1000;
+    d.at = cur_deadline;
+    return tldap_deadline_left_ms(&d);
+}
+
+static int io_wait(Sockbuf_IO_Desc *sbiod, short events)
+{
+    const struct tldap *l = sbiod->sbiod_pvt;
+    ber_socket_t fd = -1;
+    struct pollfd pfd;
+    int n;
+
+    if (ber_sockbuf_ctrl(sbiod->sbiod_sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0)
+        return 0; /* let the layer below report the problem */
+    pfd.fd = fd;
+    pfd.events = events;
+    do {
+        long ms = io_left_ms(l);
+        if (ms <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        pfd.revents = 0;
+        n = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return n < 0 ? -1 : 0;
+}
+
+static int io_setup(Sockbuf_IO_Desc *sbiod, void *arg)
+{
+    sbiod->sbiod_pvt = arg;
+    return 0;
+}
+
+static int io_remove(Sockbuf_IO_Desc *sbiod)
+{
+    return 0;
+}
+
+static int io_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
+{
+    return LBER_SBIOD_CTRL_NEXT(sbiod, opt, arg);
+}
+
+static ber_slen_t io_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+    /* Bytes a lower layer already buffered are there without waiting. */
+    if (LBER_SBIOD_CTRL_NEXT(sbiod, LBER_SB_OPT_DATA_READY, NULL) <= 0 &&
+        io_wait(sbiod, POLLIN) != 0)
+        return -1;
+    return LBER_SBIOD_READ_NEXT(sbiod, buf, len);
+}
+
+static ber_slen_t io_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+    if (io_wait(sbiod, POLLOUT) != 0)
+        return -1;
+    return LBER_SBIOD_WRITE_NEXT(sbiod, buf, len);
+}
+
+static int io_close(Sockbuf_IO_Desc *sbiod)
+{
+    return 0;
+}
+
+#define DEADLINE_IO_LEVEL ((LBER_SBIOD_LEVEL_PROVIDER + LBER_SBIOD_LEVEL_TRANSPORT) / 2)
+
+static Sockbuf_IO deadline_io = {io_setup, io_remove, io_ctrl, io_read, io_write, io_close};
+
+static int conncb_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+                      struct ldap_conncb *ctx)
+{
+    /* Between the provider layers (TCP, read-ahead: added after this callback) and TLS. */
+    return ber_sockbuf_add_io(sb, &deadline_io, DEADLINE_IO_LEVEL, ctx->lc_arg) == 0 ? 0 : -1;
+}
+
+static void conncb_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx) {}
+
+void tldap_conn_init(struct tldap *l)
+{
+    l->conncb.lc_add = conncb_add;
+    l->conncb.lc_del = conncb_del;
+    l->conncb.lc_arg = l;
+}
+
+int tldap_conn_timeouts(LDAP *ld, const struct tldap_deadline *d)
+{
+    long ms = tldap_deadline_left_ms(d);
+    struct timeval tv;
+    cur_deadline = d->at;
+    have_deadline = true;
+    if (ms <= 0)
+        return LDAP_TIMEOUT;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    if (ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS)
+        return LDAP_LOCAL_ERROR;
+    return LDAP_SUCCESS;
+}
+
+int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
+{
+    LDAP *ld = NULL;
+    int v3 = LDAP_VERSION3, lrc;
+
+    *out = NULL;
+    lrc = ldap_initialize(&ld, l->uri);
+    if (lrc != LDAP_SUCCESS)
+        return lrc;
+    if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &l->conncb) != LDAP_OPT_SUCCESS) {
+        lrc = LDAP_LOCAL_ERROR;
+        goto fail;
+    }
+    if (!l->insecure) {
+        int req = l->skip_verify ? LDAP_OPT_X_TLS_NEVER : LDAP_OPT_X_TLS_DEMAND;
+        int min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, newctx = 0;
+        if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &req) != LDAP_OPT_SUCCESS ||
+            ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min) != LDAP_OPT_SUCCESS ||
+            (l->ca_file != NULL &&
+             ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->ca_file) != LDAP_OPT_SUCCESS) ||
+            ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) != LDAP_OPT_SUCCESS) {
+            lrc = LDAP_LOCAL_ERROR;
+            goto fail;
+        }
+    }
+    if ((lrc = tldap_conn_timeouts(ld, d)) != LDAP_SUCCESS)
+        goto fail;
+    if (l->starttls) {
+        lrc = ldap_start_tls_s(ld, NULL, NULL);
+        if (lrc != LDAP_SUCCESS)
+            goto fail;
+    }
+    *out = ld;
+    return LDAP_SUCCESS;
+fail:
+    ldap_unbind_ext_s(ld, NULL, NULL);
+    return lrc;
+}
+
+int tldap_conn_bind(LDAP *ld, const struct tldap_deadline *d, const char *dn, const char *pw)
+{
+    struct berval cred;
+    int lrc;
+
+    if (pw == NULL || pw[0] == '\0' || dn == NULL || dn[0] == '\0')
+        return LDAP_INVALID_CREDENTIALS; /* would be an unauthenticated (anonymous) bind */
+    if ((lrc = tldap_conn_timeouts(ld, d)) != LDAP_SUCCESS)
+        return lrc;
+    cred.bv_val = (char *)pw;
+    cred.bv_len = strlen(pw);
+    return ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+}
+
+static LDAP *pool_get(struct tldap *l)
+{
+    LDAP *ld = NULL;
+    pthread_mutex_lock(&l->pool_lock);
+    if (l->npool > 0)
+        ld = l->pool[--l->npool];
+    pthread_mutex_unlock(&l->pool_lock);
+    return ld;
+}
+
+static void pool_put(struct tldap *l, LDAP *ld)
+{
+    pthread_mutex_lock(&l->pool_lock);
+    if (l->npool < TLDAP_POOL_SIZE) {
+        l->pool[l->npool++] = ld;
+        ld = NULL;
+    }
+    pthread_mutex_unlock(&l->pool_lock);
+    if (ld != NULL)
+        ldap_unbind_ext_s(ld, NULL, NULL);
+}
+
+void tldap_pool_clear(struct tldap *l)
+{
+    LDAP *ld;
+    while ((ld = pool_get(l)) != NULL)
+        ldap_unbind_ext_s(ld, NULL, NULL);
+}
+
+static int open_lookup(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
+{
+    LDAP *ld = NULL;
+    int lrc = tldap_conn_open(l, d, &ld);
+    if (lrc != LDAP_SUCCESS) {
+        log_kv(LOG_WARN, "ldap.connect", "uri", l->uri, "error", ldap_err2string(lrc), NULL);
+        return lrc;
+    }
+    lrc = tldap_conn_bind(ld, d, l->lookup_dn, l->lookup_pw);
+    if (lrc != LDAP_SUCCESS) {
+        log_kv(LOG_WARN, "ldap.lookup_bind", "uri", l->uri, "dn", l->lookup_dn, "error",
+               ldap_err2string(lrc), NULL);
+        ldap_unbind_ext_s(ld, NULL, NULL);
+        return lrc;
+    }
+    *out = ld;
+    return LDAP_SUCCESS;
+}
+
+int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
+                      int (*fn)(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
+                                void *arg),
+                      void *arg, bool *bind_failed)
+{
+    int lrc = LDAP_OTHER;
+
+    if (bind_failed != NULL)
+        *bind_failed = false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        LDAP *ld = pool_get(l);
+        bool reused = ld != NULL;
+        if (ld == NULL) {
+            lrc = open_lookup(l, d, &ld);
+            if (lrc != LDAP_SUCCESS) {
+                if (bind_failed != NULL)
+                    *bind_failed = true;
+                return lrc;
+            }
+        }
+        lrc = tldap_conn_timeouts(ld, d);
+        if (lrc == LDAP_SUCCESS)
+            lrc = fn(l, ld, d, arg);
+        if (!tldap_conn_error(lrc)) {
+            pool_put(l, ld);
+            return lrc;
+        }
+        ldap_unbind_ext_s(ld, NULL, NULL);
+        /* A pooled connection may have been cut by a directory restart: try a new one,
+         * once, if time is left. Other pooled connections are stale too. */
+        if (!reused || lrc == LDAP_TIMEOUT || tldap_deadline_left_ms(d) <= 0)
+            break;
+        tldap_pool_clear(l);
+    }
+    return lrc;
+}
