@@ -22,7 +22,7 @@ void enc_hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(int c)
+int enc_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -36,10 +36,10 @@ static int hexval(int c)
 int enc_unhex(const char *in, size_t n, uint8_t *out)
 {
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval((unsigned char)in[2 * i]), lo;
+        int hi = enc_hexval((unsigned char)in[2 * i]), lo;
         if (hi < 0)
             return -1;
-        lo = hexval((unsigned char)in[2 * i + 1]);
+        lo = enc_hexval((unsigned char)in[2 * i + 1]);
         if (lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -130,8 +130,8 @@ long enc_url_decode(const char *s, size_t n, char *out, bool plus_is_space)
             int hi, lo;
             if (i + 2 >= n)
                 return -1;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = enc_hexval((unsigned char)s[i + 1]);
+            lo = enc_hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (char)(hi << 4 | lo);

@@ -10,6 +10,8 @@
 
 /* Lower-case hex of n bytes into out, which must hold 2n+1 bytes (NUL-terminated). */
 void enc_hex(const uint8_t *in, size_t n, char *out);
+/* The value of hex digit c (either case), or -1. */
+int enc_hexval(int c);
 /* Decodes exactly 2n hex digits into n bytes. Returns 0, or -1 on a bad digit. */
 int enc_unhex(const char *in, size_t n, uint8_t *out);
 

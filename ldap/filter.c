@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/enc.h"
 #include "ldap/tldap.h"
 
 #define FILTER_MAX (64 * 1024)
@@ -91,17 +92,6 @@ bool tldap_filter_name_attr(const char *tmpl, char *out, size_t outlen)
 }
 
 /* ---- DN normalisation ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool dn_special(unsigned char c)
 {
@@ -191,8 +181,8 @@ char *tldap_dn_normalize(const char *dn)
                     p++;
                     if (*p == '\0')
                         goto bad;
-                    h1 = hexval(p[0]);
-                    h2 = h1 >= 0 ? hexval(p[1]) : -1;
+                    h1 = enc_hexval((unsigned char)p[0]);
+                    h2 = h1 >= 0 ? enc_hexval((unsigned char)p[1]) : -1;
                     if (h1 >= 0 && h2 >= 0) {
                         val[vn++] = (unsigned char)(h1 * 16 + h2);
                         p += 2;

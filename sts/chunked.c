@@ -90,26 +90,15 @@ static int body_bytes(struct http_req *r, struct sv4f *f, const uint8_t *p, size
     return http_req_body_emit(r, p, n);
 }
 
-static int hexdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* hex-size[;chunk-signature=sig] (line without \r\n). */
 static int parse_size_line(struct sv4f *f, const char *s, size_t n)
 {
     uint64_t size = 0;
     size_t i = 0;
-    for (; i < n && hexdigit((unsigned char)s[i]) >= 0; i++) {
+    for (; i < n && enc_hexval((unsigned char)s[i]) >= 0; i++) {
         if (i >= 15)
             return TS_E_INVALID_REQUEST; /* > 2^60: nobody sends such chunks */
-        size = size << 4 | (uint64_t)hexdigit((unsigned char)s[i]);
+        size = size << 4 | (uint64_t)enc_hexval((unsigned char)s[i]);
     }
     if (i == 0)
         return TS_E_INVALID_REQUEST;
@@ -384,7 +373,7 @@ static int ck_scan_cb(void *ctx, const char *name, const char *value)
 static bool is_hex64(const char *s)
 {
     for (int i = 0; i < 64; i++)
-        if (hexdigit((unsigned char)s[i]) < 0)
+        if (enc_hexval((unsigned char)s[i]) < 0)
             return false;
     return s[64] == '\0';
 }
