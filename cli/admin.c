@@ -66,6 +66,11 @@ static const char usage_text[] =
     "  policy attach|detach NAME --user U | --group G | --dn DN\n"
     "  sts revoke --user U | --access-key AK\n"
     "  sts rotate-key\n"
+    "  role create NAME --trust FILE     (trust FILE: an IAM trust policy; see docs/API.md)\n"
+    "  role trust NAME --trust FILE      (replaces the trust policy)\n"
+    "  role info|remove NAME\n"
+    "  role list\n"
+    "  role policy attach|detach ROLE POLICY\n"
     "environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_ACCESS_KEY,\n"
     "  TESSERA_SECRET_KEY, TESSERA_CA_FILE (extra trusted CAs for https)\n";
 
@@ -579,10 +584,92 @@ static int cmd_sts(struct admin_cli *cli)
     return usage("unknown sts command");
 }
 
+/* Reads the trust policy file of `role create|trust NAME --trust FILE`; NULL after a message. */
+static char *read_trust(const char *path, size_t *len)
+{
+    char *doc;
+    errno = 0;
+    doc = read_file(path, len);
+    if (doc == NULL)
+        errf("cannot read %s: %s", path, strerror(errno != 0 ? errno : EIO));
+    return doc;
+}
+
 static int cmd_role(struct admin_cli *cli)
 {
-    errf("NotImplemented: role commands are not available yet");
-    return ADMIN_EXIT_ERR;
+    const char *sub = cli->argc > 1 ? cli->argv[1] : "";
+    const char *segs[3] = {"roles", NULL, NULL};
+    char list[4096];
+    json_t *res = NULL, *p;
+    size_t i, len = 0;
+    char *doc;
+    int rc;
+
+    if (strcmp(sub, "list") == 0) {
+        if (cli->argc != 2)
+            return usage("role list takes no arguments");
+        rc = request(cli, "GET", segs, 1, NULL, 0, cli->json ? NULL : &res);
+        if (rc != ADMIN_EXIT_OK || cli->json)
+            return rc;
+        json_array_foreach(json_object_get(res, "roles"), i, p)
+        {
+            printf("%s\t%s\n", jstr(p, "name"), jstr(p, "arn"));
+        }
+        json_decref(res);
+        return ADMIN_EXIT_OK;
+    }
+    if (strcmp(sub, "create") == 0 || strcmp(sub, "trust") == 0) {
+        bool create = strcmp(sub, "create") == 0;
+        if (cli->argc != 5 || strcmp(cli->argv[3], "--trust") != 0)
+            return usage(create ? "role create NAME --trust FILE" : "role trust NAME --trust FILE");
+        if ((doc = read_trust(cli->argv[4], &len)) == NULL)
+            return ADMIN_EXIT_ERR;
+        segs[1] = cli->argv[2];
+        segs[2] = "trust";
+        rc = request(cli, "PUT", segs, create ? 2 : 3, doc, len, cli->json ? NULL : &res);
+        free(doc);
+        if (rc != ADMIN_EXIT_OK || cli->json)
+            return rc;
+        printf("%s role %s (%s).\n", create ? "Created" : "Updated the trust policy of", segs[1],
+               jstr(res, "arn"));
+        json_decref(res);
+        return ADMIN_EXIT_OK;
+    }
+    if (strcmp(sub, "info") == 0 || strcmp(sub, "remove") == 0) {
+        if (cli->argc != 3)
+            return usage("role info|remove NAME");
+        segs[1] = cli->argv[2];
+        if (strcmp(sub, "remove") == 0) {
+            rc = request(cli, "DELETE", segs, 2, NULL, 0, NULL);
+            if (rc == ADMIN_EXIT_OK && !cli->json)
+                printf("Removed role %s.\n", segs[1]);
+            return rc;
+        }
+        rc = request(cli, "GET", segs, 2, NULL, 0, cli->json ? NULL : &res);
+        if (rc != ADMIN_EXIT_OK || cli->json)
+            return rc;
+        char *t = json_dumps(json_object_get(res, "trust"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("Role:     %s\nArn:      %s\nCreated:  %s\nPolicies: %s\nTrust:\n%s\n",
+               jstr(res, "name"), jstr(res, "arn"), jstr(res, "created"),
+               join(json_object_get(res, "policies"), list, sizeof(list)), t != NULL ? t : "");
+        free(t);
+        json_decref(res);
+        return ADMIN_EXIT_OK;
+    }
+    if (strcmp(sub, "policy") == 0) {
+        const char *op = cli->argc > 2 ? cli->argv[2] : "";
+        bool attach = strcmp(op, "attach") == 0;
+        if (cli->argc != 5 || (!attach && strcmp(op, "detach") != 0))
+            return usage("role policy attach|detach ROLE POLICY");
+        segs[1] = cli->argv[3];
+        segs[2] = op;
+        rc = request_obj(cli, "POST", segs, 3, json_pack("{s:s}", "policy", cli->argv[4]), NULL);
+        if (rc == ADMIN_EXIT_OK && !cli->json)
+            printf("%s policy %s %s role %s.\n", attach ? "Attached" : "Detached", cli->argv[4],
+                   attach ? "to" : "from", cli->argv[3]);
+        return rc;
+    }
+    return usage("unknown role command");
 }
 
 static const struct {
@@ -654,8 +741,8 @@ int admin_main(int argc, char **argv)
     for (size_t k = 0; k < sizeof(admin_cmds) / sizeof(admin_cmds[0]); k++) {
         if (strcmp(cli.argv[0], admin_cmds[k].name) != 0)
             continue;
-        if (admin_cmds[k].fn != cmd_role && (cli.access_key == NULL || cli.access_key[0] == '\0' ||
-                                             cli.secret_key == NULL || cli.secret_key[0] == '\0')) {
+        if (cli.access_key == NULL || cli.access_key[0] == '\0' || cli.secret_key == NULL ||
+            cli.secret_key[0] == '\0') {
             errf("no credentials: set TESSERA_ACCESS_KEY and TESSERA_SECRET_KEY, or give "
                  "--access-key and --secret-key");
             return ADMIN_EXIT_USAGE;

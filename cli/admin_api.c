@@ -1,5 +1,5 @@
 /* admin_api.c -- the admin API route (/tessera/admin/v1/...): users, groups, policies,
- * attachments and session revocation, as JSON over SigV4-signed HTTP.
+ * attachments, roles and session revocation, as JSON over SigV4-signed HTTP.
  *
  * One table (admin_endpoints[]) maps method + path pattern to the admin:* action that guards
  * it and its handler, after the redis command table: authorization runs in one place
@@ -24,6 +24,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "ldap/tldap.h"
+#include "policy/roles.h"
 
 #define ADMIN_MAX_SEGS 4
 
@@ -735,6 +736,185 @@ static void h_sts_rotate_key(struct admin_call *c)
     reply_json(c, 200, json_pack("{s:s}", "keyId", kid));
 }
 
+/* ---- roles (policy/roles.h) ---- */
+
+static json_t *role_json(const char *name)
+{
+    char arn[128] = "";
+    pol_role_arn(name, arn, sizeof(arn));
+    return json_pack("{s:s, s:s}", "name", name, "arn", arn);
+}
+
+static void h_role_list(struct admin_call *c)
+{
+    struct iam_strv names = {0};
+    json_t *arr;
+    int err = pol_role_list(c->api->st, &names);
+
+    if (err != TS_OK) {
+        http_reply_error(c->r, err, NULL);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; arr != NULL && i < names.n; i++)
+        json_array_append_new(arr, role_json(names.v[i]));
+    iam_strv_free(&names);
+    reply_json(c, 200, json_pack("{s:o}", "roles", arr != NULL ? arr : json_array()));
+}
+
+static void role_put(struct admin_call *c, bool replace)
+{
+    char why[400] = "";
+    int err = pol_role_put(c->api->st, c->name, (const char *)c->r->body, c->r->body_len, replace,
+                           why, sizeof(why));
+    json_t *res;
+
+    if (err == TS_E_MALFORMED_POLICY || err == TS_E_INVALID_ARGUMENT || err == TS_E_ENTITY_EXISTS) {
+        reply_errf(c, err, "role %s: %s", c->name, why[0] != '\0' ? why : ts_err_message(err));
+        return;
+    }
+    if (err != TS_OK) {
+        http_reply_error(c->r, err, NULL);
+        return;
+    }
+    log_audit("admin", "op", replace ? "role.trust" : "role.create", "role", c->name, NULL);
+    res = role_json(c->name);
+    if (res != NULL)
+        json_object_set_new(res, replace ? "updated" : "created", json_true());
+    reply_json(c, 200, res);
+}
+
+static void h_role_create(struct admin_call *c)
+{
+    role_put(c, false);
+}
+
+static void h_role_set_trust(struct admin_call *c)
+{
+    if (pol_role_get(c->api->st, c->name, NULL, NULL, NULL) != TS_OK) {
+        reply_errf(c, TS_E_NO_SUCH_ENTITY, "role %s does not exist", c->name);
+        return;
+    }
+    role_put(c, true);
+}
+
+static void h_role_info(struct admin_call *c)
+{
+    struct iam_strv pols = {0};
+    char *trust = NULL;
+    char created[32] = "";
+    time_t t = 0;
+    json_t *res, *doc;
+    int err = pol_role_get(c->api->st, c->name, &trust, &t, &pols);
+
+    if (err == TS_E_NO_SUCH_ENTITY) {
+        reply_errf(c, err, "role %s does not exist", c->name);
+        return;
+    }
+    if (err != TS_OK) {
+        http_reply_error(c->r, err, NULL);
+        return;
+    }
+    doc = json_loads(trust, 0, NULL);
+    free(trust);
+    if (t > 0) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    res = role_json(c->name);
+    if (res != NULL) {
+        json_object_set_new(res, "trust", doc != NULL ? doc : json_null());
+        json_object_set_new(res, "policies", strv_json(&pols));
+        json_object_set_new(res, "created", json_string(created));
+    } else {
+        json_decref(doc);
+    }
+    iam_strv_free(&pols);
+    reply_json(c, 200, res);
+}
+
+static void h_role_remove(struct admin_call *c)
+{
+    int err = pol_role_remove(c->api->st, c->name);
+
+    if (err == TS_E_NO_SUCH_ENTITY) {
+        reply_errf(c, err, "role %s does not exist", c->name);
+        return;
+    }
+    if (err != TS_OK) {
+        http_reply_error(c->r, err, NULL);
+        return;
+    }
+    log_audit("admin", "op", "role.remove", "role", c->name, NULL);
+    reply_json(c, 200, json_pack("{s:s, s:b}", "name", c->name, "removed", 1));
+}
+
+static void role_attach_detach(struct admin_call *c, bool attach)
+{
+    json_t *body = NULL;
+    const char *policy;
+    bool exists;
+    int err;
+
+    if (!body_object(c, &body))
+        return;
+    policy = obj_str(body, "policy");
+    if (policy == NULL || policy[0] == '\0') {
+        reply_errf(c, TS_E_INVALID_ARGUMENT, "\"policy\" must be a non-empty string");
+        goto out;
+    }
+    err = pol_role_get(c->api->st, c->name, NULL, NULL, NULL);
+    if (err == TS_E_NO_SUCH_ENTITY) {
+        reply_errf(c, err, "role %s does not exist", c->name);
+        goto out;
+    }
+    if (err != TS_OK) {
+        http_reply_error(c->r, err, NULL);
+        goto out;
+    }
+    if (attach) {
+        if (!policy_exists(c, policy, &exists))
+            goto out;
+        if (!exists) {
+            reply_errf(c, TS_E_NO_SUCH_ENTITY, "policy %s does not exist", policy);
+            goto out;
+        }
+        err = iam_attach(c->api->st, IAM_TARGET_ROLE, c->name, policy);
+    } else {
+        err = iam_detach(c->api->st, IAM_TARGET_ROLE, c->name, policy);
+    }
+    if (err == TS_E_NO_SUCH_ENTITY) {
+        reply_errf(c, err, "policy %s is not attached to role %s", policy, c->name);
+        goto out;
+    }
+    if (err == TS_E_INVALID_ARGUMENT) {
+        reply_errf(c, err, "invalid policy name %s", policy);
+        goto out;
+    }
+    if (err != TS_OK) {
+        http_reply_error(c->r, err, NULL);
+        goto out;
+    }
+    log_audit("admin", "op", attach ? "role.attach" : "role.detach", "role", c->name, "policy",
+              policy, NULL);
+    reply_json(c, 200,
+               json_pack("{s:s, s:s, s:b}", "role", c->name, "policy", policy,
+                         attach ? "attached" : "detached", 1));
+out:
+    json_decref(body);
+}
+
+static void h_role_attach(struct admin_call *c)
+{
+    role_attach_detach(c, true);
+}
+
+static void h_role_detach(struct admin_call *c)
+{
+    role_attach_detach(c, false);
+}
+
 /* ---- dispatch ---- */
 
 static const struct admin_endpoint admin_endpoints[] = {
@@ -757,6 +937,13 @@ static const struct admin_endpoint admin_endpoints[] = {
     {"POST", "policies/*/detach", "admin:AttachUserOrGroupPolicy", h_policy_detach},
     {"POST", "sts/revoke", "admin:RevokeTokens", h_sts_revoke},
     {"POST", "sts/rotate-key", "admin:RotateTokenKey", h_sts_rotate_key},
+    {"GET", "roles", "admin:ListRoles", h_role_list},
+    {"PUT", "roles/*", "admin:CreateRole", h_role_create},
+    {"GET", "roles/*", "admin:GetRole", h_role_info},
+    {"DELETE", "roles/*", "admin:DeleteRole", h_role_remove},
+    {"PUT", "roles/*/trust", "admin:UpdateRoleTrust", h_role_set_trust},
+    {"POST", "roles/*/attach", "admin:AttachRolePolicy", h_role_attach},
+    {"POST", "roles/*/detach", "admin:AttachRolePolicy", h_role_detach},
 };
 
 /* Whether the call's segments match pattern; sets c->name for a '*'. */

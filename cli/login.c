@@ -5,6 +5,7 @@
  * after use. See cli/login.h.
  */
 #include "cli/login.h"
+#include "cli/login_oidc.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -341,10 +342,8 @@ int login_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "ldap") == 0)
         return login_ldap(argc - 1, argv + 1);
-    if (strcmp(argv[1], "oidc") == 0) {
-        fprintf(stderr, "tessera login oidc: not available in this build\n");
-        return LOGIN_EXIT_USAGE;
-    }
+    if (strcmp(argv[1], "oidc") == 0)
+        return login_oidc_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         fputs(ldap_usage, stdout);
         return LOGIN_EXIT_OK;

@@ -3,12 +3,20 @@
  * policies by policy/mapper.c, and the credentials minted by sts_mint (DESIGN §2); this file
  * only checks parameters, picks the duration and shapes the response.
  *
+ * With a RoleArn naming a tessera role (policy/roles.h: arn:aws:iam::000000000000:role/NAME
+ * that exists), the role's trust policy must allow the token (and sts:TagSession when the
+ * token carries session tags under https://aws.amazon.com/tags); the session then gets the
+ * role's attached policies (∩ the session policy, by the engine) instead of the claim-mapped
+ * ones, and the tags become aws:PrincipalTag/<key> of the session. A RoleArn naming no
+ * tessera role keeps MinIO's behaviour (a provider's RolePolicy role, else ignored).
+ *
  * Both actions are unsigned (as AWS allows): the token is the proof. Failures answer
  * InvalidIdentityToken, ExpiredToken, IDPCommunicationError, AccessDenied or
  * InvalidParameterValue in the STS error envelope; the token itself is never logged.
  */
 #include "sts/act_oidc.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +26,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "policy/mapper.h"
+#include "policy/roles.h"
 #include "sts/sts_int.h"
 
 static void elem(struct buf *b, const char *name, const char *value)
@@ -38,6 +47,104 @@ static int refuse(struct http_req *r, const char *action, int rc, const char *wh
     return rc;
 }
 
+#define TAGS_CLAIM "https://aws.amazon.com/tags"
+
+/* The payload of a compact JWS whose signature was already verified (oidc_verify), as JSON;
+ * NULL when it cannot be decoded. */
+static json_t *token_payload(const char *token)
+{
+    const char *d1 = strchr(token, '.'), *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    size_t n, i, o = 0;
+    char *b64;
+    uint8_t *raw;
+    long len;
+    json_t *j = NULL;
+
+    if (d1 == NULL || d2 == NULL)
+        return NULL;
+    n = (size_t)(d2 - d1 - 1);
+    b64 = malloc(n + 4);
+    raw = malloc(n + 4);
+    if (b64 != NULL && raw != NULL) {
+        for (i = 0; i < n; i++)
+            b64[o++] = d1[1 + i] == '-' ? '+' : d1[1 + i] == '_' ? '/' : d1[1 + i];
+        while (o % 4 != 0)
+            b64[o++] = '=';
+        len = enc_unb64(b64, o, raw);
+        if (len >= 0)
+            j = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+    }
+    free(b64);
+    free(raw);
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+static bool tag_text_ok(const char *s, size_t max, bool empty_ok)
+{
+    size_t n = strlen(s);
+    if (n > max || (n == 0 && !empty_ok))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* The session tags of a verified token (AWS's "https://aws.amazon.com/tags" claim:
+ * {"principal_tags": {"k": ["v"]}, "transitive_tag_keys": ["k"]}) into tags (borrowed from
+ * payload). Returns the number of tags, or -1 with *why set when the claim is malformed. */
+static long token_tags(json_t *payload, struct http_kv *tags, size_t max, const char **why)
+{
+    json_t *claim = json_object_get(payload, TAGS_CLAIM), *pt, *tk, *v;
+    const char *k;
+    size_t n = 0, i;
+
+    if (claim == NULL)
+        return 0;
+    *why = "the token's session tags (" TAGS_CLAIM ") are malformed";
+    if (!json_is_object(claim))
+        return -1;
+    pt = json_object_get(claim, "principal_tags");
+    if (pt != NULL && !json_is_object(pt))
+        return -1;
+    json_object_foreach(pt, k, v)
+    {
+        const char *val = NULL;
+        if (json_is_string(v))
+            val = json_string_value(v);
+        else if (json_is_array(v) && json_array_size(v) == 1 &&
+                 json_is_string(json_array_get(v, 0)))
+            val = json_string_value(json_array_get(v, 0));
+        if (val == NULL || !tag_text_ok(k, POL_ROLE_TAG_KEY_MAX, false) ||
+            !tag_text_ok(val, POL_ROLE_TAG_VALUE_MAX, true))
+            return -1;
+        if (n == max) {
+            *why = "the token carries more than 50 session tags";
+            return -1;
+        }
+        tags[n].key = (char *)k;
+        tags[n].value = (char *)val;
+        n++;
+    }
+    tk = json_object_get(claim, "transitive_tag_keys");
+    if (tk != NULL) {
+        if (!json_is_array(tk))
+            return -1;
+        json_array_foreach(tk, i, v)
+        {
+            if (!json_is_string(v) || json_object_get(pt, json_string_value(v)) == NULL) {
+                *why = "a transitive_tag_keys entry names no principal tag";
+                return -1;
+            }
+        }
+    }
+    return (long)n;
+}
+
 static int assume(struct oidc_providers *ps, bool client_grants, struct sts_ctx *c,
                   struct http_req *r, const struct sts_params *p)
 {
@@ -53,6 +160,11 @@ static int assume(struct oidc_providers *ps, bool client_grants, struct sts_ctx 
     struct buf extra, parent;
     const char *why = NULL;
     char msg[512] = "";
+    char role_name[POL_ROLE_NAME_MAX + 1], canon_arn[128];
+    char *trust = NULL;
+    struct iam_strv role_pols = {0};
+    bool role = false;
+    json_t *payload = NULL;
     long duration = 0;
     int rc;
 
@@ -72,18 +184,85 @@ static int assume(struct oidc_providers *ps, bool client_grants, struct sts_ctx 
         (rc = sts_check_policy(policy, msg, sizeof msg)))
         goto reply;
 
-    rc = oidc_verify(ps, token, role_arn, client_grants, &claims, &why);
+    if (role_arn != NULL && pol_role_from_arn(role_arn, role_name)) {
+        rc = pol_role_get(c->st, role_name, &trust, NULL, &role_pols);
+        if (rc != TS_OK && rc != TS_E_NO_SUCH_ENTITY)
+            goto reply;
+        role = rc == TS_OK;
+        rc = TS_OK;
+    }
+
+    /* A tessera role: the token's provider is chosen by its issuer, not by the RoleArn. */
+    rc = oidc_verify(ps, token, role ? NULL : role_arn, client_grants, &claims, &why);
     if (rc != TS_OK) {
-        if (rc == TS_E_STS_INVALID_PARAMETER && role_arn != NULL)
+        if (rc == TS_E_STS_INVALID_PARAMETER && role_arn != NULL && !role)
             snprintf(msg, sizeof msg, "Role %.300s does not exist", role_arn);
         else
             snprintf(msg, sizeof msg, "%s", why ? why : ts_err_message(rc));
         goto refused;
     }
-    rc = pol_map_claims(c->st, &claims, &names, &why);
-    if (rc != TS_OK) {
-        snprintf(msg, sizeof msg, "%s", why ? why : "no policy applies");
-        goto refused;
+    if (role) {
+        struct http_kv tags[POL_ROLE_MAX_TAGS];
+        struct pol_trust_input in;
+        long ntags;
+        char key[POL_ROLE_TAG_KEY_MAX + 32];
+
+        payload = token_payload(token);
+        if (payload == NULL) {
+            rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
+            snprintf(msg, sizeof msg, "the token payload is not a JSON object");
+            goto refused;
+        }
+        ntags = token_tags(payload, tags, POL_ROLE_MAX_TAGS, &why);
+        if (ntags < 0) {
+            rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
+            snprintf(msg, sizeof msg, "%s", why);
+            goto refused;
+        }
+        memset(&in, 0, sizeof in);
+        in.action =
+            client_grants ? "sts:AssumeRoleWithClientGrants" : "sts:AssumeRoleWithWebIdentity";
+        in.issuer = claims.issuer;
+        in.provider_name = claims.provider;
+        in.claims = claims.vars;
+        in.nclaims = claims.nvars;
+        in.tags = tags;
+        in.ntags = (size_t)ntags;
+        in.source_ip = r->source_ip;
+        in.user_agent = http_req_header(r, "User-Agent");
+        in.secure_transport = r->tls;
+        rc = pol_role_trust_check(trust, &in, &why);
+        if (rc != TS_OK) {
+            if (rc != TS_E_INTERNAL)
+                rc = TS_E_ACCESS_DENIED;
+            snprintf(msg, sizeof msg, "Not authorized to assume role %s: %s", role_name,
+                     why ? why : "denied");
+            goto refused;
+        }
+        for (long i = 0; i < ntags; i++) {
+            snprintf(key, sizeof key, "aws:PrincipalTag/%s", tags[i].key);
+            if (idp_claims_add_var(&claims, key, tags[i].value) != TS_OK) {
+                rc = TS_E_INTERNAL;
+                goto reply;
+            }
+        }
+        names = role_pols; /* the session gets exactly the role's policies */
+        role_pols.v = NULL;
+        role_pols.n = 0;
+        pol_role_arn(role_name, canon_arn, sizeof canon_arn);
+        free(claims.role_arn);
+        if ((claims.role_arn = strdup(canon_arn)) == NULL) {
+            rc = TS_E_INTERNAL;
+            goto reply;
+        }
+        log_audit("sts.role", "action", action, "role", role_name, "parent_iss", claims.issuer,
+                  "sub", claims.subject, "request_id", r->request_id, NULL);
+    } else {
+        rc = pol_map_claims(c->st, &claims, &names, &why);
+        if (rc != TS_OK) {
+            snprintf(msg, sizeof msg, "%s", why ? why : "no policy applies");
+            goto refused;
+        }
     }
 
     if (dur == NULL) {
@@ -143,6 +322,9 @@ reply:
 out:
     sts_creds_cleanup(&cr);
     iam_strv_free(&names);
+    iam_strv_free(&role_pols);
+    free(trust);
+    json_decref(payload);
     idp_claims_cleanup(&claims);
     buf_free(&extra);
     buf_free(&parent);

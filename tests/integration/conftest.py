@@ -19,6 +19,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("TESSERA_BIN") or os.path.join(ROOT, "build", "tessera")
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 ROOT_USER = "tessera-root"
 ROOT_PASSWORD = "tessera-root-secret-1"
 
@@ -71,8 +72,11 @@ class Server:
         ft = faketime if faketime is not None else self.faketime
         env = self.env()
         if ft:
-            cmd = ["faketime", "-f", ft] + cmd
-            # libfaketime is preloaded ahead of the ASan runtime in the ASAN build.
+            # Preload libfaketime directly (the faketime wrapper forks, and a signal to it would
+            # not reach the server). It comes ahead of the ASan runtime in the ASAN build.
+            env["LD_PRELOAD"] = FAKETIME_LIB
+            env["FAKETIME"] = ft
+            env["FAKETIME_DONT_RESET"] = "1"
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=self.log)

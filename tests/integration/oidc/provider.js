@@ -10,6 +10,12 @@
 // (policy "list-only,put-only"), dave (no policy claim), erin (groups ["/admins"]), frank
 // (policy "no-such-policy"). Client "tessera" / "tessera-secret" may use the authorization
 // code flow and client_credentials (JWT access tokens with policy "readonly").
+// For roles (test_roles.py): users with CI-style and Kubernetes-style subjects (ci-main,
+// ci-feature, k8s-builder, k8s-other: their `sub` is given below, not the login name) and
+// users carrying AWS session tags (tag-blue, tag-red: claim https://aws.amazon.com/tags,
+// released with scope "tags"). The device authorization grant is enabled for "tessera"
+// (tessera login oidc), and a public native client "tessera-cli" (no secret, loopback
+// redirects on any port, device flow) exists for it too.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -40,24 +46,48 @@ const users = {
   dave: { groups: [] },
   erin: { groups: ['/admins'] },
   frank: { policy: 'no-such-policy', groups: [] },
+  'ci-main': { sub: 'repo:acme/widgets:ref:refs/heads/main', groups: [], extra: { repository: 'acme/widgets' } },
+  'ci-feature': { sub: 'repo:acme/widgets:ref:refs/heads/feature', groups: [], extra: { repository: 'acme/widgets' } },
+  'ci-other': { sub: 'repo:evil/widgets:ref:refs/heads/main', groups: [], extra: { repository: 'evil/widgets' } },
+  'k8s-builder': { sub: 'system:serviceaccount:ci:builder', groups: [] },
+  'k8s-other': { sub: 'system:serviceaccount:default:other', groups: [] },
+  'tag-blue': { groups: [], tags: { team: ['blue'] } },
+  'tag-red': { groups: [], tags: { team: ['red'] } },
 };
+const TAGS = 'https://aws.amazon.com/tags';
+function findUser(id) {
+  if (users[id]) return [id, users[id]];
+  for (const [login, u] of Object.entries(users)) if (u.sub === id) return [login, u];
+  return [undefined, undefined];
+}
 
 const configuration = {
   clients: [{
     client_id: 'tessera',
     client_secret: 'tessera-secret',
     redirect_uris: ['http://127.0.0.1/callback'],
-    grant_types: ['authorization_code', 'client_credentials'],
+    grant_types: ['authorization_code', 'client_credentials',
+      'urn:ietf:params:oauth:grant-type:device_code'],
+    response_types: ['code'],
+    id_token_signed_response_alg: 'RS256',
+  }, {
+    // a public native client (no secret) for `tessera login oidc`: any loopback port
+    client_id: 'tessera-cli',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
     id_token_signed_response_alg: 'RS256',
   }],
   jwks: loadKeys(),
-  scopes: ['openid', 'profile', 'groups', 'policy'],
+  scopes: ['openid', 'profile', 'groups', 'policy', 'tags'],
   claims: {
     openid: ['sub'],
-    profile: ['preferred_username', 'name'],
+    profile: ['preferred_username', 'name', 'repository'],
     groups: ['groups'],
     policy: ['policy'],
+    tags: [TAGS],
   },
   conformIdTokenClaims: false,
   pkce: { required: () => false },
@@ -72,6 +102,7 @@ const configuration = {
   features: {
     devInteractions: { enabled: true }, // the provider's own login + consent forms
     clientCredentials: { enabled: true },
+    deviceFlow: { enabled: true },
     userinfo: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -88,14 +119,16 @@ const configuration = {
   extraTokenClaims: (ctx, token) => (token.kind === 'ClientCredentials'
     ? { policy: 'readonly', azp: 'tessera' } : undefined),
   async findAccount(ctx, id) {
-    const login = String(id);
-    const u = users[login];
+    const [login, u] = findUser(String(id));
     if (!u) return undefined;
+    const sub = u.sub || login;
     return {
-      accountId: login,
+      accountId: login, // the login session's id; the tokens' sub is the claim below
       async claims() {
-        const c = { sub: login, preferred_username: login, name: login, groups: u.groups };
+        const c = { sub, preferred_username: login, name: login, groups: u.groups };
         if (u.policy !== undefined) c.policy = u.policy;
+        if (u.tags !== undefined) c[TAGS] = { principal_tags: u.tags, transitive_tag_keys: [] };
+        Object.assign(c, u.extra || {});
         return c;
       },
     };

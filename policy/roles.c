@@ -1,0 +1,441 @@
+/* roles.c -- IAM roles and their trust policies (policy/roles.h).
+ *
+ * The role set is one JSON object in the IAM store's blob POL_ROLES_BLOB:
+ *   {"NAME": {"trust": "<trust policy JSON text>", "created": <epoch seconds>}, ...}
+ * The store has no blob removal and no blob listing, so one object holds them all; every
+ * read-modify-write of it runs under roles_mu. Attached policies are IAM_TARGET_ROLE
+ * attachments of the store (so iam_policy_remove refuses to remove a policy a role uses).
+ *
+ * @test tests/integration/test_roles.py
+ */
+#include "policy/roles.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "policy/pol.h"
+#include "policy/pol_int.h"
+
+static pthread_mutex_t roles_mu = PTHREAD_MUTEX_INITIALIZER;
+
+bool pol_role_name_ok(const char *name)
+{
+    size_t n;
+    if (name == NULL || (n = strlen(name)) == 0 || n > POL_ROLE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              strchr("+=,.@_-", c) != NULL))
+            return false;
+    }
+    return true;
+}
+
+int pol_role_arn(const char *name, char *out, size_t outlen)
+{
+    if (!pol_role_name_ok(name) || out == NULL)
+        return TS_E_INVALID_ARGUMENT;
+    if ((size_t)snprintf(out, outlen, "arn:aws:iam::%s:role/%s", POL_ROLE_ACCOUNT_ID, name) >=
+        outlen)
+        return TS_E_INVALID_ARGUMENT;
+    return TS_OK;
+}
+
+bool pol_role_from_arn(const char *arn, char name[POL_ROLE_NAME_MAX + 1])
+{
+    static const char pre[] = "arn:aws:iam::";
+    const char *p, *last;
+
+    if (arn == NULL || strncmp(arn, pre, sizeof(pre) - 1) != 0)
+        return false;
+    p = arn + sizeof(pre) - 1;
+    if (strncmp(p, POL_ROLE_ACCOUNT_ID ":", sizeof(POL_ROLE_ACCOUNT_ID)) == 0)
+        p += sizeof(POL_ROLE_ACCOUNT_ID);
+    else if (*p == ':')
+        p++;
+    else
+        return false;
+    if (strncmp(p, "role/", 5) != 0)
+        return false;
+    p += 5;
+    last = strrchr(p, '/'); /* a path: role/division/NAME */
+    if (last != NULL)
+        p = last + 1;
+    if (!pol_role_name_ok(p))
+        return false;
+    strcpy(name, p);
+    return true;
+}
+
+int pol_role_trust_validate(const char *json, size_t len, char *err, size_t errlen)
+{
+    struct pol_doc *d = NULL;
+    int rc;
+
+    if (json == NULL || len == 0) {
+        snprintf(err, errlen, "the trust policy is empty");
+        return TS_E_MALFORMED_POLICY;
+    }
+    if (len > POL_ROLE_TRUST_MAX) {
+        snprintf(err, errlen, "the trust policy is %zu bytes; the limit is %d", len,
+                 POL_ROLE_TRUST_MAX);
+        return TS_E_MALFORMED_POLICY;
+    }
+    if (memchr(json, '\0', len) != NULL) {
+        snprintf(err, errlen, "the trust policy contains a NUL byte");
+        return TS_E_MALFORMED_POLICY;
+    }
+    rc = pol_doc_parse(json, len, &d, err, errlen);
+    if (rc != TS_OK)
+        return TS_E_MALFORMED_POLICY;
+    rc = TS_OK;
+    for (size_t i = 0; i < d->nstmts && rc == TS_OK; i++) {
+        const struct pol_stmt *s = &d->stmts[i];
+        if (!s->has_principal) {
+            snprintf(err, errlen, "trust policy statement %zu has no Principal", i);
+            rc = TS_E_MALFORMED_POLICY;
+        }
+        for (size_t k = 0; k < s->nactions && rc == TS_OK; k++)
+            if (s->actions[k].kind != PAT_ALL && s->actions[k].s != NULL &&
+                strncasecmp(s->actions[k].s, "sts:", 4) != 0) {
+                snprintf(err, errlen, "trust policy statement %zu: action %s is not an sts: action",
+                         i, s->actions[k].s);
+                rc = TS_E_MALFORMED_POLICY;
+            }
+    }
+    pol_doc_free(d);
+    return rc;
+}
+
+/* ---- the role set blob ---- */
+
+static int load_roles(struct iam_store *st, json_t **out)
+{
+    void *data = NULL;
+    size_t len = 0;
+    json_t *j;
+    int rc = iam_blob_get(st, POL_ROLES_BLOB, &data, &len);
+
+    if (rc == TS_E_NO_SUCH_ENTITY) {
+        *out = json_object();
+        return *out != NULL ? TS_OK : TS_E_INTERNAL;
+    }
+    if (rc != TS_OK)
+        return rc;
+    j = json_loadb(data, len, 0, NULL);
+    free(data);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        return TS_E_INTERNAL;
+    }
+    *out = j;
+    return TS_OK;
+}
+
+static int save_roles(struct iam_store *st, json_t *roles)
+{
+    char *s = json_dumps(roles, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc;
+    if (s == NULL)
+        return TS_E_INTERNAL;
+    rc = iam_blob_put(st, POL_ROLES_BLOB, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+int pol_role_put(struct iam_store *st, const char *name, const char *trust, size_t len,
+                 bool replace, char *err, size_t errlen)
+{
+    json_t *roles = NULL, *r, *created;
+    int rc;
+
+    if (!pol_role_name_ok(name)) {
+        snprintf(err, errlen, "invalid role name: 1 to %d characters of A-Z a-z 0-9 + = , . @ _ -",
+                 POL_ROLE_NAME_MAX);
+        return TS_E_INVALID_ARGUMENT;
+    }
+    rc = pol_role_trust_validate(trust, len, err, errlen);
+    if (rc != TS_OK)
+        return rc;
+    pthread_mutex_lock(&roles_mu);
+    rc = load_roles(st, &roles);
+    if (rc != TS_OK)
+        goto out;
+    r = json_object_get(roles, name);
+    if (r != NULL && !replace) {
+        snprintf(err, errlen, "role %s already exists", name);
+        rc = TS_E_ENTITY_EXISTS;
+        goto out;
+    }
+    created = r != NULL ? json_object_get(r, "created") : NULL;
+    r = json_pack("{s:s%, s:I}", "trust", trust, len, "created",
+                  created != NULL ? json_integer_value(created) : (json_int_t)time(NULL));
+    if (r == NULL || json_object_set_new(roles, name, r) != 0) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    rc = save_roles(st, roles);
+out:
+    pthread_mutex_unlock(&roles_mu);
+    json_decref(roles);
+    return rc;
+}
+
+int pol_role_get(struct iam_store *st, const char *name, char **trust, time_t *created,
+                 struct iam_strv *policies)
+{
+    json_t *roles = NULL, *r;
+    const char *t;
+    char *copy = NULL;
+    int rc;
+
+    if (!pol_role_name_ok(name))
+        return TS_E_NO_SUCH_ENTITY;
+    rc = load_roles(st, &roles);
+    if (rc != TS_OK)
+        return rc;
+    r = json_object_get(roles, name);
+    t = json_string_value(json_object_get(r, "trust"));
+    if (r == NULL || t == NULL) {
+        json_decref(roles);
+        return TS_E_NO_SUCH_ENTITY;
+    }
+    if (trust != NULL && (copy = strdup(t)) == NULL) {
+        json_decref(roles);
+        return TS_E_INTERNAL;
+    }
+    if (policies != NULL) {
+        rc = iam_attached(st, IAM_TARGET_ROLE, name, policies);
+        if (rc != TS_OK) {
+            free(copy);
+            json_decref(roles);
+            return rc;
+        }
+    }
+    if (created != NULL)
+        *created = (time_t)json_integer_value(json_object_get(r, "created"));
+    if (trust != NULL)
+        *trust = copy;
+    json_decref(roles);
+    return TS_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int pol_role_list(struct iam_store *st, struct iam_strv *out)
+{
+    json_t *roles = NULL, *v;
+    const char *k;
+    struct iam_strv sv = {0};
+    int rc = load_roles(st, &roles);
+
+    if (rc != TS_OK)
+        return rc;
+    sv.v = calloc(json_object_size(roles) + 1, sizeof(char *));
+    if (sv.v == NULL) {
+        json_decref(roles);
+        return TS_E_INTERNAL;
+    }
+    json_object_foreach(roles, k, v)
+    {
+        if ((sv.v[sv.n] = strdup(k)) == NULL) {
+            iam_strv_free(&sv);
+            json_decref(roles);
+            return TS_E_INTERNAL;
+        }
+        sv.n++;
+    }
+    qsort(sv.v, sv.n, sizeof(char *), cmp_str);
+    json_decref(roles);
+    *out = sv;
+    return TS_OK;
+}
+
+int pol_role_remove(struct iam_store *st, const char *name)
+{
+    json_t *roles = NULL;
+    struct iam_strv pols = {0};
+    int rc;
+
+    if (!pol_role_name_ok(name))
+        return TS_E_NO_SUCH_ENTITY;
+    pthread_mutex_lock(&roles_mu);
+    rc = load_roles(st, &roles);
+    if (rc != TS_OK)
+        goto out;
+    if (json_object_get(roles, name) == NULL) {
+        rc = TS_E_NO_SUCH_ENTITY;
+        goto out;
+    }
+    /* The role first, so that no session can be minted with it while it is detached. */
+    json_object_del(roles, name);
+    rc = save_roles(st, roles);
+    if (rc != TS_OK)
+        goto out;
+    rc = iam_attached(st, IAM_TARGET_ROLE, name, &pols);
+    for (size_t i = 0; rc == TS_OK && i < pols.n; i++) {
+        rc = iam_detach(st, IAM_TARGET_ROLE, name, pols.v[i]);
+        if (rc == TS_E_NO_SUCH_ENTITY)
+            rc = TS_OK;
+    }
+out:
+    pthread_mutex_unlock(&roles_mu);
+    iam_strv_free(&pols);
+    json_decref(roles);
+    return rc;
+}
+
+/* ---- trust evaluation ---- */
+
+struct kvs {
+    struct http_kv *v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void kvs_add(struct kvs *k, const char *key, const char *value)
+{
+    char *kk, *vv;
+    if (k->oom)
+        return;
+    if (k->n == k->cap) {
+        size_t nc = k->cap ? k->cap * 2 : 32;
+        struct http_kv *nv = realloc(k->v, nc * sizeof(*nv));
+        if (nv == NULL) {
+            k->oom = true;
+            return;
+        }
+        k->v = nv;
+        k->cap = nc;
+    }
+    kk = strdup(key);
+    vv = strdup(value != NULL ? value : "");
+    if (kk == NULL || vv == NULL) {
+        free(kk);
+        free(vv);
+        k->oom = true;
+        return;
+    }
+    k->v[k->n].key = kk;
+    k->v[k->n].value = vv;
+    k->n++;
+}
+
+static void kvs_free(struct kvs *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        free(k->v[i].key);
+        free(k->v[i].value);
+    }
+    free(k->v);
+}
+
+static const char *strip_scheme(const char *url)
+{
+    const char *p = strstr(url, "://");
+    return p != NULL ? p + 3 : url;
+}
+
+int pol_role_trust_check(const char *trust, const struct pol_trust_input *in, const char **why)
+{
+    struct pol_doc *d = NULL;
+    struct pol_principal prin;
+    struct kvs keys = {0};
+    struct pol_request rq;
+    char err[256], key[600], arn[600];
+    const char *sources[3];
+    const char *dummy;
+    size_t nsources = 0;
+    const char *iss_ns;
+    bool allow_assume = false, allow_tag = false, denied = false;
+    int rc;
+
+    if (why == NULL)
+        why = &dummy;
+    *why = "the role's trust policy does not allow this identity";
+    if (trust == NULL || in == NULL || in->issuer == NULL || in->action == NULL)
+        return TS_E_ACCESS_DENIED;
+    if (pol_doc_parse(trust, strlen(trust), &d, err, sizeof err) != TS_OK) {
+        *why = "the role's trust policy is not valid";
+        return TS_E_MALFORMED_POLICY;
+    }
+    iss_ns = strip_scheme(in->issuer);
+    /* Condition keys: "<issuer without scheme>:<claim>" and "jwt:<claim>" for each claim. */
+    for (size_t i = 0; i < in->nclaims; i++) {
+        const char *k = in->claims[i].key;
+        if (k == NULL || strncmp(k, "jwt:", 4) != 0)
+            continue;
+        snprintf(key, sizeof key, "%s:%s", iss_ns, k + 4);
+        kvs_add(&keys, key, in->claims[i].value);
+        kvs_add(&keys, k, in->claims[i].value);
+    }
+    for (size_t i = 0; i < in->ntags; i++) {
+        snprintf(key, sizeof key, "aws:PrincipalTag/%s", in->tags[i].key);
+        kvs_add(&keys, key, in->tags[i].value);
+        snprintf(key, sizeof key, "aws:RequestTag/%s", in->tags[i].key);
+        kvs_add(&keys, key, in->tags[i].value);
+        kvs_add(&keys, "aws:TagKeys", in->tags[i].key);
+    }
+    if (keys.oom) {
+        rc = TS_E_INTERNAL;
+        *why = "out of memory";
+        goto out;
+    }
+    /* The provider as a Federated principal: issuer URL, configured name, AWS-style ARN. */
+    snprintf(arn, sizeof arn, "arn:aws:iam::%s:oidc-provider/%s", POL_ROLE_ACCOUNT_ID, iss_ns);
+    sources[nsources++] = in->issuer;
+    sources[nsources++] = arn;
+    if (in->provider_name != NULL && in->provider_name[0] != '\0')
+        sources[nsources++] = in->provider_name;
+
+    memset(&prin, 0, sizeof prin);
+    prin.type = POL_PRINCIPAL_TEMP;
+    memset(&rq, 0, sizeof rq);
+    rq.principal = &prin;
+    rq.source_ip = in->source_ip;
+    rq.user_agent = in->user_agent;
+    rq.secure_transport = in->secure_transport;
+    rq.keys = keys.v;
+    rq.nkeys = keys.n;
+    for (size_t s = 0; s < nsources && !denied; s++) {
+        enum pol_decision dec;
+        prin.source = (char *)sources[s];
+        rq.action = in->action;
+        dec = pol_doc_eval(d, &rq);
+        denied = dec == POL_EXPLICIT_DENY;
+        allow_assume = allow_assume || dec == POL_ALLOW;
+        if (in->ntags > 0 && !denied) {
+            rq.action = "sts:TagSession";
+            dec = pol_doc_eval(d, &rq);
+            denied = dec == POL_EXPLICIT_DENY;
+            allow_tag = allow_tag || dec == POL_ALLOW;
+        }
+    }
+    prin.source = NULL;
+    if (denied) {
+        *why = "the role's trust policy explicitly denies this identity";
+        rc = TS_E_ACCESS_DENIED;
+    } else if (!allow_assume) {
+        rc = TS_E_ACCESS_DENIED;
+    } else if (in->ntags > 0 && !allow_tag) {
+        *why = "the token carries session tags and the role's trust policy does not allow "
+               "sts:TagSession";
+        rc = TS_E_ACCESS_DENIED;
+    } else {
+        *why = NULL;
+        rc = TS_OK;
+    }
+out:
+    kvs_free(&keys);
+    pol_doc_free(d);
+    return rc;
+}
