@@ -18,7 +18,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import Server, admin, aws, newer_aws_cli, s3_client, sts_client
+from conftest import ROOT, Server, admin, aws, newer_aws_cli, s3_client, sts_client
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc"))
 import oidc_flow  # noqa: E402
@@ -311,3 +311,18 @@ def test_aws_profile_web_identity_token_file(oidc_server, provider, tmp_root):
                         "--bucket", "data"], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr + srv.read_log()[-2000:]
     assert "hello.txt" in p.stdout
+
+
+def test_javascript_sdk_web_identity(oidc_server, provider):
+    jsdir = os.path.join(ROOT, "tests", "integration", "js")
+    if not os.path.isdir(os.path.join(jsdir, "node_modules")):
+        pytest.fail("tests/integration/js/node_modules missing: run .ci/deps.sh")
+    env = dict(os.environ, ENDPOINT=oidc_server.endpoint, TOKEN=provider.login("alice"),
+               ROLE_ARN=CLAIM_ROLE, BUCKET="data", KEY="hello.txt")
+    p = subprocess.run(["node", "web_identity.mjs"], cwd=jsdir, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["subject"] == "alice"
+    assert out["provider"] == provider.issuer
+    assert out["body"] == "hello"
