@@ -15,7 +15,7 @@
  * Prints {"Version":1,"AccessKeyId":..,"SecretAccessKey":..,"SessionToken":..,
  * "Expiration":..} on stdout, or `export AWS_...=` lines with --env. Returns the exit status:
  * 0 on success, 1 when the server refused or could not be reached (its error code and
- * message on stderr), 2 on a usage error. ("login oidc" is reserved for the OIDC flow.) */
+ * message on stderr), 2 on a usage error. ("login oidc" is cli/login_oidc.c.) */
 int login_main(int argc, char **argv);
 
 #endif
