@@ -8,7 +8,7 @@ PKGS="build-essential cmake pkg-config clang-format
   libmicrohttpd-dev libssl-dev libjansson-dev libcjose-dev libcurl4-openssl-dev libldap2-dev
   libexpat1-dev liblmdb-dev zlib1g-dev
   curl python3 python3-boto3 python3-pytest python3-requests awscli faketime slapd ldap-utils
-  wrk rclone s3cmd"
+  wrk nginx-light rclone s3cmd chromium"
 # Node.js >= 18 for the JavaScript clients: use the one on PATH when there is one.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   PKGS="$PKGS nodejs npm"
@@ -24,7 +24,7 @@ if [ -n "$missing" ]; then
 fi
 # The JavaScript clients used by the integration tests (AWS SDK v3, minio-js).
 here="$(cd "$(dirname "$0")/.." && pwd)"
-for d in "$here"/tests/integration/js "$here"/tests/integration/oidc; do
+for d in "$here"/tests/integration/js "$here"/tests/integration/oidc "$here"/tests/integration/browser; do
   if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ]; then
     (cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
   fi

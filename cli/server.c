@@ -24,6 +24,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/http.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/buf.h"
@@ -32,6 +33,7 @@
 #include "objstore/obj.h"
 #include "policy/pol.h"
 #include "sts/act_oidc.h"
+#include "sts/login_web.h"
 #include "sts/sts.h"
 
 struct server_opts {
@@ -164,6 +166,13 @@ static void health_finish(struct http_req *r)
         http_reply_error(r, TS_E_NO_SUCH_KEY, "Unknown health check.");
 }
 
+/* The object store answers the browser login's "which buckets can these credentials list". */
+static int login_buckets(void *ctx, struct http_req *r, const struct pol_principal *p,
+                         struct iam_strv *out)
+{
+    return obj_buckets_visible(ctx, r, p, out);
+}
+
 static const struct http_route health_route = {
     .name = "health",
     .match = health_match,
@@ -243,8 +252,9 @@ int server_main(int argc, char **argv)
     struct obj_store *obj = NULL;
     struct http_server *srv = NULL;
     struct tldap *ldap = NULL;
-    struct http_route admin_route = {0}, sts_route = {0}, s3_route = {0};
+    struct http_route admin_route = {0}, sts_route = {0}, s3_route = {0}, login_route = {0};
     struct oidc_providers *oidc = NULL;
+    struct login_web *login = NULL;
 
     if (parse_args(argc, argv, &o) != 0)
         return 2;
@@ -255,6 +265,8 @@ int server_main(int argc, char **argv)
         log_set_level(LOG_WARN);
     else if (lvl && strcmp(lvl, "error") == 0)
         log_set_level(LOG_ERROR);
+    if (limits_sts_check_config() != 0)
+        return 2;
     const char *audit = cfg_get("AUDIT_LOG");
     if (audit && log_audit_open(audit) != 0) {
         fprintf(stderr, "tessera: TESSERA_AUDIT_LOG: cannot open %s: %s\n", audit, strerror(errno));
@@ -318,7 +330,10 @@ int server_main(int argc, char **argv)
         goto done;
     }
 
-    struct http_config hc = {.address = o.address};
+    struct http_config hc = {
+        .address = o.address,
+        .threads = (unsigned)cfg_long("HTTP_THREADS", 0, NULL),
+    };
     if (o.certs) {
         snprintf(cert, sizeof cert, "%s/public.crt", o.certs);
         snprintf(key, sizeof key, "%s/private.key", o.certs);
@@ -331,10 +346,15 @@ int server_main(int argc, char **argv)
     admin_api_route_init(&admin_route, iam, pe, sts);
     sts_route_init(&sts_route, sts);
     obj_route_init(&s3_route, obj, pe);
+    if ((login = login_web_new(sts, oidc)) == NULL)
+        goto done;
+    login_web_set_buckets(login, login_buckets, obj);
+    login_web_route_init(&login_route, login);
     http_server_add_route(srv, &health_route);
     http_server_add_route(srv, &metrics_route);
     http_server_add_route(srv, &admin_route);
     http_server_add_route(srv, &sts_route);
+    http_server_add_route(srv, &login_route); /* the browser login, before S3 */
     http_server_add_route(srv, &s3_route);
     http_server_set_authn(srv, sts_authenticate, sts_authenticate_finish, sts);
     if (http_server_start(srv) != 0)
@@ -363,6 +383,7 @@ int server_main(int argc, char **argv)
     rcode = 0;
 done:
     http_server_free(srv);
+    login_web_free(login);
     tldap_free(ldap);
     oidc_providers_free(oidc);
     admin_api_route_free(&admin_route);

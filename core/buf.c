@@ -84,11 +84,48 @@ int buf_addf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    unsigned c = s[0], cp;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Escapes s for XML text. Bytes that are not well-formed UTF-8 (a client's invalid key or
+ * bucket name echoed in an error) become U+FFFD, so the document stays well-formed. */
 int buf_add_xml(struct buf *b, const char *s)
 {
     const char *start = s;
     for (; *s; s++) {
         const char *rep = NULL;
+        if ((unsigned char)*s >= 0x80) {
+            size_t n = utf8_seq_len((const unsigned char *)s);
+            if (n) {
+                s += n - 1;
+                continue;
+            }
+            rep = "\xef\xbf\xbd";
+        }
         switch (*s) {
         case '&':
             rep = "&amp;";

@@ -33,6 +33,10 @@
 
 #define HTTP_MAX_ROUTES 16
 #define HTTP_DEFAULT_BODY_MAX (1u << 20)
+/* After an error found mid-body (a bad chunk signature, a sink failure), up to this many
+ * remaining declared body bytes are read and discarded before answering: closing a socket
+ * with unread data makes the kernel send a reset that destroys the error response. */
+#define HTTP_DRAIN_MAX (8u << 20)
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -65,6 +69,7 @@ struct http_req_priv {
     size_t nhdrs;
     struct MHD_Response *resp;
     int status;
+    int reply_err; /* the error http_reply_error answered with (TS_OK otherwise) */
     bool queued;
     uint64_t bytes_out;
 };
@@ -152,6 +157,13 @@ void http_reply_header(struct http_req *r, const char *name, const char *value)
     pv->nhdrs++;
 }
 
+int http_reply_status(const struct http_req *r, int *err)
+{
+    if (err != NULL)
+        *err = r->priv->reply_err;
+    return r->priv->resp != NULL ? r->priv->status : 0;
+}
+
 bool http_replied(struct http_req *r)
 {
     return r->priv->resp != NULL;
@@ -222,6 +234,7 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
     const char *code = ts_err_code(err), *ctype;
     int status = ts_err_status(err);
     enum http_err_style style = r->route ? r->route->err_style : HTTP_ERR_S3;
+    r->priv->reply_err = err;
     if (msg == NULL)
         msg = ts_err_message(err);
     buf_init(&b, 1 << 16);
@@ -234,6 +247,17 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
         buf_adds(&b, "\",\"RequestId\":\"");
         buf_add_json(&b, r->request_id);
         buf_adds(&b, "\"}\n");
+    } else if (style == HTTP_ERR_HTML) {
+        ctype = "text/html; charset=utf-8";
+        buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+        buf_add_xml(&b, code);
+        buf_adds(&b, "</title></head><body><h1>");
+        buf_add_xml(&b, code);
+        buf_adds(&b, "</h1><p id=\"message\">");
+        buf_add_xml(&b, msg);
+        buf_adds(&b, "</p><p>Request id: <code>");
+        buf_add_xml(&b, r->request_id);
+        buf_adds(&b, "</code></p></body></html>\n");
     } else if (style == HTTP_ERR_STS) {
         ctype = "text/xml";
         buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse "
@@ -540,15 +564,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         r->body_received += n;
-        if (pv->err != TS_OK)
-            return queue(r, c);
-        int err = r->filter.write
-                      ? r->filter.write(r, r->filter.ctx, (const uint8_t *)upload_data, n)
-                      : http_req_body_emit(r, (const uint8_t *)upload_data, n);
-        if (err != TS_OK) {
-            req_fail(r, err, NULL);
-            return queue(r, c);
+        if (pv->err == TS_OK) {
+            int err = r->filter.write
+                          ? r->filter.write(r, r->filter.ctx, (const uint8_t *)upload_data, n)
+                          : http_req_body_emit(r, (const uint8_t *)upload_data, n);
+            if (err != TS_OK)
+                req_fail(r, err, NULL);
         }
+        if (pv->err != TS_OK && !(r->has_content_length && r->content_length >= r->body_received &&
+                                  r->content_length - r->body_received <= HTTP_DRAIN_MAX))
+            return queue(r, c);
         return MHD_YES;
     }
     if (pv->err == TS_OK)

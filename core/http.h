@@ -37,6 +37,7 @@ enum http_err_style {
     HTTP_ERR_S3,   /* <Error><Code/><Message/><Resource/><RequestId/></Error> */
     HTTP_ERR_STS,  /* <ErrorResponse xmlns=sts><Error><Type/><Code/><Message/></Error>... */
     HTTP_ERR_JSON, /* {"Code":..,"Message":..,"RequestId":..} (admin API) */
+    HTTP_ERR_HTML, /* a small HTML page with the code and message (browser login) */
 };
 
 struct http_kv {
@@ -151,6 +152,9 @@ int http_reply_head(struct http_req *r, int status, uint64_t len);
 int http_reply_error(struct http_req *r, int err, const char *msg);
 /* Whether a reply was made. */
 bool http_replied(struct http_req *r);
+/* The status of the reply made so far (0 before any); *err (optional) gets the error that
+ * http_reply_error answered with, TS_OK for other replies. For metrics of the routes. */
+int http_reply_status(const struct http_req *r, int *err);
 
 /* ---- server ---- */
 

@@ -65,6 +65,13 @@ static CURLcode http_ssl_ctx(CURL *curl, void *sslctx, void *ud)
 int oidc_http_get(const struct oidc_http *h, const char *url, const char *bearer, char **body,
                   size_t *len, const char **why)
 {
+    return oidc_http_request(h, url, bearer, NULL, NULL, NULL, body, len, why);
+}
+
+int oidc_http_request(const struct oidc_http *h, const char *url, const char *bearer,
+                      const char *form, const char *user, const char *password, char **body,
+                      size_t *len, const char **why)
+{
     struct http_body b = {0};
     struct curl_slist *hdrs = NULL;
     char *auth = NULL;
@@ -100,6 +107,15 @@ int oidc_http_get(const struct oidc_http *h, const char *url, const char *bearer
             goto fail;
         snprintf(auth, n, "Authorization: Bearer %s", bearer);
         hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (form != NULL) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+    }
+    if (user != NULL) { /* client_secret_basic (RFC 6749 2.3.1): both form-encoded first */
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, password != NULL ? password : "");
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     cc = curl_easy_perform(c);
@@ -233,8 +249,17 @@ static int import_key(json_t *j, struct oidc_key *k)
     const char *members[] = {"n", "e", "crv", "x", "y"};
     for (size_t i = 0; pub != NULL && i < sizeof members / sizeof members[0]; i++) {
         json_t *v = json_object_get(j, members[i]);
-        if (v != NULL)
-            json_object_set(pub, members[i], v);
+        if (v == NULL)
+            continue;
+        /* cjose's base64url decoder abort()s (assert) on some malformed values such as
+         * "A=": only the base64url alphabet reaches it (found by tests/fuzz/fuzz_jwt.c). */
+        const char *sv = json_string_value(v);
+        if (sv == NULL || (i != 2 && strspn(sv, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+                                                "wxyz0123456789-_") != strlen(sv))) {
+            json_decref(pub);
+            return -1;
+        }
+        json_object_set(pub, members[i], v);
     }
     if (pub == NULL)
         return -1;

@@ -28,12 +28,15 @@
 #include <cjose/cjose.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "core/buf.h"
 #include "core/cfg.h"
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 extern char **environ;
 
@@ -49,6 +52,7 @@ struct oidc_provider {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char *issuer, *jwks_uri, *userinfo_uri; /* set once by the first discovery */
+    char *auth_uri, *token_uri;             /* likewise (NULL when the document has none) */
     struct oidc_keyset *keys;
     bool busy;           /* a fetch is running (mu not held) */
     time_t last_attempt; /* monotonic seconds of the last fetch start */
@@ -147,6 +151,8 @@ static void provider_free(struct oidc_provider *p)
     free(p->issuer);
     free(p->jwks_uri);
     free(p->userinfo_uri);
+    free(p->auth_uri);
+    free(p->token_uri);
     oidc_keyset_release(p->keys);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
@@ -454,7 +460,8 @@ const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, co
  * p->mu. On success the results are stored under p->mu. */
 static int do_fetch(struct oidc_provider *p, const char **why)
 {
-    char *body = NULL, *issuer = NULL, *jwks_uri = NULL, *userinfo = NULL;
+    char *body = NULL, *issuer = NULL, *jwks_uri = NULL, *userinfo = NULL, *auth = NULL,
+         *tokep = NULL;
     struct oidc_keyset *ks = NULL, *old = NULL;
     size_t len = 0;
     bool discovered;
@@ -493,6 +500,12 @@ static int do_fetch(struct oidc_provider *p, const char **why)
         issuer = strdup(i);
         jwks_uri = strdup(j);
         userinfo = u != NULL ? strdup(u) : NULL;
+        {
+            const char *a = json_string_value(json_object_get(doc, "authorization_endpoint"));
+            const char *t = json_string_value(json_object_get(doc, "token_endpoint"));
+            auth = a != NULL ? strdup(a) : NULL;
+            tokep = t != NULL ? strdup(t) : NULL;
+        }
         json_decref(doc);
         if (issuer == NULL || jwks_uri == NULL || (u != NULL && userinfo == NULL)) {
             rc = TS_E_INTERNAL;
@@ -514,7 +527,9 @@ static int do_fetch(struct oidc_provider *p, const char **why)
         p->issuer = issuer;
         p->jwks_uri = jwks_uri;
         p->userinfo_uri = userinfo;
-        issuer = jwks_uri = userinfo = NULL;
+        p->auth_uri = auth;
+        p->token_uri = tokep;
+        issuer = jwks_uri = userinfo = auth = tokep = NULL;
     }
     old = p->keys;
     p->keys = ks;
@@ -532,6 +547,8 @@ fail:
     free(issuer);
     free(jwks_uri);
     free(userinfo);
+    free(auth);
+    free(tokep);
     return rc;
 }
 
@@ -574,6 +591,13 @@ static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait)
     if (rc != TS_OK)
         log_kv(LOG_WARN, "oidc.fetch", "provider", p->name, "config_url", p->config_url, "msg",
                why ? why : "fetch failed", NULL);
+    {
+        char labels[160]; /* provider names come from the configuration, not from clients */
+        snprintf(labels, sizeof labels, "provider=\"%.64s\",result=\"%s\"", p->name,
+                 rc == TS_OK ? "ok" : "error");
+        metrics_inc("tessera_oidc_jwks_fetches_total",
+                    "OpenID discovery/JWKS fetches, by provider and result.", labels, 1);
+    }
 
     pthread_mutex_lock(&p->mu);
     p->busy = false;
@@ -1118,4 +1142,156 @@ fail:
     json_decref(hdr);
     json_decref(payload);
     return rc;
+}
+
+/* ---- the browser login's authorization-code flow ---- */
+
+int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info *out,
+                    const char **why)
+{
+    struct oidc_provider *p;
+    const char *dummy;
+
+    if (why == NULL)
+        why = &dummy;
+    *why = "no such OpenID provider";
+    if (ps == NULL || i >= ps->n)
+        return TS_E_INVALID_ARGUMENT;
+    p = ps->v[i];
+    pthread_mutex_lock(&p->mu);
+    bool discovered = p->issuer != NULL;
+    pthread_mutex_unlock(&p->mu);
+    if (!discovered)
+        provider_fetch(p, true, true);
+    memset(out, 0, sizeof *out);
+    out->name = p->name;
+    out->client_id = p->client_id;
+    out->has_secret = p->client_secret != NULL && *p->client_secret != '\0';
+    out->scopes = p->scopes;
+    out->redirect_uri = p->redirect_uri;
+    out->role_arn = p->role_arn;
+    pthread_mutex_lock(&p->mu);
+    discovered = p->issuer != NULL;
+    out->authorization_endpoint = p->auth_uri; /* set once with issuer, never freed before p */
+    out->token_endpoint = p->token_uri;
+    pthread_mutex_unlock(&p->mu);
+    if (!discovered) {
+        *why = "the identity provider cannot be reached";
+        return TS_E_STS_IDP_COMMUNICATION;
+    }
+    if (out->authorization_endpoint == NULL || out->token_endpoint == NULL) {
+        *why = "the provider's discovery document has no authorization or token endpoint";
+        return TS_E_INVALID_ARGUMENT;
+    }
+    *why = NULL;
+    return TS_OK;
+}
+
+static int form_add(struct buf *b, const char *key, const char *value)
+{
+    char *v = enc_uri_encode(value, strlen(value), false);
+    if (v == NULL)
+        return TS_E_INTERNAL;
+    buf_addf(b, "%s%s=%s", b->len ? "&" : "", key, v);
+    OPENSSL_cleanse(v, strlen(v));
+    free(v);
+    return buf_failed(b) ? TS_E_INTERNAL : TS_OK;
+}
+
+int oidc_code_exchange(struct oidc_providers *ps, size_t i, const char *code,
+                       const char *code_verifier, const char *redirect_uri, char **id_token,
+                       const char **why)
+{
+    struct oidc_login_info info;
+    struct oidc_provider *p;
+    struct buf form;
+    char *body = NULL, *user = NULL, *pass = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    int rc;
+
+    rc = oidc_login_info(ps, i, &info, why);
+    if (rc != TS_OK)
+        return rc == TS_E_INVALID_ARGUMENT ? TS_E_STS_IDP_COMMUNICATION : rc;
+    p = ps->v[i];
+    buf_init(&form, 64 * 1024);
+    if (form_add(&form, "grant_type", "authorization_code") != TS_OK ||
+        form_add(&form, "code", code) != TS_OK ||
+        form_add(&form, "redirect_uri", redirect_uri) != TS_OK ||
+        form_add(&form, "code_verifier", code_verifier) != TS_OK) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    if (info.has_secret) {
+        /* client_secret_basic: id and secret form-encoded, then basic (RFC 6749 2.3.1). */
+        user = enc_uri_encode(p->client_id, strlen(p->client_id), false);
+        pass = enc_uri_encode(p->client_secret, strlen(p->client_secret), false);
+        if (user == NULL || pass == NULL) {
+            rc = TS_E_INTERNAL;
+            goto out;
+        }
+    } else if (form_add(&form, "client_id", p->client_id) != TS_OK) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    rc = oidc_http_request(&ps->http, info.token_endpoint, NULL, buf_str(&form), user, pass, &body,
+                           &len, why);
+    if (rc != TS_OK) {
+        if (rc == TS_E_STS_IDP_COMMUNICATION && *why != NULL &&
+            strstr(*why, "error status") != NULL)
+            *why = "the identity provider refused the authorization code";
+        goto out;
+    }
+    rc = TS_E_STS_IDP_COMMUNICATION;
+    *why = "the token response is not a JSON object with an id_token";
+    if (oidc_json_too_deep(body, len, OIDC_MAX_JSON_DEPTH))
+        goto out;
+    j = json_loadb(body, len, 0, NULL);
+    const char *t = json_string_value(json_object_get(j, "id_token"));
+    if (t == NULL || *t == '\0' || strlen(t) > OIDC_MAX_TOKEN_LEN)
+        goto out;
+    if ((*id_token = strdup(t)) == NULL) {
+        rc = TS_E_INTERNAL;
+        goto out;
+    }
+    *why = NULL;
+    rc = TS_OK;
+out:
+    if (pass != NULL) {
+        OPENSSL_cleanse(pass, strlen(pass));
+        free(pass);
+    }
+    free(user);
+    if (body != NULL) {
+        OPENSSL_cleanse(body, len);
+        free(body);
+    }
+    json_decref(j);
+    if (form.p != NULL)
+        OPENSSL_cleanse(form.p, form.len);
+    buf_free(&form);
+    return rc;
+}
+
+char *oidc_token_claim(const char *token, const char *name)
+{
+    const char *d1 = token != NULL ? strchr(token, '.') : NULL;
+    const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    size_t n;
+    json_t *j;
+    char *v = NULL;
+
+    if (d2 == NULL || strlen(token) > OIDC_MAX_TOKEN_LEN)
+        return NULL;
+    n = (size_t)(d2 - d1 - 1);
+    /* Only the base64url alphabet reaches cjose's decoder (see idp/jwks.c). */
+    if (n == 0 ||
+        strspn(d1 + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") < n)
+        return NULL;
+    j = decode_segment(d1 + 1, n);
+    const char *s = json_string_value(json_object_get(j, name));
+    if (s != NULL)
+        v = strdup(s);
+    json_decref(j);
+    return v;
 }

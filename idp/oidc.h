@@ -79,6 +79,38 @@ const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, co
 int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_arn,
                 bool access_token, struct idp_claims *out, const char **why);
 
+/* ---- the browser login's authorization-code flow (sts/login_web.c) ---- */
+
+/* What a login page needs of provider i (0 <= i < oidc_providers_count). Strings are borrowed
+ * and live as long as ps: configuration, and the endpoints of the provider's discovery
+ * document (set once, never changed). */
+struct oidc_login_info {
+    const char *name; /* "" for the default provider */
+    const char *client_id;
+    bool has_secret;          /* CLIENT_SECRET is set (a confidential client) */
+    const char *scopes;       /* SCOPES (comma- or space-separated), or NULL */
+    const char *redirect_uri; /* REDIRECT_URI, or NULL (derive it from the request) */
+    const char *role_arn;     /* the provider's ROLE_POLICY role ARN, or NULL */
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+};
+/* Fills *out, discovering the provider first when that has not happened yet (waits at most
+ * the HTTP timeout). Returns TS_OK, TS_E_STS_IDP_COMMUNICATION (not discovered; *why says
+ * why) or TS_E_INVALID_ARGUMENT (no such provider, or its discovery document has no
+ * authorization/token endpoint). */
+int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info *out,
+                    const char **why);
+/* The authorization-code grant (RFC 6749 4.1.3 with PKCE, RFC 7636) at provider i's token
+ * endpoint: client_secret_basic when the provider has a CLIENT_SECRET. On TS_OK *id_token is
+ * the (unverified: oidc_verify does that) id_token, malloc'ed. Otherwise
+ * TS_E_STS_IDP_COMMUNICATION or TS_E_STS_INVALID_IDENTITY_TOKEN with a static *why. */
+int oidc_code_exchange(struct oidc_providers *ps, size_t i, const char *code,
+                       const char *code_verifier, const char *redirect_uri, char **id_token,
+                       const char **why);
+/* The string claim name of a compact JWS's payload, without verifying it, malloc'ed; NULL
+ * when absent or undecodable (e.g. the id_token's nonce, compared once oidc_verify passed). */
+char *oidc_token_claim(const char *token, const char *name);
+
 /* ---- internal: shared by idp/oidc.c and idp/jwks.c, exposed for tests ---- */
 
 struct oidc_keyset; /* immutable after parse; reference-counted */
@@ -96,6 +128,11 @@ struct oidc_http {
  * TS_E_STS_IDP_COMMUNICATION with a static reason in *why. */
 int oidc_http_get(const struct oidc_http *h, const char *url, const char *bearer, char **body,
                   size_t *len, const char **why);
+/* The same, POSTing form (application/x-www-form-urlencoded, NULL: a GET) with HTTP basic
+ * authentication when user is not NULL. */
+int oidc_http_request(const struct oidc_http *h, const char *url, const char *bearer,
+                      const char *form, const char *user, const char *password, char **body,
+                      size_t *len, const char **why);
 
 /* Whether the JSON text s[0..n) nests arrays/objects deeper than max (strings are skipped
  * properly). Used before jansson sees untrusted JSON. */

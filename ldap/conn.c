@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "ldap/tldap_int.h"
 
 void tldap_deadline_init(struct tldap_deadline *d, long seconds)
@@ -216,6 +217,8 @@ static LDAP *pool_get(struct tldap *l)
     pthread_mutex_lock(&l->pool_lock);
     if (l->npool > 0)
         ld = l->pool[--l->npool];
+    metrics_set("tessera_ldap_pool_idle", "Idle pooled LDAP lookup connections.", NULL,
+                (int64_t)l->npool);
     pthread_mutex_unlock(&l->pool_lock);
     return ld;
 }
@@ -227,6 +230,8 @@ static void pool_put(struct tldap *l, LDAP *ld)
         l->pool[l->npool++] = ld;
         ld = NULL;
     }
+    metrics_set("tessera_ldap_pool_idle", "Idle pooled LDAP lookup connections.", NULL,
+                (int64_t)l->npool);
     pthread_mutex_unlock(&l->pool_lock);
     if (ld != NULL)
         ldap_unbind_ext_s(ld, NULL, NULL);
@@ -245,12 +250,15 @@ static int open_lookup(struct tldap *l, const struct tldap_deadline *d, LDAP **o
     int lrc = tldap_conn_open(l, d, &ld);
     if (lrc != LDAP_SUCCESS) {
         log_kv(LOG_WARN, "ldap.connect", "uri", l->uri, "error", ldap_err2string(lrc), NULL);
+        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", "kind=\"connect\"", 1);
         return lrc;
     }
     lrc = tldap_conn_bind(ld, d, l->lookup_dn, l->lookup_pw);
     if (lrc != LDAP_SUCCESS) {
         log_kv(LOG_WARN, "ldap.lookup_bind", "uri", l->uri, "dn", l->lookup_dn, "error",
                ldap_err2string(lrc), NULL);
+        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", "kind=\"lookup_bind\"",
+                    1);
         ldap_unbind_ext_s(ld, NULL, NULL);
         return lrc;
     }
@@ -286,6 +294,8 @@ int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
             return lrc;
         }
         ldap_unbind_ext_s(ld, NULL, NULL);
+        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.",
+                    lrc == LDAP_TIMEOUT ? "kind=\"timeout\"" : "kind=\"connection\"", 1);
         /* A pooled connection may have been cut by a directory restart: try a new one,
          * once, if time is left. Other pooled connections are stale too. */
         if (!reused || lrc == LDAP_TIMEOUT || tldap_deadline_left_ms(d) <= 0)

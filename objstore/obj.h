@@ -18,4 +18,13 @@ void obj_store_close(struct obj_store *st);
  * authorized with pol_authorize() through pe before it touches the store. */
 void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe);
 
+/* The names of the buckets principal p sees in ListBuckets (everything with
+ * s3:ListAllMyBuckets, else those it may list or locate), authorized as a request like r
+ * would be (source address, TLS, User-Agent); needs obj_route_init first. For the browser
+ * login page. TS_OK with *out
+ * (iam_strv_free) or an error. */
+struct iam_strv;
+int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct pol_principal *p,
+                        struct iam_strv *out);
+
 #endif

@@ -65,6 +65,42 @@ int s3_list_buckets(struct s3_ctx *c)
     return s3_reply_xml(c, 200, &b);
 }
 
+int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct pol_principal *p,
+                        struct iam_strv *out)
+{
+    struct s3_ctx c;
+    struct obj_bucket_ent *v = NULL;
+    size_t n = 0;
+    void *saved = r->principal;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    memset(out, 0, sizeof *out);
+    c.r = r;
+    c.st = st;
+    c.quiet_authz = true;
+    r->principal = (void *)p; /* borrowed for the checks below, restored before returning */
+    bool all = s3_authorize(&c, "s3:ListAllMyBuckets", NULL, NULL, false) == TS_OK;
+    rc = obj_bucket_list(st, &v, &n);
+    if (rc == TS_OK && n > 0 && (out->v = calloc(n, sizeof *out->v)) == NULL)
+        rc = TS_E_INTERNAL;
+    for (size_t i = 0; rc == TS_OK && i < n; i++) {
+        if (!(all || s3_authorize(&c, "s3:ListBucket", v[i].name, NULL, false) == TS_OK ||
+              s3_authorize(&c, "s3:GetBucketLocation", v[i].name, NULL, false) == TS_OK))
+            continue;
+        if ((out->v[out->n] = strdup(v[i].name)) == NULL)
+            rc = TS_E_INTERNAL;
+        else
+            out->n++;
+    }
+    r->principal = saved;
+    if (v != NULL)
+        obj_bucket_list_free(v, n);
+    if (rc != TS_OK)
+        iam_strv_free(out);
+    return rc;
+}
+
 int s3_create_bucket_start(struct s3_ctx *c)
 {
     if (!obj_bucket_name_valid(c->bucket))

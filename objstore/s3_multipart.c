@@ -175,9 +175,9 @@ int s3_complete_multipart(struct s3_ctx *c)
         if (strcmp(p->name, "Part") != 0)
             continue;
         const char *num = xml_child_text(p, "PartNumber"), *etag = xml_child_text(p, "ETag");
-        char *end;
+        char *end = NULL;
         unsigned long v = num && *num >= '0' && *num <= '9' ? strtoul(num, &end, 10) : 0;
-        if (num == NULL || etag == NULL || *end || v > 100000) {
+        if (end == NULL || *end || etag == NULL || v > 100000) {
             rc = TS_E_MALFORMED_XML;
             goto out;
         }

@@ -668,7 +668,7 @@ bool obj_bucket_name_valid(const char *name)
         return false;
     if (n >= 8 && strcmp(name + n - 8, "-s3alias") == 0)
         return false;
-    if (n >= 10 && strcmp(name + n - 10, "--ol-s3") == 0)
+    if (n >= 7 && strcmp(name + n - 7, "--ol-s3") == 0)
         return false;
     /* Not an IPv4 address: four dot-separated all-digit labels. */
     int dots = 0;

@@ -20,7 +20,9 @@
 #include "core/buf.h"
 #include "core/enc.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xml.h"
 #include "sts/sts_int.h"
 
@@ -396,6 +398,15 @@ static int dispatch(struct sts_ctx *c, struct http_req *r, const struct sts_para
     for (i = 0; i < sizeof builtin_actions / sizeof builtin_actions[0]; i++)
         if (strcmp(builtin_actions[i].name, action) == 0)
             return builtin_actions[i].fn(c, r, p, msg, msglen);
+    /* The unsigned logins cost an upstream call (JWKS, LDAP bind) and allow guessing:
+     * per-source-IP token bucket (core/limits.h), 503 SlowDown with Retry-After: 1. */
+    if ((strcmp(action, "AssumeRoleWithWebIdentity") == 0 ||
+         strcmp(action, "AssumeRoleWithClientGrants") == 0 ||
+         strcmp(action, "AssumeRoleWithLDAPIdentity") == 0) &&
+        !limits_sts_allow(r->source_ip)) {
+        snprintf(msg, msglen, "Rate exceeded for %s from this address.", action);
+        return TS_E_SLOW_DOWN;
+    }
     for (i = 0; i < c->nactions; i++)
         if (strcmp(c->actions[i].name, action) == 0 && c->actions[i].fn != NULL)
             return c->actions[i].fn(c->actions[i].arg, c, r, p);
@@ -411,6 +422,33 @@ static int dispatch(struct sts_ctx *c, struct http_req *r, const struct sts_para
 }
 
 /* ---- the route ---- */
+
+/* tessera_sts_refusals_total{backend,reason}: a login action that did not issue
+ * credentials, by backend and AWS error code (issuances are counted by sts_reply_creds). */
+static void count_refusal(struct http_req *r, const char *action)
+{
+    static const char *const backends[][2] = {
+        {"AssumeRole", "static"},
+        {"AssumeRoleWithWebIdentity", "oidc"},
+        {"AssumeRoleWithClientGrants", "clientgrants"},
+        {"AssumeRoleWithLDAPIdentity", "ldap"},
+    };
+    char labels[128];
+    int err = TS_OK, status = http_reply_status(r, &err);
+
+    if (action == NULL || status == 200)
+        return;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        if (strcmp(action, backends[i][0]) != 0)
+            continue;
+        /* Both label values come from fixed sets: no cardinality from client input. */
+        snprintf(labels, sizeof labels, "backend=\"%s\",reason=\"%s\"", backends[i][1],
+                 err != TS_OK ? ts_err_code(err) : "InternalError");
+        metrics_inc("tessera_sts_refusals_total",
+                    "STS login requests refused, by backend and error code.", labels, 1);
+        return;
+    }
+}
 
 static bool is_form(const char *ct)
 {
@@ -458,6 +496,7 @@ static void sts_finish(struct http_req *r)
         http_reply_error(r, rc, msg[0] ? msg : NULL);
     else if (!http_replied(r))
         http_reply_error(r, TS_E_INTERNAL, NULL);
+    count_refusal(r, sts_param(&p, "Action"));
     sts_params_cleanup(&p);
 }
 

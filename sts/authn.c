@@ -409,3 +409,24 @@ out:
     pol_principal_free(p);
     return rc;
 }
+
+int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *session_token,
+                      struct pol_principal **out)
+{
+    struct sigv4_auth a;
+    const char *msg = NULL;
+    char *secret = NULL;
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    if (strlen(access_key) >= sizeof a.access_key)
+        return TS_E_INVALID_ACCESS_KEY;
+    snprintf(a.access_key, sizeof a.access_key, "%s", access_key);
+    a.security_token = session_token;
+    rc = resolve_temp(c, &a, enc_now(), out, &secret, &msg);
+    if (secret != NULL) {
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
+    return rc;
+}

@@ -162,3 +162,29 @@ int sts_revoke_access_key(struct sts_ctx *c, const char *access_key)
         log_audit("sts.revoke", "access_key", access_key, NULL);
     return rc;
 }
+
+bool sts_has_action(const struct sts_ctx *c, const char *action)
+{
+    for (size_t i = 0; i < c->nactions; i++)
+        if (strcmp(c->actions[i].name, action) == 0 && c->actions[i].fn != NULL)
+            return true;
+    return false;
+}
+
+struct sts_params *sts_params_new(void)
+{
+    return calloc(1, sizeof(struct sts_params));
+}
+
+int sts_params_set(struct sts_params *p, const char *key, const char *value)
+{
+    return sts_params_add(p, key, value);
+}
+
+void sts_params_free(struct sts_params *p)
+{
+    if (p == NULL)
+        return;
+    sts_params_cleanup(p);
+    free(p);
+}

@@ -12,7 +12,9 @@
 #include "core/buf.h"
 #include "core/enc.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xml.h"
 #include "sts/sts_int.h"
 
@@ -108,6 +110,56 @@ fail:
     return rc;
 }
 
+/* sts_call_action's destination for the credentials of this thread's current call. */
+static _Thread_local struct sts_creds *capture;
+
+static int creds_copy(const struct sts_creds *in, struct sts_creds *out)
+{
+    *out = *in;
+    out->session_token = strdup(in->session_token);
+    out->arn = strdup(in->arn);
+    out->role_id = strdup(in->role_id);
+    if (out->session_token == NULL || out->arn == NULL || out->role_id == NULL) {
+        sts_creds_cleanup(out);
+        return TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+int sts_call_action(struct sts_ctx *c, const char *action, struct http_req *r,
+                    const struct sts_params *p, struct sts_creds *out)
+{
+    struct sts_creds got;
+    int rc = TS_E_STS_INVALID_ACTION;
+
+    memset(&got, 0, sizeof got);
+    memset(out, 0, sizeof *out);
+    /* The same per-source budget as the STS route's unsigned logins (core/limits.h). */
+    if (!limits_sts_allow(r->source_ip))
+        return TS_E_SLOW_DOWN;
+    for (size_t i = 0; i < c->nactions; i++) {
+        if (strcmp(c->actions[i].name, action) != 0 || c->actions[i].fn == NULL)
+            continue;
+        capture = &got;
+        rc = c->actions[i].fn(c->actions[i].arg, c, r, p);
+        capture = NULL;
+        break;
+    }
+    if (rc == TS_OK && got.session_token == NULL) {
+        /* The handler replied itself (an error page, e.g. a refused LDAP bind): pass on
+         * the error it answered with. */
+        int e = TS_OK;
+        if (http_replied(r))
+            http_reply_status(r, &e);
+        rc = e != TS_OK ? e : TS_E_INTERNAL;
+    }
+    if (rc == TS_OK)
+        *out = got;
+    else
+        sts_creds_cleanup(&got);
+    return rc;
+}
+
 int sts_reply_creds(struct http_req *r, const char *action, const struct sts_session *s,
                     const struct sts_creds *cr, const char *extra_xml)
 {
@@ -155,7 +207,19 @@ int sts_reply_creds(struct http_req *r, const char *action, const struct sts_ses
               s ? s->session_name : NULL, "source_ip", r->source_ip, "expires", expires,
               "request_id", r->request_id, NULL);
     buf_free(&pols);
+    {
+        char labels[64];
+        snprintf(labels, sizeof labels, "backend=\"%s\"",
+                 s && s->source && strlen(s->source) < 32 ? s->source : "unknown");
+        metrics_inc("tessera_sts_issued_total", "Temporary credentials issued, by backend.", labels,
+                    1);
+    }
 
+    if (capture != NULL) { /* an internal call: hand the credentials over, reply nothing */
+        OPENSSL_cleanse(body, len);
+        free(body);
+        return creds_copy(cr, capture);
+    }
     int rc = http_reply_data(r, 200, "text/xml", body, len, false);
     OPENSSL_cleanse(body, len);
     free(body);

@@ -674,3 +674,114 @@ fail:
     OPENSSL_cleanse(&k, sizeof k);
     return rc;
 }
+
+/* ---- small sealed blobs for other sts/ features (the browser login cookie) ----
+ *
+ * kid (8) | nonce (12) | AES-256-GCM ciphertext | tag (16), base64url; the key is
+ * HMAC-SHA256(master, label) and the AAD is label + kid, so a blob sealed for one purpose
+ * never opens for another (nor as a session token, which uses a different key). */
+
+#define BLOB_HDR STS_KID_LEN
+#define BLOB_MIN (BLOB_HDR + NONCE_LEN + TAG_LEN)
+
+static void blob_key(const struct sts_key *k, const char *label, uint8_t out[32])
+{
+    enc_hmac_sha256(k->master, sizeof k->master, label, strlen(label), out);
+}
+
+int sts_seal_blob(struct sts_ctx *c, const char *label, const void *in, size_t n, char **out)
+{
+    struct sts_key k;
+    uint8_t key[32], *raw = NULL;
+    EVP_CIPHER_CTX *ev = NULL;
+    size_t rawlen = BLOB_MIN + n;
+    int len, rc = TS_E_INTERNAL;
+
+    if (n > STS_MAX_TOKEN_LEN || key_find(c, NULL, &k) != 0)
+        return TS_E_INTERNAL;
+    blob_key(&k, label, key);
+    raw = malloc(rawlen);
+    ev = EVP_CIPHER_CTX_new();
+    if (raw == NULL || ev == NULL)
+        goto fail;
+    memcpy(raw, k.kid, STS_KID_LEN);
+    if (enc_random(raw + BLOB_HDR, NONCE_LEN) != 0)
+        goto fail;
+    if (EVP_EncryptInit_ex(ev, EVP_aes_256_gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
+        EVP_EncryptUpdate(ev, NULL, &len, (const uint8_t *)label, (int)strlen(label)) != 1 ||
+        EVP_EncryptUpdate(ev, NULL, &len, raw, BLOB_HDR) != 1 ||
+        EVP_EncryptUpdate(ev, raw + BLOB_HDR + NONCE_LEN, &len, in, (int)n) != 1 ||
+        (size_t)len != n || EVP_EncryptFinal_ex(ev, raw + BLOB_HDR + NONCE_LEN + n, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + BLOB_HDR + NONCE_LEN + n) != 1)
+        goto fail;
+    *out = b64url_encode(raw, rawlen);
+    rc = *out != NULL ? TS_OK : TS_E_INTERNAL;
+fail:
+    EVP_CIPHER_CTX_free(ev);
+    if (raw != NULL) {
+        OPENSSL_cleanse(raw, rawlen);
+        free(raw);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(&k, sizeof k);
+    return rc;
+}
+
+int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t len, char **out,
+                  size_t *n)
+{
+    struct sts_key k;
+    uint8_t key[32], *raw = NULL;
+    char *plain = NULL, kid[STS_KID_LEN + 1];
+    EVP_CIPHER_CTX *ev = NULL;
+    size_t clen = 0;
+    long rawlen;
+    int olen, rc = TS_E_INVALID_TOKEN;
+
+    memset(&k, 0, sizeof k);
+    memset(key, 0, sizeof key);
+    if (in == NULL || len > 2 * STS_MAX_TOKEN_LEN)
+        return TS_E_INVALID_TOKEN;
+    rawlen = b64url_decode(in, len, &raw);
+    if (rawlen < BLOB_MIN)
+        goto fail;
+    memcpy(kid, raw, STS_KID_LEN);
+    kid[STS_KID_LEN] = '\0';
+    if (!kid_valid(kid) || key_find(c, kid, &k) != 0)
+        goto fail;
+    blob_key(&k, label, key);
+    clen = (size_t)rawlen - BLOB_MIN;
+    plain = malloc(clen + 1);
+    ev = EVP_CIPHER_CTX_new();
+    if (plain == NULL || ev == NULL) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
+    if (EVP_DecryptInit_ex(ev, EVP_aes_256_gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
+        EVP_DecryptUpdate(ev, NULL, &olen, (const uint8_t *)label, (int)strlen(label)) != 1 ||
+        EVP_DecryptUpdate(ev, NULL, &olen, raw, BLOB_HDR) != 1 ||
+        EVP_DecryptUpdate(ev, (uint8_t *)plain, &olen, raw + BLOB_HDR + NONCE_LEN, (int)clen) !=
+            1 ||
+        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + BLOB_HDR + NONCE_LEN + clen) !=
+            1 ||
+        EVP_DecryptFinal_ex(ev, (uint8_t *)plain + olen, &olen) != 1)
+        goto fail;
+    plain[clen] = '\0';
+    *out = plain;
+    *n = clen;
+    plain = NULL;
+    rc = TS_OK;
+fail:
+    EVP_CIPHER_CTX_free(ev);
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, clen + 1);
+        free(plain);
+    }
+    if (raw != NULL) {
+        OPENSSL_cleanse(raw, (size_t)(rawlen > 0 ? rawlen : 0));
+        free(raw);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(&k, sizeof k);
+    return rc;
+}

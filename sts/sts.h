@@ -103,6 +103,41 @@ typedef int (*sts_action_fn)(void *arg, struct sts_ctx *c, struct http_req *r,
  * answer NotImplemented. Returns TS_OK or TS_E_INVALID_ARGUMENT (unknown action name). */
 int sts_set_action(struct sts_ctx *c, const char *action, sts_action_fn fn, void *arg);
 
+/* ---- internal calls of the actions (the browser login, sts/login_web.c) ---- */
+
+/* Whether a handler is registered for action. */
+bool sts_has_action(const struct sts_ctx *c, const char *action);
+
+/* Runs the registered handler of action on r as the STS route would, except that the
+ * credentials are not replied but copied into *out (release with sts_creds_cleanup); the
+ * "sts.issue" audit record and metric are written as usual. Returns TS_OK with *out set, or
+ * the action's error: the handler may then already have replied on r with
+ * http_reply_error (shaped by r->route's error style; check http_replied), otherwise the
+ * caller answers. Not reentrant within one thread (it does not need to be). */
+int sts_call_action(struct sts_ctx *c, const char *action, struct http_req *r,
+                    const struct sts_params *p, struct sts_creds *out);
+
+/* Builds a parameter set for sts_call_action (values copied; cleanup wipes them). */
+struct sts_params *sts_params_new(void);
+int sts_params_set(struct sts_params *p, const char *key, const char *value);
+void sts_params_free(struct sts_params *p);
+
+/* The principal that requests signed with these temporary credentials would get (all the
+ * checks of the authn hook: token, revocation, parent). TS_OK with *out set (free with
+ * pol_principal_free) or an error. */
+int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *session_token,
+                      struct pol_principal **out);
+
+/* Seals a small blob (the browser login's cookie) with AES-256-GCM under a key derived from
+ * the active token key and label (HMAC-SHA256(master, label)), so every node sharing the IAM
+ * store can open it while that key is kept. *out is base64url, malloc'ed. TS_OK or
+ * TS_E_INTERNAL. */
+int sts_seal_blob(struct sts_ctx *c, const char *label, const void *in, size_t n, char **out);
+/* Opens it: TS_OK with *out (malloc'ed, NUL-terminated, wipe it) and *n, or
+ * TS_E_INVALID_TOKEN (tampered, truncated, unknown key, other label). */
+int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t len, char **out,
+                  size_t *n);
+
 /* The config the context runs with (max_duration, region...). */
 const struct sts_config *sts_ctx_config(const struct sts_ctx *c);
 

@@ -90,6 +90,13 @@ static void test_buf(void)
     is_str(buf_str(&b), "&lt;a&amp;&apos;&quot;&gt;", "xml escape");
     buf_free(&b);
     buf_init(&b, 1024);
+    buf_add_xml(&b, "/\xff\xfe\xc3\xa9\xc0\xaf\xed\xa0\x80\xf0\x9f\x98\x80<\xe2\x82");
+    is_str(buf_str(&b),
+           "/\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+           "\xef\xbf\xbd\xf0\x9f\x98\x80&lt;\xef\xbf\xbd\xef\xbf\xbd",
+           "xml escape replaces invalid UTF-8");
+    buf_free(&b);
+    buf_init(&b, 1024);
     buf_add_json(&b, "a\"b\\c\n");
     is_str(buf_str(&b), "a\\\"b\\\\c\\u000a", "json escape");
     buf_free(&b);

@@ -1,0 +1,793 @@
+/* login_web.c -- the browser login at /login (see login_web.h and docs/API.md).
+ *
+ *   GET  /login           the sign-in page: one link per OpenID provider, and the LDAP form
+ *                         (with a CSRF token bound to the tessera_login_csrf cookie)
+ *   GET  /login/start     ?provider=NAME: seals {provider, state, nonce, PKCE verifier,
+ *                         redirect URI, expiry} into the tessera_login_flow cookie and
+ *                         redirects to the provider's authorization endpoint
+ *   GET  /login/callback  checks state against the cookie, clears it, exchanges the code
+ *                         (confidential client), checks the id_token's nonce and runs
+ *                         AssumeRoleWithWebIdentity internally
+ *   POST /login/ldap      checks the CSRF token, runs AssumeRoleWithLDAPIdentity internally
+ *
+ * The credentials page and every response carrying a secret are sent with Cache-Control:
+ * no-store and Pragma: no-cache; a restrictive Content-Security-Policy allows only the page's
+ * own inline style and copy script (by hash) and no external asset. Every printed value goes
+ * through buf_add_xml. Errors (including those the STS actions answer with) are small HTML
+ * pages (HTTP_ERR_HTML).
+ */
+#include "sts/login_web.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "core/buf.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "sts/sts_int.h"
+
+#define FLOW_COOKIE "tessera_login_flow"
+#define CSRF_COOKIE "tessera_login_csrf"
+#define FLOW_LABEL "tessera-login-flow-v1"
+#define CSRF_LABEL "tessera-login-csrf-v1"
+#define HTML "text/html; charset=utf-8"
+#define PAGE_MAX (256 * 1024)
+
+struct login_web {
+    struct sts_ctx *sts;
+    struct oidc_providers *ps;
+    login_web_buckets_fn buckets;
+    void *buckets_ctx;
+    char csp[512];
+};
+
+static const char page_style[] =
+    "body{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1b1b1b}pre{background:#f3f3f3;padding:.75rem;overflow-x:auto;white-space:pre-wrap;"
+    "word-break:break-all}code{word-break:break-all}a.provider{display:inline-block;padding:"
+    ".5rem 1rem;margin:.25rem 0;border:1px solid #888;border-radius:4px;text-decoration:none}"
+    "label{display:block;margin:.5rem 0}dt{font-weight:bold}dd{margin:0 0 .5rem 0}";
+static const char page_script[] =
+    "document.querySelectorAll('button[data-copy]').forEach(function(b){"
+    "b.addEventListener('click',function(){var t=document.getElementById(b.dataset.copy);"
+    "if(navigator.clipboard){navigator.clipboard.writeText(t.textContent).then(function(){"
+    "b.textContent='Copied';});}});});";
+
+static void csp_hash(const char *s, char *out, size_t outlen)
+{
+    uint8_t d[32];
+    enc_sha256(s, strlen(s), d);
+    char *b = enc_b64(d, sizeof d);
+    snprintf(out, outlen, "'sha256-%s'", b != NULL ? b : "");
+    free(b);
+}
+
+struct login_web *login_web_new(struct sts_ctx *c, struct oidc_providers *ps)
+{
+    struct login_web *w = calloc(1, sizeof *w);
+    char hs[80], hj[80];
+    if (w == NULL)
+        return NULL;
+    w->sts = c;
+    w->ps = ps;
+    csp_hash(page_style, hs, sizeof hs);
+    csp_hash(page_script, hj, sizeof hj);
+    snprintf(w->csp, sizeof w->csp,
+             "default-src 'none'; style-src %s; script-src %s; form-action 'self'; "
+             "frame-ancestors 'none'; base-uri 'none'",
+             hs, hj);
+    return w;
+}
+
+void login_web_set_buckets(struct login_web *w, login_web_buckets_fn fn, void *ctx)
+{
+    w->buckets = fn;
+    w->buckets_ctx = ctx;
+}
+
+void login_web_free(struct login_web *w)
+{
+    free(w);
+}
+
+/* ---- small helpers ---- */
+
+static size_t nproviders(const struct login_web *w)
+{
+    return w->ps != NULL ? oidc_providers_count(w->ps) : 0;
+}
+
+static bool has_ldap(const struct login_web *w)
+{
+    return sts_has_action(w->sts, "AssumeRoleWithLDAPIdentity");
+}
+
+static void b64url(const uint8_t *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = a[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[o++] = a[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+}
+
+/* 32 random bytes as 43 base64url characters (state, nonce, verifier, CSRF token). */
+static int random_token(char out[48])
+{
+    uint8_t raw[32];
+    if (enc_random(raw, sizeof raw) != 0)
+        return -1;
+    b64url(raw, sizeof raw, out);
+    OPENSSL_cleanse(raw, sizeof raw);
+    return 0;
+}
+
+static bool same(const char *a, const char *b)
+{
+    size_t n = a != NULL ? strlen(a) : 0;
+    return a != NULL && b != NULL && n > 0 && n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* The Host header when it is a plain host[:port] (it ends up in URLs and pages). */
+static const char *safe_host(struct http_req *r)
+{
+    const char *h = http_req_header(r, "Host");
+    if (h == NULL || *h == '\0' || strlen(h) > 255 ||
+        strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+            strlen(h))
+        return NULL;
+    return h;
+}
+
+/* The value of cookie name from the Cookie header(s), malloc'ed, or NULL. */
+struct cookie_find {
+    const char *name;
+    char *value;
+};
+
+static int cookie_cb(void *ctx, const char *name, const char *value)
+{
+    struct cookie_find *f = ctx;
+    size_t n = strlen(f->name);
+    const char *s = value;
+    if (strcasecmp(name, "Cookie") != 0)
+        return 0;
+    while (s != NULL && *s) {
+        while (*s == ' ' || *s == ';')
+            s++;
+        const char *end = strchr(s, ';');
+        size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+        if (len > n && strncmp(s, f->name, n) == 0 && s[n] == '=') {
+            free(f->value);
+            f->value = strndup(s + n + 1, len - n - 1);
+            return 1;
+        }
+        s = end;
+    }
+    return 0;
+}
+
+static char *cookie_get(struct http_req *r, const char *name)
+{
+    struct cookie_find f = {name, NULL};
+    http_req_header_foreach(r, cookie_cb, &f);
+    return f.value;
+}
+
+static void cookie_set(struct http_req *r, const char *name, const char *value, long max_age)
+{
+    struct buf b;
+    buf_init(&b, 16384);
+    buf_addf(&b, "%s=%s; Path=/login; Max-Age=%ld; HttpOnly; SameSite=Lax%s", name, value, max_age,
+             r->tls ? "; Secure" : "");
+    if (!buf_failed(&b))
+        http_reply_header(r, "Set-Cookie", buf_str(&b));
+    buf_free(&b);
+}
+
+static void no_store(struct http_req *r)
+{
+    http_reply_header(r, "Cache-Control", "no-store");
+    http_reply_header(r, "Pragma", "no-cache");
+    http_reply_header(r, "Expires", "0");
+}
+
+/* For pages (the callers already sent no_store). */
+static void page_headers(struct login_web *w, struct http_req *r)
+{
+    http_reply_header(r, "Content-Security-Policy", w->csp);
+    http_reply_header(r, "X-Content-Type-Options", "nosniff");
+    http_reply_header(r, "X-Frame-Options", "DENY");
+    http_reply_header(r, "Referrer-Policy", "no-referrer");
+}
+
+static void page_begin(struct buf *b, const char *title)
+{
+    buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width\"><title>");
+    buf_add_xml(b, title);
+    buf_adds(b, "</title><style>");
+    buf_adds(b, page_style);
+    buf_adds(b, "</style></head><body><h1>");
+    buf_add_xml(b, title);
+    buf_adds(b, "</h1>\n");
+}
+
+static int page_send(struct http_req *r, int status, struct buf *b)
+{
+    size_t len;
+    char *body;
+    buf_adds(b, "</body></html>\n");
+    body = buf_take(b, &len);
+    if (body == NULL)
+        return http_reply_error(r, TS_E_INTERNAL, NULL);
+    int rc = http_reply_data(r, status, HTML, body, len, false);
+    OPENSSL_cleanse(body, len);
+    free(body);
+    return rc;
+}
+
+static int fail(struct http_req *r, int err, const char *msg)
+{
+    return http_reply_error(r, err, msg);
+}
+
+/* ---- GET /login ---- */
+
+static void index_page(struct login_web *w, struct http_req *r)
+{
+    struct buf b;
+    size_t n = nproviders(w);
+
+    no_store(r);
+    page_headers(w, r);
+    buf_init(&b, PAGE_MAX);
+    page_begin(&b, "Sign in to tessera");
+    if (n > 0) {
+        buf_adds(&b, "<h2>Single sign-on</h2>\n<ul id=\"providers\">\n");
+        for (size_t i = 0; i < n; i++) {
+            const char *name = "";
+            oidc_provider_role_arn(w->ps, i, &name);
+            char *q = enc_uri_encode(name, strlen(name), false);
+            buf_adds(&b, "<li><a class=\"provider\" href=\"/login/start?provider=");
+            buf_add_xml(&b, q != NULL ? q : "");
+            buf_adds(&b, "\">Sign in with ");
+            buf_add_xml(&b, *name ? name : "OpenID Connect");
+            buf_adds(&b, "</a></li>\n");
+            free(q);
+        }
+        buf_adds(&b, "</ul>\n");
+    }
+    if (has_ldap(w)) {
+        char tok[48], *sealed = NULL;
+        json_t *j;
+        char *plain;
+        if (random_token(tok) != 0) {
+            buf_free(&b);
+            fail(r, TS_E_INTERNAL, NULL);
+            return;
+        }
+        j = json_pack("{s:s, s:I}", "t", tok, "e", (json_int_t)(enc_now() + LOGIN_WEB_COOKIE_TTL));
+        plain = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (plain == NULL ||
+            sts_seal_blob(w->sts, CSRF_LABEL, plain, strlen(plain), &sealed) != TS_OK) {
+            free(plain);
+            buf_free(&b);
+            fail(r, TS_E_INTERNAL, NULL);
+            return;
+        }
+        free(plain);
+        cookie_set(r, CSRF_COOKIE, sealed, LOGIN_WEB_COOKIE_TTL);
+        free(sealed);
+        buf_adds(&b, "<h2>Directory account (LDAP)</h2>\n"
+                     "<form id=\"ldap\" method=\"post\" action=\"/login/ldap\">"
+                     "<input type=\"hidden\" name=\"csrf\" value=\"");
+        buf_add_xml(&b, tok);
+        buf_adds(&b, "\"><label>Username <input name=\"username\" autocomplete=\"username\" "
+                     "required></label><label>Password <input name=\"password\" "
+                     "type=\"password\" autocomplete=\"current-password\" required></label>"
+                     "<button type=\"submit\">Sign in</button></form>\n");
+        OPENSSL_cleanse(tok, sizeof tok);
+    }
+    if (n == 0 && !has_ldap(w))
+        buf_adds(&b, "<p id=\"none\">No sign-in method is configured on this server.</p>\n");
+    if (buf_failed(&b)) {
+        buf_free(&b);
+        fail(r, TS_E_INTERNAL, NULL);
+        return;
+    }
+    page_send(r, 200, &b);
+}
+
+/* ---- GET /login/start ---- */
+
+static long provider_index(struct login_web *w, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < nproviders(w); i++) {
+        const char *pn = "";
+        oidc_provider_role_arn(w->ps, i, &pn);
+        if (strcmp(pn, name) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* The redirect URI: the provider's REDIRECT_URI, else derived from the request's Host. */
+static int redirect_uri(struct http_req *r, const struct oidc_login_info *info, struct buf *out)
+{
+    const char *host;
+    if (info->redirect_uri != NULL && *info->redirect_uri != '\0')
+        return buf_adds(out, info->redirect_uri) == 0 ? TS_OK : TS_E_INTERNAL;
+    if ((host = safe_host(r)) == NULL)
+        return TS_E_INVALID_REQUEST;
+    buf_addf(out, "%s://%s/login/callback", r->tls ? "https" : "http", host);
+    return buf_failed(out) ? TS_E_INTERNAL : TS_OK;
+}
+
+static void query_add(struct buf *b, const char *key, const char *value)
+{
+    char *v = enc_uri_encode(value, strlen(value), false);
+    buf_addf(b, "&%s=%s", key, v != NULL ? v : "");
+    free(v);
+}
+
+static void start(struct login_web *w, struct http_req *r)
+{
+    struct oidc_login_info info;
+    struct buf redir, loc, scope;
+    char state[48], nonce[48], verifier[48], challenge[48];
+    char *plain = NULL, *sealed = NULL;
+    uint8_t digest[32];
+    const char *why = NULL;
+    json_t *j = NULL;
+    long i = provider_index(w, http_req_query(r, "provider"));
+    int rc;
+
+    no_store(r);
+    buf_init(&redir, 4096);
+    buf_init(&loc, 64 * 1024);
+    buf_init(&scope, 4096);
+    if (i < 0) {
+        fail(r, TS_E_INVALID_REQUEST, "No such sign-in provider.");
+        goto out;
+    }
+    rc = oidc_login_info(w->ps, (size_t)i, &info, &why);
+    if (rc != TS_OK) {
+        fail(r, rc == TS_E_INVALID_ARGUMENT ? TS_E_STS_IDP_COMMUNICATION : rc, why);
+        goto out;
+    }
+    if ((rc = redirect_uri(r, &info, &redir)) != TS_OK) {
+        fail(r, rc, rc == TS_E_INVALID_REQUEST ? "The request has no usable Host header." : NULL);
+        goto out;
+    }
+    if (random_token(state) != 0 || random_token(nonce) != 0 || random_token(verifier) != 0) {
+        fail(r, TS_E_INTERNAL, NULL);
+        goto out;
+    }
+    enc_sha256(verifier, strlen(verifier), digest);
+    b64url(digest, sizeof digest, challenge); /* S256 (RFC 7636 4.2) */
+
+    /* Scopes: SCOPES (comma or space separated), always with openid. */
+    if (info.scopes != NULL && *info.scopes != '\0') {
+        for (const char *s = info.scopes; *s; s++)
+            buf_add(&scope, *s == ',' ? " " : s, 1);
+        bool has_openid = false;
+        char *copy = strdup(buf_str(&scope)), *save = NULL;
+        for (char *t = copy != NULL ? strtok_r(copy, " ", &save) : NULL; t != NULL;
+             t = strtok_r(NULL, " ", &save))
+            has_openid = has_openid || strcmp(t, "openid") == 0;
+        free(copy);
+        if (!has_openid)
+            buf_adds(&scope, " openid");
+    } else {
+        buf_adds(&scope, "openid");
+    }
+
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "p", info.name, "s", state, "n", nonce, "v",
+                  verifier, "r", buf_str(&redir), "e",
+                  (json_int_t)(enc_now() + LOGIN_WEB_COOKIE_TTL));
+    plain = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (plain == NULL ||
+        sts_seal_blob(w->sts, FLOW_LABEL, plain, strlen(plain), &sealed) != TS_OK) {
+        fail(r, TS_E_INTERNAL, NULL);
+        goto out;
+    }
+    buf_adds(&loc, info.authorization_endpoint);
+    buf_adds(&loc, strchr(info.authorization_endpoint, '?') != NULL ? "&" : "?");
+    buf_adds(&loc, "response_type=code");
+    query_add(&loc, "client_id", info.client_id);
+    query_add(&loc, "redirect_uri", buf_str(&redir));
+    query_add(&loc, "scope", buf_str(&scope));
+    query_add(&loc, "state", state);
+    query_add(&loc, "nonce", nonce);
+    query_add(&loc, "code_challenge", challenge);
+    query_add(&loc, "code_challenge_method", "S256");
+    if (buf_failed(&loc) || buf_failed(&scope)) {
+        fail(r, TS_E_INTERNAL, NULL);
+        goto out;
+    }
+    cookie_set(r, FLOW_COOKIE, sealed, LOGIN_WEB_COOKIE_TTL);
+    http_reply_header(r, "Location", buf_str(&loc));
+    http_reply_header(r, "Referrer-Policy", "no-referrer");
+    static const char moved[] = "Redirecting to the identity provider.\n";
+    http_reply_data(r, 302, "text/plain", (void *)moved, sizeof moved - 1, false);
+    log_kv(LOG_INFO, "login.start", "provider", info.name, "source_ip", r->source_ip, NULL);
+out:
+    OPENSSL_cleanse(verifier, sizeof verifier);
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, strlen(plain));
+        free(plain);
+    }
+    free(sealed);
+    json_decref(j);
+    buf_free(&redir);
+    buf_free(&loc);
+    buf_free(&scope);
+}
+
+/* ---- the credentials page ---- */
+
+static void add_kv(struct buf *b, const char *id, const char *label, const char *value)
+{
+    buf_addf(b, "<dt>%s</dt><dd><code id=\"%s\">", label, id);
+    buf_add_xml(b, value);
+    buf_adds(b, "</code></dd>\n");
+}
+
+static void snippet(struct buf *b, const char *id, const char *title, const char *text)
+{
+    buf_addf(b,
+             "<h3>%s <button type=\"button\" data-copy=\"%s\">Copy</button></h3>"
+             "<pre id=\"%s\">",
+             title, id, id);
+    buf_add_xml(b, text);
+    buf_adds(b, "</pre>\n");
+}
+
+static void creds_page(struct login_web *w, struct http_req *r, const char *via, const char *who,
+                       const struct sts_creds *cr)
+{
+    struct buf b, s;
+    struct iam_strv buckets = {0};
+    struct pol_principal *p = NULL;
+    char exp[32];
+    const char *host = safe_host(r);
+    char endpoint[300];
+    bool listed = false;
+
+    snprintf(endpoint, sizeof endpoint, "%s://%s", r->tls ? "https" : "http",
+             host != NULL ? host : "TESSERA_HOST");
+    sts_time_expiration(cr->expires, exp);
+    if (w->buckets != NULL &&
+        sts_principal_for(w->sts, cr->access_key, cr->session_token, &p) == TS_OK) {
+        listed = w->buckets(w->buckets_ctx, r, p, &buckets) == TS_OK;
+        pol_principal_free(p);
+    }
+
+    page_headers(w, r);
+    buf_init(&b, PAGE_MAX);
+    buf_init(&s, PAGE_MAX);
+    page_begin(&b, "Your temporary credentials");
+    buf_adds(&b, "<p>Signed in");
+    if (who != NULL && *who) {
+        buf_adds(&b, " as <strong id=\"who\">");
+        buf_add_xml(&b, who);
+        buf_adds(&b, "</strong>");
+    }
+    buf_adds(&b, " with ");
+    buf_add_xml(&b, via);
+    buf_addf(&b,
+             ". These credentials expire at <time id=\"expiration\" datetime=\"%s\">%s</time>"
+             " (in about %ld minutes). Keep them secret; this page is not cached.</p>\n",
+             exp, exp, (long)((cr->expires - enc_now() + 59) / 60));
+    buf_adds(&b, "<dl>\n");
+    add_kv(&b, "access_key", "Access key", cr->access_key);
+    add_kv(&b, "secret_key", "Secret key", cr->secret_key);
+    add_kv(&b, "session_token", "Session token", cr->session_token);
+    add_kv(&b, "endpoint", "Endpoint", endpoint);
+    add_kv(&b, "arn", "Assumed role ARN", cr->arn);
+    buf_adds(&b, "</dl>\n<h2>Buckets you can list</h2>\n");
+    if (!listed)
+        buf_adds(&b, "<p id=\"buckets-unknown\">The bucket list is not available.</p>\n");
+    else if (buckets.n == 0)
+        buf_adds(&b, "<p id=\"no-buckets\">None.</p>\n");
+    else {
+        buf_adds(&b, "<ul id=\"buckets\">\n");
+        for (size_t i = 0; i < buckets.n; i++) {
+            buf_adds(&b, "<li>");
+            buf_add_xml(&b, buckets.v[i]);
+            buf_adds(&b, "</li>\n");
+        }
+        buf_adds(&b, "</ul>\n");
+    }
+
+    buf_adds(&b, "<h2>Use them</h2>\n");
+    buf_addf(&s,
+             "export AWS_ACCESS_KEY_ID='%s'\nexport AWS_SECRET_ACCESS_KEY='%s'\n"
+             "export AWS_SESSION_TOKEN='%s'\nexport AWS_ENDPOINT_URL='%s'\n",
+             cr->access_key, cr->secret_key, cr->session_token, endpoint);
+    snippet(&b, "snippet-env", "Shell", buf_str(&s));
+    s.len = 0;
+    buf_addf(&s,
+             "# ~/.aws/credentials\n[tessera]\naws_access_key_id = %s\naws_secret_access_key = "
+             "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\n"
+             "endpoint_url = %s\n",
+             cr->access_key, cr->secret_key, cr->session_token, endpoint);
+    snippet(&b, "snippet-profile", "AWS profile", buf_str(&s));
+    s.len = 0;
+    buf_addf(&s,
+             "{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
+             "\"SessionToken\": \"%s\", \"Expiration\": \"%s\"}\n",
+             cr->access_key, cr->secret_key, cr->session_token, exp);
+    snippet(&b, "snippet-credential-process-json",
+            "credential_process output (save as ~/.aws/tessera.json, mode 0600)", buf_str(&s));
+    s.len = 0;
+    buf_addf(&s,
+             "# ~/.aws/config\n[profile tessera]\ncredential_process = cat "
+             "/home/YOU/.aws/tessera.json\nendpoint_url = %s\n",
+             endpoint);
+    snippet(&b, "snippet-credential-process", "credential_process profile", buf_str(&s));
+    buf_adds(&b, "<p><a href=\"/login\">Sign in again</a></p>\n<script>");
+    buf_adds(&b, page_script);
+    buf_adds(&b, "</script>\n");
+    if (s.p != NULL)
+        OPENSSL_cleanse(s.p, s.cap);
+    buf_free(&s);
+    iam_strv_free(&buckets);
+    if (buf_failed(&b)) {
+        if (b.p != NULL)
+            OPENSSL_cleanse(b.p, b.cap);
+        buf_free(&b);
+        fail(r, TS_E_INTERNAL, NULL);
+        return;
+    }
+    page_send(r, 200, &b);
+}
+
+/* Runs action internally and shows the credentials; the action's errors become HTML pages. */
+static void assume_and_show(struct login_web *w, struct http_req *r, const char *action,
+                            struct sts_params *p, const char *via, const char *who)
+{
+    struct sts_creds cr;
+    int rc = sts_params_set(p, "Version", "2011-06-15");
+    if (rc == TS_OK)
+        rc = sts_call_action(w->sts, action, r, p, &cr);
+    if (rc != TS_OK) {
+        if (!http_replied(r))
+            fail(r, rc, NULL);
+        return;
+    }
+    creds_page(w, r, via, who, &cr);
+    sts_creds_cleanup(&cr);
+}
+
+/* ---- GET /login/callback ---- */
+
+static void callback(struct login_web *w, struct http_req *r)
+{
+    char *cookie = cookie_get(r, FLOW_COOKIE), *plain = NULL, *id_token = NULL, *tnonce = NULL;
+    const char *state = http_req_query(r, "state"), *code = http_req_query(r, "code");
+    const char *err = http_req_query(r, "error"), *why = NULL;
+    const char *pname, *cstate, *cnonce, *verifier, *redir;
+    struct sts_params *params = NULL;
+    struct oidc_login_info info;
+    size_t n = 0;
+    json_t *j = NULL;
+    json_int_t exp;
+    long i;
+    int rc;
+
+    no_store(r);
+    cookie_set(r, FLOW_COOKIE, "", 0); /* single use: cleared whatever happens */
+    if (cookie == NULL ||
+        sts_open_blob(w->sts, FLOW_LABEL, cookie, strlen(cookie), &plain, &n) != TS_OK) {
+        fail(r, TS_E_INVALID_REQUEST,
+             "The sign-in was not started in this browser, or its cookie was altered. Start "
+             "again from /login.");
+        goto out;
+    }
+    j = json_loadb(plain, n, 0, NULL);
+    if (json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:I}", "p", &pname, "s", &cstate, "n", &cnonce,
+                    "v", &verifier, "r", &redir, "e", &exp) != 0) {
+        fail(r, TS_E_INVALID_REQUEST, "The sign-in cookie is malformed.");
+        goto out;
+    }
+    if (exp < (json_int_t)enc_now()) {
+        fail(r, TS_E_INVALID_REQUEST, "The sign-in took too long. Start again from /login.");
+        goto out;
+    }
+    if (!same(state, cstate)) {
+        log_audit("login.deny", "reason", "state mismatch", "source_ip", r->source_ip, "request_id",
+                  r->request_id, NULL);
+        fail(r, TS_E_INVALID_REQUEST, "The state parameter does not match this sign-in.");
+        goto out;
+    }
+    if (err != NULL) {
+        const char *desc = http_req_query(r, "error_description");
+        char msg[512];
+        snprintf(msg, sizeof msg, "The identity provider answered: %.100s%s%.300s", err,
+                 desc != NULL ? ": " : "", desc != NULL ? desc : "");
+        fail(r, TS_E_ACCESS_DENIED, msg);
+        goto out;
+    }
+    if (code == NULL || *code == '\0') {
+        fail(r, TS_E_INVALID_REQUEST, "The callback carries no authorization code.");
+        goto out;
+    }
+    if ((i = provider_index(w, pname)) < 0 ||
+        oidc_login_info(w->ps, (size_t)i, &info, &why) != TS_OK) {
+        fail(r, TS_E_INVALID_REQUEST, "The provider of this sign-in is no longer configured.");
+        goto out;
+    }
+    rc = oidc_code_exchange(w->ps, (size_t)i, code, verifier, redir, &id_token, &why);
+    if (rc != TS_OK) {
+        fail(r, rc, why);
+        goto out;
+    }
+    tnonce = oidc_token_claim(id_token, "nonce");
+    if (!same(tnonce, cnonce)) {
+        log_audit("login.deny", "reason", "nonce mismatch", "source_ip", r->source_ip, "request_id",
+                  r->request_id, NULL);
+        fail(r, TS_E_STS_INVALID_IDENTITY_TOKEN,
+             "The id_token's nonce does not match this sign-in.");
+        goto out;
+    }
+    params = sts_params_new();
+    if (params == NULL || sts_params_set(params, "WebIdentityToken", id_token) != TS_OK ||
+        (info.role_arn != NULL && sts_params_set(params, "RoleArn", info.role_arn) != TS_OK)) {
+        fail(r, TS_E_INTERNAL, NULL);
+        goto out;
+    }
+    {
+        char *who = oidc_token_claim(id_token, "preferred_username");
+        if (who == NULL)
+            who = oidc_token_claim(id_token, "sub");
+        assume_and_show(w, r, "AssumeRoleWithWebIdentity", params,
+                        *info.name ? info.name : "OpenID Connect", who);
+        free(who);
+    }
+out:
+    sts_params_free(params);
+    if (id_token != NULL) {
+        OPENSSL_cleanse(id_token, strlen(id_token));
+        free(id_token);
+    }
+    free(tnonce);
+    json_decref(j);
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, n);
+        free(plain);
+    }
+    free(cookie);
+}
+
+/* ---- POST /login/ldap ---- */
+
+static void ldap_login(struct login_web *w, struct http_req *r)
+{
+    struct sts_params form = {0};
+    struct sts_params *params = NULL;
+    char *cookie = cookie_get(r, CSRF_COOKIE), *plain = NULL;
+    const char *tok = NULL, *user, *pw, *csrf;
+    json_t *j = NULL;
+    json_int_t exp = 0;
+    size_t n = 0;
+
+    no_store(r);
+    cookie_set(r, CSRF_COOKIE, "", 0);
+    if (!has_ldap(w)) {
+        fail(r, TS_E_INVALID_REQUEST, "LDAP sign-in is not configured.");
+        goto out;
+    }
+    if (sts_params_parse_form(&form, (const char *)r->body, r->body_len) != TS_OK) {
+        fail(r, TS_E_INVALID_REQUEST, "The form is malformed.");
+        goto out;
+    }
+    user = sts_param(&form, "username");
+    pw = sts_param(&form, "password");
+    csrf = sts_param(&form, "csrf");
+    if (cookie == NULL ||
+        sts_open_blob(w->sts, CSRF_LABEL, cookie, strlen(cookie), &plain, &n) != TS_OK ||
+        (j = json_loadb(plain, n, 0, NULL)) == NULL ||
+        json_unpack(j, "{s:s, s:I}", "t", &tok, "e", &exp) != 0 || exp < (json_int_t)enc_now() ||
+        !same(csrf, tok)) {
+        log_audit("login.deny", "reason", "csrf", "source_ip", r->source_ip, "request_id",
+                  r->request_id, NULL);
+        fail(r, TS_E_ACCESS_DENIED,
+             "The form's CSRF token does not match this browser's. Reload /login and try again.");
+        goto out;
+    }
+    if (user == NULL || *user == '\0' || pw == NULL || *pw == '\0') {
+        fail(r, TS_E_INVALID_REQUEST, "Enter a username and a password.");
+        goto out;
+    }
+    params = sts_params_new();
+    if (params == NULL || sts_params_set(params, "LDAPUsername", user) != TS_OK ||
+        sts_params_set(params, "LDAPPassword", pw) != TS_OK) {
+        fail(r, TS_E_INTERNAL, NULL);
+        goto out;
+    }
+    assume_and_show(w, r, "AssumeRoleWithLDAPIdentity", params, "LDAP", user);
+out:
+    sts_params_free(params);
+    sts_params_cleanup(&form);
+    json_decref(j);
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, n);
+        free(plain);
+    }
+    free(cookie);
+}
+
+/* ---- the route ---- */
+
+static bool is_path(const char *p)
+{
+    return strcmp(p, "/login") == 0 || strcmp(p, "/login/") == 0 ||
+           strcmp(p, "/login/start") == 0 || strcmp(p, "/login/callback") == 0 ||
+           strcmp(p, "/login/ldap") == 0;
+}
+
+static bool route_match(struct http_req *r)
+{
+    const char *auth = http_req_header(r, "Authorization");
+    if (!is_path(r->path))
+        return false;
+    /* Signed requests are S3 calls (a bucket named "login"), never the browser. */
+    if ((auth != NULL && strncmp(auth, "AWS", 3) == 0) ||
+        http_req_query(r, "X-Amz-Credential") != NULL ||
+        http_req_query(r, "X-Amz-Signature") != NULL || http_req_query(r, "Signature") != NULL)
+        return false;
+    return true;
+}
+
+static void route_finish(struct http_req *r)
+{
+    struct login_web *w = r->route->ctx;
+    const char *p = r->path;
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+
+    if (strcmp(p, "/login") == 0 || strcmp(p, "/login/") == 0) {
+        if (get)
+            index_page(w, r);
+        else
+            fail(r, TS_E_METHOD_NOT_ALLOWED, NULL);
+    } else if (strcmp(p, "/login/start") == 0 && get) {
+        start(w, r);
+    } else if (strcmp(p, "/login/callback") == 0 && get) {
+        callback(w, r);
+    } else if (strcmp(p, "/login/ldap") == 0 && strcmp(r->method, "POST") == 0) {
+        ldap_login(w, r);
+    } else {
+        no_store(r);
+        fail(r, TS_E_METHOD_NOT_ALLOWED, NULL);
+    }
+}
+
+void login_web_route_init(struct http_route *route, struct login_web *w)
+{
+    memset(route, 0, sizeof *route);
+    route->name = "login";
+    route->match = route_match;
+    route->finish = route_finish;
+    route->err_style = HTTP_ERR_HTML;
+    route->body_max = 16 * 1024;
+    route->ctx = w;
+}
