@@ -321,8 +321,8 @@ static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth
 {
     const char *msg = NULL;
     int rc = sigv4_parse(r, a);
-    if (rc == SIGV4_NONE)
-        return SIGV4_NONE;
+    if (rc == SIGV4_NONE || rc == SIGV4_V2)
+        return rc;
     if (rc != TS_OK)
         return fail(r, rc, a->err_msg);
     if (!service_ok(r, a))
@@ -332,6 +332,37 @@ static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth
     if (rc != TS_OK)
         return fail(r, rc, msg);
     return TS_OK;
+}
+
+/* Signature Version 2 (S3 only): resolved and verified at once, there is no payload hash. */
+static int authenticate_v2(struct sts_ctx *c, struct http_req *r, time_t now)
+{
+    struct sigv4_auth a;
+    struct pol_principal *p = NULL;
+    char *secret = NULL;
+    const char *msg = NULL;
+    int rc = sigv2_parse(r, &a);
+    if (rc != TS_OK)
+        return fail(r, rc == SIGV4_NONE ? TS_E_INTERNAL : rc, a.err_msg);
+    if (!service_ok(r, &a))
+        return fail(r, TS_E_ACCESS_DENIED, "Signature Version 2 is accepted for S3 only.");
+    rc = resolve(c, &a, now, &p, &secret, &msg);
+    if (rc != TS_OK)
+        return fail(r, rc, msg);
+    rc = sigv2_verify(r, &a, secret, now);
+    if (rc == TS_OK) {
+        a.content_sha256 = NULL;
+        rc = sigv4_install_filter(r, &a, NULL, c->keycache);
+    }
+    if (rc != TS_OK) {
+        rc = fail(r, rc, a.err_msg);
+    } else {
+        set_principal(r, p);
+        p = NULL;
+    }
+    secret_free(secret);
+    pol_principal_free(p);
+    return rc;
 }
 
 int sts_authenticate(void *ctx, struct http_req *r)
@@ -345,6 +376,8 @@ int sts_authenticate(void *ctx, struct http_req *r)
     int rc;
 
     rc = begin_common(c, r, &a, now, &p, &secret);
+    if (rc == SIGV4_V2)
+        return authenticate_v2(c, r, now);
     if (rc == SIGV4_NONE) {
         rc = sigv4_install_filter(r, &a, NULL, c->keycache);
         if (rc != TS_OK)
@@ -392,7 +425,7 @@ int sts_authenticate_finish(void *ctx, struct http_req *r)
     int rc;
 
     rc = begin_common(c, r, &a, now, &p, &secret);
-    if (rc == SIGV4_NONE)
+    if (rc == SIGV4_NONE || rc == SIGV4_V2)
         return fail(r, TS_E_INTERNAL, NULL); /* begin saw a signature: cannot happen */
     if (rc != TS_OK)
         return rc;

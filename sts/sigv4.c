@@ -654,7 +654,7 @@ int sigv4_parse(struct http_req *r, struct sigv4_auth *a)
         if (strncmp(h, ALGO, strlen(ALGO)) == 0)
             return parse_header_auth(r, a, h);
         if (strncmp(h, "AWS ", 4) == 0)
-            return fail_msg(a, TS_E_NOT_IMPLEMENTED, "Signature Version 2 is not supported.");
+            return SIGV4_V2;
         if (strncmp(h, "AWS4-ECDSA-P256-SHA256", 22) == 0)
             return fail_msg(a, TS_E_NOT_IMPLEMENTED, "Signature Version 4A is not supported.");
         return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED, "Unsupported authorization type.");
@@ -662,7 +662,7 @@ int sigv4_parse(struct http_req *r, struct sigv4_auth *a)
     if (alg != NULL)
         return parse_query_auth(r, a, alg);
     if (http_req_query(r, "AWSAccessKeyId") != NULL && http_req_query(r, "Signature") != NULL)
-        return fail_msg(a, TS_E_NOT_IMPLEMENTED, "Signature Version 2 is not supported.");
+        return SIGV4_V2;
     a->content_sha256 = http_req_header(r, "x-amz-content-sha256");
     return SIGV4_NONE;
 }

@@ -42,6 +42,8 @@
 /* sigv4_parse(): the request carries no AWS authentication at all (anonymous). Not a ts_err
  * value (those are small and non-negative). */
 #define SIGV4_NONE (-1)
+/* sigv4_parse: the request carries Signature Version 2 auth (see sigv2_parse). */
+#define SIGV4_V2 (-2)
 
 #define SIGV4_MAX_SKEW 900              /* seconds: header auth, and presigned "not yet" */
 #define SIGV4_MAX_EXPIRES 604800        /* presigned X-Amz-Expires upper bound (7 days) */
@@ -240,5 +242,15 @@ void sigv4_cksum_update(struct sigv4_cksum *c, const void *p, size_t n);
  * (call sigv4_cksum_free afterwards). */
 void sigv4_cksum_final(struct sigv4_cksum *c, uint8_t out[32]);
 void sigv4_cksum_free(struct sigv4_cksum *c); /* idempotent; a zeroed struct is fine */
+
+/* ---- Signature Version 2 (S3 only; sts/sigv2.c) ---- */
+
+/* Parses `Authorization: AWS AK:SIG` or the AWSAccessKeyId/Expires/Signature query into a
+ * (access_key, signature (base64), presigned, time = Expires, security_token, service "s3").
+ * Returns TS_OK, SIGV4_NONE when the request carries no V2 auth, or an error. */
+int sigv2_parse(struct http_req *r, struct sigv4_auth *a);
+/* Verifies a V2 signature (HMAC-SHA1) for secret at now: presigned URLs until Expires,
+ * header auth within 15 minutes of Date / x-amz-date. TS_OK or an error (a->err_msg set). */
+int sigv2_verify(struct http_req *r, struct sigv4_auth *a, const char *secret, time_t now);
 
 #endif

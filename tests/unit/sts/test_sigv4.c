@@ -446,9 +446,9 @@ static void test_parse_errors(void)
 
     is_int(parse_only("/b/k", none, &a), SIGV4_NONE, "anonymous");
     is_str(a.content_sha256, "UNSIGNED-PAYLOAD", "anonymous content sha");
-    is_int(parse_only("/b/k", v2, &a), TS_E_NOT_IMPLEMENTED, "SigV2 header");
-    is_int(parse_only("/b/k?AWSAccessKeyId=AK&Signature=x&Expires=1", none, &a),
-           TS_E_NOT_IMPLEMENTED, "SigV2 query");
+    is_int(parse_only("/b/k", v2, &a), SIGV4_V2, "SigV2 header");
+    is_int(parse_only("/b/k?AWSAccessKeyId=AK&Signature=x&Expires=1", none, &a), SIGV4_V2,
+           "SigV2 query");
     is_int(parse_only("/b/k", nohost, &a), TS_E_AUTH_HEADER_MALFORMED, "host not signed");
     ok(a.err_msg != NULL, "error message set");
     is_int(parse_only("/b/k", baddate, &a), TS_E_AUTH_HEADER_MALFORMED, "scope date mismatch");
