@@ -30,8 +30,10 @@
 /* ---- the provider ---- */
 
 static pthread_mutex_t prov_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *prov_jwks;  /* guarded by prov_mu */
-static int prov_fetches; /* JWKS fetches served */
+static char *prov_jwks;        /* guarded by prov_mu */
+static int prov_fetches;       /* JWKS fetches served */
+static char *prov_userinfo;    /* userinfo response body, guarded by prov_mu */
+static char prov_bearer[8192]; /* last userinfo Authorization header, guarded by prov_mu */
 static unsigned prov_port;
 static struct MHD_Daemon *prov_d;
 static char issuer[128];
@@ -56,6 +58,14 @@ static enum MHD_Result prov_handler(void *cls, struct MHD_Connection *conn, cons
         body = strdup(prov_jwks);
         prov_fetches++;
         pthread_mutex_unlock(&prov_mu);
+    } else if (strcmp(url, "/realms/demo/protocol/openid-connect/userinfo") == 0) {
+        const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+        pthread_mutex_lock(&prov_mu);
+        snprintf(prov_bearer, sizeof prov_bearer, "%s", auth ? auth : "");
+        body = strdup(prov_userinfo ? prov_userinfo : "{}");
+        pthread_mutex_unlock(&prov_mu);
+        if (auth == NULL)
+            status = 401;
     } else {
         body = strdup("{}");
         status = 404;
@@ -656,6 +666,75 @@ static void test_role_mode(void)
     free(t);
 }
 
+static void set_userinfo(const char *body)
+{
+    pthread_mutex_lock(&prov_mu);
+    free(prov_userinfo);
+    prov_userinfo = strdup(body);
+    prov_bearer[0] = '\0';
+    pthread_mutex_unlock(&prov_mu);
+}
+
+/* CLAIM_USERINFO: an access token's claims are completed from the userinfo endpoint, called
+ * with the token as a bearer; the subject must match and registered claims stay the token's. */
+static void test_userinfo(void)
+{
+    struct oidc_providers *ps2 = NULL;
+    struct idp_claims c;
+    const char *why = NULL;
+    char *t = sign(k2, "{\"alg\":\"PS256\",\"kid\":\"k2\"}", payload(NULL));
+    char want[8300];
+    int rc;
+
+    setenv("TESSERA_IDENTITY_OPENID_CONFIG_URL_UI", getenv("TESSERA_IDENTITY_OPENID_CONFIG_URL"),
+           1);
+    setenv("TESSERA_IDENTITY_OPENID_CLIENT_ID_UI", "tessera", 1);
+    setenv("TESSERA_IDENTITY_OPENID_CLAIM_USERINFO_UI", "on", 1);
+    unsetenv("TESSERA_IDENTITY_OPENID_CONFIG_URL");
+    is_int(oidc_providers_new(NULL, &ps2), TS_OK, "userinfo provider");
+    set_userinfo("{\"sub\":\"user-1\",\"policy\":\"readwrite\",\"iss\":\"http://evil\","
+                 "\"preferred_username\":\"ui-user\"}");
+    memset(&c, 0, sizeof c);
+    rc = TS_E_STS_IDP_COMMUNICATION;
+    for (int i = 0; i < 40 && rc == TS_E_STS_IDP_COMMUNICATION; i++) {
+        rc = oidc_verify(ps2, t, NULL, true, &c, &why);
+        if (rc == TS_E_STS_IDP_COMMUNICATION)
+            usleep(250000);
+    }
+    is_int(rc, TS_OK, "access token completed from userinfo");
+    ok(c.policies.n == 1 && strcmp(c.policies.v[0], "readwrite") == 0,
+       "policy claim taken from userinfo");
+    is_str(c.issuer, issuer, "registered claims stay the token's");
+    is_str(c.username, "ui-user", "preferred_username from userinfo");
+    snprintf(want, sizeof want, "Bearer %s", t);
+    pthread_mutex_lock(&prov_mu);
+    ok(strcmp(prov_bearer, want) == 0, "userinfo called with the token as bearer");
+    pthread_mutex_unlock(&prov_mu);
+    idp_claims_cleanup(&c);
+
+    set_userinfo("{\"sub\":\"someone-else\",\"policy\":\"consoleAdmin\"}");
+    memset(&c, 0, sizeof c);
+    rc = oidc_verify(ps2, t, NULL, true, &c, &why);
+    is_int(rc, TS_E_STS_INVALID_IDENTITY_TOKEN, "userinfo for another subject refused");
+    idp_claims_cleanup(&c);
+
+    /* id_tokens are not completed from userinfo. */
+    set_userinfo("{\"sub\":\"user-1\",\"policy\":\"readwrite\"}");
+    memset(&c, 0, sizeof c);
+    rc = oidc_verify(ps2, t, NULL, false, &c, &why);
+    is_int(rc, TS_OK, "id_token verified");
+    is_int(c.policies.n, 0, "no userinfo merge for id_tokens");
+    idp_claims_cleanup(&c);
+
+    oidc_providers_free(ps2);
+    setenv("TESSERA_IDENTITY_OPENID_CONFIG_URL", getenv("TESSERA_IDENTITY_OPENID_CONFIG_URL_UI"),
+           1);
+    unsetenv("TESSERA_IDENTITY_OPENID_CONFIG_URL_UI");
+    unsetenv("TESSERA_IDENTITY_OPENID_CLIENT_ID_UI");
+    unsetenv("TESSERA_IDENTITY_OPENID_CLAIM_USERINFO_UI");
+    free(t);
+}
+
 static void test_json_depth(void)
 {
     ok(!oidc_json_too_deep("{\"a\":[1,{\"b\":2}]}", 17, 3), "depth 3 allowed");
@@ -713,6 +792,7 @@ int main(void)
     test_provider_down();
     test_down_at_start();
     test_role_mode();
+    test_userinfo();
 
     {
         /* Missing client id is a configuration error naming the variable. */
