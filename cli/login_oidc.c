@@ -37,10 +37,12 @@
 #define LO_DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 
 static const char oidc_usage[] =
-    "usage: tessera login oidc [--endpoint URL] --provider ISSUER_URL [--client-id ID]\n"
+    "usage: tessera login oidc [--endpoint URL] --provider NAME|ISSUER_URL [--client-id ID]\n"
     "                          [--scope SCOPES] [--role-arn ARN] [--session-name NAME]\n"
     "                          [--duration SECONDS] [--policy FILE] [--browser] [--port N]\n"
     "                          [--timeout SECONDS] [--cache FILE] [--env]\n"
+    "  NAME is a provider configured on the server (\"default\" for the one without a\n"
+    "  suffix): its issuer and client id come from the server's /login/providers.\n"
     "  Signs in at the provider with the device flow when it offers one (else, or with\n"
     "  --browser, the authorization code flow with PKCE through http://127.0.0.1:PORT/callback)\n"
     "  and prints aws credential_process JSON (or export lines with --env). With --cache FILE\n"
@@ -51,6 +53,7 @@ static const char oidc_usage[] =
 
 struct lo {
     const char *endpoint, *issuer, *client_id, *secret, *scope, *role_arn, *session_name;
+    char *owned[3]; /* strings resolved from the server's provider list */
     const char *duration, *cache;
     char *policy;
     bool browser, env;
@@ -748,6 +751,56 @@ static char *slurp(const char *path)
     return buf_take(&b, NULL);
 }
 
+/* --provider NAME: looks the provider up in the server's GET /login/providers and takes its
+ * issuer, client id (unless given) and role ARN (unless given). 0, or -1 after a message. */
+static int resolve_provider(struct lo *l)
+{
+    struct buf url, body;
+    long status = 0;
+    json_t *doc = NULL, *found = NULL, *it;
+    size_t i;
+    int rc = -1;
+    const char *want = strcmp(l->issuer, "default") == 0 ? "" : l->issuer;
+
+    buf_init(&url, 4096);
+    buf_init(&body, LO_RESP_MAX);
+    buf_addf(&url, "%s/login/providers", l->endpoint);
+    if (http_call(l, buf_str(&url), NULL, false, &body, &status) != 0)
+        goto out;
+    if (status != 200 || (doc = parse_json(&body)) == NULL) {
+        msg("%s: no provider list (HTTP %ld)", buf_str(&url), status);
+        goto out;
+    }
+    json_array_foreach(json_object_get(doc, "providers"), i, it)
+    {
+        const char *name = json_string_value(json_object_get(it, "name"));
+        if (name != NULL && strcmp(name, want) == 0)
+            found = it;
+    }
+    if (found == NULL) {
+        msg("the server has no OpenID provider named \"%s\"", l->issuer);
+        goto out;
+    }
+    const char *iss = json_string_value(json_object_get(found, "issuer"));
+    const char *cid = json_string_value(json_object_get(found, "client_id"));
+    const char *arn = json_string_value(json_object_get(found, "role_arn"));
+    if (iss == NULL) {
+        msg("the server cannot reach the provider \"%s\" right now", l->issuer);
+        goto out;
+    }
+    l->issuer = l->owned[0] = strdup(iss);
+    if ((l->client_id == NULL || l->client_id[0] == '\0') && cid != NULL)
+        l->client_id = l->owned[1] = strdup(cid);
+    if (l->role_arn == NULL && arn != NULL)
+        l->role_arn = l->owned[2] = strdup(arn);
+    rc = l->issuer != NULL ? 0 : -1;
+out:
+    json_decref(doc);
+    buf_free(&url);
+    buf_free(&body);
+    return rc;
+}
+
 int login_oidc_main(int argc, char **argv)
 {
     struct lo l = {0};
@@ -799,13 +852,13 @@ int login_oidc_main(int argc, char **argv)
             return LO_EXIT_USAGE;
         }
     }
-    if (l.issuer == NULL ||
-        (strncmp(l.issuer, "http://", 7) != 0 && strncmp(l.issuer, "https://", 8) != 0)) {
-        msg("--provider ISSUER_URL (http:// or https://) is required");
+    if (l.issuer == NULL || l.issuer[0] == '\0') {
+        msg("--provider NAME or ISSUER_URL is required");
         fputs(oidc_usage, stderr);
         return LO_EXIT_USAGE;
     }
-    if (l.client_id == NULL || l.client_id[0] == '\0') {
+    bool by_name = strncmp(l.issuer, "http://", 7) != 0 && strncmp(l.issuer, "https://", 8) != 0;
+    if (!by_name && (l.client_id == NULL || l.client_id[0] == '\0')) {
         msg("a client id is required: --client-id ID or TESSERA_OIDC_CLIENT_ID");
         return LO_EXIT_USAGE;
     }
@@ -841,6 +894,12 @@ int login_oidc_main(int argc, char **argv)
         msg("cannot initialise libcurl");
         goto out;
     }
+    if (by_name && resolve_provider(&l) != 0)
+        goto out;
+    if (l.client_id == NULL || l.client_id[0] == '\0') {
+        msg("a client id is required: --client-id ID or TESSERA_OIDC_CLIENT_ID");
+        goto out;
+    }
     if ((disc = discover(&l)) == NULL)
         goto out;
     if (!l.browser && json_string_value(json_object_get(disc, "device_authorization_endpoint")))
@@ -857,6 +916,8 @@ out:
     }
     json_decref(disc);
     free(l.policy);
+    for (size_t k = 0; k < sizeof l.owned / sizeof l.owned[0]; k++)
+        free(l.owned[k]);
     if (l.h != NULL)
         curl_easy_cleanup(l.h);
     return rc;

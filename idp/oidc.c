@@ -1174,6 +1174,7 @@ int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info 
     discovered = p->issuer != NULL;
     out->authorization_endpoint = p->auth_uri; /* set once with issuer, never freed before p */
     out->token_endpoint = p->token_uri;
+    out->issuer = p->issuer;
     pthread_mutex_unlock(&p->mu);
     if (!discovered) {
         *why = "the identity provider cannot be reached";

@@ -93,6 +93,7 @@ struct oidc_login_info {
     const char *role_arn;     /* the provider's ROLE_POLICY role ARN, or NULL */
     const char *authorization_endpoint;
     const char *token_endpoint;
+    const char *issuer; /* the discovered issuer */
 };
 /* Fills *out, discovering the provider first when that has not happened yet (waits at most
  * the HTTP timeout). Returns TS_OK, TS_E_STS_IDP_COMMUNICATION (not discovered; *why says

@@ -742,7 +742,49 @@ static bool is_path(const char *p)
 {
     return strcmp(p, "/login") == 0 || strcmp(p, "/login/") == 0 ||
            strcmp(p, "/login/start") == 0 || strcmp(p, "/login/callback") == 0 ||
-           strcmp(p, "/login/ldap") == 0;
+           strcmp(p, "/login/ldap") == 0 || strcmp(p, "/login/providers") == 0;
+}
+
+/* GET /login/providers: the configured OpenID providers as JSON (name, issuer, client id,
+ * role ARN), public information that lets `tessera login oidc --provider NAME` find its
+ * provider. Providers that cannot be reached are listed without an issuer. */
+static void providers_json(struct login_web *w, struct http_req *r)
+{
+    struct buf b;
+    size_t n = w->ps ? oidc_providers_count(w->ps) : 0, len;
+    buf_init(&b, 1 << 16);
+    buf_adds(&b, "{\"providers\":[");
+    for (size_t i = 0; i < n; i++) {
+        struct oidc_login_info info;
+        const char *why = NULL;
+        int rc = oidc_login_info(w->ps, i, &info, &why);
+        if (rc != TS_OK && rc != TS_E_STS_IDP_COMMUNICATION)
+            continue;
+        buf_adds(&b, i ? ",{\"name\":\"" : "{\"name\":\"");
+        buf_add_json(&b, info.name ? info.name : "");
+        buf_adds(&b, "\",\"client_id\":\"");
+        buf_add_json(&b, info.client_id ? info.client_id : "");
+        buf_adds(&b, "\"");
+        if (rc == TS_OK && info.issuer) {
+            buf_adds(&b, ",\"issuer\":\"");
+            buf_add_json(&b, info.issuer);
+            buf_adds(&b, "\"");
+        }
+        if (info.role_arn) {
+            buf_adds(&b, ",\"role_arn\":\"");
+            buf_add_json(&b, info.role_arn);
+            buf_adds(&b, "\"");
+        }
+        buf_adds(&b, "}");
+    }
+    buf_adds(&b, "]}\n");
+    char *body = buf_take(&b, &len);
+    if (body == NULL) {
+        fail(r, TS_E_INTERNAL, NULL);
+        return;
+    }
+    no_store(r);
+    http_reply_data(r, 200, "application/json", body, len, true);
 }
 
 static bool route_match(struct http_req *r)
@@ -775,6 +817,8 @@ static void route_finish(struct http_req *r)
         callback(w, r);
     } else if (strcmp(p, "/login/ldap") == 0 && strcmp(r->method, "POST") == 0) {
         ldap_login(w, r);
+    } else if (strcmp(p, "/login/providers") == 0 && get) {
+        providers_json(w, r);
     } else {
         no_store(r);
         fail(r, TS_E_METHOD_NOT_ALLOWED, NULL);

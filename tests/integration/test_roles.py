@@ -368,7 +368,12 @@ def test_login_oidc_device_flow_credential_process(env):
         e["provider"].issuer, {"StringEquals": {e["iss_ns"] + ":sub": "dave"}})],
         policies=["readonly"])
     cache = os.path.join(e["root"], "creds-cache.json")
-    cmd = login_cmd(e, "--client-id", "tessera", "--role-arn", arn, "--cache", cache)
+    # the provider by its name on the server: issuer and client id come from /login/providers
+    listed = requests.get(e["srv"].endpoint + "/login/providers").json()["providers"]
+    default = [p for p in listed if p["name"] == ""][0]
+    assert default["issuer"] == e["provider"].issuer and default["client_id"] == "tessera"
+    cmd = [e["srv"].bin, "login", "oidc", "--endpoint", e["srv"].endpoint, "--provider",
+           "default", "--timeout", "60", "--role-arn", arn, "--cache", cache]
     # a confidential client: the secret comes from the environment, never argv
     proc_env = dict(os.environ, TESSERA_OIDC_CLIENT_SECRET="tessera-secret")
     proc = subprocess.Popen(cmd, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -465,6 +470,10 @@ def test_login_oidc_refusals(env):
     p = subprocess.run(login_cmd(e, "--client-id", "tessera", "--no-such-flag"),
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
+    # a provider name the server does not know
+    p = subprocess.run([e["srv"].bin, "login", "oidc", "--endpoint", e["srv"].endpoint,
+                        "--provider", "nosuch"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and 'no OpenID provider named "nosuch"' in p.stderr
     # a provider that is not there
     p = subprocess.run([e["srv"].bin, "login", "oidc", "--provider", "http://127.0.0.1:9/x",
                         "--client-id", "c"], capture_output=True, text=True, timeout=60)
