@@ -213,7 +213,8 @@ static int string_to_sign(struct http_req *r, const char *date, const char *reso
         collect_amz(&amz, "x-amz-security-token", query_token);
     if (amz.failed)
         goto fail;
-    qsort(amz.v, amz.n, sizeof *amz.v, amz_cmp);
+    if (amz.n > 1)
+        qsort(amz.v, amz.n, sizeof *amz.v, amz_cmp);
     for (size_t i = 0; i < amz.n; i++) {
         /* Repeated headers join with ','. */
         if (i > 0 && strcmp(amz.v[i].name, amz.v[i - 1].name) == 0) {
