@@ -49,6 +49,7 @@ struct http_server {
     unsigned port;
     atomic_uint_fast64_t next_id;
     atomic_int in_flight;
+    atomic_bool stopping; /* shutting down: new requests are answered 503 */
 };
 
 struct http_resp_header {
@@ -553,6 +554,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (!pv->started) {
         pv->started = true;
         req_first_call(s, r, c, method);
+        if (atomic_load(&s->stopping)) {
+            http_reply_header(r, "Connection", "close");
+            req_fail(r, TS_E_SERVICE_UNAVAILABLE, "The server is shutting down.");
+        }
         /* An error while a body is pending is answered now: the body is discarded. */
         if (pv->err != TS_OK && pv->body_expected)
             return queue(r, c);
@@ -687,6 +692,7 @@ struct http_server *http_server_new(const struct http_config *cfg)
     /* Request ids: a random high half (unique per start) and a counter. */
     atomic_init(&s->next_id, seed & 0xFFFFFFFF00000000ull);
     atomic_init(&s->in_flight, 0);
+    atomic_init(&s->stopping, false);
     if (cfg->cert_file) {
         s->cert_pem = slurp(cfg->cert_file);
         s->key_pem = slurp(cfg->key_file);
@@ -764,6 +770,15 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss, socklen_
     return -1;
 }
 
+/* libmicrohttpd's fatal errors: say what happened before aborting. */
+static void on_mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    log_event(LOG_ERROR, "http.panic", "libmicrohttpd: %s (%s:%u)", reason ? reason : "",
+              file ? file : "", line);
+    abort();
+}
+
 int http_server_start(struct http_server *s)
 {
     struct sockaddr_storage ss;
@@ -773,6 +788,7 @@ int http_server_start(struct http_server *s)
         fprintf(stderr, "tessera: invalid --address %s (want HOST:PORT)\n", s->cfg.address);
         return -1;
     }
+    MHD_set_panic_func(on_mhd_panic, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = s->cfg.threads ? s->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -825,8 +841,10 @@ void http_server_free(struct http_server *s)
     if (s == NULL)
         return;
     if (s->daemon) {
-        /* Stop accepting, give in-flight requests up to 30 s to finish, then stop. */
-        MHD_quiesce_daemon(s->daemon);
+        /* New requests get 503, in-flight ones have up to 30 s to finish, then the daemon
+         * stops. (MHD_quiesce_daemon is not used: with an epoll thread pool, libmicrohttpd
+         * 0.9.75 races its workers removing the listen socket and can abort.) */
+        atomic_store(&s->stopping, true);
         for (int i = 0; i < 3000 && atomic_load(&s->in_flight) > 0; i++) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
