@@ -7,6 +7,7 @@
  * Commands are a table (admin_cmds[]) after the redis command table; each builds the request
  * and renders the JSON answer for humans, or prints it as received with --json.
  */
+#include "cli/clihttp.h"
 #include "cli/admin.h"
 
 #include <curl/curl.h>
@@ -84,12 +85,6 @@ static int usage(const char *why)
 
 /* ---- HTTP ---- */
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    struct buf *b = ctx;
-    return buf_add(b, p, size * n) == 0 ? size * n : 0;
-}
-
 /* Appends "/" and the URI-encoded segment to b. */
 static int add_segment(struct buf *b, const char *seg)
 {
@@ -134,7 +129,6 @@ static int request(struct admin_cli *cli, const char *method, const char *const 
     long status = 0;
     CURL *h = NULL;
     CURLcode cc;
-    const char *ca = getenv("TESSERA_CA_FILE");
     int rc = ADMIN_EXIT_ERR;
     size_t elen = strlen(cli->endpoint);
 
@@ -183,20 +177,7 @@ static int request(struct admin_cli *cli, const char *method, const char *const 
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
     curl_easy_setopt(h, CURLOPT_USERNAME, cli->access_key);
     curl_easy_setopt(h, CURLOPT_PASSWORD, cli->secret_key);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "tessera-admin/1");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca != NULL && ca[0] != '\0') {
-        /* the PEM bundle in addition to the system store */
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
-    }
+    clihttp_defaults(h, "tessera-admin/1", 120L, &resp);
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         errf("%s %.*s: %s", method, (int)elen, cli->endpoint, curl_easy_strerror(cc));

@@ -4,6 +4,7 @@
  * appears on the command line, in the environment of children, or in messages; it is wiped
  * after use. See cli/login.h.
  */
+#include "cli/clihttp.h"
 #include "cli/login.h"
 #include "cli/login_oidc.h"
 
@@ -92,12 +93,6 @@ static char *prompt_password(const char *user)
     return pw;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    struct buf *b = ctx;
-    return buf_add(b, p, size * n) == 0 ? size * n : 0;
-}
-
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -183,7 +178,6 @@ static int sts_call(const char *endpoint, const char *form, const char *action, 
 {
     struct buf resp;
     struct xml_node *root = NULL;
-    const char *ca = getenv("TESSERA_CA_FILE");
     long status = 0;
     CURLcode cc;
     CURL *h = curl_easy_init();
@@ -197,19 +191,7 @@ static int sts_call(const char *endpoint, const char *form, const char *action, 
     curl_easy_setopt(h, CURLOPT_URL, endpoint);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "tessera-login/1");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca != NULL && ca[0] != '\0') {
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
-    }
+    clihttp_defaults(h, "tessera-login/1", 60L, &resp);
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         fprintf(stderr, "tessera login: %s: %s\n", endpoint, curl_easy_strerror(cc));

@@ -5,6 +5,7 @@
  *
  * @test tests/integration/test_roles.py (test_login_oidc_*)
  */
+#include "cli/clihttp.h"
 #include "cli/login_oidc.h"
 
 #include <arpa/inet.h>
@@ -73,12 +74,6 @@ static void msg(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    struct buf *b = ctx;
-    return buf_add(b, p, size * n) == 0 ? size * n : 0;
-}
-
 static void wipe_buf(struct buf *b)
 {
     if (buf_len(b) > 0)
@@ -91,7 +86,6 @@ static void wipe_buf(struct buf *b)
 static int http_call(struct lo *l, const char *url, const char *form, bool basic, struct buf *out,
                      long *status)
 {
-    const char *ca = getenv("TESSERA_CA_FILE");
     struct curl_slist *hdrs = NULL;
     CURLcode cc;
     CURL *h = curl_easy_init();
@@ -117,19 +111,7 @@ static int http_call(struct lo *l, const char *url, const char *form, bool basic
             OPENSSL_cleanse(p, strlen(p));
         curl_free(p);
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "tessera-login/1");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca != NULL && ca[0] != '\0') {
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
-    }
+    clihttp_defaults(h, "tessera-login/1", 60L, out);
     cc = curl_easy_perform(h);
     if (cc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
