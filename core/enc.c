@@ -125,15 +125,15 @@ int enc_random_chars(char *out, size_t n, const char *alphabet, size_t alen)
 long enc_url_decode(const char *s, size_t n, char *out, bool plus_is_space)
 {
     size_t o = 0;
+    bool bad = false;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
             int hi, lo;
-            if (i + 2 >= n)
-                return -1;
-            hi = enc_hexval((unsigned char)s[i + 1]);
-            lo = enc_hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
+            if (i + 2 >= n || (hi = enc_hexval((unsigned char)s[i + 1])) < 0 ||
+                (lo = enc_hexval((unsigned char)s[i + 2])) < 0) {
+                bad = true;
+                break;
+            }
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else if (s[i] == '+' && plus_is_space) {
@@ -142,8 +142,8 @@ long enc_url_decode(const char *s, size_t n, char *out, bool plus_is_space)
             out[o++] = s[i];
         }
     }
-    out[o] = '\0';
-    return (long)o;
+    out[o] = '\0'; /* also after a bad escape: out is always a C string */
+    return bad ? -1 : (long)o;
 }
 
 char *enc_uri_encode(const char *s, size_t n, bool keep_slash)

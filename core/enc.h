@@ -34,7 +34,8 @@ int enc_random(void *buf, size_t n);
 int enc_random_chars(char *out, size_t n, const char *alphabet, size_t alen);
 
 /* Percent-decodes s[0..n) into out (at least n+1 bytes). plus_is_space turns '+' into ' '
- * (form encoding). Returns the decoded length, or -1 on a bad escape. */
+ * (form encoding). Returns the decoded length, or -1 on a bad escape (out is still a
+ * NUL-terminated string then). */
 long enc_url_decode(const char *s, size_t n, char *out, bool plus_is_space);
 /* AWS URI-encoding (RFC 3986 unreserved kept, everything else %XX upper-case); '/' kept when
  * keep_slash. Returns a malloc'ed string, NULL on OOM. */

@@ -456,7 +456,8 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
     pv->body_expected = (r->has_content_length && r->content_length > 0) || te != NULL;
 
     int err = req_parse_uri(r);
-    r->route = route_find(s, r);
+    /* Route matchers read r->path: no route (the default error style) when it is missing. */
+    r->route = r->path != NULL && r->raw_query != NULL ? route_find(s, r) : NULL;
     if (err != TS_OK) {
         req_fail(r, err, NULL);
         return;

@@ -41,6 +41,9 @@ static void test_enc(void)
     is_int(enc_url_decode("%4", 2, dec, false), -1, "truncated escape");
     is_int(enc_url_decode("%zz", 3, dec, false), -1, "bad escape");
     is_int(enc_url_decode("ab%", 3, dec, false), -1, "trailing percent");
+    memset(dec, 'x', 8);
+    is_int(enc_url_decode("ab%zz", 5, dec, false), -1, "bad escape after text");
+    is_str(dec, "ab", "output is a C string even after a bad escape");
     char *e = enc_uri_encode("a b/c~é", strlen("a b/c~é"), true);
     is_str(e, "a%20b/c~%C3%A9", "uri encode keep slash");
     free(e);
