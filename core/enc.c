@@ -2,15 +2,16 @@
 #include "core/enc.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 void enc_hex(const uint8_t *in, size_t n, char *out)
 {
@@ -77,21 +78,109 @@ long enc_unb64(const char *in, size_t n, uint8_t *out)
     return len;
 }
 
+/* ---- algorithms fetched once ----
+ * OpenSSL 3 looks an algorithm up in its provider store (under a lock, with reference counts)
+ * each time EVP_sha256() & co. or a one-shot call such as HMAC() is used; fetching once and
+ * keeping one digest and one MAC context per thread takes that off every request. */
+
+static struct {
+    EVP_MD *sha256, *sha1, *md5;
+    EVP_CIPHER *aes256gcm;
+    EVP_MAC *hmac;
+    pthread_key_t tls;
+} algo;
+static pthread_once_t algo_once = PTHREAD_ONCE_INIT;
+
+struct enc_thread {
+    EVP_MD_CTX *md;
+    EVP_MAC_CTX *hmac; /* HMAC with SHA-256 set; re-keyed for every use */
+};
+
+static void thread_free(void *p)
+{
+    struct enc_thread *t = p;
+    EVP_MD_CTX_free(t->md);
+    EVP_MAC_CTX_free(t->hmac);
+    free(t);
+}
+
+static void algo_fetch(void)
+{
+    algo.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    algo.sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    algo.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    algo.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    algo.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!algo.sha256 || !algo.sha1 || !algo.md5 || !algo.aes256gcm || !algo.hmac ||
+        pthread_key_create(&algo.tls, thread_free) != 0)
+        abort(); /* the default provider is part of libcrypto: never expected */
+}
+
+const EVP_MD *enc_md_sha256(void)
+{
+    pthread_once(&algo_once, algo_fetch);
+    return algo.sha256;
+}
+
+const EVP_MD *enc_md_sha1(void)
+{
+    pthread_once(&algo_once, algo_fetch);
+    return algo.sha1;
+}
+
+const EVP_MD *enc_md_md5(void)
+{
+    pthread_once(&algo_once, algo_fetch);
+    return algo.md5;
+}
+
+const EVP_CIPHER *enc_cipher_aes256gcm(void)
+{
+    pthread_once(&algo_once, algo_fetch);
+    return algo.aes256gcm;
+}
+
+static struct enc_thread *thread_ctx(void)
+{
+    pthread_once(&algo_once, algo_fetch);
+    struct enc_thread *t = pthread_getspecific(algo.tls);
+    if (t != NULL)
+        return t;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+                      OSSL_PARAM_construct_end()};
+    t = calloc(1, sizeof *t);
+    if (t == NULL || (t->md = EVP_MD_CTX_new()) == NULL ||
+        (t->hmac = EVP_MAC_CTX_new(algo.hmac)) == NULL || !EVP_MAC_CTX_set_params(t->hmac, p) ||
+        pthread_setspecific(algo.tls, t) != 0)
+        abort(); /* out of memory at a thread's first hash */
+    return t;
+}
+
 void enc_sha256(const void *in, size_t n, uint8_t out[32])
 {
-    SHA256(in, n, out);
+    EVP_MD_CTX *md = thread_ctx()->md;
+    unsigned int len = 32;
+    if (EVP_DigestInit_ex(md, algo.sha256, NULL) != 1 || EVP_DigestUpdate(md, in, n) != 1 ||
+        EVP_DigestFinal_ex(md, out, &len) != 1)
+        abort();
 }
 
 void enc_hmac_sha256(const void *key, size_t klen, const void *in, size_t n, uint8_t out[32])
 {
-    unsigned int len = 32;
-    HMAC(EVP_sha256(), key, (int)klen, in, n, out, &len);
+    EVP_MAC_CTX *mac = thread_ctx()->hmac;
+    size_t len = 0;
+    if (EVP_MAC_init(mac, key, klen, NULL) != 1 || EVP_MAC_update(mac, in, n) != 1 ||
+        EVP_MAC_final(mac, out, &len, 32) != 1)
+        abort();
 }
 
 void enc_md5(const void *in, size_t n, uint8_t out[16])
 {
+    EVP_MD_CTX *md = thread_ctx()->md;
     unsigned int len = 16;
-    EVP_Digest(in, n, out, &len, EVP_md5(), NULL);
+    if (EVP_DigestInit_ex(md, algo.md5, NULL) != 1 || EVP_DigestUpdate(md, in, n) != 1 ||
+        EVP_DigestFinal_ex(md, out, &len) != 1)
+        abort();
 }
 
 bool enc_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

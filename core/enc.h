@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>
+
 /* Lower-case hex of n bytes into out, which must hold 2n+1 bytes (NUL-terminated). */
 void enc_hex(const uint8_t *in, size_t n, char *out);
 /* The value of hex digit c (either case), or -1. */
@@ -21,9 +23,18 @@ char *enc_b64(const uint8_t *in, size_t n);
  * hold 3*ceil(n/4) bytes), or -1 on malformed input. */
 long enc_unb64(const char *in, size_t n, uint8_t *out);
 
+/* SHA-256, HMAC-SHA-256 and MD5 through algorithms fetched once and one reused context per
+ * thread (freed when the thread exits). */
 void enc_sha256(const void *in, size_t n, uint8_t out[32]);
 void enc_hmac_sha256(const void *key, size_t klen, const void *in, size_t n, uint8_t out[32]);
 void enc_md5(const void *in, size_t n, uint8_t out[16]);
+/* The same algorithms for callers with their own EVP contexts (fetched on first use, shared,
+ * never freed): pass these instead of EVP_sha256() & co., which look the algorithm up anew on
+ * every call. */
+const EVP_MD *enc_md_sha256(void);
+const EVP_MD *enc_md_sha1(void);
+const EVP_MD *enc_md_md5(void);
+const EVP_CIPHER *enc_cipher_aes256gcm(void);
 
 /* Constant-time comparison of two byte strings; true when equal (lengths must match too). */
 bool enc_ct_equal(const void *a, size_t alen, const void *b, size_t blen);

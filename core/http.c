@@ -587,10 +587,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     return queue(r, c);
 }
 
+/* v in decimal into out (at least 21 bytes): cheaper than snprintf on every request. */
+static void u64_str(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
 static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
 {
     struct http_req_priv *pv = r->priv;
-    char status[16], dur[32], in[32], out[32];
+    char status[24], dur[24], in[24], out[24];
     uint64_t took = now_us() - r->started_us;
     int ridx = -1;
     for (size_t i = 0; i < pv->srv->nroutes; i++)
@@ -600,10 +614,10 @@ static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
                     r->body_received, pv->bytes_out);
     if (!log_enabled(LOG_INFO))
         return;
-    snprintf(status, sizeof status, "%d", pv->queued ? pv->status : 0);
-    snprintf(dur, sizeof dur, "%llu", (unsigned long long)took);
-    snprintf(in, sizeof in, "%llu", (unsigned long long)r->body_received);
-    snprintf(out, sizeof out, "%llu", (unsigned long long)pv->bytes_out);
+    u64_str(status, pv->queued ? (uint64_t)pv->status : 0);
+    u64_str(dur, took);
+    u64_str(in, r->body_received);
+    u64_str(out, pv->bytes_out);
     log_kv(LOG_INFO, "access", "request_id", r->request_id, "remote", r->source_ip, "method",
            r->method, "path", r->raw_path, "route", r->route ? r->route->name : NULL, "status",
            status, "duration_us", dur, "bytes_in", in, "bytes_out", out, "error",

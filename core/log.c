@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,14 +42,32 @@ int log_audit_open(const char *path)
 
 static void log_head(struct buf *b, const char *level, const char *event)
 {
-    struct timeval tv;
-    struct tm tm;
-    char ts[32];
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"event\":\"", ts,
-             (long)(tv.tv_usec / 1000), level);
+    /* The date part is formatted once per second and thread: gmtime_r takes glibc's time
+     * zone lock and strftime is slow, and every request writes a line. */
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[24];
+    struct timespec ts;
+    char ms[8];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = ts.tv_sec;
+    }
+    long msec = ts.tv_nsec / 1000000;
+    ms[0] = '.';
+    ms[1] = (char)('0' + msec / 100);
+    ms[2] = (char)('0' + msec / 10 % 10);
+    ms[3] = (char)('0' + msec % 10);
+    ms[4] = 'Z';
+    ms[5] = '\0';
+    buf_adds(b, "{\"time\":\"");
+    buf_adds(b, cached);
+    buf_adds(b, ms);
+    buf_adds(b, "\",\"level\":\"");
+    buf_adds(b, level);
+    buf_adds(b, "\",\"event\":\"");
     buf_add_json(b, event);
     buf_adds(b, "\"");
 }

@@ -78,7 +78,7 @@ int obj_list(struct obj_store *st, const char *bucket, const struct obj_list_opt
     struct obj_iter it = {0};
     int rc;
     memset(res, 0, sizeof *res);
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+    if (obj_int_rd_begin(st, &txn) != TS_OK)
         return TS_E_INTERNAL;
     rc = obj_int_bucket_exists_txn(st, txn, bucket);
     if (rc != TS_OK || o->max == 0)
@@ -137,7 +137,7 @@ int obj_list(struct obj_store *st, const char *bucket, const struct obj_list_opt
     }
 out:
     obj_iter_close(&it);
-    mdb_txn_abort(txn);
+    obj_int_rd_end(st, txn);
     free(seek);
     if (rc != TS_OK)
         obj_list_res_cleanup(res);

@@ -78,7 +78,17 @@ struct obj_store {
     /* Guarded by pcache_lock. */
     pthread_rwlock_t pcache_lock;
     struct obj_pcache *pcache[256];
+    /* Reset read transactions kept for reuse (obj_int_rd_begin/end); guarded by rd_lock. */
+    pthread_mutex_t rd_lock;
+    MDB_txn *rd_pool[32];
+    size_t rd_n;
 };
+
+/* A read-only transaction, renewed from the pool when one is there (cheaper than
+ * mdb_txn_begin: no allocation, no new reader slot). TS_OK or TS_E_INTERNAL. */
+int obj_int_rd_begin(struct obj_store *st, MDB_txn **out);
+/* Ends a transaction from obj_int_rd_begin (NULL is a no-op); cursors must be closed. */
+void obj_int_rd_end(struct obj_store *st, MDB_txn *txn);
 
 /* ---- data files ---- */
 

@@ -83,7 +83,7 @@ int obj_writer_new(struct obj_store *st, struct obj_writer **out)
     new_id(w->id);
     snprintf(w->tmp, sizeof w->tmp, "%s/%s", st->tmpdir, w->id);
     w->md5 = EVP_MD_CTX_new();
-    if (w->md5 == NULL || EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1)
+    if (w->md5 == NULL || EVP_DigestInit_ex(w->md5, enc_md_md5(), NULL) != 1)
         goto fail;
     w->md5_valid = true;
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -574,6 +574,7 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
     if (st == NULL)
         return TS_E_INTERNAL;
     pthread_rwlock_init(&st->pcache_lock, NULL);
+    pthread_mutex_init(&st->rd_lock, NULL);
     snprintf(st->region, sizeof st->region, "us-east-1");
     mkdir(data_dir, 0700);
     st->root = path_join(data_dir, ".tessera");
@@ -634,14 +635,50 @@ fail:
     return TS_E_INTERNAL;
 }
 
+int obj_int_rd_begin(struct obj_store *st, MDB_txn **out)
+{
+    MDB_txn *t = NULL;
+    pthread_mutex_lock(&st->rd_lock);
+    if (st->rd_n > 0)
+        t = st->rd_pool[--st->rd_n];
+    pthread_mutex_unlock(&st->rd_lock);
+    if (t != NULL) {
+        if (mdb_txn_renew(t) == 0) {
+            *out = t;
+            return TS_OK;
+        }
+        mdb_txn_abort(t);
+    }
+    return mdb_txn_begin(st->env, NULL, MDB_RDONLY, out) == 0 ? TS_OK : TS_E_INTERNAL;
+}
+
+void obj_int_rd_end(struct obj_store *st, MDB_txn *txn)
+{
+    if (txn == NULL)
+        return;
+    mdb_txn_reset(txn);
+    pthread_mutex_lock(&st->rd_lock);
+    if (st->rd_n < sizeof st->rd_pool / sizeof *st->rd_pool) {
+        st->rd_pool[st->rd_n++] = txn;
+        txn = NULL;
+    }
+    pthread_mutex_unlock(&st->rd_lock);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+}
+
 void obj_store_close(struct obj_store *st)
 {
     if (st == NULL)
         return;
     obj_policy_cache_free(st);
+    for (size_t i = 0; i < st->rd_n; i++)
+        mdb_txn_abort(st->rd_pool[i]);
+    st->rd_n = 0;
     if (st->env)
         mdb_env_close(st->env);
     pthread_rwlock_destroy(&st->pcache_lock);
+    pthread_mutex_destroy(&st->rd_lock);
     free(st->root);
     free(st->objdir);
     free(st->tmpdir);
@@ -725,10 +762,10 @@ int obj_bucket_create(struct obj_store *st, const char *name)
 int obj_bucket_exists(struct obj_store *st, const char *name)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+    if (obj_int_rd_begin(st, &txn) != TS_OK)
         return TS_E_INTERNAL;
     int rc = obj_int_bucket_exists_txn(st, txn, name);
-    mdb_txn_abort(txn);
+    obj_int_rd_end(st, txn);
     return rc;
 }
 
@@ -977,10 +1014,10 @@ static int object_head_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
 int obj_object_head(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+    if (obj_int_rd_begin(st, &txn) != TS_OK)
         return TS_E_INTERNAL;
     int rc = object_head_txn(st, txn, bucket, key, out);
-    mdb_txn_abort(txn);
+    obj_int_rd_end(st, txn);
     return rc;
 }
 

@@ -131,7 +131,7 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
 
     memset(&t, 0, sizeof t);
     memset(&u, 0, sizeof u);
-    rc = sts_unseal(c, a->security_token, strlen(a->security_token), now, &t, sec);
+    rc = sts_unseal_cached(c, a->security_token, strlen(a->security_token), now, &t, sec);
     if (rc != TS_OK) {
         *msg = rc == TS_E_EXPIRED_TOKEN ? NULL
                                         : "The security token included in the "

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "core/enc.h"
 #include "core/err.h"
 
 /* CRC-32C: Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78 (RFC 3720 B.4).
@@ -137,7 +138,8 @@ int sigv4_cksum_init(struct sigv4_cksum *c, enum sigv4_cksum_algo algo)
     if (algo == SIGV4_CK_SHA1 || algo == SIGV4_CK_SHA256) {
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         if (md == NULL ||
-            EVP_DigestInit_ex(md, algo == SIGV4_CK_SHA1 ? EVP_sha1() : EVP_sha256(), NULL) != 1) {
+            EVP_DigestInit_ex(md, algo == SIGV4_CK_SHA1 ? enc_md_sha1() : enc_md_sha256(), NULL) !=
+                1) {
             EVP_MD_CTX_free(md);
             c->algo = SIGV4_CK_NONE;
             return TS_E_INTERNAL;

@@ -126,7 +126,7 @@ static int check_chunk_sig(struct sv4f *f)
     if (!f->signed_chunks)
         return TS_OK;
     if (EVP_DigestFinal_ex(f->chunk_md, h, NULL) != 1 ||
-        EVP_DigestInit_ex(f->chunk_md, EVP_sha256(), NULL) != 1)
+        EVP_DigestInit_ex(f->chunk_md, enc_md_sha256(), NULL) != 1)
         return TS_E_INTERNAL;
     sigv4_chunk_signature(f->key, f->amz_date, f->scope, f->prev_sig, h, want);
     if (CRYPTO_memcmp(want, f->chunk_sig, 64) != 0)
@@ -472,7 +472,7 @@ int sigv4_install_filter(struct http_req *r, const struct sigv4_auth *a, const c
     }
     if (f->check_payload) {
         f->payload = EVP_MD_CTX_new();
-        if (f->payload == NULL || EVP_DigestInit_ex(f->payload, EVP_sha256(), NULL) != 1) {
+        if (f->payload == NULL || EVP_DigestInit_ex(f->payload, enc_md_sha256(), NULL) != 1) {
             rc = TS_E_INTERNAL;
             goto fail;
         }
@@ -505,7 +505,7 @@ int sigv4_install_filter(struct http_req *r, const struct sigv4_auth *a, const c
                  a->service);
         memcpy(f->prev_sig, a->signature, 65);
         f->chunk_md = EVP_MD_CTX_new();
-        if (f->chunk_md == NULL || EVP_DigestInit_ex(f->chunk_md, EVP_sha256(), NULL) != 1) {
+        if (f->chunk_md == NULL || EVP_DigestInit_ex(f->chunk_md, enc_md_sha256(), NULL) != 1) {
             rc = TS_E_INTERNAL;
             goto fail;
         }

@@ -57,7 +57,8 @@ struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
         goto fail;
     }
     c->keycache = sigv4_keycache_new();
-    if (c->keycache == NULL) {
+    c->tokcache = sts_tokcache_new();
+    if (c->keycache == NULL || c->tokcache == NULL) {
         fprintf(stderr, "sts: out of memory\n");
         goto fail;
     }
@@ -77,6 +78,7 @@ void sts_ctx_free(struct sts_ctx *c)
         return;
     sts_keyring_free(&c->ring);
     sigv4_keycache_free(c->keycache);
+    sts_tokcache_free(c->tokcache);
     pthread_rwlock_destroy(&c->lock);
     free(c->region);
     free(c->root_user);

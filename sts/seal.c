@@ -585,7 +585,7 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
     memcpy(raw + 1, k.kid, STS_KID_LEN);
     if (enc_random(raw + HDR_LEN, NONCE_LEN) != 0)
         goto fail;
-    if (EVP_EncryptInit_ex(ev, EVP_aes_256_gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
+    if (EVP_EncryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
         EVP_EncryptUpdate(ev, NULL, &len, raw, HDR_LEN) != 1 ||
         EVP_EncryptUpdate(ev, raw + HDR_LEN + NONCE_LEN, &len, (const uint8_t *)plain, (int)plen) !=
             1 ||
@@ -641,7 +641,7 @@ int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, str
         rc = TS_E_INTERNAL;
         goto fail;
     }
-    if (EVP_DecryptInit_ex(ev, EVP_aes_256_gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
+    if (EVP_DecryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
         EVP_DecryptUpdate(ev, NULL, &olen, raw, HDR_LEN) != 1 ||
         EVP_DecryptUpdate(ev, plain, &olen, raw + HDR_LEN + NONCE_LEN, (int)clen) != 1 ||
         EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + HDR_LEN + NONCE_LEN + clen) !=
@@ -707,7 +707,7 @@ int sts_seal_blob(struct sts_ctx *c, const char *label, const void *in, size_t n
     memcpy(raw, k.kid, STS_KID_LEN);
     if (enc_random(raw + BLOB_HDR, NONCE_LEN) != 0)
         goto fail;
-    if (EVP_EncryptInit_ex(ev, EVP_aes_256_gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
+    if (EVP_EncryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
         EVP_EncryptUpdate(ev, NULL, &len, (const uint8_t *)label, (int)strlen(label)) != 1 ||
         EVP_EncryptUpdate(ev, NULL, &len, raw, BLOB_HDR) != 1 ||
         EVP_EncryptUpdate(ev, raw + BLOB_HDR + NONCE_LEN, &len, in, (int)n) != 1 ||
@@ -757,7 +757,7 @@ int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t l
         rc = TS_E_INTERNAL;
         goto fail;
     }
-    if (EVP_DecryptInit_ex(ev, EVP_aes_256_gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
+    if (EVP_DecryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
         EVP_DecryptUpdate(ev, NULL, &olen, (const uint8_t *)label, (int)strlen(label)) != 1 ||
         EVP_DecryptUpdate(ev, NULL, &olen, raw, BLOB_HDR) != 1 ||
         EVP_DecryptUpdate(ev, (uint8_t *)plain, &olen, raw + BLOB_HDR + NONCE_LEN, (int)clen) !=

@@ -97,7 +97,7 @@ void sigv4_signing_key(const char *secret, const char *date, const char *region,
         return;
     }
     md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+    if (md == NULL || EVP_DigestInit_ex(md, enc_md_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(md, secret, strlen(secret) + 1) != 1 ||
         EVP_DigestUpdate(md, date, strlen(date) + 1) != 1 ||
         EVP_DigestUpdate(md, region, strlen(region) + 1) != 1 ||

@@ -50,6 +50,7 @@ struct sts_ctx {
     struct iam_store *st;
     struct pol_engine *pe;
     struct sigv4_keycache *keycache; /* internally locked */
+    struct sts_tokcache *tokcache;   /* opened session tokens (tokcache.c); internally locked */
 
     pthread_rwlock_t lock; /* guards ring, ring_gen */
     struct sts_keyring ring;
@@ -89,6 +90,14 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
  * *out is untouched then. Never reads out of bounds, whatever the input. */
 int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, struct sts_token *out,
                char secret[41]);
+
+/* ---- opened-token cache (tokcache.c) ---- */
+
+struct sts_tokcache *sts_tokcache_new(void);
+void sts_tokcache_free(struct sts_tokcache *tc);
+/* sts_unseal with a cache in front: same contract and results, by the token text's hash. */
+int sts_unseal_cached(struct sts_ctx *c, const char *token, size_t len, time_t now,
+                      struct sts_token *out, char secret[41]);
 
 /* A random access key id: 20 chars of [A-Z0-9]. Returns 0 or -1. */
 int sts_new_access_key(char out[21]);

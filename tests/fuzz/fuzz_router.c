@@ -193,7 +193,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char ans[16];
-    size_t n = exchange(data, size, ans, sizeof ans, 50);
+    size_t n = exchange(data, size, ans, sizeof ans, 15);
     /* Whatever came back is an HTTP/1.x answer (libmicrohttpd's or ours), never stray bytes. */
     if (n >= 9 && memcmp(ans, "HTTP/1.", 7) != 0) {
         fprintf(stderr, "fuzz_router: answer does not start with a status line\n");

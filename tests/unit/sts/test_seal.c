@@ -213,6 +213,47 @@ int main(void)
         is_int(sts_unseal(c, NULL, 0, now, &out, sec_out), TS_E_INVALID_TOKEN, "NULL");
     }
 
+    /* The opened-token cache: same results as sts_unseal, hit or miss. */
+    {
+        struct sts_token a, b;
+        char sa[41], sb[41];
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        is_int(sts_unseal_cached(c, tok, strlen(tok), now, &a, sa), TS_OK, "cached: miss");
+        is_int(sts_unseal_cached(c, tok, strlen(tok), now, &b, sb), TS_OK, "cached: hit");
+        is_str(b.access_key, in.access_key, "cached: ak");
+        is_str(b.parent, "alice", "cached: parent");
+        is_str(b.session_policy, in.session_policy, "cached: session policy");
+        is_int(b.policies.n, 2, "cached: policies");
+        is_int(b.nclaims, 2, "cached: claims");
+        if (b.nclaims == 2)
+            is_str(b.claims[1].value, in.claims[1].value, "cached: claim value");
+        is_int(b.expires, now + 3600, "cached: expires");
+        is_str(sb, sa, "cached: same secret");
+        ok(a.parent != b.parent && a.policies.v != b.policies.v, "cached: copies, not shared");
+        sts_token_cleanup(&a);
+        sts_token_cleanup(&b);
+        /* Expiry is checked on a hit too. */
+        is_int(sts_unseal_cached(c, tok, strlen(tok), now + 3600, &a, sa), TS_E_EXPIRED_TOKEN,
+               "cached: expired on a hit");
+        /* A one-character change is another token: opened (and refused) for itself. */
+        char *bad = strdup(tok);
+        bad[strlen(bad) / 2] = bad[strlen(bad) / 2] == 'A' ? 'B' : 'A';
+        is_int(sts_unseal_cached(c, bad, strlen(bad), now, &a, sa), TS_E_INVALID_TOKEN,
+               "cached: tampered token refused");
+        is_int(sts_unseal_cached(c, tok, strlen(tok) - 1, now, &a, sa), TS_E_INVALID_TOKEN,
+               "cached: truncated token refused");
+        free(bad);
+        /* Any IAM change makes entries stale; the token still opens. */
+        uint64_t gen = iam_store_generation(st);
+        is_int(iam_blob_put(st, "test/cache-bump", "x", 1), TS_OK, "cached: an IAM change");
+        ok(iam_store_generation(st) != gen, "cached: generation moved");
+        is_int(sts_unseal_cached(c, tok, strlen(tok), now, &a, sa), TS_OK,
+               "cached: reopened after an IAM change");
+        is_str(sa, sec, "cached: secret after reopening");
+        sts_token_cleanup(&a);
+    }
+
     /* Authenticated but malformed payloads: refused, never crash. */
     {
         static const char *payloads[] = {
