@@ -258,7 +258,6 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
     struct tldap_deadline d;
     struct lookup_arg la;
     struct idp_claims c;
-    LDAP *ud = NULL;
     char *norm = NULL;
     bool bind_failed = false;
     int lrc, rc = TS_E_INTERNAL;
@@ -308,12 +307,8 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
         goto fail;
     }
 
-    /* 2. bind as the user on a connection of its own */
-    lrc = tldap_conn_open(l, &d, &ud);
-    if (lrc == LDAP_SUCCESS)
-        lrc = tldap_conn_bind(ud, &d, la.dn_raw, password);
-    if (ud != NULL)
-        ldap_unbind_ext_s(ud, NULL, NULL);
+    /* 2. bind as the user on a connection used for nothing else */
+    lrc = tldap_user_bind(l, &d, la.dn_raw, password);
     if (tldap_conn_error(lrc)) {
         rc = unavailable(l, &d, lrc, false, msg, msglen);
         log_kv(LOG_WARN, "ldap.auth", "user", username, "result", "error", "error", msg, NULL);

@@ -466,7 +466,7 @@ void tldap_free(struct tldap *l)
         pthread_mutex_unlock(&l->lock);
         pthread_join(l->thread, NULL);
     }
-    tldap_pool_clear(l);
+    tldap_conn_free(l);
     for (size_t i = 0; i < l->nsess; i++) {
         free(l->sess[i].dn);
         free(l->sess[i].username);

@@ -1,7 +1,8 @@
 /* conn.c -- LDAP connections over libldap: LDAPS or StartTLS with certificate verification
  * (plain LDAP only when configured insecure), timeouts taken from one deadline per
- * operation sequence, and a small pool of bound lookup connections that is re-established
- * transparently after the directory restarts. See ldap/tldap.h.
+ * operation sequence, one TLS context shared by all connections, and two small pools (lookup
+ * connections bound as the lookup account; connections that only check user passwords) that
+ * are re-established transparently after the directory restarts. See ldap/tldap.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,29 @@ int tldap_conn_timeouts(LDAP *ld, const struct tldap_deadline *d)
     return LDAP_SUCCESS;
 }
 
+/* libldap exports this but declares it in ldap_pvt.h, which is not installed: it drops one
+ * reference to a TLS context (ldap_get_option(LDAP_OPT_X_TLS_CTX) takes one). */
+void ldap_pvt_tls_ctx_free(void *ctx);
+
+/* Gives ld the shared TLS context, building it from ld's options on the first connection:
+ * building one re-reads the CA bundle, which costs more than the handshake itself. The
+ * context holds the CAs, the minimum protocol and the verification mode; the host name is
+ * checked per connection (ld's REQUIRE_CERT). Returns an ldap_set_option result. */
+static int tls_ctx_set(struct tldap *l, LDAP *ld)
+{
+    int rc, newctx = 0;
+    pthread_mutex_lock(&l->pool_lock);
+    if (l->tls_ctx != NULL) {
+        rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, l->tls_ctx); /* ld takes a reference */
+    } else {
+        rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx);
+        if (rc == LDAP_OPT_SUCCESS)
+            ldap_get_option(ld, LDAP_OPT_X_TLS_CTX, &l->tls_ctx);
+    }
+    pthread_mutex_unlock(&l->pool_lock);
+    return rc;
+}
+
 int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
 {
     LDAP *ld = NULL;
@@ -173,12 +197,12 @@ int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
     }
     if (!l->insecure) {
         int req = l->skip_verify ? LDAP_OPT_X_TLS_NEVER : LDAP_OPT_X_TLS_DEMAND;
-        int min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, newctx = 0;
+        int min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
         if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &req) != LDAP_OPT_SUCCESS ||
             ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min) != LDAP_OPT_SUCCESS ||
             (l->ca_file != NULL &&
              ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->ca_file) != LDAP_OPT_SUCCESS) ||
-            ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) != LDAP_OPT_SUCCESS) {
+            tls_ctx_set(l, ld) != LDAP_OPT_SUCCESS) {
             lrc = LDAP_LOCAL_ERROR;
             goto fail;
         }
@@ -211,27 +235,31 @@ int tldap_conn_bind(LDAP *ld, const struct tldap_deadline *d, const char *dn, co
     return ldap_sasl_bind_s(ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 }
 
-static LDAP *pool_get(struct tldap *l)
+static void pool_metric(struct tldap *l)
+{
+    metrics_set("tessera_ldap_pool_idle", "Idle pooled LDAP lookup connections.", NULL,
+                (int64_t)l->lookups.n);
+}
+
+static LDAP *pool_get(struct tldap *l, struct tldap_pool *p)
 {
     LDAP *ld = NULL;
     pthread_mutex_lock(&l->pool_lock);
-    if (l->npool > 0)
-        ld = l->pool[--l->npool];
-    metrics_set("tessera_ldap_pool_idle", "Idle pooled LDAP lookup connections.", NULL,
-                (int64_t)l->npool);
+    if (p->n > 0)
+        ld = p->ld[--p->n];
+    pool_metric(l);
     pthread_mutex_unlock(&l->pool_lock);
     return ld;
 }
 
-static void pool_put(struct tldap *l, LDAP *ld)
+static void pool_put(struct tldap *l, struct tldap_pool *p, LDAP *ld)
 {
     pthread_mutex_lock(&l->pool_lock);
-    if (l->npool < TLDAP_POOL_SIZE) {
-        l->pool[l->npool++] = ld;
+    if (p->n < TLDAP_POOL_SIZE) {
+        p->ld[p->n++] = ld;
         ld = NULL;
     }
-    metrics_set("tessera_ldap_pool_idle", "Idle pooled LDAP lookup connections.", NULL,
-                (int64_t)l->npool);
+    pool_metric(l);
     pthread_mutex_unlock(&l->pool_lock);
     if (ld != NULL)
         ldap_unbind_ext_s(ld, NULL, NULL);
@@ -240,19 +268,35 @@ static void pool_put(struct tldap *l, LDAP *ld)
 void tldap_pool_clear(struct tldap *l)
 {
     LDAP *ld;
-    while ((ld = pool_get(l)) != NULL)
+    while ((ld = pool_get(l, &l->lookups)) != NULL)
         ldap_unbind_ext_s(ld, NULL, NULL);
+    while ((ld = pool_get(l, &l->binds)) != NULL)
+        ldap_unbind_ext_s(ld, NULL, NULL);
+}
+
+void tldap_conn_free(struct tldap *l)
+{
+    tldap_pool_clear(l);
+    ldap_pvt_tls_ctx_free(l->tls_ctx); /* NULL is a no-op */
+    l->tls_ctx = NULL;
+}
+
+static int open_conn(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
+{
+    int lrc = tldap_conn_open(l, d, out);
+    if (lrc != LDAP_SUCCESS) {
+        log_kv(LOG_WARN, "ldap.connect", "uri", l->uri, "error", ldap_err2string(lrc), NULL);
+        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", "kind=\"connect\"", 1);
+    }
+    return lrc;
 }
 
 static int open_lookup(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
 {
     LDAP *ld = NULL;
-    int lrc = tldap_conn_open(l, d, &ld);
-    if (lrc != LDAP_SUCCESS) {
-        log_kv(LOG_WARN, "ldap.connect", "uri", l->uri, "error", ldap_err2string(lrc), NULL);
-        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", "kind=\"connect\"", 1);
+    int lrc = open_conn(l, d, &ld);
+    if (lrc != LDAP_SUCCESS)
         return lrc;
-    }
     lrc = tldap_conn_bind(ld, d, l->lookup_dn, l->lookup_pw);
     if (lrc != LDAP_SUCCESS) {
         log_kv(LOG_WARN, "ldap.lookup_bind", "uri", l->uri, "dn", l->lookup_dn, "error",
@@ -266,20 +310,21 @@ static int open_lookup(struct tldap *l, const struct tldap_deadline *d, LDAP **o
     return LDAP_SUCCESS;
 }
 
-int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
-                      int (*fn)(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
-                                void *arg),
-                      void *arg, bool *bind_failed)
+/* tldap_with_lookup on pool p: lookups are opened bound as the lookup account, binds unbound. */
+static int with_pool(struct tldap *l, struct tldap_pool *p, const struct tldap_deadline *d,
+                     int (*fn)(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
+                               void *arg),
+                     void *arg, bool *bind_failed)
 {
     int lrc = LDAP_OTHER;
 
     if (bind_failed != NULL)
         *bind_failed = false;
     for (int attempt = 0; attempt < 2; attempt++) {
-        LDAP *ld = pool_get(l);
+        LDAP *ld = pool_get(l, p);
         bool reused = ld != NULL;
         if (ld == NULL) {
-            lrc = open_lookup(l, d, &ld);
+            lrc = p == &l->lookups ? open_lookup(l, d, &ld) : open_conn(l, d, &ld);
             if (lrc != LDAP_SUCCESS) {
                 if (bind_failed != NULL)
                     *bind_failed = true;
@@ -290,7 +335,7 @@ int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
         if (lrc == LDAP_SUCCESS)
             lrc = fn(l, ld, d, arg);
         if (!tldap_conn_error(lrc)) {
-            pool_put(l, ld);
+            pool_put(l, p, ld);
             return lrc;
         }
         ldap_unbind_ext_s(ld, NULL, NULL);
@@ -303,4 +348,30 @@ int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
         tldap_pool_clear(l);
     }
     return lrc;
+}
+
+int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
+                      int (*fn)(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
+                                void *arg),
+                      void *arg, bool *bind_failed)
+{
+    return with_pool(l, &l->lookups, d, fn, arg, bind_failed);
+}
+
+struct user_cred {
+    const char *dn, *pw;
+};
+
+static int user_bind_fn(struct tldap *l, LDAP *ld, const struct tldap_deadline *d, void *arg)
+{
+    const struct user_cred *c = arg;
+    return tldap_conn_bind(ld, d, c->dn, c->pw);
+}
+
+int tldap_user_bind(struct tldap *l, const struct tldap_deadline *d, const char *dn, const char *pw)
+{
+    struct user_cred c = {dn, pw};
+    /* A failed bind leaves the connection anonymous and a successful one replaces its identity:
+     * either way it can be reused for the next user's bind. */
+    return with_pool(l, &l->binds, d, user_bind_fn, &c, NULL);
 }

@@ -17,6 +17,12 @@
 #include "core/log.h"
 #include "ldap/tldap_int.h"
 
+/* The expiry written to the store runs up to this many seconds ahead of the real one, so that
+ * repeated logins of one DN rewrite the store (a synced IAM transaction) at most once per
+ * TRACK_SLACK, not on every login. A DN tracked a little longer only gets re-checked longer:
+ * its expired credentials need no revocation. */
+#define TRACK_SLACK 900
+
 static void sess_cleanup(struct tldap_sess *s)
 {
     free(s->dn);
@@ -33,12 +39,13 @@ static char *sess_dump(const struct tldap *l)
     if (arr == NULL)
         return NULL;
     for (size_t i = 0; i < l->nsess; i++) {
+        const struct tldap_sess *se = &l->sess[i];
+        time_t exp = se->stored > se->expires ? se->stored : se->expires;
         json_t *pol = json_array();
-        for (size_t j = 0; pol != NULL && j < l->sess[i].policies.n; j++)
-            json_array_append_new(pol, json_string(l->sess[i].policies.v[j]));
-        json_t *o = json_pack("{s:s, s:s, s:o, s:I}", "dn", l->sess[i].dn, "user",
-                              l->sess[i].username, "policies", pol ? pol : json_array(), "expires",
-                              (json_int_t)l->sess[i].expires);
+        for (size_t j = 0; pol != NULL && j < se->policies.n; j++)
+            json_array_append_new(pol, json_string(se->policies.v[j]));
+        json_t *o = json_pack("{s:s, s:s, s:o, s:I}", "dn", se->dn, "user", se->username,
+                              "policies", pol ? pol : json_array(), "expires", (json_int_t)exp);
         if (o == NULL || json_array_append_new(arr, o) != 0)
             goto out;
     }
@@ -105,6 +112,8 @@ int tldap_track(struct tldap *l, const char *dn, const char *username,
                 const struct iam_strv *policies, time_t expires)
 {
     struct tldap_sess *s = NULL;
+    bool changed = false;
+    size_t had;
     int rc = TS_OK;
 
     pthread_mutex_lock(&l->lock);
@@ -126,19 +135,31 @@ int tldap_track(struct tldap *l, const char *dn, const char *username,
             goto out;
         }
         l->nsess++;
+        changed = true;
     }
-    free(s->username);
-    s->username = strdup(username);
+    if (s->username == NULL || strcmp(s->username, username) != 0) {
+        free(s->username);
+        s->username = strdup(username);
+        changed = true;
+    }
+    had = s->policies.n;
     for (size_t i = 0; policies != NULL && i < policies->n; i++)
         if (tldap_strv_add(&s->policies, policies->v[i]) != 0)
             rc = TS_E_INTERNAL;
     tldap_strv_sort_unique(&s->policies);
+    changed |= s->policies.n != had; /* the union only grows */
     if (expires > s->expires)
         s->expires = expires;
+    if (s->expires > s->stored) {
+        s->stored = s->expires + TRACK_SLACK;
+        changed = true;
+    }
     if (s->username == NULL)
         rc = TS_E_INTERNAL;
-    if (rc == TS_OK && l->started)
+    if (rc == TS_OK && changed && l->started)
         rc = persist_locked(l);
+    if (rc != TS_OK)
+        s->stored = 0; /* write it again at the next login */
 out:
     pthread_mutex_unlock(&l->lock);
     return rc;

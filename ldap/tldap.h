@@ -5,8 +5,9 @@
  *   lookup bind (service account, pooled connection)
  *     -> search the user's DN with USER_DN_SEARCH_FILTER (%s = the RFC 4515-escaped name);
  *        exactly one entry or refuse
- *     -> bind as that DN with the password (fresh connection; an empty password is refused
- *        before any bind: it would be an unauthenticated bind)
+ *     -> bind as that DN with the password (pooled connection used only for such binds, never
+ *        for searches; an empty password is refused before any bind: it would be an
+ *        unauthenticated bind)
  *     -> search the groups with GROUP_SEARCH_FILTER (%s = name, %d = user DN, both escaped)
  *     -> struct idp_claims (DN and group DNs normalised with tldap_dn_normalize)
  *
@@ -19,8 +20,9 @@
  * Connections: ldaps://, or ldap:// + StartTLS, verified against the system store plus
  * TESSERA_CA_FILE and CERTS_DIR/CAs/ (every PEM file); plain ldap:// only with SERVER_INSECURE.
  * Every operation of one authentication shares one deadline (IDENTITY_LDAP_TIMEOUT seconds), so a
- * worker never waits on the directory longer than that. Lookup connections are pooled and
- * re-established transparently after the server restarts.
+ * worker never waits on the directory longer than that. Lookup and user-bind connections are
+ * pooled (TLDAP_POOL_SIZE idle of each), share one TLS context, and are re-established
+ * transparently after the server restarts.
  *
  * Thread-safety: every function taking a struct tldap is thread-safe.
  */
@@ -41,7 +43,7 @@ struct sts_ctx;
 #define TLDAP_MAX_PASSWORD 1024   /* bytes of LDAPPassword */
 #define TLDAP_DEFAULT_TIMEOUT 10  /* seconds */
 #define TLDAP_DEFAULT_REFRESH 300 /* seconds between validity checks */
-#define TLDAP_POOL_SIZE 4         /* idle lookup connections kept */
+#define TLDAP_POOL_SIZE 4         /* idle connections kept per pool */
 #define TLDAP_SESSIONS_BLOB "ldap/sessions"
 
 /* ---- configuration and lifetime ---- */

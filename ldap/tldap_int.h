@@ -1,8 +1,9 @@
 /* tldap_int.h -- private to ldap/: the backend's state, deadlines and the connection layer.
  * Other modules use ldap/tldap.h.
  *
- * Thread-safety: the configuration fields are immutable after tldap_new_from_env; the pool
- * is guarded by pool_lock; the tracked sessions and the checker's state by lock.
+ * Thread-safety: the configuration fields are immutable after tldap_new_from_env; the pools
+ * and the shared TLS context are guarded by pool_lock; the tracked sessions and the checker's
+ * state by lock.
  */
 #ifndef TS_TLDAP_INT_H
 #define TS_TLDAP_INT_H
@@ -21,6 +22,13 @@ struct tldap_sess {
     char *username; /* canonical user name (for %s in the group filter) */
     struct iam_strv policies;
     time_t expires; /* when the last credential issued to dn expires */
+    time_t stored;  /* the expiry last written to the store (0: write it again) */
+};
+
+/* Idle connections of one kind. */
+struct tldap_pool {
+    LDAP *ld[TLDAP_POOL_SIZE];
+    size_t n;
 };
 
 struct tldap {
@@ -40,10 +48,11 @@ struct tldap {
     bool ca_file_tmp;   /* ca_file is our temporary file: unlink it at the end */
     ldap_conncb conncb; /* socket timeouts on every new connection (conn.c) */
 
-    /* idle lookup connections */
+    /* Idle connections: lookups are bound as the lookup account; binds serve only to check
+     * user passwords (each left bound as the last user: never used for anything else). */
     pthread_mutex_t pool_lock;
-    LDAP *pool[TLDAP_POOL_SIZE];
-    size_t npool;
+    struct tldap_pool lookups, binds;
+    void *tls_ctx; /* libldap TLS context shared by every connection (one reference), or NULL */
 
     /* background checker */
     pthread_mutex_t lock;
@@ -71,8 +80,9 @@ void tldap_conn_init(struct tldap *l);
 /* Whether an LDAP result code means the connection is unusable (server down, timeout...). */
 bool tldap_conn_error(int lrc);
 
-/* Opens a connection (TLS per the configuration, StartTLS done) without binding. Returns an
- * LDAP result code (LDAP_SUCCESS with *out set). */
+/* Opens a connection (TLS per the configuration, StartTLS done) without binding. The TLS
+ * context is built on the first connection and shared by the later ones. Returns an LDAP
+ * result code (LDAP_SUCCESS with *out set). */
 int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out);
 /* Sets the connection's network and operation timeouts to what is left of d. Returns
  * LDAP_SUCCESS, or LDAP_TIMEOUT when d has passed. */
@@ -89,8 +99,16 @@ int tldap_with_lookup(struct tldap *l, const struct tldap_deadline *d,
                       int (*fn)(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
                                 void *arg),
                       void *arg, bool *bind_failed);
-/* Closes every pooled connection. */
+/* Binds as dn with pw on a connection of the bind pool (a new one when none is idle) to check
+ * a user's password, with the same retry as tldap_with_lookup. Returns the bind's LDAP result
+ * code (LDAP_INVALID_CREDENTIALS for an empty password, without a bind), or that of the failed
+ * open. */
+int tldap_user_bind(struct tldap *l, const struct tldap_deadline *d, const char *dn,
+                    const char *pw);
+/* Closes every pooled connection (lookups and binds). */
 void tldap_pool_clear(struct tldap *l);
+/* Closes every pooled connection and releases the shared TLS context. At the end only. */
+void tldap_conn_free(struct tldap *l);
 
 /* ---- auth.c ---- */
 

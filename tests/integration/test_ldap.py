@@ -3,6 +3,7 @@ LDAPS and StartTLS with verification, group policy union, refusals that all look
 RFC 4515 escaping and injection attempts, policy variables, revocation after the directory
 changes, slapd down / back, and the aws cli through `tessera login ldap` (issue 7).
 """
+import concurrent.futures
 import json
 import os
 import shutil
@@ -263,6 +264,25 @@ def test_empty_password_never_binds(ldap_server):
     assert status == 400 and error_of(root)[0] == "MissingParameter"
     status, root, _ = sts_ldap(ldap_server, None, "x")
     assert status == 400 and error_of(root)[0] == "MissingParameter"
+
+
+def test_pooled_user_binds_keep_users_apart(ldap_server):
+    """User binds reuse pooled connections: a wrong password right after a good one on the same
+    connection is still refused, and concurrent logins each get their own user's rights."""
+    cases = [("alice", USER_PASSWORDS["alice"], 200), ("alice", "wrong-password", 403),
+             ("carol", USER_PASSWORDS["carol"], 200), ("carol", USER_PASSWORDS["alice"], 403),
+             ("nobody", "whatever-1", 403)]
+    for user, pw, want in cases:  # one after another: the same pooled connection
+        assert sts_ldap(ldap_server, user, pw)[0] == want, (user, pw)
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        got = list(ex.map(lambda c: sts_ldap(ldap_server, c[0], c[1]), cases * 8))
+    seen = set()
+    for (user, _, want), (status, root, _) in zip(cases * 8, got):
+        assert status == want, (user, ET.tostring(root))
+        if status == 200 and user not in seen:
+            seen.add(user)
+            assert can_put(s3_as(ldap_server, creds_of(root)), "devs") == (user == "alice")
+    assert seen == {"alice", "carol"}
 
 
 def test_names_that_need_escaping_work_for_their_owner(ldap_server):
