@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,7 +51,19 @@ struct http_server {
     atomic_uint_fast64_t next_id;
     atomic_int in_flight;
     atomic_bool stopping; /* shutting down: new requests are answered 503 */
+
+    /* Workers for blocking requests: a queue of suspended requests (guarded by wlock). */
+    pthread_t *workers;
+    unsigned nworkers;
+    pthread_mutex_t wlock;
+    pthread_cond_t wcond;
+    struct http_req_priv *whead, *wtail;
+    unsigned wqueued;
+    bool wstop;
 };
+
+/* Blocking requests waiting for a worker beyond this are refused with SlowDown. */
+#define HTTP_WORK_QUEUE_MAX 256
 
 struct http_resp_header {
     char *name, *value;
@@ -73,6 +86,10 @@ struct http_req_priv {
     int reply_err; /* the error http_reply_error answered with (TS_OK otherwise) */
     bool queued;
     uint64_t bytes_out;
+    bool offloaded;              /* handed to a worker; the connection is suspended */
+    bool offload_done;           /* the worker completed it: queue the reply */
+    struct http_req *req;        /* back pointer for the work queue */
+    struct http_req_priv *wnext; /* work queue link */
 };
 
 static uint64_t now_us(void)
@@ -541,6 +558,87 @@ static enum MHD_Result queue(struct http_req *r, struct MHD_Connection *c)
     return rc;
 }
 
+/* ---- workers for blocking requests ---- */
+
+/* Suspends the connection and queues r for a worker. false when the queue is full. */
+static bool offload(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+{
+    struct http_req_priv *pv = r->priv;
+    pthread_mutex_lock(&s->wlock);
+    if (s->wqueued >= HTTP_WORK_QUEUE_MAX || s->wstop) {
+        pthread_mutex_unlock(&s->wlock);
+        return false;
+    }
+    pv->offloaded = true;
+    pv->conn = c;
+    pv->req = r;
+    pv->wnext = NULL;
+    MHD_suspend_connection(c);
+    if (s->wtail)
+        s->wtail->wnext = pv;
+    else
+        s->whead = pv;
+    s->wtail = pv;
+    s->wqueued++;
+    pthread_cond_signal(&s->wcond);
+    pthread_mutex_unlock(&s->wlock);
+    return true;
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->wlock);
+        while (s->whead == NULL && !s->wstop)
+            pthread_cond_wait(&s->wcond, &s->wlock);
+        struct http_req_priv *pv = s->whead;
+        if (pv == NULL) { /* stopping and nothing left */
+            pthread_mutex_unlock(&s->wlock);
+            return NULL;
+        }
+        s->whead = pv->wnext;
+        if (s->whead == NULL)
+            s->wtail = NULL;
+        s->wqueued--;
+        pthread_mutex_unlock(&s->wlock);
+        req_complete(pv->req);
+        pv->offload_done = true;
+        MHD_resume_connection(pv->conn); /* on_access runs again and queues the reply */
+    }
+}
+
+static int workers_start(struct http_server *s)
+{
+    bool any = false;
+    for (size_t i = 0; i < s->nroutes; i++)
+        any |= s->routes[i]->blocking != NULL;
+    if (!any || s->cfg.thread_per_connection)
+        return 0; /* blocking requests then run on the connection's thread */
+    unsigned n = s->cfg.workers ? s->cfg.workers : 8;
+    s->workers = calloc(n, sizeof *s->workers);
+    if (s->workers == NULL)
+        return -1;
+    for (; s->nworkers < n; s->nworkers++)
+        if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) != 0)
+            return -1;
+    return 0;
+}
+
+/* Lets the workers finish what is queued, then joins them. */
+static void workers_stop(struct http_server *s)
+{
+    pthread_mutex_lock(&s->wlock);
+    s->wstop = true;
+    pthread_cond_broadcast(&s->wcond);
+    pthread_mutex_unlock(&s->wlock);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->nworkers = 0;
+    free(s->workers);
+    s->workers = NULL;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
@@ -581,6 +679,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                   r->content_length - r->body_received <= HTTP_DRAIN_MAX))
             return queue(r, c);
         return MHD_YES;
+    }
+    if (pv->offloaded) /* resumed by the worker that completed it */
+        return pv->offload_done ? queue(r, c) : MHD_YES;
+    if (pv->err == TS_OK && s->nworkers > 0 && r->route && r->route->blocking) {
+        r->body = (uint8_t *)buf_str(&pv->body);
+        r->body_len = buf_len(&pv->body);
+        if (r->route->blocking(r)) {
+            if (offload(s, r, c))
+                return MHD_YES;
+            req_fail(r, TS_E_SLOW_DOWN, NULL);
+            return queue(r, c);
+        }
     }
     if (pv->err == TS_OK)
         req_complete(r);
@@ -708,6 +818,8 @@ struct http_server *http_server_new(const struct http_config *cfg)
     atomic_init(&s->next_id, seed & 0xFFFFFFFF00000000ull);
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->stopping, false);
+    pthread_mutex_init(&s->wlock, NULL);
+    pthread_cond_init(&s->wcond, NULL);
     if (cfg->cert_file) {
         s->cert_pem = slurp(cfg->cert_file);
         s->key_pem = slurp(cfg->key_file);
@@ -806,7 +918,8 @@ int http_server_start(struct http_server *s)
     MHD_set_panic_func(on_mhd_panic, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = s->cfg.threads ? s->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (s->cfg.thread_per_connection) {
         flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                 MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -843,6 +956,10 @@ int http_server_start(struct http_server *s)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
+    if (workers_start(s) != 0) {
+        fprintf(stderr, "tessera: cannot start worker threads\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -864,8 +981,12 @@ void http_server_free(struct http_server *s)
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        workers_stop(s); /* resumes what they still hold before the daemon goes */
         MHD_stop_daemon(s->daemon);
     }
+    workers_stop(s);
+    pthread_mutex_destroy(&s->wlock);
+    pthread_cond_destroy(&s->wcond);
     free(s->cert_pem);
     free(s->key_pem);
     free(s);

@@ -76,6 +76,18 @@ static const struct {
     [DB_BLOBS] = {"blobs", 0},
 };
 
+/* Users read by iam_user_get, cached by name (a direct-mapped table) and valid while the
+ * environment's last committed transaction id is the one they were read at: any commit, by
+ * this process or another one sharing the store, makes every entry stale. Every request signed
+ * with static credentials reads its user; this spares it the record's JSON parse and the three
+ * lookups. */
+#define UCACHE_SLOTS 256
+#define UCACHE_STRIPES 16
+struct ucache_slot {
+    size_t txnid; /* 0: empty */
+    struct iam_user u;
+};
+
 struct iam_store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
@@ -84,6 +96,8 @@ struct iam_store {
     pthread_mutex_t pool_mu;
     MDB_txn *pool[IAM_POOL_MAX];
     size_t npool;
+    pthread_mutex_t ucache_mu[UCACHE_STRIPES];
+    struct ucache_slot ucache[UCACHE_SLOTS];
 };
 
 /* ---- small helpers ---- */
@@ -346,6 +360,8 @@ int iam_store_open(const char *dir, struct iam_store **out)
     if (st == NULL)
         return TS_E_INTERNAL;
     pthread_mutex_init(&st->pool_mu, NULL);
+    for (int i = 0; i < UCACHE_STRIPES; i++)
+        pthread_mutex_init(&st->ucache_mu[i], NULL);
     atomic_init(&st->gen, 1);
     rc = mdb_env_create(&st->env);
     if (rc != 0)
@@ -388,6 +404,11 @@ void iam_store_close(struct iam_store *st)
     if (st->env != NULL)
         mdb_env_close(st->env);
     pthread_mutex_destroy(&st->pool_mu);
+    for (int i = 0; i < UCACHE_STRIPES; i++) {
+        pthread_mutex_destroy(&st->ucache_mu[i]);
+        for (size_t j = i; j < UCACHE_SLOTS; j += UCACHE_STRIPES)
+            iam_user_cleanup(&st->ucache[j].u);
+    }
     free(st->reserved);
     free(st);
 }
@@ -536,7 +557,84 @@ fail:
     return err;
 }
 
+static int strv_copy(const struct iam_strv *src, struct iam_strv *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    if (src->n == 0)
+        return TS_OK;
+    dst->v = calloc(src->n, sizeof *dst->v);
+    if (dst->v == NULL)
+        return TS_E_INTERNAL;
+    for (; dst->n < src->n; dst->n++)
+        if ((dst->v[dst->n] = strdup(src->v[dst->n])) == NULL) {
+            iam_strv_free(dst);
+            return TS_E_INTERNAL;
+        }
+    return TS_OK;
+}
+
+static int user_copy(const struct iam_user *src, struct iam_user *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->name = strdup(src->name);
+    dst->secret = strdup(src->secret);
+    dst->enabled = src->enabled;
+    dst->not_before = src->not_before;
+    if (dst->name == NULL || dst->secret == NULL || strv_copy(&src->policies, &dst->policies) ||
+        strv_copy(&src->groups, &dst->groups)) {
+        iam_user_cleanup(dst);
+        return TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+static size_t last_txnid(struct iam_store *st)
+{
+    MDB_envinfo info;
+    return mdb_env_info(st->env, &info) == 0 ? info.me_last_txnid : 0;
+}
+
+static size_t ucache_index(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (UCACHE_SLOTS - 1);
+}
+
+static int user_read(struct iam_store *st, const char *name, struct iam_user *out);
+
 int iam_user_get(struct iam_store *st, const char *name, struct iam_user *out)
+{
+    if (!key_ok(name))
+        return TS_E_NO_SUCH_ENTITY;
+    size_t idx = ucache_index(name), txnid = last_txnid(st);
+    pthread_mutex_t *mu = &st->ucache_mu[idx % UCACHE_STRIPES];
+    struct ucache_slot *sl = &st->ucache[idx];
+    int err;
+
+    pthread_mutex_lock(mu);
+    if (txnid != 0 && sl->txnid == txnid && strcmp(sl->u.name, name) == 0) {
+        err = user_copy(&sl->u, out);
+        pthread_mutex_unlock(mu);
+        return err;
+    }
+    pthread_mutex_unlock(mu);
+    /* Read, then keep it only if no commit came in between (the id read first stands for
+     * the state the read saw or an older one; a newer read just misses next time). */
+    err = user_read(st, name, out);
+    struct iam_user copy;
+    if (err != TS_OK || txnid == 0 || last_txnid(st) != txnid || user_copy(out, &copy) != TS_OK)
+        return err;
+    pthread_mutex_lock(mu);
+    iam_user_cleanup(&sl->u);
+    sl->u = copy;
+    sl->txnid = txnid;
+    pthread_mutex_unlock(mu);
+    return TS_OK;
+}
+
+static int user_read(struct iam_store *st, const char *name, struct iam_user *out)
 {
     struct iam_user u = {0};
     MDB_txn *t = NULL;

@@ -43,7 +43,7 @@ struct sts_ctx;
 #define TLDAP_MAX_PASSWORD 1024   /* bytes of LDAPPassword */
 #define TLDAP_DEFAULT_TIMEOUT 10  /* seconds */
 #define TLDAP_DEFAULT_REFRESH 300 /* seconds between validity checks */
-#define TLDAP_POOL_SIZE 4         /* idle connections kept per pool */
+#define TLDAP_POOL_SIZE 8         /* idle connections kept per pool (= the HTTP workers) */
 #define TLDAP_SESSIONS_BLOB "ldap/sessions"
 
 /* ---- configuration and lifetime ---- */

@@ -500,6 +500,25 @@ static void sts_finish(struct http_req *r)
     sts_params_cleanup(&p);
 }
 
+/* The federation actions may wait on their identity provider (LDAP binds and searches,
+ * JWKS refetches, userinfo calls): they run on the server's worker threads. */
+static bool sts_blocking(struct http_req *r)
+{
+    static const char *const remote[] = {"AssumeRoleWithLDAPIdentity", "AssumeRoleWithWebIdentity",
+                                         "AssumeRoleWithClientGrants"};
+    struct sts_params p = {0};
+    const char *action = http_req_query(r, "Action");
+    bool blocking = false;
+    if (action == NULL && strcmp(r->method, "POST") == 0 && r->body != NULL &&
+        is_form(http_req_header(r, "Content-Type")) &&
+        sts_params_parse_form(&p, (const char *)r->body, r->body_len) == TS_OK)
+        action = sts_param(&p, "Action");
+    for (size_t i = 0; action != NULL && i < sizeof remote / sizeof *remote; i++)
+        blocking |= strcmp(action, remote[i]) == 0;
+    sts_params_cleanup(&p);
+    return blocking;
+}
+
 void sts_route_init(struct http_route *route, struct sts_ctx *c)
 {
     memset(route, 0, sizeof *route);
@@ -507,6 +526,7 @@ void sts_route_init(struct http_route *route, struct sts_ctx *c)
     route->match = sts_match;
     route->start = sts_start;
     route->finish = sts_finish;
+    route->blocking = sts_blocking;
     route->err_style = HTTP_ERR_STS;
     route->body_max = STS_MAX_FORM_BODY;
     route->ctx = c;

@@ -204,6 +204,14 @@ def signed(endpoint, method, path, creds, service, body=b"", headers=None, query
     return method, u.path + ("?" + u.query if u.query else ""), out
 
 
+def admin(build, endpoint, args, root=(ROOT_USER, ROOT_PASSWORD)):
+    """`tessera admin ARGS...` as root (access key, secret)."""
+    env = dict(os.environ, TESSERA_ENDPOINT=endpoint, TESSERA_ACCESS_KEY=root[0],
+               TESSERA_SECRET_KEY=root[1])
+    subprocess.run([os.path.join(build, "tessera"), "admin"] + list(args), env=env,
+                   check=True, capture_output=True, timeout=60)
+
+
 def form_post(endpoint, params):
     body = urllib.parse.urlencode(params).encode()
     return ("POST", "/", {"Host": endpoint.split("//")[1],
@@ -353,10 +361,7 @@ http {{
         self.extra["anon_idle_kib"] = rss_kib(self.server.pid, "RssAnon")
 
     def admin(self, *args):
-        env = dict(os.environ, TESSERA_ENDPOINT=self.endpoint, TESSERA_ACCESS_KEY=ROOT_USER,
-                   TESSERA_SECRET_KEY=ROOT_PASSWORD)
-        subprocess.run([os.path.join(self.build, "tessera"), "admin"] + list(args), env=env,
-                       check=True, capture_output=True, timeout=60)
+        admin(self.build, self.endpoint, args)
 
     def setup_iam(self):
         pol = {"Version": "2012-10-17", "Statement": [

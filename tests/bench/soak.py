@@ -59,7 +59,7 @@ from botocore.auth import S3SigV4QueryAuth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from bench import free_port, lua_str, signed, stop, wait_port  # noqa: E402
+from bench import admin, free_port, lua_str, signed, stop, wait_port  # noqa: E402
 
 ROOT_USER, ROOT_PASSWORD = "soak-root", "soak-root-secret-1"
 USER, USER_SECRET = "soakuser", "soakuser-secret-1"
@@ -209,10 +209,7 @@ class Soak:
         wait_port(self.port, self.server, "tessera")
 
     def admin(self, *args):
-        env = dict(os.environ, TESSERA_ENDPOINT=self.endpoint, TESSERA_ACCESS_KEY=ROOT_USER,
-                   TESSERA_SECRET_KEY=ROOT_PASSWORD)
-        subprocess.run([os.path.join(self.build, "tessera"), "admin"] + list(args), env=env,
-                       check=True, capture_output=True, timeout=60)
+        admin(self.build, self.endpoint, args, (ROOT_USER, ROOT_PASSWORD))
 
     def setup(self):
         pol = {"Version": "2012-10-17", "Statement": [

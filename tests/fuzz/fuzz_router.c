@@ -135,8 +135,18 @@ static size_t exchange(const uint8_t *req, size_t n, char *ans, size_t cap, int 
         die("socket");
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        die("connect");
+    for (int attempt = 0; connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0; attempt++) {
+        /* Refused or timed out: the server stopped accepting, which is a finding. */
+        fprintf(stderr, "fuzz_router: connect: %s (attempt %d)\n", strerror(errno), attempt);
+        if (attempt == 4)
+            die("the server no longer accepts connections");
+        close(fd);
+        usleep(200 * 1000);
+        if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+            die("socket");
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     for (size_t off = 0; off < n;) {
         ssize_t k = send(fd, req + off, n - off, MSG_NOSIGNAL);
         if (k <= 0)

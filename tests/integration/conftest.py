@@ -111,7 +111,24 @@ class Server:
         rc = self.proc.returncode
         self.proc = None
         self.log.close()
+        self.check_sanitizers()
         return rc
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def check_sanitizers(self):
+        """In the ASAN build a sanitizer report in the server's log fails the test, whether
+        the report aborted the server or came at exit (leaks)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return
+        for mark in self.SANITIZER_MARKS:
+            i = text.find(mark)
+            if i >= 0:
+                raise AssertionError("sanitizer report in the server log %s:\n%s"
+                                     % (self.log_path, text[max(0, i - 200):i + 6000]))
 
     def kill(self):
         return self.stop(signal.SIGKILL)

@@ -407,6 +407,36 @@ def test_slapd_down_clear_error_then_recovery(directory, tmp):
         srv.stop()
 
 
+def test_stuck_directory_does_not_hold_up_s3(directory, tmp):
+    """Logins waiting on a directory that never answers run on worker threads: while more of
+    them wait than the server has HTTP threads, S3 requests are still answered at once."""
+    srv = start_server(tmp, ldap_env(directory, TESSERA_IDENTITY_LDAP_TIMEOUT="4"))
+    try:
+        c = login(srv, "alice")
+        s3 = s3_as(srv, c)
+        s3.put_object(Bucket="devs", Key="k", Body=b"x")
+        directory.pause()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(6) as pool:
+                waiting = [pool.submit(sts_ldap, srv, "alice", USER_PASSWORDS["alice"])
+                           for _ in range(6)]
+                time.sleep(0.5)  # the logins are now blocked in LDAP calls
+                for _ in range(5):
+                    t0 = time.time()
+                    assert s3.get_object(Bucket="devs", Key="k")["Body"].read() == b"x"
+                    assert time.time() - t0 < 1.0, "an S3 GET waited behind LDAP logins"
+                assert not any(f.done() for f in waiting), "the directory answered after all"
+                for f in waiting:
+                    status, root, secs = f.result()
+                    assert status == 503, ET.tostring(root)
+                    assert secs < 4 + 3, secs
+        finally:
+            directory.resume()
+        login(srv, "alice")
+    finally:
+        srv.stop()
+
+
 # ---- secrets, login client ----
 
 def test_passwords_never_logged(ldap_server):

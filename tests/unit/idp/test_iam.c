@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -487,6 +488,45 @@ static void test_threads(const char *dir)
     iam_store_close(st);
 }
 
+/* iam_user_get caches users; a change made by another process sharing the store (a second
+ * node on the same data directory) must be seen at once. */
+static void test_cache_other_process(const char *dir)
+{
+    struct iam_store *st = NULL;
+    struct iam_user u = {0};
+    const char *msg = NULL;
+    is_int(iam_store_open(dir, &st), TS_OK, "open for the cache test");
+    if (st == NULL)
+        return;
+    is_int(iam_user_add(st, "cached-user", "cachedsecret1", &msg), TS_OK, "add cached-user");
+    for (int i = 0; i < 2; i++) { /* the second read comes from the cache */
+        is_int(iam_user_get(st, "cached-user", &u), TS_OK, i ? "get (cached)" : "get (read)");
+        ok(u.enabled && strcmp(u.secret, "cachedsecret1") == 0, "cached-user as stored %d", i);
+        iam_user_cleanup(&u);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct iam_store *other = NULL;
+        int rc = iam_store_open(dir, &other) == TS_OK &&
+                         iam_user_set_enabled(other, "cached-user", false) == TS_OK &&
+                         iam_user_add(other, "cached-user", "cachedsecret2", &msg) == TS_OK
+                     ? 0
+                     : 1;
+        iam_store_close(other);
+        _exit(rc);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other process changed the user");
+    is_int(iam_user_get(st, "cached-user", &u), TS_OK, "get after the other process");
+    ok(!u.enabled, "disabled by the other process: seen");
+    is_str(u.secret, "cachedsecret2", "new secret from the other process: seen");
+    iam_user_cleanup(&u);
+    is_int(iam_user_remove(st, "cached-user"), TS_OK, "remove cached-user");
+    is_int(iam_user_get(st, "cached-user", &u), TS_E_NO_SUCH_ENTITY, "removed: not cached");
+    iam_store_close(st);
+}
+
 static void test_open_errors(void)
 {
     struct iam_store *st = (struct iam_store *)0x1;
@@ -526,6 +566,7 @@ int main(void)
 
     test_persistence(sub);
     test_threads(sub);
+    test_cache_other_process(sub);
     test_open_errors();
     rm_rf(dir);
     return t_done();
