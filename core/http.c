@@ -52,14 +52,20 @@ struct http_server {
     atomic_int in_flight;
     atomic_bool stopping; /* shutting down: new requests are answered 503 */
 
-    /* Workers for blocking requests: a queue of suspended requests (guarded by wlock). */
-    pthread_t *workers;
-    unsigned nworkers;
-    pthread_mutex_t wlock;
-    pthread_cond_t wcond;
-    struct http_req_priv *whead, *wtail;
-    unsigned wqueued;
-    bool wstop;
+    /* Worker pools for blocking requests, one per route that has route->blocking (so that a
+     * stuck directory cannot take the object store's writers, nor the other way round). */
+    struct http_pool *pools[HTTP_MAX_ROUTES]; /* by route index; NULL: none */
+};
+
+/* A pool: threads and a queue of suspended requests (guarded by lock). */
+struct http_pool {
+    pthread_t *threads;
+    unsigned nthreads;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct http_req_priv *head, *tail;
+    unsigned queued;
+    bool stop;
 };
 
 /* Blocking requests waiting for a worker beyond this are refused with SlowDown. */
@@ -560,13 +566,13 @@ static enum MHD_Result queue(struct http_req *r, struct MHD_Connection *c)
 
 /* ---- workers for blocking requests ---- */
 
-/* Suspends the connection and queues r for a worker. false when the queue is full. */
-static bool offload(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+/* Suspends the connection and queues r for a worker of pool p. false when the queue is full. */
+static bool offload(struct http_pool *p, struct http_req *r, struct MHD_Connection *c)
 {
     struct http_req_priv *pv = r->priv;
-    pthread_mutex_lock(&s->wlock);
-    if (s->wqueued >= HTTP_WORK_QUEUE_MAX || s->wstop) {
-        pthread_mutex_unlock(&s->wlock);
+    pthread_mutex_lock(&p->lock);
+    if (p->queued >= HTTP_WORK_QUEUE_MAX || p->stop) {
+        pthread_mutex_unlock(&p->lock);
         return false;
     }
     pv->offloaded = true;
@@ -574,69 +580,102 @@ static bool offload(struct http_server *s, struct http_req *r, struct MHD_Connec
     pv->req = r;
     pv->wnext = NULL;
     MHD_suspend_connection(c);
-    if (s->wtail)
-        s->wtail->wnext = pv;
+    if (p->tail)
+        p->tail->wnext = pv;
     else
-        s->whead = pv;
-    s->wtail = pv;
-    s->wqueued++;
-    pthread_cond_signal(&s->wcond);
-    pthread_mutex_unlock(&s->wlock);
+        p->head = pv;
+    p->tail = pv;
+    p->queued++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
     return true;
 }
 
 static void *worker_main(void *arg)
 {
-    struct http_server *s = arg;
+    struct http_pool *p = arg;
     for (;;) {
-        pthread_mutex_lock(&s->wlock);
-        while (s->whead == NULL && !s->wstop)
-            pthread_cond_wait(&s->wcond, &s->wlock);
-        struct http_req_priv *pv = s->whead;
+        pthread_mutex_lock(&p->lock);
+        while (p->head == NULL && !p->stop)
+            pthread_cond_wait(&p->cond, &p->lock);
+        struct http_req_priv *pv = p->head;
         if (pv == NULL) { /* stopping and nothing left */
-            pthread_mutex_unlock(&s->wlock);
+            pthread_mutex_unlock(&p->lock);
             return NULL;
         }
-        s->whead = pv->wnext;
-        if (s->whead == NULL)
-            s->wtail = NULL;
-        s->wqueued--;
-        pthread_mutex_unlock(&s->wlock);
+        p->head = pv->wnext;
+        if (p->head == NULL)
+            p->tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->lock);
         req_complete(pv->req);
         pv->offload_done = true;
         MHD_resume_connection(pv->conn); /* on_access runs again and queues the reply */
     }
 }
 
+/* Lets the workers finish what is queued, joins them and frees the pool. NULL is a no-op. */
+static void pool_free(struct http_pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->threads);
+    free(p);
+}
+
+static struct http_pool *pool_new(unsigned n)
+{
+    struct http_pool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->threads = calloc(n, sizeof *p->threads);
+    if (p->threads == NULL) {
+        pool_free(p);
+        return NULL;
+    }
+    for (; p->nthreads < n; p->nthreads++)
+        if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0) {
+            pool_free(p);
+            return NULL;
+        }
+    return p;
+}
+
 static int workers_start(struct http_server *s)
 {
-    bool any = false;
+    if (s->cfg.thread_per_connection)
+        return 0; /* blocking requests then run on the connection's own thread */
     for (size_t i = 0; i < s->nroutes; i++)
-        any |= s->routes[i]->blocking != NULL;
-    if (!any || s->cfg.thread_per_connection)
-        return 0; /* blocking requests then run on the connection's thread */
-    unsigned n = s->cfg.workers ? s->cfg.workers : 8;
-    s->workers = calloc(n, sizeof *s->workers);
-    if (s->workers == NULL)
-        return -1;
-    for (; s->nworkers < n; s->nworkers++)
-        if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) != 0)
+        if (s->routes[i]->blocking != NULL &&
+            (s->pools[i] = pool_new(s->cfg.workers ? s->cfg.workers : 8)) == NULL)
             return -1;
     return 0;
 }
 
-/* Lets the workers finish what is queued, then joins them. */
 static void workers_stop(struct http_server *s)
 {
-    pthread_mutex_lock(&s->wlock);
-    s->wstop = true;
-    pthread_cond_broadcast(&s->wcond);
-    pthread_mutex_unlock(&s->wlock);
-    for (unsigned i = 0; i < s->nworkers; i++)
-        pthread_join(s->workers[i], NULL);
-    s->nworkers = 0;
-    free(s->workers);
-    s->workers = NULL;
+    for (size_t i = 0; i < HTTP_MAX_ROUTES; i++) {
+        pool_free(s->pools[i]);
+        s->pools[i] = NULL;
+    }
+}
+
+static struct http_pool *route_pool(struct http_server *s, const struct http_route *route)
+{
+    for (size_t i = 0; route != NULL && i < s->nroutes; i++)
+        if (s->routes[i] == route)
+            return s->pools[i];
+    return NULL;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
@@ -682,11 +721,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
     if (pv->offloaded) /* resumed by the worker that completed it */
         return pv->offload_done ? queue(r, c) : MHD_YES;
-    if (pv->err == TS_OK && s->nworkers > 0 && r->route && r->route->blocking) {
+    struct http_pool *pool;
+    if (pv->err == TS_OK && r->route && r->route->blocking &&
+        (pool = route_pool(s, r->route)) != NULL) {
         r->body = (uint8_t *)buf_str(&pv->body);
         r->body_len = buf_len(&pv->body);
         if (r->route->blocking(r)) {
-            if (offload(s, r, c))
+            if (offload(pool, r, c))
                 return MHD_YES;
             req_fail(r, TS_E_SLOW_DOWN, NULL);
             return queue(r, c);
@@ -818,8 +859,6 @@ struct http_server *http_server_new(const struct http_config *cfg)
     atomic_init(&s->next_id, seed & 0xFFFFFFFF00000000ull);
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->stopping, false);
-    pthread_mutex_init(&s->wlock, NULL);
-    pthread_cond_init(&s->wcond, NULL);
     if (cfg->cert_file) {
         s->cert_pem = slurp(cfg->cert_file);
         s->key_pem = slurp(cfg->key_file);
@@ -985,8 +1024,6 @@ void http_server_free(struct http_server *s)
         MHD_stop_daemon(s->daemon);
     }
     workers_stop(s);
-    pthread_mutex_destroy(&s->wlock);
-    pthread_cond_destroy(&s->wcond);
     free(s->cert_pem);
     free(s->key_pem);
     free(s);

@@ -71,10 +71,10 @@ struct http_route {
     enum http_err_style err_style;
     size_t body_max; /* buffered-body limit; 0 means 1 MiB */
     bool no_authn;   /* health, metrics: skip the authn hook */
-    /* Optional: true when this request's finish may wait on a remote service (an LDAP
-     * login). It then runs on one of the server's worker threads while the connection is
-     * suspended, so that a slow directory never holds up the HTTP threads. Called once the
-     * whole body is in r->body. */
+    /* Optional: true when this request's finish may wait (on a remote service such as an
+     * LDAP directory, or on fsync). It then runs on a worker thread of this route's own pool
+     * while the connection is suspended, so that slow work never holds up the HTTP threads nor
+     * another route's workers. Called once the whole body is in (r->body or the sink). */
     bool (*blocking)(struct http_req *r);
     void *ctx; /* the module's state; handlers read r->route->ctx */
 };
@@ -172,7 +172,7 @@ struct http_config {
     unsigned connection_timeout; /* idle seconds; 0: 60 */
     size_t header_max;           /* bytes of request line + headers; 0: 16 KiB */
     bool thread_per_connection;  /* instead of the epoll pool (for benchmarks only) */
-    unsigned workers;            /* threads for blocking requests (route->blocking); 0: 8 */
+    unsigned workers;            /* threads per pool of blocking requests (route->blocking); 0: 8 */
 };
 
 /* The authn hook: begin runs after routing (may set r->authn_deferred and r->filter);

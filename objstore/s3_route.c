@@ -128,6 +128,16 @@ static void s3_cleanup(struct http_req *r)
     r->hctx = NULL;
 }
 
+/* Requests that change the store end in fsyncs (data file, directory, metadata commit): they
+ * finish on the route's worker threads, so that the HTTP threads keep serving reads and more
+ * writes overlap their syncs. Reads stay on the HTTP threads. */
+static bool s3_blocking(struct http_req *r)
+{
+    const struct s3_ctx *c = r->hctx;
+    return c != NULL && c->op != NULL && strcmp(r->method, "GET") != 0 &&
+           strcmp(r->method, "HEAD") != 0;
+}
+
 void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe)
 {
     const char *env[] = {"TESSERA_REGION", "TESSERA_SITE_REGION", "MINIO_REGION",
@@ -146,6 +156,7 @@ void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_e
     route->start = s3_start;
     route->finish = s3_finish;
     route->cleanup = s3_cleanup;
+    route->blocking = s3_blocking;
     route->err_style = HTTP_ERR_S3;
     route->body_max = OBJ_MAX_XML_BODY;
     route->ctx = st;
