@@ -212,6 +212,24 @@ def admin(build, endpoint, args, root=(ROOT_USER, ROOT_PASSWORD)):
                    check=True, capture_output=True, timeout=60)
 
 
+def rw_user(build, endpoint, tmp, policy, buckets, user, secret, root=(ROOT_USER, ROOT_PASSWORD)):
+    """Creates user with a policy allowing s3:* on buckets except GetObject under the first
+    bucket's denied/ prefix (the requests scenarios expect to be refused)."""
+    res = []
+    for b in buckets:
+        res += ["arn:aws:s3:::%s" % b, "arn:aws:s3:::%s/*" % b]
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": res},
+        {"Effect": "Deny", "Action": ["s3:GetObject"],
+         "Resource": ["arn:aws:s3:::%s/denied/*" % buckets[0]]}]}
+    path = os.path.join(tmp, policy + ".json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    admin(build, endpoint, ("policy", "create", policy, path), root)
+    admin(build, endpoint, ("user", "add", user, secret), root)
+    admin(build, endpoint, ("policy", "attach", policy, "--user", user), root)
+
+
 def form_post(endpoint, params):
     body = urllib.parse.urlencode(params).encode()
     return ("POST", "/", {"Host": endpoint.split("//")[1],
@@ -364,18 +382,8 @@ http {{
         admin(self.build, self.endpoint, args)
 
     def setup_iam(self):
-        pol = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["s3:*"],
-             "Resource": ["arn:aws:s3:::%s" % BUCKET, "arn:aws:s3:::%s/*" % BUCKET,
-                          "arn:aws:s3:::%s" % LIST_BUCKET, "arn:aws:s3:::%s/*" % LIST_BUCKET]},
-            {"Effect": "Deny", "Action": ["s3:GetObject"],
-             "Resource": ["arn:aws:s3:::%s/denied/*" % BUCKET]}]}
-        path = os.path.join(self.tmp, "bench-rw.json")
-        with open(path, "w") as f:
-            json.dump(pol, f)
-        self.admin("policy", "create", "bench-rw", path)
-        self.admin("user", "add", USER, USER_SECRET)
-        self.admin("policy", "attach", "bench-rw", "--user", USER)
+        rw_user(self.build, self.endpoint, self.tmp, "bench-rw", (BUCKET, LIST_BUCKET), USER,
+                USER_SECRET)
         if self.slapd:
             self.admin("policy", "attach", "readwrite", "--dn",
                        "cn=devs,ou=groups," + slapd_mod.SUFFIX)

@@ -59,7 +59,7 @@ from botocore.auth import S3SigV4QueryAuth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from bench import admin, free_port, lua_str, signed, stop, wait_port  # noqa: E402
+from bench import admin, free_port, lua_str, rw_user, signed, stop, wait_port  # noqa: E402
 
 ROOT_USER, ROOT_PASSWORD = "soak-root", "soak-root-secret-1"
 USER, USER_SECRET = "soakuser", "soakuser-secret-1"
@@ -212,17 +212,8 @@ class Soak:
         admin(self.build, self.endpoint, args, (ROOT_USER, ROOT_PASSWORD))
 
     def setup(self):
-        pol = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["s3:*"],
-             "Resource": ["arn:aws:s3:::%s" % BUCKET, "arn:aws:s3:::%s/*" % BUCKET]},
-            {"Effect": "Deny", "Action": ["s3:GetObject"],
-             "Resource": ["arn:aws:s3:::%s/denied/*" % BUCKET]}]}
-        path = os.path.join(self.tmp, "soak-rw.json")
-        with open(path, "w") as f:
-            json.dump(pol, f)
-        self.admin("policy", "create", "soak-rw", path)
-        self.admin("user", "add", USER, USER_SECRET)
-        self.admin("policy", "attach", "soak-rw", "--user", USER)
+        rw_user(self.build, self.endpoint, self.tmp, "soak-rw", (BUCKET,), USER, USER_SECRET,
+                (ROOT_USER, ROOT_PASSWORD))
         cfg = botocore.config.Config(s3={"addressing_style": "path"})
         root = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ROOT_USER,
                             aws_secret_access_key=ROOT_PASSWORD, region_name="us-east-1",

@@ -3,8 +3,9 @@
  * (SigV4/SigV2 header and query parsing; a fuzzed signature never verifies, so requests stay
  * anonymous or fail authentication), the STS route and the S3 router (bucket/key split and
  * validation, operation lookup, authorization) and the handlers behind it: bucket "pub" has a
- * public-write bucket policy, so anonymous PUT/GET/LIST/DELETE/multipart/copy requests reach
- * the object store; "priv" has none (AccessDenied paths).
+ * public read-write bucket policy (objects and listings, not the policy itself), so anonymous
+ * PUT/GET/LIST/DELETE/multipart/copy requests reach the object store; "priv" has none
+ * (AccessDenied paths).
  *
  * Each input is sent as-is on a fresh loopback connection to an in-process server (one
  * thread), the write side is shut down and the answer read until EOF or a short silence (an
@@ -39,9 +40,14 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Object and listing operations only: with s3:* an input could delete this very policy (or the
+ * bucket) and the liveness probe would see AccessDenied. */
 static const char pub_policy[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\","
-    "\"Action\":[\"s3:*\"],\"Resource\":[\"arn:aws:s3:::pub\",\"arn:aws:s3:::pub/*\"]}]}";
+    "\"Action\":[\"s3:GetObject\",\"s3:PutObject\",\"s3:DeleteObject\",\"s3:ListBucket\","
+    "\"s3:ListBucketMultipartUploads\",\"s3:ListMultipartUploadParts\","
+    "\"s3:AbortMultipartUpload\",\"s3:GetBucketLocation\"],"
+    "\"Resource\":[\"arn:aws:s3:::pub\",\"arn:aws:s3:::pub/*\"]}]}";
 
 static struct world {
     char dir[256];
