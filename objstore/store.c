@@ -593,7 +593,7 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
     if (mdb_env_create(&st->env) != 0)
         goto fail;
     mdb_env_set_maxdbs(st->env, 8);
-    mdb_env_set_mapsize(st->env, (size_t)64 << 30);
+    mdb_env_set_mapsize(st->env, (size_t)32 << 30);
     mdb_env_set_maxreaders(st->env, 1024);
     rc = mdb_env_open(st->env, metadir, MDB_NOTLS | MDB_NOMETASYNC, 0600);
     if (rc != 0) {

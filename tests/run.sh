@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds tessera and runs every test: the C unit tests and the integration suite (real clients
-# against a real server), first in the normal build, then in the ASAN (ASan+UBSan) build.
+# Builds tessera and runs every test: the C unit tests (in the normal build also under
+# valgrind) and the integration suite (real clients against a real server), first in the
+# normal build, then in the ASAN (ASan+UBSan) build.
 #   tests/run.sh            everything
 #   tests/run.sh --quick    normal build only
 set -eu

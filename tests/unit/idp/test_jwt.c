@@ -549,8 +549,14 @@ static void test_rate_limit(void)
         is_int(verify(t, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, "random kid refused");
         free(t);
     }
-    ok(fetches() - base <= 2, "100 random kids: at most 2 JWKS fetches (%d)", fetches() - base);
-    ok(now_s() - t0 < 10, "random kids do not stall (%.1fs)", now_s() - t0);
+    /* One refetch per interval (2 s, set in main) at most, whatever the speed of this run
+     * (valgrind makes it slow). */
+    double took = now_s() - t0;
+    int allowed = 2 + (int)(took / 2);
+    ok(fetches() - base <= allowed, "100 random kids: at most %d JWKS fetches in %.1fs (%d)",
+       allowed, took, fetches() - base);
+    ok(fetches() - base < 100, "random kids are not each refetched (%d)", fetches() - base);
+    ok(took < 60, "random kids do not stall (%.1fs)", took);
 }
 
 static void test_rotation(void)
