@@ -106,9 +106,9 @@ def lua_str(b):
                          for c in b) + '"'
 
 
-def write_lua(path, reqs):
-    """reqs: list of (method, path, headers dict, body) where body is bytes or ("x", n)
-    (n bytes of "x", built in Lua). Requests are replayed round-robin per connection."""
+def lua_replay(reqs):
+    """Lua lines that replay reqs round-robin per connection: a list of (method, path,
+    headers dict, body) where body is None, bytes or ("x", n) (n bytes of "x", built in Lua)."""
     out = ["local reqs = {}", "init = function(args)"]
     for m, p, h, body in reqs:
         hs = "{" + ", ".join("[%s] = %s" % (lua_str(k.encode()), lua_str(v.encode()))
@@ -121,14 +121,18 @@ def write_lua(path, reqs):
             b = lua_str(body)
         out.append("  table.insert(reqs, wrk.format(%s, %s, %s, %s))"
                    % (lua_str(m.encode()), lua_str(p.encode()), hs, b))
-    out += ["end",
-            "local i = 0",
-            "request = function()",
-            "  i = i + 1",
-            "  return reqs[(i %% %d) + 1]" % len(reqs),
-            "end"]
+    return out + ["end",
+                  "local i = 0",
+                  "request = function()",
+                  "  i = i + 1",
+                  "  return reqs[(i %% %d) + 1]" % len(reqs),
+                  "end"]
+
+
+def write_lua(path, reqs):
+    """A wrk script replaying reqs (see lua_replay)."""
     with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write("\n".join(lua_replay(reqs)) + "\n")
 
 
 def wrk(port, conns, secs, script=None, path="/", sample_pid=None):

@@ -59,7 +59,7 @@ from botocore.auth import S3SigV4QueryAuth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from bench import admin, free_port, lua_str, rw_user, signed, stop, wait_port  # noqa: E402
+from bench import admin, free_port, lua_replay, rw_user, signed, stop, wait_port  # noqa: E402
 
 ROOT_USER, ROOT_PASSWORD = "soak-root", "soak-root-secret-1"
 USER, USER_SECRET = "soakuser", "soakuser-secret-1"
@@ -150,20 +150,9 @@ def write_lua(path, reqs):
     """reqs: (method, path, headers, body_len or None). Round-robin per wrk thread; every
     thread counts the responses by status, done() prints the totals (STATUS lines) and wrk's
     error counters (ERRORS line)."""
-    out = ["local reqs = {}", "counts = {}", "init = function(args)"]
-    for m, p, h, n in reqs:
-        hs = "{" + ", ".join("[%s] = %s" % (lua_str(k.encode()), lua_str(v.encode()))
-                             for k, v in h.items()) + "}"
-        b = "nil" if n is None else 'string.rep("x", %d)' % n
-        out.append("  table.insert(reqs, wrk.format(%s, %s, %s, %s))"
-                   % (lua_str(m.encode()), lua_str(p.encode()), hs, b))
-    out += ["end",
-            "local i = 0",
-            "request = function()",
-            "  i = i + 1",
-            "  return reqs[(i %% %d) + 1]" % len(reqs),
-            "end",
-            "response = function(status, headers, body)",
+    out = ["counts = {}"] + lua_replay([(m, p, h, None if n is None else ("x", n))
+                                        for m, p, h, n in reqs])
+    out += ["response = function(status, headers, body)",
             "  counts[status] = (counts[status] or 0) + 1",
             "end",
             "local threads = {}",
