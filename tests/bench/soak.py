@@ -59,7 +59,7 @@ from botocore.auth import S3SigV4QueryAuth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from bench import admin, free_port, lua_replay, rw_user, signed, stop, wait_port  # noqa: E402
+from bench import free_port, lua_replay, rw_user, signed, stop, wait_port  # noqa: E402
 
 ROOT_USER, ROOT_PASSWORD = "soak-root", "soak-root-secret-1"
 USER, USER_SECRET = "soakuser", "soakuser-secret-1"
@@ -196,9 +196,6 @@ class Soak:
              "127.0.0.1:%d" % self.port, self.data], stdout=logf, stderr=logf, env=env)
         logf.close()
         wait_port(self.port, self.server, "tessera")
-
-    def admin(self, *args):
-        admin(self.build, self.endpoint, args, (ROOT_USER, ROOT_PASSWORD))
 
     def setup(self):
         rw_user(self.build, self.endpoint, self.tmp, "soak-rw", (BUCKET,), USER, USER_SECRET,
