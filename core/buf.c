@@ -65,10 +65,28 @@ int buf_adds(struct buf *b, const char *s)
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
+    if (b->failed)
+        return -1;
+    /* One formatting pass when the text fits the room already there (the usual case);
+     * else a second one after growing. */
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap2);
     va_end(ap2);
-    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
+    if (n < 0) {
+        if (room)
+            b->p[b->len] = '\0';
+        return -1;
+    }
+    if ((size_t)n < room) {
+        if (b->len + (size_t)n > b->max) {
+            b->p[b->len] = '\0';
+            return buf_fail(b);
+        }
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (buf_reserve(b, (size_t)n) != 0)
         return -1;
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;

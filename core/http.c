@@ -657,7 +657,9 @@ static int workers_start(struct http_server *s)
         return 0; /* blocking requests then run on the connection's own thread */
     for (size_t i = 0; i < s->nroutes; i++)
         if (s->routes[i]->blocking != NULL &&
-            (s->pools[i] = pool_new(s->cfg.workers ? s->cfg.workers : 8)) == NULL)
+            (s->pools[i] = pool_new(s->routes[i]->workers ? s->routes[i]->workers
+                                    : s->cfg.workers      ? s->cfg.workers
+                                                          : 8)) == NULL)
             return -1;
     return 0;
 }

@@ -116,47 +116,52 @@ int obj_upload_get(struct obj_store *st, const char *bucket, const char *key, co
     return rc;
 }
 
+struct part_arg {
+    const char *bucket, *key, *upload_id;
+    uint8_t kb[OBJ_ID_LEN + 4];
+    const void *enc;
+    size_t elen;
+    char old[OBJ_ID_LEN + 1];
+};
+
+static int part_put_apply(struct obj_store *st, MDB_txn *txn, void *arg)
+{
+    struct part_arg *a = arg;
+    MDB_val k = {sizeof a->kb, a->kb}, v;
+    a->old[0] = 0;
+    int rc = upload_get_txn(st, txn, a->bucket, a->key, a->upload_id, NULL);
+    if (rc != TS_OK)
+        return rc;
+    if (mdb_get(txn, st->db_parts, &k, &v) == 0 && v.mv_size > 17 + OBJ_ID_LEN) {
+        memcpy(a->old, (const char *)v.mv_data + 17, OBJ_ID_LEN);
+        a->old[OBJ_ID_LEN] = 0;
+    }
+    v.mv_size = a->elen;
+    v.mv_data = (void *)a->enc;
+    rc = mdb_put(txn, st->db_parts, &k, &v, 0);
+    return rc == 0 ? TS_OK : rc == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+}
+
 int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
                     const char *upload_id, unsigned number, struct obj_writer *w, const char *etag,
                     struct obj_meta *out)
 {
     struct obj_meta m = {0};
-    uint8_t kb[OBJ_ID_LEN + 4];
-    size_t elen;
-    char old[OBJ_ID_LEN + 1] = "";
-    MDB_txn *txn;
+    struct part_arg a = {.bucket = bucket, .key = key, .upload_id = upload_id};
     m.size = obj_writer_size(w);
     m.mtime = (int64_t)enc_now();
     memcpy(m.id, obj_writer_id(w), OBJ_ID_LEN + 1);
     snprintf(m.etag, sizeof m.etag, "%s", etag);
-    void *enc = obj_meta_encode(&m, &elen);
-    if (enc == NULL)
+    a.enc = obj_meta_encode(&m, &a.elen);
+    if (a.enc == NULL)
         return TS_E_INTERNAL;
-    part_key(kb, upload_id, number);
-    MDB_val k = {sizeof kb, kb}, v;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
-        free(enc);
-        return TS_E_INTERNAL;
-    }
-    int rc = upload_get_txn(st, txn, bucket, key, upload_id, NULL);
-    if (rc == TS_OK && mdb_get(txn, st->db_parts, &k, &v) == 0 && v.mv_size > 17 + OBJ_ID_LEN) {
-        memcpy(old, (const char *)v.mv_data + 17, OBJ_ID_LEN);
-        old[OBJ_ID_LEN] = 0;
-    }
-    v.mv_size = elen;
-    v.mv_data = enc;
-    if (rc == TS_OK && mdb_put(txn, st->db_parts, &k, &v, 0) != 0)
-        rc = TS_E_INTERNAL;
-    free(enc);
-    if (rc != TS_OK) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    rc = obj_int_commit(st, txn);
+    part_key(a.kb, upload_id, number);
+    int rc = obj_int_group_commit(st, part_put_apply, &a);
+    free((void *)a.enc);
     if (rc == TS_OK) {
         obj_writer_committed(w);
-        if (old[0])
-            obj_data_unlink(st, old);
+        if (a.old[0])
+            obj_data_unlink(st, a.old);
         if (out)
             rc = obj_meta_copy(out, &m);
     }

@@ -14,7 +14,9 @@
  *
  * Threads: every function is thread-safe. Readers use LMDB read transactions (MVCC, never
  * blocked); the only serialisation is LMDB's single writer, held for the metadata commit
- * only, never across a data-file fsync.
+ * only, never across a data-file fsync. Object and part commits are grouped
+ * (obj_int_group_commit): the writes of requests that arrive while a commit is syncing go
+ * into the next transaction together, so that they share its syncs.
  */
 #ifndef TS_OBJ_INT_H
 #define TS_OBJ_INT_H
@@ -82,7 +84,28 @@ struct obj_store {
     pthread_mutex_t rd_lock;
     MDB_txn *rd_pool[32];
     size_t rd_n;
+    /* Group commit (obj_int_group_commit); guarded by gc_lock. */
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_done;
+    struct obj_gc_op *gc_head, **gc_tail;
+    bool gc_busy; /* a leader is committing a batch */
 };
+
+/* One metadata change for obj_int_group_commit: apply() runs inside a nested write
+ * transaction and returns TS_OK to keep its changes (else they are rolled back alone). */
+struct obj_gc_op {
+    int (*apply)(struct obj_store *st, MDB_txn *txn, void *arg);
+    void *arg;
+    int rc;
+    bool done;
+    struct obj_gc_op *next;
+};
+
+/* Runs apply(st, txn, arg) in a write transaction shared with the other requests waiting
+ * to commit, commits, and returns once that commit is durable: apply's result, or the
+ * commit's error. The calling thread may be the one that commits the whole batch. */
+int obj_int_group_commit(struct obj_store *st, int (*apply)(struct obj_store *, MDB_txn *, void *),
+                         void *arg);
 
 /* A read-only transaction, renewed from the pool when one is there (cheaper than
  * mdb_txn_begin: no allocation, no new reader slot). TS_OK or TS_E_INTERNAL. */

@@ -129,8 +129,9 @@ static void s3_cleanup(struct http_req *r)
 }
 
 /* Requests that change the store end in fsyncs (data file, directory, metadata commit): they
- * finish on the route's worker threads, so that the HTTP threads keep serving reads and more
- * writes overlap their syncs. Reads stay on the HTTP threads. */
+ * finish on the route's worker threads (S3_WRITE_WORKERS), so that the HTTP threads keep
+ * serving reads and more writes overlap their syncs; the metadata commits of concurrent
+ * writes are grouped (obj_int_group_commit). Reads stay on the HTTP threads. */
 static bool s3_blocking(struct http_req *r)
 {
     const struct s3_ctx *c = r->hctx;
@@ -157,6 +158,7 @@ void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_e
     route->finish = s3_finish;
     route->cleanup = s3_cleanup;
     route->blocking = s3_blocking;
+    route->workers = S3_WRITE_WORKERS;
     route->err_style = HTTP_ERR_S3;
     route->body_max = OBJ_MAX_XML_BODY;
     route->ctx = st;

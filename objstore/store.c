@@ -575,6 +575,9 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
         return TS_E_INTERNAL;
     pthread_rwlock_init(&st->pcache_lock, NULL);
     pthread_mutex_init(&st->rd_lock, NULL);
+    pthread_mutex_init(&st->gc_lock, NULL);
+    pthread_cond_init(&st->gc_done, NULL);
+    st->gc_tail = &st->gc_head;
     snprintf(st->region, sizeof st->region, "us-east-1");
     mkdir(data_dir, 0700);
     st->root = path_join(data_dir, ".tessera");
@@ -679,6 +682,8 @@ void obj_store_close(struct obj_store *st)
         mdb_env_close(st->env);
     pthread_rwlock_destroy(&st->pcache_lock);
     pthread_mutex_destroy(&st->rd_lock);
+    pthread_mutex_destroy(&st->gc_lock);
+    pthread_cond_destroy(&st->gc_done);
     free(st->root);
     free(st->objdir);
     free(st->tmpdir);
@@ -730,6 +735,71 @@ int obj_int_commit(struct obj_store *st, MDB_txn *txn)
     }
     obj_store_sync(st);
     return TS_OK;
+}
+
+/* Applies a batch in one write transaction, each op in its own nested transaction so that
+ * a failing op rolls back alone, then commits and syncs once for all of them. */
+static void gc_commit_batch(struct obj_store *st, struct obj_gc_op *batch)
+{
+    MDB_txn *txn, *child;
+    bool any = false;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
+        for (struct obj_gc_op *o = batch; o; o = o->next)
+            o->rc = TS_E_INTERNAL;
+        return;
+    }
+    for (struct obj_gc_op *o = batch; o; o = o->next) {
+        if (mdb_txn_begin(st->env, txn, 0, &child) != 0) {
+            o->rc = TS_E_INTERNAL;
+            continue;
+        }
+        o->rc = o->apply(st, child, o->arg);
+        if (o->rc != TS_OK)
+            mdb_txn_abort(child);
+        else if (mdb_txn_commit(child) != 0)
+            o->rc = TS_E_INTERNAL;
+        else
+            any = true;
+    }
+    if (!any) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    int rc = obj_int_commit(st, txn);
+    for (struct obj_gc_op *o = batch; o; o = o->next)
+        if (o->rc == TS_OK)
+            o->rc = rc;
+}
+
+int obj_int_group_commit(struct obj_store *st, int (*apply)(struct obj_store *, MDB_txn *, void *),
+                         void *arg)
+{
+    struct obj_gc_op op = {.apply = apply, .arg = arg, .rc = TS_OK};
+    pthread_mutex_lock(&st->gc_lock);
+    *st->gc_tail = &op;
+    st->gc_tail = &op.next;
+    while (!op.done && st->gc_busy)
+        pthread_cond_wait(&st->gc_done, &st->gc_lock);
+    if (op.done) {
+        pthread_mutex_unlock(&st->gc_lock);
+        return op.rc;
+    }
+    /* This thread leads: it commits everything queued so far, its own op among it. */
+    struct obj_gc_op *batch = st->gc_head;
+    st->gc_head = NULL;
+    st->gc_tail = &st->gc_head;
+    st->gc_busy = true;
+    pthread_mutex_unlock(&st->gc_lock);
+    gc_commit_batch(st, batch);
+    pthread_mutex_lock(&st->gc_lock);
+    for (struct obj_gc_op *o = batch, *next; o; o = next) {
+        next = o->next;
+        o->done = true;
+    }
+    st->gc_busy = false;
+    pthread_cond_broadcast(&st->gc_done);
+    pthread_mutex_unlock(&st->gc_lock);
+    return op.rc;
 }
 
 int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *name)
@@ -960,35 +1030,39 @@ int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
     return g == 0 ? TS_OK : g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
 }
 
+struct put_arg {
+    const char *bucket, *key;
+    const void *enc;
+    size_t elen;
+    char old[OBJ_ID_LEN + 1];
+};
+
+static int object_put_apply(struct obj_store *st, MDB_txn *txn, void *arg)
+{
+    struct put_arg *a = arg;
+    a->old[0] = 0;
+    int rc = obj_int_bucket_exists_txn(st, txn, a->bucket);
+    if (rc == TS_OK)
+        rc = obj_int_object_put_txn(st, txn, a->bucket, a->key, a->enc, a->elen, a->old);
+    return rc;
+}
+
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
                       struct obj_writer *w, const struct obj_meta *m)
 {
     struct obj_meta nm = *m;
-    size_t elen;
-    char old[OBJ_ID_LEN + 1] = "";
-    MDB_txn *txn;
+    struct put_arg a = {.bucket = bucket, .key = key};
     memcpy(nm.id, w->id, sizeof nm.id);
     nm.size = w->size;
-    void *enc = obj_meta_encode(&nm, &elen);
-    if (enc == NULL)
+    a.enc = obj_meta_encode(&nm, &a.elen);
+    if (a.enc == NULL)
         return TS_E_INTERNAL;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
-        free(enc);
-        return TS_E_INTERNAL;
-    }
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK)
-        rc = obj_int_object_put_txn(st, txn, bucket, key, enc, elen, old);
-    free(enc);
-    if (rc != TS_OK) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    rc = obj_int_commit(st, txn);
+    int rc = obj_int_group_commit(st, object_put_apply, &a);
+    free((void *)a.enc);
     if (rc == TS_OK) {
         obj_writer_committed(w);
-        if (old[0] && strcmp(old, w->id) != 0)
-            obj_data_unlink(st, old);
+        if (a.old[0] && strcmp(a.old, w->id) != 0)
+            obj_data_unlink(st, a.old);
     }
     return rc;
 }

@@ -6,7 +6,7 @@ docs/BENCHMARKS.md:
 
     cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
     cmake --build build-bench -j2 --target tessera bench_fill
-    tests/bench/serve.py build-bench "sts.AssumeRole,s3.temp GET 4KiB" /tmp/lua
+    tests/bench/serve.py build-bench "sts.AssumeRole,s3.temp GET 4KiB" /tmp/lua [--idps]
     # prints READY PORT PID; then, in another shell:
     wrk -t2 -c16 -d10s -s /tmp/lua/sts.AssumeRole.lua http://127.0.0.1:PORT/ &
     perf record -F 2000 --call-graph dwarf -p PID -- sleep 4
@@ -20,13 +20,16 @@ import bench  # noqa: E402
 
 
 def main():
-    if len(sys.argv) != 4:
+    idps = sys.argv[4:] == ["--idps"]  # also slapd and the OIDC provider (LDAP, WebIdentity)
+    if len(sys.argv) != 4 and not idps:
         sys.exit(__doc__)
     build, only, out = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
     os.makedirs(out, exist_ok=True)
     b = bench.Bench(build, out, True, only)
     b.provider = b.slapd = None
     try:
+        if idps:
+            b.start_idps()
         b.start_server()
         b.setup_iam()
         for name, reqs in b.scenarios():

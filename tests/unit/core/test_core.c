@@ -88,6 +88,21 @@ static void test_buf(void)
     ok(buf_adds(&b, "56789") == -1, "add over limit fails");
     ok(buf_failed(&b), "failed flag");
     ok(buf_take(&b, NULL) == NULL, "take after failure");
+    /* Formatting into the room already there, past it (grows), and past the limit. */
+    buf_init(&b, 300);
+    buf_adds(&b, "x");
+    ok(buf_addf(&b, "%d-%s", 42, "ab") == 0, "addf fits");
+    ok(buf_addf(&b, "%0280d", 7) == 0, "addf grows");
+    ok(buf_len(&b) == 286 && strncmp(buf_str(&b), "x42-ab000", 9) == 0 &&
+           buf_str(&b)[285] == '7' && buf_str(&b)[286] == '\0',
+       "addf result");
+    ok(buf_addf(&b, "%s", "0123456789abcdef") == -1 && buf_failed(&b), "addf over limit fails");
+    buf_free(&b);
+    buf_init(&b, 1024);
+    ok(buf_addf(&b, "%s", "") == 0 && buf_len(&b) == 0 && buf_addf(&b, "a%c", 'b') == 0,
+       "addf empty then small");
+    is_str(buf_str(&b), "ab", "addf small result");
+    buf_free(&b);
     buf_init(&b, 1024);
     buf_add_xml(&b, "<a&'\">");
     is_str(buf_str(&b), "&lt;a&amp;&apos;&quot;&gt;", "xml escape");
