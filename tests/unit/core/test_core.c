@@ -93,8 +93,8 @@ static void test_buf(void)
     buf_adds(&b, "x");
     ok(buf_addf(&b, "%d-%s", 42, "ab") == 0, "addf fits");
     ok(buf_addf(&b, "%0280d", 7) == 0, "addf grows");
-    ok(buf_len(&b) == 286 && strncmp(buf_str(&b), "x42-ab000", 9) == 0 &&
-           buf_str(&b)[285] == '7' && buf_str(&b)[286] == '\0',
+    ok(buf_len(&b) == 286 && strncmp(buf_str(&b), "x42-ab000", 9) == 0 && buf_str(&b)[285] == '7' &&
+           buf_str(&b)[286] == '\0',
        "addf result");
     ok(buf_addf(&b, "%s", "0123456789abcdef") == -1 && buf_failed(&b), "addf over limit fails");
     buf_free(&b);
