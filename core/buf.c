@@ -131,10 +131,31 @@ static size_t utf8_seq_len(const unsigned char *s)
 
 /* Escapes s for XML text. Bytes that are not well-formed UTF-8 (a client's invalid key or
  * bucket name echoed in an error) become U+FFFD, so the document stays well-formed. */
+/* Bytes buf_add_xml must look at: the end, CR, " & ' < >, and every non-ASCII byte. */
+/* clang-format off */
+#define ONES16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const unsigned char xml_special[256] = {
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, /* 0x00: NUL, CR */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: " & ' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, /* 0x30: < > */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x50 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x70 */
+    ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, /* 0x80-0xff */
+};
+/* clang-format on */
+#undef ONES16
+
 int buf_add_xml(struct buf *b, const char *s)
 {
     const char *start = s;
-    for (; *s; s++) {
+    for (;; s++) {
+        while (!xml_special[(unsigned char)*s])
+            s++;
+        if (*s == '\0')
+            break;
         const char *rep = NULL;
         if ((unsigned char)*s >= 0x80) {
             size_t n = utf8_seq_len((const unsigned char *)s);

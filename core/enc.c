@@ -273,18 +273,77 @@ char *enc_uri_encode(const char *s, size_t n, bool keep_slash)
     return out;
 }
 
+/* UTC fields of t without gmtime_r, which takes glibc's time-zone lock: every listed object
+ * formats a date (days to civil date after H. Hinnant's days_from_civil inverse). */
+struct utc {
+    long long year;
+    unsigned mon, day, hour, min, sec, wday; /* mon 1-12, wday 0 = Sunday */
+};
+
+static void utc_of(time_t t, struct utc *u)
+{
+    long long days = (long long)t / 86400, rem = (long long)t % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    u->hour = (unsigned)(rem / 3600);
+    u->min = (unsigned)(rem / 60 % 60);
+    u->sec = (unsigned)(rem % 60);
+    u->wday = (unsigned)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    u->day = doy - (153 * mp + 2) / 5 + 1;
+    u->mon = mp < 10 ? mp + 3 : mp - 9;
+    u->year = (long long)yoe + era * 400 + (u->mon <= 2);
+}
+
+static char *put_num(char *p, unsigned long long v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
+/* Years outside 0..9999 (not reachable from a time_t the server produces) fall back to
+ * snprintf for an honest rendering. */
 void enc_time_iso8601(time_t t, char *out)
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    struct utc u;
+    utc_of(t, &u);
+    if (u.year < 0 || u.year > 9999) {
+        char tmp[128];
+        snprintf(tmp, sizeof tmp, "%lld-%02u-%02uT%02u:%02u:%02u.000Z", u.year, u.mon, u.day,
+                 u.hour, u.min, u.sec);
+        snprintf(out, 32, "%.31s", tmp);
+        return;
+    }
+    char *p = put_num(out, (unsigned long long)u.year, 4);
+    *p++ = '-';
+    p = put_num(p, u.mon, 2);
+    *p++ = '-';
+    p = put_num(p, u.day, 2);
+    *p++ = 'T';
+    p = put_num(p, u.hour, 2);
+    *p++ = ':';
+    p = put_num(p, u.min, 2);
+    *p++ = ':';
+    p = put_num(p, u.sec, 2);
+    memcpy(p, ".000Z", 6);
 }
 
 void enc_time_amz(time_t t, char *out)
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+    struct utc u;
+    char tmp[128];
+    utc_of(t, &u);
+    snprintf(tmp, sizeof tmp, "%04lld%02u%02uT%02u%02u%02uZ", u.year, u.mon, u.day, u.hour, u.min,
+             u.sec);
+    snprintf(out, 32, "%.31s", tmp);
 }
 
 void enc_time_http(time_t t, char *out)
@@ -292,10 +351,12 @@ void enc_time_http(time_t t, char *out)
     static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    struct utc u;
+    char tmp[128];
+    utc_of(t, &u);
+    snprintf(tmp, sizeof tmp, "%s, %02u %s %04lld %02u:%02u:%02u GMT", days[u.wday], u.day,
+             months[u.mon - 1], u.year, u.hour, u.min, u.sec);
+    snprintf(out, 32, "%.31s", tmp);
 }
 
 int enc_time_parse_amz(const char *s, time_t *out)

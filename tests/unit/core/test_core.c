@@ -73,6 +73,33 @@ static void test_time(void)
     is_str(s, "Sun, 30 Aug 2015 12:36:00 GMT", "http date");
     ok(enc_time_parse_http("Sun, 30 Aug 2015 12:36:00 GMT", &t) == 0 && t == 1440938160,
        "parse http date");
+    /* The formatters compute the calendar themselves: compare with gmtime_r + strftime over
+     * edges (leap days, centuries, before 1970, far future) and a sweep of instants. */
+    static const time_t edges[] = {-1,         -86400,     -2208988800, 951782400,
+                                   951868799,  951868800,  4107542400,  4107628800,
+                                   2147483647, 2147483648, 253402300799};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof edges / sizeof *edges + 20000; i++) {
+        time_t v = i < sizeof edges / sizeof *edges
+                       ? edges[i]
+                       : (time_t)(i * 7919LL * 86400 / 7 + (long long)i * 4111 - 1000000000LL);
+        struct tm tm;
+        char want[64], got[32];
+        gmtime_r(&v, &tm);
+        strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        enc_time_iso8601(v, got);
+        if (strcmp(want, got) != 0 && bad++ < 3)
+            fprintf(stderr, "time %lld: %s vs %s\n", (long long)v, want, got);
+        strftime(want, sizeof want, "%Y%m%dT%H%M%SZ", &tm);
+        enc_time_amz(v, got);
+        if (strcmp(want, got) != 0 && bad++ < 3)
+            fprintf(stderr, "time %lld: %s vs %s\n", (long long)v, want, got);
+        strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        enc_time_http(v, got);
+        if (strcmp(want, got) != 0 && bad++ < 3)
+            fprintf(stderr, "time %lld: %s vs %s\n", (long long)v, want, got);
+    }
+    is_int(bad, 0, "date formatting agrees with gmtime_r over edges and a sweep");
     ok(enc_time_parse_iso8601("2015-08-30T12:36:00Z", &t) == 0 && t == 1440938160, "parse iso");
     ok(enc_time_parse_iso8601("2015-08-30T14:36:00.123+02:00", &t) == 0 && t == 1440938160,
        "parse iso offset");
