@@ -129,8 +129,6 @@ static size_t utf8_seq_len(const unsigned char *s)
     return n;
 }
 
-/* Escapes s for XML text. Bytes that are not well-formed UTF-8 (a client's invalid key or
- * bucket name echoed in an error) become U+FFFD, so the document stays well-formed. */
 /* Bytes buf_add_xml must look at: the end, CR, " & ' < >, and every non-ASCII byte. */
 /* clang-format off */
 #define ONES16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
@@ -148,6 +146,8 @@ static const unsigned char xml_special[256] = {
 /* clang-format on */
 #undef ONES16
 
+/* Escapes s for XML text. Bytes that are not well-formed UTF-8 (a client's invalid key or
+ * bucket name echoed in an error) become U+FFFD, so the document stays well-formed. */
 int buf_add_xml(struct buf *b, const char *s)
 {
     const char *start = s;

@@ -76,7 +76,7 @@ struct http_route {
      * while the connection is suspended, so that slow work never holds up the HTTP threads nor
      * another route's workers. Called once the whole body is in (r->body or the sink). */
     bool (*blocking)(struct http_req *r);
-    unsigned workers; /* threads of that pool; 0: the server's cfg.workers */
+    unsigned workers; /* threads of that pool; 0: the server's cfg.workers, else 8 */
     void *ctx;        /* the module's state; handlers read r->route->ctx */
 };
 

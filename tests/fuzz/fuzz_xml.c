@@ -1,8 +1,8 @@
 /* fuzz_xml.c -- core/xml.c's reader (every S3 request body: CompleteMultipartUpload,
  * DeleteObjects, tagging...): xml_parse on arbitrary bytes, then a walk of the tree. And the
- * writer (every S3 and STS reply): the input, up to its first NUL, written as an element's
- * text with xml_elem must give a document the reader accepts, and when the input is ASCII
- * without control characters other than tab, LF and CR, the reader must give it back. */
+ * writer (every S3 and STS reply): the input, up to its first NUL, is written as an element's
+ * text with xml_elem (under the sanitizers); when it is ASCII without control characters
+ * other than tab, LF and CR, the reader must accept the document and give the text back. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
