@@ -129,12 +129,13 @@ static size_t utf8_seq_len(const unsigned char *s)
     return n;
 }
 
-/* Bytes buf_add_xml must look at: the end, CR, " & ' < >, and every non-ASCII byte. */
+/* Bytes buf_add_xml must look at: the end, every C0 control but tab and LF, " & ' < >, and
+ * every non-ASCII byte. */
 /* clang-format off */
 #define ONES16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 static const unsigned char xml_special[256] = {
-    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, /* 0x00: NUL, CR */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, /* 0x00: all but tab, LF */
+    ONES16,                                         /* 0x10 */
     0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: " & ' */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, /* 0x30: < > */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
@@ -143,11 +144,28 @@ static const unsigned char xml_special[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x70 */
     ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, /* 0x80-0xff */
 };
+/* Bytes buf_add_json must look at: the end, C0 controls, " \ and every non-ASCII byte. */
+static const unsigned char json_special[256] = {
+    ONES16, ONES16,                                 /* 0x00-0x1f */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: " */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: \ */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x70 */
+    ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, /* 0x80-0xff */
+};
 /* clang-format on */
 #undef ONES16
 
-/* Escapes s for XML text. Bytes that are not well-formed UTF-8 (a client's invalid key or
- * bucket name echoed in an error) become U+FFFD, so the document stays well-formed. */
+#define REPLACEMENT_CHAR "\xef\xbf\xbd" /* U+FFFD */
+
+/* Escapes s for XML text so that the document stays well-formed XML 1.0 whatever s holds.
+ * XML 1.0 has no representation at all (not even a character reference) for the C0 controls
+ * other than tab, LF and CR, nor for U+FFFE and U+FFFF: those become U+FFFD, as do bytes that
+ * are not well-formed UTF-8 (a client's invalid key or bucket name echoed in an error). CR is
+ * written &#13; (a literal one would come back as LF). Valid UTF-8 without those characters
+ * round-trips exactly through any XML parser. */
 int buf_add_xml(struct buf *b, const char *s)
 {
     const char *start = s;
@@ -157,62 +175,86 @@ int buf_add_xml(struct buf *b, const char *s)
         if (*s == '\0')
             break;
         const char *rep = NULL;
+        size_t skip = 1;
         if ((unsigned char)*s >= 0x80) {
+            const unsigned char *u = (const unsigned char *)s;
+            size_t n = utf8_seq_len(u);
+            if (n == 3 && u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe) {
+                skip = 3; /* U+FFFE, U+FFFF: not XML characters */
+            } else if (n) {
+                s += n - 1;
+                continue;
+            }
+            rep = REPLACEMENT_CHAR;
+        } else {
+            switch (*s) {
+            case '&':
+                rep = "&amp;";
+                break;
+            case '<':
+                rep = "&lt;";
+                break;
+            case '>':
+                rep = "&gt;";
+                break;
+            case '"':
+                rep = "&quot;";
+                break;
+            case '\'':
+                rep = "&apos;";
+                break;
+            case '\r':
+                rep = "&#13;";
+                break;
+            default: /* a C0 control */
+                rep = REPLACEMENT_CHAR;
+                break;
+            }
+        }
+        if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
+            return -1;
+        s += skip - 1;
+        start = s + 1;
+    }
+    return buf_add(b, start, (size_t)(s - start));
+}
+
+/* Escapes s as the inside of a JSON string (RFC 8259) so that the text is valid JSON whatever
+ * s holds: " and \ are escaped, C0 controls written \u00XX, and bytes that are not
+ * well-formed UTF-8 (a client's raw bytes in a log line) become U+FFFD. ASCII text is
+ * scanned with one table lookup per byte (every request's access log line comes here). */
+int buf_add_json(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *start = s;
+    for (;; s++) {
+        while (!json_special[(unsigned char)*s])
+            s++;
+        if (*s == '\0')
+            break;
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        const char *rep = esc;
+        if (c >= 0x80) {
             size_t n = utf8_seq_len((const unsigned char *)s);
             if (n) {
                 s += n - 1;
                 continue;
             }
-            rep = "\xef\xbf\xbd";
+            rep = REPLACEMENT_CHAR;
+        } else if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            esc[2] = '\0';
+        } else {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            esc[6] = '\0';
         }
-        switch (*s) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&apos;";
-            break;
-        case '\r':
-            rep = "&#13;";
-            break;
-        default:
-            break;
-        }
-        if (rep) {
-            if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
-                return -1;
-            start = s + 1;
-        }
-    }
-    return buf_add(b, start, (size_t)(s - start));
-}
-
-int buf_add_json(struct buf *b, const char *s)
-{
-    const char *start = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\' || c < 0x20) {
-            char esc[8];
-            if (buf_add(b, start, (size_t)(s - start)) != 0)
-                return -1;
-            if (c == '"' || c == '\\')
-                snprintf(esc, sizeof esc, "\\%c", c);
-            else
-                snprintf(esc, sizeof esc, "\\u%04x", c);
-            if (buf_adds(b, esc) != 0)
-                return -1;
-            start = s + 1;
-        }
+        if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
+            return -1;
+        start = s + 1;
     }
     return buf_add(b, start, (size_t)(s - start));
 }

@@ -20,9 +20,11 @@ int buf_add(struct buf *b, const void *p, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
-/* Appends s with XML escaping of & < > " '. */
+/* Appends s as XML text, escaping & < > " ' and CR. The result is always well-formed XML 1.0:
+ * invalid UTF-8, C0 controls other than tab and LF, U+FFFE and U+FFFF become U+FFFD. */
 int buf_add_xml(struct buf *b, const char *s);
-/* Appends s as the inside of a JSON string (no quotes). */
+/* Appends s as the inside of a JSON string (no quotes); always valid JSON: invalid UTF-8
+ * becomes U+FFFD, C0 controls \u00XX. */
 int buf_add_json(struct buf *b, const char *s);
 /* The content (NUL-terminated; "" when empty) and its length. Borrowed. */
 const char *buf_str(const struct buf *b);

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/enc.h"
 #include "core/err.h"
@@ -145,6 +147,70 @@ static void test_buf(void)
     buf_add_json(&b, "a\"b\\c\n");
     is_str(buf_str(&b), "a\\\"b\\\\c\\u000a", "json escape");
     buf_free(&b);
+
+    /* Issue 13 item 15: the writers never emit malformed output, whatever the input. XML 1.0
+     * has no form for C0 controls but tab, LF, CR, nor for U+FFFE/U+FFFF. */
+    buf_init(&b, 1024);
+    buf_add_xml(&b, "a\x01"
+                    "b\tc\nd\re\x1f\x7f\xef\xbf\xbe\xef\xbf\xbf\xef\xbf\xbdz");
+    is_str(buf_str(&b),
+           "a\xef\xbf\xbd"
+           "b\tc\nd&#13;e\xef\xbf\xbd\x7f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz",
+           "xml: controls, U+FFFE, U+FFFF replaced; tab, LF kept; CR a reference");
+    buf_free(&b);
+    buf_init(&b, 1024);
+    buf_add_xml(&b, "\xef\xbf\xbe<\xef\xbf");
+    is_str(buf_str(&b), "\xef\xbf\xbd&lt;\xef\xbf\xbd\xef\xbf\xbd",
+           "xml: U+FFFE then a cut sequence");
+    buf_free(&b);
+    buf_init(&b, 1024);
+    {
+        /* every byte value and every pair of them: the document always parses */
+        char one[3] = {0};
+        int bad = 0;
+        for (int c1 = 1; c1 < 256; c1++)
+            for (int c2 = 0; c2 < 256; c2++) {
+                struct buf d;
+                one[0] = (char)c1;
+                one[1] = (char)c2;
+                buf_init(&d, 1024);
+                xml_open(&d, "R", NULL);
+                xml_elem(&d, "K", one);
+                xml_close(&d, "R");
+                struct xml_node *n = xml_parse(buf_str(&d), buf_len(&d));
+                bad += n == NULL;
+                xml_free(n);
+                buf_free(&d);
+            }
+        is_int(bad, 0, "xml: every 1- and 2-byte text gives a well-formed document");
+    }
+    buf_free(&b);
+    buf_init(&b, 1024);
+    buf_add_json(&b, "u\xff\xfe\xc3\xa9\xc0\xaf\x01\x1f\x7f\"\\\xe2\x82");
+    is_str(buf_str(&b),
+           "u\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\\u0001\\u001f\x7f\\\"\\\\"
+           "\xef\xbf\xbd\xef\xbf\xbd",
+           "json: invalid UTF-8 replaced, controls escaped");
+    buf_free(&b);
+    {
+        char one[3] = {0};
+        int bad = 0;
+        for (int c1 = 1; c1 < 256; c1++)
+            for (int c2 = 0; c2 < 256; c2++) {
+                struct buf d;
+                one[0] = (char)c1;
+                one[1] = (char)c2;
+                buf_init(&d, 1024);
+                buf_adds(&d, "[\"");
+                buf_add_json(&d, one);
+                buf_adds(&d, "\"]");
+                json_t *j = json_loadb(buf_str(&d), buf_len(&d), 0, NULL);
+                bad += j == NULL;
+                json_decref(j);
+                buf_free(&d);
+            }
+        is_int(bad, 0, "json: every 1- and 2-byte text gives valid JSON");
+    }
 }
 
 static void test_xml(void)
