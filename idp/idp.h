@@ -6,6 +6,7 @@
 #ifndef TS_IDP_H
 #define TS_IDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -35,5 +36,17 @@ struct idp_claims {
 void idp_claims_cleanup(struct idp_claims *c);
 /* Adds a variable (copied). Returns TS_OK or TS_E_INTERNAL. */
 int idp_claims_add_var(struct idp_claims *c, const char *key, const char *value);
+
+/* Whether s is fit to name an identity (OIDC sub, iss, preferred_username; an LDAP user name
+ * or DN): well-formed UTF-8 with no control character (C0, DEL, C1) and no U+FFFE/U+FFFF.
+ * Such names end up in ARNs, in STS XML answers (where XML 1.0 cannot represent most
+ * controls at all), in logs and on terminals: a backend refuses an identity whose name fails
+ * this instead of passing it on. */
+bool idp_name_ok(const char *s);
+
+/* Session tag keys that differ only in case are one key (AWS: "Duplicate tag keys found.
+ * Please note that Tag keys are case insensitive."). Returns the index of the first key of
+ * keys[0..n) that repeats an earlier one, ignoring ASCII case, or -1 when all are distinct. */
+long idp_tag_keys_duplicate(const char *const *keys, size_t n);
 
 #endif

@@ -780,8 +780,12 @@ static int add_vars(struct idp_claims *c, json_t *payload)
     return TS_OK;
 }
 
-/* Whether aud contains client_id, or azp equals it. *matched gets the value that matched. */
-static bool audience_ok(json_t *payload, const char *client_id)
+/* Whether the token is meant for client_id: aud (a string or an array) contains it. With
+ * allow_azp (OAuth2 access tokens of AssumeRoleWithClientGrants only, whose aud often names
+ * the resource server), azp equal to client_id is enough too. An id_token must name the
+ * client in aud (OpenID Connect Core 3.1.3.7): an azp fallback would accept an id_token
+ * issued to another service ("aud": "https://payments-api.example") by the same client. */
+static bool audience_ok(json_t *payload, const char *client_id, bool allow_azp)
 {
     json_t *aud = json_object_get(payload, "aud");
     const char *azp = json_string_value(json_object_get(payload, "azp"));
@@ -796,7 +800,29 @@ static bool audience_ok(json_t *payload, const char *client_id)
                 return true;
         }
     }
-    return azp != NULL && strcmp(azp, client_id) == 0;
+    return allow_azp && azp != NULL && strcmp(azp, client_id) == 0;
+}
+
+/* Whether the JWS header's typ says an OAuth2 access token in the RFC 9068 format ("at+jwt",
+ * or the full media type "application/at+jwt"; media types compare case-insensitively and
+ * may carry parameters). Such a token is never an id_token. */
+static bool typ_is_access_token(json_t *hdr)
+{
+    const char *typ = json_string_value(json_object_get(hdr, "typ"));
+    size_t n;
+
+    if (typ == NULL)
+        return false;
+    while (*typ == ' ' || *typ == '\t')
+        typ++;
+    n = strcspn(typ, ";");
+    while (n > 0 && (typ[n - 1] == ' ' || typ[n - 1] == '\t'))
+        n--;
+    if (n >= 12 && strncasecmp(typ, "application/", 12) == 0) {
+        typ += 12;
+        n -= 12;
+    }
+    return n == 6 && strncasecmp(typ, "at+jwt", 6) == 0;
 }
 
 /* Snapshot of what a verification needs from a provider. */
@@ -813,8 +839,8 @@ static void provider_snapshot(struct oidc_provider *p, const char **issuer, stru
  * preferring one whose client id the audience names. *role_mode tells which; *undiscovered
  * whether a candidate has not been discovered yet. */
 static struct oidc_provider *pick_provider(struct oidc_providers *ps, const char *iss,
-                                           const char *role_arn, json_t *payload, bool *role_mode,
-                                           bool *undiscovered)
+                                           const char *role_arn, json_t *payload, bool access_token,
+                                           bool *role_mode, bool *undiscovered)
 {
     struct oidc_provider *best = NULL;
     bool names_role = false;
@@ -844,7 +870,7 @@ static struct oidc_provider *pick_provider(struct oidc_providers *ps, const char
             *role_mode = true;
             return cand;
         }
-        if (audience_ok(payload, cand->client_id))
+        if (audience_ok(payload, cand->client_id, access_token))
             return cand;
         if (best == NULL)
             best = cand;
@@ -1002,6 +1028,10 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
         *why = "the token names its own key (jwk/jku/x5u/x5c): refused";
         goto fail;
     }
+    if (!access_token && typ_is_access_token(hdr)) {
+        *why = "the token is an OAuth2 access token (typ at+jwt), not an id_token";
+        goto fail;
+    }
     v = json_object_get(hdr, "kid");
     if (v != NULL) {
         if (!json_is_string(v)) {
@@ -1023,7 +1053,7 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
     }
     /* 4. The provider: by role ARN, else a claim-mode provider with this issuer. */
     bool role_mode = false, undiscovered = false;
-    p = pick_provider(ps, iss, role_arn, payload, &role_mode, &undiscovered);
+    p = pick_provider(ps, iss, role_arn, payload, access_token, &role_mode, &undiscovered);
     if (p == NULL && undiscovered) {
         /* Some provider is not discovered yet: try now (bounded wait), then look again. */
         for (i = 0; i < ps->n; i++) {
@@ -1034,7 +1064,7 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
             if (ciss == NULL)
                 provider_fetch(ps->v[i], true, true);
         }
-        p = pick_provider(ps, iss, role_arn, payload, &role_mode, &undiscovered);
+        p = pick_provider(ps, iss, role_arn, payload, access_token, &role_mode, &undiscovered);
     }
     if (p == NULL) {
         bool any_claim_mode = false;
@@ -1090,7 +1120,7 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
             *why = "the token's issuer does not match";
             goto fail;
         }
-        if (!audience_ok(payload, p->client_id)) {
+        if (!audience_ok(payload, p->client_id, access_token)) {
             *why = "the token's audience is not this client";
             goto fail;
         }
@@ -1125,6 +1155,17 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
         rc = merge_userinfo(p, token, payload, why);
         if (rc != TS_OK)
             goto fail;
+    }
+    /* 7. The names that identify the session (its parent, ARN, the XML answer, logs). */
+    {
+        const char *user = json_string_value(json_object_get(payload, "preferred_username"));
+        if (!idp_name_ok(json_string_value(json_object_get(payload, "sub"))) ||
+            (user != NULL && !idp_name_ok(user)) || !idp_name_ok(iss)) {
+            *why = "the token's sub, iss or preferred_username holds control characters or "
+                   "characters XML cannot carry";
+            rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
+            goto fail;
+        }
     }
     rc = fill_claims(p, payload, role_mode, access_token, &c);
     if (rc != TS_OK) {

@@ -241,15 +241,13 @@ static int unavailable(struct tldap *l, const struct tldap_deadline *d, int lrc,
     return TS_E_SERVICE_UNAVAILABLE;
 }
 
+/* An LDAPUsername: 1..TLDAP_MAX_USERNAME bytes of well-formed UTF-8 without control
+ * characters (idp_name_ok). It reaches the directory, the logs and the session's ARN and XML
+ * answer: anything else is refused before any bind. */
 static bool username_ok(const char *u)
 {
     size_t n = strlen(u);
-    if (n == 0 || n > TLDAP_MAX_USERNAME)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
-            return false;
-    return true;
+    return n > 0 && n <= TLDAP_MAX_USERNAME && idp_name_ok(u);
 }
 
 int tldap_authenticate(struct tldap *l, const char *username, const char *password,
@@ -266,7 +264,7 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
     memset(&c, 0, sizeof c);
     memset(&la, 0, sizeof la);
     if (username == NULL || !username_ok(username)) {
-        snprintf(msg, msglen, "LDAPUsername must be 1 to %d printable characters.",
+        snprintf(msg, msglen, "LDAPUsername must be 1 to %d bytes of printable UTF-8 characters.",
                  TLDAP_MAX_USERNAME);
         return TS_E_STS_INVALID_PARAMETER;
     }
@@ -302,6 +300,15 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
     if (norm == NULL) {
         log_kv(LOG_WARN, "ldap.auth", "user", username, "dn", la.dn_raw, "result", "error", "error",
                "unparsable DN", NULL);
+        snprintf(msg, msglen, DENIED_MSG);
+        rc = TS_E_STS_ACCESS_DENIED;
+        goto fail;
+    }
+
+    if (!idp_name_ok(la.dn_raw) || (la.canon != NULL && !idp_name_ok(la.canon))) {
+        /* The directory's names become the session's parent, ARN and XML answer. */
+        log_kv(LOG_WARN, "ldap.auth", "user", username, "dn", la.dn_raw, "result", "denied",
+               "reason", "the entry's DN or user name holds control characters", NULL);
         snprintf(msg, msglen, DENIED_MSG);
         rc = TS_E_STS_ACCESS_DENIED;
         goto fail;

@@ -96,7 +96,9 @@ static bool tag_text_ok(const char *s, size_t max, bool empty_ok)
 
 /* The session tags of a verified token (AWS's "https://aws.amazon.com/tags" claim:
  * {"principal_tags": {"k": ["v"]}, "transitive_tag_keys": ["k"]}) into tags (borrowed from
- * payload). Returns the number of tags, or -1 with *why set when the claim is malformed. */
+ * payload). Returns the number of tags, -1 with *why set when the claim is malformed, or -2
+ * with *why set when two keys differ only in case (tag keys are case-insensitive: "Team" and
+ * "team" are one key, and aws:PrincipalTag/team must have one value). */
 static long token_tags(json_t *payload, struct http_kv *tags, size_t max, const char **why)
 {
     json_t *claim = json_object_get(payload, TAGS_CLAIM), *pt, *tk, *v;
@@ -129,6 +131,16 @@ static long token_tags(json_t *payload, struct http_kv *tags, size_t max, const 
         tags[n].key = (char *)k;
         tags[n].value = (char *)val;
         n++;
+    }
+    {
+        const char *keys[POL_ROLE_MAX_TAGS];
+        size_t nk = n < POL_ROLE_MAX_TAGS ? n : POL_ROLE_MAX_TAGS;
+        for (i = 0; i < nk; i++)
+            keys[i] = tags[i].key;
+        if (idp_tag_keys_duplicate(keys, nk) >= 0) {
+            *why = "Duplicate tag keys found. Please note that Tag keys are case insensitive.";
+            return -2;
+        }
     }
     tk = json_object_get(claim, "transitive_tag_keys");
     if (tk != NULL) {
@@ -215,7 +227,7 @@ static int assume(struct oidc_providers *ps, bool client_grants, struct sts_ctx 
         }
         ntags = token_tags(payload, tags, POL_ROLE_MAX_TAGS, &why);
         if (ntags < 0) {
-            rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
+            rc = ntags == -2 ? TS_E_STS_INVALID_PARAMETER : TS_E_STS_INVALID_IDENTITY_TOKEN;
             snprintf(msg, sizeof msg, "%s", why);
             goto refused;
         }

@@ -741,6 +741,104 @@ static void test_userinfo(void)
     free(t);
 }
 
+/* Issue 13 items 16, 15, 13: id_token audience (OIDC Core 3.1.3.7: aud must contain the
+ * client id; the azp fallback is for ClientGrants access tokens only), RFC 9068 access tokens
+ * (typ at+jwt) refused where an id_token is expected, identity names with characters XML
+ * cannot carry refused, and claim names kept case-sensitive. */
+static void test_issue13(void)
+{
+    struct idp_claims c;
+    const char *why = NULL;
+    long now = (long)time(NULL);
+    char pl[2048];
+    char *t;
+
+    /* An id_token issued to another service by the same client: aud names it, azp us. */
+    snprintf(pl, sizeof pl,
+             "{\"iss\":\"%s\",\"sub\":\"u\",\"aud\":\"https://payments-api.example\","
+             "\"azp\":\"tessera\",\"exp\":%ld}",
+             issuer, now + 300);
+    t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
+    is_int(verify(t, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, "id_token: azp alone is not enough");
+    memset(&c, 0, sizeof c);
+    is_int(oidc_verify(ps, t, NULL, true, &c, &why), TS_OK, "access token: azp fallback kept");
+    idp_claims_cleanup(&c);
+    free(t);
+    snprintf(pl, sizeof pl,
+             "{\"iss\":\"%s\",\"sub\":\"u\",\"aud\":[\"https://payments-api.example\",\"x\"],"
+             "\"azp\":\"tessera\",\"exp\":%ld}",
+             issuer, now + 300);
+    t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
+    is_int(verify(t, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, "id_token: aud array without us");
+    free(t);
+
+    /* RFC 9068 access tokens: refused as id_tokens, accepted as ClientGrants tokens. */
+    static const char *const at_hdrs[] = {
+        "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}",
+        "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"AT+JWT\"}",
+        "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"application/at+jwt\"}",
+        "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"Application/At+Jwt; x=1\"}",
+    };
+    for (size_t i = 0; i < sizeof at_hdrs / sizeof at_hdrs[0]; i++) {
+        t = sign(k1, at_hdrs[i], payload(NULL));
+        why = NULL;
+        is_int(verify(t, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, at_hdrs[i]);
+        ok(why != NULL && strstr(why, "at+jwt") != NULL, "reason names at+jwt (%s)",
+           why ? why : "-");
+        memset(&c, 0, sizeof c);
+        is_int(oidc_verify(ps, t, NULL, true, &c, &why), TS_OK, "at+jwt as a ClientGrants token");
+        idp_claims_cleanup(&c);
+        free(t);
+    }
+    t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"JWT\"}", payload(NULL));
+    is_int(verify(t, &why), TS_OK, "typ JWT is an id_token");
+    free(t);
+    t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"xat+jwt\"}", payload(NULL));
+    is_int(verify(t, &why), TS_OK, "typ xat+jwt is not at+jwt");
+    free(t);
+
+    /* Names XML 1.0 cannot carry (or that would reach a terminal as escapes). */
+    static const char *const bad_names[] = {
+        "\"sub\":\"a\\u0001b\"",
+        "\"sub\":\"a\\u001b[31m\"",
+        "\"sub\":\"a\\nb\"",
+        "\"sub\":\"a\\u007f\"",
+        "\"sub\":\"a\\u0085\"",
+        "\"sub\":\"a\\uffff\"",
+        "\"sub\":\"a\\ufffe\"",
+        "\"sub\":\"u\",\"preferred_username\":\"bob\\u0000x\"",
+        "\"sub\":\"u\",\"preferred_username\":\"bob\\tx\"",
+    };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        snprintf(pl, sizeof pl, "{\"iss\":\"%s\",%s,\"aud\":\"tessera\",\"exp\":%ld}", issuer,
+                 bad_names[i], now + 300);
+        t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
+        is_int(verify(t, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, bad_names[i]);
+        free(t);
+    }
+    snprintf(pl, sizeof pl,
+             "{\"iss\":\"%s\",\"sub\":\"r\\u00e9my \\ud83d\\ude00\",\"aud\":\"tessera\","
+             "\"exp\":%ld}",
+             issuer, now + 300);
+    t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
+    is_int(verify(t, &why), TS_OK, "non-ASCII names are fine");
+    free(t);
+
+    /* "Sub" beside "sub": two different claims; the subject is sub's. */
+    snprintf(pl, sizeof pl,
+             "{\"Sub\":\"repo:acme/app:ref:refs/heads/main\",\"iss\":\"%s\",\"sub\":\"real\","
+             "\"aud\":\"tessera\",\"exp\":%ld}",
+             issuer, now + 300);
+    t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
+    memset(&c, 0, sizeof c);
+    is_int(oidc_verify(ps, t, NULL, false, &c, &why), TS_OK, "Sub beside sub verifies");
+    is_str(c.subject, "real", "the subject is sub");
+    is_str(var(&c, "jwt:sub"), "real", "jwt:sub");
+    is_str(var(&c, "jwt:Sub"), "repo:acme/app:ref:refs/heads/main", "jwt:Sub is its own claim");
+    idp_claims_cleanup(&c);
+    free(t);
+}
+
 static void test_json_depth(void)
 {
     ok(!oidc_json_too_deep("{\"a\":[1,{\"b\":2}]}", 17, 3), "depth 3 allowed");
@@ -791,6 +889,7 @@ int main(void)
     }
     test_accept();
     test_negative();
+    test_issue13();
     sleep(3);
     test_rate_limit();
     sleep(3);

@@ -27,8 +27,39 @@ static int has(const struct iam_strv *sv, const char *s)
     return 0;
 }
 
+/* Issue 13 items 15 and 13: names an identity may carry; tag keys that differ only in case. */
+static void test_names_and_tags(void)
+{
+    static const char *const good[] = {"alice",
+                                       "repo:acme/app:ref:refs/heads/main",
+                                       "CN=J\xc3\xa9r\xc3\xb4me,DC=example",
+                                       "\xf0\x9f\x98\x80",
+                                       "a b\xef\xbf\xbd",
+                                       "\xe2\x80\xa8"};
+    static const char *const bad[] = {
+        "",          "a\x01",      "a\tb",          "a\nb",
+        "a\x7f",     "a\xc2\x85",  "a\xef\xbf\xbe", "a\xef\xbf\xbf",
+        "\xff",      "\xc0\xaf",   "\xed\xa0\x80",  "\xf4\x90\x80\x80",
+        "a\xe2\x82", "\x1b[31mred"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ok(idp_name_ok(good[i]), "name ok: %s", good[i]);
+    ok(idp_name_ok(bad[0]), "the empty name is valid text (callers check lengths)");
+    for (size_t i = 1; i < sizeof bad / sizeof bad[0]; i++)
+        ok(!idp_name_ok(bad[i]), "name refused: case %zu", i);
+    ok(!idp_name_ok(NULL), "NULL refused");
+
+    const char *k1[] = {"team", "Project", "cost-center"};
+    const char *k2[] = {"Team", "project", "team"};
+    const char *k3[] = {"a", "A"};
+    is_int(idp_tag_keys_duplicate(k1, 3), -1, "distinct keys");
+    is_int(idp_tag_keys_duplicate(k2, 3), 2, "Team and team are one key");
+    is_int(idp_tag_keys_duplicate(k3, 2), 1, "a and A");
+    is_int(idp_tag_keys_duplicate(k3, 0), -1, "no keys");
+}
+
 int main(void)
 {
+    test_names_and_tags();
     char dir[] = "/tmp/tessera-mapper-XXXXXX";
     struct iam_store *st = NULL;
     struct idp_claims c;

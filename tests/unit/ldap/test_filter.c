@@ -203,6 +203,12 @@ static void test_auth_input(void)
            "empty user");
     is_int(tldap_authenticate(l, "a\nb", "pw", &c, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
            "control characters");
+    /* Issue 13 item 15: invalid UTF-8 and characters XML cannot carry, refused before any bind */
+    static const char *const bad_users[] = {"al\xffice", "\xc0\xaf",      "a\xed\xa0\x80", "a\x01",
+                                            "a\xc2\x85", "a\xef\xbf\xbe", "a\x7f"};
+    for (size_t i = 0; i < sizeof bad_users / sizeof bad_users[0]; i++)
+        is_int(tldap_authenticate(l, bad_users[i], "pw", &c, msg, sizeof msg),
+               TS_E_STS_INVALID_PARAMETER, "LDAPUsername not printable UTF-8");
     /* Unreachable directory: a clear error, fast. */
     is_int(tldap_authenticate(l, "dan", "pw", &c, msg, sizeof msg), TS_E_SERVICE_UNAVAILABLE,
            "server down");
