@@ -238,8 +238,7 @@ static int compile_cond(struct pol_cond *c, const char *opname, const struct con
     c->key.name = strdup(key);
     if (c->key.name == NULL)
         goto oom;
-    for (char *k = c->key.name; *k != '\0'; k++)
-        *k = (char)tolower((unsigned char)*k);
+    pol_key_canon(c->key.name); /* jwt:<claim> keeps the claim's case */
     c->key.id = pol_key_resolve(c->key.name);
     if (n == 0) {
         snprintf(err, errlen, "condition key %s under %s has no values", key, opname);

@@ -72,11 +72,13 @@ int pol_principal_add_claim(struct pol_principal *p, const char *key, const char
 
 /* ---- evaluation ---- */
 
-/* The context of one authorization question. Condition keys are looked up, case-insensitively,
- * first in keys[] (request keys: s3:prefix, s3:delimiter, s3:max-keys, aws:Referer...), then
- * from the principal (aws:username, aws:userid, aws:PrincipalType, jwt:*, ldap:*), then the
- * environment (aws:SourceIp, aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
- * aws:UserAgent). A key may appear several times in keys[] (multi-valued). */
+/* The context of one authorization question. Condition keys are looked up (names of the aws:,
+ * s3:, sts:, ldap: namespaces case-insensitively; JWT claim names after jwt: and any other key
+ * case-sensitively: see pol_key_canon in pol_int.h) first in keys[] (request keys: s3:prefix,
+ * s3:delimiter, s3:max-keys, aws:Referer...), then from the principal (aws:username, aws:userid,
+ * aws:PrincipalType, jwt:*, ldap:*), then the environment (aws:SourceIp, aws:SecureTransport,
+ * aws:CurrentTime, aws:EpochTime, aws:UserAgent). A key may appear several times in keys[]
+ * (multi-valued). */
 struct pol_request {
     const char *action;   /* "s3:GetObject" */
     const char *resource; /* "arn:aws:s3:::bucket/key" */

@@ -34,7 +34,7 @@ enum pol_pat_kind {
 };
 
 struct pol_seg {
-    char *s; /* escaped glob text, or the lower-case key of a variable */
+    char *s; /* escaped glob text, or the key of a variable (pol_key_canon form) */
     size_t len;
     bool var;
     int key_id; /* enum pol_key_id of a variable */
@@ -67,7 +67,7 @@ enum pol_key_id {
 };
 
 struct pol_key {
-    char *name; /* lower-case */
+    char *name; /* pol_key_canon form */
     enum pol_key_id id;
 };
 
@@ -168,9 +168,15 @@ bool pol_pat_match(const struct pol_pat *p, const char *t, size_t tlen, struct p
 /* The iterative glob matcher over the escaped form. */
 bool pol_glob(const char *p, size_t plen, const char *t, size_t tlen);
 enum pol_key_id pol_key_resolve(const char *lower_name);
-/* Up to max values of key into vals (borrowed from the request/principal or ev). */
-size_t pol_key_values(struct pol_ev *ev, const char *lower_name, enum pol_key_id id,
-                      const char **vals, size_t max);
+/* Puts a condition-key name (or policy-variable name) into its canonical form, in place: keys
+ * of the aws:, s3:, sts:, ldap:, iam: and kms: namespaces are matched case-insensitively (as
+ * AWS does) and lower-cased; for jwt:<claim> only "jwt:" is, the claim name is case-sensitive
+ * (RFC 7519); any other key (a trust policy's "<issuer>:<claim>") is matched exactly. */
+void pol_key_canon(char *name);
+/* Up to max values of key name (pol_key_canon form) into vals (borrowed from the
+ * request/principal or ev), compared by pol_key_canon's rules. */
+size_t pol_key_values(struct pol_ev *ev, const char *name, enum pol_key_id id, const char **vals,
+                      size_t max);
 void pol_ev_init(struct pol_ev *ev, const struct pol_request *rq);
 
 /* cond.c */

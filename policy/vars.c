@@ -115,8 +115,7 @@ static int push_seg(struct pol_pat *p, const char *s, size_t len, bool var)
     sg->var = var;
     sg->key_id = KEY_OTHER;
     if (var) {
-        for (size_t i = 0; i < len; i++)
-            sg->s[i] = (char)tolower((unsigned char)sg->s[i]);
+        pol_key_canon(sg->s);
         sg->key_id = (int)pol_key_resolve(sg->s);
     }
     p->nsegs++;
@@ -335,15 +334,66 @@ static const char *principal_key(struct pol_ev *ev, enum pol_key_id id)
     return NULL;
 }
 
-size_t pol_key_values(struct pol_ev *ev, const char *lower_name, enum pol_key_id id,
-                      const char **vals, size_t max)
+/* Namespaces whose condition-key names compare case-insensitively, as AWS's do. The key
+ * name after "jwt:" is a JWT claim name, and JWT claim names are case-sensitive (RFC 7519
+ * 4: "Sub" is not "sub"); so are the provider-namespaced claim keys of trust policies
+ * ("<issuer without scheme>:<claim>") and any other namespace. */
+static const char *const ci_namespaces[] = {"aws:", "s3:", "sts:", "ldap:", "iam:", "kms:"};
+
+enum key_case { KEY_CASE_ALL, KEY_CASE_JWT, KEY_CASE_EXACT };
+
+static enum key_case key_case_of(const char *name)
+{
+    if (strncasecmp(name, "jwt:", 4) == 0)
+        return KEY_CASE_JWT;
+    for (size_t i = 0; i < sizeof(ci_namespaces) / sizeof(ci_namespaces[0]); i++)
+        if (strncasecmp(name, ci_namespaces[i], strlen(ci_namespaces[i])) == 0)
+            return KEY_CASE_ALL;
+    return KEY_CASE_EXACT;
+}
+
+void pol_key_canon(char *name)
+{
+    size_t n = 0;
+    switch (key_case_of(name)) {
+    case KEY_CASE_ALL:
+        n = strlen(name);
+        break;
+    case KEY_CASE_JWT:
+        n = 3; /* "jwt" */
+        break;
+    case KEY_CASE_EXACT:
+        break;
+    }
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)tolower((unsigned char)name[i]);
+}
+
+/* Whether the key have (of the request or the principal) is the condition key want (in the
+ * canonical form of pol_key_canon, whose case rule is kc). */
+static bool key_name_eq(const char *have, const char *want, enum key_case kc)
+{
+    switch (kc) {
+    case KEY_CASE_ALL:
+        return strcasecmp(have, want) == 0;
+    case KEY_CASE_JWT:
+        return strncasecmp(have, want, 4) == 0 && strcmp(have + 4, want + 4) == 0;
+    case KEY_CASE_EXACT:
+        break;
+    }
+    return strcmp(have, want) == 0;
+}
+
+size_t pol_key_values(struct pol_ev *ev, const char *name, enum pol_key_id id, const char **vals,
+                      size_t max)
 {
     const struct pol_request *rq = ev->rq;
     const struct pol_principal *p = rq->principal;
+    enum key_case kc = key_case_of(name);
     size_t n = 0;
 
     for (size_t i = 0; i < rq->nkeys && n < max; i++)
-        if (rq->keys[i].key != NULL && strcasecmp(rq->keys[i].key, lower_name) == 0)
+        if (rq->keys[i].key != NULL && key_name_eq(rq->keys[i].key, name, kc))
             vals[n++] = rq->keys[i].value != NULL ? rq->keys[i].value : "";
     if (n > 0)
         return n;
@@ -357,7 +407,7 @@ size_t pol_key_values(struct pol_ev *ev, const char *lower_name, enum pol_key_id
     if (p == NULL)
         return 0;
     for (size_t i = 0; i < p->nclaims && n < max; i++)
-        if (p->claims[i].key != NULL && strcasecmp(p->claims[i].key, lower_name) == 0)
+        if (p->claims[i].key != NULL && key_name_eq(p->claims[i].key, name, kc))
             vals[n++] = p->claims[i].value != NULL ? p->claims[i].value : "";
     return n;
 }

@@ -207,6 +207,23 @@
     "{'Effect':'Allow','Action':'s3:GetObjectTagging','Resource':'arn:aws:s3:::g/"                 \
     "${jwt:groups}'}]}"
 
+/* Issue 13 item 13: JWT claim names are case-sensitive in variables and condition keys; the
+ * names of aws:/s3: keys (and aws:PrincipalTag/<key>) are not. */
+#define P_CLAIM_CASE                                                                               \
+    "{'Version':'2012-10-17','Statement':["                                                        \
+    "{'Effect':'Allow','Action':'s3:GetObject','Resource':'arn:aws:s3:::home/${jwt:sub}/*'},"      \
+    "{'Effect':'Allow','Action':'s3:PutObject','Resource':'arn:aws:s3:::home/${JWT:sub}/*'},"      \
+    "{'Effect':'Allow','Action':'s3:DeleteObject','Resource':'*',"                                 \
+    "'Condition':{'StringLike':{'jwt:sub':'repo:acme/app:*'}}},"                                   \
+    "{'Effect':'Allow','Action':'s3:ListBucket','Resource':'*',"                                   \
+    "'Condition':{'StringEquals':{'Jwt:Team':'blue'}}},"                                           \
+    "{'Effect':'Allow','Action':'s3:GetObjectTagging','Resource':'*',"                             \
+    "'Condition':{'StringEquals':{'AWS:PRINCIPALTAG/TEAM':'blue'}}},"                              \
+    "{'Effect':'Allow','Action':'s3:PutObjectTagging','Resource':'*',"                             \
+    "'Condition':{'StringEquals':{'idp.example/realms/x:sub':'alice'}}},"                          \
+    "{'Effect':'Allow','Action':'s3:GetObjectAcl','Resource':'*',"                                 \
+    "'Condition':{'StringEquals':{'S3:Prefix':'a/'}}}]}"
+
 #define P_MULTI                                                                                    \
     "{'Version':'2012-10-17','Statement':[{'Effect':'Allow','Action':'s3:ListBucket',"             \
     "'Resource':'*','Condition':{'StringEquals':{'s3:prefix':['a/','b/'],'s3:delimiter':'/'},"     \
@@ -336,7 +353,11 @@ static const struct tc cases[] = {
     {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", "jwt:groups=admins", .want = A},
     {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", "jwt:groups=devs", .want = D},
     {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", NULL, .want = D},
-    {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", "JWT:Groups=ops", .want = A},
+    /* issue 13 item 13: the namespace is case-insensitive, the claim name is not */
+    {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", "JWT:groups=ops", .want = A},
+    {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", "JWT:Groups=ops", .want = D},
+    {P_FORANY, "s3:GetObject", R("b/k"), 'T', "bob", "jwt:Groups=admins;jwt:groups=devs",
+     .want = D},
     {P_FORALL, "s3:GetObject", R("b/k"), 'T', "bob", "jwt:groups=team-a;jwt:groups=team-b",
      .want = A},
     {P_FORALL, "s3:GetObject", R("b/k"), 'T', "bob", "jwt:groups=team-a;jwt:groups=other",
@@ -486,6 +507,31 @@ static const struct tc cases[] = {
     {P_VARS, "s3:DeleteObject", R("u/eve-1"), 'U', "bob", .want = D},
     {P_VARS, "s3:GetObjectTagging", R("g/devs"), 'T', "bob", "jwt:groups=devs;jwt:groups=ops",
      .want = A},
+    /* issue 13 item 13: claim names are case-sensitive ("Sub" is another claim than "sub") */
+    {P_CLAIM_CASE, "s3:GetObject", R("home/alice/f"), 'T', "bob", "jwt:Sub=bob;jwt:sub=alice",
+     .want = A},
+    {P_CLAIM_CASE, "s3:GetObject", R("home/bob/f"), 'T', "bob", "jwt:Sub=bob;jwt:sub=alice",
+     .want = D},
+    {P_CLAIM_CASE, "s3:GetObject", R("home/bob/f"), 'T', "bob", "jwt:Sub=bob", .want = D},
+    {P_CLAIM_CASE, "s3:PutObject", R("home/alice/f"), 'T', "bob", "jwt:Sub=bob;jwt:sub=alice",
+     .want = A},
+    {P_CLAIM_CASE, "s3:PutObject", R("home/bob/f"), 'T', "bob", "jwt:Sub=bob;jwt:sub=alice",
+     .want = D},
+    {P_CLAIM_CASE, "s3:DeleteObject", R("b/k"), 'T', "bob",
+     "jwt:Sub=repo:acme/app:ref:main;jwt:sub=repo:evil/app:ref:main", .want = D},
+    {P_CLAIM_CASE, "s3:DeleteObject", R("b/k"), 'T', "bob", "jwt:sub=repo:acme/app:ref:main",
+     .want = A},
+    {P_CLAIM_CASE, "s3:ListBucket", R("b"), 'T', "bob", "jwt:Team=blue", .want = A},
+    {P_CLAIM_CASE, "s3:ListBucket", R("b"), 'T', "bob", "jwt:team=blue", .want = D},
+    {P_CLAIM_CASE, "s3:GetObjectTagging", R("b/k"), 'T', "bob", "aws:PrincipalTag/team=blue",
+     .want = A},
+    {P_CLAIM_CASE, "s3:GetObjectTagging", R("b/k"), 'T', "bob", "aws:PrincipalTag/Team=blue",
+     .want = A},
+    {P_CLAIM_CASE, "s3:PutObjectTagging", R("b/k"), 'T', "bob", NULL,
+     "idp.example/realms/x:sub=alice", .want = A},
+    {P_CLAIM_CASE, "s3:PutObjectTagging", R("b/k"), 'T', "bob", NULL,
+     "idp.example/realms/x:Sub=alice;idp.example/realms/x:sub=eve", .want = D},
+    {P_CLAIM_CASE, "s3:GetObjectAcl", R("b/k"), 'T', "bob", NULL, "s3:prefix=a/", .want = A},
     /* AND / OR */
     {P_MULTI, "s3:ListBucket", R("b"), 'U', "bob", NULL,
      "s3:prefix=a/;s3:delimiter=/;s3:max-keys=1000", .want = A},
