@@ -76,11 +76,12 @@ class Provider:
         os.unlink(self.keys_file)
         self.start()
 
-    def login(self, user, scope="openid profile groups policy"):
-        """The id_token of user, obtained through the provider's login and consent pages."""
+    def login(self, user, scope="openid profile groups policy", client=(CLIENT_ID, CLIENT_SECRET)):
+        """The id_token of user, obtained through the provider's login and consent pages (as
+        the client (id, secret))."""
         s = requests.Session()
         url = self.issuer + "/protocol/openid-connect/auth?" + urllib.parse.urlencode({
-            "client_id": CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI,
+            "client_id": client[0], "response_type": "code", "redirect_uri": REDIRECT_URI,
             "scope": scope, "state": "st-" + user, "nonce": "n-" + user})
         method, data = "GET", None
         for _ in range(20):
@@ -92,7 +93,7 @@ class Provider:
                     q = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
                     if "code" not in q:
                         raise RuntimeError("login failed: %s" % url)
-                    return self._exchange(q["code"][0])
+                    return self._exchange(q["code"][0], client)
                 continue
             p = _Forms()
             p.feed(r.text)
@@ -107,11 +108,13 @@ class Provider:
             method, data = form["method"].upper(), fields
         raise RuntimeError("login did not finish")
 
-    def _exchange(self, code):
+    def _exchange(self, code, client=(CLIENT_ID, CLIENT_SECRET)):
         r = requests.post(self.issuer + "/protocol/openid-connect/token",
                           data={"grant_type": "authorization_code", "code": code,
                                 "redirect_uri": REDIRECT_URI},
-                          auth=(CLIENT_ID, CLIENT_SECRET), timeout=10)
+                          # client_secret_basic: both form-encoded first (RFC 6749 2.3.1)
+                          auth=tuple(urllib.parse.quote(x, safe="") for x in client),
+                          timeout=10)
         r.raise_for_status()
         return r.json()["id_token"]
 

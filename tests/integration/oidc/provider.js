@@ -53,6 +53,14 @@ const users = {
   'k8s-other': { sub: 'system:serviceaccount:default:other', groups: [] },
   'tag-blue': { groups: [], tags: { team: ['blue'] } },
   'tag-red': { groups: [], tags: { team: ['red'] } },
+  // issue 13 (test_sec_claims.py): claim names that differ only in case, session tag keys
+  // that differ only in case, a control character in sub, an id_token for another audience
+  'sub-spoof': { sub: 'repo:evil/widgets:ref:refs/heads/main', groups: [],
+    extra: { Sub: 'repo:acme/widgets:ref:refs/heads/main' } },
+  'home-spoof': { policy: 'sec-home', groups: [], extra: { Sub: 'bob' } },
+  'tag-case': { groups: [], tags: { Team: ['blue'], team: ['red'] } },
+  'ctl-sub': { sub: 'ctl\u0001sub', policy: 'readonly', groups: [] },
+  'pay-user': { policy: 'readonly', groups: [], extra: { azp: 'tessera' } },
 };
 const TAGS = 'https://aws.amazon.com/tags';
 function findUser(id) {
@@ -79,12 +87,20 @@ const configuration = {
     grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
     id_token_signed_response_alg: 'RS256',
+  }, {
+    // another service of the same provider (issue 13 item 16: its id_tokens are not ours)
+    client_id: 'https://payments-api.example',
+    client_secret: 'payments-secret',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    id_token_signed_response_alg: 'RS256',
   }],
   jwks: loadKeys(),
   scopes: ['openid', 'profile', 'groups', 'policy', 'tags'],
   claims: {
-    openid: ['sub'],
-    profile: ['preferred_username', 'name', 'repository'],
+    openid: ['Sub', 'sub'], // 'Sub' (issue 13's case-confusion users only) comes first
+    profile: ['preferred_username', 'name', 'repository', 'azp'],
     groups: ['groups'],
     policy: ['policy'],
     tags: [TAGS],
