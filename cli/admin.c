@@ -54,7 +54,8 @@ static void errf(const char *fmt, ...)
 static const char usage_text[] =
     "usage: tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] [--json] COMMAND\n"
     "commands:\n"
-    "  user add NAME SECRET\n"
+    "  user add NAME SECRET              (a new user only)\n"
+    "  user set-secret NAME SECRET       (an existing user's new secret)\n"
     "  user remove|enable|disable|info NAME\n"
     "  user list\n"
     "  group add GROUP MEMBER...\n"
@@ -295,6 +296,16 @@ static int cmd_user(struct admin_cli *cli)
         rc = request_obj(cli, "PUT", segs, 2, json_pack("{s:s}", "secretKey", cli->argv[3]), NULL);
         if (rc == ADMIN_EXIT_OK && !cli->json)
             printf("Added user %s.\n", cli->argv[2]);
+        return rc;
+    }
+    if (strcmp(sub, "set-secret") == 0) {
+        const char *segs[3] = {"users", NULL, "secret"};
+        if (cli->argc != 4)
+            return usage("user set-secret NAME SECRET");
+        segs[1] = cli->argv[2];
+        rc = request_obj(cli, "PUT", segs, 3, json_pack("{s:s}", "secretKey", cli->argv[3]), NULL);
+        if (rc == ADMIN_EXIT_OK && !cli->json)
+            printf("Set a new secret for user %s.\n", cli->argv[2]);
         return rc;
     }
     if (strcmp(sub, "remove") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0 ||

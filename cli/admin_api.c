@@ -203,7 +203,9 @@ static void h_user_list(struct admin_call *c)
     reply_json(c, 200, obj);
 }
 
-static void h_user_add(struct admin_call *c)
+/* PUT users/NAME (create only) and PUT users/NAME/secret (replace the secret of an existing
+ * user): the two never share an action, so that admin:CreateUser cannot take over an account. */
+static void user_put(struct admin_call *c, bool create)
 {
     const struct pol_principal *p = c->r->principal;
     const char *msg = NULL, *secret;
@@ -226,18 +228,40 @@ static void h_user_add(struct admin_call *c)
         reply_errf(c, TS_E_INVALID_ARGUMENT, "\"secretKey\" (string) is required");
         return;
     }
-    err = iam_user_add(c->api->st, c->name, secret, &msg);
+    err = create ? iam_user_add(c->api->st, c->name, secret, &msg)
+                 : iam_user_set_secret(c->api->st, c->name, secret, &msg);
     json_decref(body);
     if (err == TS_E_INVALID_ARGUMENT) {
         reply_errf(c, err, "invalid user %s: %s", c->name, msg != NULL ? msg : "rejected");
+        return;
+    }
+    if (err == TS_E_ENTITY_EXISTS) {
+        reply_errf(c, err,
+                   "user %s already exists; changing its secret is \"user set-secret\" "
+                   "(admin:UpdateUser)",
+                   c->name);
+        return;
+    }
+    if (err == TS_E_NO_SUCH_ENTITY) {
+        reply_errf(c, err, "user %s does not exist", c->name);
         return;
     }
     if (err != TS_OK) {
         http_reply_error(c->r, err, NULL);
         return;
     }
-    log_audit("admin", "op", "user.add", "user", c->name, NULL);
+    log_audit("admin", "op", create ? "user.add" : "user.set-secret", "user", c->name, NULL);
     reply_user(c, c->name);
+}
+
+static void h_user_add(struct admin_call *c)
+{
+    user_put(c, true);
+}
+
+static void h_user_set_secret(struct admin_call *c)
+{
+    user_put(c, false);
 }
 
 static void h_user_info(struct admin_call *c)
@@ -920,6 +944,7 @@ static void h_role_detach(struct admin_call *c)
 static const struct admin_endpoint admin_endpoints[] = {
     {"GET", "users", "admin:ListUsers", h_user_list},
     {"PUT", "users/*", "admin:CreateUser", h_user_add},
+    {"PUT", "users/*/secret", "admin:UpdateUser", h_user_set_secret},
     {"GET", "users/*", "admin:GetUser", h_user_info},
     {"DELETE", "users/*", "admin:DeleteUser", h_user_remove},
     {"POST", "users/*/enable", "admin:EnableUser", h_user_enable},
@@ -1073,7 +1098,11 @@ static void admin_dispatch(struct http_req *r)
         goto out;
     }
     pattern_match(&c, ep->pattern); /* sets c.name again for the endpoint found */
-    if (!authorize(&c, ep->action))
+    /* A static user may change its own secret (it signed with the current one); anything
+     * else, and another user's secret, needs the endpoint's action. */
+    if (!(ep->handler == h_user_set_secret && p->type == POL_PRINCIPAL_USER &&
+          p->access_key != NULL && c.name != NULL && strcmp(p->access_key, c.name) == 0) &&
+        !authorize(&c, ep->action))
         goto out;
     ep->handler(&c);
     if (!http_replied(r))

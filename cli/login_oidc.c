@@ -63,14 +63,67 @@ struct lo {
     CURL *h;
 };
 
+/* A copy of s (malloc'ed; NULL when out of memory) safe to write to a terminal: every control
+ * character (C0, DEL, C1) and every byte that is not part of valid UTF-8 becomes \xNN, so that
+ * no string from the provider, the server or a local page can move the cursor, recolour or
+ * retitle the terminal. Every such string written to the terminal goes through this. */
+static char *term_safe(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+    size_t n = strlen((const char *)p), o = 0;
+    char *out = malloc(4 * n + 1);
+
+    if (out == NULL)
+        return NULL;
+    while (*p != '\0') {
+        size_t len = *p < 0x80             ? 1
+                     : (*p & 0xE0) == 0xC0 ? 2
+                     : (*p & 0xF0) == 0xE0 ? 3
+                     : (*p & 0xF8) == 0xF0 ? 4
+                                           : 0;
+        unsigned long cp = len == 1 ? *p : len == 2 ? *p & 0x1Fu : len == 3 ? *p & 0x0Fu : *p & 7u;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                len = 0; /* truncated sequence (the NUL ends it at the latest) */
+                break;
+            }
+            cp = (cp << 6) | (p[i] & 0x3Fu);
+        }
+        static const unsigned long min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        bool ok = len > 0 && cp >= min[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) &&
+                  cp >= 0x20 && !(cp >= 0x7F && cp <= 0x9F);
+        if (ok) {
+            memcpy(out + o, p, len);
+            o += len;
+            p += len;
+        } else {
+            o += (size_t)sprintf(out + o, "\\x%02X", *p);
+            p++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Writes s to stderr through term_safe. */
+static void term_put(const char *s)
+{
+    char *safe = term_safe(s);
+    fputs(safe != NULL ? safe : "(out of memory)", stderr);
+    free(safe);
+}
+
+/* An error message on stderr; the whole formatted text goes through term_safe. */
 static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void msg(const char *fmt, ...)
 {
+    char text[2048];
     va_list ap;
-    fputs("tessera login oidc: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    fputs("tessera login oidc: ", stderr);
+    term_put(text);
     fputc('\n', stderr);
 }
 
@@ -257,12 +310,16 @@ static char *device_flow(struct lo *l, json_t *disc)
         interval = 5;
     if (expires <= 0 || expires > l->timeout)
         expires = l->timeout;
-    fprintf(stderr, "To sign in, open %s and enter the code %s\n",
-            json_string_value(json_object_get(j, "verification_uri")),
-            json_string_value(json_object_get(j, "user_code")));
-    if (json_string_value(json_object_get(j, "verification_uri_complete")) != NULL)
-        fprintf(stderr, "or open %s\n",
-                json_string_value(json_object_get(j, "verification_uri_complete")));
+    fputs("To sign in, open ", stderr);
+    term_put(json_string_value(json_object_get(j, "verification_uri")));
+    fputs(" and enter the code ", stderr);
+    term_put(json_string_value(json_object_get(j, "user_code")));
+    fputc('\n', stderr);
+    if (json_string_value(json_object_get(j, "verification_uri_complete")) != NULL) {
+        fputs("or open ", stderr);
+        term_put(json_string_value(json_object_get(j, "verification_uri_complete")));
+        fputc('\n', stderr);
+    }
     fprintf(stderr, "Waiting for the sign-in...\n");
     fflush(stderr);
     json_decref(j);
@@ -405,17 +462,26 @@ static bool wait_callback(struct lo *l, int lfd, const char *state, char *code, 
             continue;
         }
         const char *q = req + 14;
+        /* The state first: a callback without this sign-in's state (any local process or web
+         * page can reach the port) is ignored, whatever else it carries, and nothing of it is
+         * printed. */
+        if (!query_get(q, "state", got_state, sizeof got_state) ||
+            CRYPTO_memcmp(got_state, state, strlen(state) + 1) != 0) {
+            http_answer(fd, 400, "<p>Invalid sign-in callback (state mismatch).</p>");
+            close(fd);
+            msg("a callback without this sign-in's state was ignored");
+            continue;
+        }
         if (query_get(q, "error", err, sizeof err)) {
             http_answer(fd, 400, "<p>The sign-in failed; see the terminal.</p>");
             close(fd);
             msg("the provider refused the sign-in: %s", err);
             return false;
         }
-        if (!query_get(q, "state", got_state, sizeof got_state) || strcmp(got_state, state) != 0 ||
-            !query_get(q, "code", code, codelen)) {
-            http_answer(fd, 400, "<p>Invalid sign-in callback (state mismatch).</p>");
+        if (!query_get(q, "code", code, codelen)) {
+            http_answer(fd, 400, "<p>Invalid sign-in callback (no code).</p>");
             close(fd);
-            msg("the callback's state does not match: ignored");
+            msg("the callback carries no code: ignored");
             continue;
         }
         http_answer(fd, 200,
@@ -526,8 +592,9 @@ static char *browser_flow(struct lo *l, json_t *disc)
         buf_adds(&url, buf_str(&q));
         buf_free(&q);
     }
-    fprintf(stderr, "To sign in, open this address in a browser:\n%s\nWaiting for the sign-in...\n",
-            buf_str(&url));
+    fputs("To sign in, open this address in a browser:\n", stderr);
+    term_put(buf_str(&url)); /* the provider's authorization endpoint and our parameters */
+    fputs("\nWaiting for the sign-in...\n", stderr);
     fflush(stderr);
     if (!wait_callback(l, lfd, state, code, sizeof code))
         goto out;
@@ -581,6 +648,13 @@ static void print_shell_quoted(const char *name, const char *v)
 static int print_creds(const struct lo *l, const char *ak, const char *sk, const char *tok,
                        const char *exp)
 {
+    const char *vals[] = {ak, sk, tok, exp};
+    for (size_t i = 0; i < 4; i++)
+        for (const unsigned char *p = (const unsigned char *)vals[i]; *p; p++)
+            if (*p < 0x20 || *p >= 0x7f) { /* credentials are printable ASCII */
+                msg("the server's credentials hold unexpected characters: refused");
+                return LO_EXIT_ERR;
+            }
     if (l->env) {
         print_shell_quoted("AWS_ACCESS_KEY_ID", ak);
         print_shell_quoted("AWS_SECRET_ACCESS_KEY", sk);

@@ -38,6 +38,9 @@
  * remaining declared body bytes are read and discarded before answering: closing a socket
  * with unread data makes the kernel send a reset that destroys the error response. */
 #define HTTP_DRAIN_MAX (8u << 20)
+/* Query parameters a request may have (S3 calls use a dozen or so); more is 400 InvalidURI. */
+#define HTTP_QUERY_MAX 256
+#define HTTP_QUERY_MAX_STR "256"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -75,12 +78,22 @@ struct http_resp_header {
     char *name, *value;
 };
 
+/* Per connection (MHD_OPTION_NOTIFY_CONNECTION): the request announced by on_uri and not yet
+ * released. libmicrohttpd can announce a request and then never complete it (0.9.75 does so
+ * when a request line's arguments overflow the connection's memory pool); such a request is
+ * released when its connection closes, so that no path leaks it. */
+struct http_conn {
+    struct http_req *cur;
+};
+
 struct http_req_priv {
     struct http_server *srv;
     struct MHD_Connection *conn;
-    bool started;       /* first call done */
-    bool body_expected; /* the request announced a body */
-    int err;            /* pending error (TS_OK when none) */
+    struct http_conn *hc; /* NULL when the connection has none (out of memory) */
+    bool counted;         /* counted in srv->in_flight (from the first handler call) */
+    bool started;         /* first call done */
+    bool body_expected;   /* the request announced a body */
+    int err;              /* pending error (TS_OK when none) */
     char *err_msg;
     bool have_sink;
     struct http_sink sink;
@@ -343,8 +356,9 @@ static void req_fail(struct http_req *r, int err, const char *msg)
         r->priv->err_msg = strdup(msg);
 }
 
-/* Splits the raw URI into path and query and decodes both. Returns TS_OK or an error. */
-static int req_parse_uri(struct http_req *r)
+/* Splits the raw URI into path and query and decodes both. Returns TS_OK or an error (*msg
+ * then names the problem, or stays NULL for the error's default message). */
+static int req_parse_uri(struct http_req *r, const char **msg)
 {
     const char *uri = r->raw_uri, *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
@@ -369,9 +383,11 @@ static int req_parse_uri(struct http_req *r)
             const char *eq = memchr(p, '=', len);
             size_t klen = eq ? (size_t)(eq - p) : len;
             size_t vlen = eq ? len - klen - 1 : 0;
+            if (r->nquery == HTTP_QUERY_MAX) {
+                *msg = "The request has more than " HTTP_QUERY_MAX_STR " query parameters.";
+                return TS_E_INVALID_URI;
+            }
             if (r->nquery == cap) {
-                if (cap >= 1024)
-                    return TS_E_INVALID_URI;
                 cap = cap ? cap * 2 : 8;
                 struct http_kv *nq = realloc(r->query, cap * sizeof *nq);
                 if (nq == NULL)
@@ -421,8 +437,12 @@ static void req_peer(struct http_req *r, struct MHD_Connection *c)
 
 /* ---- the libmicrohttpd callbacks ---- */
 
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+static void req_release(struct http_server *s, struct http_req *r,
+                        enum MHD_RequestTerminationCode toe);
+
+static void *on_uri(void *cls, const char *uri_c, struct MHD_Connection *c)
 {
+    char *uri = (char *)uri_c;
     struct http_server *s = cls;
     struct http_req *r = calloc(1, sizeof *r);
     struct http_req_priv *pv = calloc(1, sizeof *pv);
@@ -435,11 +455,47 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     pv->srv = s;
     pv->conn = c;
     r->raw_uri = strdup(uri ? uri : "/");
+    if (r->raw_uri == NULL) { /* the access handler then closes the connection */
+        free(r);
+        free(pv);
+        return NULL;
+    }
     r->started_us = now_us();
     uint64_t id = atomic_fetch_add(&s->next_id, 1);
     snprintf(r->request_id, sizeof r->request_id, "%016llX", (unsigned long long)id);
-    atomic_fetch_add(&s->in_flight, 1);
+    /* The query is ours to parse (req_parse_uri, from the copy above, with our own limit).
+     * libmicrohttpd splits it next into one record per argument in the connection's fixed
+     * memory pool, and 0.9.75 neither answers nor completes a request whose arguments do not
+     * fit. uri points into libmicrohttpd's (writable) read buffer, and the arguments are parsed
+     * from just after the '?' once this returns: ending the string there leaves it none. */
+    char *q = uri != NULL ? strchr(uri, '?') : NULL;
+    if (q != NULL)
+        q[1] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    pv->hc = ci != NULL ? ci->socket_context : NULL;
+    if (pv->hc != NULL) {
+        if (pv->hc->cur != NULL) /* announced before and never completed */
+            req_release(s, pv->hc->cur, MHD_REQUEST_TERMINATED_WITH_ERROR);
+        pv->hc->cur = r;
+    }
     return r;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(struct http_conn));
+        return;
+    }
+    struct http_conn *hc = *socket_context;
+    *socket_context = NULL;
+    if (hc != NULL && hc->cur != NULL)
+        req_release(s, hc->cur, MHD_REQUEST_TERMINATED_WITH_ERROR);
+    free(hc);
 }
 
 static size_t on_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -478,11 +534,12 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
     }
     pv->body_expected = (r->has_content_length && r->content_length > 0) || te != NULL;
 
-    int err = req_parse_uri(r);
+    const char *msg = NULL;
+    int err = req_parse_uri(r, &msg);
     /* Route matchers read r->path: no route (the default error style) when it is missing. */
     r->route = r->path != NULL && r->raw_query != NULL ? route_find(s, r) : NULL;
     if (err != TS_OK) {
-        req_fail(r, err, NULL);
+        req_fail(r, err, msg);
         return;
     }
     if (r->route == NULL) {
@@ -693,6 +750,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
     if (!pv->started) {
         pv->started = true;
+        pv->counted = true;
+        atomic_fetch_add(&s->in_flight, 1);
         req_first_call(s, r, c, method);
         if (atomic_load(&s->stopping)) {
             http_reply_header(r, "Connection", "close");
@@ -778,16 +837,13 @@ static void access_log(struct http_req *r, enum MHD_RequestTerminationCode toe)
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "true", NULL);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+/* Logs and frees a request and everything it holds; the one place a request ends. */
+static void req_release(struct http_server *s, struct http_req *r,
+                        enum MHD_RequestTerminationCode toe)
 {
-    struct http_server *s = cls;
-    struct http_req *r = *req_cls;
-    (void)c;
-    if (r == NULL)
-        return;
-    *req_cls = NULL;
     struct http_req_priv *pv = r->priv;
+    if (pv->hc != NULL && pv->hc->cur == r)
+        pv->hc->cur = NULL;
     if (pv->started)
         access_log(r, toe);
     if (r->route && r->route->cleanup)
@@ -816,9 +872,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         MHD_destroy_response(pv->resp);
     buf_free(&pv->body);
     free(pv->err_msg);
+    bool counted = pv->counted;
     free(pv);
     free(r);
-    atomic_fetch_sub(&s->in_flight, 1);
+    if (counted)
+        atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *r = *req_cls;
+    (void)c;
+    if (r == NULL)
+        return;
+    *req_cls = NULL;
+    req_release(cls, r, toe);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -982,6 +1051,7 @@ int http_server_start(struct http_server *s)
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, s},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {s->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert_pem},

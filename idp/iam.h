@@ -64,10 +64,15 @@ uint64_t iam_store_generation(struct iam_store *st);
 int iam_store_set_reserved(struct iam_store *st, const char *root_name);
 
 /* Users. name: 3..128 chars of [A-Za-z0-9_.@=+-]; secret: 8..40 printable chars (MinIO's
- * rules). Adding an existing user replaces its secret and keeps its status, groups and
- * policies (MinIO's "user add"). On TS_E_INVALID_ARGUMENT *msg (optional) names the problem
- * (a static string). */
+ * rules). Adding creates a new user only: an existing name is TS_E_ENTITY_EXISTS (checked and
+ * written in one transaction), never a new secret for it (unlike MinIO's "user add"). On
+ * TS_E_INVALID_ARGUMENT *msg (optional) names the problem (a static string). */
 int iam_user_add(struct iam_store *st, const char *name, const char *secret, const char **msg);
+/* Replaces the secret of an existing user (TS_E_NO_SUCH_ENTITY otherwise), keeping its status,
+ * groups and policies, and sets its not-before time to now: the temporary credentials it
+ * obtained before end. Same rules and *msg as iam_user_add. */
+int iam_user_set_secret(struct iam_store *st, const char *name, const char *secret,
+                        const char **msg);
 /* Fills *out (release with iam_user_cleanup): status, not-before time, the directly attached
  * policies and the groups the user is a member of. */
 int iam_user_get(struct iam_store *st, const char *name, struct iam_user *out);

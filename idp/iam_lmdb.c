@@ -494,7 +494,7 @@ static json_t *user_rec_load(MDB_val *v)
 
 /* Writes the user record {"secret","enabled"}. */
 static int user_rec_put(struct iam_store *st, MDB_txn *t, const char *name, const char *secret,
-                        bool enabled)
+                        bool enabled, unsigned flags)
 {
     json_t *j = json_pack("{s:s, s:b}", "secret", secret, "enabled", enabled);
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -503,21 +503,18 @@ static int user_rec_put(struct iam_store *st, MDB_txn *t, const char *name, cons
     json_decref(j);
     if (s != NULL) {
         MDB_val k = mval(name), v = mval(s);
-        err = map_rc(mdb_put(t, st->dbi[DB_USERS], &k, &v, 0), "put user");
+        err = map_rc(mdb_put(t, st->dbi[DB_USERS], &k, &v, flags), "put user");
         OPENSSL_cleanse(s, strlen(s));
         free(s);
     }
     return err;
 }
 
-int iam_user_add(struct iam_store *st, const char *name, const char *secret, const char **msg)
+/* NULL when name and secret follow the rules of iam_user_add, else the problem. */
+static const char *check_user(const struct iam_store *st, const char *name, const char *secret)
 {
     const char *why = check_user_name(name);
     size_t slen = secret != NULL ? strlen(secret) : 0;
-    bool enabled = true;
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err, rc;
 
     if (why == NULL && (slen < 8 || slen > 40))
         why = "secret key must be 8 to 40 characters long";
@@ -526,6 +523,43 @@ int iam_user_add(struct iam_store *st, const char *name, const char *secret, con
             why = "secret key may not contain control characters";
     if (why == NULL && st->reserved != NULL && strcmp(name, st->reserved) == 0)
         why = "user name is reserved for the root user";
+    return why;
+}
+
+int iam_user_add(struct iam_store *st, const char *name, const char *secret, const char **msg)
+{
+    const char *why = check_user(st, name, secret);
+    MDB_txn *t = NULL;
+    int err;
+
+    if (why != NULL) {
+        if (msg != NULL)
+            *msg = why;
+        return TS_E_INVALID_ARGUMENT;
+    }
+    err = wr_begin(st, &t);
+    if (err != TS_OK)
+        return err;
+    /* create-only in the one write transaction: MDB_NOOVERWRITE refuses an existing name */
+    err = user_rec_put(st, t, name, secret, true, MDB_NOOVERWRITE);
+    if (err != TS_OK) {
+        mdb_txn_abort(t);
+        return err;
+    }
+    return wr_commit(st, t);
+}
+
+static void wait_next_second(void);
+
+int iam_user_set_secret(struct iam_store *st, const char *name, const char *secret,
+                        const char **msg)
+{
+    const char *why = check_user(st, name, secret);
+    MDB_txn *t = NULL;
+    MDB_val k, v;
+    json_t *j = NULL;
+    int err, rc;
+
     if (why != NULL) {
         if (msg != NULL)
             *msg = why;
@@ -536,23 +570,27 @@ int iam_user_add(struct iam_store *st, const char *name, const char *secret, con
         return err;
     k = mval(name);
     rc = mdb_get(t, st->dbi[DB_USERS], &k, &v);
-    if (rc == 0) {
-        json_t *j = user_rec_load(&v);
-        if (j == NULL) {
-            err = TS_E_INTERNAL;
-            goto fail;
-        }
-        enabled = json_is_true(json_object_get(j, "enabled"));
-        user_rec_free(j);
-    } else if (rc != MDB_NOTFOUND) {
+    if (rc != 0) {
         err = map_rc(rc, "get user");
         goto fail;
     }
-    err = user_rec_put(st, t, name, secret, enabled);
+    if ((j = user_rec_load(&v)) == NULL) {
+        err = TS_E_INTERNAL;
+        goto fail;
+    }
+    err = user_rec_put(st, t, name, secret, json_is_true(json_object_get(j, "enabled")), 0);
+    /* the sessions obtained with the old secret end with it */
+    if (err == TS_OK)
+        err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
     if (err != TS_OK)
         goto fail;
-    return wr_commit(st, t);
+    user_rec_free(j);
+    err = wr_commit(st, t);
+    if (err == TS_OK)
+        wait_next_second();
+    return err;
 fail:
+    user_rec_free(j);
     mdb_txn_abort(t);
     return err;
 }
@@ -725,7 +763,7 @@ int iam_user_set_enabled(struct iam_store *st, const char *name, bool enabled)
         err = TS_E_INTERNAL;
         goto fail;
     }
-    err = user_rec_put(st, t, name, json_string_value(json_object_get(j, "secret")), enabled);
+    err = user_rec_put(st, t, name, json_string_value(json_object_get(j, "secret")), enabled, 0);
     if (err == TS_OK && !enabled)
         err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
     if (err != TS_OK)

@@ -10,6 +10,10 @@
  *                         AssumeRoleWithWebIdentity internally
  *   POST /login/ldap      checks the CSRF token, runs AssumeRoleWithLDAPIdentity internally
  *
+ * The pages that may wait on the provider or the directory (all but /login itself) are
+ * rate-limited per source address before any other work, like the unsigned STS logins, and
+ * run on the route's worker threads (route->blocking), never on the HTTP threads.
+ *
  * The credentials page and every response carrying a secret are sent with Cache-Control:
  * no-store and Pragma: no-cache; a restrictive Content-Security-Policy allows only the page's
  * own inline style and copy script (by hash) and no external asset. Every printed value goes
@@ -29,6 +33,7 @@
 #include "core/buf.h"
 #include "core/enc.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "sts/sts_int.h"
 
@@ -787,6 +792,31 @@ static void providers_json(struct login_web *w, struct http_req *r)
     http_reply_data(r, 200, "application/json", body, len, true);
 }
 
+/* The pages that may wait on a backend: the OpenID provider (discovery, code exchange) or the
+ * LDAP directory (binds). Everything else (/login itself) is answered from memory. */
+static bool backend_path(const char *p)
+{
+    return strcmp(p, "/login/start") == 0 || strcmp(p, "/login/callback") == 0 ||
+           strcmp(p, "/login/ldap") == 0 || strcmp(p, "/login/providers") == 0;
+}
+
+/* route->start, on the HTTP thread when the headers are in: the per-source budget of the
+ * unsigned STS logins (core/limits.h), taken before the body is read and before any backend
+ * work; over it, 503 SlowDown with Retry-After: 1. */
+static int route_start(struct http_req *r)
+{
+    if (backend_path(r->path) && !limits_sts_allow(r->source_ip))
+        return TS_E_SLOW_DOWN;
+    return TS_OK;
+}
+
+/* route->blocking: those pages run on the login route's worker threads, never on the HTTP
+ * threads, so that a slow or hung provider or directory holds up only other sign-ins. */
+static bool route_blocking(struct http_req *r)
+{
+    return backend_path(r->path);
+}
+
 static bool route_match(struct http_req *r)
 {
     const char *auth = http_req_header(r, "Authorization");
@@ -830,6 +860,8 @@ void login_web_route_init(struct http_route *route, struct login_web *w)
     memset(route, 0, sizeof *route);
     route->name = "login";
     route->match = route_match;
+    route->start = route_start;
+    route->blocking = route_blocking;
     route->finish = route_finish;
     route->err_style = HTTP_ERR_HTML;
     route->body_max = 16 * 1024;

@@ -12,7 +12,6 @@
 #include "core/buf.h"
 #include "core/enc.h"
 #include "core/err.h"
-#include "core/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/xml.h"
@@ -134,9 +133,8 @@ int sts_call_action(struct sts_ctx *c, const char *action, struct http_req *r,
 
     memset(&got, 0, sizeof got);
     memset(out, 0, sizeof *out);
-    /* The same per-source budget as the STS route's unsigned logins (core/limits.h). */
-    if (!limits_sts_allow(r->source_ip))
-        return TS_E_SLOW_DOWN;
+    /* The per-source budget of the unsigned logins (core/limits.h) is taken by the caller,
+     * the login route, before any backend work (sts/login_web.c route_start). */
     for (size_t i = 0; i < c->nactions; i++) {
         if (strcmp(c->actions[i].name, action) != 0 || c->actions[i].fn == NULL)
             continue;

@@ -79,10 +79,13 @@ def test_user_validation(server):
     # the root user lives in the environment and cannot be shadowed by a stored user
     fails(admin(server, "user", "add", server.root_user, "longenough1", check=False),
           "InvalidArgument", "root")
-    # re-adding replaces the secret (MinIO's behaviour) and keeps the status
+    # re-adding is refused (even for root: "user add" only creates); set-secret replaces the
+    # secret and keeps the status
     admin(server, "user", "add", "carol", "carolsecret1")
     admin(server, "user", "disable", "carol")
-    admin(server, "user", "add", "carol", "carolsecret2")
+    fails(admin(server, "user", "add", "carol", "carolsecret2", check=False),
+          "EntityAlreadyExists", "carol")
+    admin(server, "user", "set-secret", "carol", "carolsecret2")
     assert user_info(server, "carol")["status"] == "disabled"
     admin(server, "user", "enable", "carol")
     admin(server, "policy", "attach", "readonly", "--user", "carol")

@@ -101,12 +101,27 @@ static void test_users(struct iam_store *st)
     iam_user_cleanup(&u);
     is_int(iam_user_set_enabled(st, "nobody", true), TS_E_NO_SUCH_ENTITY, "enable missing");
 
-    /* re-add replaces the secret, keeps status */
+    /* re-add is refused and changes nothing; set_secret replaces the secret, keeps the
+     * status and ends the user's earlier sessions */
     is_int(iam_user_set_enabled(st, "bob", false), TS_OK, "disable again");
-    is_int(iam_user_add(st, "bob", "newsecret9", NULL), TS_OK, "re-add bob");
-    is_int(iam_user_get(st, "bob", &u), TS_OK, "get re-added");
+    g0 = iam_store_generation(st);
+    is_int(iam_user_add(st, "bob", "newsecret9", NULL), TS_E_ENTITY_EXISTS, "re-add bob");
+    ok(iam_store_generation(st) == g0, "refused add changes nothing");
+    is_int(iam_user_get(st, "bob", &u), TS_OK, "get bob after re-add");
+    is_str(u.secret, "bobsecret1", "secret kept");
+    iam_user_cleanup(&u);
+    is_int(iam_user_set_secret(st, "nobody", "newsecret9", NULL), TS_E_NO_SUCH_ENTITY,
+           "set_secret missing");
+    msg = NULL;
+    is_int(iam_user_set_secret(st, "bob", "short", &msg), TS_E_INVALID_ARGUMENT,
+           "set_secret short");
+    ok(msg != NULL, "set_secret msg");
+    before = time(NULL);
+    is_int(iam_user_set_secret(st, "bob", "newsecret9", NULL), TS_OK, "set_secret bob");
+    is_int(iam_user_get(st, "bob", &u), TS_OK, "get bob after set_secret");
     is_str(u.secret, "newsecret9", "secret replaced");
     ok(!u.enabled, "status kept");
+    ok(u.not_before >= before, "set_secret sets not_before");
     iam_user_cleanup(&u);
     is_int(iam_user_set_enabled(st, "bob", true), TS_OK, "enable bob");
 
@@ -509,7 +524,7 @@ static void test_cache_other_process(const char *dir)
         struct iam_store *other = NULL;
         int rc = iam_store_open(dir, &other) == TS_OK &&
                          iam_user_set_enabled(other, "cached-user", false) == TS_OK &&
-                         iam_user_add(other, "cached-user", "cachedsecret2", &msg) == TS_OK
+                         iam_user_set_secret(other, "cached-user", "cachedsecret2", &msg) == TS_OK
                      ? 0
                      : 1;
         iam_store_close(other);
