@@ -118,7 +118,8 @@ const char *sigv4_declared_payload(const struct sigv4_auth *a);
  * - every x-amz-* header of the request must be listed in SignedHeaders (S3's rule, header
  *   and presigned alike), else TS_E_ACCESS_DENIED "There were headers present in the request
  *   which were not signed" naming them (a->err_buf): no handler ever sees an x-amz-* header
- *   the signer did not sign;
+ *   the signer did not sign. x-amz-content-sha256 may be unlisted: its value is the payload
+ *   line of the canonical request (payload_hash), signed either way;
  * - the signature over the canonical request with payload_hash (see
  *   sigv4_declared_payload; NULL means SIGV4_EMPTY_SHA256), compared in constant time:
  *   TS_E_SIGNATURE on mismatch.

@@ -104,6 +104,11 @@ def test_presigned_get_with_unsigned_header_is_refused(server):
     assert requests.get(url).content == b"x"
     r = requests.get(url, headers={"x-amz-checksum-mode": "ENABLED"})
     assert r.status_code == 403 and NOT_SIGNED in r.text
+    # x-amz-content-sha256 is the payload line of the canonical request: unlisted it is
+    # accepted as S3 does, but only with the value signed.
+    assert requests.get(url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}).content == b"x"
+    r = requests.get(url, headers={"x-amz-content-sha256": hashlib.sha256(b"").hexdigest()})
+    assert r.status_code == 403 and "SignatureDoesNotMatch" in r.text
 
 
 def test_header_signed_put_replayed_with_copy_source_is_refused(server):

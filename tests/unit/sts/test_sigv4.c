@@ -190,6 +190,8 @@ static const struct vec suite[] = {
      "GET",
      "/example space/",
      {"Host:example.amazonaws.com",
+      /* unlisted: its value is the payload line, signed anyway (S3 accepts it so) */
+      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
       "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
       "aws4_request, SignedHeaders=host;x-amz-date, "
       "Signature=652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741",
@@ -420,6 +422,15 @@ static void test_unsigned_headers(void)
     is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_OK, "x-amzn-trace-id unsigned");
     v.headers[5] = "Content-Type: text/html"; /* unsigned non-x-amz headers stay allowed */
     is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_OK, "content-type unsigned");
+    /* An unlisted x-amz-content-sha256 is the payload line: another value fails the
+     * signature, not the rule. */
+    p.headers[1] = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
+    is_int(verify_vec(&p, S3_SECRET, S3_TIME, NULL, NULL), TS_OK,
+           "presigned: x-amz-content-sha256 UNSIGNED-PAYLOAD unlisted");
+    p.headers[1] = "x-amz-content-sha256: " SIGV4_EMPTY_SHA256;
+    is_int(verify_vec(&p, S3_SECRET, S3_TIME, NULL, NULL), TS_E_SIGNATURE,
+           "presigned: another x-amz-content-sha256 breaks the signature");
+    p.headers[1] = NULL;
 
     p.headers[1] = "x-amz-copy-source: /private/secret";
     p.headers[2] = "X-Amz-Metadata-Directive: REPLACE";
