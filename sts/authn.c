@@ -12,9 +12,14 @@
  * (x-amz-content-sha256, presigned), else after the buffered body (authn_deferred; STS and
  * admin calls) with the SHA-256 of r->body. Deferred requests are parsed and resolved again
  * at finish (nothing is kept between the two calls; both are cheap), and r->principal is
- * only set once the signature checked out. Errors are answered here with a precise message
- * in the route's style (STS routes get InvalidClientTokenId / ExpiredToken, S3 routes
- * InvalidAccessKeyId / InvalidToken / ExpiredToken) and returned to the server.
+ * only set once the signature checked out. sigv4_verify refuses any x-amz-* header the
+ * signature does not cover. Signature Version 2, presigned URLs and payloads the signature
+ * does not cover (UNSIGNED-PAYLOAD, STREAMING-*) are for the S3 route only: STS and the
+ * admin API take SigV4 header authentication whose payload hash is the body's (a declared
+ * hex hash is checked against the body by the filter, else the body is hashed at finish).
+ * Errors are answered here with a precise message in the route's style (STS routes get
+ * InvalidClientTokenId / ExpiredToken, S3 routes InvalidAccessKeyId / InvalidToken /
+ * ExpiredToken) and returned to the server.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -307,6 +312,41 @@ static bool service_ok(const struct http_req *r, const struct sigv4_auth *a)
     return strcmp(a->service, "s3") == 0 || strcmp(a->service, "sts") == 0;
 }
 
+/* S3 is the only route that takes Signature Version 2, presigned URLs and payloads the
+ * signature does not cover; STS, the admin API (and any other route) take SigV4 header
+ * authentication with a signed payload only. */
+static bool s3_route(const struct http_req *r)
+{
+    return r->route != NULL && r->route->err_style == HTTP_ERR_S3;
+}
+
+static bool is_hex64(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (n >= 64 || enc_hexval((unsigned char)s[n]) < 0)
+            return false;
+    return n == 64;
+}
+
+/* Off S3: no presigned query, and x-amz-content-sha256 (when sent) the hex SHA-256 of the
+ * body (checked by the body filter); without it the body is hashed by authn finish. Never
+ * UNSIGNED-PAYLOAD or a STREAMING-* form. */
+static int strict_route_ok(struct http_req *r, const struct sigv4_auth *a)
+{
+    if (s3_route(r))
+        return TS_OK;
+    if (a->presigned)
+        return fail(r, TS_E_ACCESS_DENIED,
+                    "STS and the admin API accept Signature Version 4 in the Authorization "
+                    "header only, not presigned URLs.");
+    if (a->content_sha256 != NULL && !is_hex64(a->content_sha256))
+        return fail(r, TS_E_ACCESS_DENIED,
+                    "STS and the admin API require a signed payload: x-amz-content-sha256, "
+                    "when sent, must be the hex SHA-256 of the body.");
+    return TS_OK;
+}
+
 static void set_principal(struct http_req *r, struct pol_principal *p)
 {
     if (r->principal != NULL && r->principal_free != NULL)
@@ -328,6 +368,9 @@ static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth
     if (!service_ok(r, a))
         return fail(r, a->presigned ? TS_E_AUTH_QUERY_MALFORMED : TS_E_AUTH_HEADER_MALFORMED,
                     "Credential should be scoped to the correct service.");
+    rc = strict_route_ok(r, a);
+    if (rc != TS_OK)
+        return rc;
     rc = resolve(c, a, now, p, secret, &msg);
     if (rc != TS_OK)
         return fail(r, rc, msg);
@@ -344,7 +387,7 @@ static int authenticate_v2(struct sts_ctx *c, struct http_req *r, time_t now)
     int rc = sigv2_parse(r, &a);
     if (rc != TS_OK)
         return fail(r, rc == SIGV4_NONE ? TS_E_INTERNAL : rc, a.err_msg);
-    if (!service_ok(r, &a))
+    if (!s3_route(r) || !service_ok(r, &a))
         return fail(r, TS_E_ACCESS_DENIED, "Signature Version 2 is accepted for S3 only.");
     rc = resolve(c, &a, now, &p, &secret, &msg);
     if (rc != TS_OK)

@@ -1,7 +1,7 @@
 /* sigv2.c -- AWS Signature Version 2 for S3 (header `Authorization: AWS AK:SIG` and presigned
  * `?AWSAccessKeyId=&Expires=&Signature=`). Older SDKs still presign with it by default
  * (Debian's boto3 among them) and MinIO accepts it, so S3 requests may use it; STS and the
- * admin API require SigV4 (service "s3" is recorded, which those routes refuse).
+ * admin API require SigV4 (sts/authn.c refuses V2 on every route but S3's).
  *
  *   StringToSign = VERB \n Content-MD5 \n Content-Type \n Date-or-Expires \n
  *                  CanonicalizedAmzHeaders CanonicalizedResource
@@ -9,7 +9,9 @@
  *
  * CanonicalizedResource is the raw path followed by the sub-resources of interest, sorted,
  * with their decoded values. There is no payload hash: Content-MD5, when sent, is signed, and
- * the object store checks the body against it.
+ * the object store checks the body against it. Every x-amz-* header is part of the string to
+ * sign (CanonicalizedAmzHeaders), so none is unsigned. Presigned URLs expire at most a week
+ * (plus the clock skew) after they are checked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,15 +30,21 @@
 #define SIGV2_SKEW 900
 
 /* Query parameters that are part of the canonical resource (AWS's list, as botocore and
- * MinIO use it). Sorted. */
+ * MinIO use it), and so signed. Every query parameter that selects an S3 operation of a
+ * different IAM action (objstore/s3_ops.c: acl, cors, delete, encryption, lifecycle,
+ * location, object-lock, policy, tagging, uploadId, uploads, versioning, versions) must be
+ * here, or a V2 signature for one operation would be good for another ("list-type" only
+ * picks the ListObjects version of the same action). Sorted. */
 static const char *const sub_resources[] = {
     "acl",
     "cors",
     "delete",
+    "encryption",
     "lifecycle",
     "location",
     "logging",
     "notification",
+    "object-lock",
     "partNumber",
     "policy",
     "requestPayment",
@@ -297,6 +305,11 @@ int sigv2_verify(struct http_req *r, struct sigv4_auth *a, const char *secret, t
         char exp[32];
         if (now > a->time)
             return fail(a, TS_E_EXPIRED_PRESIGN, "Request has expired");
+        /* V2 has no lifetime of its own: the same cap as X-Amz-Expires (with the clock skew
+         * allowed for the signer). */
+        if (a->time - now > SIGV4_MAX_EXPIRES + SIGV2_SKEW)
+            return fail(a, TS_E_ACCESS_DENIED,
+                        "Expires must be less than a week (604800 seconds) from now.");
         snprintf(exp, sizeof exp, "%lld", (long long)a->time);
         if (!matches(r, a, secret, exp))
             return fail(a, TS_E_SIGNATURE, NULL);

@@ -683,6 +683,74 @@ static void req_headers(void *src, int (*fn)(void *, const char *, const char *)
     http_req_header_foreach(src, fn, fctx);
 }
 
+struct unsigned_scan {
+    const char *signed_headers; /* ';'-separated, lower-case */
+    char names[128];            /* the x-amz-* headers not among them, ", "-separated */
+    size_t len;                 /* used in names */
+    size_t count;
+    bool more; /* names was too small for all of them */
+};
+
+static bool is_signed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        const char *semi = strchr(p, ';');
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return true;
+        if (semi == NULL)
+            break;
+        p = semi + 1;
+    }
+    return false;
+}
+
+static int unsigned_cb(void *ctx, const char *name, const char *value)
+{
+    struct unsigned_scan *s = ctx;
+    size_t n = strlen(name), need;
+    (void)value;
+    /* x-amz-content-sha256 is the payload line of the canonical request (sigv4_declared_
+     * payload), so the signature covers its value even when it is not listed; S3 accepts it
+     * unlisted too. */
+    if (strncasecmp(name, "x-amz-", 6) != 0 || strcasecmp(name, "x-amz-content-sha256") == 0 ||
+        is_signed(s->signed_headers, name))
+        return 0;
+    need = n + (s->count > 0 ? 2 : 0);
+    if (s->more || s->len + need >= sizeof s->names) {
+        s->more = true;
+    } else {
+        if (s->count > 0) {
+            memcpy(s->names + s->len, ", ", 2);
+            s->len += 2;
+        }
+        for (size_t i = 0; i < n; i++)
+            s->names[s->len++] = (char)tolower((unsigned char)name[i]);
+        s->names[s->len] = '\0';
+    }
+    s->count++;
+    return 0;
+}
+
+/* S3's rule: every x-amz-* header present must be signed. The message names them (the
+ * first ones that fit), as S3's HeadersNotSigned does. */
+static int check_unsigned_headers(struct http_req *r, struct sigv4_auth *a)
+{
+    struct unsigned_scan s = {.signed_headers = a->signed_headers};
+    http_req_header_foreach(r, unsigned_cb, &s);
+    if (s.count == 0)
+        return TS_OK;
+    snprintf(a->err_buf, sizeof a->err_buf,
+             "There were headers present in the request which were not signed "
+             "(HeadersNotSigned: %s%s)",
+             s.names,
+             !s.more     ? ""
+             : s.len > 0 ? ", ..."
+                         : "...");
+    return fail_msg(a, TS_E_ACCESS_DENIED, a->err_buf);
+}
+
 int sigv4_verify(struct http_req *r, struct sigv4_auth *a, const char *secret, const char *region,
                  time_t now, const char *payload_hash, struct sigv4_keycache *cache)
 {
@@ -706,6 +774,9 @@ int sigv4_verify(struct http_req *r, struct sigv4_auth *a, const char *secret, c
         strcmp(a->region, "us-east-1") != 0)
         return fail_msg(a, a->presigned ? TS_E_AUTH_QUERY_MALFORMED : TS_E_AUTH_HEADER_MALFORMED,
                         "The region in the credential scope is wrong for this server.");
+    rc = check_unsigned_headers(r, a);
+    if (rc != TS_OK)
+        return rc;
 
     in = (struct sigv4_input){
         .method = r->method,

@@ -73,7 +73,9 @@ struct sigv4_auth {
     const char *content_sha256; /* x-amz-content-sha256 header (presigned: also the
                                    X-Amz-Content-Sha256 query parameter), borrowed, or NULL.
                                    Filled with SIGV4_NONE too. */
-    const char *err_msg;        /* after a failure: a static, client-safe message, or NULL */
+    const char *err_msg;        /* after a failure: a client-safe message (static, or in
+                                   err_buf below), or NULL */
+    char err_buf[256];          /* a message naming what failed (unsigned headers) */
 };
 
 /* A cache of derived signing keys keyed by (secret, date, region, service) -- DESIGN §6:
@@ -113,6 +115,11 @@ const char *sigv4_declared_payload(const struct sigv4_auth *a);
  *   (TS_E_EXPIRED_PRESIGN);
  * - region: a->region must be `region` or "us-east-1" (region NULL or "" accepts any), else
  *   TS_E_AUTH_HEADER_MALFORMED / TS_E_AUTH_QUERY_MALFORMED;
+ * - every x-amz-* header of the request must be listed in SignedHeaders (S3's rule, header
+ *   and presigned alike), else TS_E_ACCESS_DENIED "There were headers present in the request
+ *   which were not signed" naming them (a->err_buf): no handler ever sees an x-amz-* header
+ *   the signer did not sign. x-amz-content-sha256 may be unlisted: its value is the payload
+ *   line of the canonical request (payload_hash), signed either way;
  * - the signature over the canonical request with payload_hash (see
  *   sigv4_declared_payload; NULL means SIGV4_EMPTY_SHA256), compared in constant time:
  *   TS_E_SIGNATURE on mismatch.

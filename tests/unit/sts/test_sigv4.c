@@ -190,6 +190,7 @@ static const struct vec suite[] = {
      "GET",
      "/example space/",
      {"Host:example.amazonaws.com",
+      /* unlisted: its value is the payload line, signed anyway (S3 accepts it so) */
       "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
       "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
       "aws4_request, SignedHeaders=host;x-amz-date, "
@@ -395,6 +396,62 @@ static void test_presigned(void)
            "missing parameters");
 }
 
+/* Every x-amz-* header must be signed (S3's rule): an extra one turns a good signature into
+ * AccessDenied, naming it, for header and presigned authentication alike. */
+static void test_unsigned_headers(void)
+{
+    struct vec v = s3[0]; /* GET Object (Range), SignedHeaders host;range;x-amz-content-sha256;
+                             x-amz-date */
+    struct vec p = {
+        "presigned GET",
+        "GET",
+        PRESIGN_URI("86400", "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"),
+        {"Host: examplebucket.s3.amazonaws.com"},
+        NULL};
+    struct http_req r;
+    struct http_req_priv pv;
+    struct sigv4_auth a;
+
+    v.headers[5] = "X-Amz-Copy-Source: /private/secret";
+    is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_E_ACCESS_DENIED,
+           "header auth: unsigned x-amz-copy-source");
+    v.headers[5] = "x-amz-meta-colour: blue";
+    is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_E_ACCESS_DENIED,
+           "header auth: unsigned x-amz-meta-*");
+    v.headers[5] = "X-Amzn-Trace-Id: Root=1-abc"; /* not x-amz-: left unsigned by SDKs */
+    is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_OK, "x-amzn-trace-id unsigned");
+    v.headers[5] = "Content-Type: text/html"; /* unsigned non-x-amz headers stay allowed */
+    is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_OK, "content-type unsigned");
+    /* An unlisted x-amz-content-sha256 is the payload line: another value fails the
+     * signature, not the rule. */
+    p.headers[1] = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
+    is_int(verify_vec(&p, S3_SECRET, S3_TIME, NULL, NULL), TS_OK,
+           "presigned: x-amz-content-sha256 UNSIGNED-PAYLOAD unlisted");
+    p.headers[1] = "x-amz-content-sha256: " SIGV4_EMPTY_SHA256;
+    is_int(verify_vec(&p, S3_SECRET, S3_TIME, NULL, NULL), TS_E_SIGNATURE,
+           "presigned: another x-amz-content-sha256 breaks the signature");
+    p.headers[1] = NULL;
+
+    p.headers[1] = "x-amz-copy-source: /private/secret";
+    p.headers[2] = "X-Amz-Metadata-Directive: REPLACE";
+    is_int(verify_vec(&p, S3_SECRET, S3_TIME, NULL, NULL), TS_E_ACCESS_DENIED,
+           "presigned: unsigned x-amz-copy-source");
+    fake_req(&r, &pv, "GET", p.uri, p.headers);
+    is_int(sigv4_parse(&r, &a), TS_OK, "presigned parse");
+    is_int(sigv4_verify(&r, &a, S3_SECRET, NULL, S3_TIME, sigv4_declared_payload(&a), NULL),
+           TS_E_ACCESS_DENIED, "presigned: unsigned headers");
+    is_str(a.err_msg,
+           "There were headers present in the request which were not signed "
+           "(HeadersNotSigned: x-amz-copy-source, x-amz-metadata-directive)",
+           "the message names them");
+    fake_req_free(&r);
+    /* A header-signed x-amz-security-token on a presigned URL is a header like another. */
+    p.headers[1] = "x-amz-security-token: tok";
+    p.headers[2] = NULL;
+    is_int(verify_vec(&p, S3_SECRET, S3_TIME, NULL, NULL), TS_E_ACCESS_DENIED,
+           "presigned: unsigned x-amz-security-token header");
+}
+
 /* Parses a request; the previous one stays alive until the next call (borrowed strings). */
 static struct http_req po_r;
 static struct http_req_priv po_pv;
@@ -514,6 +571,7 @@ int main(void)
     test_pure_signature();
     test_vectors();
     test_presigned();
+    test_unsigned_headers();
     test_parse_errors();
     test_region_and_tamper();
     if (po_live)
