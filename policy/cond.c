@@ -414,11 +414,10 @@ static bool value_matches(const struct pol_cond *c, const char *v, struct pol_ev
     return false;
 }
 
-bool pol_cond_eval(const struct pol_cond *c, struct pol_ev *ev)
+/* The condition over the n values of its key (positive and negated senses, qualifiers). */
+static bool cond_holds(const struct pol_cond *c, struct pol_ev *ev, const char *const *vals,
+                       size_t n)
 {
-    const char *vals[POL_KEY_VALUES_MAX];
-    size_t n = pol_key_values(ev, c->key.name, c->key.id, vals, POL_KEY_VALUES_MAX);
-
     if (c->fam == CF_NULL) {
         /* {"Null": {"k": "true"}}: k is absent. Values OR together. */
         for (size_t i = 0; i < c->nvals; i++)
@@ -451,4 +450,27 @@ bool pol_cond_eval(const struct pol_cond *c, struct pol_ev *ev)
         return true;
     }
     return false;
+}
+
+int pol_cond_eval(const struct pol_cond *c, struct pol_ev *ev)
+{
+    const struct pol_request *rq = ev->rq;
+    const char *stackv[POL_KEY_VALUES_STACK];
+    const char **vals = stackv;
+    /* Every value of the key is looked at: a key has at most as many values as the request
+     * keys, or the principal's claims, or one (a well-known key), whichever source answers. */
+    size_t bound = rq->nkeys + 1 + (rq->principal != NULL ? rq->principal->nclaims : 0);
+    size_t n;
+    bool r;
+
+    if (bound > POL_KEY_VALUES_STACK) {
+        vals = malloc(bound * sizeof(*vals));
+        if (vals == NULL)
+            return -1;
+    }
+    n = pol_key_values(ev, c->key.name, c->key.id, vals, bound);
+    r = cond_holds(c, ev, vals, n);
+    if (vals != stackv)
+        free(vals);
+    return r ? 1 : 0;
 }

@@ -356,7 +356,8 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
     uint64_t gen = sync_gen(e);
     struct centry *const *ents = pl.v;
     size_t nents = 0;
-    if (p->type == POL_PRINCIPAL_USER || p->policies.n == 0) {
+    /* A role session has exactly its role's policies, even none: never the parent's. */
+    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL)) {
         const char *name = p->type == POL_PRINCIPAL_USER
                                ? (p->username != NULL ? p->username : p->access_key)
                                : p->parent;

@@ -5,7 +5,9 @@
  * for requests without a resource), its Principal (or NotPrincipal) matches the requester
  * (bucket and trust policies only) and every condition holds. An applying Deny statement is
  * an explicit deny and ends the evaluation; otherwise one applying Allow allows. Nothing here
- * allocates.
+ * allocates (cond.c does for a key with more than 64 values; a condition that cannot be
+ * evaluated makes a Deny apply and an Allow not). Principals match by their typed ARN only
+ * (pol.h): a federated session never matches a static user's name.
  *
  * @test tests/unit/policy/test_eval.c
  */
@@ -16,36 +18,109 @@
 #include "core/err.h"
 #include "policy/pol_int.h"
 
-/* Whether one {"AWS": entry} names the principal: "*", the user name, its ARN
- * (arn:aws:iam::ACCOUNT:user/NAME, any account), the principal's ARN or access key. */
-static bool aws_entry_matches(const char *e, const struct pol_principal *p)
+/* The parts of "arn:aws:iam::ACCOUNT:REST" / "arn:aws:sts::ACCOUNT:REST": whether it is one,
+ * the service ("iam" or "sts", the first 13 bytes tell) and REST. */
+static bool arn_parts(const char *a, bool *iam, const char **rest)
 {
+    const char *c;
+    if (strncmp(a, "arn:aws:iam::", 13) == 0)
+        *iam = true;
+    else if (strncmp(a, "arn:aws:sts::", 13) == 0)
+        *iam = false;
+    else
+        return false;
+    c = strchr(a + 13, ':');
+    if (c == NULL)
+        return false;
+    *rest = c + 1;
+    return true;
+}
+
+/* Whether two IAM/STS ARNs name the same thing; the account field is not compared (tessera
+ * has one account, and policies copied from AWS carry theirs). */
+static bool same_arn(const char *a, const char *b)
+{
+    const char *ra, *rb;
+    bool ia, ib;
+    if (strcmp(a, b) == 0)
+        return true;
+    return arn_parts(a, &ia, &ra) && arn_parts(b, &ib, &rb) && ia == ib && strcmp(ra, rb) == 0;
+}
+
+static bool is_account_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 12)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* The account principal: root and the role-less sessions of root (whose ARN is root's);
+ * every authenticated principal when broad (a Deny statement). */
+static bool account_matches(const struct pol_principal *p, bool broad)
+{
+    const char *rest;
+    bool iam;
+    if (broad)
+        return true;
+    return p->arn != NULL && arn_parts(p->arn, &iam, &rest) && iam && strcmp(rest, "root") == 0;
+}
+
+/* The role name at the end of "role/[PATH/]NAME", or NULL. */
+static const char *role_name_of(const char *rest)
+{
+    const char *last;
+    if (strncmp(rest, "role/", 5) != 0)
+        return NULL;
+    last = strrchr(rest, '/');
+    return last[1] != '\0' ? last + 1 : NULL;
+}
+
+/* Whether one {"AWS": entry} names the principal actually authenticated (see pol.h): "*",
+ * its typed ARN, the role its session assumed, the account, or a bare static user name. */
+static bool aws_entry_matches(const char *e, const struct pol_principal *p, bool broad)
+{
+    const char *rest;
+    bool iam;
+
     if (strcmp(e, "*") == 0)
         return true;
     if (p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS)
         return false;
-    if (p->arn != NULL && strcmp(e, p->arn) == 0)
-        return true;
-    if (p->access_key != NULL && strcmp(e, p->access_key) == 0)
-        return true;
-    if (strncmp(e, "arn:aws:iam::", 13) == 0) {
-        const char *c = strchr(e + 13, ':');
-        if (c == NULL)
-            return false;
-        if (p->type == POL_PRINCIPAL_ROOT && strcmp(c + 1, "root") == 0)
-            return true;
-        return p->username != NULL && strncmp(c + 1, "user/", 5) == 0 &&
-               strcmp(c + 6, p->username) == 0;
+    if (arn_parts(e, &iam, &rest)) {
+        if (iam && strcmp(rest, "root") == 0)
+            return account_matches(p, broad);
+        if (iam && strncmp(rest, "role/", 5) == 0) {
+            /* Sessions of that role: only a role whose trust policy admitted the session. */
+            const char *want = role_name_of(rest), *have, *prest;
+            bool piam;
+            if (want == NULL || p->type != POL_PRINCIPAL_TEMP || p->role_arn == NULL ||
+                !arn_parts(p->role_arn, &piam, &prest) || !piam ||
+                (have = role_name_of(prest)) == NULL)
+                return false;
+            return strcmp(want, have) == 0;
+        }
+        return p->arn != NULL && same_arn(e, p->arn);
     }
-    return p->username != NULL && strcmp(e, p->username) == 0;
+    if (is_account_id(e))
+        return account_matches(p, broad);
+    /* A bare name is a static user's name: arn:aws:iam::ACCOUNT:user/NAME. */
+    if (p->arn == NULL || !arn_parts(p->arn, &iam, &rest) || !iam)
+        return false;
+    return strncmp(rest, "user/", 5) == 0 && strcmp(rest + 5, e) == 0;
 }
 
-static bool prin_matches(const struct pol_prin *pr, const struct pol_principal *p)
+/* broad: the statement is a Deny with Principal (the account principal then covers every
+ * principal of the account). */
+static bool prin_matches(const struct pol_prin *pr, const struct pol_principal *p, bool broad)
 {
     if (pr->any)
         return true;
     for (size_t i = 0; i < pr->naws; i++)
-        if (aws_entry_matches(pr->aws[i], p))
+        if (aws_entry_matches(pr->aws[i], p, broad))
             return true;
     if (p == NULL || p->type != POL_PRINCIPAL_TEMP)
         return false;
@@ -93,11 +168,16 @@ static bool stmt_applies(const struct pol_stmt *st, struct pol_ev *ev)
         if (m == st->not_resource)
             return false;
     }
-    if (st->has_principal && prin_matches(&st->prin, ev->rq->principal) == st->not_principal)
+    if (st->has_principal && prin_matches(&st->prin, ev->rq->principal,
+                                          st->deny && !st->not_principal) == st->not_principal)
         return false;
-    for (size_t i = 0; i < st->nconds; i++)
-        if (!pol_cond_eval(&st->conds[i], ev))
+    for (size_t i = 0; i < st->nconds; i++) {
+        int r = pol_cond_eval(&st->conds[i], ev);
+        if (r < 0)
+            return st->deny; /* cannot be evaluated (out of memory): fail closed */
+        if (r == 0)
             return false;
+    }
     return true;
 }
 
@@ -162,6 +242,7 @@ void pol_principal_free(struct pol_principal *p)
     free(p->username);
     free(p->userid);
     free(p->arn);
+    free(p->role_arn);
     free(p->parent);
     free(p->source);
     for (size_t i = 0; i < p->policies.n; i++)

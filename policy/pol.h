@@ -41,12 +41,28 @@ enum pol_principal_type {
     POL_PRINCIPAL_TEMP, /* temporary credentials */
 };
 
+/* Principals are typed by their ARN (arn), which is what bucket-policy and trust-policy
+ * Principal elements match (see pol_doc_eval):
+ *   root                                   arn:aws:iam::ACCOUNT:root
+ *   static user NAME                       arn:aws:iam::ACCOUNT:user/NAME
+ *   TEMP of a static user / root, no role  the parent's own ARN (user/NAME or root), as MinIO
+ *   TEMP of tessera role R (any caller)    arn:aws:sts::ACCOUNT:assumed-role/R/SESSION
+ *   TEMP of OIDC / LDAP without a role     arn:aws:sts::ACCOUNT:assumed-role/PARENT/SESSION
+ *                                          (PARENT: "iss#sub", the user DN, or the provider's
+ *                                          RolePolicy role name)
+ * aws:username (username) is set only for root, static users and the role-less sessions of
+ * a static user or root (the parent's name, as MinIO); it is unset (NULL) for role sessions
+ * (as AWS) and for federated sessions, whose names come from outside tessera: they use
+ * ${jwt:...} / ${ldap:...} instead, so no claim can pose as a static user's name. */
 struct pol_principal {
     enum pol_principal_type type;
     char *access_key;            /* the key that signed the request */
-    char *username;              /* aws:username: static user name, or parent's name for TEMP */
+    char *username;              /* aws:username (see above), or NULL when unset */
     char *userid;                /* aws:userid */
-    char *arn;                   /* GetCallerIdentity Arn */
+    char *arn;                   /* GetCallerIdentity Arn (see above) */
+    char *role_arn;              /* TEMP of a tessera role: arn:aws:iam::ACCOUNT:role/NAME, the
+                                  * role whose trust policy admitted it (aws:PrincipalArn);
+                                  * its policies are exactly `policies`. NULL otherwise. */
     char *parent;                /* TEMP: parent identity (user name, LDAP DN, OIDC "iss#sub") */
     char *source;                /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
     struct iam_strv policies;    /* TEMP from ldap/oidc/roles: the mapped policy names */
@@ -95,15 +111,22 @@ enum pol_decision { POL_IMPLICIT_DENY = 0, POL_ALLOW = 1, POL_EXPLICIT_DENY = 2 
 
 /* Evaluates one document (NULL: implicit deny). Statements with a Principal (bucket and
  * trust policies) apply only when it matches rq->principal: "*" and {"AWS":"*"} match
- * everyone including anonymous; {"AWS": [...]} entries match a user by name, by
- * arn:aws:iam::<any account>:user/NAME, by the principal's arn or access key. Actions match
+ * everyone including anonymous; an {"AWS": X} entry matches only the principal actually
+ * authenticated, by its typed ARN (principal->arn; the account field of X is not compared:
+ * tessera has one account): arn:aws:iam::ACCT:user/NAME (or a bare NAME) a static user and
+ * its role-less sessions, arn:aws:sts::ACCT:assumed-role/R/S that session, and
+ * arn:aws:iam::ACCT:role/R every session of role R (principal->role_arn). The account
+ * (arn:aws:iam::ACCT:root or a bare 12-digit id) matches root and its role-less sessions;
+ * in a Deny statement (with Principal, not NotPrincipal) it matches every authenticated
+ * principal. {"Federated": X} matches TEMP principals whose source is X. Actions match
  * case-insensitively, resources case-sensitively; a NULL rq->resource (admin actions) skips
- * the Resource check. rq->now == 0 means the current time. Never fails, never allocates. */
+ * the Resource check. rq->now == 0 means the current time. Allocates only for a condition
+ * key with more than 64 values; if that fails, Deny statements apply and Allow ones do not. */
 enum pol_decision pol_doc_eval(const struct pol_doc *d, const struct pol_request *rq);
 
 /* Evaluates docs[0..n) (NULL entries skipped) as one set: an explicit Deny in any wins,
  * otherwise ALLOW when any allows. A NULL rq->resource means the action has no resource
- * (admin actions): Resource/NotResource are not checked. Never fails, never allocates. */
+ * (admin actions): Resource/NotResource are not checked. As pol_doc_eval, fails closed. */
 enum pol_decision pol_eval_docs(const struct pol_doc *const *docs, size_t n,
                                 const struct pol_request *rq);
 
@@ -124,7 +147,8 @@ void pol_engine_free(struct pol_engine *e);
  * be NULL) must allow; for TEMP the session policy must allow too. On deny, *why (optional)
  * points at a static description ("explicit deny in policy X" / "no statement allows"). */
 /* Details: a USER that is missing or disabled is denied (groups that are disabled are
- * skipped). A TEMP principal with policies.n > 0 uses those names; otherwise the parent
+ * skipped). A TEMP principal with policies.n > 0 or a role_arn (a role session: exactly
+ * its role's policies, possibly none) uses those names; otherwise the parent
  * static user's current policies (a missing/disabled parent denies when source is NULL or
  * "static"; other sources then just have no identity policies). session_doc is used when
  * set, else session_policy is compiled on the fly (invalid: deny). ANONYMOUS (or a NULL

@@ -8,7 +8,8 @@
  * Patterns holding policy variables are kept as segments and expanded per request into a
  * stack buffer (vars.c).
  *
- * Everything here is immutable after compilation; evaluation never allocates.
+ * Everything here is immutable after compilation; evaluation allocates only for a condition
+ * key with more than POL_KEY_VALUES_STACK values.
  */
 #ifndef TS_POL_INT_H
 #define TS_POL_INT_H
@@ -22,8 +23,10 @@
 
 #include "policy/pol.h"
 
-#define POL_EXPAND_MAX 4096   /* longest pattern after variable substitution */
-#define POL_KEY_VALUES_MAX 64 /* values of one condition key looked at per request */
+#define POL_EXPAND_MAX 4096 /* longest pattern after variable substitution */
+/* Values of one condition key kept on the stack while a condition is evaluated; keys with
+ * more values (200 groups) are gathered into a heap array: every value is always checked. */
+#define POL_KEY_VALUES_STACK 64
 
 enum pol_pat_kind {
     PAT_ALL,    /* "*": matches everything */
@@ -183,7 +186,9 @@ void pol_ev_init(struct pol_ev *ev, const struct pol_request *rq);
 /* Compiles {"Operator": {"key": value(s)}, ...}. Returns 0, or -1 with err filled. */
 int pol_conds_compile(struct pol_stmt *st, json_t *obj, bool vars, char *err, size_t errlen);
 void pol_cond_cleanup(struct pol_cond *c);
-bool pol_cond_eval(const struct pol_cond *c, struct pol_ev *ev);
+/* 1 when the condition holds, 0 when not, -1 when it cannot be evaluated (out of memory for
+ * a key with more than POL_KEY_VALUES_STACK values): the caller fails closed. */
+int pol_cond_eval(const struct pol_cond *c, struct pol_ev *ev);
 int pol_parse_cidr(const char *s, struct pol_cidr *out);
 
 /* eval.c */

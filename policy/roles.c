@@ -439,3 +439,35 @@ out:
     pol_doc_free(d);
     return rc;
 }
+
+int pol_role_trust_check_principal(const char *trust, const struct pol_request *rq,
+                                   const char **why)
+{
+    struct pol_doc *d = NULL;
+    struct pol_request r;
+    const char *dummy;
+    enum pol_decision dec;
+    char err[256];
+
+    if (why == NULL)
+        why = &dummy;
+    *why = "the role's trust policy does not allow this identity";
+    if (trust == NULL || rq == NULL || rq->action == NULL || rq->principal == NULL)
+        return TS_E_ACCESS_DENIED;
+    if (pol_doc_parse(trust, strlen(trust), &d, err, sizeof err) != TS_OK) {
+        *why = "the role's trust policy is not valid";
+        return TS_E_MALFORMED_POLICY;
+    }
+    r = *rq;
+    r.resource = NULL; /* trust statements have no Resource */
+    dec = pol_doc_eval(d, &r);
+    pol_doc_free(d);
+    if (dec == POL_EXPLICIT_DENY) {
+        *why = "the role's trust policy explicitly denies this identity";
+        return TS_E_ACCESS_DENIED;
+    }
+    if (dec != POL_ALLOW)
+        return TS_E_ACCESS_DENIED;
+    *why = NULL;
+    return TS_OK;
+}

@@ -27,6 +27,7 @@
 
 #include "core/http.h"
 #include "idp/iam.h"
+#include "policy/pol.h"
 
 #define POL_ROLES_BLOB "iam/roles"
 #define POL_ROLE_ACCOUNT_ID "000000000000" /* == STS_ACCOUNT_ID (sts/sts.h) */
@@ -81,5 +82,14 @@ struct pol_trust_input {
  * static reason in *why, safe to show) when not, TS_E_MALFORMED_POLICY when the stored text
  * does not parse, TS_E_INTERNAL on OOM. */
 int pol_role_trust_check(const char *trust, const struct pol_trust_input *in, const char **why);
+
+/* Evaluates the trust policy text for a signed caller (AssumeRole): rq carries the action
+ * ("sts:AssumeRole"), the caller's principal (a static user or root, matched by its typed ARN
+ * as in bucket policies: {"AWS": "arn:aws:iam::ACCOUNT:user/NAME"}) and the request's
+ * environment; rq->resource is ignored. The policy must allow and no statement deny. TS_OK,
+ * TS_E_ACCESS_DENIED (static reason in *why), TS_E_MALFORMED_POLICY (stored text does not
+ * parse: refused too) or TS_E_INTERNAL. */
+int pol_role_trust_check_principal(const char *trust, const struct pol_request *rq,
+                                   const char **why);
 
 #endif

@@ -307,7 +307,10 @@ static const char *principal_key(struct pol_ev *ev, enum pol_key_id id)
     case KEY_USERID:
         return anon ? NULL : p->userid;
     case KEY_PRINCIPALARN:
-        return anon ? NULL : p->arn;
+        /* AWS: a role session's aws:PrincipalArn is the role's ARN. */
+        if (anon)
+            return NULL;
+        return p->role_arn != NULL ? p->role_arn : p->arn;
     case KEY_PRINCIPALTYPE:
         if (anon)
             return "Anonymous";

@@ -300,7 +300,8 @@ static int assume(struct oidc_providers *ps, bool client_grants, struct sts_ctx 
     s.npolicies = names.n;
     s.session_policy = policy;
     s.session_name = session_name;
-    s.role_arn = claims.role_arn;
+    s.role = role ? role_name : NULL; /* verified: the role's trust policy admitted the token */
+    s.role_arn = role ? NULL : claims.role_arn;
     s.claims = claims.vars;
     s.nclaims = claims.nvars;
     s.duration = duration;

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/xml.h"
+#include "policy/roles.h"
 #include "sts/sts_int.h"
 
 /* ---- parameters ---- */
@@ -261,14 +262,26 @@ int sts_check_session_name(const char *v, char *msg, size_t msglen)
 
 /* ---- actions ---- */
 
+/* AssumeRole by a static user or root. A RoleArn naming an existing tessera role goes through
+ * that role's trust policy (the caller matched by its typed ARN, arn:aws:iam::ACCOUNT:user/NAME
+ * or :root, as AWS): refused unless it allows sts:AssumeRole; the session then has exactly the
+ * role's policies (∩ the session policy) and the ARN assumed-role/ROLE/SESSION. Any other
+ * RoleArn (MinIO's arn:xxx:xxx:xxx:xxxx, or a role that does not exist) gives MinIO's session:
+ * the parent's current policies ∩ the session policy, and the parent's own ARN — never an ARN
+ * spelled by the request. */
 static int act_assume_role(struct sts_ctx *c, struct http_req *r, const struct sts_params *p,
                            char *msg, size_t msglen)
 {
     const struct pol_principal *who = r->principal;
     const char *policy = sts_param(p, "Policy"), *role_arn = sts_param(p, "RoleArn");
     const char *session_name = sts_param(p, "RoleSessionName");
+    char role_name[POL_ROLE_NAME_MAX + 1];
+    struct iam_strv role_pols = {0};
+    struct pol_request rq;
     struct sts_session s;
     struct sts_creds cr;
+    char *trust = NULL;
+    bool role = false;
     long duration = 0;
     int rc;
 
@@ -287,18 +300,18 @@ static int act_assume_role(struct sts_ctx *c, struct http_req *r, const struct s
         (rc = sts_check_policy(policy, msg, msglen)))
         return rc;
 
+    memset(&rq, 0, sizeof rq);
+    rq.action = "sts:AssumeRole";
+    rq.resource = role_arn != NULL ? role_arn : "*";
+    rq.principal = who;
+    rq.source_ip = r->source_ip;
+    rq.secure_transport = r->tls;
+    rq.user_agent = http_req_header(r, "User-Agent");
+    rq.now = enc_now();
+
     /* sts:AssumeRole is allowed unless a policy of the user explicitly denies it. */
     if (who->type == POL_PRINCIPAL_USER && c->pe != NULL) {
-        struct pol_request rq;
         const char *why = NULL;
-        memset(&rq, 0, sizeof rq);
-        rq.action = "sts:AssumeRole";
-        rq.resource = role_arn != NULL ? role_arn : "*";
-        rq.principal = who;
-        rq.source_ip = r->source_ip;
-        rq.secure_transport = r->tls;
-        rq.user_agent = http_req_header(r, "User-Agent");
-        rq.now = enc_now();
         if (pol_authorize(c->pe, &rq, NULL, &why) == POL_EXPLICIT_DENY) {
             snprintf(msg, msglen, "User %s is not authorized to perform sts:AssumeRole",
                      who->username);
@@ -306,10 +319,42 @@ static int act_assume_role(struct sts_ctx *c, struct http_req *r, const struct s
         }
     }
 
+    if (role_arn != NULL && pol_role_from_arn(role_arn, role_name)) {
+        rc = pol_role_get(c->st, role_name, &trust, NULL, &role_pols);
+        if (rc != TS_OK && rc != TS_E_NO_SUCH_ENTITY)
+            return rc;
+        role = rc == TS_OK;
+    }
+    if (role) {
+        const char *why = NULL;
+        rc = pol_role_trust_check_principal(trust, &rq, &why);
+        free(trust);
+        trust = NULL;
+        if (rc != TS_OK) {
+            log_audit("sts.deny", "action", "AssumeRole", "user", who->username, "role", role_name,
+                      "reason", why, "source_ip", r->source_ip, "request_id", r->request_id, NULL);
+            iam_strv_free(&role_pols);
+            if (rc == TS_E_INTERNAL)
+                return rc;
+            snprintf(msg, msglen,
+                     "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
+                     who->arn != NULL ? who->arn : "?", role_arn);
+            return TS_E_STS_ACCESS_DENIED;
+        }
+        log_audit("sts.role", "action", "AssumeRole", "role", role_name, "user", who->username,
+                  "request_id", r->request_id, NULL);
+    }
+
     memset(&s, 0, sizeof s);
     s.parent = who->type == POL_PRINCIPAL_ROOT ? c->cfg.root_user : who->username;
     s.source = who->type == POL_PRINCIPAL_ROOT ? "root" : "static";
-    if (who->type == POL_PRINCIPAL_ROOT) {
+    if (role) {
+        /* Exactly the role's policies, even none (the engine never falls back to the
+         * parent's for a role session). */
+        s.role = role_name;
+        s.policies = (const char *const *)role_pols.v;
+        s.npolicies = role_pols.n;
+    } else if (who->type == POL_PRINCIPAL_ROOT) {
         /* Root is not a store user, so "the parent's current policies" do not exist: its
          * sessions carry the canned consoleAdmin policy (all of s3:*, admin:*), narrowed
          * by the session policy, as MinIO's root-derived credentials are. */
@@ -319,15 +364,19 @@ static int act_assume_role(struct sts_ctx *c, struct http_req *r, const struct s
     }
     s.session_policy = policy;
     s.session_name = session_name;
-    s.role_arn = role_arn;
     s.duration = duration;
-    if (s.parent == NULL)
+    if (s.parent == NULL) {
+        iam_strv_free(&role_pols);
         return TS_E_INTERNAL;
+    }
     rc = sts_mint(c, &s, &cr);
-    if (rc != TS_OK)
+    if (rc != TS_OK) {
+        iam_strv_free(&role_pols);
         return rc == TS_E_INVALID_ARGUMENT ? TS_E_STS_VALIDATION : rc;
+    }
     rc = sts_reply_creds(r, "AssumeRole", &s, &cr, NULL);
     sts_creds_cleanup(&cr);
+    iam_strv_free(&role_pols);
     return rc;
 }
 

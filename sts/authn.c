@@ -32,6 +32,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "policy/roles.h"
 #include "sts/sts_int.h"
 
 static void principal_free(void *p)
@@ -111,8 +112,8 @@ int sts_principal_ids(struct pol_principal *p)
         break;
     case POL_PRINCIPAL_TEMP:
         if (p->arn == NULL && p->access_key != NULL)
-            p->arn = sts_assumed_role_arn(NULL, p->parent ? p->parent : p->access_key,
-                                          p->session_name, p->access_key);
+            p->arn =
+                sts_session_arn(NULL, NULL, p->parent, p->source, p->session_name, p->access_key);
         if (p->userid == NULL && p->access_key != NULL)
             p->userid = sts_assumed_role_id(p->access_key, p->session_name);
         if ((p->arn == NULL || p->userid == NULL) && p->access_key != NULL)
@@ -185,7 +186,20 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
         goto fail;
     }
     p->access_key = xstrdup(t.access_key, &bad);
-    p->username = xstrdup(t.username != NULL ? t.username : t.parent, &bad);
+    /* aws:username (policy/pol.h): the parent's name for a role-less session of a static
+     * user or root; unset for role sessions and federated ones (no claim may pose as a
+     * static user's name). */
+    if (t.role == NULL && (strcmp(t.source, "static") == 0 || strcmp(t.source, "root") == 0))
+        p->username = xstrdup(t.parent, &bad);
+    if (t.role != NULL) {
+        char rarn[128];
+        if (pol_role_arn(t.role, rarn, sizeof rarn) != TS_OK) {
+            *msg = "The security token included in the request is invalid.";
+            rc = TS_E_INVALID_TOKEN;
+            goto fail;
+        }
+        p->role_arn = xstrdup(rarn, &bad);
+    }
     p->parent = t.parent;
     t.parent = NULL;
     p->source = t.source;
@@ -199,7 +213,8 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
     for (size_t i = 0; i < t.nclaims && !bad; i++)
         if (pol_principal_add_claim(p, t.claims[i].key, t.claims[i].value) != TS_OK)
             bad = 1;
-    p->arn = sts_assumed_role_arn(t.role_arn, p->parent, p->session_name, p->access_key);
+    p->arn =
+        sts_session_arn(t.role, t.role_arn, p->parent, p->source, p->session_name, p->access_key);
     p->userid = sts_assumed_role_id(t.access_key, p->session_name);
     if (bad || p->arn == NULL || p->userid == NULL) {
         rc = TS_E_INTERNAL;

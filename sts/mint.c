@@ -24,20 +24,29 @@ void sts_time_expiration(time_t t, char *out)
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *sts_assumed_role_arn(const char *role_arn, const char *parent, const char *session_name,
-                           const char *access_key)
+char *sts_session_arn(const char *role, const char *role_arn, const char *parent,
+                      const char *source, const char *session_name, const char *access_key)
 {
-    const char *role = parent;
+    const char *who = parent != NULL ? parent : access_key;
     struct buf b;
-    if (role_arn != NULL) {
+
+    buf_init(&b, 8192);
+    if (role == NULL && source != NULL && strcmp(source, "static") == 0) {
+        buf_addf(&b, "arn:aws:iam::%s:user/%s", STS_ACCOUNT_ID, who);
+        return buf_take(&b, NULL);
+    }
+    if (role == NULL && source != NULL && strcmp(source, "root") == 0) {
+        buf_addf(&b, "arn:aws:iam::%s:root", STS_ACCOUNT_ID);
+        return buf_take(&b, NULL);
+    }
+    if (role == NULL && role_arn != NULL) {
         const char *slash = strrchr(role_arn, '/');
         const char *colon = strrchr(role_arn, ':');
         const char *last = slash != NULL ? slash + 1 : (colon != NULL ? colon + 1 : role_arn);
         if (*last != '\0')
-            role = last;
+            who = last;
     }
-    buf_init(&b, 8192);
-    buf_addf(&b, "arn:aws:sts::%s:assumed-role/%s/%s", STS_ACCOUNT_ID, role,
+    buf_addf(&b, "arn:aws:sts::%s:assumed-role/%s/%s", STS_ACCOUNT_ID, role != NULL ? role : who,
              session_name != NULL ? session_name : access_key);
     return buf_take(&b, NULL);
 }
@@ -85,6 +94,7 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
     t.session_policy = (char *)s->session_policy;
     t.session_name = (char *)s->session_name;
     t.role_arn = (char *)s->role_arn;
+    t.role = (char *)s->role;
     t.policies.v = (char **)s->policies;
     t.policies.n = s->npolicies;
     t.claims = (struct http_kv *)s->claims;
@@ -95,7 +105,8 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
     memcpy(cr.access_key, t.access_key, sizeof cr.access_key);
     cr.issued = t.issued;
     cr.expires = t.expires;
-    cr.arn = sts_assumed_role_arn(s->role_arn, s->parent, s->session_name, cr.access_key);
+    cr.arn =
+        sts_session_arn(s->role, s->role_arn, s->parent, s->source, s->session_name, cr.access_key);
     cr.role_id = sts_assumed_role_id(cr.access_key, s->session_name);
     if (cr.arn == NULL || cr.role_id == NULL) {
         rc = TS_E_INTERNAL;

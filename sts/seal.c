@@ -14,11 +14,15 @@
  * sealed with AES-256-GCM under HMAC-SHA256(master, "tessera-sts-seal-v1"), version and kid
  * as additional authenticated data. The plaintext is compact JSON:
  *   {"a":access key,"i":issued,"e":expires,"p":parent,"u":username,"s":source,
- *    "m":[policies],"sp":session policy,"n":session name,"r":role arn,"c":{claims}}
- * (optional members omitted). The secret access key is not in the token: it is
- *   base64(HMAC-SHA256(derive key, access key || SHA256(token text)))[0..40)
- * with derive key = HMAC-SHA256(master, "tessera-sts-derive-v1"), so verifying needs no
- * lookup and the token alone reveals no secret.
+ *    "m":[policies],"sp":session policy,"n":session name,"r":role arn,"ro":role name,
+ *    "c":{claims}}
+ * (optional members omitted). "ro" is the tessera role whose trust policy admitted the
+ * session; "r" is informational (a provider's RolePolicy ARN). In "c" a single-valued claim is
+ * a string and a multi-valued one (jwt:groups, aud, amr...) an array of strings in their
+ * order, so that every value reaches the policy conditions. The secret access key is not in the
+ * token: it is base64(HMAC-SHA256(derive key, access key || SHA256(token text)))[0..40) with derive
+ * key = HMAC-SHA256(master, "tessera-sts-derive-v1"), so verifying needs no lookup and the token
+ * alone reveals no secret.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -421,6 +425,7 @@ void sts_token_cleanup(struct sts_token *t)
     }
     free(t->session_name);
     free(t->role_arn);
+    free(t->role);
     iam_strv_free(&t->policies);
     for (size_t i = 0; i < t->nclaims; i++) {
         free(t->claims[i].key);
@@ -437,6 +442,29 @@ static int set_opt(json_t *o, const char *k, const char *v)
     return json_object_set_new(o, k, json_string(v));
 }
 
+/* Adds one value of a claim to the claims object: the first value as a string, the next ones
+ * turn it into an array (in order). Returns 0 or -1. */
+static int claim_put(json_t *cl, const char *key, const char *value)
+{
+    json_t *cur, *v;
+
+    if (key == NULL || value == NULL || (v = json_string(value)) == NULL)
+        return -1;
+    cur = json_object_get(cl, key);
+    if (cur == NULL)
+        return json_object_set_new(cl, key, v);
+    if (json_is_string(cur)) {
+        json_t *a = json_array();
+        if (a == NULL || json_array_append(a, cur) != 0 || json_object_set_new(cl, key, a) != 0) {
+            json_decref(a);
+            json_decref(v);
+            return -1;
+        }
+        cur = a;
+    }
+    return json_array_append_new(cur, v);
+}
+
 static char *payload_encode(const struct sts_token *t)
 {
     json_t *o =
@@ -446,7 +474,8 @@ static char *payload_encode(const struct sts_token *t)
     if (o == NULL)
         return NULL;
     if (set_opt(o, "u", t->username) || set_opt(o, "sp", t->session_policy) ||
-        set_opt(o, "n", t->session_name) || set_opt(o, "r", t->role_arn))
+        set_opt(o, "n", t->session_name) || set_opt(o, "r", t->role_arn) ||
+        set_opt(o, "ro", t->role))
         goto fail;
     if (t->policies.n > 0) {
         json_t *a = json_array();
@@ -461,7 +490,7 @@ static char *payload_encode(const struct sts_token *t)
         if (cl == NULL || json_object_set_new(o, "c", cl) != 0)
             goto fail;
         for (size_t i = 0; i < t->nclaims; i++)
-            if (json_object_set_new(cl, t->claims[i].key, json_string(t->claims[i].value)) != 0)
+            if (claim_put(cl, t->claims[i].key, t->claims[i].value) != 0)
                 goto fail;
     }
     text = json_dumps(o, JSON_COMPACT);
@@ -512,6 +541,7 @@ static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
     t.session_policy = dup_opt(o, "sp", &bad);
     t.session_name = dup_opt(o, "n", &bad);
     t.role_arn = dup_opt(o, "r", &bad);
+    t.role = dup_opt(o, "ro", &bad);
     if (bad || t.parent == NULL || t.source == NULL)
         goto fail;
     v = json_object_get(o, "m");
@@ -533,21 +563,36 @@ static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
     v = json_object_get(o, "c");
     if (v != NULL) {
         const char *k;
-        json_t *it;
+        json_t *it, *e;
+        size_t total = 0, j;
         if (!json_is_object(v))
             goto fail;
-        t.claims = calloc(json_object_size(v) + 1, sizeof *t.claims);
+        /* A string is one value, an array of strings several (in order). */
+        json_object_foreach(v, k, it)
+        {
+            if (json_is_string(it))
+                total++;
+            else if (json_is_array(it) && json_array_size(it) > 0)
+                total += json_array_size(it);
+            else
+                goto fail;
+        }
+        t.claims = calloc(total + 1, sizeof *t.claims);
         if (t.claims == NULL)
             goto fail;
         json_object_foreach(v, k, it)
         {
-            if (!json_is_string(it))
-                goto fail;
-            t.claims[t.nclaims].key = strdup(k);
-            t.claims[t.nclaims].value = strdup(json_string_value(it));
-            t.nclaims++;
-            if (t.claims[t.nclaims - 1].key == NULL || t.claims[t.nclaims - 1].value == NULL)
-                goto fail;
+            size_t nv = json_is_string(it) ? 1 : json_array_size(it);
+            for (j = 0; j < nv; j++) {
+                e = json_is_string(it) ? it : json_array_get(it, j);
+                if (!json_is_string(e))
+                    goto fail;
+                t.claims[t.nclaims].key = strdup(k);
+                t.claims[t.nclaims].value = strdup(json_string_value(e));
+                t.nclaims++;
+                if (t.claims[t.nclaims - 1].key == NULL || t.claims[t.nclaims - 1].value == NULL)
+                    goto fail;
+            }
         }
     }
     *out = t;

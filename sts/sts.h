@@ -57,7 +57,10 @@ struct sts_session {
     size_t npolicies;
     const char *session_policy;   /* inline session policy JSON (validated by caller), or NULL */
     const char *session_name;     /* RoleSessionName, or NULL */
-    const char *role_arn;         /* RoleArn, or NULL */
+    const char *role;             /* a tessera role whose trust policy admitted the caller:
+                                   * its name (policies are then exactly the role's), or NULL */
+    const char *role_arn;         /* the OIDC provider's RolePolicy role ARN (server config),
+                                   * or NULL; never a RoleArn as the request spelled it */
     const struct http_kv *claims; /* policy-variable keys: "jwt:sub", "ldap:dn"... */
     size_t nclaims;
     long duration; /* seconds, 1..max_duration (AssumeRole: STS_MIN_DURATION..) */
@@ -69,7 +72,7 @@ struct sts_creds {
     char secret_key[41]; /* 40 chars of [A-Za-z0-9+/] */
     char *session_token; /* malloc'ed, base64url */
     time_t issued, expires;
-    char *arn;     /* AssumedRoleUser Arn: arn:aws:sts::ACCOUNT:assumed-role/ROLE|PARENT/SESSION */
+    char *arn;     /* AssumedRoleUser Arn: the session's typed ARN (sts_session_arn) */
     char *role_id; /* AssumedRoleId (also aws:userid): "<access key>:<session name>" */
 };
 void sts_creds_cleanup(struct sts_creds *cr);

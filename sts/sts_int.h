@@ -65,6 +65,7 @@ struct sts_token {
     char access_key[21];
     time_t issued, expires;
     char *parent, *username, *source, *session_policy, *session_name, *role_arn;
+    char *role; /* verified tessera role name ("ro"), or NULL */
     struct iam_strv policies;
     struct http_kv *claims;
     size_t nclaims;
@@ -104,10 +105,17 @@ int sts_new_access_key(char out[21]);
 
 /* ---- mint.c ---- */
 
-/* "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION" where ROLE is the RoleArn's last path
- * element or the parent, SESSION the session name or the access key. malloc'ed. */
-char *sts_assumed_role_arn(const char *role_arn, const char *parent, const char *session_name,
-                           const char *access_key);
+/* The typed ARN of a session (policy/pol.h), derived from what was verified, never from the
+ * request's RoleArn: with a role (a tessera role that admitted the caller)
+ * "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION"; for a role-less session of a static user
+ * or root (source "static" / "root") the parent's own ARN, arn:aws:iam::ACCOUNT:user/PARENT
+ * or arn:aws:iam::ACCOUNT:root (as MinIO: the session acts as its parent, narrowed by its
+ * session policy); otherwise (OIDC, client grants, LDAP)
+ * "arn:aws:sts::ACCOUNT:assumed-role/X/SESSION" with X the last path element of role_arn (the
+ * provider's configured RolePolicy role) or the parent. SESSION is the session name or the
+ * access key. malloc'ed, NULL on OOM. */
+char *sts_session_arn(const char *role, const char *role_arn, const char *parent,
+                      const char *source, const char *session_name, const char *access_key);
 /* "<access key>:<session name>" (or the access key alone). malloc'ed. */
 char *sts_assumed_role_id(const char *access_key, const char *session_name);
 /* Expiration as 2019-08-08T20:26:12Z into out (32 bytes). */

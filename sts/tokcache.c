@@ -84,6 +84,7 @@ static int token_copy(const struct sts_token *src, struct sts_token *dst)
     dst->session_policy = dup_opt(src->session_policy, &bad);
     dst->session_name = dup_opt(src->session_name, &bad);
     dst->role_arn = dup_opt(src->role_arn, &bad);
+    dst->role = dup_opt(src->role, &bad);
     if (src->policies.n > 0 && !bad) {
         dst->policies.v = calloc(src->policies.n, sizeof *dst->policies.v);
         bad = dst->policies.v == NULL;

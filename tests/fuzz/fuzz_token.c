@@ -34,7 +34,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                              .root_secret = "rootsecret123",
                              .max_duration = 43200};
     static char *pols[] = {"readwrite", "diagnostics"};
-    static struct http_kv claims[] = {{"jwt:sub", "alice-sub"}, {"ldap:dn", "cn=a,dc=x"}};
+    /* A multi-valued claim and a verified role: the decoder's array and "ro" paths. */
+    static struct http_kv claims[] = {{"jwt:sub", "alice-sub"},
+                                      {"jwt:groups", "readers"},
+                                      {"ldap:dn", "cn=a,dc=x"},
+                                      {"jwt:groups", "writers"}};
     struct iam_store *st;
     struct sts_token t;
     char secret[41];
@@ -56,8 +60,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     t.role_arn = "arn:aws:iam::123456789012:role/r";
     t.policies.v = pols;
     t.policies.n = 2;
+    t.role = "deploy";
     t.claims = claims;
-    t.nclaims = 2;
+    t.nclaims = 4;
     if (sts_seal(ctx, &t, &good, secret) != TS_OK)
         abort();
     good_len = strlen(good);

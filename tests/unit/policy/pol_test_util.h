@@ -60,7 +60,9 @@ static inline void tkv_free(struct http_kv *kv, size_t n)
     }
 }
 
-/* A principal: type 'A' anonymous, 'R' root, 'U' static user, 'T' temporary. */
+/* A principal: type 'A' anonymous, 'R' root, 'U' static user, 'T' temporary. Its typed ARN
+ * is what sts/authn.c gives: root's, arn:aws:iam::000000000000:user/USER, and for 'T' a
+ * federated session's arn:aws:sts::000000000000:assumed-role/USER/sess. */
 static inline struct pol_principal *tprincipal(char type, const char *user, const char *claims)
 {
     enum pol_principal_type t = type == 'R'   ? POL_PRINCIPAL_ROOT
@@ -72,6 +74,16 @@ static inline struct pol_principal *tprincipal(char type, const char *user, cons
         p->username = strdup(user);
         p->access_key = strdup(user);
         p->userid = strdup(user);
+    }
+    if (t == POL_PRINCIPAL_ROOT || (user != NULL && t != POL_PRINCIPAL_ANONYMOUS)) {
+        char arn[512];
+        if (t == POL_PRINCIPAL_ROOT)
+            snprintf(arn, sizeof(arn), "arn:aws:iam::000000000000:root");
+        else if (t == POL_PRINCIPAL_USER)
+            snprintf(arn, sizeof(arn), "arn:aws:iam::000000000000:user/%s", user);
+        else
+            snprintf(arn, sizeof(arn), "arn:aws:sts::000000000000:assumed-role/%s/sess", user);
+        p->arn = strdup(arn);
     }
     struct http_kv kv[32];
     size_t n = tkv(claims, kv, 32);

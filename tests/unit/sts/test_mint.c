@@ -119,12 +119,25 @@ int main(void)
 
     /* ARN shapes. */
     {
-        char *a =
-            sts_assumed_role_arn("arn:aws:iam::123456789012:role/dev/Builder", "alice", "ci", "AK");
-        is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/ci", "arn from role path");
+        /* A verified role names the session; the provider's RolePolicy ARN names an OIDC
+         * session; a static user's or root's role-less session is its parent (typed ARNs,
+         * never the request's RoleArn). */
+        char *a = sts_session_arn("Builder", NULL, "alice", "static", "ci", "AK");
+        is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/ci", "arn of a role session");
         free(a);
-        a = sts_assumed_role_arn(NULL, "alice", NULL, "AKAKAK");
-        is_str(a, "arn:aws:sts::000000000000:assumed-role/alice/AKAKAK", "arn no session");
+        a = sts_session_arn(NULL, "arn:minio:iam:::role/dev/Builder", "iss#sub", "oidc", "ci",
+                            "AK");
+        is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/ci", "arn from provider role");
+        free(a);
+        a = sts_session_arn(NULL, NULL, "uid=bob,dc=x", "ldap", NULL, "AKAKAK");
+        is_str(a, "arn:aws:sts::000000000000:assumed-role/uid=bob,dc=x/AKAKAK", "ldap arn");
+        free(a);
+        a = sts_session_arn(NULL, "arn:aws:iam::000000000000:role/deploy", "alice", "static", "ci",
+                            "AKAKAK");
+        is_str(a, "arn:aws:iam::000000000000:user/alice", "static session: the parent's arn");
+        free(a);
+        a = sts_session_arn(NULL, NULL, "rootuser", "root", "ci", "AKAKAK");
+        is_str(a, "arn:aws:iam::000000000000:root", "root session: root's arn");
         free(a);
         a = sts_assumed_role_id("AKAKAK", NULL);
         is_str(a, "AKAKAK", "role id no session");

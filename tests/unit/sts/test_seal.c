@@ -158,6 +158,64 @@ int main(void)
         free(mt);
     }
 
+    /* Multi-valued claims keep every value, in order, and the verified role survives
+     * (issue 13 item 11: one JSON key per value used to keep only the last one). */
+    {
+        static struct http_kv mv[] = {{"jwt:groups", "readers"}, {"jwt:sub", "s-1"},
+                                      {"jwt:groups", "writers"}, {"jwt:aud", "tessera"},
+                                      {"jwt:groups", "ops"},     {"jwt:aud", "other"}};
+        struct sts_token m = {0};
+        char *mt = NULL;
+        memcpy(m.access_key, "YYYYYYYYYYYYYYYYYYYY", 21);
+        m.issued = now;
+        m.expires = now + 900;
+        m.parent = "https://idp#s-1";
+        m.source = "oidc";
+        m.role = "deploy";
+        m.claims = mv;
+        m.nclaims = 6;
+        is_int(sts_seal(c, &m, &mt, sec2), TS_OK, "seal multi-valued");
+        memset(&out, 0, sizeof out);
+        is_int(sts_unseal(c, mt, strlen(mt), now, &out, sec_out), TS_OK, "unseal multi-valued");
+        is_str(out.role, "deploy", "role kept");
+        is_int(out.nclaims, 6, "every claim value kept");
+        {
+            const char *groups[3], *auds[2];
+            size_t ng = 0, na = 0, ns = 0;
+            for (size_t i = 0; i < out.nclaims; i++) {
+                if (strcmp(out.claims[i].key, "jwt:groups") == 0 && ng < 3)
+                    groups[ng++] = out.claims[i].value;
+                else if (strcmp(out.claims[i].key, "jwt:aud") == 0 && na < 2)
+                    auds[na++] = out.claims[i].value;
+                else if (strcmp(out.claims[i].key, "jwt:sub") == 0)
+                    ns++;
+            }
+            ok(ng == 3 && strcmp(groups[0], "readers") == 0 && strcmp(groups[1], "writers") == 0 &&
+                   strcmp(groups[2], "ops") == 0,
+               "groups in order");
+            ok(na == 2 && strcmp(auds[0], "tessera") == 0 && strcmp(auds[1], "other") == 0,
+               "aud in order");
+            is_int(ns, 1, "single-valued claim once");
+        }
+        sts_token_cleanup(&out);
+        free(mt);
+        /* A claim that is neither a string nor a non-empty array of strings is refused. */
+        static const char *const bad_claims[] = {"{\"x\":[]}", "{\"x\":[1]}", "{\"x\":{}}",
+                                                 "{\"x\":[\"a\",null]}", "{\"x\":7}"};
+        for (size_t i = 0; i < sizeof bad_claims / sizeof bad_claims[0]; i++) {
+            char plain[512];
+            snprintf(plain, sizeof plain,
+                     "{\"a\":\"YYYYYYYYYYYYYYYYYYYY\",\"i\":%lld,\"e\":%lld,\"p\":\"p\","
+                     "\"s\":\"oidc\",\"c\":%s}",
+                     (long long)now, (long long)now + 900, bad_claims[i]);
+            char *bt = seal_raw(c, plain, STS_TOKEN_VERSION);
+            memset(&out, 0, sizeof out);
+            ok(sts_unseal(c, bt, strlen(bt), now, &out, sec_out) == TS_E_INVALID_TOKEN,
+               "bad claims %s refused", bad_claims[i]);
+            free(bt);
+        }
+    }
+
     /* Same content, new token: a different nonce and a different secret. */
     rc = sts_seal(c, &in, &tok2, sec2);
     is_int(rc, TS_OK, "seal 2");
