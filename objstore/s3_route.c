@@ -82,9 +82,10 @@ static int s3_start(struct http_req *r)
     r->resource = c->resource;
     /* Every name is checked here, with the rules the store applies (obj_int.h), before the
      * operation is authorized or anything is looked up. */
-    if (c->key && (rc = obj_check_key(c->key)) != TS_OK)
-        return rc;
-    if (c->bucket && (rc = obj_check_bucket(c->bucket)) != TS_OK)
+    rc = c->key ? obj_check_key(c->key) : TS_OK;
+    if (rc == TS_OK && c->bucket)
+        rc = obj_check_bucket(c->bucket);
+    if (rc != TS_OK)
         return rc;
     c->op = s3_op_find(r, scope);
     if (c->op == NULL)
