@@ -12,16 +12,6 @@
 #include "core/enc.h"
 #include "core/err.h"
 
-static bool valid_upload_id(const char *id)
-{
-    if (id == NULL || strlen(id) != OBJ_ID_LEN)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
 static void wr32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -30,13 +20,20 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-static void part_key(uint8_t out[OBJ_ID_LEN + 4], const char *upload_id, unsigned n)
+/* The parts DB key of part n of upload_id; checks both itself (TS_E_NO_SUCH_UPLOAD,
+ * TS_E_INVALID_PART) and writes nothing on error. */
+static int part_key(uint8_t out[OBJ_ID_LEN + 4], const char *upload_id, unsigned n)
 {
+    if (obj_check_upload_id(upload_id) != TS_OK)
+        return TS_E_NO_SUCH_UPLOAD;
+    if (n > OBJ_MAX_PARTS + 1) /* + 1: the seek key just past a part-number marker */
+        return TS_E_INVALID_PART;
     memcpy(out, upload_id, OBJ_ID_LEN);
     out[OBJ_ID_LEN] = (uint8_t)(n >> 24);
     out[OBJ_ID_LEN + 1] = (uint8_t)(n >> 16);
     out[OBJ_ID_LEN + 2] = (uint8_t)(n >> 8);
     out[OBJ_ID_LEN + 3] = (uint8_t)n;
+    return TS_OK;
 }
 
 int obj_upload_create(struct obj_store *st, const char *bucket, const char *key,
@@ -44,8 +41,15 @@ int obj_upload_create(struct obj_store *st, const char *bucket, const char *key,
 {
     struct obj_meta nm = *m;
     uint8_t raw[16];
-    size_t elen, bl = strlen(bucket), kl = strlen(key);
+    size_t elen, bl, kl;
     MDB_txn *txn;
+    int rc = obj_check_bucket(bucket);
+    if (rc == TS_OK)
+        rc = obj_check_key(key);
+    if (rc != TS_OK)
+        return rc;
+    bl = strlen(bucket);
+    kl = strlen(key);
     enc_random(raw, sizeof raw);
     enc_hex(raw, sizeof raw, upload_id);
     memcpy(nm.id, upload_id, OBJ_ID_LEN + 1);
@@ -63,7 +67,7 @@ int obj_upload_create(struct obj_store *st, const char *bucket, const char *key,
     memcpy(val + 8 + bl + kl, enc, elen);
     free(enc);
     MDB_val k = {OBJ_ID_LEN, upload_id}, v = {8 + bl + kl + elen, val};
-    int rc = TS_E_INTERNAL;
+    rc = TS_E_INTERNAL;
     if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
         goto out;
     rc = obj_int_bucket_exists_txn(st, txn, bucket);
@@ -82,7 +86,7 @@ out:
 static int upload_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
                           const char *upload_id, struct obj_meta *out)
 {
-    if (!valid_upload_id(upload_id))
+    if (obj_check_upload_id(upload_id) != TS_OK)
         return TS_E_NO_SUCH_UPLOAD;
     MDB_val k = {OBJ_ID_LEN, (void *)upload_id}, v;
     int g = mdb_get(txn, st->db_uploads, &k, &v);
@@ -152,11 +156,15 @@ int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
     m.mtime = (int64_t)enc_now();
     memcpy(m.id, obj_writer_id(w), OBJ_ID_LEN + 1);
     snprintf(m.etag, sizeof m.etag, "%s", etag);
+    int rc = part_key(a.kb, upload_id, number);
+    if (rc == TS_OK && (number < 1 || number > OBJ_MAX_PARTS))
+        rc = TS_E_INVALID_ARGUMENT;
+    if (rc != TS_OK)
+        return rc;
     a.enc = obj_meta_encode(&m, &a.elen);
     if (a.enc == NULL)
         return TS_E_INTERNAL;
-    part_key(a.kb, upload_id, number);
-    int rc = obj_int_group_commit(st, part_put_apply, &a);
+    rc = obj_int_group_commit(st, part_put_apply, &a);
     free((void *)a.enc);
     if (rc == TS_OK) {
         obj_writer_committed(w);
@@ -172,9 +180,11 @@ static int part_get_txn(struct obj_store *st, MDB_txn *txn, const char *upload_i
                         struct obj_meta *out)
 {
     uint8_t kb[OBJ_ID_LEN + 4];
-    part_key(kb, upload_id, n);
+    int g = part_key(kb, upload_id, n);
+    if (g != TS_OK)
+        return g;
     MDB_val k = {sizeof kb, kb}, v;
-    int g = mdb_get(txn, st->db_parts, &k, &v);
+    g = mdb_get(txn, st->db_parts, &k, &v);
     if (g == MDB_NOTFOUND)
         return TS_E_INVALID_PART;
     if (g != 0)
@@ -239,8 +249,9 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
         char path[PATH_MAX];
         if (strlen(pm[i].etag) != 32 || enc_unhex(pm[i].etag, 16, md5s + 16 * i) != 0)
             memset(md5s + 16 * i, 0, 16);
-        obj_data_path(st, pm[i].id, path, sizeof path);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = obj_data_path(st, pm[i].id, path, sizeof path) == TS_OK
+                     ? open(path, O_RDONLY | O_CLOEXEC)
+                     : -1;
         if (fd < 0) {
             rc = TS_E_INVALID_PART; /* replaced or aborted meanwhile */
             break;
@@ -358,15 +369,15 @@ int obj_parts_list(struct obj_store *st, const char *upload_id, unsigned marker,
     *out = NULL;
     *n = 0;
     *truncated = false;
-    if (!valid_upload_id(upload_id))
-        return TS_E_NO_SUCH_UPLOAD;
+    rc = part_key(kb, upload_id, marker >= OBJ_MAX_PARTS ? OBJ_MAX_PARTS + 1 : marker + 1);
+    if (rc != TS_OK)
+        return rc;
     if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
         return TS_E_INTERNAL;
     if (mdb_cursor_open(txn, st->db_parts, &c) != 0) {
         mdb_txn_abort(txn);
         return TS_E_INTERNAL;
     }
-    part_key(kb, upload_id, marker + 1);
     MDB_val k = {sizeof kb, kb}, val;
     int g = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE);
     while (g == 0 && k.mv_size == OBJ_ID_LEN + 4 && memcmp(k.mv_data, upload_id, OBJ_ID_LEN) == 0) {

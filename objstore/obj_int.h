@@ -32,7 +32,8 @@
 #include "core/http.h"
 #include "objstore/obj.h"
 
-#define OBJ_MAX_KEY_LEN 1024
+#define OBJ_MAX_KEY_LEN 1024             /* bytes of UTF-8 */
+#define OBJ_MAX_BUCKET_LEN 63            /* every bucket name the store holds or looks up */
 #define OBJ_MAX_OBJECT_SIZE (5ULL << 40) /* 5 TiB */
 #define OBJ_MAX_PART_SIZE (5ULL << 30)   /* 5 GiB */
 #define OBJ_MIN_PART_SIZE (5ULL << 20)   /* 5 MiB, all parts but the last */
@@ -133,8 +134,9 @@ const char *obj_writer_id(const struct obj_writer *w);
 void obj_writer_free(struct obj_writer *w);
 void obj_writer_committed(struct obj_writer *w);
 
-/* Path of data file id into out (PATH_MAX). */
-void obj_data_path(const struct obj_store *st, const char *id, char *out, size_t outlen);
+/* Path of data file id into out (PATH_MAX). TS_E_INTERNAL (out not usable) when id is not
+ * OBJ_ID_LEN hex digits or the path does not fit. */
+int obj_data_path(const struct obj_store *st, const char *id, char *out, size_t outlen);
 /* Unlinks data file id (errors ignored). */
 void obj_data_unlink(const struct obj_store *st, const char *id);
 /* Makes committed metadata durable (LMDB runs with MDB_NOMETASYNC; this syncs outside the
@@ -148,8 +150,26 @@ struct obj_bucket_ent {
     int64_t created;
 };
 
+/* ---- names (names.c): the one set of rules for every name that reaches the store ----
+ * The S3 router applies them to the request's target and to its copy source before
+ * authorization; the store's key builders apply them again. Each returns TS_OK or the S3
+ * error to answer with. */
+
 /* S3 naming rules; true when valid for CreateBucket. */
 bool obj_bucket_name_valid(const char *name);
+/* A name that may be looked up (any bucket the store can hold passes): 3..63 bytes of
+ * [A-Za-z0-9._-]. TS_E_INVALID_BUCKET_NAME. */
+int obj_check_bucket(const char *name);
+/* 1..OBJ_MAX_KEY_LEN bytes of valid UTF-8: TS_E_INVALID_ARGUMENT (empty), TS_E_KEY_TOO_LONG,
+ * TS_E_INVALID_URI (not UTF-8). */
+int obj_check_key(const char *key);
+/* OBJ_ID_LEN lower-case hex digits; anything else names no upload: TS_E_NO_SUCH_UPLOAD. */
+int obj_check_upload_id(const char *id);
+/* Decimal 1..OBJ_MAX_PARTS into *out (may be NULL); TS_E_INVALID_ARGUMENT. */
+int obj_check_part_number(const char *v, unsigned *out);
+/* NULL (no version asked for) or "null" (the only version of an object here);
+ * TS_E_INVALID_ARGUMENT otherwise. */
+int obj_check_version_id(const char *v);
 int obj_bucket_create(struct obj_store *st, const char *name); /* TS_E_BUCKET_EXISTS */
 int obj_bucket_exists(struct obj_store *st, const char *name); /* TS_E_NO_SUCH_BUCKET */
 /* Refused with TS_E_BUCKET_NOT_EMPTY when objects remain; pending uploads are aborted. */
@@ -164,7 +184,8 @@ int obj_policy_put(struct obj_store *st, const char *bucket, const char *json, s
 int obj_policy_get(struct obj_store *st, const char *bucket, char **json, size_t *len);
 int obj_policy_delete(struct obj_store *st, const char *bucket);
 /* The compiled policy of bucket (NULL when none or bucket missing) in *doc, with a handle to
- * release with obj_policy_release once evaluation is done. */
+ * release with obj_policy_release once evaluation is done. A policy that cannot be read or
+ * does not parse is an error (logged), never NULL: callers must deny (fail closed). */
 int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
                        struct obj_pcache **handle);
 void obj_policy_release(struct obj_pcache *handle);

@@ -528,10 +528,10 @@ int s3_delete_objects(struct s3_ctx *c)
             continue;
         const char *key = xml_child_text(n, "Key");
         const char *vid = xml_child_text(n, "VersionId");
-        int rc;
-        if (key[0] == 0 || strlen(key) > OBJ_MAX_KEY_LEN)
-            rc = key[0] ? TS_E_KEY_TOO_LONG : TS_E_INVALID_ARGUMENT;
-        else
+        int rc = obj_check_key(key); /* the rules of a key in the path (names.c) */
+        if (rc == TS_OK)
+            rc = obj_check_version_id(vid);
+        if (rc == TS_OK)
             rc = s3_authorize(c, "s3:DeleteObject", c->bucket, key, false);
         if (rc == TS_OK)
             rc = obj_object_delete(c->st, c->bucket, key);

@@ -26,6 +26,15 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
                             authorized for s3:GetObject too */
 #define S3_F_LISTKEYS 2u /* s3:prefix, s3:delimiter, s3:max-keys condition keys */
 #define S3_F_PERKEY 4u   /* authorized per key in finish (DeleteObjects) */
+#define S3_F_UPLOAD 8u   /* names an upload: ?uploadId= is checked (obj_check_upload_id) */
+#define S3_F_PART 16u    /* names a part: ?partNumber= is checked into c->part */
+
+/* One "bytes=" range as written: first-last, first- (has_last false) or -suffix (has_first
+ * false). */
+struct s3_range {
+    uint64_t first, last;
+    bool has_first, has_last;
+};
 
 struct s3_op {
     const char *method;
@@ -50,6 +59,8 @@ struct s3_ctx {
     uint8_t md5[16];
     uint64_t max_size; /* streamed body limit */
     char *src_bucket, *src_key;
+    struct s3_range cs_range; /* x-amz-copy-source-range, when has_cs_range */
+    bool has_cs_range;
     unsigned part;
     bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
 };
@@ -76,14 +87,26 @@ void s3_etag_unquote(char *s);
 /* ETag/date conditions: TS_OK, TS_E_NOT_MODIFIED or TS_E_PRECONDITION_FAILED. */
 int s3_conditions(const struct obj_meta *m, const char *if_match, const char *if_none_match,
                   const char *if_modified_since, const char *if_unmodified_since);
+/* The one parser of byte ranges (Range, x-amz-copy-source-range): a single
+ * "bytes=first-last", "bytes=first-" or "bytes=-suffix". Returns false, with *out untouched,
+ * for anything else (not a range, several ranges, last < first): S3 then ignores a Range
+ * header. */
+bool s3_range_parse(const char *h, struct s3_range *out);
+/* The bytes [*first, *last] of an object of size that rg selects: 0, or -1 (outputs untouched)
+ * when it selects none (first >= size, a suffix of 0, an empty object): 416 InvalidRange. */
+int s3_range_resolve(const struct s3_range *rg, uint64_t size, uint64_t *first, uint64_t *last);
 /* Parses a decimal query parameter into [0, max]; absent gives def. TS_E_INVALID_ARGUMENT. */
 int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max, uint64_t *out);
 void s3_xml_owner(struct buf *b, const char *elem);
 /* Parses the request's XML body: NULL (MalformedXML) when malformed. */
 struct xml_node *s3_body_xml(struct s3_ctx *c);
 
-/* s3_object.c: x-amz-copy-source into c->src_bucket/src_key, authorized for s3:GetObject;
- * and the x-amz-copy-source-if-* conditions (TS_OK or TS_E_PRECONDITION_FAILED). */
+/* s3_object.c: x-amz-copy-source ("[/]bucket/key[?versionId=v]", URL-encoded) into
+ * c->src_bucket/src_key, each name checked with the rules of the request's own (obj_int.h):
+ * TS_E_INVALID_BUCKET_NAME, TS_E_KEY_TOO_LONG, TS_E_INVALID_ARGUMENT. Called by the router
+ * before authorization. s3_copy_source authorizes s3:GetObject on the parsed source. The
+ * x-amz-copy-source-if-* conditions: TS_OK or TS_E_PRECONDITION_FAILED. */
+int s3_copy_source_parse(struct s3_ctx *c);
 int s3_copy_source(struct s3_ctx *c);
 int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);
 

@@ -34,27 +34,15 @@ int s3_create_multipart(struct s3_ctx *c)
     return s3_reply_xml(c, 200, &b);
 }
 
-static int part_number(struct s3_ctx *c)
-{
-    const char *v = http_req_query(c->r, "partNumber");
-    char *end;
-    unsigned long n = v && *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
-    if (n < 1 || n > OBJ_MAX_PARTS || *end)
-        return TS_E_INVALID_ARGUMENT; /* an integer between 1 and 10000, inclusive */
-    c->part = (unsigned)n;
-    return TS_OK;
-}
-
 static const char *upload_id(struct s3_ctx *c)
 {
     return http_req_query(c->r, "uploadId");
 }
 
+/* The upload id and part number were checked by the router (S3_F_UPLOAD, S3_F_PART). */
 int s3_upload_part_start(struct s3_ctx *c)
 {
-    int rc = part_number(c);
-    if (rc == TS_OK)
-        rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    int rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
     if (rc == TS_OK)
         rc = s3_stream_body(c, OBJ_MAX_PART_SIZE);
     return rc;
@@ -75,9 +63,7 @@ int s3_upload_part(struct s3_ctx *c)
 
 int s3_upload_part_copy_start(struct s3_ctx *c)
 {
-    int rc = part_number(c);
-    if (rc == TS_OK)
-        rc = s3_copy_source(c);
+    int rc = s3_copy_source(c);
     if (rc == TS_OK)
         rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
     return rc;
@@ -96,20 +82,17 @@ int s3_upload_part_copy(struct s3_ctx *c)
     rc = s3_copy_conditions(c, &src);
     if (rc != TS_OK)
         goto out;
-    const char *range = http_req_header(c->r, "x-amz-copy-source-range");
-    if (range) {
-        unsigned long long x, y;
-        int used = 0;
-        if (sscanf(range, "bytes=%llu-%llu%n", &x, &y, &used) != 2 || range[used] != 0 || y < x ||
-            y >= src.size) {
+    if (c->has_cs_range) {
+        /* Parsed (both ends, first <= last) by the router; here only the source's size. */
+        if (c->cs_range.last >= src.size) {
             http_reply_error(c->r, TS_E_INVALID_RANGE,
                              "The x-amz-copy-source-range value must be of the form "
                              "bytes=first-last where first and last are the zero-based offsets "
                              "of the first and last bytes to copy");
             goto out;
         }
-        a = x;
-        len = y - x + 1;
+        a = c->cs_range.first;
+        len = c->cs_range.last - c->cs_range.first + 1;
     }
     if (len > OBJ_MAX_PART_SIZE) {
         rc = TS_E_ENTITY_TOO_LARGE;

@@ -12,6 +12,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/xml.h"
+#include "policy/pol.h"
 
 int s3_put_object_start(struct s3_ctx *c)
 {
@@ -57,48 +58,6 @@ int s3_put_object(struct s3_ctx *c)
     return rc;
 }
 
-/* Parses a single-range "bytes=a-b", "bytes=a-", "bytes=-n". Returns 1 with [*a, *b] set,
- * 0 to ignore the header (syntax not understood), -1 when unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
-{
-    char *end;
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return 0;
-    h += 6;
-    if (*h == '-') {
-        if (h[1] < '0' || h[1] > '9')
-            return 0;
-        uint64_t n = strtoull(h + 1, &end, 10);
-        if (*end)
-            return 0;
-        if (n == 0 || size == 0)
-            return -1;
-        *a = n >= size ? 0 : size - n;
-        *b = size - 1;
-        return 1;
-    }
-    if (*h < '0' || *h > '9')
-        return 0;
-    *a = strtoull(h, &end, 10);
-    if (*end != '-')
-        return 0;
-    h = end + 1;
-    if (*h == 0) {
-        *b = size ? size - 1 : 0;
-    } else {
-        if (*h < '0' || *h > '9')
-            return 0;
-        *b = strtoull(h, &end, 10);
-        if (*end || *b < *a)
-            return 0;
-        if (*b >= size)
-            *b = size ? size - 1 : 0;
-    }
-    if (*a >= size)
-        return -1;
-    return 1;
-}
-
 static const struct {
     const char *kept, *header, *override;
 } std_headers[] = {
@@ -108,6 +67,17 @@ static const struct {
     {"content-language", "Content-Language", "response-content-language"},
     {"expires", "Expires", "response-expires"},
 };
+
+/* The response-* query parameters that override a header of the answer. */
+static bool has_overrides(struct s3_ctx *c)
+{
+    if (http_req_query(c->r, "response-content-type") != NULL)
+        return true;
+    for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++)
+        if (http_req_query(c->r, std_headers[i].override) != NULL)
+            return true;
+    return false;
+}
 
 static void object_headers(struct s3_ctx *c, const struct obj_meta *m)
 {
@@ -138,6 +108,14 @@ int s3_get_object(struct s3_ctx *c)
     struct obj_meta m;
     int fd = -1;
     bool head = strcmp(r->method, "HEAD") == 0;
+    const struct pol_principal *p = r->principal;
+    /* As S3: an anonymous reader may not choose the Content-Type (or any other header) the
+     * object is served with; a public object would otherwise become an HTML page of this
+     * origin. */
+    if ((p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS) && has_overrides(c))
+        return http_reply_error(r, TS_E_INVALID_REQUEST,
+                                "Request specific response headers cannot be used for anonymous "
+                                "GET requests.");
     int rc = obj_object_open(c->st, c->bucket, c->key, &m, &fd);
     if (rc != TS_OK)
         return rc;
@@ -157,24 +135,22 @@ int s3_get_object(struct s3_ctx *c)
         goto out;
     uint64_t a = 0, b = m.size ? m.size - 1 : 0, len = m.size;
     int status = 200;
-    const char *range = http_req_header(r, "Range");
-    if (range) {
-        int pr = parse_range(range, m.size, &a, &b);
-        if (pr < 0) {
+    struct s3_range rg;
+    /* A Range that is not one well-formed range is ignored (200, the whole object). */
+    if (s3_range_parse(http_req_header(r, "Range"), &rg)) {
+        if (s3_range_resolve(&rg, m.size, &a, &b) != 0) {
             char cr[64];
             snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)m.size);
             http_reply_header(r, "Content-Range", cr);
             rc = TS_E_INVALID_RANGE;
             goto out;
         }
-        if (pr > 0) {
-            char cr[96];
-            snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)a,
-                     (unsigned long long)b, (unsigned long long)m.size);
-            http_reply_header(r, "Content-Range", cr);
-            len = b - a + 1;
-            status = 206;
-        }
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)a,
+                 (unsigned long long)b, (unsigned long long)m.size);
+        http_reply_header(r, "Content-Range", cr);
+        len = b - a + 1;
+        status = 206;
     }
     object_headers(c, &m);
     const char *ct = http_req_query(r, "response-content-type");
@@ -228,12 +204,17 @@ int s3_get_object_tagging(struct s3_ctx *c)
 
 /* ---- copies ---- */
 
-/* Parses x-amz-copy-source ("[/]bucket/key[?versionId=...]", URL-encoded) into c->src_*,
- * then authorizes s3:GetObject on the source. */
-int s3_copy_source(struct s3_ctx *c)
+int s3_copy_source_parse(struct s3_ctx *c)
 {
     const char *h = http_req_header(c->r, "x-amz-copy-source");
+    if (h == NULL)
+        return TS_E_INVALID_ARGUMENT;
     size_t n = strcspn(h, "?");
+    const char *q = h[n] == '?' ? h + n + 1 : NULL;
+    int rc;
+    /* The only query a copy source takes: ?versionId=, with the rule of the request's own. */
+    if (q != NULL && (strncmp(q, "versionId=", 10) != 0 || obj_check_version_id(q + 10) != TS_OK))
+        return TS_E_INVALID_ARGUMENT;
     char *dec = malloc(n + 1);
     if (dec == NULL)
         return TS_E_INTERNAL;
@@ -248,13 +229,26 @@ int s3_copy_source(struct s3_ctx *c)
         free(dec);
         return TS_E_INVALID_ARGUMENT; /* must be sourcebucket/sourcekey */
     }
-    c->src_bucket = strndup(p, (size_t)(slash - p));
-    c->src_key = strdup(slash + 1);
+    *slash = 0;
+    rc = obj_check_bucket(p);
+    if (rc == TS_OK)
+        rc = obj_check_key(slash + 1);
+    if (rc == TS_E_INVALID_URI)
+        rc = TS_E_INVALID_ARGUMENT; /* not UTF-8: in a header, not in the URI */
+    if (rc == TS_OK) {
+        c->src_bucket = strdup(p);
+        c->src_key = strdup(slash + 1);
+        if (c->src_bucket == NULL || c->src_key == NULL)
+            rc = TS_E_INTERNAL;
+    }
     free(dec);
+    return rc;
+}
+
+int s3_copy_source(struct s3_ctx *c)
+{
     if (c->src_bucket == NULL || c->src_key == NULL)
-        return TS_E_INTERNAL;
-    if (strlen(c->src_key) > OBJ_MAX_KEY_LEN)
-        return TS_E_KEY_TOO_LONG;
+        return TS_E_INTERNAL; /* s3_copy_source_parse did not run: never look anything up */
     return s3_authorize(c, "s3:GetObject", c->src_bucket, c->src_key, false);
 }
 

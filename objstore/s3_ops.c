@@ -78,16 +78,16 @@ static const struct s3_op s3_ops[] = {
     {"DELETE", S3_BKT, NULL, 0, "DeleteBucket", "s3:DeleteBucket", S3_RES_BUCKET, NULL,
      s3_delete_bucket},
     /* multipart */
-    {"PUT", S3_OBJ, "uploadId", S3_F_COPY, "UploadPartCopy", "s3:PutObject", S3_RES_OBJECT,
-     s3_upload_part_copy_start, s3_upload_part_copy},
-    {"PUT", S3_OBJ, "uploadId", 0, "UploadPart", "s3:PutObject", S3_RES_OBJECT,
-     s3_upload_part_start, s3_upload_part},
-    {"GET", S3_OBJ, "uploadId", 0, "ListParts", "s3:ListMultipartUploadParts", S3_RES_OBJECT, NULL,
-     s3_list_parts},
-    {"DELETE", S3_OBJ, "uploadId", 0, "AbortMultipartUpload", "s3:AbortMultipartUpload",
+    {"PUT", S3_OBJ, "uploadId", S3_F_COPY | S3_F_UPLOAD | S3_F_PART, "UploadPartCopy",
+     "s3:PutObject", S3_RES_OBJECT, s3_upload_part_copy_start, s3_upload_part_copy},
+    {"PUT", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_PART, "UploadPart", "s3:PutObject",
+     S3_RES_OBJECT, s3_upload_part_start, s3_upload_part},
+    {"GET", S3_OBJ, "uploadId", S3_F_UPLOAD, "ListParts", "s3:ListMultipartUploadParts",
+     S3_RES_OBJECT, NULL, s3_list_parts},
+    {"DELETE", S3_OBJ, "uploadId", S3_F_UPLOAD, "AbortMultipartUpload", "s3:AbortMultipartUpload",
      S3_RES_OBJECT, NULL, s3_abort_multipart},
-    {"POST", S3_OBJ, "uploadId", 0, "CompleteMultipartUpload", "s3:PutObject", S3_RES_OBJECT,
-     s3_xml_body_start, s3_complete_multipart},
+    {"POST", S3_OBJ, "uploadId", S3_F_UPLOAD, "CompleteMultipartUpload", "s3:PutObject",
+     S3_RES_OBJECT, s3_xml_body_start, s3_complete_multipart},
     {"POST", S3_OBJ, "uploads", 0, "CreateMultipartUpload", "s3:PutObject", S3_RES_OBJECT, NULL,
      s3_create_multipart},
     /* object subresources */
@@ -191,8 +191,17 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
         keys[nkeys].key = (char *)"aws:Referer";
         keys[nkeys++].value = (char *)referer;
     }
-    if (bucket && obj_policy_acquire(c->st, bucket, &bpol, &h) != TS_OK)
-        bpol = NULL;
+    /* Fail closed: when the bucket's policy cannot be had, the decision is a denial (an
+     * absent policy would drop its Deny statements), whoever asks, root excepted. */
+    if (bucket && obj_policy_acquire(c->st, bucket, &bpol, &h) != TS_OK) {
+        log_event(LOG_ERROR, "s3.authz",
+                  "request %s: the policy of bucket %s is unavailable: "
+                  "denied",
+                  r->request_id, bucket);
+        why = "bucket policy unavailable";
+        rc = TS_E_ACCESS_DENIED;
+        goto out;
+    }
     struct pol_request rq = {
         .action = action,
         .resource = res,
@@ -207,6 +216,7 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
     enum pol_decision d = pol_authorize(c->st->pe, &rq, bpol, &why);
     obj_policy_release(h);
     rc = d == POL_ALLOW ? TS_OK : TS_E_ACCESS_DENIED;
+out:
     if (rc != TS_OK && !c->quiet_authz)
         log_audit("s3.deny", "request_id", r->request_id, "principal", principal_name(p),
                   "access_key", p->access_key, "operation", c->op ? c->op->name : NULL, "action",

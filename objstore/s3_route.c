@@ -13,38 +13,34 @@
 #include "core/xml.h"
 #include "policy/pol.h"
 
-static bool utf8_valid(const unsigned char *s)
+/* The names of the request besides its bucket and key, each checked with the store's rules
+ * (obj_int.h, names.c) before anything is authorized or looked up: the upload id, the part
+ * number, a version id, and the copy source with its own version id and range. */
+static int s3_check_names(struct s3_ctx *c)
 {
-    while (*s) {
-        unsigned char c = *s;
-        int n;
-        unsigned cp;
-        if (c < 0x80) {
-            s++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
+    struct http_req *r = c->r;
+    int rc = TS_OK;
+    if (c->op->flags & S3_F_UPLOAD)
+        rc = obj_check_upload_id(http_req_query(r, "uploadId"));
+    if (rc == TS_OK && (c->op->flags & S3_F_PART))
+        rc = obj_check_part_number(http_req_query(r, "partNumber"), &c->part);
+    if (rc == TS_OK && c->key != NULL)
+        rc = obj_check_version_id(http_req_query(r, "versionId"));
+    if (rc == TS_OK && (c->op->flags & S3_F_COPY))
+        rc = s3_copy_source_parse(c);
+    if (rc == TS_OK && (c->op->flags & S3_F_COPY) && (c->op->flags & S3_F_PART)) {
+        const char *range = http_req_header(r, "x-amz-copy-source-range");
+        /* Both ends are required here (bytes=first-last); the source's size is checked when
+         * it is read. */
+        if (range != NULL) {
+            if (!s3_range_parse(range, &c->cs_range) || !c->cs_range.has_first ||
+                !c->cs_range.has_last)
+                rc = TS_E_INVALID_ARGUMENT;
+            else
+                c->has_cs_range = true;
         }
-        for (int i = 1; i <= n; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        s += n + 1;
     }
-    return true;
+    return rc;
 }
 
 static int s3_start(struct http_req *r)
@@ -84,17 +80,19 @@ static int s3_start(struct http_req *r)
     snprintf(c->resource, rl + 1, "/%s%s%s", c->bucket ? c->bucket : "", c->key ? "/" : "",
              c->key ? c->key : "");
     r->resource = c->resource;
-    if (c->key) {
-        if (strlen(c->key) > OBJ_MAX_KEY_LEN)
-            return TS_E_KEY_TOO_LONG;
-        if (!utf8_valid((const unsigned char *)c->key))
-            return TS_E_INVALID_URI;
-    }
-    if (c->bucket && strlen(c->bucket) > 255)
-        return TS_E_INVALID_BUCKET_NAME;
+    /* Every name is checked here, with the rules the store applies (obj_int.h), before the
+     * operation is authorized or anything is looked up. */
+    rc = c->key ? obj_check_key(c->key) : TS_OK;
+    if (rc == TS_OK && c->bucket)
+        rc = obj_check_bucket(c->bucket);
+    if (rc != TS_OK)
+        return rc;
     c->op = s3_op_find(r, scope);
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
+    rc = s3_check_names(c);
+    if (rc != TS_OK)
+        return rc;
     if (!(c->op->flags & S3_F_PERKEY)) {
         rc = s3_authorize(c, c->op->action, c->op->res == S3_RES_ALL ? NULL : c->bucket,
                           c->op->res == S3_RES_OBJECT ? c->key : NULL,
@@ -364,6 +362,60 @@ int s3_conditions(const struct obj_meta *m, const char *if_match, const char *if
         return TS_E_NOT_MODIFIED;
     }
     return TS_OK;
+}
+
+/* Reads a decimal number at *p (one digit at least), saturating at UINT64_MAX. */
+static bool range_num(const char **p, uint64_t *v)
+{
+    const char *s = *p;
+    uint64_t x = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
+    }
+    *p = s;
+    *v = x;
+    return true;
+}
+
+bool s3_range_parse(const char *h, struct s3_range *out)
+{
+    struct s3_range rg = {0};
+    if (h == NULL || strncmp(h, "bytes=", 6) != 0)
+        return false;
+    h += 6;
+    rg.has_first = range_num(&h, &rg.first);
+    if (*h++ != '-')
+        return false;
+    rg.has_last = range_num(&h, &rg.last);
+    if (*h != 0 || !(rg.has_first || rg.has_last))
+        return false; /* trailing bytes, several ranges ("a-b,c-d"), or a lone "-" */
+    if (rg.has_first && rg.has_last && rg.last < rg.first)
+        return false; /* RFC 9110 14.1.1: an invalid byte-range-spec */
+    *out = rg;
+    return true;
+}
+
+int s3_range_resolve(const struct s3_range *rg, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    uint64_t a, b;
+    if (!rg->has_first) {
+        /* bytes=-N: the last N bytes (all of them when N >= size). */
+        if (rg->last == 0 || size == 0)
+            return -1;
+        a = rg->last >= size ? 0 : size - rg->last;
+        b = size - 1;
+    } else {
+        if (rg->first >= size)
+            return -1;
+        a = rg->first;
+        b = rg->has_last && rg->last < size ? rg->last : size - 1;
+    }
+    *first = a;
+    *last = b;
+    return 0;
 }
 
 int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max, uint64_t *out)

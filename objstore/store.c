@@ -24,9 +24,18 @@
 
 /* ---- paths and data files ---- */
 
-void obj_data_path(const struct obj_store *st, const char *id, char *out, size_t outlen)
+int obj_data_path(const struct obj_store *st, const char *id, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/%.2s/%.2s/%s", st->objdir, id, id + 2, id);
+    /* ids are written by new_id(); one read back from a damaged record is refused here
+     * rather than turned into a path (obj_check_upload_id is the same 32-hex-digit rule). */
+    if (outlen == 0 || obj_check_upload_id(id) != TS_OK)
+        return TS_E_INTERNAL;
+    int n = snprintf(out, outlen, "%s/%.2s/%.2s/%s", st->objdir, id, id + 2, id);
+    if (n < 0 || (size_t)n >= outlen) {
+        out[0] = 0;
+        return TS_E_INTERNAL;
+    }
+    return TS_OK;
 }
 
 void obj_data_unlink(const struct obj_store *st, const char *id)
@@ -34,8 +43,8 @@ void obj_data_unlink(const struct obj_store *st, const char *id)
     char path[PATH_MAX];
     if (id == NULL || id[0] == 0)
         return;
-    obj_data_path(st, id, path, sizeof path);
-    unlink(path);
+    if (obj_data_path(st, id, path, sizeof path) == TS_OK)
+        unlink(path);
 }
 
 static int fsync_dir(const char *path)
@@ -81,7 +90,11 @@ int obj_writer_new(struct obj_store *st, struct obj_writer **out)
     w->st = st;
     w->fd = -1;
     new_id(w->id);
-    snprintf(w->tmp, sizeof w->tmp, "%s/%s", st->tmpdir, w->id);
+    int pl = snprintf(w->tmp, sizeof w->tmp, "%s/%s", st->tmpdir, w->id);
+    if (pl < 0 || (size_t)pl >= sizeof w->tmp) {
+        free(w);
+        return TS_E_INTERNAL;
+    }
     w->md5 = EVP_MD_CTX_new();
     if (w->md5 == NULL || EVP_DigestInit_ex(w->md5, enc_md_md5(), NULL) != 1)
         goto fail;
@@ -190,11 +203,13 @@ int obj_writer_finish(struct obj_writer *w, uint8_t md5[16])
         return TS_E_INTERNAL;
     close(w->fd);
     w->fd = -1;
+    /* d1 and d2 are prefixes of path, whose length obj_data_path checks. */
+    if (obj_data_path(w->st, w->id, path, sizeof path) != TS_OK)
+        return TS_E_INTERNAL;
     snprintf(d1, sizeof d1, "%s/%.2s", w->st->objdir, w->id);
     snprintf(d2, sizeof d2, "%s/%.2s/%.2s", w->st->objdir, w->id, w->id + 2);
     if (mkdir_durable(d1, w->st->objdir) != 0 || mkdir_durable(d2, d1) != 0)
         return TS_E_INTERNAL;
-    obj_data_path(w->st, w->id, path, sizeof path);
     if (rename(w->tmp, path) != 0) {
         log_event(LOG_ERROR, "obj.write", "rename %s: %s", w->tmp, strerror(errno));
         return TS_E_INTERNAL;
@@ -231,8 +246,17 @@ void obj_store_sync(struct obj_store *st)
 
 /* ---- object groups (see obj_int.h) ---- */
 
-static size_t okey(const char *bucket, const char *key, size_t klen, uint8_t out[LMDB_MAXKEY])
+/* Builds the LMDB key of bucket/key into out (*outlen bytes): "bucket\0" + the key truncated
+ * to what fits (see obj_int.h). The bound is checked here, whatever the caller checked: a
+ * bucket name that obj_check_bucket refuses gives TS_E_INVALID_BUCKET_NAME and nothing is
+ * written. */
+static int okey(const char *bucket, const char *key, size_t klen, uint8_t out[LMDB_MAXKEY],
+                size_t *outlen)
 {
+    _Static_assert(OBJ_MAX_BUCKET_LEN + 1 < LMDB_MAXKEY, "a bucket name and its NUL fit a key");
+    *outlen = 0;
+    if (obj_check_bucket(bucket) != TS_OK)
+        return TS_E_INVALID_BUCKET_NAME;
     size_t bl = strlen(bucket);
     size_t room = LMDB_MAXKEY - bl - 1;
     if (klen > room)
@@ -240,7 +264,20 @@ static size_t okey(const char *bucket, const char *key, size_t klen, uint8_t out
     memcpy(out, bucket, bl);
     out[bl] = 0;
     memcpy(out + bl + 1, key, klen);
-    return bl + 1 + klen;
+    *outlen = bl + 1 + klen;
+    return TS_OK;
+}
+
+/* okey for a stored object's name: the key must pass obj_check_key too. */
+static int okey_object(const char *bucket, const char *key, uint8_t out[LMDB_MAXKEY],
+                       size_t *outlen)
+{
+    int rc = obj_check_key(key);
+    if (rc != TS_OK) {
+        *outlen = 0;
+        return rc;
+    }
+    return okey(bucket, key, strlen(key), out, outlen);
 }
 
 static uint32_t rd32(const uint8_t *p)
@@ -363,11 +400,13 @@ int obj_iter_seek(struct obj_iter *it, MDB_txn *txn, struct obj_store *st, const
     memset(it, 0, sizeof *it);
     it->bucket = bucket;
     it->blen = strlen(bucket);
+    int rc = okey(bucket, from ? from : "", from ? fromlen : 0, kb, &it->k.mv_size);
+    if (rc != TS_OK)
+        return rc;
     if (mdb_cursor_open(txn, st->db_objects, &it->cur) != 0)
         return TS_E_INTERNAL;
-    it->k.mv_size = okey(bucket, from ? from : "", from ? fromlen : 0, kb);
     it->k.mv_data = kb;
-    int rc = mdb_cursor_get(it->cur, &it->k, &it->v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(it->cur, &it->k, &it->v, MDB_SET_RANGE);
     if (rc == MDB_NOTFOUND) {
         it->done = true;
         return TS_OK;
@@ -692,40 +731,6 @@ void obj_store_close(struct obj_store *st)
 
 /* ---- buckets ---- */
 
-bool obj_bucket_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < 3 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
-            return false;
-    }
-    if (name[0] == '.' || name[0] == '-' || name[n - 1] == '.' || name[n - 1] == '-')
-        return false;
-    if (strstr(name, "..") || strstr(name, ".-") || strstr(name, "-."))
-        return false;
-    if (strncmp(name, "xn--", 4) == 0 || strncmp(name, "sthree-", 7) == 0)
-        return false;
-    if (n >= 8 && strcmp(name + n - 8, "-s3alias") == 0)
-        return false;
-    if (n >= 7 && strcmp(name + n - 7, "--ol-s3") == 0)
-        return false;
-    /* Not an IPv4 address: four dot-separated all-digit labels. */
-    int dots = 0;
-    bool digits = true;
-    for (size_t i = 0; i < n; i++) {
-        if (name[i] == '.')
-            dots++;
-        else if (name[i] < '0' || name[i] > '9')
-            digits = false;
-    }
-    if (digits && dots == 3)
-        return false;
-    return true;
-}
-
 int obj_int_commit(struct obj_store *st, MDB_txn *txn)
 {
     int rc = mdb_txn_commit(txn);
@@ -804,8 +809,11 @@ int obj_int_group_commit(struct obj_store *st, int (*apply)(struct obj_store *, 
 
 int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *name)
 {
+    int rc = obj_check_bucket(name);
+    if (rc != TS_OK)
+        return rc;
     MDB_val k = {strlen(name), (void *)name}, v;
-    int rc = mdb_get(txn, st->db_buckets, &k, &v);
+    rc = mdb_get(txn, st->db_buckets, &k, &v);
     if (rc == MDB_NOTFOUND)
         return TS_E_NO_SUCH_BUCKET;
     return rc == 0 ? TS_OK : TS_E_INTERNAL;
@@ -814,6 +822,8 @@ int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *na
 int obj_bucket_create(struct obj_store *st, const char *name)
 {
     MDB_txn *txn;
+    if (!obj_bucket_name_valid(name))
+        return TS_E_INVALID_BUCKET_NAME;
     int64_t now = (int64_t)enc_now();
     uint8_t val[8];
     for (int i = 0; i < 8; i++)
@@ -871,6 +881,8 @@ int obj_int_parts_delete_txn(struct obj_store *st, MDB_txn *txn, const char *upl
     MDB_val k = {OBJ_ID_LEN, (void *)upload_id}, v;
     uint32_t nums[OBJ_MAX_PARTS + 1];
     size_t n = 0;
+    if (obj_check_upload_id(upload_id) != TS_OK)
+        return TS_E_NO_SUCH_UPLOAD;
     if (mdb_cursor_open(txn, st->db_parts, &c) != 0)
         return TS_E_INTERNAL;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -1016,8 +1028,11 @@ int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
 {
     uint8_t kb[LMDB_MAXKEY], *nv;
     size_t klen = strlen(key), nlen;
-    MDB_val k = {okey(bucket, key, klen, kb), kb}, v;
-    int g = mdb_get(txn, st->db_objects, &k, &v);
+    MDB_val k = {0, kb}, v;
+    int g = okey_object(bucket, key, kb, &k.mv_size);
+    if (g != TS_OK)
+        return g;
+    g = mdb_get(txn, st->db_objects, &k, &v);
     if (g != 0 && g != MDB_NOTFOUND)
         return TS_E_INTERNAL;
     nv = grp_set(g == 0 ? &v : NULL, key, klen, enc, elen, &nlen, old);
@@ -1072,8 +1087,10 @@ static int object_head_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
 {
     uint8_t kb[LMDB_MAXKEY];
     size_t klen = strlen(key);
-    MDB_val k = {okey(bucket, key, klen, kb), kb}, v;
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    MDB_val k = {0, kb}, v;
+    int rc = okey_object(bucket, key, kb, &k.mv_size);
+    if (rc == TS_OK)
+        rc = obj_int_bucket_exists_txn(st, txn, bucket);
     if (rc != TS_OK)
         return rc;
     int g = mdb_get(txn, st->db_objects, &k, &v);
@@ -1104,7 +1121,10 @@ int obj_object_open(struct obj_store *st, const char *bucket, const char *key, s
         int rc = obj_object_head(st, bucket, key, out);
         if (rc != TS_OK)
             return rc;
-        obj_data_path(st, out->id, path, sizeof path);
+        if (obj_data_path(st, out->id, path, sizeof path) != TS_OK) {
+            obj_meta_cleanup(out);
+            return TS_E_INTERNAL;
+        }
         *fd = open(path, O_RDONLY | O_CLOEXEC);
         if (*fd >= 0)
             return TS_OK;
@@ -1120,11 +1140,14 @@ int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)
     uint8_t kb[LMDB_MAXKEY], *nv = NULL;
     size_t klen = strlen(key), nlen;
     char old[OBJ_ID_LEN + 1];
-    MDB_val k = {okey(bucket, key, klen, kb), kb}, v;
+    MDB_val k = {0, kb}, v;
     MDB_txn *txn;
+    int rc = okey_object(bucket, key, kb, &k.mv_size);
+    if (rc != TS_OK)
+        return rc;
     if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
         return TS_E_INTERNAL;
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    rc = obj_int_bucket_exists_txn(st, txn, bucket);
     if (rc != TS_OK)
         goto fail;
     int g = mdb_get(txn, st->db_objects, &k, &v);
@@ -1247,14 +1270,23 @@ int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct po
     size_t len = 0;
     struct pol_doc *d = NULL;
     int rc = obj_policy_get(st, bucket, &json, &len);
+    if (rc == TS_E_NO_SUCH_BUCKET) {
+        /* A bucket that does not exist has no policy; not cached (it may be created). */
+        return TS_OK;
+    }
     if (rc == TS_OK) {
         char err[256];
         if (pol_doc_parse(json, len, &d, err, sizeof err) != TS_OK) {
-            log_event(LOG_WARN, "obj.policy", "stored policy of %s does not parse: %s", bucket,
+            /* Fail closed: a policy that exists but cannot be used is an error for the
+             * caller (a denial), never "no policy", which would drop its Deny statements. */
+            log_event(LOG_ERROR, "obj.policy", "stored policy of %s does not parse: %s", bucket,
                       err);
-            d = NULL;
+            free(json);
+            return TS_E_INTERNAL;
         }
     } else if (rc != TS_E_NO_SUCH_BUCKET_POLICY) {
+        log_event(LOG_ERROR, "obj.policy", "cannot read the policy of %s: %s", bucket,
+                  ts_err_code(rc));
         free(json);
         return rc;
     }

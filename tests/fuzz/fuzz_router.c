@@ -5,7 +5,12 @@
  * validation, operation lookup, authorization) and the handlers behind it: bucket "pub" has a
  * public read-write bucket policy (objects and listings, not the policy itself), so anonymous
  * PUT/GET/LIST/DELETE/multipart/copy requests reach the object store; "priv" has none
- * (AccessDenied paths).
+ * (AccessDenied paths). The world also keeps an object pub/src (1 KiB) as a copy source and
+ * a pending multipart upload of pub/mpu: an input names that upload with the placeholder
+ * UPLOAD_PLACEHOLDER (32 'u', not an upload id by itself), which is replaced with its real,
+ * random id before the input is sent, so that UploadPart and UploadPartCopy (copy source,
+ * copy-source-range, part numbers) reach the store. Both are put back before an input when
+ * an earlier one removed them.
  *
  * Each input is sent as-is on a fresh loopback connection to an in-process server (one
  * thread), the write side is shut down and the answer read until EOF or a short silence (an
@@ -28,6 +33,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/enc.h"
 #include "core/err.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -49,8 +55,11 @@ static const char pub_policy[] =
     "\"s3:AbortMultipartUpload\",\"s3:GetBucketLocation\"],"
     "\"Resource\":[\"arn:aws:s3:::pub\",\"arn:aws:s3:::pub/*\"]}]}";
 
+#define UPLOAD_PLACEHOLDER "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+
 static struct world {
     char dir[256];
+    char upload[OBJ_ID_LEN + 1]; /* the standing upload of pub/mpu */
     struct iam_store *iam;
     struct pol_engine *pe;
     struct sts_ctx *sts;
@@ -60,6 +69,7 @@ static struct world {
     unsigned port;
     unsigned long inputs;
     unsigned long probe_every; /* FUZZ_ROUTER_PROBE_EVERY, default 256 */
+    bool show;                 /* FUZZ_ROUTER_SHOW: print each answer's status line */
 } w;
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -95,6 +105,34 @@ static void die(const char *what)
     abort();
 }
 
+/* Puts back pub/src and the standing upload of pub/mpu when an input removed them. */
+static void world_refresh(void)
+{
+    struct obj_meta m = {0};
+    if (obj_object_head(w.obj, "pub", "src", &m) == TS_OK) {
+        obj_meta_cleanup(&m);
+    } else {
+        struct obj_writer *wr;
+        uint8_t data[1024], md5[16];
+        for (size_t i = 0; i < sizeof data; i++)
+            data[i] = (uint8_t)i;
+        if (obj_writer_new(w.obj, &wr) != TS_OK)
+            die("writer");
+        if (obj_writer_write(wr, data, sizeof data) != TS_OK || obj_writer_finish(wr, md5) != TS_OK)
+            die("write pub/src");
+        enc_hex(md5, 16, m.etag);
+        m.mtime = 1;
+        if (obj_object_commit(w.obj, "pub", "src", wr, &m) != TS_OK)
+            die("commit pub/src");
+        obj_writer_free(wr);
+    }
+    if (obj_upload_get(w.obj, "pub", "mpu", w.upload, NULL) != TS_OK) {
+        struct obj_meta um = {0};
+        if (obj_upload_create(w.obj, "pub", "mpu", &um, w.upload) != TS_OK)
+            die("upload pub/mpu");
+    }
+}
+
 static void world_start(void)
 {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
@@ -127,6 +165,8 @@ static void world_start(void)
     if (http_server_start(w.srv) != 0)
         die("start");
     w.port = http_server_port(w.srv);
+    w.upload[0] = '\0';
+    world_refresh();
 }
 
 /* Sends req, shuts down the write side, reads the answer (at most cap bytes kept) until EOF or
@@ -208,6 +248,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_set_level(LOG_ERROR); /* no access log line per input */
     const char *pe = getenv("FUZZ_ROUTER_PROBE_EVERY");
     w.probe_every = pe && atol(pe) > 0 ? (unsigned long)atol(pe) : 256;
+    w.show = getenv("FUZZ_ROUTER_SHOW") != NULL;
     world_start();
     atexit(at_exit);
     return 0;
@@ -215,8 +256,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char ans[16];
-    size_t n = exchange(data, size, ans, sizeof ans, 15);
+    char ans[256];
+    const size_t pl = sizeof UPLOAD_PLACEHOLDER - 1;
+    uint8_t *req = NULL;
+    world_refresh();
+    if (memmem(data, size, UPLOAD_PLACEHOLDER, pl) != NULL) {
+        if ((req = malloc(size)) == NULL)
+            die("malloc");
+        memcpy(req, data, size);
+        uint8_t *p = memmem(req, size, UPLOAD_PLACEHOLDER, pl);
+        while (p != NULL) {
+            memcpy(p, w.upload, pl);
+            p += pl;
+            p = memmem(p, size - (size_t)(p - req), UPLOAD_PLACEHOLDER, pl);
+        }
+        data = req;
+    }
+    size_t n = exchange(data, size, ans, w.show ? sizeof ans - 1 : 16, 15);
+    free(req);
+    if (w.show) {
+        ans[n] = '\0';
+        fprintf(stderr, "fuzz_router: %.*s\n", (int)strcspn(ans, "\r\n"), ans);
+    }
     /* Whatever came back is an HTTP/1.x answer (libmicrohttpd's or ours), never stray bytes. */
     if (n >= 9 && memcmp(ans, "HTTP/1.", 7) != 0) {
         fprintf(stderr, "fuzz_router: answer does not start with a status line\n");

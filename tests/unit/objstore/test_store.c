@@ -100,15 +100,15 @@ static char *list_str(struct obj_store *st, const char *b, struct obj_list_opts 
 static void test_objects(struct obj_store *st)
 {
     struct obj_meta m;
-    is_int(obj_bucket_create(st, "b1"), TS_OK, "create");
-    is_int(obj_bucket_create(st, "b1"), TS_E_BUCKET_EXISTS, "create twice");
+    is_int(obj_bucket_create(st, "bk1"), TS_OK, "create");
+    is_int(obj_bucket_create(st, "bk1"), TS_E_BUCKET_EXISTS, "create twice");
     is_int(obj_bucket_exists(st, "nope"), TS_E_NO_SUCH_BUCKET, "exists missing");
     is_int(put(st, "nope", "k", "x", 1), TS_E_NO_SUCH_BUCKET, "put into missing bucket");
-    is_int(put(st, "b1", "hello", "world", 5), TS_OK, "put");
-    char *s = get(st, "b1", "hello");
+    is_int(put(st, "bk1", "hello", "world", 5), TS_OK, "put");
+    char *s = get(st, "bk1", "hello");
     is_str(s, "world", "get");
     free(s);
-    is_int(obj_object_head(st, "b1", "hello", &m), TS_OK, "head");
+    is_int(obj_object_head(st, "bk1", "hello", &m), TS_OK, "head");
     is_str(m.etag, "7d793037a0760186574b0282f2f435e7", "etag is md5");
     is_int(m.size, 5, "size");
     is_str(obj_meta_hdr(&m, "x-amz-meta-color"), "blue", "kept header lower-cased");
@@ -116,14 +116,14 @@ static void test_objects(struct obj_store *st)
 
     /* Replace while a reader holds the old fd: the reader still sees the old bytes. */
     int fd;
-    is_int(obj_object_open(st, "b1", "hello", &m, &fd), TS_OK, "open");
+    is_int(obj_object_open(st, "bk1", "hello", &m, &fd), TS_OK, "open");
     obj_meta_cleanup(&m);
-    is_int(put(st, "b1", "hello", "again!", 6), TS_OK, "replace");
+    is_int(put(st, "bk1", "hello", "again!", 6), TS_OK, "replace");
     char buf[8] = {0};
     is_int(pread(fd, buf, 8, 0), 5, "old fd reads old size");
     is_str(buf, "world", "old fd old bytes");
     close(fd);
-    s = get(st, "b1", "hello");
+    s = get(st, "bk1", "hello");
     is_str(s, "again!", "new bytes");
     free(s);
 
@@ -131,9 +131,9 @@ static void test_objects(struct obj_store *st)
     const char *odd[] = {"..",         "../../etc/passwd", "a",     "a/",  "a/b",
                          "with space", "ünï/cødé",         "/lead", "a//b"};
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
-        is_int(put(st, "b1", odd[i], odd[i], strlen(odd[i])), TS_OK, odd[i]);
+        is_int(put(st, "bk1", odd[i], odd[i], strlen(odd[i])), TS_OK, odd[i]);
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
-        s = get(st, "b1", odd[i]);
+        s = get(st, "bk1", odd[i]);
         is_str(s, odd[i], odd[i]);
         free(s);
     }
@@ -143,71 +143,71 @@ static void test_objects(struct obj_store *st)
     k1[1024] = 0;
     memcpy(k2, k1, sizeof k1);
     k2[1000] = 'y';
-    is_int(put(st, "b1", k1, "one", 3), TS_OK, "long key 1");
-    is_int(put(st, "b1", k2, "two", 3), TS_OK, "long key 2");
-    s = get(st, "b1", k1);
+    is_int(put(st, "bk1", k1, "one", 3), TS_OK, "long key 1");
+    is_int(put(st, "bk1", k2, "two", 3), TS_OK, "long key 2");
+    s = get(st, "bk1", k1);
     is_str(s, "one", "long key 1 get");
     free(s);
-    s = get(st, "b1", k2);
+    s = get(st, "bk1", k2);
     is_str(s, "two", "long key 2 get");
     free(s);
-    is_int(obj_object_delete(st, "b1", k1), TS_OK, "delete long 1");
-    ok(get(st, "b1", k1) == NULL, "long 1 gone");
-    s = get(st, "b1", k2);
+    is_int(obj_object_delete(st, "bk1", k1), TS_OK, "delete long 1");
+    ok(get(st, "bk1", k1) == NULL, "long 1 gone");
+    s = get(st, "bk1", k2);
     is_str(s, "two", "long key 2 kept");
     free(s);
-    is_int(obj_object_delete(st, "b1", k2), TS_OK, "delete long 2");
+    is_int(obj_object_delete(st, "bk1", k2), TS_OK, "delete long 2");
 
-    is_int(obj_bucket_delete(st, "b1"), TS_E_BUCKET_NOT_EMPTY, "delete non-empty bucket");
-    is_int(obj_object_delete(st, "b1", "hello"), TS_OK, "delete");
-    is_int(obj_object_delete(st, "b1", "hello"), TS_OK, "delete missing is ok");
-    is_int(obj_object_head(st, "b1", "hello", &m), TS_E_NO_SUCH_KEY, "deleted");
+    is_int(obj_bucket_delete(st, "bk1"), TS_E_BUCKET_NOT_EMPTY, "delete non-empty bucket");
+    is_int(obj_object_delete(st, "bk1", "hello"), TS_OK, "delete");
+    is_int(obj_object_delete(st, "bk1", "hello"), TS_OK, "delete missing is ok");
+    is_int(obj_object_head(st, "bk1", "hello", &m), TS_E_NO_SUCH_KEY, "deleted");
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
-        obj_object_delete(st, "b1", odd[i]);
-    is_int(obj_bucket_delete(st, "b1"), TS_OK, "delete empty bucket");
-    is_int(obj_bucket_exists(st, "b1"), TS_E_NO_SUCH_BUCKET, "bucket gone");
+        obj_object_delete(st, "bk1", odd[i]);
+    is_int(obj_bucket_delete(st, "bk1"), TS_OK, "delete empty bucket");
+    is_int(obj_bucket_exists(st, "bk1"), TS_E_NO_SUCH_BUCKET, "bucket gone");
 }
 
 static void test_list(struct obj_store *st)
 {
     bool tr;
-    obj_bucket_create(st, "lb");
-    obj_bucket_create(st, "lb2"); /* a neighbouring bucket must not leak into listings */
-    put(st, "lb2", "a", "x", 1);
+    obj_bucket_create(st, "lbk");
+    obj_bucket_create(st, "lbk2"); /* a neighbouring bucket must not leak into listings */
+    put(st, "lbk2", "a", "x", 1);
     const char *keys[] = {"a", "a/", "a/b", "a/c/d", "b", "b/x", "c", "é", "z/1", "z/2"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        put(st, "lb", keys[i], "x", 1);
+        put(st, "lbk", keys[i], "x", 1);
     struct obj_list_opts o = {.max = 1000};
-    is_str(list_str(st, "lb", o, &tr), "a,a/,a/b,a/c/d,b,b/x,c,z/1,z/2,é", "all, byte order");
+    is_str(list_str(st, "lbk", o, &tr), "a,a/,a/b,a/c/d,b,b/x,c,z/1,z/2,é", "all, byte order");
     ok(!tr, "not truncated");
     o.delimiter = "/";
-    is_str(list_str(st, "lb", o, NULL), "a,P:a/,b,P:b/,c,P:z/,é", "delimiter");
+    is_str(list_str(st, "lbk", o, NULL), "a,P:a/,b,P:b/,c,P:z/,é", "delimiter");
     o.prefix = "a/";
-    is_str(list_str(st, "lb", o, NULL), "a/,a/b,P:a/c/", "prefix+delimiter");
+    is_str(list_str(st, "lbk", o, NULL), "a/,a/b,P:a/c/", "prefix+delimiter");
     o.prefix = "a";
     o.delimiter = NULL;
-    is_str(list_str(st, "lb", o, NULL), "a,a/,a/b,a/c/d", "prefix");
+    is_str(list_str(st, "lbk", o, NULL), "a,a/,a/b,a/c/d", "prefix");
     o.prefix = NULL;
     o.delimiter = "/";
     o.max = 2;
-    is_str(list_str(st, "lb", o, &tr), "a,P:a/", "page 1");
+    is_str(list_str(st, "lbk", o, &tr), "a,P:a/", "page 1");
     ok(tr, "page 1 truncated");
     o.marker = "a/";
-    is_str(list_str(st, "lb", o, &tr), "b,P:b/", "page 2 after common prefix");
+    is_str(list_str(st, "lbk", o, &tr), "b,P:b/", "page 2 after common prefix");
     ok(tr, "page 2 truncated");
     o.marker = "b/";
-    is_str(list_str(st, "lb", o, &tr), "c,P:z/", "page 3");
+    is_str(list_str(st, "lbk", o, &tr), "c,P:z/", "page 3");
     o.marker = "z/";
-    is_str(list_str(st, "lb", o, &tr), "é", "page 4");
+    is_str(list_str(st, "lbk", o, &tr), "é", "page 4");
     ok(!tr, "last page");
     o.marker = "a/b";
     o.delimiter = NULL;
     o.max = 3;
-    is_str(list_str(st, "lb", o, &tr), "a/c/d,b,b/x", "marker without delimiter");
+    is_str(list_str(st, "lbk", o, &tr), "a/c/d,b,b/x", "marker without delimiter");
     o.max = 0;
-    is_str(list_str(st, "lb", o, &tr), "", "max 0");
+    is_str(list_str(st, "lbk", o, &tr), "", "max 0");
     o = (struct obj_list_opts){.max = 1000, .prefix = "q"};
-    is_str(list_str(st, "lb", o, &tr), "", "prefix without keys");
+    is_str(list_str(st, "lbk", o, &tr), "", "prefix without keys");
     /* Many keys, paged by 7: every key exactly once, in order. */
     obj_bucket_create(st, "many");
     char k[32];
@@ -243,12 +243,12 @@ static void test_multipart(struct obj_store *st)
 {
     char up[OBJ_ID_LEN + 1], up2[OBJ_ID_LEN + 1];
     struct obj_meta m = {0}, out;
-    obj_bucket_create(st, "mp");
+    obj_bucket_create(st, "mpb");
     m.content_type = "text/plain";
-    is_int(obj_upload_create(st, "mp", "big", &m, up), TS_OK, "create upload");
-    is_int(obj_upload_get(st, "mp", "big", up, NULL), TS_OK, "upload exists");
-    is_int(obj_upload_get(st, "mp", "other", up, NULL), TS_E_NO_SUCH_UPLOAD, "wrong key");
-    is_int(obj_upload_get(st, "mp", "big", "zz", NULL), TS_E_NO_SUCH_UPLOAD, "bad id");
+    is_int(obj_upload_create(st, "mpb", "big", &m, up), TS_OK, "create upload");
+    is_int(obj_upload_get(st, "mpb", "big", up, NULL), TS_OK, "upload exists");
+    is_int(obj_upload_get(st, "mpb", "other", up, NULL), TS_E_NO_SUCH_UPLOAD, "wrong key");
+    is_int(obj_upload_get(st, "mpb", "big", "zz", NULL), TS_E_NO_SUCH_UPLOAD, "bad id");
     size_t psz = OBJ_MIN_PART_SIZE;
     char *data = malloc(psz);
     struct obj_part_ref refs[3];
@@ -264,7 +264,7 @@ static void test_multipart(struct obj_store *st)
         memcpy(allmd5s + 16 * (i - 1), md5, 16);
         refs[i - 1].number = i;
         enc_hex(md5, 16, refs[i - 1].etag);
-        is_int(obj_part_commit(st, "mp", "big", up, i, w, refs[i - 1].etag, NULL), TS_OK, "part");
+        is_int(obj_part_commit(st, "mpb", "big", up, i, w, refs[i - 1].etag, NULL), TS_OK, "part");
         obj_writer_free(w);
     }
     struct obj_part_ent *pe;
@@ -276,14 +276,15 @@ static void test_multipart(struct obj_store *st)
     ok(tr, "parts truncated");
     free(pe);
     struct obj_part_ref bad[2] = {refs[1], refs[0]};
-    is_int(obj_upload_complete(st, "mp", "big", up, bad, 2, &out), TS_E_INVALID_PART_ORDER,
+    is_int(obj_upload_complete(st, "mpb", "big", up, bad, 2, &out), TS_E_INVALID_PART_ORDER,
            "order");
     struct obj_part_ref wrong[1] = {refs[0]};
     wrong[0].etag[0] = wrong[0].etag[0] == '0' ? '1' : '0';
-    is_int(obj_upload_complete(st, "mp", "big", up, wrong, 1, &out), TS_E_INVALID_PART, "bad etag");
+    is_int(obj_upload_complete(st, "mpb", "big", up, wrong, 1, &out), TS_E_INVALID_PART,
+           "bad etag");
     struct obj_part_ref small[2] = {refs[0], refs[2]};
     small[1].number = 5;
-    is_int(obj_upload_complete(st, "mp", "big", up, small, 2, &out), TS_E_INVALID_PART,
+    is_int(obj_upload_complete(st, "mpb", "big", up, small, 2, &out), TS_E_INVALID_PART,
            "missing part");
     /* Part 3 (100 bytes) is not last: too small. */
     struct obj_writer *w;
@@ -293,12 +294,12 @@ static void test_multipart(struct obj_store *st)
     obj_writer_finish(w, md5);
     struct obj_part_ref p4 = {.number = 4};
     enc_hex(md5, 16, p4.etag);
-    obj_part_commit(st, "mp", "big", up, 4, w, p4.etag, NULL);
+    obj_part_commit(st, "mpb", "big", up, 4, w, p4.etag, NULL);
     obj_writer_free(w);
     struct obj_part_ref four[4] = {refs[0], refs[1], refs[2], p4};
-    is_int(obj_upload_complete(st, "mp", "big", up, four, 4, &out), TS_E_ENTITY_TOO_SMALL,
+    is_int(obj_upload_complete(st, "mpb", "big", up, four, 4, &out), TS_E_ENTITY_TOO_SMALL,
            "too small");
-    is_int(obj_upload_complete(st, "mp", "big", up, refs, 3, &out), TS_OK, "complete");
+    is_int(obj_upload_complete(st, "mpb", "big", up, refs, 3, &out), TS_OK, "complete");
     uint8_t d[16];
     char want[48];
     enc_md5(allmd5s, 48, d);
@@ -308,26 +309,26 @@ static void test_multipart(struct obj_store *st)
     is_int(out.size, 2 * psz + 100, "size");
     is_str(out.content_type, "text/plain", "content type kept");
     obj_meta_cleanup(&out);
-    char *s = get(st, "mp", "big");
+    char *s = get(st, "mpb", "big");
     ok(s && s[0] == 'b' && s[psz] == 'c' && s[2 * psz] == 'd' && s[2 * psz + 99] == 'd',
        "concatenated");
     free(s);
-    is_int(obj_upload_get(st, "mp", "big", up, NULL), TS_E_NO_SUCH_UPLOAD, "upload gone");
+    is_int(obj_upload_get(st, "mpb", "big", up, NULL), TS_E_NO_SUCH_UPLOAD, "upload gone");
 
     m.content_type = NULL;
-    obj_upload_create(st, "mp", "x", &m, up2);
+    obj_upload_create(st, "mpb", "x", &m, up2);
     obj_writer_new(st, &w);
     obj_writer_write(w, (uint8_t *)"p", 1);
     obj_writer_finish(w, md5);
-    obj_part_commit(st, "mp", "x", up2, 1, w, "e", NULL);
+    obj_part_commit(st, "mpb", "x", up2, 1, w, "e", NULL);
     obj_writer_free(w);
     struct obj_upload_ent *ue;
     size_t nu;
-    is_int(obj_uploads_list(st, "mp", "", NULL, NULL, 10, &ue, &nu, &tr), TS_OK, "uploads");
+    is_int(obj_uploads_list(st, "mpb", "", NULL, NULL, 10, &ue, &nu, &tr), TS_OK, "uploads");
     is_int(nu, 1, "one upload");
     obj_uploads_list_free(ue, nu);
-    is_int(obj_upload_abort(st, "mp", "x", up2), TS_OK, "abort");
-    is_int(obj_upload_abort(st, "mp", "x", up2), TS_E_NO_SUCH_UPLOAD, "abort twice");
+    is_int(obj_upload_abort(st, "mpb", "x", up2), TS_OK, "abort");
+    is_int(obj_upload_abort(st, "mpb", "x", up2), TS_E_NO_SUCH_UPLOAD, "abort twice");
     free(data);
 }
 
@@ -347,8 +348,8 @@ static void *gc_thread(void *p)
     for (int j = 0; j < GC_PUTS; j++) {
         int n = snprintf(body, sizeof body, "t%d-%d", a->id, j);
         snprintf(key, sizeof key, "k/%d/%d", a->id, j);
-        a->ok += put(a->st, "gc", key, body, (size_t)n) == TS_OK;
-        a->ok += put(a->st, "gc", "same", body, (size_t)n) == TS_OK;
+        a->ok += put(a->st, "gcb", key, body, (size_t)n) == TS_OK;
+        a->ok += put(a->st, "gcb", "same", body, (size_t)n) == TS_OK;
         if (j % 5 == 0)
             a->bad += put(a->st, "gc-missing", key, body, (size_t)n) == TS_E_NO_SUCH_BUCKET;
     }
@@ -359,7 +360,7 @@ static void test_group_commit(struct obj_store *st)
 {
     char objdir[512];
     snprintf(objdir, sizeof objdir, "%s/.tessera/objects", dir);
-    is_int(obj_bucket_create(st, "gc"), TS_OK, "gc bucket");
+    is_int(obj_bucket_create(st, "gcb"), TS_OK, "gc bucket");
     size_t before = count_files(objdir);
     pthread_t th[GC_THREADS];
     struct gc_arg args[GC_THREADS];
@@ -381,17 +382,99 @@ static void test_group_commit(struct obj_store *st)
             char key[64], want[64];
             snprintf(key, sizeof key, "k/%d/%d", i, j);
             snprintf(want, sizeof want, "t%d-%d", i, j);
-            char *s = get(st, "gc", key);
+            char *s = get(st, "gcb", key);
             found += s != NULL && strcmp(s, want) == 0;
             free(s);
         }
     is_int(found, GC_THREADS * GC_PUTS, "every committed object reads back");
-    char *s = get(st, "gc", "same");
+    char *s = get(st, "gcb", "same");
     ok(s != NULL && s[0] == 't', "overwritten key holds one of the writes");
     free(s);
     is_int(count_files(objdir), before + GC_THREADS * GC_PUTS + 1,
            "replaced and failed data files are gone");
     is_int(obj_bucket_exists(st, "gc-missing"), TS_E_NO_SUCH_BUCKET, "no bucket appeared");
+}
+
+/* Every key builder checks its own bounds (issue 13 item 1): names no router let through
+ * give an error, never a write past a buffer (ASan build). */
+static void test_name_bounds(struct obj_store *st)
+{
+    char big[2048], id[OBJ_ID_LEN + 1];
+    struct obj_meta m = {0};
+    struct obj_part_ent *pv = NULL;
+    size_t pn;
+    bool tr;
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    big[600] = 0;
+    is_int(obj_object_head(st, big, "key", &m), TS_E_INVALID_BUCKET_NAME, "600-byte bucket: head");
+    is_int(obj_object_delete(st, big, "key"), TS_E_INVALID_BUCKET_NAME, "600-byte bucket: delete");
+    is_int(obj_bucket_exists(st, big), TS_E_INVALID_BUCKET_NAME, "600-byte bucket: exists");
+    is_int(obj_upload_create(st, big, "key", &m, id), TS_E_INVALID_BUCKET_NAME,
+           "600-byte bucket: upload");
+    is_int(obj_bucket_create(st, big), TS_E_INVALID_BUCKET_NAME, "600-byte bucket: create");
+    big[600] = 'A';
+    big[OBJ_MAX_KEY_LEN + 1] = 0;
+    obj_bucket_create(st, "bounds");
+    is_int(obj_object_head(st, "bounds", big, &m), TS_E_KEY_TOO_LONG, "1025-byte key: head");
+    is_int(obj_upload_create(st, "bounds", big, &m, id), TS_E_KEY_TOO_LONG,
+           "1025-byte key: upload");
+    is_int(obj_object_head(st, "bounds", "", &m), TS_E_INVALID_ARGUMENT, "empty key");
+    is_int(obj_object_head(st, "bounds", "\xff", &m), TS_E_INVALID_URI, "key not UTF-8");
+    is_int(obj_upload_get(st, "bounds", "k", NULL, NULL), TS_E_NO_SUCH_UPLOAD, "NULL upload id");
+    is_int(obj_upload_get(st, "bounds", "k", "../../etc", NULL), TS_E_NO_SUCH_UPLOAD,
+           "upload id not hex");
+    is_int(obj_parts_list(st, big, 0, 10, &pv, &pn, &tr), TS_E_NO_SUCH_UPLOAD, "parts: long id");
+    is_int(obj_upload_abort(st, "bounds", "k", "short"), TS_E_NO_SUCH_UPLOAD, "abort: short id");
+    struct obj_writer *w;
+    is_int(obj_writer_new(st, &w), TS_OK, "writer");
+    obj_writer_write(w, (const uint8_t *)"p", 1);
+    obj_writer_finish(w, NULL);
+    is_int(obj_part_commit(st, "bounds", "k", "xyz", 1, w, "e", NULL), TS_E_NO_SUCH_UPLOAD,
+           "part commit: bad id");
+    is_int(obj_upload_create(st, "bounds", "k", &m, id), TS_OK, "upload");
+    is_int(obj_part_commit(st, "bounds", "k", id, OBJ_MAX_PARTS + 1, w, "e", NULL),
+           TS_E_INVALID_ARGUMENT, "part commit: number past the limit");
+    is_int(obj_part_commit(st, "bounds", "k", id, 0, w, "e", NULL), TS_E_INVALID_ARGUMENT,
+           "part commit: number 0");
+    obj_writer_free(w);
+    char path[64];
+    is_int(obj_data_path(st, "../../../../etc/passwd", path, sizeof path), TS_E_INTERNAL,
+           "data path: id not hex");
+    is_int(obj_data_path(st, "0123456789abcdef0123456789abcdef", path, 8), TS_E_INTERNAL,
+           "data path: does not fit");
+}
+
+/* A bucket policy that cannot be used is an error, never "no policy" (fail closed). */
+static void test_policy_fail_closed(struct obj_store *st)
+{
+    const struct pol_doc *doc;
+    struct obj_pcache *h;
+    static const char good[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\","
+        "\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::pol/*\"}]}";
+    obj_bucket_create(st, "pol");
+    is_int(obj_policy_acquire(st, "pol", &doc, &h), TS_OK, "no policy");
+    ok(doc == NULL, "no policy: NULL");
+    obj_policy_release(h);
+    is_int(obj_policy_acquire(st, "missing-bucket", &doc, &h), TS_OK, "no bucket");
+    ok(doc == NULL, "no bucket: NULL");
+    obj_policy_release(h);
+    is_int(obj_policy_put(st, "pol", good, sizeof good - 1), TS_OK, "put policy");
+    is_int(obj_policy_acquire(st, "pol", &doc, &h), TS_OK, "policy");
+    ok(doc != NULL, "policy compiled");
+    obj_policy_release(h);
+    /* A damaged record (or one an older or newer version wrote): stored behind the API's back,
+     * as obj_policy_put checks nothing but the bucket. */
+    static const char bad[] = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":";
+    is_int(obj_policy_put(st, "pol", bad, sizeof bad - 1), TS_OK, "damaged policy stored");
+    doc = (const struct pol_doc *)1;
+    ok(obj_policy_acquire(st, "pol", &doc, &h) != TS_OK, "damaged policy: an error");
+    ok(doc == NULL && h == NULL, "damaged policy: nothing to evaluate");
+    ok(obj_policy_acquire(st, "pol", &doc, &h) != TS_OK, "damaged policy: not cached as absent");
+    is_int(obj_policy_delete(st, "pol"), TS_OK, "delete damaged policy");
+    is_int(obj_policy_acquire(st, "pol", &doc, &h), TS_OK, "deleted: no policy again");
+    obj_policy_release(h);
 }
 
 int main(void)
@@ -405,6 +488,8 @@ int main(void)
     test_list(st);
     test_multipart(st);
     test_group_commit(st);
+    test_name_bounds(st);
+    test_policy_fail_closed(st);
     char objdir[512], tmpdir[512], stray[600];
     snprintf(objdir, sizeof objdir, "%s/.tessera/objects", dir);
     snprintf(tmpdir, sizeof tmpdir, "%s/.tessera/tmp", dir);
@@ -412,12 +497,12 @@ int main(void)
     /* A pending upload survives a restart, stray temp and unreferenced data files do not. */
     char up[OBJ_ID_LEN + 1];
     struct obj_meta m = {0};
-    obj_upload_create(st, "mp", "pending", &m, up);
+    obj_upload_create(st, "mpb", "pending", &m, up);
     struct obj_writer *w;
     obj_writer_new(st, &w);
     obj_writer_write(w, (uint8_t *)"p", 1);
     obj_writer_finish(w, NULL);
-    obj_part_commit(st, "mp", "pending", up, 1, w, "e", NULL);
+    obj_part_commit(st, "mpb", "pending", up, 1, w, "e", NULL);
     obj_writer_free(w);
     obj_store_close(st);
     snprintf(stray, sizeof stray, "%s/half-written", tmpdir);
@@ -432,10 +517,10 @@ int main(void)
     is_int(obj_store_open(dir, &st), TS_OK, "reopen");
     is_int(count_files(tmpdir), 0, "tmp emptied");
     is_int(count_files(objdir), before + 1, "stray data removed, committed kept");
-    char *s = get(st, "lb", "a/b");
+    char *s = get(st, "lbk", "a/b");
     is_str(s, "x", "object survives restart");
     free(s);
-    is_int(obj_upload_get(st, "mp", "pending", up, NULL), TS_OK, "upload survives restart");
+    is_int(obj_upload_get(st, "mpb", "pending", up, NULL), TS_OK, "upload survives restart");
     obj_store_close(st);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
