@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "policy/pol_int.h"
 
 #define ENGINE_BUCKETS 256
@@ -31,7 +32,8 @@ struct centry {
     struct centry *next;
     atomic_int refs;
     char *name;
-    struct pol_doc *doc; /* NULL: no such policy (or unparsable) */
+    struct pol_doc *doc; /* NULL: no such policy */
+    bool failed;         /* the stored policy could not be read or parsed: deny (fail closed) */
 };
 
 /* The resolved policies of one static user (its own and its enabled groups'). */
@@ -137,23 +139,39 @@ static struct centry *find_locked(struct pol_engine *e, const char *name, size_t
     return NULL;
 }
 
-/* The stored document of that name, else the canned one, else NULL. */
-static struct pol_doc *load_doc(struct pol_engine *e, const char *name)
+/* The stored document of that name, else the canned one, else NULL (no such policy: it grants
+ * nothing and denies nothing). Returns false, with a log line, when a stored policy exists but
+ * cannot be read or parsed: its Deny statements would silently stop applying, so the caller
+ * denies instead (fail closed). */
+static bool load_doc(struct pol_engine *e, const char *name, struct pol_doc **out)
 {
     struct pol_doc *d = NULL;
     char *json = NULL;
+    int err = e->st != NULL ? iam_policy_get(e->st, name, &json) : TS_E_NO_SUCH_ENTITY;
 
-    if (e->st != NULL && iam_policy_get(e->st, name, &json) == TS_OK && json != NULL) {
-        if (pol_doc_parse(json, strlen(json), &d, NULL, 0) != TS_OK)
-            d = NULL;
+    *out = NULL;
+    if (err == TS_OK && json != NULL) {
+        err = pol_doc_parse(json, strlen(json), &d, NULL, 0);
         free(json);
-        return d;
+        if (err != TS_OK) {
+            log_kv(LOG_ERROR, "policy.unusable", "policy", name, "error", "does not parse",
+                   "effect", "requests it applies to are denied", NULL);
+            return false;
+        }
+        *out = d;
+        return true;
     }
     free(json);
+    if (err != TS_E_NO_SUCH_ENTITY) {
+        log_kv(LOG_ERROR, "policy.unusable", "policy", name, "error", ts_err_code(err), "effect",
+               "requests it applies to are denied", NULL);
+        return false;
+    }
     const char *canned = pol_canned_json(name);
     if (canned != NULL && pol_doc_parse(canned, strlen(canned), &d, NULL, 0) != TS_OK)
-        d = NULL;
-    return d;
+        return false;
+    *out = d;
+    return true;
 }
 
 /* A referenced entry for name, loading it on a miss; NULL only on OOM. */
@@ -178,8 +196,10 @@ static struct centry *resolve(struct pol_engine *e, const char *name, uint64_t g
         free(mine);
         return NULL;
     }
-    mine->doc = load_doc(e, name);
+    mine->failed = !load_doc(e, name, &mine->doc);
     atomic_init(&mine->refs, 1);
+    if (mine->failed) /* not cached: the next request tries again */
+        return mine;
 
     pthread_rwlock_wrlock(&e->lock);
     if (atomic_load(&e->gen) == gen) {
@@ -218,10 +238,13 @@ static void plist_add(struct pol_engine *e, struct plist *pl, const char *name, 
         return;
     }
     struct centry *c = resolve(e, name, gen);
-    if (c == NULL)
+    if (c == NULL) {
         pl->overflow = true; /* OOM: fail closed */
-    else
+    } else {
         pl->v[pl->n++] = c;
+        if (c->failed)
+            pl->overflow = true; /* unreadable policy: fail closed */
+    }
 }
 
 /* Adds the current policies of static user name (its own and its enabled groups'). Returns
@@ -241,8 +264,13 @@ static int add_user_policies(struct pol_engine *e, struct plist *pl, const char 
     for (size_t i = 0; i < u.groups.n; i++) {
         struct iam_group g;
         memset(&g, 0, sizeof(g));
-        if (iam_group_get(e->st, u.groups.v[i], &g) != TS_OK)
+        int gerr = iam_group_get(e->st, u.groups.v[i], &g);
+        if (gerr == TS_E_NO_SUCH_ENTITY)
             continue;
+        if (gerr != TS_OK) { /* a group that cannot be read may hold a Deny: fail closed */
+            pl->overflow = true;
+            continue;
+        }
         if (g.enabled)
             for (size_t j = 0; j < g.policies.n; j++)
                 plist_add(e, pl, g.policies.v[j], gen);
@@ -285,6 +313,8 @@ static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint6
     }
     atomic_init(&mine->refs, 1);
     free(pl);
+    if (!mine->ok) /* not cached: a read error must not outlive its cause */
+        return mine;
 
     pthread_rwlock_wrlock(&e->lock);
     if (atomic_load(&e->gen) == gen) {
@@ -386,7 +416,7 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
             plist_add(e, &pl, p->policies.v[i], gen);
         if (pl.overflow) {
             res = POL_IMPLICIT_DENY;
-            reason = "too many policies";
+            reason = "too many policies, or one could not be read";
             goto out;
         }
         nents = pl.n;

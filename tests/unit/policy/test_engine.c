@@ -260,6 +260,44 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Fail closed: a stored policy that cannot be parsed denies every request of the principals it
+ * is attached to (directly, through a group, or mapped into a session), even where another
+ * policy allows, since its Deny statements cannot be known; nothing is cached, so replacing
+ * it with a good document takes effect at once. */
+static void test_unusable_policy(void)
+{
+    struct pol_principal *frank = tprincipal('U', "frank", NULL);
+    struct pol_principal *grace = tprincipal('U', "grace", NULL);
+    struct pol_principal *mapped = temp("uid=m,dc=example", "ldap", "p=readonly;p=broken", NULL);
+
+    is_int(iam_user_add(st, "frank", "franksecret1", NULL), 0, "add frank");
+    is_int(iam_user_add(st, "grace", "gracesecret1", NULL), 0, "add grace");
+    /* the store holds what it is given: validation is the admin API's job */
+    is_int(iam_policy_put(st, "broken", "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\""),
+           0, "store a broken policy");
+    is_int(iam_attach(st, IAM_TARGET_USER, "frank", "readwrite"), 0, "attach frank readwrite");
+    is_int(iam_attach(st, IAM_TARGET_USER, "frank", "broken"), 0, "attach frank broken");
+    is_int(iam_attach(st, IAM_TARGET_USER, "grace", "readwrite"), 0, "attach grace readwrite");
+    const char *gm[] = {"grace"};
+    is_int(iam_group_add(st, "bgrp", gm, 1), 0, "group bgrp");
+    is_int(iam_attach(st, IAM_TARGET_GROUP, "bgrp", "broken"), 0, "attach bgrp broken");
+
+    check(frank, "s3:GetObject", R("b/k"), NULL, POL_IMPLICIT_DENY, NULL, "unusable own policy");
+    check(grace, "s3:GetObject", R("b/k"), NULL, POL_IMPLICIT_DENY, NULL, "unusable group policy");
+    check(mapped, "s3:GetObject", R("b/k"), NULL, POL_IMPLICIT_DENY,
+          "too many policies, or one could not be read", "unusable mapped policy");
+    /* fixed: allowed again at once */
+    put_policy("broken", "{'Version':'2012-10-17','Statement':{'Effect':'Deny',"
+                         "'Action':'s3:PutObject','Resource':'*'}}");
+    check(frank, "s3:GetObject", R("b/k"), NULL, POL_ALLOW, NULL, "fixed own policy");
+    check(frank, "s3:PutObject", R("b/k"), NULL, POL_EXPLICIT_DENY, NULL, "fixed policy denies");
+    check(grace, "s3:GetObject", R("b/k"), NULL, POL_ALLOW, NULL, "fixed group policy");
+    check(mapped, "s3:GetObject", R("b/k"), NULL, POL_ALLOW, NULL, "fixed mapped policy");
+    pol_principal_free(frank);
+    pol_principal_free(grace);
+    pol_principal_free(mapped);
+}
+
 static void test_threads(void)
 {
     pthread_t th[4];
@@ -292,6 +330,7 @@ int main(void)
     test_users();
     test_temp();
     test_bucket();
+    test_unusable_policy();
     test_threads();
     pol_engine_free(eng);
     iam_store_close(st);
