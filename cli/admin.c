@@ -1,17 +1,19 @@
 /* admin.c -- `tessera admin ...`: the command-line client of the admin API.
  *
- * Each command is one HTTP request to /tessera/admin/v1/... made with libcurl, signed with
- * SigV4 by libcurl itself (CURLOPT_AWS_SIGV4, service s3, region us-east-1). libcurl 7.88 does
- * not send x-amz-content-sha256, so we compute the payload hash and send the header: it is
- * then signed too, and the server checks the body against it as for any S3 request.
- * Commands are a table (admin_cmds[]) after the redis command table; each builds the request
- * and renders the JSON answer for humans, or prints it as received with --json.
+ * Each command is one HTTP request to /tessera/admin/v1/... made through core/curlx.h, signed
+ * with SigV4 by libcurl itself (CURLOPT_AWS_SIGV4, service s3, region us-east-1). libcurl 7.88
+ * does not send x-amz-content-sha256, so we compute the payload hash and send the header: it
+ * is then signed too, and the server checks the body against it as for any S3 request.
+ * Commands are one table (admin_cmds[], after redis's command table): each row names the
+ * words, the arguments and options it takes, and the handler that builds the request and
+ * renders the JSON answer for humans (or prints it as received with --json). Options are
+ * parsed with getopt_long; every command and group takes --help (usage on stdout, exit 0,
+ * without credentials or a server).
  */
-#include "cli/clihttp.h"
 #include "cli/admin.h"
 
-#include <curl/curl.h>
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/curlx.h"
 #include "core/enc.h"
 
 #define ADMIN_PREFIX "/tessera/admin/v1"
@@ -29,14 +32,39 @@
 #define ADMIN_EXIT_ERR 1
 #define ADMIN_EXIT_USAGE 2
 
+/* The options a command may take (struct admin_cmd.opts). */
+enum { O_USER = 1, O_GROUP = 2, O_DN = 4, O_AK = 8, O_TRUST = 16 };
+
 struct admin_cli {
     const char *endpoint;
     const char *access_key;
     const char *secret_key;
     bool json;
-    int argc; /* the command's words: argv[0] is "user", "group", ... */
-    char **argv;
+    char **pos; /* the command's positional arguments (after its words) */
+    int npos;
+    const char *opt[5]; /* the values of --user, --group, --dn, --access-key, --trust */
+    unsigned given;     /* which of them were given (O_*) */
 };
+
+struct admin_cmd {
+    const char *group, *verb; /* the command's words: "user", "add" */
+    const char *args;         /* the rest of its synopsis */
+    int min, max;             /* positional arguments (max -1: any number) */
+    unsigned opts;            /* O_* it takes */
+    int (*run)(struct admin_cli *cli, const struct admin_cmd *cmd);
+    const char *method, *coll, *suffix; /* the request: METHOD coll/NAME/suffix */
+    const char *done;                   /* message on success ("%s": the name) */
+    void (*show)(json_t *res);          /* renders the answer (lists, info) */
+};
+
+static const char usage_head[] =
+    "usage: tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] [--json] COMMAND\n"
+    "commands:\n";
+static const char usage_tail[] =
+    "environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_ACCESS_KEY,\n"
+    "  TESSERA_SECRET_KEY, TESSERA_CA_FILE (extra trusted CAs for https)\n"
+    "`tessera admin COMMAND --help` shows one command; an argument that begins with '-'\n"
+    "follows `--`.\n";
 
 static void errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -49,39 +77,6 @@ static void errf(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-}
-
-static const char usage_text[] =
-    "usage: tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] [--json] COMMAND\n"
-    "commands:\n"
-    "  user add NAME SECRET              (a new user only)\n"
-    "  user set-secret NAME SECRET       (an existing user's new secret)\n"
-    "  user remove|enable|disable|info NAME\n"
-    "  user list\n"
-    "  group add GROUP MEMBER...\n"
-    "  group remove GROUP [MEMBER...]\n"
-    "  group list\n"
-    "  group info GROUP\n"
-    "  policy create NAME FILE\n"
-    "  policy remove|info NAME\n"
-    "  policy list\n"
-    "  policy attach|detach NAME --user U | --group G | --dn DN\n"
-    "  sts revoke --user U | --access-key AK\n"
-    "  sts rotate-key\n"
-    "  role create NAME --trust FILE     (trust FILE: an IAM trust policy; see docs/API.md)\n"
-    "  role trust NAME --trust FILE      (replaces the trust policy)\n"
-    "  role info|remove NAME\n"
-    "  role list\n"
-    "  role policy attach|detach ROLE POLICY\n"
-    "environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_ACCESS_KEY,\n"
-    "  TESSERA_SECRET_KEY, TESSERA_CA_FILE (extra trusted CAs for https)\n";
-
-static int usage(const char *why)
-{
-    if (why != NULL)
-        errf("%s", why);
-    fputs(usage_text, stderr);
-    return ADMIN_EXIT_USAGE;
 }
 
 /* ---- HTTP ---- */
@@ -115,6 +110,56 @@ static void print_server_error(long status, const char *body, size_t len)
     json_decref(j);
 }
 
+/* The URL of /tessera/admin/v1/<segs...> into url. 0, or -1 after a message. */
+static int admin_url(const struct admin_cli *cli, const char *const *segs, size_t nseg,
+                     struct buf *url)
+{
+    size_t elen = strlen(cli->endpoint);
+
+    for (size_t i = 1; i < nseg; i++) {
+        /* names travel as one path segment; the server splits on '/' after decoding */
+        if (strchr(segs[i], '/') != NULL || segs[i][0] == '\0') {
+            errf("InvalidArgument: invalid name \"%s\": names are non-empty and cannot "
+                 "contain '/'",
+                 segs[i]);
+            return -1;
+        }
+    }
+    while (elen > 0 && cli->endpoint[elen - 1] == '/')
+        elen--;
+    buf_add(url, cli->endpoint, elen);
+    buf_adds(url, ADMIN_PREFIX);
+    for (size_t i = 0; i < nseg; i++)
+        add_segment(url, segs[i]);
+    if (buf_failed(url)) {
+        errf("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks and hands over a 2xx answer: printed with --json, parsed into *out when asked. */
+static int take_answer(const struct admin_cli *cli, const struct curlx_resp *rs, json_t **out)
+{
+    json_error_t jerr;
+
+    if (rs->status < 200 || rs->status > 299) {
+        print_server_error(rs->status, buf_str(&rs->body), buf_len(&rs->body));
+        return ADMIN_EXIT_ERR;
+    }
+    if (cli->json) {
+        fwrite(buf_str(&rs->body), 1, buf_len(&rs->body), stdout);
+        if (buf_len(&rs->body) == 0 || buf_str(&rs->body)[buf_len(&rs->body) - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    if (out != NULL &&
+        (*out = json_loadb(buf_str(&rs->body), buf_len(&rs->body), 0, &jerr)) == NULL) {
+        errf("the server's answer is not JSON: %s", jerr.text);
+        return ADMIN_EXIT_ERR;
+    }
+    return ADMIN_EXIT_OK;
+}
+
 /*
  * Sends METHOD to /tessera/admin/v1/<segs...> with an optional JSON body. On success (2xx)
  * *out (optional) owns the parsed JSON answer, and with --json the raw answer is printed.
@@ -123,97 +168,42 @@ static void print_server_error(long status, const char *body, size_t len)
 static int request(struct admin_cli *cli, const char *method, const char *const *segs, size_t nseg,
                    const char *body, size_t blen, json_t **out)
 {
-    struct curl_slist *hdrs = NULL;
-    struct buf url, resp, hh;
-    uint8_t digest[32];
-    char hex[65];
-    long status = 0;
-    CURL *h = NULL;
-    CURLcode cc;
-    int rc = ADMIN_EXIT_ERR;
-    size_t elen = strlen(cli->endpoint);
-
-    buf_init(&url, 16384);
-    buf_init(&resp, ADMIN_RESP_MAX);
-    buf_init(&hh, 256);
-    for (size_t i = 1; i < nseg; i++) {
-        /* names travel as one path segment; the server splits on '/' after decoding */
-        if (strchr(segs[i], '/') != NULL || segs[i][0] == '\0') {
-            errf("InvalidArgument: invalid name \"%s\": names are non-empty and cannot "
-                 "contain '/'",
-                 segs[i]);
-            goto out;
-        }
-    }
-    while (elen > 0 && cli->endpoint[elen - 1] == '/')
-        elen--;
-    buf_add(&url, cli->endpoint, elen);
-    buf_adds(&url, ADMIN_PREFIX);
-    for (size_t i = 0; i < nseg; i++)
-        add_segment(&url, segs[i]);
-    enc_sha256(body != NULL ? body : "", body != NULL ? blen : 0, digest);
-    enc_hex(digest, sizeof(digest), hex);
-    buf_addf(&hh, "x-amz-content-sha256: %s", hex);
-    if (buf_failed(&url) || buf_failed(&hh)) {
-        errf("out of memory");
-        goto out;
-    }
-    hdrs = curl_slist_append(hdrs, buf_str(&hh));
     /* no "Expect:" override: libcurl 7.88 would sign the suppressed header. Bodies here stay
      * below libcurl's 1 MiB threshold for Expect: 100-continue anyway. */
-    if (body != NULL)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    h = curl_easy_init();
-    if (h == NULL || hdrs == NULL) {
-        errf("cannot initialise libcurl");
-        goto out;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, buf_str(&url));
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    char sha[64 + 32] = "x-amz-content-sha256: ";
+    const char *hdr[] = {sha, body != NULL ? "Content-Type: application/json" : NULL, NULL};
+    struct curlx_req rq = {.method = method,
+                           .hdr = hdr,
+                           .aws_sigv4 = "aws:amz:us-east-1:s3",
+                           .user = cli->access_key,
+                           .password = cli->secret_key,
+                           .user_agent = "tessera-admin/1",
+                           .timeout_ms = 120000,
+                           .max_body = ADMIN_RESP_MAX,
+                           .ca_file = curlx_env_ca_file()};
+    struct curlx_resp rs = {0};
+    struct buf url;
+    uint8_t digest[32];
+    int rc = ADMIN_EXIT_ERR;
+
+    buf_init(&url, 16384);
+    enc_sha256(body != NULL ? body : "", body != NULL ? blen : 0, digest);
+    enc_hex(digest, sizeof(digest), sha + strlen(sha));
     if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? blen : 0));
+        rq.body = body != NULL ? body : "";
+        rq.body_len = body != NULL ? blen : 0;
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
-    curl_easy_setopt(h, CURLOPT_USERNAME, cli->access_key);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, cli->secret_key);
-    clihttp_defaults(h, "tessera-admin/1", 120L, &resp);
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        errf("%s %.*s: %s", method, (int)elen, cli->endpoint, curl_easy_strerror(cc));
+    if (admin_url(cli, segs, nseg, &url) != 0)
         goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (buf_failed(&resp)) {
-        errf("the server's answer is too large");
-        goto out;
-    }
-    if (status < 200 || status > 299) {
-        print_server_error(status, buf_str(&resp), buf_len(&resp));
-        goto out;
-    }
-    if (cli->json) {
-        fwrite(buf_str(&resp), 1, buf_len(&resp), stdout);
-        if (buf_len(&resp) == 0 || buf_str(&resp)[buf_len(&resp) - 1] != '\n')
-            fputc('\n', stdout);
-    }
-    if (out != NULL) {
-        json_error_t jerr;
-        *out = json_loadb(buf_str(&resp), buf_len(&resp), 0, &jerr);
-        if (*out == NULL) {
-            errf("the server's answer is not JSON: %s", jerr.text);
-            goto out;
-        }
-    }
-    rc = ADMIN_EXIT_OK;
+    rq.url = buf_str(&url);
+    if (curlx_perform(&rq, &rs) != 0)
+        errf("%s %s: %s", method, cli->endpoint,
+             rs.too_big ? "the server's answer is too large" : curl_easy_strerror(rs.cc));
+    else
+        rc = take_answer(cli, &rs, out);
 out:
-    if (h != NULL)
-        curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
+    curlx_resp_free(&rs);
     buf_free(&url);
-    buf_free(&resp);
-    buf_free(&hh);
     return rc;
 }
 
@@ -236,7 +226,7 @@ static int request_obj(struct admin_cli *cli, const char *method, const char *co
 
 /* ---- rendering ---- */
 
-/* Joins the strings of a JSON array with ", " ("-" when empty) into a static-size buffer. */
+/* Joins the strings of a JSON array with "," ("-" when empty) into out. */
 static const char *join(json_t *arr, char *out, size_t outlen)
 {
     size_t i, o = 0;
@@ -262,82 +252,170 @@ static const char *jstr(json_t *obj, const char *key)
     return s != NULL ? s : "";
 }
 
+static void show_users(json_t *res)
+{
+    char list[4096];
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(res, "users"), i, u)
+    {
+        printf("%-9s %-24s %s\n", jstr(u, "status"), jstr(u, "accessKey"),
+               join(json_object_get(u, "policies"), list, sizeof(list)));
+    }
+}
+
+/* One "Label:   value" line per field (list fields joined), labels padded to width. */
+struct field {
+    const char *label, *key;
+    bool list;
+};
+
+static void show_fields(json_t *res, const struct field *f, int width)
+{
+    char list[4096];
+    for (; f->label != NULL; f++)
+        printf("%-*s%s\n", width, f->label,
+               f->list ? join(json_object_get(res, f->key), list, sizeof(list))
+                       : jstr(res, f->key));
+}
+
+/* One line per element of the array res[key]: a string, or the object's k1 (and k2). */
+static void show_names(json_t *res, const char *key, const char *k1, const char *k2)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(res, key), i, e)
+    {
+        if (json_is_string(e))
+            printf("%s\n", json_string_value(e));
+        else
+            printf("%s%s%s\n", jstr(e, k1), k2 != NULL ? "\t" : "", k2 != NULL ? jstr(e, k2) : "");
+    }
+}
+
+static void show_user(json_t *res)
+{
+    static const struct field f[] = {{"AccessKey:", "accessKey", false},
+                                     {"Status:", "status", false},
+                                     {"Policies:", "policies", true},
+                                     {"Groups:", "groups", true},
+                                     {NULL, NULL, false}};
+    show_fields(res, f, 11);
+}
+
+static void show_group(json_t *res)
+{
+    static const struct field f[] = {{"Group:", "name", false},
+                                     {"Status:", "status", false},
+                                     {"Policies:", "policies", true},
+                                     {"Members:", "members", true},
+                                     {NULL, NULL, false}};
+    show_fields(res, f, 10);
+}
+
+static void show_role(json_t *res)
+{
+    static const struct field f[] = {{"Role:", "name", false},
+                                     {"Arn:", "arn", false},
+                                     {"Created:", "created", false},
+                                     {"Policies:", "policies", true},
+                                     {NULL, NULL, false}};
+    char *t = json_dumps(json_object_get(res, "trust"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    show_fields(res, f, 10);
+    printf("Trust:\n%s\n", t != NULL ? t : "");
+    free(t);
+}
+
+static void show_groups(json_t *res)
+{
+    show_names(res, "groups", NULL, NULL);
+}
+
+static void show_policies(json_t *res)
+{
+    show_names(res, "policies", "name", NULL);
+}
+
+static void show_roles(json_t *res)
+{
+    show_names(res, "roles", "name", "arn");
+}
+
+static void show_policy(json_t *res)
+{
+    char *s = json_dumps(json_object_get(res, "policy"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("%s\n", s != NULL ? s : "");
+    free(s);
+}
+
+static void show_key(json_t *res)
+{
+    printf("New token key %s is active.\n", jstr(res, "keyId"));
+}
+
 /* ---- commands ---- */
 
-static int cmd_user(struct admin_cli *cli)
+/* Reads a whole file ("-" is stdin) into a malloc'ed NUL-terminated buffer; NULL after a
+ * message. */
+static char *read_file(const char *path, size_t *len)
 {
-    const char *sub = cli->argc > 1 ? cli->argv[1] : "";
-    json_t *res = NULL;
-    char list[4096], list2[4096];
-    int rc;
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    struct buf b;
+    char chunk[8192];
+    size_t n;
+    char *out = NULL;
 
-    if (strcmp(sub, "list") == 0) {
-        const char *segs[] = {"users"};
-        size_t i;
-        json_t *u;
-        if (cli->argc != 2)
-            return usage("user list takes no arguments");
-        rc = request(cli, "GET", segs, 1, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        json_array_foreach(json_object_get(res, "users"), i, u)
-        {
-            printf("%-9s %-24s %s\n", jstr(u, "status"), jstr(u, "accessKey"),
-                   join(json_object_get(u, "policies"), list, sizeof(list)));
-        }
-        json_decref(res);
-        return ADMIN_EXIT_OK;
+    if (f == NULL) {
+        errf("cannot read %s: %s", path, strerror(errno));
+        return NULL;
     }
-    if (strcmp(sub, "add") == 0) {
-        const char *segs[2] = {"users", NULL};
-        if (cli->argc != 4)
-            return usage("user add NAME SECRET");
-        segs[1] = cli->argv[2];
-        rc = request_obj(cli, "PUT", segs, 2, json_pack("{s:s}", "secretKey", cli->argv[3]), NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("Added user %s.\n", cli->argv[2]);
-        return rc;
-    }
-    if (strcmp(sub, "set-secret") == 0) {
-        const char *segs[3] = {"users", NULL, "secret"};
-        if (cli->argc != 4)
-            return usage("user set-secret NAME SECRET");
-        segs[1] = cli->argv[2];
-        rc = request_obj(cli, "PUT", segs, 3, json_pack("{s:s}", "secretKey", cli->argv[3]), NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("Set a new secret for user %s.\n", cli->argv[2]);
-        return rc;
-    }
-    if (strcmp(sub, "remove") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0 ||
-        strcmp(sub, "info") == 0) {
-        const char *segs[3] = {"users", NULL, NULL};
-        if (cli->argc != 3)
-            return usage("user remove|enable|disable|info NAME");
-        segs[1] = cli->argv[2];
-        if (strcmp(sub, "remove") == 0) {
-            rc = request(cli, "DELETE", segs, 2, NULL, 0, NULL);
-            if (rc == ADMIN_EXIT_OK && !cli->json)
-                printf("Removed user %s.\n", segs[1]);
-            return rc;
-        }
-        if (strcmp(sub, "info") == 0) {
-            rc = request(cli, "GET", segs, 2, NULL, 0, cli->json ? NULL : &res);
-            if (rc != ADMIN_EXIT_OK || cli->json)
-                return rc;
-            printf("AccessKey: %s\nStatus:    %s\nPolicies:  %s\nGroups:    %s\n",
-                   jstr(res, "accessKey"), jstr(res, "status"),
-                   join(json_object_get(res, "policies"), list, sizeof(list)),
-                   join(json_object_get(res, "groups"), list2, sizeof(list2)));
-            json_decref(res);
-            return ADMIN_EXIT_OK;
-        }
-        segs[2] = sub;
-        rc = request(cli, "POST", segs, 3, NULL, 0, NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("%s user %s.\n", strcmp(sub, "enable") == 0 ? "Enabled" : "Disabled", segs[1]);
-        return rc;
-    }
-    return usage("unknown user command");
+    buf_init(&b, ADMIN_FILE_MAX);
+    buf_adds(&b, ""); /* allocate, so that an empty file gives "" */
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && buf_add(&b, chunk, n) == 0)
+        ;
+    if (buf_failed(&b))
+        errf("cannot read %s: %s", path, strerror(EFBIG));
+    else if (ferror(f))
+        errf("cannot read %s: %s", path, strerror(EIO));
+    else if ((out = buf_take(&b, len)) == NULL)
+        errf("cannot read %s: %s", path, strerror(ENOMEM));
+    if (f != stdin)
+        fclose(f);
+    buf_free(&b);
+    return out;
+}
+
+/* Prints "cmd->done NAME." unless --json. */
+static int done(const struct admin_cli *cli, const struct admin_cmd *cmd, int rc, const char *name)
+{
+    if (rc == ADMIN_EXIT_OK && !cli->json && cmd->done != NULL)
+        printf("%s %s.\n", cmd->done, name);
+    return rc;
+}
+
+/* METHOD coll[/NAME[/suffix]] without a body: remove, enable, disable, list, info and
+ * rotate-key. The answer goes to cmd->show, or cmd->done is printed. */
+static int cmd_plain(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    const char *segs[3] = {cmd->coll, cli->npos > 0 ? cli->pos[0] : cmd->suffix, cmd->suffix};
+    size_t nseg = cli->npos > 0 ? (cmd->suffix != NULL ? 3 : 2) : (cmd->suffix != NULL ? 2 : 1);
+    json_t *res = NULL;
+    int rc = request(cli, cmd->method, segs, nseg, NULL, 0,
+                     cmd->show != NULL && !cli->json ? &res : NULL);
+
+    if (rc == ADMIN_EXIT_OK && res != NULL)
+        cmd->show(res);
+    json_decref(res);
+    return done(cli, cmd, rc, cli->npos > 0 ? cli->pos[0] : "");
+}
+
+/* user add|set-secret NAME SECRET: PUT users/NAME[/secret] {"secretKey": SECRET}. */
+static int cmd_secret(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    const char *segs[3] = {cmd->coll, cli->pos[0], cmd->suffix};
+    int rc = request_obj(cli, cmd->method, segs, cmd->suffix != NULL ? 3 : 2,
+                         json_pack("{s:s}", "secretKey", cli->pos[1]), NULL);
+    return done(cli, cmd, rc, cli->pos[0]);
 }
 
 /* A {"members":[...]} object from words. */
@@ -349,402 +427,340 @@ static json_t *members_obj(char **words, int n)
     return arr != NULL ? json_pack("{s:o}", "members", arr) : NULL;
 }
 
-static int cmd_group(struct admin_cli *cli)
+/* group add GROUP MEMBER... | group remove GROUP [MEMBER...] */
+static int cmd_members(struct admin_cli *cli, const struct admin_cmd *cmd)
 {
-    const char *sub = cli->argc > 1 ? cli->argv[1] : "";
-    const char *segs[3] = {"groups", NULL, NULL};
-    char list[4096], list2[4096];
+    bool add = strcmp(cmd->verb, "add") == 0;
+    const char *segs[3] = {"groups", cli->pos[0], add ? "add-members" : "remove-members"};
+    int n = cli->npos - 1, rc;
+
+    if (n == 0) /* no members: remove the (empty) group */
+        return done(cli, cmd, request(cli, "DELETE", segs, 2, NULL, 0, NULL), cli->pos[0]);
+    rc = request_obj(cli, "POST", segs, 3, members_obj(cli->pos + 1, n), NULL);
+    if (rc == ADMIN_EXIT_OK && !cli->json)
+        printf("%s %d member%s %s group %s.\n", add ? "Added" : "Removed", n, n > 1 ? "s" : "",
+               add ? "to" : "from", segs[1]);
+    return rc;
+}
+
+/* policy create NAME FILE | role create|trust NAME --trust FILE: PUT the file's document. */
+static int cmd_document(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    const char *segs[3] = {cmd->coll, cli->pos[0], cmd->suffix};
+    const char *path = cmd->opts & O_TRUST ? cli->opt[4] : cli->pos[1];
+    size_t len = 0;
     json_t *res = NULL;
-    size_t i;
-    json_t *g;
+    char *doc = read_file(path, &len);
     int rc;
 
-    if (strcmp(sub, "list") == 0) {
-        if (cli->argc != 2)
-            return usage("group list takes no arguments");
-        rc = request(cli, "GET", segs, 1, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        json_array_foreach(json_object_get(res, "groups"), i, g)
-        {
-            printf("%s\n", json_string_value(g) != NULL ? json_string_value(g) : "");
-        }
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    if (strcmp(sub, "info") == 0) {
-        if (cli->argc != 3)
-            return usage("group info GROUP");
-        segs[1] = cli->argv[2];
-        rc = request(cli, "GET", segs, 2, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        printf("Group:    %s\nStatus:   %s\nPolicies: %s\nMembers:  %s\n", jstr(res, "name"),
-               jstr(res, "status"), join(json_object_get(res, "policies"), list, sizeof(list)),
-               join(json_object_get(res, "members"), list2, sizeof(list2)));
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    if (strcmp(sub, "add") == 0) {
-        if (cli->argc < 4)
-            return usage("group add GROUP MEMBER...");
-        segs[1] = cli->argv[2];
-        segs[2] = "add-members";
-        rc = request_obj(cli, "POST", segs, 3, members_obj(cli->argv + 3, cli->argc - 3), NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("Added %d member%s to group %s.\n", cli->argc - 3, cli->argc > 4 ? "s" : "",
-                   segs[1]);
-        return rc;
-    }
-    if (strcmp(sub, "remove") == 0) {
-        if (cli->argc < 3)
-            return usage("group remove GROUP [MEMBER...]");
-        segs[1] = cli->argv[2];
-        if (cli->argc == 3) {
-            rc = request(cli, "DELETE", segs, 2, NULL, 0, NULL);
-            if (rc == ADMIN_EXIT_OK && !cli->json)
-                printf("Removed group %s.\n", segs[1]);
-            return rc;
-        }
-        segs[2] = "remove-members";
-        rc = request_obj(cli, "POST", segs, 3, members_obj(cli->argv + 3, cli->argc - 3), NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("Removed %d member%s from group %s.\n", cli->argc - 3, cli->argc > 4 ? "s" : "",
-                   segs[1]);
-        return rc;
-    }
-    return usage("unknown group command");
-}
-
-/* Reads a whole file ("-" is stdin) into a malloc'ed NUL-terminated buffer; NULL with errno
- * set on failure. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    struct buf b;
-    char chunk[8192];
-    bool failed = false;
-    size_t n;
-    char *out;
-
-    if (f == NULL)
-        return NULL;
-    buf_init(&b, ADMIN_FILE_MAX);
-    buf_adds(&b, ""); /* allocate, so that an empty file gives "" */
-    while (!failed && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (buf_add(&b, chunk, n) != 0) {
-            failed = true;
-            errno = EFBIG;
-        }
-    if (!failed && ferror(f)) {
-        failed = true;
-        errno = EIO;
-    }
-    if (f != stdin)
-        fclose(f);
-    out = failed ? NULL : buf_take(&b, len);
-    buf_free(&b);
-    if (!failed && out == NULL)
-        errno = ENOMEM;
-    return out;
-}
-
-static int cmd_policy(struct admin_cli *cli)
-{
-    const char *sub = cli->argc > 1 ? cli->argv[1] : "";
-    const char *segs[3] = {"policies", NULL, NULL};
-    json_t *res = NULL;
-    size_t i;
-    json_t *p;
-    int rc;
-
-    if (strcmp(sub, "list") == 0) {
-        if (cli->argc != 2)
-            return usage("policy list takes no arguments");
-        rc = request(cli, "GET", segs, 1, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        json_array_foreach(json_object_get(res, "policies"), i, p)
-        {
-            printf("%s\n", jstr(p, "name"));
-        }
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    if (strcmp(sub, "create") == 0) {
-        size_t len = 0;
-        char *doc;
-        if (cli->argc != 4)
-            return usage("policy create NAME FILE");
-        errno = 0;
-        doc = read_file(cli->argv[3], &len);
-        if (doc == NULL) {
-            errf("cannot read %s: %s", cli->argv[3], strerror(errno != 0 ? errno : EIO));
-            return ADMIN_EXIT_ERR;
-        }
-        segs[1] = cli->argv[2];
-        rc = request(cli, "PUT", segs, 2, doc, len, NULL);
-        free(doc);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("Created policy %s.\n", segs[1]);
-        return rc;
-    }
-    if (strcmp(sub, "remove") == 0 || strcmp(sub, "info") == 0) {
-        if (cli->argc != 3)
-            return usage("policy remove|info NAME");
-        segs[1] = cli->argv[2];
-        if (strcmp(sub, "remove") == 0) {
-            rc = request(cli, "DELETE", segs, 2, NULL, 0, NULL);
-            if (rc == ADMIN_EXIT_OK && !cli->json)
-                printf("Removed policy %s.\n", segs[1]);
-            return rc;
-        }
-        rc = request(cli, "GET", segs, 2, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        char *s = json_dumps(json_object_get(res, "policy"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("%s\n", s != NULL ? s : "");
-        free(s);
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    if (strcmp(sub, "attach") == 0 || strcmp(sub, "detach") == 0) {
-        bool attach = strcmp(sub, "attach") == 0;
-        const char *key = NULL, *target = NULL, *what = NULL;
-        if (cli->argc != 5)
-            return usage("policy attach|detach NAME --user U | --group G | --dn DN");
-        if (strcmp(cli->argv[3], "--user") == 0)
-            key = "user", what = "user";
-        else if (strcmp(cli->argv[3], "--group") == 0)
-            key = "group", what = "group";
-        else if (strcmp(cli->argv[3], "--dn") == 0)
-            key = "dn", what = "DN";
-        else
-            return usage("policy attach|detach NAME --user U | --group G | --dn DN");
-        target = cli->argv[4];
-        segs[1] = cli->argv[2];
-        segs[2] = sub;
-        rc = request_obj(cli, "POST", segs, 3, json_pack("{s:s}", key, target),
-                         cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        /* the server's spelling: DNs come back normalised */
-        if (json_string_value(json_object_get(res, key)) != NULL)
-            target = json_string_value(json_object_get(res, key));
-        printf("%s policy %s %s %s %s.\n", attach ? "Attached" : "Detached", segs[1],
-               attach ? "to" : "from", what, target);
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    return usage("unknown policy command");
-}
-
-static int cmd_sts(struct admin_cli *cli)
-{
-    const char *sub = cli->argc > 1 ? cli->argv[1] : "";
-    json_t *res = NULL;
-    int rc;
-
-    if (strcmp(sub, "revoke") == 0) {
-        const char *segs[] = {"sts", "revoke"};
-        bool user;
-        if (cli->argc != 4 ||
-            (strcmp(cli->argv[2], "--user") != 0 && strcmp(cli->argv[2], "--access-key") != 0))
-            return usage("sts revoke --user U | --access-key AK");
-        user = strcmp(cli->argv[2], "--user") == 0;
-        rc = request_obj(cli, "POST", segs, 2,
-                         json_pack("{s:s}", user ? "user" : "accessKey", cli->argv[3]), NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json) {
-            if (user)
-                printf("Revoked the temporary credentials of %s.\n", cli->argv[3]);
-            else
-                printf("Revoked access key %s.\n", cli->argv[3]);
-        }
-        return rc;
-    }
-    if (strcmp(sub, "rotate-key") == 0) {
-        const char *segs[] = {"sts", "rotate-key"};
-        if (cli->argc != 2)
-            return usage("sts rotate-key takes no arguments");
-        rc = request(cli, "POST", segs, 2, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        printf("New token key %s is active.\n", jstr(res, "keyId"));
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    return usage("unknown sts command");
-}
-
-/* Reads the trust policy file of `role create|trust NAME --trust FILE`; NULL after a message. */
-static char *read_trust(const char *path, size_t *len)
-{
-    char *doc;
-    errno = 0;
-    doc = read_file(path, len);
     if (doc == NULL)
-        errf("cannot read %s: %s", path, strerror(errno != 0 ? errno : EIO));
-    return doc;
+        return ADMIN_EXIT_ERR;
+    rc = request(cli, "PUT", segs, cmd->suffix != NULL ? 3 : 2, doc, len,
+                 cmd->opts & O_TRUST && !cli->json ? &res : NULL);
+    free(doc);
+    if (rc == ADMIN_EXIT_OK && res != NULL)
+        printf("%s role %s (%s).\n", cmd->done, cli->pos[0], jstr(res, "arn"));
+    else if (!(cmd->opts & O_TRUST))
+        done(cli, cmd, rc, cli->pos[0]);
+    json_decref(res);
+    return rc;
 }
 
-static int cmd_role(struct admin_cli *cli)
+/* The one option of --user U | --group G | --dn DN | --access-key AK given; -1 if not one. */
+static int one_target(const struct admin_cli *cli, const struct admin_cmd *cmd)
 {
-    const char *sub = cli->argc > 1 ? cli->argv[1] : "";
-    const char *segs[3] = {"roles", NULL, NULL};
-    char list[4096];
-    json_t *res = NULL, *p;
-    size_t i, len = 0;
-    char *doc;
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+        if (cli->given & (1u << i)) {
+            if (which >= 0)
+                return -1;
+            which = i;
+        }
+    return which >= 0 && (cmd->opts & (1u << which)) ? which : -1;
+}
+
+/* policy attach|detach NAME --user U | --group G | --dn DN */
+static int cmd_attach(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    static const char *const keys[] = {"user", "group", "dn"}, *const what[] = {"user", "group",
+                                                                                "DN"};
+    bool attach = strcmp(cmd->verb, "attach") == 0;
+    const char *segs[3] = {"policies", cli->pos[0], cmd->verb};
+    int t = one_target(cli, cmd), rc;
+    const char *target = cli->opt[t];
+    json_t *res = NULL;
+
+    rc = request_obj(cli, "POST", segs, 3, json_pack("{s:s}", keys[t], target),
+                     cli->json ? NULL : &res);
+    if (rc != ADMIN_EXIT_OK || cli->json)
+        return rc;
+    /* the server's spelling: DNs come back normalised */
+    if (json_string_value(json_object_get(res, keys[t])) != NULL)
+        target = json_string_value(json_object_get(res, keys[t]));
+    printf("%s policy %s %s %s %s.\n", attach ? "Attached" : "Detached", segs[1],
+           attach ? "to" : "from", what[t], target);
+    json_decref(res);
+    return ADMIN_EXIT_OK;
+}
+
+/* sts revoke --user U | --access-key AK */
+static int cmd_revoke(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    const char *segs[] = {"sts", "revoke"};
+    bool user = one_target(cli, cmd) == 0;
+    const char *who = cli->opt[user ? 0 : 3];
+    int rc = request_obj(cli, "POST", segs, 2, json_pack("{s:s}", user ? "user" : "accessKey", who),
+                         NULL);
+    if (rc == ADMIN_EXIT_OK && !cli->json) {
+        if (user)
+            printf("Revoked the temporary credentials of %s.\n", who);
+        else
+            printf("Revoked access key %s.\n", who);
+    }
+    return rc;
+}
+
+/* role policy attach|detach ROLE POLICY */
+static int cmd_role_policy(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    const char *op = cli->pos[0];
+    bool attach = strcmp(op, "attach") == 0;
+    const char *segs[3] = {"roles", cli->pos[1], op};
     int rc;
 
-    if (strcmp(sub, "list") == 0) {
-        if (cli->argc != 2)
-            return usage("role list takes no arguments");
-        rc = request(cli, "GET", segs, 1, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        json_array_foreach(json_object_get(res, "roles"), i, p)
-        {
-            printf("%s\t%s\n", jstr(p, "name"), jstr(p, "arn"));
-        }
-        json_decref(res);
-        return ADMIN_EXIT_OK;
+    (void)cmd;
+    if (!attach && strcmp(op, "detach") != 0) {
+        errf("role policy attach|detach ROLE POLICY");
+        return ADMIN_EXIT_USAGE;
     }
-    if (strcmp(sub, "create") == 0 || strcmp(sub, "trust") == 0) {
-        bool create = strcmp(sub, "create") == 0;
-        if (cli->argc != 5 || strcmp(cli->argv[3], "--trust") != 0)
-            return usage(create ? "role create NAME --trust FILE" : "role trust NAME --trust FILE");
-        if ((doc = read_trust(cli->argv[4], &len)) == NULL)
-            return ADMIN_EXIT_ERR;
-        segs[1] = cli->argv[2];
-        segs[2] = "trust";
-        rc = request(cli, "PUT", segs, create ? 2 : 3, doc, len, cli->json ? NULL : &res);
-        free(doc);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        printf("%s role %s (%s).\n", create ? "Created" : "Updated the trust policy of", segs[1],
-               jstr(res, "arn"));
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    if (strcmp(sub, "info") == 0 || strcmp(sub, "remove") == 0) {
-        if (cli->argc != 3)
-            return usage("role info|remove NAME");
-        segs[1] = cli->argv[2];
-        if (strcmp(sub, "remove") == 0) {
-            rc = request(cli, "DELETE", segs, 2, NULL, 0, NULL);
-            if (rc == ADMIN_EXIT_OK && !cli->json)
-                printf("Removed role %s.\n", segs[1]);
-            return rc;
-        }
-        rc = request(cli, "GET", segs, 2, NULL, 0, cli->json ? NULL : &res);
-        if (rc != ADMIN_EXIT_OK || cli->json)
-            return rc;
-        char *t = json_dumps(json_object_get(res, "trust"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("Role:     %s\nArn:      %s\nCreated:  %s\nPolicies: %s\nTrust:\n%s\n",
-               jstr(res, "name"), jstr(res, "arn"), jstr(res, "created"),
-               join(json_object_get(res, "policies"), list, sizeof(list)), t != NULL ? t : "");
-        free(t);
-        json_decref(res);
-        return ADMIN_EXIT_OK;
-    }
-    if (strcmp(sub, "policy") == 0) {
-        const char *op = cli->argc > 2 ? cli->argv[2] : "";
-        bool attach = strcmp(op, "attach") == 0;
-        if (cli->argc != 5 || (!attach && strcmp(op, "detach") != 0))
-            return usage("role policy attach|detach ROLE POLICY");
-        segs[1] = cli->argv[3];
-        segs[2] = op;
-        rc = request_obj(cli, "POST", segs, 3, json_pack("{s:s}", "policy", cli->argv[4]), NULL);
-        if (rc == ADMIN_EXIT_OK && !cli->json)
-            printf("%s policy %s %s role %s.\n", attach ? "Attached" : "Detached", cli->argv[4],
-                   attach ? "to" : "from", cli->argv[3]);
-        return rc;
-    }
-    return usage("unknown role command");
+    rc = request_obj(cli, "POST", segs, 3, json_pack("{s:s}", "policy", cli->pos[2]), NULL);
+    if (rc == ADMIN_EXIT_OK && !cli->json)
+        printf("%s policy %s %s role %s.\n", attach ? "Attached" : "Detached", cli->pos[2],
+               attach ? "to" : "from", cli->pos[1]);
+    return rc;
 }
 
-static const struct {
-    const char *name;
-    int (*fn)(struct admin_cli *cli);
-} admin_cmds[] = {
-    {"user", cmd_user}, {"group", cmd_group}, {"policy", cmd_policy},
-    {"sts", cmd_sts},   {"role", cmd_role},
+/* clang-format off */
+static const struct admin_cmd admin_cmds[] = {
+    {"user", "add", "NAME SECRET", 2, 2, 0, cmd_secret, "PUT", "users", NULL, "Added user", NULL},
+    {"user", "set-secret", "NAME SECRET", 2, 2, 0, cmd_secret, "PUT", "users", "secret",
+     "Set a new secret for user", NULL},
+    {"user", "remove", "NAME", 1, 1, 0, cmd_plain, "DELETE", "users", NULL, "Removed user", NULL},
+    {"user", "enable", "NAME", 1, 1, 0, cmd_plain, "POST", "users", "enable", "Enabled user", NULL},
+    {"user", "disable", "NAME", 1, 1, 0, cmd_plain, "POST", "users", "disable", "Disabled user",
+     NULL},
+    {"user", "info", "NAME", 1, 1, 0, cmd_plain, "GET", "users", NULL, NULL, show_user},
+    {"user", "list", "", 0, 0, 0, cmd_plain, "GET", "users", NULL, NULL, show_users},
+    {"group", "add", "GROUP MEMBER...", 2, -1, 0, cmd_members, NULL, NULL, NULL, NULL, NULL},
+    {"group", "remove", "GROUP [MEMBER...]", 1, -1, 0, cmd_members, NULL, NULL, NULL,
+     "Removed group", NULL},
+    {"group", "list", "", 0, 0, 0, cmd_plain, "GET", "groups", NULL, NULL, show_groups},
+    {"group", "info", "GROUP", 1, 1, 0, cmd_plain, "GET", "groups", NULL, NULL, show_group},
+    {"policy", "create", "NAME FILE          (FILE \"-\" reads stdin)", 2, 2, 0, cmd_document,
+     "PUT", "policies", NULL, "Created policy", NULL},
+    {"policy", "remove", "NAME", 1, 1, 0, cmd_plain, "DELETE", "policies", NULL, "Removed policy",
+     NULL},
+    {"policy", "info", "NAME", 1, 1, 0, cmd_plain, "GET", "policies", NULL, NULL, show_policy},
+    {"policy", "list", "", 0, 0, 0, cmd_plain, "GET", "policies", NULL, NULL, show_policies},
+    {"policy", "attach", "NAME --user U | --group G | --dn DN", 1, 1, O_USER | O_GROUP | O_DN,
+     cmd_attach, NULL, NULL, NULL, NULL, NULL},
+    {"policy", "detach", "NAME --user U | --group G | --dn DN", 1, 1, O_USER | O_GROUP | O_DN,
+     cmd_attach, NULL, NULL, NULL, NULL, NULL},
+    {"sts", "revoke", "--user U | --access-key AK", 0, 0, O_USER | O_AK, cmd_revoke, NULL, NULL,
+     NULL, NULL, NULL},
+    {"sts", "rotate-key", "", 0, 0, 0, cmd_plain, "POST", "sts", "rotate-key", NULL, show_key},
+    {"role", "create", "NAME --trust FILE   (an IAM trust policy; see docs/API.md)", 1, 1,
+     O_TRUST, cmd_document, "PUT", "roles", NULL, "Created", NULL},
+    {"role", "trust", "NAME --trust FILE    (replaces the trust policy)", 1, 1, O_TRUST,
+     cmd_document, "PUT", "roles", "trust", "Updated the trust policy of", NULL},
+    {"role", "info", "NAME", 1, 1, 0, cmd_plain, "GET", "roles", NULL, NULL, show_role},
+    {"role", "remove", "NAME", 1, 1, 0, cmd_plain, "DELETE", "roles", NULL, "Removed role", NULL},
+    {"role", "list", "", 0, 0, 0, cmd_plain, "GET", "roles", NULL, NULL, show_roles},
+    {"role", "policy", "attach|detach ROLE POLICY", 3, 3, 0, cmd_role_policy, NULL, NULL, NULL,
+     NULL, NULL},
 };
+/* clang-format on */
+#define NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
 
-/* Takes the value of --opt VALUE or --opt=VALUE at argv[*i]; NULL when this is not opt. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt, bool *missing)
+/* Prints the synopsis of the commands of group (NULL: all) or of cmd alone. */
+static void print_usage(FILE *f, const char *group, const struct admin_cmd *cmd)
 {
-    size_t n = strlen(opt);
+    fputs(usage_head, f);
+    for (size_t k = 0; k < NCMDS; k++) {
+        const struct admin_cmd *c = &admin_cmds[k];
+        if ((cmd == NULL || c == cmd) && (group == NULL || strcmp(group, c->group) == 0))
+            fprintf(f, "  %s %s%s%s\n", c->group, c->verb, c->args[0] != '\0' ? " " : "", c->args);
+    }
+    fputs(usage_tail, f);
+}
 
-    if (strncmp(argv[*i], opt, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
+static int usage_error(const char *why, const char *group, const struct admin_cmd *cmd)
+{
+    if (why != NULL)
+        errf("%s", why);
+    print_usage(stderr, group, cmd);
+    return ADMIN_EXIT_USAGE;
+}
+
+static const struct admin_cmd *find_cmd(const char *group, const char *verb)
+{
+    for (size_t k = 0; k < NCMDS; k++)
+        if (strcmp(admin_cmds[k].group, group) == 0 && strcmp(admin_cmds[k].verb, verb) == 0)
+            return &admin_cmds[k];
+    return NULL;
+}
+
+static bool known_group(const char *group)
+{
+    for (size_t k = 0; k < NCMDS; k++)
+        if (strcmp(admin_cmds[k].group, group) == 0)
+            return true;
+    return false;
+}
+
+/* Parses the options and arguments of cmd (argv[0] is its verb) into cli. 0 to run it; else
+ * the exit status (--help: 0 after the usage on stdout, reported through *help). */
+static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int argc, char **argv,
+                     bool *help)
+{
+    static const struct option opts[] = {
+        {"user", required_argument, NULL, O_USER},
+        {"group", required_argument, NULL, O_GROUP},
+        {"dn", required_argument, NULL, O_DN},
+        {"access-key", required_argument, NULL, O_AK},
+        {"trust", required_argument, NULL, O_TRUST},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    optind = 0; /* GNU: a full reset; argv[0] is skipped */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            print_usage(stdout, cmd->group, cmd);
+            *help = true;
+            return ADMIN_EXIT_OK;
+        }
+        if (c == '?' || c == ':' || !(cmd->opts & (unsigned)c)) {
+            errf("%s %s", c == ':' ? "a value is missing after" : "unknown option",
+                 argv[optind - 1]);
+            return usage_error(NULL, cmd->group, cmd);
+        }
+        for (int i = 0; i < 5; i++)
+            if ((unsigned)c == 1u << i)
+                cli->opt[i] = optarg;
+        cli->given |= (unsigned)c;
+    }
+    cli->pos = argv + optind;
+    cli->npos = argc - optind;
+    if (cli->npos < cmd->min || (cmd->max >= 0 && cli->npos > cmd->max) ||
+        ((cmd->opts & (O_USER | O_GROUP | O_DN | O_AK)) && one_target(cli, cmd) < 0) ||
+        ((cmd->opts & O_TRUST) && cli->opt[4] == NULL))
+        return usage_error("wrong arguments", cmd->group, cmd);
+    return 0;
+}
+
+/* Parses the global options into cli; *first is the index of the command's first word. 0 to
+ * go on, else the exit status (--help: 0 after the usage, with *help). */
+static int parse_global(struct admin_cli *cli, int argc, char **argv, int *first, bool *help)
+{
+    enum { G_ENDPOINT = 1, G_AK, G_SK, G_JSON };
+    static const struct option opts[] = {
+        {"endpoint", required_argument, NULL, G_ENDPOINT},
+        {"access-key", required_argument, NULL, G_AK},
+        {"secret-key", required_argument, NULL, G_SK},
+        {"json", no_argument, NULL, G_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env = getenv("TESSERA_ENDPOINT");
+    int c;
+
+    cli->endpoint = env != NULL && env[0] != '\0' ? env : "http://127.0.0.1:9000";
+    cli->access_key = getenv("TESSERA_ACCESS_KEY");
+    cli->secret_key = getenv("TESSERA_SECRET_KEY");
+    optind = 0;
+    opterr = 0;
+    /* '+': options end at the first command word; the command's own options follow it */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            print_usage(stdout, NULL, NULL);
+            *help = true;
+            return ADMIN_EXIT_OK;
+        } else if (c == G_ENDPOINT) {
+            cli->endpoint = optarg;
+        } else if (c == G_AK) {
+            cli->access_key = optarg;
+        } else if (c == G_SK) {
+            cli->secret_key = optarg;
+        } else if (c == G_JSON) {
+            cli->json = true;
+        } else {
+            errf("%s %s", c == ':' ? "a value is missing after" : "unknown option",
+                 argv[optind - 1]);
+            return usage_error(NULL, NULL, NULL);
+        }
+    }
+    *first = optind;
+    if (optind >= argc)
+        return usage_error(NULL, NULL, NULL);
+    if (strncmp(cli->endpoint, "http://", 7) != 0 && strncmp(cli->endpoint, "https://", 8) != 0)
+        return usage_error("the endpoint must be an http:// or https:// URL", NULL, NULL);
+    return 0;
+}
+
+/* The command named by argv[0] (group) and argv[1] (verb); NULL with *rc the exit status
+ * when there is none (`GROUP --help` prints the group's usage: 0). */
+static const struct admin_cmd *lookup(int argc, char **argv, int *rc)
+{
+    const char *group = argv[0], *verb = argc > 1 ? argv[1] : "";
+    const struct admin_cmd *cmd;
+
+    if (!known_group(group)) {
+        errf("unknown command %s", group);
+        *rc = usage_error(NULL, NULL, NULL);
         return NULL;
     }
-    (*i)++;
-    return argv[*i];
+    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+        print_usage(stdout, group, NULL);
+        *rc = ADMIN_EXIT_OK;
+        return NULL;
+    }
+    if ((cmd = find_cmd(group, verb)) == NULL) {
+        errf("unknown %s command%s%s", group, verb[0] != '\0' ? " " : "", verb);
+        *rc = usage_error(NULL, group, NULL);
+    }
+    return cmd;
 }
 
 int admin_main(int argc, char **argv)
 {
     struct admin_cli cli = {0};
-    const char *env;
-    bool missing = false;
-    int i = 1, rc;
+    const struct admin_cmd *cmd;
+    bool help = false;
+    int first = 0, rc;
 
-    if (argc > 1 && strcmp(argv[1], "admin") == 0)
-        i = 2; /* a whole argv: tessera admin ... */
-    env = getenv("TESSERA_ENDPOINT");
-    cli.endpoint = env != NULL && env[0] != '\0' ? env : "http://127.0.0.1:9000";
-    cli.access_key = getenv("TESSERA_ACCESS_KEY");
-    cli.secret_key = getenv("TESSERA_SECRET_KEY");
-    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--json") == 0)
-            cli.json = true;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage_text, stdout);
-            return ADMIN_EXIT_OK;
-        } else if ((v = opt_value(argc, argv, &i, "--endpoint", &missing)) != NULL)
-            cli.endpoint = v;
-        else if ((v = opt_value(argc, argv, &i, "--access-key", &missing)) != NULL)
-            cli.access_key = v;
-        else if ((v = opt_value(argc, argv, &i, "--secret-key", &missing)) != NULL)
-            cli.secret_key = v;
-        else if (missing)
-            return usage("an option needs a value");
-        else {
-            errf("unknown option %s", argv[i]);
-            return usage(NULL);
-        }
+    if (argc > 1 && strcmp(argv[1], "admin") == 0) { /* a whole argv: tessera admin ... */
+        argc--;
+        argv++;
     }
-    if (i >= argc)
-        return usage(NULL);
-    if (strncmp(cli.endpoint, "http://", 7) != 0 && strncmp(cli.endpoint, "https://", 8) != 0)
-        return usage("the endpoint must be an http:// or https:// URL");
-    cli.argc = argc - i;
-    cli.argv = argv + i;
-    for (size_t k = 0; k < sizeof(admin_cmds) / sizeof(admin_cmds[0]); k++) {
-        if (strcmp(cli.argv[0], admin_cmds[k].name) != 0)
-            continue;
-        if (cli.access_key == NULL || cli.access_key[0] == '\0' || cli.secret_key == NULL ||
-            cli.secret_key[0] == '\0') {
-            errf("no credentials: set TESSERA_ACCESS_KEY and TESSERA_SECRET_KEY, or give "
-                 "--access-key and --secret-key");
-            return ADMIN_EXIT_USAGE;
-        }
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        rc = admin_cmds[k].fn(&cli);
-        curl_global_cleanup();
-        fflush(stdout);
+    if ((rc = parse_global(&cli, argc, argv, &first, &help)) != 0 || help)
         return rc;
+    if ((cmd = lookup(argc - first, argv + first, &rc)) == NULL)
+        return rc;
+    if ((rc = parse_cmd(&cli, cmd, argc - first - 1, argv + first + 1, &help)) != 0 || help)
+        return rc;
+    if (cli.access_key == NULL || cli.access_key[0] == '\0' || cli.secret_key == NULL ||
+        cli.secret_key[0] == '\0') {
+        errf("no credentials: set TESSERA_ACCESS_KEY and TESSERA_SECRET_KEY, or give "
+             "--access-key and --secret-key");
+        return ADMIN_EXIT_USAGE;
     }
-    errf("unknown command %s", cli.argv[0]);
-    return usage(NULL);
+    if (curlx_global_init() != 0) {
+        errf("cannot initialise libcurl");
+        return ADMIN_EXIT_ERR;
+    }
+    rc = cmd->run(&cli, cmd);
+    fflush(stdout);
+    return rc;
 }

@@ -1,4 +1,5 @@
 /* main.c -- the tessera command: dispatches to `server`, `admin` and `login`. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,12 +9,37 @@
 
 #define TESSERA_VERSION "0.1.0"
 
+static const char server_usage[] =
+    "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
+    "  Serves S3, STS and the admin API on HOST:PORT (default 127.0.0.1:9000); TLS with the\n"
+    "  certificate and key in DIR (public.crt, private.key). docs/CONFIG.md lists the\n"
+    "  environment variables.\n";
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
-               "       tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] "
-               "[--json] COMMAND...\n"
-               "       tessera version\n");
+    fputs("usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
+          "       tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] [--json] "
+          "COMMAND...\n"
+          "             COMMAND: user add|set-secret|remove|enable|disable|info|list\n"
+          "                      group add|remove|list|info\n"
+          "                      policy create|remove|info|list|attach|detach\n"
+          "                      sts revoke|rotate-key\n"
+          "                      role create|trust|info|remove|list|policy\n"
+          "       tessera login ldap [--endpoint URL] --user NAME [OPTIONS]\n"
+          "       tessera login oidc [--endpoint URL] --provider NAME|ISSUER_URL [OPTIONS]\n"
+          "       tessera version\n"
+          "       tessera help\n"
+          "Every command takes --help (e.g. `tessera admin user add --help`).\n",
+          f);
+}
+
+/* Whether args hold --help or -h before any "--". */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -22,8 +48,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "server") == 0)
+    if (strcmp(argv[1], "server") == 0) {
+        if (wants_help(argc - 1, argv + 1)) {
+            fputs(server_usage, stdout);
+            return 0;
+        }
         return server_main(argc - 1, argv + 1);
+    }
     if (strcmp(argv[1], "admin") == 0)
         return admin_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "login") == 0)

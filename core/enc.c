@@ -78,6 +78,50 @@ long enc_unb64(const char *in, size_t n, uint8_t *out)
     return len;
 }
 
+char *enc_b64url(const uint8_t *in, size_t n)
+{
+    char *out = enc_b64(in, n);
+    size_t len = out != NULL ? strlen(out) : 0;
+
+    while (len > 0 && out[len - 1] == '=')
+        out[--len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    return out;
+}
+
+long enc_unb64url(const char *in, size_t n, uint8_t **out)
+{
+    size_t pad = (4 - n % 4) % 4, i;
+    char *tmp = NULL, *again = NULL;
+    long len = -1;
+
+    *out = NULL;
+    if (n == 0 || n % 4 == 1 || (tmp = malloc(n + pad + 1)) == NULL ||
+        (*out = malloc((n + pad) / 4 * 3 + 1)) == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        char ch = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+        if (!isalnum((unsigned char)ch) && ch != '+' && ch != '/')
+            goto done;
+        tmp[i] = ch;
+    }
+    memset(tmp + n, '=', pad);
+    len = enc_unb64(tmp, n + pad, *out);
+    /* canonical only: re-encoding gives the input back (no stray trailing bits) */
+    if (len >= 0 && ((again = enc_b64url(*out, (size_t)len)) == NULL || strlen(again) != n ||
+                     memcmp(again, in, n) != 0))
+        len = -1;
+done:
+    free(tmp);
+    free(again);
+    if (len < 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return len;
+}
+
 /* ---- algorithms fetched once ----
  * OpenSSL 3 looks an algorithm up in its provider store (under a lock, with reference counts)
  * each time EVP_sha256() & co. or a one-shot call such as HMAC() is used; fetching once and

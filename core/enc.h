@@ -23,6 +23,14 @@ char *enc_b64(const uint8_t *in, size_t n);
  * hold 3*ceil(n/4) bytes), or -1 on malformed input. */
 long enc_unb64(const char *in, size_t n, uint8_t *out);
 
+/* base64url without padding (RFC 4648 section 5, as JWTs and tokens use it). The result is
+ * malloc'ed, NUL-terminated; NULL on OOM. */
+char *enc_b64url(const uint8_t *in, size_t n);
+/* Decodes strict, canonical base64url without padding (a bad character, an impossible length,
+ * non-zero trailing bits or an empty input are refused, so that one value has exactly one
+ * spelling) into *out (malloc'ed). Returns the length, or -1 (*out NULL). */
+long enc_unb64url(const char *in, size_t n, uint8_t **out);
+
 /* SHA-256, HMAC-SHA-256 and MD5 through algorithms fetched once and one reused context per
  * thread (freed when the thread exits). */
 void enc_sha256(const void *in, size_t n, uint8_t out[32]);

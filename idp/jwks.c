@@ -13,8 +13,9 @@
 #include <cjose/cjose.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/ssl.h>
+#include <openssl/crypto.h>
 
+#include "core/curlx.h"
 #include "core/err.h"
 #include "idp/oidc.h"
 
@@ -22,45 +23,6 @@
 #define JWKS_MAX_KEYS 64
 
 /* ---- HTTP ---- */
-
-struct http_body {
-    char *p;
-    size_t len;
-    bool too_big;
-};
-
-static size_t http_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct http_body *b = ud;
-    size_t n = size * nmemb;
-    char *np;
-    if (b->len + n > HTTP_MAX_BODY) {
-        b->too_big = true;
-        return 0;
-    }
-    np = realloc(b->p, b->len + n + 1);
-    if (np == NULL)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
-/* Adds the extra CA files to the store curl already filled with the system CAs. */
-static CURLcode http_ssl_ctx(CURL *curl, void *sslctx, void *ud)
-{
-    const struct oidc_http *h = ud;
-    SSL_CTX *ctx = sslctx;
-    (void)curl;
-    if (h->ca_file != NULL && SSL_CTX_load_verify_locations(ctx, h->ca_file, NULL) != 1)
-        return CURLE_SSL_CACERT_BADFILE;
-    for (size_t i = 0; h->ca_extra != NULL && h->ca_extra[i] != NULL; i++)
-        SSL_CTX_load_verify_locations(ctx, h->ca_extra[i], NULL); /* a bad extra file is
-                                                                     skipped, as MinIO */
-    return CURLE_OK;
-}
 
 int oidc_http_get(const struct oidc_http *h, const char *url, const char *bearer, char **body,
                   size_t *len, const char **why)
@@ -72,88 +34,54 @@ int oidc_http_request(const struct oidc_http *h, const char *url, const char *be
                       const char *form, const char *user, const char *password, char **body,
                       size_t *len, const char **why)
 {
-    struct http_body b = {0};
-    struct curl_slist *hdrs = NULL;
+    const char *hdr[4] = {"Accept: application/json", NULL, NULL, NULL};
+    struct curlx_req rq = {.url = url,
+                           .user = user,
+                           .password = password,
+                           .connect_timeout_ms = h->connect_timeout_ms,
+                           .timeout_ms = h->timeout_ms,
+                           .max_body = HTTP_MAX_BODY,
+                           .ca_file = h->ca_file,
+                           .ca_extra = h->ca_extra,
+                           .hdr = hdr};
+    struct curlx_resp rs;
     char *auth = NULL;
-    long status = 0;
-    CURLcode cc;
-    CURL *c;
+    size_t n = 1;
     int rc = TS_E_STS_IDP_COMMUNICATION;
 
     *why = "cannot reach the identity provider";
-    c = curl_easy_init();
-    if (c == NULL)
-        return TS_E_INTERNAL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tessera");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if ((h->ca_file != NULL || h->ca_extra != NULL) && strncmp(url, "https:", 6) == 0) {
-        curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);
-        curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, (void *)h);
-    }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
     if (bearer != NULL) {
-        size_t n = strlen(bearer) + 32;
-        auth = malloc(n);
-        if (auth == NULL)
-            goto fail;
-        snprintf(auth, n, "Authorization: Bearer %s", bearer);
-        hdrs = curl_slist_append(hdrs, auth);
+        if ((auth = malloc(strlen(bearer) + 32)) == NULL)
+            return TS_E_INTERNAL;
+        snprintf(auth, strlen(bearer) + 32, "Authorization: Bearer %s", bearer);
+        hdr[n++] = auth;
     }
-    if (form != NULL) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+    if (form != NULL) { /* client_secret_basic (RFC 6749 2.3.1): user, password form-encoded */
+        hdr[n++] = "Content-Type: application/x-www-form-urlencoded";
+        rq.body = form;
+        rq.body_len = strlen(form);
     }
-    if (user != NULL) { /* client_secret_basic (RFC 6749 2.3.1): both form-encoded first */
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, user);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, password != NULL ? password : "");
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        if (b.too_big)
+    if (curlx_perform(&rq, &rs) != 0) {
+        if (rs.too_big)
             *why = "the identity provider's response is too large";
-        else if (cc == CURLE_OPERATION_TIMEDOUT)
+        else if (rs.cc == CURLE_OPERATION_TIMEDOUT)
             *why = "the identity provider timed out";
-        else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-                 cc == CURLE_SSL_CONNECT_ERROR)
+        else if (rs.cc == CURLE_PEER_FAILED_VERIFICATION || rs.cc == CURLE_SSL_CACERT_BADFILE ||
+                 rs.cc == CURLE_SSL_CONNECT_ERROR)
             *why = "TLS verification of the identity provider failed";
-        goto fail;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
+    } else if (rs.status < 200 || rs.status > 299) {
         *why = "the identity provider answered with an error status";
-        goto fail;
+    } else if (buf_adds(&rs.body, "") != 0 || (*body = buf_take(&rs.body, len)) == NULL) {
+        rc = TS_E_INTERNAL;
+    } else {
+        *why = NULL;
+        rc = TS_OK;
     }
-    if (b.p == NULL) {
-        b.p = strdup("");
-        if (b.p == NULL) {
-            rc = TS_E_INTERNAL;
-            goto fail;
-        }
-    }
-    *body = b.p;
-    *len = b.len;
-    b.p = NULL;
-    *why = NULL;
-    rc = TS_OK;
-fail:
     if (auth != NULL) {
-        memset(auth, 0, strlen(auth));
+        OPENSSL_cleanse(auth, strlen(auth));
         free(auth);
     }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    free(b.p);
+    curlx_resp_free(&rs);
     return rc;
 }
 

@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "core/cfg.h"
+#include "core/curlx.h"
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -331,7 +332,7 @@ int oidc_providers_new(const char *certs_dir, struct oidc_providers **out)
 
     if (ps == NULL)
         return TS_E_INTERNAL;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curlx_global_init();
     pthread_mutex_init(&ps->mu, NULL);
     cond_init_mono(&ps->cv);
     ps->http.connect_timeout_ms = cfg_long("IDENTITY_OPENID_CONNECT_TIMEOUT", 3, NULL) * 1000;

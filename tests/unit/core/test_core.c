@@ -35,6 +35,25 @@ static void test_enc(void)
     is_int(enc_unb64("a", 1, out), -1, "unb64 bad length");
     is_int(enc_unb64("a*==", 4, out), -1, "unb64 bad char");
 
+    /* base64url: no padding, URL alphabet, canonical only */
+    const uint8_t raw[] = {0xfb, 0xff, 0xbf, 0x01};
+    uint8_t *u = NULL;
+    b = enc_b64url(raw, sizeof raw);
+    is_str(b, "-_-_AQ", "b64url");
+    is_int(enc_unb64url(b, strlen(b), &u), 4, "unb64url length");
+    ok(u != NULL && memcmp(u, raw, 4) == 0, "unb64url bytes");
+    free(u);
+    free(b);
+    is_int(enc_unb64url("-_-_AR", 6, &u), -1, "unb64url non-canonical trailing bits");
+    ok(u == NULL, "unb64url no output on failure");
+    is_int(enc_unb64url("-_-_AQ==", 8, &u), -1, "unb64url padding refused");
+    is_int(enc_unb64url("+/+/AQ", 6, &u), -1, "unb64url standard alphabet refused");
+    is_int(enc_unb64url("AAAAA", 5, &u), -1, "unb64url impossible length");
+    is_int(enc_unb64url("", 0, &u), -1, "unb64url empty");
+    b = enc_b64url((const uint8_t *)"", 0);
+    is_str(b, "", "b64url of nothing");
+    free(b);
+
     char dec[64];
     is_int(enc_url_decode("a%20b+c", 7, dec, true), 5, "url decode len");
     is_str(dec, "a b c", "url decode plus");
