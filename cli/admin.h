@@ -12,7 +12,8 @@
  * Prints the result on stdout (human-readable, or the server's JSON with --json).
  * Returns the process exit status: 0 on success, 1 when the server refused (its error code
  * and message go to stderr: "tessera: NoSuchEntity: user bob does not exist") or the request
- * failed, 2 on a usage error. */
+ * failed, 2 on a usage error. `--help` after the options, a command group or a command
+ * prints that usage on stdout and returns 0 without credentials. */
 int admin_main(int argc, char **argv);
 
 #endif

@@ -15,7 +15,8 @@
  * Prints {"Version":1,"AccessKeyId":..,"SecretAccessKey":..,"SessionToken":..,
  * "Expiration":..} on stdout, or `export AWS_...=` lines with --env. Returns the exit status:
  * 0 on success, 1 when the server refused or could not be reached (its error code and
- * message on stderr), 2 on a usage error. ("login oidc" is cli/login_oidc.c.) */
+ * message on stderr), 2 on a usage error; --help prints the usage on stdout (exit 0).
+ * ("login oidc" is cli/login_oidc.c; what both share, cli/login_common.c.) */
 int login_main(int argc, char **argv);
 
 #endif
