@@ -1,4 +1,4 @@
-/* main.c -- the tessera command: dispatches to `server`, `admin` and `login`. */
+/* main.c -- the tessera command: dispatches to `server`, `admin`, `login` and `config`. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "cli/admin.h"
 #include "cli/login.h"
 #include "cli/server.h"
+#include "core/cfg.h"
 
 #define TESSERA_VERSION "0.1.0"
 
@@ -27,6 +28,7 @@ static void usage(FILE *f)
           "                      role create|trust|info|remove|list|policy\n"
           "       tessera login ldap [--endpoint URL] --user NAME [OPTIONS]\n"
           "       tessera login oidc [--endpoint URL] --provider NAME|ISSUER_URL [OPTIONS]\n"
+          "       tessera config list\n"
           "       tessera version\n"
           "       tessera help\n"
           "Every command takes --help (e.g. `tessera admin user add --help`).\n",
@@ -59,6 +61,21 @@ int main(int argc, char **argv)
         return admin_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "login") == 0)
         return login_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "config") == 0) {
+        if (wants_help(argc - 1, argv + 1)) {
+            fputs(
+                "usage: tessera config list\n"
+                "  Prints the table of environment variables the server reads (docs/CONFIG.md).\n",
+                stdout);
+            return 0;
+        }
+        if (argc == 3 && strcmp(argv[2], "list") == 0) {
+            cfg_list(stdout); /* the table of environment variables, as docs/CONFIG.md shows it */
+            return 0;
+        }
+        usage(stderr);
+        return 2;
+    }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("tessera %s\n", TESSERA_VERSION);
         return 0;

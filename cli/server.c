@@ -1,14 +1,15 @@
 /* server.c -- `tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR`.
  *
- * The composition root: reads the configuration, opens the stores, and registers the routes
- * in order (health, admin API, STS, S3) and the SigV4 authn hook. Everything else lives in
- * the modules. SIGINT/SIGTERM stop the server cleanly: no new requests are accepted, in-flight
- * ones finish (up to 30 s), the stores are closed.
+ * The composition root: parses the configuration (core/cfg.h, once), opens the stores, and
+ * registers the routes in order (health, metrics, admin API, STS, browser login, S3) and the
+ * SigV4 authn hook. Everything else lives in the modules. SIGINT/SIGTERM stop the server cleanly:
+ * no new requests are accepted, in-flight ones finish (up to 30 s), the stores are closed.
  */
 #include "cli/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,6 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/http.h"
-#include "core/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/buf.h"
@@ -68,64 +68,57 @@ static int mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
-/* Root credentials: TESSERA_ROOT_USER/PASSWORD, MINIO_ROOT_USER/PASSWORD, MINIO_ACCESS_KEY/
- * MINIO_SECRET_KEY; else the ones generated on an earlier start (DATA/.tessera/root.json,
- * 0600); else new random ones, stored and printed. */
-static int root_creds_load(const char *sysdir, struct root_creds *rc)
+/* Root credentials from the configuration (TESSERA_ROOT_USER/PASSWORD or their MinIO aliases;
+ * lengths are checked by the table). 1 when none are set, 0 when taken, -1 when one is missing. */
+static int root_from_cfg(struct root_creds *rc)
 {
-    const char *u = cfg_get("ROOT_USER"), *p = cfg_get("ROOT_PASSWORD");
-    if (u == NULL && p == NULL) {
-        u = cfg_get("ACCESS_KEY");
-        p = cfg_get("SECRET_KEY");
+    const char *u = cfg_str(CFG_ROOT_USER), *p = cfg_str(CFG_ROOT_PASSWORD);
+    if (u == NULL && p == NULL)
+        return 1;
+    if (u == NULL || p == NULL) {
+        fprintf(stderr, "tessera: %s and %s must be set together\n", cfg_source(CFG_ROOT_USER),
+                cfg_source(CFG_ROOT_PASSWORD));
+        return -1;
     }
-    memset(rc, 0, sizeof *rc);
-    if (u != NULL || p != NULL) {
-        if (u == NULL || p == NULL) {
-            fprintf(stderr, "tessera: TESSERA_ROOT_USER and TESSERA_ROOT_PASSWORD must be set "
-                            "together\n");
-            return -1;
-        }
-        if (strlen(u) < 3 || strlen(u) > 128) {
-            fprintf(stderr, "tessera: TESSERA_ROOT_USER: must be 3 to 128 characters\n");
-            return -1;
-        }
-        if (strlen(p) < 8 || strlen(p) > 128) {
-            fprintf(stderr, "tessera: TESSERA_ROOT_PASSWORD: must be 8 to 128 characters\n");
-            return -1;
-        }
-        strcpy(rc->user, u);
-        strcpy(rc->password, p);
-        rc->from_env = true;
-        return 0;
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/root.json", sysdir);
+    snprintf(rc->user, sizeof rc->user, "%s", u);
+    snprintf(rc->password, sizeof rc->password, "%s", p);
+    rc->from_env = true;
+    return 0;
+}
+
+/* The ones generated on an earlier start. 1 when there is no file, 0 when read, -1 when
+ * damaged. */
+static int root_from_file(const char *path, struct root_creds *rc)
+{
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr);
-    if (j != NULL) {
-        const char *ju = json_string_value(json_object_get(j, "user"));
-        const char *jp = json_string_value(json_object_get(j, "password"));
-        int ok = ju && jp && strlen(ju) < sizeof rc->user && strlen(jp) < sizeof rc->password;
-        if (ok) {
-            strcpy(rc->user, ju);
-            strcpy(rc->password, jp);
-        }
-        json_decref(j);
-        if (!ok) {
-            fprintf(stderr,
-                    "tessera: %s is damaged; remove it to generate new root "
-                    "credentials\n",
-                    path);
-            return -1;
-        }
-        return 0;
+    if (j == NULL)
+        return 1;
+    const char *ju = json_string_value(json_object_get(j, "user"));
+    const char *jp = json_string_value(json_object_get(j, "password"));
+    int ok = ju && jp && strlen(ju) < sizeof rc->user && strlen(jp) < sizeof rc->password;
+    if (ok) {
+        strcpy(rc->user, ju);
+        strcpy(rc->password, jp);
     }
+    json_decref(j);
+    if (!ok) {
+        fprintf(stderr, "tessera: %s is damaged; remove it to generate new root credentials\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
+/* New random ones, stored in path (0600, written to a temporary file then renamed). */
+static int root_generate(const char *path, struct root_creds *rc)
+{
     static const char upper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     static const char mixed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     if (enc_random_chars(rc->user, 20, upper, sizeof upper - 1) != 0 ||
         enc_random_chars(rc->password, 40, mixed, sizeof mixed - 1) != 0)
         return -1;
-    j = json_pack("{s:s,s:s}", "user", rc->user, "password", rc->password);
+    json_t *j = json_pack("{s:s,s:s}", "user", rc->user, "password", rc->password);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -144,6 +137,21 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
     }
     rc->generated = true;
     return 0;
+}
+
+/* Root credentials: from the configuration; else the ones generated on an earlier start
+ * (DATA/.tessera/root.json, 0600); else new random ones, stored and printed. */
+static int root_creds_load(const char *sysdir, struct root_creds *rc)
+{
+    char path[4200];
+    int r;
+    memset(rc, 0, sizeof *rc);
+    if ((r = root_from_cfg(rc)) <= 0)
+        return r;
+    snprintf(path, sizeof path, "%s/root.json", sysdir);
+    if ((r = root_from_file(path, rc)) <= 0)
+        return r;
+    return root_generate(path, rc);
 }
 
 /* ---- health ---- */
@@ -210,79 +218,204 @@ static const struct http_route metrics_route = {
     .no_authn = true,
 };
 
+static const char usage_text[] =
+    "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n";
+
 static int parse_args(int argc, char **argv, struct server_opts *o)
 {
-    o->address = cfg_get_or("ADDRESS", "127.0.0.1:9000");
+    static const struct option longopts[] = {
+        {"address", required_argument, NULL, 'a'},
+        {"certs", required_argument, NULL, 'c'},
+        {"certs-dir", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    o->address = cfg_str(CFG_ADDRESS);
     o->certs = NULL;
     o->data_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "--address") == 0) && i + 1 < argc) {
-            o->address = argv[++i];
-        } else if (strncmp(argv[i], "--address=", 10) == 0) {
-            o->address = argv[i] + 10;
-        } else if ((strcmp(argv[i], "--certs") == 0 || strcmp(argv[i], "--certs-dir") == 0) &&
-                   i + 1 < argc) {
-            o->certs = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "tessera server: unknown option %s\n", argv[i]);
-            return -1;
-        } else if (o->data_dir == NULL) {
-            o->data_dir = argv[i];
-        } else {
-            fprintf(stderr, "tessera server: one DATA_DIR only\n");
-            return -1;
-        }
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (ch == 'a')
+            o->address = optarg;
+        else if (ch == 'c')
+            o->certs = optarg;
+        else if (ch == 'h')
+            return fputs(usage_text, stdout), 1;
+        else
+            return fputs(usage_text, stderr), -1;
     }
-    if (o->data_dir == NULL) {
-        fprintf(stderr, "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n");
+    if (optind + 1 != argc) {
+        fputs(optind == argc ? usage_text : "tessera server: one DATA_DIR only\n", stderr);
+        return -1;
+    }
+    o->data_dir = argv[optind];
+    return 0;
+}
+
+/* The whole server: what server_main opens, in order, and closes in reverse. */
+struct server {
+    struct server_opts o;
+    struct root_creds rc;
+    char sysdir[4096], iamdir[4200], cert[4200], key[4200];
+    struct iam_store *iam;
+    struct pol_engine *pe;
+    struct sts_ctx *sts;
+    struct obj_store *obj;
+    struct http_server *srv;
+    struct tldap *ldap;
+    struct oidc_providers *oidc;
+    struct login_web *login;
+    struct http_route admin_route, sts_route, s3_route, login_route;
+};
+
+/* The configuration (parsed once, here), the arguments, logging. 0, else the exit code. */
+static int server_configure(struct server *s, int argc, char **argv)
+{
+    char err[600];
+    int r;
+    if (cfg_load(err, sizeof err) != TS_OK) {
+        fprintf(stderr, "tessera: %s\n", err);
+        return 2;
+    }
+    if ((r = parse_args(argc, argv, &s->o)) != 0)
+        return r > 0 ? -1 : 2;
+    static const enum log_level levels[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
+    log_set_level(levels[cfg_num(CFG_LOG_LEVEL)]);
+    const char *audit = cfg_str(CFG_AUDIT_LOG);
+    if (audit && log_audit_open(audit) != 0) {
+        fprintf(stderr, "tessera: %s: cannot open %s: %s\n", cfg_source(CFG_AUDIT_LOG), audit,
+                strerror(errno));
+        return 1;
+    }
+    snprintf(s->sysdir, sizeof s->sysdir, "%s/.tessera", s->o.data_dir);
+    snprintf(s->iamdir, sizeof s->iamdir, "%s/iam", s->sysdir);
+    if (mkdir_p(s->o.data_dir, 0700) != 0 || mkdir_p(s->sysdir, 0700) != 0 ||
+        mkdir_p(s->iamdir, 0700) != 0) {
+        fprintf(stderr, "tessera: cannot create data directory %s: %s\n", s->o.data_dir,
+                strerror(errno));
+        return 1;
+    }
+    return root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
+}
+
+/* The IAM store, the policy engine, STS and the identity backends. */
+static int server_open_identity(struct server *s)
+{
+    char lerr[512] = "";
+    if (iam_store_open(s->iamdir, &s->iam) != TS_OK) {
+        fprintf(stderr, "tessera: cannot open the IAM store in %s\n", s->iamdir);
+        return -1;
+    }
+    iam_store_set_reserved(s->iam, s->rc.user);
+    if ((s->pe = pol_engine_new(s->iam)) == NULL)
+        return -1;
+    struct sts_config sc = {
+        .region = cfg_str(CFG_REGION),
+        .root_user = s->rc.user,
+        .root_secret = s->rc.password,
+        .data_dir = s->o.data_dir,
+        .max_duration = cfg_num(CFG_STS_MAX_DURATION),
+    };
+    if ((s->sts = sts_ctx_new(&sc, s->iam, s->pe)) == NULL)
+        return -1;
+    /* OpenID Connect providers (none configured is fine); discovery never blocks the start. */
+    if (oidc_providers_new(s->o.certs, &s->oidc) != TS_OK ||
+        sts_oidc_register(s->sts, s->oidc) != TS_OK)
+        return -1;
+    if (tldap_new_from_env(s->o.certs, &s->ldap, lerr, sizeof lerr) != TS_OK) {
+        fprintf(stderr, "tessera: %s\n", lerr);
+        return -1;
+    }
+    if (s->ldap != NULL &&
+        (tldap_start(s->ldap, s->iam) != TS_OK || sts_ldap_register(s->sts, s->ldap) != TS_OK)) {
+        fprintf(stderr, "tessera: cannot start the LDAP identity backend\n");
         return -1;
     }
     return 0;
 }
 
+/* The object store, the HTTP server and its routes in order (health, metrics, admin API, STS,
+ * the browser login, S3) and the SigV4 authn hook; then listens. */
+static int server_open_http(struct server *s)
+{
+    if (obj_store_open(s->o.data_dir, &s->obj) != TS_OK) {
+        fprintf(stderr, "tessera: cannot open the object store in %s\n", s->o.data_dir);
+        return -1;
+    }
+    struct http_config hc = {
+        .address = s->o.address,
+        .threads = (unsigned)cfg_num(CFG_HTTP_THREADS),
+    };
+    if (s->o.certs) {
+        snprintf(s->cert, sizeof s->cert, "%s/public.crt", s->o.certs);
+        snprintf(s->key, sizeof s->key, "%s/private.key", s->o.certs);
+        hc.cert_file = s->cert;
+        hc.key_file = s->key;
+    }
+    if ((s->srv = http_server_new(&hc)) == NULL)
+        return -1;
+    admin_api_route_init(&s->admin_route, s->iam, s->pe, s->sts);
+    sts_route_init(&s->sts_route, s->sts);
+    obj_route_init(&s->s3_route, s->obj, s->pe);
+    if ((s->login = login_web_new(s->sts, s->oidc)) == NULL)
+        return -1;
+    login_web_set_buckets(s->login, login_buckets, s->obj);
+    login_web_route_init(&s->login_route, s->login);
+    http_server_add_route(s->srv, &health_route);
+    http_server_add_route(s->srv, &metrics_route);
+    http_server_add_route(s->srv, &s->admin_route);
+    http_server_add_route(s->srv, &s->sts_route);
+    http_server_add_route(s->srv, &s->login_route); /* the browser login, before S3 */
+    http_server_add_route(s->srv, &s->s3_route);
+    http_server_set_authn(s->srv, sts_authenticate, sts_authenticate_finish, s->sts);
+    return http_server_start(s->srv) == 0 ? 0 : -1;
+}
+
+static void server_announce(const struct server *s)
+{
+    char endpoint[300];
+    snprintf(endpoint, sizeof endpoint, "%s://%s", s->o.certs ? "https" : "http", s->o.address);
+    char *colon = strrchr(endpoint, ':');
+    if (colon)
+        snprintf(colon + 1, sizeof endpoint - (size_t)(colon + 1 - endpoint), "%u",
+                 http_server_port(s->srv));
+    printf("tessera: listening on %s\n", endpoint);
+    printf("API: %s\n", endpoint);
+    if (s->rc.generated)
+        printf("RootUser: %s\nRootPass: %s\n(generated; stored in %s/root.json, mode 0600; set "
+               "TESSERA_ROOT_USER/TESSERA_ROOT_PASSWORD to choose your own)\n",
+               s->rc.user, s->rc.password, s->sysdir);
+    else if (!s->rc.from_env)
+        printf("RootUser: %s\nRootPass: %s\n(from %s/root.json)\n", s->rc.user, s->rc.password,
+               s->sysdir);
+    fflush(stdout);
+    log_kv(LOG_INFO, "server.start", "address", s->o.address, "data_dir", s->o.data_dir, NULL);
+}
+
+static void server_close(struct server *s)
+{
+    http_server_free(s->srv);
+    login_web_free(s->login);
+    tldap_free(s->ldap);
+    oidc_providers_free(s->oidc);
+    admin_api_route_free(&s->admin_route);
+    obj_store_close(s->obj);
+    sts_ctx_free(s->sts);
+    pol_engine_free(s->pe);
+    iam_store_close(s->iam);
+    explicit_bzero(&s->rc, sizeof s->rc);
+}
+
 int server_main(int argc, char **argv)
 {
-    struct server_opts o;
-    struct root_creds rc;
-    char sysdir[4096], iamdir[4200], cert[4200], key[4200];
-    int rcode = 1;
-    struct iam_store *iam = NULL;
-    struct pol_engine *pe = NULL;
-    struct sts_ctx *sts = NULL;
-    struct obj_store *obj = NULL;
-    struct http_server *srv = NULL;
-    struct tldap *ldap = NULL;
-    struct http_route admin_route = {0}, sts_route = {0}, s3_route = {0}, login_route = {0};
-    struct oidc_providers *oidc = NULL;
-    struct login_web *login = NULL;
-
-    if (parse_args(argc, argv, &o) != 0)
-        return 2;
-    const char *lvl = cfg_get("LOG_LEVEL");
-    if (lvl && strcmp(lvl, "debug") == 0)
-        log_set_level(LOG_DEBUG);
-    else if (lvl && strcmp(lvl, "warn") == 0)
-        log_set_level(LOG_WARN);
-    else if (lvl && strcmp(lvl, "error") == 0)
-        log_set_level(LOG_ERROR);
-    if (limits_sts_check_config() != 0)
-        return 2;
-    const char *audit = cfg_get("AUDIT_LOG");
-    if (audit && log_audit_open(audit) != 0) {
-        fprintf(stderr, "tessera: TESSERA_AUDIT_LOG: cannot open %s: %s\n", audit, strerror(errno));
-        return 1;
+    struct server s;
+    memset(&s, 0, sizeof s);
+    int rcode = server_configure(&s, argc, argv);
+    if (rcode != 0) {
+        explicit_bzero(&s.rc, sizeof s.rc);
+        return rcode < 0 ? 0 : rcode;
     }
-
-    snprintf(sysdir, sizeof sysdir, "%s/.tessera", o.data_dir);
-    snprintf(iamdir, sizeof iamdir, "%s/iam", sysdir);
-    if (mkdir_p(o.data_dir, 0700) != 0 || mkdir_p(sysdir, 0700) != 0 ||
-        mkdir_p(iamdir, 0700) != 0) {
-        fprintf(stderr, "tessera: cannot create data directory %s: %s\n", o.data_dir,
-                strerror(errno));
-        return 1;
-    }
-    if (root_creds_load(sysdir, &rc) != 0)
-        return 1;
 
     /* Block the stop signals before any thread starts, so that only sigwait() sees them. */
     sigset_t stop;
@@ -292,105 +425,14 @@ int server_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (iam_store_open(iamdir, &iam) != TS_OK) {
-        fprintf(stderr, "tessera: cannot open the IAM store in %s\n", iamdir);
-        goto done;
+    rcode = 1;
+    if (server_open_identity(&s) == 0 && server_open_http(&s) == 0) {
+        server_announce(&s);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        log_kv(LOG_INFO, "server.stop", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+        rcode = 0;
     }
-    iam_store_set_reserved(iam, rc.user);
-    pe = pol_engine_new(iam);
-    if (pe == NULL)
-        goto done;
-    struct sts_config sc = {
-        .region = cfg_get_or("REGION", cfg_get_or("SITE_REGION", "us-east-1")),
-        .root_user = rc.user,
-        .root_secret = rc.password,
-        .data_dir = o.data_dir,
-        .max_duration = cfg_long("STS_MAX_DURATION", 43200, NULL),
-    };
-    sts = sts_ctx_new(&sc, iam, pe);
-    if (sts == NULL)
-        goto done;
-    /* OpenID Connect providers (none configured is fine); discovery never blocks the start. */
-    if (oidc_providers_new(o.certs, &oidc) != TS_OK || sts_oidc_register(sts, oidc) != TS_OK)
-        goto done;
-    {
-        char lerr[512] = "";
-        if (tldap_new_from_env(o.certs, &ldap, lerr, sizeof lerr) != TS_OK) {
-            fprintf(stderr, "tessera: %s\n", lerr);
-            goto done;
-        }
-        if (ldap != NULL &&
-            (tldap_start(ldap, iam) != TS_OK || sts_ldap_register(sts, ldap) != TS_OK)) {
-            fprintf(stderr, "tessera: cannot start the LDAP identity backend\n");
-            goto done;
-        }
-    }
-    if (obj_store_open(o.data_dir, &obj) != TS_OK) {
-        fprintf(stderr, "tessera: cannot open the object store in %s\n", o.data_dir);
-        goto done;
-    }
-
-    struct http_config hc = {
-        .address = o.address,
-        .threads = (unsigned)cfg_long("HTTP_THREADS", 0, NULL),
-    };
-    if (o.certs) {
-        snprintf(cert, sizeof cert, "%s/public.crt", o.certs);
-        snprintf(key, sizeof key, "%s/private.key", o.certs);
-        hc.cert_file = cert;
-        hc.key_file = key;
-    }
-    srv = http_server_new(&hc);
-    if (srv == NULL)
-        goto done;
-    admin_api_route_init(&admin_route, iam, pe, sts);
-    sts_route_init(&sts_route, sts);
-    obj_route_init(&s3_route, obj, pe);
-    if ((login = login_web_new(sts, oidc)) == NULL)
-        goto done;
-    login_web_set_buckets(login, login_buckets, obj);
-    login_web_route_init(&login_route, login);
-    http_server_add_route(srv, &health_route);
-    http_server_add_route(srv, &metrics_route);
-    http_server_add_route(srv, &admin_route);
-    http_server_add_route(srv, &sts_route);
-    http_server_add_route(srv, &login_route); /* the browser login, before S3 */
-    http_server_add_route(srv, &s3_route);
-    http_server_set_authn(srv, sts_authenticate, sts_authenticate_finish, sts);
-    if (http_server_start(srv) != 0)
-        goto done;
-
-    char endpoint[300];
-    snprintf(endpoint, sizeof endpoint, "%s://%s", o.certs ? "https" : "http", o.address);
-    char *colon = strrchr(endpoint, ':');
-    if (colon)
-        snprintf(colon + 1, sizeof endpoint - (size_t)(colon + 1 - endpoint), "%u",
-                 http_server_port(srv));
-    printf("tessera: listening on %s\n", endpoint);
-    printf("API: %s\n", endpoint);
-    if (rc.generated)
-        printf("RootUser: %s\nRootPass: %s\n(generated; stored in %s/root.json, mode 0600; set "
-               "TESSERA_ROOT_USER/TESSERA_ROOT_PASSWORD to choose your own)\n",
-               rc.user, rc.password, sysdir);
-    else if (!rc.from_env)
-        printf("RootUser: %s\nRootPass: %s\n(from %s/root.json)\n", rc.user, rc.password, sysdir);
-    fflush(stdout);
-    log_kv(LOG_INFO, "server.start", "address", o.address, "data_dir", o.data_dir, NULL);
-
-    int sig = 0;
-    sigwait(&stop, &sig);
-    log_kv(LOG_INFO, "server.stop", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-    rcode = 0;
-done:
-    http_server_free(srv);
-    login_web_free(login);
-    tldap_free(ldap);
-    oidc_providers_free(oidc);
-    admin_api_route_free(&admin_route);
-    obj_store_close(obj);
-    sts_ctx_free(sts);
-    pol_engine_free(pe);
-    iam_store_close(iam);
-    explicit_bzero(&rc, sizeof rc);
+    server_close(&s);
     return rcode;
 }

@@ -165,9 +165,8 @@ static struct rate_limiter *sts_rl;
 static void sts_init(void)
 {
     double rate = LIMITS_STS_RATE_DEFAULT, burst = LIMITS_STS_BURST_DEFAULT;
-    const char *spec = cfg_get("STS_RATE_LIMIT");
-    if (spec != NULL && ratelimit_parse(spec, &rate, &burst) != 0) {
-        rate = LIMITS_STS_RATE_DEFAULT; /* refused at start-up by limits_sts_check_config */
+    if (ratelimit_parse(cfg_str(CFG_STS_RATE_LIMIT), &rate, &burst) != 0) {
+        rate = LIMITS_STS_RATE_DEFAULT; /* refused at start-up by cfg_load */
         burst = LIMITS_STS_BURST_DEFAULT;
     }
     sts_rl = rate > 0 ? ratelimit_new(rate, burst) : NULL;
@@ -185,18 +184,4 @@ bool limits_sts_allow(const char *ip)
     metrics_inc("tessera_sts_throttled_total",
                 "Unauthenticated STS requests refused by the per-IP rate limit.", NULL, 1);
     return false;
-}
-
-int limits_sts_check_config(void)
-{
-    double r, b;
-    const char *spec = cfg_get("STS_RATE_LIMIT");
-    if (spec != NULL && ratelimit_parse(spec, &r, &b) != 0) {
-        fprintf(stderr,
-                "tessera: TESSERA_STS_RATE_LIMIT=%s: expected RATE, RATE:BURST or off "
-                "(e.g. 10:20)\n",
-                spec);
-        return -1;
-    }
-    return 0;
 }

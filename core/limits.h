@@ -42,10 +42,7 @@ int ratelimit_parse(const char *spec, double *rate, double *burst);
 
 /* The process-wide limiter of the unauthenticated STS actions, configured once from
  * TESSERA_STS_RATE_LIMIT (default 10 per second, burst 20). Returns true when ip may make
- * one more such request now. A malformed setting is reported by limits_sts_check_config. */
+ * one more such request now. A malformed setting is refused at start by cfg_load. */
 bool limits_sts_allow(const char *ip);
-/* Validates TESSERA_STS_RATE_LIMIT for the start-up checks: 0, or -1 with a message on
- * stderr. */
-int limits_sts_check_config(void);
 
 #endif

@@ -39,8 +39,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-extern char **environ;
-
 struct oidc_provider {
     /* Immutable after oidc_providers_new. */
     char *name; /* "" for the default provider, else the suffix in lower case */
@@ -110,27 +108,6 @@ static char *dup_or_null(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
-/* cfg_get of IDENTITY_OPENID_<key>[_<suffix>]. */
-static const char *pcfg(const char *suffix, const char *key)
-{
-    char name[256];
-    if (suffix == NULL || *suffix == '\0')
-        snprintf(name, sizeof name, "IDENTITY_OPENID_%s", key);
-    else
-        snprintf(name, sizeof name, "IDENTITY_OPENID_%s_%s", key, suffix);
-    return cfg_get(name);
-}
-
-static bool pcfg_bool(const char *suffix, const char *key, bool dflt)
-{
-    char name[256];
-    if (suffix == NULL || *suffix == '\0')
-        snprintf(name, sizeof name, "IDENTITY_OPENID_%s", key);
-    else
-        snprintf(name, sizeof name, "IDENTITY_OPENID_%s_%s", key, suffix);
-    return cfg_bool(name, dflt);
-}
-
 static void provider_free(struct oidc_provider *p)
 {
     if (p == NULL)
@@ -192,15 +169,15 @@ static int provider_new(struct oidc_providers *set, const char *suffix, const ch
     for (char *c = p->name; c != NULL && *c; c++)
         *c = (char)tolower((unsigned char)*c);
     p->config_url = strdup(url);
-    p->client_id = dup_or_null(pcfg(suffix, "CLIENT_ID"));
-    p->client_secret = dup_or_null(pcfg(suffix, "CLIENT_SECRET"));
-    p->claim_name = strdup(pcfg(suffix, "CLAIM_NAME") ? pcfg(suffix, "CLAIM_NAME") : "policy");
-    p->claim_prefix = strdup(pcfg(suffix, "CLAIM_PREFIX") ? pcfg(suffix, "CLAIM_PREFIX") : "");
-    p->scopes = dup_or_null(pcfg(suffix, "SCOPES"));
-    p->redirect_uri = dup_or_null(pcfg(suffix, "REDIRECT_URI"));
-    p->role_policy = dup_or_null(pcfg(suffix, "ROLE_POLICY"));
-    p->groups_claim = dup_or_null(pcfg(suffix, "GROUPS_CLAIM"));
-    p->claim_userinfo = pcfg_bool(suffix, "CLAIM_USERINFO", false);
+    p->client_id = dup_or_null(cfg_str_sfx(CFG_OPENID_CLIENT_ID, suffix));
+    p->client_secret = dup_or_null(cfg_str_sfx(CFG_OPENID_CLIENT_SECRET, suffix));
+    p->claim_name = dup_or_null(cfg_str_sfx(CFG_OPENID_CLAIM_NAME, suffix));
+    p->claim_prefix = dup_or_null(cfg_str_sfx(CFG_OPENID_CLAIM_PREFIX, suffix));
+    p->scopes = dup_or_null(cfg_str_sfx(CFG_OPENID_SCOPES, suffix));
+    p->redirect_uri = dup_or_null(cfg_str_sfx(CFG_OPENID_REDIRECT_URI, suffix));
+    p->role_policy = dup_or_null(cfg_str_sfx(CFG_OPENID_ROLE_POLICY, suffix));
+    p->groups_claim = dup_or_null(cfg_str_sfx(CFG_OPENID_GROUPS_CLAIM, suffix));
+    p->claim_userinfo = cfg_on_sfx(CFG_OPENID_CLAIM_USERINFO, suffix);
     if (p->name == NULL || p->config_url == NULL || p->claim_name == NULL ||
         p->claim_prefix == NULL)
         goto oom;
@@ -212,73 +189,12 @@ static int provider_new(struct oidc_providers *set, const char *suffix, const ch
         provider_free(p);
         return TS_E_INVALID_ARGUMENT;
     }
-    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-        fprintf(stderr, "tessera: TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s: not an http(s) URL\n",
-                *label ? "_" : "", label);
-        provider_free(p);
-        return TS_E_INVALID_ARGUMENT;
-    }
     if (p->role_policy != NULL && (p->role_arn = make_role_arn(p->client_id)) == NULL)
         goto oom;
     *out = p;
     return TS_OK;
 oom:
     provider_free(p);
-    return TS_E_INTERNAL;
-}
-
-/* Suffixes of every IDENTITY_OPENID_CONFIG_URL_<NAME> in the environment (both prefixes),
- * deduplicated; "" first when the unsuffixed one is set. */
-static int collect_suffixes(char ***out, size_t *n)
-{
-    static const char *const prefixes[] = {"TESSERA_IDENTITY_OPENID_CONFIG_URL",
-                                           "MINIO_IDENTITY_OPENID_CONFIG_URL"};
-    char **v = NULL;
-    size_t cnt = 0;
-
-    for (size_t pi = 0; pi < 2; pi++) {
-        size_t plen = strlen(prefixes[pi]);
-        for (char **e = environ; e != NULL && *e != NULL; e++) {
-            const char *s = *e, *eq = strchr(s, '=');
-            char suffix[128];
-            if (eq == NULL || strncmp(s, prefixes[pi], plen) != 0 || eq[1] == '\0')
-                continue;
-            if (s + plen == eq)
-                suffix[0] = '\0';
-            else if (s[plen] == '_' && eq - (s + plen + 1) > 0 &&
-                     (size_t)(eq - (s + plen + 1)) < sizeof suffix)
-                snprintf(suffix, sizeof suffix, "%.*s", (int)(eq - (s + plen + 1)), s + plen + 1);
-            else
-                continue;
-            bool dup = false;
-            for (size_t i = 0; i < cnt; i++)
-                dup = dup || strcmp(v[i], suffix) == 0;
-            if (dup)
-                continue;
-            char **nv = realloc(v, (cnt + 1) * sizeof *nv);
-            if (nv == NULL)
-                goto oom;
-            v = nv;
-            if ((v[cnt] = strdup(suffix)) == NULL)
-                goto oom;
-            cnt++;
-        }
-    }
-    /* The default provider first, then by name, for stable logs. */
-    for (size_t i = 0; i < cnt; i++)
-        for (size_t j = i + 1; j < cnt; j++)
-            if (strcmp(v[j], v[i]) < 0) {
-                char *t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-            }
-    *out = v;
-    *n = cnt;
-    return TS_OK;
-oom:
-    for (size_t i = 0; i < cnt; i++)
-        free(v[i]);
-    free(v);
     return TS_E_INTERNAL;
 }
 
@@ -323,49 +239,23 @@ static char **list_ca_dir(const char *certs_dir)
 static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait);
 static void *refresher_main(void *arg);
 
-int oidc_providers_new(const char *certs_dir, struct oidc_providers **out)
+/* One provider per IDENTITY_OPENID_CONFIG_URL[_<NAME>] that is enabled. */
+static int providers_add(struct oidc_providers *ps)
 {
-    struct oidc_providers *ps = calloc(1, sizeof *ps);
-    char **suffixes = NULL;
-    size_t nsuf = 0;
-    int rc = TS_E_INTERNAL;
-
-    if (ps == NULL)
-        return TS_E_INTERNAL;
-    curlx_global_init();
-    pthread_mutex_init(&ps->mu, NULL);
-    cond_init_mono(&ps->cv);
-    ps->http.connect_timeout_ms = cfg_long("IDENTITY_OPENID_CONNECT_TIMEOUT", 3, NULL) * 1000;
-    ps->http.timeout_ms = cfg_long("IDENTITY_OPENID_TIMEOUT", 5, NULL) * 1000;
-    if (ps->http.connect_timeout_ms <= 0)
-        ps->http.connect_timeout_ms = 3000;
-    if (ps->http.timeout_ms <= 0)
-        ps->http.timeout_ms = 5000;
-    ps->refresh_interval = cfg_long("IDENTITY_OPENID_JWKS_REFRESH", 900, NULL);
-    if (ps->refresh_interval < 10)
-        ps->refresh_interval = 10;
-    ps->refetch_interval = cfg_long("IDENTITY_OPENID_REFETCH_INTERVAL", 5, NULL);
-    if (ps->refetch_interval < 0)
-        ps->refetch_interval = 5;
-    ps->expiry_from_token = cfg_bool("IDENTITY_OPENID_EXPIRY_FROM_TOKEN", false);
-    if (cfg_get("CA_FILE") != NULL && (ps->http.ca_file = strdup(cfg_get("CA_FILE"))) == NULL)
-        goto fail;
-    ps->http.ca_extra = list_ca_dir(certs_dir);
-
-    if ((rc = collect_suffixes(&suffixes, &nsuf)) != TS_OK)
-        goto fail;
+    const char *const *suffixes;
+    size_t nsuf = cfg_suffixes(CFG_OPENID_CONFIG_URL, &suffixes);
     for (size_t i = 0; i < nsuf; i++) {
-        const char *url = pcfg(suffixes[i], "CONFIG_URL");
+        const char *url = cfg_str_sfx(CFG_OPENID_CONFIG_URL, suffixes[i]);
         struct oidc_provider *p = NULL, **nv;
-        if (url == NULL || !pcfg_bool(suffixes[i], "ENABLE", true))
+        int rc;
+        if (url == NULL || !cfg_on_sfx(CFG_OPENID_ENABLE, suffixes[i]))
             continue;
         if ((rc = provider_new(ps, suffixes[i], url, &p)) != TS_OK)
-            goto fail;
+            return rc;
         nv = realloc(ps->v, (ps->n + 1) * sizeof *nv);
         if (nv == NULL) {
             provider_free(p);
-            rc = TS_E_INTERNAL;
-            goto fail;
+            return TS_E_INTERNAL;
         }
         ps->v = nv;
         ps->v[ps->n++] = p;
@@ -385,9 +275,32 @@ int oidc_providers_new(const char *certs_dir, struct oidc_providers **out)
                         "tessera: OpenID providers '%s' and '%s' have the same client "
                         "id and a ROLE_POLICY: their role ARNs would clash\n",
                         ps->v[i]->name, ps->v[j]->name);
-                rc = TS_E_INVALID_ARGUMENT;
-                goto fail;
+                return TS_E_INVALID_ARGUMENT;
             }
+    return TS_OK;
+}
+
+int oidc_providers_new(const char *certs_dir, struct oidc_providers **out)
+{
+    struct oidc_providers *ps = calloc(1, sizeof *ps);
+    int rc = TS_E_INTERNAL;
+
+    if (ps == NULL)
+        return TS_E_INTERNAL;
+    curlx_global_init();
+    pthread_mutex_init(&ps->mu, NULL);
+    cond_init_mono(&ps->cv);
+    /* Types and ranges are checked by the configuration table (core/cfg.def). */
+    ps->http.connect_timeout_ms = cfg_num(CFG_OPENID_CONNECT_TIMEOUT) * 1000;
+    ps->http.timeout_ms = cfg_num(CFG_OPENID_TIMEOUT) * 1000;
+    ps->refresh_interval = cfg_num(CFG_OPENID_JWKS_REFRESH);
+    ps->refetch_interval = cfg_num(CFG_OPENID_REFETCH_INTERVAL);
+    ps->expiry_from_token = cfg_on(CFG_OPENID_EXPIRY_FROM_TOKEN);
+    if (cfg_str(CFG_CA_FILE) != NULL && (ps->http.ca_file = strdup(cfg_str(CFG_CA_FILE))) == NULL)
+        goto fail;
+    ps->http.ca_extra = list_ca_dir(certs_dir);
+    if ((rc = providers_add(ps)) != TS_OK)
+        goto fail;
     if (ps->n > 0) {
         if (pthread_create(&ps->thread, NULL, refresher_main, ps) != 0) {
             rc = TS_E_INTERNAL;
@@ -395,16 +308,9 @@ int oidc_providers_new(const char *certs_dir, struct oidc_providers **out)
         }
         ps->thread_started = true;
     }
-    strv_free_null(NULL);
-    for (size_t i = 0; i < nsuf; i++)
-        free(suffixes[i]);
-    free(suffixes);
     *out = ps;
     return TS_OK;
 fail:
-    for (size_t i = 0; i < nsuf; i++)
-        free(suffixes[i]);
-    free(suffixes);
     oidc_providers_free(ps);
     return rc;
 }

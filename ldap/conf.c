@@ -1,6 +1,7 @@
 /* conf.c -- the LDAP backend's configuration: MinIO's IDENTITY_LDAP_* variables (TESSERA_
- * or MINIO_ prefix, core/cfg.h), validated once at start with a message that names the
- * variable. See ldap/tldap.h and docs/CONFIG-ldap.md.
+ * or MINIO_ prefix): types and ranges are checked by the configuration table (core/cfg.def),
+ * the LDAP rules here, once at start, with a message that names the variable. See
+ * ldap/tldap.h and docs/CONFIG.md.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -20,76 +21,10 @@
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
-/* The full name of the variable that is set ("TESSERA_..." or "MINIO_..."), for messages. */
-static const char *var_name(const char *name, char *buf, size_t len)
+static int bad(char *err, size_t errlen, enum cfg_id id, const char *why)
 {
-    const char *v;
-    snprintf(buf, len, "TESSERA_%s", name);
-    v = getenv(buf);
-    if (v != NULL && *v != '\0')
-        return buf;
-    snprintf(buf, len, "MINIO_%s", name);
-    v = getenv(buf);
-    if (v != NULL && *v != '\0')
-        return buf;
-    snprintf(buf, len, "TESSERA_%s", name);
-    return buf;
-}
-
-static int bad(char *err, size_t errlen, const char *name, const char *why)
-{
-    char vn[128];
-    snprintf(err, errlen, "%s: %s", var_name(name, vn, sizeof vn), why);
+    snprintf(err, errlen, "%s: %s", cfg_source(id), why);
     return TS_E_INVALID_ARGUMENT;
-}
-
-static int get_bool(const char *name, bool *out, char *err, size_t errlen)
-{
-    const char *v = cfg_get(name);
-    *out = false;
-    if (v == NULL)
-        return TS_OK;
-    if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "1") ||
-        !strcasecmp(v, "yes") || !strcasecmp(v, "enable") || !strcasecmp(v, "enabled")) {
-        *out = true;
-        return TS_OK;
-    }
-    if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcasecmp(v, "0") ||
-        !strcasecmp(v, "no") || !strcasecmp(v, "disable") || !strcasecmp(v, "disabled"))
-        return TS_OK;
-    return bad(err, errlen, name, "not a boolean (use on or off)");
-}
-
-/* Seconds from "30", "30s", "5m", "1h". */
-static int get_duration(const char *name, long dflt, long min, long max, long *out, char *err,
-                        size_t errlen)
-{
-    const char *v = cfg_get(name);
-    char *end;
-    long n, mul = 1;
-
-    *out = dflt;
-    if (v == NULL)
-        return TS_OK;
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (end == v || errno != 0 || n < 0)
-        goto fail;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mul = 60, end++;
-    else if (*end == 'h')
-        mul = 3600, end++;
-    if (*end != '\0' || n > max / mul || n * mul < min)
-        goto fail;
-    *out = n * mul;
-    return TS_OK;
-fail : {
-    char why[128];
-    snprintf(why, sizeof why, "not a duration between %lds and %lds (e.g. 30s, 5m)", min, max);
-    return bad(err, errlen, name, why);
-}
 }
 
 static int dup_str(char **dst, const char *s)
@@ -149,13 +84,13 @@ static int make_uri(struct tldap *l, const char *addr, char *err, size_t errlen)
 
     if (strncasecmp(addr, "ldaps://", 8) == 0) {
         if (!tls)
-            return bad(err, errlen, "IDENTITY_LDAP_SERVER_ADDR",
+            return bad(err, errlen, CFG_LDAP_SERVER_ADDR,
                        "an ldaps:// address cannot be used with SERVER_STARTTLS or "
                        "SERVER_INSECURE");
         host = addr + 8;
     } else if (strncasecmp(addr, "ldap://", 7) == 0) {
         if (tls)
-            return bad(err, errlen, "IDENTITY_LDAP_SERVER_ADDR",
+            return bad(err, errlen, CFG_LDAP_SERVER_ADDR,
                        "an ldap:// address needs SERVER_STARTTLS=on (or SERVER_INSECURE=on "
                        "for plain LDAP)");
         host = addr + 7;
@@ -164,11 +99,11 @@ static int make_uri(struct tldap *l, const char *addr, char *err, size_t errlen)
     while (n > 0 && host[n - 1] == '/')
         n--;
     if (n == 0 || n > 512)
-        return bad(err, errlen, "IDENTITY_LDAP_SERVER_ADDR", "no host name");
+        return bad(err, errlen, CFG_LDAP_SERVER_ADDR, "no host name");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)host[i];
         if (!isalnum(c) && strchr(".-:[]_", c) == NULL)
-            return bad(err, errlen, "IDENTITY_LDAP_SERVER_ADDR",
+            return bad(err, errlen, CFG_LDAP_SERVER_ADDR,
                        "not HOST or HOST:PORT (unexpected character)");
     }
     /* A port is present when the last ':' comes after any ']' (IPv6 literal). */
@@ -181,13 +116,13 @@ static int make_uri(struct tldap *l, const char *addr, char *err, size_t errlen)
     }
     bool has_port = colon != NULL && (rb == NULL || colon > rb);
     if (host[0] != '[' && colon != NULL && strchr(host, ':') != colon)
-        return bad(err, errlen, "IDENTITY_LDAP_SERVER_ADDR",
+        return bad(err, errlen, CFG_LDAP_SERVER_ADDR,
                    "IPv6 addresses must be written as [ADDR]:PORT");
     if (has_port) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
         if (end != host + n || port < 1 || port > 65535)
-            return bad(err, errlen, "IDENTITY_LDAP_SERVER_ADDR", "bad port number");
+            return bad(err, errlen, CFG_LDAP_SERVER_ADDR, "bad port number");
     }
     snprintf(uri, sizeof uri, "%s://%.*s%s", tls ? "ldaps" : "ldap", (int)n, host,
              has_port ? "" : (tls ? ":636" : ":389"));
@@ -226,47 +161,53 @@ static int append_file(FILE *out, const char *path)
     return fputc('\n', out) == EOF ? -1 : 0;
 }
 
+/* Adds every regular file holding a PEM certificate in certs_dir/CAs/ to files. */
+static int add_ca_dir(const char *certs_dir, struct iam_strv *files)
+{
+    char path[4096];
+    struct dirent *de;
+    snprintf(path, sizeof path, "%s/CAs", certs_dir);
+    DIR *dir = opendir(path);
+    while (dir != NULL && (de = readdir(dir)) != NULL) {
+        struct stat sb;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/CAs/%s", certs_dir, de->d_name);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || file_has_cert(path) != 1)
+            continue;
+        if (tldap_strv_add(files, path) != 0) {
+            closedir(dir);
+            return -1;
+        }
+    }
+    if (dir != NULL)
+        closedir(dir);
+    return 0;
+}
+
 /* CAs: TESSERA_CA_FILE and every PEM file in CERTS_DIR/CAs/, plus the system store. With none
  * of the former, libldap's default (ldap.conf: the system store) is used. Otherwise all are
  * concatenated into one private temporary bundle (libldap takes one CA file). */
 static int setup_cas(struct tldap *l, const char *certs_dir, char *err, size_t errlen)
 {
     struct iam_strv files = {0};
-    const char *ca_file = cfg_get("CA_FILE");
-    char path[4096], tmpl[4096];
+    const char *ca_file = cfg_str(CFG_CA_FILE);
+    char tmpl[4096];
     FILE *out = NULL;
     int fd = -1, rc = TS_E_INTERNAL;
 
     if (ca_file != NULL) {
         int h = file_has_cert(ca_file);
         if (h <= 0) {
-            rc = bad(err, errlen, "CA_FILE",
+            rc = bad(err, errlen, CFG_CA_FILE,
                      h < 0 ? "cannot be read" : "contains no PEM certificate");
             goto out;
         }
         if (tldap_strv_add(&files, ca_file) != 0)
             goto out;
     }
-    if (certs_dir != NULL) {
-        DIR *dir;
-        struct dirent *de;
-        snprintf(path, sizeof path, "%s/CAs", certs_dir);
-        dir = opendir(path);
-        while (dir != NULL && (de = readdir(dir)) != NULL) {
-            struct stat sb;
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(path, sizeof path, "%s/CAs/%s", certs_dir, de->d_name);
-            if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || file_has_cert(path) != 1)
-                continue;
-            if (tldap_strv_add(&files, path) != 0) {
-                closedir(dir);
-                goto out;
-            }
-        }
-        if (dir != NULL)
-            closedir(dir);
-    }
+    if (certs_dir != NULL && add_ca_dir(certs_dir, &files) != 0)
+        goto out;
     if (files.n == 0) {
         rc = TS_OK;
         goto out;
@@ -313,10 +254,71 @@ out:
     return rc;
 }
 
+/* The lookup account and the user search (required). */
+static int conf_users(struct tldap *l, char *err, size_t errlen)
+{
+    const char *v = cfg_str(CFG_LDAP_LOOKUP_BIND_DN);
+    if (v == NULL)
+        return bad(err, errlen, CFG_LDAP_LOOKUP_BIND_DN,
+                   "required (the service account that searches users and groups)");
+    if (dup_str(&l->lookup_dn, v) != 0)
+        return TS_E_INTERNAL;
+    if ((v = cfg_str(CFG_LDAP_LOOKUP_BIND_PASSWORD)) == NULL)
+        return bad(err, errlen, CFG_LDAP_LOOKUP_BIND_PASSWORD, "required");
+    if (dup_str(&l->lookup_pw, v) != 0)
+        return TS_E_INTERNAL;
+    if ((v = cfg_str(CFG_LDAP_USER_DN_SEARCH_BASE_DN)) == NULL)
+        return bad(err, errlen, CFG_LDAP_USER_DN_SEARCH_BASE_DN, "required");
+    if (split(v, ';', &l->user_bases) != 0)
+        return TS_E_INTERNAL;
+    v = cfg_str(CFG_LDAP_USER_DN_SEARCH_FILTER);
+    if (v == NULL || strstr(v, "%s") == NULL || !filter_ok(v))
+        return bad(err, errlen, CFG_LDAP_USER_DN_SEARCH_FILTER,
+                   v == NULL ? "required, e.g. (uid=%s)"
+                             : "must be a parenthesised LDAP filter containing %s, e.g. (uid=%s)");
+    if (dup_str(&l->user_filter, v) != 0)
+        return TS_E_INTERNAL;
+    char attr[128];
+    v = cfg_str(CFG_LDAP_USERNAME_ATTRIBUTE);
+    if (v == NULL && tldap_filter_name_attr(l->user_filter, attr, sizeof attr))
+        v = attr;
+    return v != NULL && dup_str(&l->name_attr, v) != 0 ? TS_E_INTERNAL : TS_OK;
+}
+
+/* The group search (optional: filter and base DN together) and the extra user attributes. */
+static int conf_groups(struct tldap *l, char *err, size_t errlen)
+{
+    const char *filter = cfg_str(CFG_LDAP_GROUP_SEARCH_FILTER);
+    const char *base = cfg_str(CFG_LDAP_GROUP_SEARCH_BASE_DN);
+    const char *attrs = cfg_str(CFG_LDAP_USER_DN_ATTRIBUTES);
+    if (filter != NULL && !filter_ok(filter))
+        return bad(err, errlen, CFG_LDAP_GROUP_SEARCH_FILTER,
+                   "must be a parenthesised LDAP filter, e.g. "
+                   "(&(objectclass=groupOfNames)(member=%d))");
+    if (filter != NULL && base == NULL)
+        return bad(err, errlen, CFG_LDAP_GROUP_SEARCH_BASE_DN,
+                   "required when GROUP_SEARCH_FILTER is set");
+    if (filter == NULL && base != NULL)
+        return bad(err, errlen, CFG_LDAP_GROUP_SEARCH_FILTER,
+                   "required when GROUP_SEARCH_BASE_DN is set");
+    if (filter != NULL &&
+        (dup_str(&l->group_filter, filter) != 0 || split(base, ';', &l->group_bases) != 0))
+        return TS_E_INTERNAL;
+    if (attrs != NULL && split(attrs, ',', &l->extra_attrs) != 0)
+        return TS_E_INTERNAL;
+    for (size_t i = 0; i < l->extra_attrs.n; i++)
+        for (const char *p = l->extra_attrs.v[i]; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != ';' && *p != '.')
+                return bad(err, errlen, CFG_LDAP_USER_DN_ATTRIBUTES,
+                           "attribute names are letters, digits and '-'");
+    return TS_OK;
+}
+
+/* Reads the parsed configuration (core/cfg.h; types and ranges are checked by cfg_load, the
+ * LDAP-specific rules here). */
 int tldap_new_from_env(const char *certs_dir, struct tldap **out, char *err, size_t errlen)
 {
-    const char *addr = cfg_get("IDENTITY_LDAP_SERVER_ADDR");
-    const char *v;
+    const char *addr = cfg_str(CFG_LDAP_SERVER_ADDR);
     struct tldap *l;
     int rc = TS_E_INTERNAL;
 
@@ -331,103 +333,19 @@ int tldap_new_from_env(const char *certs_dir, struct tldap **out, char *err, siz
     pthread_cond_init(&l->cond, NULL);
     tldap_conn_init(l);
 
-    if ((rc = get_bool("IDENTITY_LDAP_SERVER_STARTTLS", &l->starttls, err, errlen)) ||
-        (rc = get_bool("IDENTITY_LDAP_SERVER_INSECURE", &l->insecure, err, errlen)) ||
-        (rc = get_bool("IDENTITY_LDAP_TLS_SKIP_VERIFY", &l->skip_verify, err, errlen)))
-        goto fail;
+    l->starttls = cfg_on(CFG_LDAP_SERVER_STARTTLS);
+    l->insecure = cfg_on(CFG_LDAP_SERVER_INSECURE);
+    l->skip_verify = cfg_on(CFG_LDAP_TLS_SKIP_VERIFY);
+    l->timeout = cfg_num(CFG_LDAP_TIMEOUT);
+    l->refresh = cfg_num(CFG_LDAP_REFRESH_INTERVAL);
     if (l->insecure && l->starttls) {
-        rc = bad(err, errlen, "IDENTITY_LDAP_SERVER_INSECURE",
+        rc = bad(err, errlen, CFG_LDAP_SERVER_INSECURE,
                  "cannot be combined with SERVER_STARTTLS (choose plain LDAP or StartTLS)");
         goto fail;
     }
-    if ((rc = make_uri(l, addr, err, errlen)) != TS_OK)
+    if ((rc = make_uri(l, addr, err, errlen)) != TS_OK ||
+        (rc = conf_users(l, err, errlen)) != TS_OK || (rc = conf_groups(l, err, errlen)) != TS_OK)
         goto fail;
-
-    v = cfg_get("IDENTITY_LDAP_LOOKUP_BIND_DN");
-    if (v == NULL) {
-        rc = bad(err, errlen, "IDENTITY_LDAP_LOOKUP_BIND_DN",
-                 "required (the service account that searches users and groups)");
-        goto fail;
-    }
-    if (dup_str(&l->lookup_dn, v) != 0)
-        goto fail;
-    v = cfg_get("IDENTITY_LDAP_LOOKUP_BIND_PASSWORD");
-    if (v == NULL) {
-        rc = bad(err, errlen, "IDENTITY_LDAP_LOOKUP_BIND_PASSWORD", "required");
-        goto fail;
-    }
-    if (dup_str(&l->lookup_pw, v) != 0)
-        goto fail;
-
-    v = cfg_get("IDENTITY_LDAP_USER_DN_SEARCH_BASE_DN");
-    if (v == NULL) {
-        rc = bad(err, errlen, "IDENTITY_LDAP_USER_DN_SEARCH_BASE_DN", "required");
-        goto fail;
-    }
-    if (split(v, ';', &l->user_bases) != 0)
-        goto fail;
-    v = cfg_get("IDENTITY_LDAP_USER_DN_SEARCH_FILTER");
-    if (v == NULL || strstr(v, "%s") == NULL || !filter_ok(v)) {
-        rc = bad(err, errlen, "IDENTITY_LDAP_USER_DN_SEARCH_FILTER",
-                 v == NULL ? "required, e.g. (uid=%s)"
-                           : "must be a parenthesised LDAP filter containing %s, e.g. (uid=%s)");
-        goto fail;
-    }
-    if (dup_str(&l->user_filter, v) != 0)
-        goto fail;
-
-    v = cfg_get("IDENTITY_LDAP_USERNAME_ATTRIBUTE");
-    {
-        char attr[128];
-        if (v == NULL && tldap_filter_name_attr(l->user_filter, attr, sizeof attr))
-            v = attr;
-        if (v != NULL && dup_str(&l->name_attr, v) != 0)
-            goto fail;
-    }
-
-    v = cfg_get("IDENTITY_LDAP_GROUP_SEARCH_FILTER");
-    if (v != NULL) {
-        if (!filter_ok(v)) {
-            rc = bad(err, errlen, "IDENTITY_LDAP_GROUP_SEARCH_FILTER",
-                     "must be a parenthesised LDAP filter, e.g. "
-                     "(&(objectclass=groupOfNames)(member=%d))");
-            goto fail;
-        }
-        if (dup_str(&l->group_filter, v) != 0)
-            goto fail;
-        v = cfg_get("IDENTITY_LDAP_GROUP_SEARCH_BASE_DN");
-        if (v == NULL) {
-            rc = bad(err, errlen, "IDENTITY_LDAP_GROUP_SEARCH_BASE_DN",
-                     "required when GROUP_SEARCH_FILTER is set");
-            goto fail;
-        }
-        if (split(v, ';', &l->group_bases) != 0)
-            goto fail;
-    } else if (cfg_get("IDENTITY_LDAP_GROUP_SEARCH_BASE_DN") != NULL) {
-        rc = bad(err, errlen, "IDENTITY_LDAP_GROUP_SEARCH_FILTER",
-                 "required when GROUP_SEARCH_BASE_DN is set");
-        goto fail;
-    }
-
-    v = cfg_get("IDENTITY_LDAP_USER_DN_ATTRIBUTES");
-    if (v != NULL) {
-        if (split(v, ',', &l->extra_attrs) != 0)
-            goto fail;
-        for (size_t i = 0; i < l->extra_attrs.n; i++)
-            for (const char *p = l->extra_attrs.v[i]; *p; p++)
-                if (!isalnum((unsigned char)*p) && *p != '-' && *p != ';' && *p != '.') {
-                    rc = bad(err, errlen, "IDENTITY_LDAP_USER_DN_ATTRIBUTES",
-                             "attribute names are letters, digits and '-'");
-                    goto fail;
-                }
-    }
-
-    if ((rc = get_duration("IDENTITY_LDAP_TIMEOUT", TLDAP_DEFAULT_TIMEOUT, 1, 300, &l->timeout, err,
-                           errlen)) ||
-        (rc = get_duration("IDENTITY_LDAP_REFRESH_INTERVAL", TLDAP_DEFAULT_REFRESH, 1, 86400,
-                           &l->refresh, err, errlen)))
-        goto fail;
-
     if (!l->insecure && (rc = setup_cas(l, certs_dir, err, errlen)) != TS_OK)
         goto fail;
 

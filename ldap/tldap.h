@@ -39,16 +39,14 @@
 struct tldap;
 struct sts_ctx;
 
-#define TLDAP_MAX_USERNAME 256    /* bytes of LDAPUsername */
-#define TLDAP_MAX_PASSWORD 1024   /* bytes of LDAPPassword */
-#define TLDAP_DEFAULT_TIMEOUT 10  /* seconds */
-#define TLDAP_DEFAULT_REFRESH 300 /* seconds between validity checks */
-#define TLDAP_POOL_SIZE 8         /* idle connections kept per pool (= the HTTP workers) */
+#define TLDAP_MAX_USERNAME 256  /* bytes of LDAPUsername */
+#define TLDAP_MAX_PASSWORD 1024 /* bytes of LDAPPassword */
+#define TLDAP_POOL_SIZE 8       /* idle connections kept per pool (= the HTTP workers) */
 #define TLDAP_SESSIONS_BLOB "ldap/sessions"
 
 /* ---- configuration and lifetime ---- */
 
-/* Reads the IDENTITY_LDAP_* configuration (core/cfg.h: TESSERA_ then MINIO_ names) and
+/* Reads the IDENTITY_LDAP_* settings from the parsed configuration (core/cfg.h) and
  * certs_dir (the server's --certs, may be NULL) for CAs/. Returns TS_OK with *out set; TS_OK
  * with *out NULL when LDAP is not configured (no SERVER_ADDR); or TS_E_INVALID_ARGUMENT with
  * a message naming the variable in err (errlen bytes), *out NULL. Does not connect. */

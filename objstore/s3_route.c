@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cfg.h"
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/xml.h"
@@ -139,16 +140,8 @@ static bool s3_blocking(struct http_req *r)
 
 void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe)
 {
-    const char *env[] = {"TESSERA_REGION", "TESSERA_SITE_REGION", "MINIO_REGION",
-                         "MINIO_SITE_REGION", "MINIO_REGION_NAME"};
     st->pe = pe;
-    for (size_t i = 0; i < sizeof env / sizeof *env; i++) {
-        const char *v = getenv(env[i]);
-        if (v && *v) {
-            snprintf(st->region, sizeof st->region, "%s", v);
-            break;
-        }
-    }
+    snprintf(st->region, sizeof st->region, "%s", cfg_str(CFG_REGION)); /* the one SigV4 uses */
     memset(route, 0, sizeof *route);
     route->name = "s3";
     route->match = NULL;

@@ -22,10 +22,23 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "core/cfg.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "idp/oidc.h"
 #include "tests/harness/t.h"
+
+/* The server parses the configuration once at start; the tests change the environment between
+ * providers, so they parse it again before each. */
+static int providers_from_env(struct oidc_providers **out)
+{
+    char err[256];
+    if (cfg_load(err, sizeof err) != TS_OK) {
+        fprintf(stderr, "# %s\n", err);
+        return TS_E_INVALID_ARGUMENT;
+    }
+    return oidc_providers_new(NULL, out);
+}
 
 /* ---- the provider ---- */
 
@@ -608,7 +621,7 @@ static void test_down_at_start(void)
     int rc;
 
     prov_stop();
-    is_int(oidc_providers_new(NULL, &ps2), TS_OK, "starts while the provider is down");
+    is_int(providers_from_env(&ps2), TS_OK, "starts while the provider is down");
     t0 = now_s();
     struct idp_claims c;
     memset(&c, 0, sizeof c);
@@ -642,7 +655,7 @@ static void test_role_mode(void)
     setenv("TESSERA_IDENTITY_OPENID_CLIENT_ID_ROLE", "tessera", 1);
     setenv("TESSERA_IDENTITY_OPENID_ROLE_POLICY_ROLE", "readonly,diagnostics", 1);
     unsetenv("TESSERA_IDENTITY_OPENID_CONFIG_URL");
-    is_int(oidc_providers_new(NULL, &ps2), TS_OK, "role-mode provider");
+    is_int(providers_from_env(&ps2), TS_OK, "role-mode provider");
     is_int(oidc_providers_count(ps2), 1, "one provider");
     arn = oidc_provider_role_arn(ps2, 0, &name);
     /* base64url(SHA-1("tessera")), as MinIO derives it. */
@@ -697,7 +710,7 @@ static void test_userinfo(void)
     setenv("TESSERA_IDENTITY_OPENID_CLIENT_ID_UI", "tessera", 1);
     setenv("TESSERA_IDENTITY_OPENID_CLAIM_USERINFO_UI", "on", 1);
     unsetenv("TESSERA_IDENTITY_OPENID_CONFIG_URL");
-    is_int(oidc_providers_new(NULL, &ps2), TS_OK, "userinfo provider");
+    is_int(providers_from_env(&ps2), TS_OK, "userinfo provider");
     set_userinfo("{\"sub\":\"user-1\",\"policy\":\"readwrite\",\"iss\":\"http://evil\","
                  "\"preferred_username\":\"ui-user\"}");
     memset(&c, 0, sizeof c);
@@ -872,7 +885,7 @@ int main(void)
     setenv("TESSERA_IDENTITY_OPENID_CONNECT_TIMEOUT", "1", 1);
 
     test_json_depth();
-    is_int(oidc_providers_new(NULL, &ps), TS_OK, "providers from the environment");
+    is_int(providers_from_env(&ps), TS_OK, "providers from the environment");
     is_int(oidc_providers_count(ps), 1, "one provider");
     /* Wait for the background discovery. */
     {
@@ -903,7 +916,7 @@ int main(void)
         /* Missing client id is a configuration error naming the variable. */
         struct oidc_providers *bad = NULL;
         unsetenv("TESSERA_IDENTITY_OPENID_CLIENT_ID");
-        is_int(oidc_providers_new(NULL, &bad), TS_E_INVALID_ARGUMENT, "CLIENT_ID required");
+        is_int(providers_from_env(&bad), TS_E_INVALID_ARGUMENT, "CLIENT_ID required");
         ok(bad == NULL, "nothing returned on error");
     }
     oidc_providers_free(ps);

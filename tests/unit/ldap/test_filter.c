@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cfg.h"
 #include "core/err.h"
 #include "ldap/tldap.h"
 #include "tests/harness/t.h"
@@ -97,6 +98,15 @@ static void test_normalize(void)
     check_norm("cn=a,,dc=x", NULL);
 }
 
+/* The server parses the configuration once at start (cfg_load); these tests change the
+ * environment between backends, so they parse it again before each. */
+static int ldap_from_env(struct tldap **l, char *err, size_t errlen)
+{
+    int rc = cfg_load(err, errlen);
+    *l = NULL;
+    return rc != TS_OK ? rc : tldap_new_from_env(NULL, l, err, errlen);
+}
+
 static void clear_env(void)
 {
     static const char *const names[] = {
@@ -130,12 +140,12 @@ static void test_config(void)
     char err[256];
 
     clear_env();
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_OK, "unconfigured");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_OK, "unconfigured");
     ok(l == NULL, "unconfigured gives no backend");
 
     setenv("MINIO_IDENTITY_LDAP_SERVER_ADDR", "127.0.0.1:1389", 1);
     err[0] = '\0';
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT, "no lookup dn");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "no lookup dn");
     ok(strstr(err, "IDENTITY_LDAP_LOOKUP_BIND_DN: required") != NULL, "names the variable: %s",
        err);
 
@@ -143,37 +153,35 @@ static void test_config(void)
     setenv("TESSERA_IDENTITY_LDAP_LOOKUP_BIND_PASSWORD", "pw", 1);
     setenv("TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_BASE_DN", "ou=people,dc=x", 1);
     setenv("TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_FILTER", "(uid=x)", 1);
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT, "filter w/o %s");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "filter w/o %s");
     ok(strstr(err, "USER_DN_SEARCH_FILTER") != NULL, "filter message: %s", err);
 
     setenv("TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_FILTER", "(uid=%s)", 1);
     setenv("TESSERA_IDENTITY_LDAP_SERVER_STARTTLS", "maybe", 1);
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT, "bad bool");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "bad bool");
     ok(strstr(err, "SERVER_STARTTLS") != NULL, "bool message: %s", err);
 
     setenv("TESSERA_IDENTITY_LDAP_SERVER_STARTTLS", "on", 1);
     setenv("TESSERA_IDENTITY_LDAP_GROUP_SEARCH_FILTER", "(member=%d)", 1);
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT,
-           "group filter w/o base");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "group filter w/o base");
     setenv("TESSERA_IDENTITY_LDAP_GROUP_SEARCH_BASE_DN", "ou=groups,dc=x", 1);
     setenv("TESSERA_IDENTITY_LDAP_REFRESH_INTERVAL", "2m", 1);
     setenv("TESSERA_CA_FILE", "/nonexistent/ca.pem", 1);
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT, "bad CA file");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "bad CA file");
     ok(strstr(err, "TESSERA_CA_FILE") != NULL, "CA message: %s", err);
     unsetenv("TESSERA_CA_FILE");
 
     l = NULL;
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_OK, "valid config");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_OK, "valid config");
     ok(l != NULL, "backend made");
     if (l != NULL)
         is_int(tldap_refresh_interval(l), 120, "refresh 2m");
     tldap_free(l);
 
     setenv("TESSERA_IDENTITY_LDAP_SERVER_ADDR", "ldaps://127.0.0.1:636", 1);
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT,
-           "ldaps:// with StartTLS");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "ldaps:// with StartTLS");
     setenv("TESSERA_IDENTITY_LDAP_SERVER_ADDR", "host name", 1);
-    is_int(tldap_new_from_env(NULL, &l, err, sizeof err), TS_E_INVALID_ARGUMENT, "bad host");
+    is_int(ldap_from_env(&l, err, sizeof err), TS_E_INVALID_ARGUMENT, "bad host");
     clear_env();
 }
 
@@ -191,7 +199,7 @@ static void test_auth_input(void)
     setenv("TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_BASE_DN", "ou=people,dc=x", 1);
     setenv("TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_FILTER", "(uid=%s)", 1);
     setenv("TESSERA_IDENTITY_LDAP_TIMEOUT", "2", 1);
-    if (tldap_new_from_env(NULL, &l, err, sizeof err) != TS_OK || l == NULL) {
+    if (ldap_from_env(&l, err, sizeof err) != TS_OK || l == NULL) {
         ok(0, "config: %s", err);
         return;
     }
