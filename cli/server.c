@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "cli/admin_api.h"
+#include "sts/admin_api.h"
 #include "core/cfg.h"
 #include "core/enc.h"
 #include "core/err.h"
@@ -357,6 +357,7 @@ int server_main(int argc, char **argv)
     http_server_add_route(srv, &login_route); /* the browser login, before S3 */
     http_server_add_route(srv, &s3_route);
     http_server_set_authn(srv, sts_authenticate, sts_authenticate_finish, sts);
+    http_server_set_authz(srv, pol_authz_http, pe);
     if (http_server_start(srv) != 0)
         goto done;
 
