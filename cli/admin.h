@@ -1,4 +1,4 @@
-/* admin.h -- the `tessera admin ...` client: drives the admin API (cli/admin_api.c) over
+/* admin.h -- the `tessera admin ...` client: drives the admin API (sts/admin_api.c) over
  * HTTP(S) with libcurl, signing every request with SigV4. Forms: DESIGN §5 and docs/API.md.
  */
 #ifndef TS_ADMIN_H

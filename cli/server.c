@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "cli/admin_api.h"
+#include "sts/admin_api.h"
 #include "core/cfg.h"
 #include "core/enc.h"
 #include "core/err.h"
@@ -369,6 +369,7 @@ static int server_open_http(struct server *s)
     http_server_add_route(s->srv, &s->login_route); /* the browser login, before S3 */
     http_server_add_route(s->srv, &s->s3_route);
     http_server_set_authn(s->srv, sts_authenticate, sts_authenticate_finish, s->sts);
+    http_server_set_authz(s->srv, pol_authz_http, s->pe);
     return http_server_start(s->srv) == 0 ? 0 : -1;
 }
 

@@ -49,6 +49,8 @@ struct http_server {
     size_t nroutes;
     http_authn_fn authn_begin, authn_finish;
     void *authn_ctx;
+    http_authz_fn authz;
+    void *authz_ctx;
     char *cert_pem, *key_pem;
     unsigned port;
     atomic_uint_fast64_t next_id;
@@ -345,6 +347,45 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
     return http_reply_data(r, status, ctype, body, len, true);
 }
 
+static void req_fail(struct http_req *r, int err, const char *msg);
+
+/* ---- the authorization phase ---- */
+
+int http_authorize(struct http_req *r, const struct http_authz *q, char *msg, size_t msglen)
+{
+    struct http_server *s = r->priv->srv;
+    int deny = q->deny ? q->deny : TS_E_ACCESS_DENIED;
+    if (msg && msglen)
+        msg[0] = 0;
+    if (s == NULL || s->authz == NULL)
+        return deny; /* fail closed: nobody to ask */
+    return s->authz(s->authz_ctx, r, q, msg, msglen) == TS_OK ? TS_OK : deny;
+}
+
+/* resolve, then authz, for r (the phase between authn and route->start). body: the body is
+ * buffered (second round for routes that name the operation in it). */
+static int req_authorize(struct http_req *r, bool body)
+{
+    char msg[512] = "";
+    int err;
+    if (r->route->no_authn || r->route->no_authz)
+        return TS_OK;
+    if (r->route->resolve == NULL) {
+        req_fail(r, TS_E_ACCESS_DENIED, NULL); /* fail closed: nothing declared */
+        return TS_E_ACCESS_DENIED;
+    }
+    if (body) {
+        free(r->authz.owned);
+        memset(&r->authz, 0, sizeof r->authz);
+    }
+    err = r->route->resolve(r, msg, sizeof msg);
+    if (err == TS_OK && !(r->authz.after_body && !body))
+        err = http_authorize(r, &r->authz, msg, sizeof msg);
+    if (err != TS_OK)
+        req_fail(r, err, msg[0] ? msg : NULL);
+    return err;
+}
+
 /* ---- request parsing ---- */
 
 static void req_fail(struct http_req *r, int err, const char *msg)
@@ -560,6 +601,8 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
             return;
         }
     }
+    if (!r->authn_deferred && req_authorize(r, false) != TS_OK)
+        return;
     if (!r->authn_deferred && r->route->start) {
         err = r->route->start(r);
         if (err != TS_OK) {
@@ -586,6 +629,8 @@ static void req_complete(struct http_req *r)
         r->body = (uint8_t *)buf_str(&pv->body);
         r->body_len = buf_len(&pv->body);
         err = s->authn_finish ? s->authn_finish(s->authn_ctx, r) : TS_E_INTERNAL;
+        if (err == TS_OK && req_authorize(r, false) != TS_OK)
+            return;
         if (err == TS_OK && r->route->start)
             err = r->route->start(r);
         if (err == TS_OK && pv->have_sink && buf_len(&pv->body) > 0) {
@@ -601,6 +646,8 @@ static void req_complete(struct http_req *r)
     if (pv->err == TS_OK) {
         r->body = (uint8_t *)buf_str(&pv->body);
         r->body_len = buf_len(&pv->body);
+        if (r->authz.after_body && req_authorize(r, true) != TS_OK)
+            return;
         if (r->route->finish)
             r->route->finish(r);
         if (!http_replied(r))
@@ -852,6 +899,7 @@ static void req_release(struct http_server *s, struct http_req *r,
         r->filter.free(r->filter.ctx);
     if (r->principal_free)
         r->principal_free(r->principal);
+    free(r->authz.owned);
     for (size_t i = 0; i < r->nquery; i++) {
         free(r->query[i].key);
         free(r->query[i].value);
@@ -947,6 +995,12 @@ void http_server_add_route(struct http_server *s, const struct http_route *route
 {
     if (s->nroutes < HTTP_MAX_ROUTES)
         s->routes[s->nroutes++] = route;
+}
+
+void http_server_set_authz(struct http_server *s, http_authz_fn fn, void *ctx)
+{
+    s->authz = fn;
+    s->authz_ctx = ctx;
 }
 
 void http_server_set_authn(struct http_server *s, http_authn_fn begin, http_authn_fn finish,

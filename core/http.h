@@ -2,8 +2,8 @@
  *
  * A request goes through fixed phases, as in nginx:
  *
- *   headers in ─► route ─► authn (hook) ─► route->start ─► body (filter ─► sink | buffer)
- *                                                       ─► authn finish ─► route->finish ─► log
+ *   headers in ─► route ─► authn (hook) ─► resolve ─► authz (hook) ─► route->start
+ *             ─► body (filter ─► sink | buffer) ─► authn finish ─► route->finish ─► log
  *
  * - The router picks the first registered route whose match() accepts the request.
  * - The authn hook (sts_authenticate, registered by cli/) verifies SigV4 and sets
@@ -12,6 +12,15 @@
  *   r->authn_deferred: the body is then buffered and authn_finish runs before route->start.
  *   It may also install r->filter, which sees the raw body first (payload hashing,
  *   aws-chunked decoding) and passes decoded bytes on with http_req_body_emit().
+ * - route->resolve names the operation from the route's table: it fills r->authz with the
+ *   action(s) and resource(s) the operation is authorized for. The authz hook (the one
+ *   authorizer, pol_authz_http, registered by cli/) then decides; any error or a missing hook
+ *   or descriptor is a denial (fail closed). Handlers never authorize the request themselves;
+ *   operations that act on several items (DeleteObjects, ListBuckets) declare
+ *   HTTP_AUTHZ_PER_ITEM and ask the same authorizer per item with http_authorize(). A route
+ *   whose operation is named in the body (STS forms) sets r->authz.after_body: resolve and
+ *   authz then run again once the body is buffered, before route->finish (its start must
+ *   not act). With deferred authn, resolve and authz run after authn finish.
  * - route->start decides what happens to the body: stream it into a sink
  *   (http_req_set_sink) or let the server buffer it (default, up to r->body_max bytes).
  * - route->finish runs once the whole body was received and every filter finished
@@ -19,9 +28,10 @@
  *   with the error in the route's error style and route->finish is not called.
  * - route->cleanup (optional) runs when the request is done, whatever happened.
  *
- * A request is handled by one thread from start to end; nothing in struct http_req is
- * shared. Responses are queued on the second call of the access handler or later, never the
- * first, so connections stay alive (DESIGN §6).
+ * A request is handled by one thread at a time (the HTTP thread, then for blocking requests a
+ * worker of the route's pool for finish); nothing in struct http_req is shared. Responses are
+ * queued on the second call of the access handler or later, never the first, so connections stay
+ * alive (DESIGN §6).
  */
 #ifndef TS_HTTP_H
 #define TS_HTTP_H
@@ -62,6 +72,53 @@ struct http_filter {
     void *ctx;
 };
 
+/* ---- authorization: what an operation asks for ---- */
+
+#define HTTP_AUTHZ_MAX_ITEMS                                                                       \
+    2 /* e.g. CopyObject: s3:PutObject on the target, s3:GetObject on                              \
+         the source */
+#define HTTP_AUTHZ_MAX_KEYS 6
+
+/* flags of struct http_authz */
+#define HTTP_AUTHZ_PUBLIC                                                                          \
+    1u                              /* no check: the operation authenticates its caller itself     \
+                                       (federated logins) or only answers an error */
+#define HTTP_AUTHZ_SIGNED 2u        /* anonymous callers are denied */
+#define HTTP_AUTHZ_STATIC 4u        /* temporary credentials are denied */
+#define HTTP_AUTHZ_UNLESS_DENIED 8u /* allowed unless a policy explicitly denies (AssumeRole) */
+#define HTTP_AUTHZ_ANY_CALLER 16u   /* every caller the other flags admit (GetCallerIdentity) */
+#define HTTP_AUTHZ_PER_ITEM                                                                        \
+    32u                         /* the handler asks per item (http_authorize); the phase           \
+                                   applies SIGNED / STATIC only */
+#define HTTP_AUTHZ_QUIET 64u    /* denials are not audited (probing, e.g. ListBuckets) */
+#define HTTP_AUTHZ_EXPLAIN 128u /* the denial message names the action and the reason */
+
+/* One authorization question: the principal (r->principal) may do action on resource. */
+struct http_authz_item {
+    const char *action;    /* "s3:GetObject", "admin:CreateUser", "sts:AssumeRole" */
+    const char *resource;  /* ARN; NULL: an action without resource */
+    const char *policy_of; /* the resource's own policy is policy_get(policy_ctx, policy_of)
+                            * (S3: the bucket name); NULL: none */
+};
+
+struct http_authz {
+    struct http_authz_item item[HTTP_AUTHZ_MAX_ITEMS]; /* every one must be allowed */
+    size_t nitems;
+    unsigned flags;   /* HTTP_AUTHZ_* */
+    const char *op;   /* operation name, for audit lines and messages */
+    const char *self; /* a static user whose access key is this is allowed (its own secret) */
+    int deny;         /* the error of a denial; 0: TS_E_ACCESS_DENIED */
+    bool after_body;  /* set by resolve: call again once the body is buffered */
+    struct http_kv keys[HTTP_AUTHZ_MAX_KEYS]; /* request condition keys (s3:prefix...) */
+    size_t nkeys;
+    /* The resource's own policy (S3: the bucket policy): TS_OK with *doc (NULL: it has none)
+     * and a *handle for policy_release, or an error, which denies. */
+    int (*policy_get)(void *ctx, const char *name, const void **doc, void **handle);
+    void (*policy_release)(void *handle);
+    void *policy_ctx;
+    void *owned; /* memory resolve allocated for the strings above; core free()s it */
+};
+
 struct http_route {
     const char *name;                   /* for logs and metrics: "s3", "sts", "admin" */
     bool (*match)(struct http_req *r);  /* NULL matches everything */
@@ -70,7 +127,12 @@ struct http_route {
     void (*cleanup)(struct http_req *r);
     enum http_err_style err_style;
     size_t body_max; /* buffered-body limit; 0 means 1 MiB */
-    bool no_authn;   /* health, metrics: skip the authn hook */
+    bool no_authn;   /* health, metrics: skip the authn hook (and authorization) */
+    /* Names the operation (see the top comment): fills r->authz; TS_OK or an error to answer
+     * with (msg, msglen: its message, optional). A route without it and without no_authn or
+     * no_authz is denied everything (fail closed). */
+    int (*resolve)(struct http_req *r, char *msg, size_t msglen);
+    bool no_authz; /* every request is public (browser login pages): no authz phase */
     /* Optional: true when this request's finish may wait (on a remote service such as an
      * LDAP directory, or on fsync). It then runs on a worker thread of this route's own pool
      * while the connection is suspended, so that slow work never holds up the HTTP threads nor
@@ -102,6 +164,9 @@ struct http_req {
     void (*principal_free)(void *);
     bool authn_deferred;
     struct http_filter filter;
+
+    /* Authorization: what the operation asks (route->resolve), decided by the authz hook. */
+    struct http_authz authz;
 
     /* Body. */
     size_t body_max; /* limit for a buffered body */
@@ -180,12 +245,23 @@ struct http_config {
  * finish runs after the buffered body when deferred. Both return TS_OK or an error. */
 typedef int (*http_authn_fn)(void *ctx, struct http_req *r);
 
+/* The authz hook: decides q for r's principal. TS_OK allows; anything else denies (msg:
+ * a message for the caller when q asks HTTP_AUTHZ_EXPLAIN). */
+typedef int (*http_authz_fn)(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
+                             size_t msglen);
+
+/* Asks the server's authz hook about q for r (the phase does this for r->authz; handlers for
+ * the items of HTTP_AUTHZ_PER_ITEM operations). TS_OK, or q->deny (TS_E_ACCESS_DENIED when
+ * 0) for a denial, an error, or no hook. msg (optional) gets the message. */
+int http_authorize(struct http_req *r, const struct http_authz *q, char *msg, size_t msglen);
+
 /* Creates a server (not yet listening). Returns NULL with a message on stderr on failure. */
 struct http_server *http_server_new(const struct http_config *cfg);
 /* Routes are tried in the order added; the route is borrowed and must outlive the server. */
 void http_server_add_route(struct http_server *s, const struct http_route *route);
 void http_server_set_authn(struct http_server *s, http_authn_fn begin, http_authn_fn finish,
                            void *ctx);
+void http_server_set_authz(struct http_server *s, http_authz_fn fn, void *ctx);
 /* Starts listening. Returns 0, or -1 with a message on stderr. */
 int http_server_start(struct http_server *s);
 /* The bound port (useful with port 0). */

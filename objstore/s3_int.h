@@ -25,9 +25,11 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
     1u                   /* row matches only with an x-amz-copy-source header; the source is       \
                             authorized for s3:GetObject too */
 #define S3_F_LISTKEYS 2u /* s3:prefix, s3:delimiter, s3:max-keys condition keys */
-#define S3_F_PERKEY 4u   /* authorized per key in finish (DeleteObjects) */
-#define S3_F_UPLOAD 8u   /* names an upload: ?uploadId= is checked (obj_check_upload_id) */
-#define S3_F_PART 16u    /* names a part: ?partNumber= is checked into c->part */
+#define S3_F_PERKEY                                                                                \
+    4u                 /* authorized per key in finish, by the same authorizer                     \
+                          (HTTP_AUTHZ_PER_ITEM: DeleteObjects, ListBuckets) */
+#define S3_F_UPLOAD 8u /* names an upload: ?uploadId= is checked (obj_check_upload_id) */
+#define S3_F_PART 16u  /* names a part: ?partNumber= is checked into c->part */
 
 /* One "bytes=" range as written: first-last, first- (has_last false) or -suffix (has_first
  * false). */
@@ -63,12 +65,19 @@ struct s3_ctx {
     bool has_cs_range;
     unsigned part;
     bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
+    char *arn[HTTP_AUTHZ_MAX_ITEMS]; /* the resources of r->authz (owned) */
 };
 
 /* s3_ops.c */
 const struct s3_op *s3_op_find(struct http_req *r, enum s3_scope scope);
-/* Authorizes action on bucket/key (key NULL: the bucket; bucket NULL: "*") for the request's
- * principal, with the bucket's policy. TS_OK or TS_E_ACCESS_DENIED (audited). */
+/* Fills c->r->authz with what c->op asks: its action on its resource, s3:GetObject on the
+ * copy source, the listing condition keys, the bucket policy; per-key rows declare
+ * HTTP_AUTHZ_PER_ITEM. TS_OK or TS_E_INTERNAL. */
+int s3_authz_declare(struct s3_ctx *c);
+/* Asks the authorizer (http_authorize) about action on bucket/key (key NULL: the bucket;
+ * bucket NULL: "*") for the request's principal, with the bucket's policy: the per-item
+ * questions of HTTP_AUTHZ_PER_ITEM operations. TS_OK or TS_E_ACCESS_DENIED (audited unless
+ * c->quiet_authz). */
 int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
                  bool list_keys);
 
@@ -104,8 +113,8 @@ struct xml_node *s3_body_xml(struct s3_ctx *c);
 /* s3_object.c: x-amz-copy-source ("[/]bucket/key[?versionId=v]", URL-encoded) into
  * c->src_bucket/src_key, each name checked with the rules of the request's own (obj_int.h):
  * TS_E_INVALID_BUCKET_NAME, TS_E_KEY_TOO_LONG, TS_E_INVALID_ARGUMENT. Called by the router
- * before authorization. s3_copy_source authorizes s3:GetObject on the parsed source. The
- * x-amz-copy-source-if-* conditions: TS_OK or TS_E_PRECONDITION_FAILED. */
+ * before authorization. s3_copy_source checks that it was parsed (the authz phase decided
+ * s3:GetObject on it). The x-amz-copy-source-if-* conditions: TS_OK or TS_E_PRECONDITION_FAILED. */
 int s3_copy_source_parse(struct s3_ctx *c);
 int s3_copy_source(struct s3_ctx *c);
 int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);

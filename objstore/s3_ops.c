@@ -1,7 +1,8 @@
 /* s3_ops.c -- the one table of S3 operations: how a request is recognised (method, scope,
  * subresource, copy-source header), the IAM action and resource it is authorized for, and
- * its handlers. Authorization (s3_authorize) happens in route->start, before any body byte
- * is read or anything is stored. docs/API.md "S3 operations and IAM actions" mirrors it. */
+ * its handlers. The authz phase of core/http (policy/authz.c) authorizes what a row declares
+ * (s3_authz_declare) before any body byte is read or anything is stored. docs/API.md "S3 operations
+ * and IAM actions" mirrors it. */
 #include "objstore/s3_int.h"
 
 #include <stdio.h>
@@ -138,90 +139,85 @@ const struct s3_op *s3_op_find(struct http_req *r, enum s3_scope scope)
     return NULL;
 }
 
-/* Anonymous requests: no signature. Immutable, shared by all threads. */
-static const struct pol_principal s3_anonymous = {.type = POL_PRINCIPAL_ANONYMOUS};
-
-static const char *principal_name(const struct pol_principal *p)
+static int s3_policy_get(void *st, const char *bucket, const void **doc, void **handle)
 {
-    if (p->type == POL_PRINCIPAL_ANONYMOUS)
-        return "anonymous";
-    if (p->username)
-        return p->username;
-    return p->access_key ? p->access_key : "?";
+    return obj_policy_acquire(st, bucket, (const struct pol_doc **)doc,
+                              (struct obj_pcache **)handle);
+}
+
+static void s3_policy_release(void *handle)
+{
+    obj_policy_release(handle);
+}
+
+/* A descriptor for c with no item yet: the bucket policy, the listing condition keys. */
+static void s3_authz_init(struct s3_ctx *c, struct http_authz *q, bool list_keys)
+{
+    memset(q, 0, sizeof *q);
+    q->op = c->op ? c->op->name : NULL;
+    q->flags = c->quiet_authz ? HTTP_AUTHZ_QUIET : 0;
+    q->policy_get = s3_policy_get;
+    q->policy_release = s3_policy_release;
+    q->policy_ctx = c->st;
+    if (list_keys) {
+        static const char *const names[] = {"prefix", "delimiter", "max-keys"};
+        static const char *const cond[] = {"s3:prefix", "s3:delimiter", "s3:max-keys"};
+        for (int i = 0; i < 3; i++) {
+            const char *v = http_req_query(c->r, names[i]);
+            if (v) {
+                q->keys[q->nkeys].key = (char *)cond[i];
+                q->keys[q->nkeys++].value = (char *)v;
+            }
+        }
+    }
+}
+
+/* Adds action on arn:aws:s3:::bucket[/key] (bucket NULL: "*") to q; *arn gets the ARN, which
+ * the caller frees after the question. TS_OK or TS_E_INTERNAL. */
+static int s3_authz_add(struct http_authz *q, const char *action, const char *bucket,
+                        const char *key, char **arn)
+{
+    size_t rlen = 16 + (bucket ? strlen(bucket) : 1) + (key ? strlen(key) + 1 : 0);
+    if (q->nitems >= HTTP_AUTHZ_MAX_ITEMS || (*arn = malloc(rlen)) == NULL)
+        return TS_E_INTERNAL;
+    if (bucket == NULL)
+        snprintf(*arn, rlen, "arn:aws:s3:::*");
+    else if (key == NULL)
+        snprintf(*arn, rlen, "arn:aws:s3:::%s", bucket);
+    else
+        snprintf(*arn, rlen, "arn:aws:s3:::%s/%s", bucket, key);
+    q->item[q->nitems++] = (struct http_authz_item){action, *arn, bucket};
+    return TS_OK;
+}
+
+int s3_authz_declare(struct s3_ctx *c)
+{
+    struct http_authz *q = &c->r->authz;
+    const struct s3_op *op = c->op;
+    int rc = TS_OK;
+    s3_authz_init(c, q, (op->flags & S3_F_LISTKEYS) != 0);
+    if (op->flags & S3_F_PERKEY) {
+        q->flags |= HTTP_AUTHZ_PER_ITEM;
+        return TS_OK;
+    }
+    rc = s3_authz_add(q, op->action, op->res == S3_RES_ALL ? NULL : c->bucket,
+                      op->res == S3_RES_OBJECT ? c->key : NULL, &c->arn[0]);
+    if (rc == TS_OK && (op->flags & S3_F_COPY))
+        rc = c->src_bucket && c->src_key
+                 ? s3_authz_add(q, "s3:GetObject", c->src_bucket, c->src_key, &c->arn[1])
+                 : TS_E_INTERNAL;
+    return rc;
 }
 
 int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
                  bool list_keys)
 {
-    struct http_req *r = c->r;
-    const struct pol_principal *p = r->principal ? r->principal : &s3_anonymous;
-    const struct pol_doc *bpol = NULL;
-    struct obj_pcache *h = NULL;
-    struct http_kv keys[4];
-    size_t nkeys = 0;
-    const char *why = NULL;
-    char *res;
-    size_t rlen;
-    int rc;
-    if (p->type == POL_PRINCIPAL_ROOT)
-        return TS_OK;
-    rlen = 16 + (bucket ? strlen(bucket) : 1) + (key ? strlen(key) + 1 : 0);
-    res = malloc(rlen);
-    if (res == NULL)
-        return TS_E_INTERNAL;
-    if (bucket == NULL)
-        snprintf(res, rlen, "arn:aws:s3:::*");
-    else if (key == NULL)
-        snprintf(res, rlen, "arn:aws:s3:::%s", bucket);
-    else
-        snprintf(res, rlen, "arn:aws:s3:::%s/%s", bucket, key);
-    if (list_keys) {
-        static const char *const names[] = {"prefix", "delimiter", "max-keys"};
-        static const char *const cond[] = {"s3:prefix", "s3:delimiter", "s3:max-keys"};
-        for (int i = 0; i < 3; i++) {
-            const char *v = http_req_query(r, names[i]);
-            if (v) {
-                keys[nkeys].key = (char *)cond[i];
-                keys[nkeys++].value = (char *)v;
-            }
-        }
-    }
-    const char *referer = http_req_header(r, "Referer");
-    if (referer) {
-        keys[nkeys].key = (char *)"aws:Referer";
-        keys[nkeys++].value = (char *)referer;
-    }
-    /* Fail closed: when the bucket's policy cannot be had, the decision is a denial (an
-     * absent policy would drop its Deny statements), whoever asks, root excepted. */
-    if (bucket && obj_policy_acquire(c->st, bucket, &bpol, &h) != TS_OK) {
-        log_event(LOG_ERROR, "s3.authz",
-                  "request %s: the policy of bucket %s is unavailable: "
-                  "denied",
-                  r->request_id, bucket);
-        why = "bucket policy unavailable";
-        rc = TS_E_ACCESS_DENIED;
-        goto out;
-    }
-    struct pol_request rq = {
-        .action = action,
-        .resource = res,
-        .principal = p,
-        .source_ip = r->source_ip,
-        .secure_transport = r->tls,
-        .user_agent = http_req_header(r, "User-Agent"),
-        .now = enc_now(),
-        .keys = keys,
-        .nkeys = nkeys,
-    };
-    enum pol_decision d = pol_authorize(c->st->pe, &rq, bpol, &why);
-    obj_policy_release(h);
-    rc = d == POL_ALLOW ? TS_OK : TS_E_ACCESS_DENIED;
-out:
-    if (rc != TS_OK && !c->quiet_authz)
-        log_audit("s3.deny", "request_id", r->request_id, "principal", principal_name(p),
-                  "access_key", p->access_key, "operation", c->op ? c->op->name : NULL, "action",
-                  action, "resource", res, "why", why ? why : "denied", "source_ip", r->source_ip,
-                  NULL);
-    free(res);
+    struct http_authz q;
+    char *arn = NULL;
+    s3_authz_init(c, &q, list_keys);
+    int rc = s3_authz_add(&q, action, bucket, key, &arn);
+    if (rc == TS_OK)
+        rc = http_authorize(c->r, &q, NULL, 0);
+    free(arn);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* s3_route.c -- the S3 route (everything no earlier route took): path-style addressing
- * /{bucket}/{key}, operation lookup in the s3_ops table, authorization before the body, and
- * the helpers the handlers share. */
+ * /{bucket}/{key}, operation lookup in the s3_ops table (route->resolve, which declares what
+ * the authz phase checks before the body), and the helpers the handlers share. */
 #include "objstore/s3_int.h"
 
 #include <stdio.h>
@@ -44,7 +44,9 @@ static int s3_check_names(struct s3_ctx *c)
     return rc;
 }
 
-static int s3_start(struct http_req *r)
+/* route->resolve: the bucket and key of the path, the operation of the s3_ops table, every
+ * name checked, and the authorization the operation asks for (s3_authz_declare). */
+static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
 {
     struct s3_ctx *c = calloc(1, sizeof *c);
     enum s3_scope scope = S3_SVC;
@@ -92,15 +94,15 @@ static int s3_start(struct http_req *r)
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
     rc = s3_check_names(c);
-    if (rc != TS_OK)
-        return rc;
-    if (!(c->op->flags & S3_F_PERKEY)) {
-        rc = s3_authorize(c, c->op->action, c->op->res == S3_RES_ALL ? NULL : c->bucket,
-                          c->op->res == S3_RES_OBJECT ? c->key : NULL,
-                          (c->op->flags & S3_F_LISTKEYS) != 0);
-        if (rc != TS_OK)
-            return rc;
-    }
+    return rc == TS_OK ? s3_authz_declare(c) : rc;
+}
+
+/* route->start, once the authz phase allowed the operation. */
+static int s3_start(struct http_req *r)
+{
+    struct s3_ctx *c = r->hctx;
+    if (c == NULL || c->op == NULL)
+        return TS_E_INTERNAL;
     return c->op->start ? c->op->start(c) : TS_OK;
 }
 
@@ -120,6 +122,8 @@ static void s3_cleanup(struct http_req *r)
     obj_writer_free(c->w);
     free(c->src_bucket);
     free(c->src_key);
+    free(c->arn[0]);
+    free(c->arn[1]);
     if (r->resource == c->resource)
         r->resource = NULL;
     free(c->resource);
@@ -145,6 +149,7 @@ void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_e
     memset(route, 0, sizeof *route);
     route->name = "s3";
     route->match = NULL;
+    route->resolve = s3_resolve;
     route->start = s3_start;
     route->finish = s3_finish;
     route->cleanup = s3_cleanup;

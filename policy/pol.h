@@ -158,6 +158,22 @@ void pol_engine_free(struct pol_engine *e);
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
                                 const struct pol_doc *bucket_policy, const char **why);
 
+/* ---- the authorization phase (policy/authz.c) ---- */
+
+/* The authz hook of core/http (http_authz_fn; ctx: the struct pol_engine): the one authorizer
+ * of every route. Applies q's principal rules (HTTP_AUTHZ_SIGNED, _STATIC, ANY_CALLER, self;
+ * root is allowed everything), then asks pol_authorize for each item with the request context
+ * of pol_request_init plus q's condition keys and aws:Referer, and the resource's own policy
+ * (q->policy_get; an error there denies). Denials are audited as "<route>.deny" unless
+ * HTTP_AUTHZ_QUIET. TS_OK or TS_E_ACCESS_DENIED; fails closed. */
+int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
+                   size_t msglen);
+
+/* The context of a question about r (principal, or anonymous; source IP; TLS; user agent; the
+ * current time), with no condition keys. */
+void pol_request_init(struct pol_request *rq, struct http_req *r, const char *action,
+                      const char *resource);
+
 /* Validates a document (for admin "policy create" and STS Policy): TS_OK, or
  * TS_E_MALFORMED_POLICY with a message in err. */
 int pol_validate(const char *json, size_t len, char *err, size_t errlen);

@@ -300,24 +300,9 @@ static int act_assume_role(struct sts_ctx *c, struct http_req *r, const struct s
         (rc = sts_check_policy(policy, msg, msglen)))
         return rc;
 
-    memset(&rq, 0, sizeof rq);
-    rq.action = "sts:AssumeRole";
-    rq.resource = role_arn != NULL ? role_arn : "*";
-    rq.principal = who;
-    rq.source_ip = r->source_ip;
-    rq.secure_transport = r->tls;
-    rq.user_agent = http_req_header(r, "User-Agent");
-    rq.now = enc_now();
-
-    /* sts:AssumeRole is allowed unless a policy of the user explicitly denies it. */
-    if (who->type == POL_PRINCIPAL_USER && c->pe != NULL) {
-        const char *why = NULL;
-        if (pol_authorize(c->pe, &rq, NULL, &why) == POL_EXPLICIT_DENY) {
-            snprintf(msg, msglen, "User %s is not authorized to perform sts:AssumeRole",
-                     who->username);
-            return TS_E_STS_ACCESS_DENIED;
-        }
-    }
+    /* sts:AssumeRole was decided by the authz phase (sts_authz.c); rq is its context, for
+     * the trust policy. */
+    pol_request_init(&rq, r, "sts:AssumeRole", role_arn != NULL ? role_arn : "*");
 
     if (role_arn != NULL && pol_role_from_arn(role_arn, role_name)) {
         rc = pol_role_get(c->st, role_name, &trust, NULL, &role_pols);
@@ -527,18 +512,24 @@ static int sts_start(struct http_req *r)
     return TS_OK; /* buffered body (route body_max) */
 }
 
+int sts_request_params(struct http_req *r, struct sts_params *p)
+{
+    int rc = TS_OK;
+    for (size_t i = 0; i < r->nquery && rc == TS_OK; i++)
+        rc = sts_params_add(p, r->query[i].key, r->query[i].value ? r->query[i].value : "");
+    if (rc == TS_OK && strcmp(r->method, "POST") == 0 &&
+        is_form(http_req_header(r, "Content-Type")) && r->body != NULL)
+        rc = sts_params_parse_form(p, (const char *)r->body, r->body_len);
+    return rc;
+}
+
 static void sts_finish(struct http_req *r)
 {
     struct sts_ctx *c = r->route->ctx;
     struct sts_params p = {0};
     char msg[512] = "";
-    int rc = TS_OK;
+    int rc = sts_request_params(r, &p);
 
-    for (size_t i = 0; i < r->nquery && rc == TS_OK; i++)
-        rc = sts_params_add(&p, r->query[i].key, r->query[i].value ? r->query[i].value : "");
-    if (rc == TS_OK && strcmp(r->method, "POST") == 0 &&
-        is_form(http_req_header(r, "Content-Type")) && r->body != NULL)
-        rc = sts_params_parse_form(&p, (const char *)r->body, r->body_len);
     if (rc == TS_OK)
         rc = dispatch(c, r, &p, msg, sizeof msg);
     if (rc != TS_OK && !http_replied(r))
@@ -573,6 +564,7 @@ void sts_route_init(struct http_route *route, struct sts_ctx *c)
     memset(route, 0, sizeof *route);
     route->name = "sts";
     route->match = sts_match;
+    route->resolve = sts_resolve;
     route->start = sts_start;
     route->finish = sts_finish;
     route->blocking = sts_blocking;

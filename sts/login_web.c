@@ -862,6 +862,7 @@ void login_web_route_init(struct http_route *route, struct login_web *w)
     route->match = route_match;
     route->start = route_start;
     route->blocking = route_blocking;
+    route->no_authz = true; /* public pages: the login itself authenticates its user */
     route->finish = route_finish;
     route->err_style = HTTP_ERR_HTML;
     route->body_max = 16 * 1024;

@@ -132,6 +132,16 @@ struct sts_params {
 int sts_params_parse_form(struct sts_params *p, const char *body, size_t len);
 int sts_params_add(struct sts_params *p, const char *key, const char *value);
 void sts_params_cleanup(struct sts_params *p);
+/* The parameters of an STS request as the handler reads them: the query, then a form body.
+ * TS_OK or an error (p then holds what was read; clean it up either way). */
+int sts_request_params(struct http_req *r, struct sts_params *p);
+
+/* ---- sts_authz.c ---- */
+
+/* route->resolve of the STS route: what the action asks of the authz phase. */
+int sts_resolve(struct http_req *r, char *msg, size_t msglen);
+/* The names of the STS authorization table into names[0..max); returns how many rows. */
+size_t sts_authz_names(const char **names, size_t max);
 
 /* AssumeRole parameter checks (AWS's constraints): TS_OK, or an STS error with a message
  * for the client in msg (msglen bytes). */

@@ -54,8 +54,45 @@ static void echo_cleanup(struct http_req *r)
     free(r->hctx);
 }
 
+static bool undeclared_match(struct http_req *r)
+{
+    return strncmp(r->path, "/undeclared", 11) == 0;
+}
+
+static void undeclared_finish(struct http_req *r)
+{
+    http_reply_data(r, 200, "text/plain", "ran", 3, false);
+}
+
+/* The authz phase: the route declares, the hook decides (and sees only declared requests). */
+static int echo_resolve(struct http_req *r, char *msg, size_t msglen)
+{
+    r->authz.item[0] = (struct http_authz_item){"echo:Do", r->path, NULL};
+    r->authz.nitems = 1;
+    return TS_OK;
+}
+
+static int authz_calls;
+
+static int authz_hook(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
+                      size_t msglen)
+{
+    authz_calls++;
+    if (q->nitems != 1 || strcmp(q->item[0].action, "echo:Do") != 0)
+        return TS_E_INTERNAL;
+    return http_req_query(r, "authz-deny") ? TS_E_ACCESS_DENIED : TS_OK;
+}
+
+static const struct http_route undeclared_route = {
+    .name = "undeclared",
+    .match = undeclared_match,
+    .finish = undeclared_finish,
+    .err_style = HTTP_ERR_S3,
+};
+
 static const struct http_route echo_route = {
     .name = "echo",
+    .resolve = echo_resolve,
     .start = echo_start,
     .finish = echo_finish,
     .cleanup = echo_cleanup,
@@ -110,8 +147,10 @@ int main(void)
     struct http_config cfg = {.address = "127.0.0.1:0", .threads = 2};
     struct http_server *s = http_server_new(&cfg);
     ok(s != NULL, "server new");
+    http_server_add_route(s, &undeclared_route);
     http_server_add_route(s, &echo_route);
     http_server_set_authn(s, authn, NULL, NULL);
+    http_server_set_authz(s, authz_hook, NULL);
     ok(http_server_start(s) == 0, "server start");
     unsigned port = http_server_port(s);
     ok(port > 0, "bound port");
@@ -152,6 +191,19 @@ int main(void)
     is_int(request(c, url, "PUT", "abc", 3, NULL, &out), 403, "start error with body");
     buf_free(&out);
 
+    /* authorization is a phase: denied before start and before the body is read */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/b/k?sink=1&authz-deny=1", port);
+    int calls = authz_calls;
+    is_int(request(c, url, "PUT", "abc", 3, NULL, &out), 403, "authz phase denies");
+    ok(strstr(buf_str(&out), "<Code>AccessDenied</Code>") != NULL, "AccessDenied");
+    is_int(authz_calls, calls + 1, "the hook decided once");
+    buf_free(&out);
+    /* a route that declares nothing is denied (fail closed), its handler never runs */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/undeclared", port);
+    is_int(request(c, url, "GET", NULL, 0, NULL, &out), 403, "undeclared route denied");
+    ok(strstr(buf_str(&out), "ran") == NULL, "undeclared handler did not run");
+    buf_free(&out);
+
     snprintf(url, sizeof url, "http://127.0.0.1:%u/b/%%00x", port);
     is_int(request(c, url, "GET", NULL, 0, NULL, &out), 400, "NUL in path refused");
     ok(strstr(buf_str(&out), "InvalidURI") != NULL, "InvalidURI");
@@ -167,6 +219,17 @@ int main(void)
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
     is_int(conns, 0, "connection reused");
 
+    curl_easy_cleanup(c);
+    http_server_free(s);
+
+    /* no authz hook registered: every declared request is denied (fail closed) */
+    s = http_server_new(&cfg);
+    http_server_add_route(s, &echo_route);
+    ok(s != NULL && http_server_start(s) == 0, "server without authz hook");
+    c = curl_easy_init();
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/b/k", http_server_port(s));
+    is_int(request(c, url, "GET", NULL, 0, NULL, &out), 403, "no hook: denied");
+    buf_free(&out);
     curl_easy_cleanup(c);
     http_server_free(s);
     return t_done();

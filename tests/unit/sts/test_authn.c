@@ -192,6 +192,7 @@ int main(int argc, char **argv)
     echo_route.match = echo_match;
     echo_route.finish = echo_finish;
     echo_route.err_style = HTTP_ERR_S3;
+    echo_route.no_authz = true;
     srv = http_server_new(&hc);
     ok(srv != NULL, "server");
     if (srv == NULL)
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
     http_server_add_route(srv, &sts_route);
     http_server_add_route(srv, &echo_route);
     http_server_set_authn(srv, sts_authenticate, sts_authenticate_finish, c);
+    http_server_set_authz(srv, pol_authz_http, pe);
     if (http_server_start(srv) != 0)
         return 1;
     port = http_server_port(srv);

@@ -1,7 +1,10 @@
 /* admin_api.h -- the admin API route: /tessera/admin/v1/..., JSON in and out, SigV4-signed
- * (the authn hook runs first and sets r->principal). Only root, or a static user whose
- * policies allow the endpoint's admin:* action on arn:aws:s3:::*, may call it; anonymous and
- * temporary credentials get 403. Endpoints: docs/API.md, "Admin API".
+ * (the authn hook runs first and sets r->principal). Each endpoint declares its admin:*
+ * action on arn:aws:s3:::* to the authz phase (core/http.h): only root, or a static user
+ * whose policies allow it, may call it; anonymous and temporary credentials get 403. Writes
+ * run on the route's worker threads. Endpoints: docs/API.md, "Admin API". It lives in sts/
+ * because it administers the IAM store (idp/), policies and roles (policy/) and sessions
+ * (sts/), the one module that sees all three.
  */
 #ifndef TS_ADMIN_API_H
 #define TS_ADMIN_API_H
@@ -28,5 +31,9 @@ void admin_api_route_free(struct http_route *route);
  * spaces removed ("CN=Admins, DC=Example" -> "cn=admins,dc=example"). Returns a malloc'ed
  * string or NULL (OOM). */
 char *admin_dn_normalize(const char *dn);
+
+/* The endpoint table's methods and path patterns into method/pattern[0..max); returns how
+ * many endpoints there are (for the operation-table test). */
+size_t admin_api_endpoints(const char **method, const char **pattern, size_t max);
 
 #endif

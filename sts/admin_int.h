@@ -1,0 +1,101 @@
+/* admin_int.h -- inside the admin API (admin_api.c: route, table, skeleton; admin_iam.c:
+ * users, groups, policies; admin_roles.c: roles and sessions). */
+#ifndef TS_ADMIN_INT_H
+#define TS_ADMIN_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "sts/admin_api.h"
+
+#define ADMIN_MAX_SEGS 4
+#define ADMIN_AUDIT_MAX 6
+
+struct admin_api {
+    struct iam_store *st;
+    struct pol_engine *pe;
+    struct sts_ctx *sts;
+};
+
+struct admin_endpoint;
+
+/* One call. The skeleton (admin_api.c) parses the body (ADMIN_JSON), runs the handler, and
+ * replies: 200 with out, or the handler's error with msg (default for TS_E_NO_SUCH_ENTITY:
+ * "<what> <name> does not exist"); after a success of a mutating endpoint it writes the
+ * audit line {"op": endpoint's audit, what: name, audit pairs...}. */
+struct admin_call {
+    struct http_req *r;
+    struct admin_api *api;
+    const struct admin_endpoint *ep;
+    char *path; /* the segments' storage */
+    const char *seg[ADMIN_MAX_SEGS];
+    size_t nseg;
+    const char *name;                   /* the {name} segment, when the pattern has one */
+    json_t *body;                       /* the request's JSON object (ADMIN_JSON endpoints) */
+    json_t *out;                        /* the 200 reply */
+    const char *audit[ADMIN_AUDIT_MAX]; /* extra key/value pairs for the audit line */
+    char *norm;                         /* a normalised DN the handler uses (owned) */
+    int unknown;                        /* resolve: the endpoint error kept for finish */
+    char msg[512];
+};
+
+/* A handler: TS_OK with c->out set, or an error (c->msg optional). */
+typedef int (*admin_handler)(struct admin_call *c);
+
+#define ADMIN_JSON 1u /* the body must be a JSON object (c->body) */
+#define ADMIN_SELF 2u /* a static user may call it on itself (its own secret) */
+
+struct admin_endpoint {
+    const char *method;
+    const char *pattern; /* segments separated by '/', '*' matches one name */
+    const char *action;  /* admin:* IAM action */
+    admin_handler handler;
+    unsigned flags;
+    const char *what;  /* what the name names ("user"...), for messages and audit */
+    const char *audit; /* audit "op" of a success; NULL for reads */
+};
+
+/* Sets c->msg from fmt and returns err. */
+int admin_fail(struct admin_call *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* c->out = {k1: v1, k2: true} (a common reply: {"name": N, "removed": true}). TS_OK or
+ * TS_E_INTERNAL. */
+int admin_done(struct admin_call *c, const char *k1, const char *v1, const char *k2);
+json_t *admin_strv_json(const struct iam_strv *sv);
+/* A string member of the body, or NULL. */
+const char *admin_body_str(struct admin_call *c, const char *key);
+/* Whether policy name exists (canned or stored): TS_OK with *exists, or a store error. */
+int admin_policy_exists(struct admin_call *c, const char *name, bool *exists);
+
+/* admin_iam.c */
+int admin_user_list(struct admin_call *c);
+int admin_user_add(struct admin_call *c);
+int admin_user_set_secret(struct admin_call *c);
+int admin_user_info(struct admin_call *c);
+int admin_user_remove(struct admin_call *c);
+int admin_user_enable(struct admin_call *c);
+int admin_user_disable(struct admin_call *c);
+int admin_group_list(struct admin_call *c);
+int admin_group_info(struct admin_call *c);
+int admin_group_remove(struct admin_call *c);
+int admin_group_add_members(struct admin_call *c);
+int admin_group_remove_members(struct admin_call *c);
+int admin_policy_list(struct admin_call *c);
+int admin_policy_create(struct admin_call *c);
+int admin_policy_info(struct admin_call *c);
+int admin_policy_remove(struct admin_call *c);
+int admin_policy_attach(struct admin_call *c);
+int admin_policy_detach(struct admin_call *c);
+
+/* admin_roles.c */
+int admin_sts_revoke(struct admin_call *c);
+int admin_sts_rotate_key(struct admin_call *c);
+int admin_role_list(struct admin_call *c);
+int admin_role_create(struct admin_call *c);
+int admin_role_info(struct admin_call *c);
+int admin_role_remove(struct admin_call *c);
+int admin_role_set_trust(struct admin_call *c);
+int admin_role_attach(struct admin_call *c);
+int admin_role_detach(struct admin_call *c);
+
+#endif
