@@ -322,11 +322,14 @@ int sts_keys_load(struct sts_ctx *c)
     struct sts_keyring r = {0}, old;
     struct ring_edit e = {.rotate = false};
     uint64_t gen;
-    /* First start: one active key, created only if no process created one meanwhile. */
-    int rc = iam_blob_update(c->st, STS_KEYS_BLOB, ring_edit_fn, &e);
+    int rc = ring_read(c, &r, &gen);
 
-    if (rc == TS_OK)
-        rc = ring_read(c, &r, &gen);
+    if (rc == TS_E_NO_SUCH_ENTITY) {
+        /* First start: one active key, created only if no process created one meanwhile. */
+        rc = iam_blob_update(c->st, STS_KEYS_BLOB, ring_edit_fn, &e);
+        if (rc == TS_OK)
+            rc = ring_read(c, &r, &gen);
+    }
     if (rc != TS_OK)
         return rc == TS_E_NO_SUCH_ENTITY ? TS_E_INTERNAL : rc;
     pthread_rwlock_wrlock(&c->lock);
