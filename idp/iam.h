@@ -1,11 +1,18 @@
 /* iam.h -- the IAM store: everything that must be remembered about identities and shared
  * between nodes (users, groups, policy documents, attachments, token keys, revocations).
  *
- * This is one interface (DESIGN §4.6) so that an etcd-backed store can sit beside the local
- * one. The local implementation (idp/iam_lmdb.c) keeps it in one LMDB environment under the
- * directory the server passes (DATA_DIR/.tessera/iam): every mutation is one write
- * transaction, durable when the call returns (a kill -9 after the return never loses it;
- * before, the old state stays whole).
+ * This is one interface (DESIGN §4.6): struct iam_store is a table of operations
+ * (idp/iam_impl.h) that each implementation fills, and the functions below dispatch through
+ * it (idp/iam.c), so that an etcd-backed store can sit beside the local one without touching
+ * callers. The local implementation (idp/iam_lmdb.c, opened by iam_store_open) keeps it in
+ * one LMDB environment under the directory the server passes (DATA_DIR/.tessera/iam): every
+ * mutation is one write transaction, durable when the call returns (a kill -9 after the
+ * return never loses it; before, the old state stays whole).
+ *
+ * Several processes (and, with etcd, several nodes) may share one store. Every mutation below
+ * is atomic in the store itself; blobs that callers read, modify and write back carry a
+ * version, and iam_blob_cas / iam_blob_update write only over the version that was read, so
+ * concurrent edits are never lost (no process-local lock stands in for that).
  *
  * All functions return TS_OK or an error from core/err.h (TS_E_NO_SUCH_ENTITY,
  * TS_E_ENTITY_EXISTS, TS_E_INVALID_ARGUMENT with a message through the optional `msg`
@@ -31,11 +38,16 @@ struct iam_strv {
 };
 void iam_strv_free(struct iam_strv *sv);
 
+/* Not-before times (revocations) are nanoseconds since the epoch (CLOCK_REALTIME), so that a
+ * revocation ends every credential issued before it and none issued after it without waiting
+ * for the next second. iam_now_ns is that clock. */
+int64_t iam_now_ns(void);
+
 struct iam_user {
     char *name;   /* the access key */
     char *secret; /* the secret key (never logged) */
     bool enabled;
-    time_t not_before;        /* temporary credentials issued before this are revoked */
+    int64_t not_before_ns;    /* temporary credentials issued before this are revoked */
     struct iam_strv policies; /* attached directly */
     struct iam_strv groups;   /* groups the user is a member of */
 };
@@ -70,27 +82,29 @@ int iam_store_set_reserved(struct iam_store *st, const char *root_name);
 int iam_user_add(struct iam_store *st, const char *name, const char *secret, const char **msg);
 /* Replaces the secret of an existing user (TS_E_NO_SUCH_ENTITY otherwise), keeping its status,
  * groups and policies, and sets its not-before time to now: the temporary credentials it
- * obtained before end. Same rules and *msg as iam_user_add. */
+ * obtained before end (none obtained after; the call never waits). Same rules and *msg as
+ * iam_user_add. */
 int iam_user_set_secret(struct iam_store *st, const char *name, const char *secret,
                         const char **msg);
 /* Fills *out (release with iam_user_cleanup): status, not-before time, the directly attached
  * policies and the groups the user is a member of. */
 int iam_user_get(struct iam_store *st, const char *name, struct iam_user *out);
 /* Disabling also sets the user's not-before time to now (its sessions are revoked and stay
- * revoked after a later enable). */
+ * revoked after a later enable; the call never waits). */
 int iam_user_set_enabled(struct iam_store *st, const char *name, bool enabled);
 /* Removes the user, its group memberships and its attachments, and sets its not-before time
  * to now (a later user of the same name does not inherit old sessions). */
 int iam_user_remove(struct iam_store *st, const char *name);
 /* All user names, sorted. */
 int iam_user_list(struct iam_store *st, struct iam_strv *out);
-/* Sets the user's not-before time to now: every temporary credential it holds is revoked.
- * TS_E_NO_SUCH_ENTITY when there is no such user. */
-int iam_user_revoke_sessions(struct iam_store *st, const char *name, time_t now);
-/* Not-before time of any parent identity (static user name, LDAP DN, OIDC subject): 0 with
- * TS_OK when none was ever set. */
-int iam_parent_not_before(struct iam_store *st, const char *parent, time_t *out);
-int iam_parent_revoke_sessions(struct iam_store *st, const char *parent, time_t now);
+/* Sets the user's not-before time to nb_ns (nanoseconds, iam_now_ns): every temporary
+ * credential issued before it is revoked. TS_E_NO_SUCH_ENTITY when there is no such user. */
+int iam_user_revoke_sessions(struct iam_store *st, const char *name, int64_t nb_ns);
+/* Not-before time (ns) of any parent identity (static user name, LDAP DN, OIDC subject): 0
+ * with TS_OK when none was ever set. Stores written before nanoseconds keep whole seconds,
+ * read as that second's first nanosecond. */
+int iam_parent_not_before(struct iam_store *st, const char *parent, int64_t *nb_ns);
+int iam_parent_revoke_sessions(struct iam_store *st, const char *parent, int64_t nb_ns);
 
 /* Groups. name: 1..128 printable chars without ',' and '/'. Adding members (which must all be
  * existing users, else TS_E_NO_SUCH_ENTITY and nothing changes) creates the group, enabled;
@@ -127,10 +141,37 @@ int iam_attached(struct iam_store *st, enum iam_target kind, const char *target,
 int iam_revoke_key(struct iam_store *st, const char *access_key, time_t expires);
 bool iam_key_revoked(struct iam_store *st, const char *access_key);
 
-/* Opaque small blobs by name (token keys, role documents, settings). iam_blob_get gives a
- * malloc'ed copy (*data is NUL-terminated past len for convenience). */
+/* Opaque small blobs by name (token keys, role documents, LDAP sessions, settings), each
+ * with a version: 0 while the blob does not exist, then a number that changes on every
+ * write (an etcd store uses the key's mod_revision).
+ *
+ * iam_blob_get gives a malloc'ed copy (*data is NUL-terminated past len for convenience)
+ * and, when version is not NULL, its version. TS_E_NO_SUCH_ENTITY when absent (*version is
+ * then set to 0).
+ * iam_blob_put writes unconditionally (last writer wins): only for values that are not
+ * derived from what was read.
+ * iam_blob_cas writes only when the blob's version is still expected (0: only when it does
+ * not exist), in one store transaction; TS_E_PRECONDITION_FAILED when it changed (nothing
+ * written: read again, redo the edit, retry). */
 int iam_blob_put(struct iam_store *st, const char *name, const void *data, size_t len);
-int iam_blob_get(struct iam_store *st, const char *name, void **data, size_t *len);
+int iam_blob_get(struct iam_store *st, const char *name, void **data, size_t *len,
+                 uint64_t *version);
+int iam_blob_cas(struct iam_store *st, const char *name, uint64_t expected, const void *data,
+                 size_t len);
+
+/* An edit of a blob for iam_blob_update: given the current content (old is NULL and oldlen 0
+ * when the blob does not exist; NUL-terminated past oldlen), sets *out to a malloc'ed new
+ * content and *outlen (or leaves *out NULL to write nothing) and returns TS_OK, or returns an
+ * error that ends the update. It may be called several times (once per attempt), so it must
+ * depend only on old and arg, and leave arg ready for another call. */
+typedef int (*iam_blob_edit_fn)(const void *old, size_t oldlen, void *arg, void **out,
+                                size_t *outlen);
+/* Read-modify-write of one blob without losing concurrent edits: reads it, runs edit, and
+ * writes the result with iam_blob_cas, retrying from the read on a conflict (up to
+ * IAM_BLOB_RETRIES attempts, then TS_E_SERVICE_UNAVAILABLE). Returns edit's error, the
+ * store's, or TS_OK. The written content is wiped (OPENSSL_cleanse) and freed. */
+#define IAM_BLOB_RETRIES 1000
+int iam_blob_update(struct iam_store *st, const char *name, iam_blob_edit_fn edit, void *arg);
 
 /* Appended: groups can be disabled (their policies then no longer apply to members). */
 int iam_group_set_enabled(struct iam_store *st, const char *group, bool enabled);

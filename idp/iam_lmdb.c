@@ -8,20 +8,24 @@
  *   ugroups    user -> group        (DUPSORT: reverse index for iam_user_get().groups)
  *   policies   name -> policy JSON text
  *   att_user, att_group, att_dn, att_role   target -> policy   (DUPSORT)
- *   notbefore  parent -> int64 seconds (host order)
+ *   notbefore  parent -> 'n' + int64 nanoseconds (host order); 8-byte values (stores written
+ *              before nanoseconds) are int64 seconds
  *   revoked    access key -> int64 expiry (host order)
  *   blobs      name -> bytes
+ *   blobver    name -> uint64 version (host order; a blob without one is version 1)
  *
- * Every mutation is one write transaction with LMDB's default durability (no MDB_NOSYNC);
- * LMDB serialises writers, and readers never block (MVCC). The environment is opened with
- * MDB_NOTLS so read transactions are not bound to threads: finished read transactions are
- * reset and kept in a small pool, then renewed by the next reader on any thread (cheaper than
- * begin/abort each time).
+ * Every mutation is one write transaction with LMDB's default durability (no MDB_NOSYNC),
+ * run by wr_run: each operation below is only the body of its transaction. LMDB serialises
+ * writers (across processes too), and readers never block (MVCC); iam_blob_cas compares the
+ * version inside the write transaction, so it is atomic against every other process. The
+ * environment is opened with MDB_NOTLS so read transactions are not bound to threads: finished read
+ * transactions are reset and kept in a small pool, then renewed by the next reader on any thread
+ * (cheaper than begin/abort each time).
  *
- * Thread-safety: env, the dbi handles and reserved are immutable after iam_store_open /
+ * Thread-safety: env, the dbi handles and reserved are immutable after iam_lmdb_open /
  * iam_store_set_reserved; gen is atomic; the read-transaction pool is guarded by pool_mu.
  */
-#include "idp/iam.h"
+#include "idp/iam_impl.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -55,6 +59,7 @@ enum iam_dbi {
     DB_NOTBEFORE,
     DB_REVOKED,
     DB_BLOBS,
+    DB_BLOBVER,
     DB_COUNT
 };
 
@@ -74,6 +79,7 @@ static const struct {
     [DB_NOTBEFORE] = {"notbefore", 0},
     [DB_REVOKED] = {"revoked", 0},
     [DB_BLOBS] = {"blobs", 0},
+    [DB_BLOBVER] = {"blobver", 0},
 };
 
 /* Users read by iam_user_get, cached by name (a direct-mapped table) and valid while the
@@ -88,7 +94,7 @@ struct ucache_slot {
     struct iam_user u;
 };
 
-struct iam_store {
+struct iam_lmdb {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
     char *reserved; /* root user name, or NULL */
@@ -143,44 +149,9 @@ static int strv_push(struct iam_strv *sv, const char *s, size_t n)
     return TS_OK;
 }
 
-void iam_strv_free(struct iam_strv *sv)
-{
-    if (sv == NULL)
-        return;
-    for (size_t i = 0; i < sv->n; i++)
-        free(sv->v[i]);
-    free(sv->v);
-    sv->v = NULL;
-    sv->n = 0;
-}
-
-void iam_user_cleanup(struct iam_user *u)
-{
-    if (u == NULL)
-        return;
-    free(u->name);
-    if (u->secret != NULL) {
-        OPENSSL_cleanse(u->secret, strlen(u->secret));
-        free(u->secret);
-    }
-    iam_strv_free(&u->policies);
-    iam_strv_free(&u->groups);
-    memset(u, 0, sizeof(*u));
-}
-
-void iam_group_cleanup(struct iam_group *g)
-{
-    if (g == NULL)
-        return;
-    free(g->name);
-    iam_strv_free(&g->members);
-    iam_strv_free(&g->policies);
-    memset(g, 0, sizeof(*g));
-}
-
 /* ---- transactions ---- */
 
-static int rd_begin(struct iam_store *st, MDB_txn **out)
+static int rd_begin(struct iam_lmdb *st, MDB_txn **out)
 {
     MDB_txn *t = NULL;
     int rc;
@@ -204,7 +175,7 @@ static int rd_begin(struct iam_store *st, MDB_txn **out)
     return TS_OK;
 }
 
-static void rd_end(struct iam_store *st, MDB_txn *t)
+static void rd_end(struct iam_lmdb *st, MDB_txn *t)
 {
     if (t == NULL)
         return;
@@ -219,24 +190,46 @@ static void rd_end(struct iam_store *st, MDB_txn *t)
         mdb_txn_abort(t);
 }
 
-static int wr_begin(struct iam_store *st, MDB_txn **out)
-{
-    int rc = mdb_txn_begin(st->env, NULL, 0, out);
-    return rc == 0 ? TS_OK : map_rc(rc, "write txn");
-}
+/* The body of one write transaction: TS_OK to commit, an error to abort. */
+typedef int (*wr_body_fn)(struct iam_lmdb *st, MDB_txn *t, void *arg);
 
-/* Commits t (always consumed) and bumps the generation on success. */
-static int wr_commit(struct iam_store *st, MDB_txn *t)
+/* Runs body in one write transaction: begin, body, commit (bumping the generation) or abort
+ * on body's error; LMDB's errors mapped by map_rc. Returns body's error or the commit's. */
+static int wr_run(struct iam_lmdb *st, wr_body_fn body, void *arg)
 {
-    int rc = mdb_txn_commit(t);
+    MDB_txn *t = NULL;
+    int err, rc = mdb_txn_begin(st->env, NULL, 0, &t);
+
+    if (rc != 0)
+        return map_rc(rc, "write txn");
+    err = body(st, t, arg);
+    if (err != TS_OK) {
+        mdb_txn_abort(t);
+        return err;
+    }
+    rc = mdb_txn_commit(t);
     if (rc != 0)
         return map_rc(rc, "commit");
     atomic_fetch_add(&st->gen, 1);
     return TS_OK;
 }
 
+/* The arguments of a write operation, for its body (each uses the members it names). */
+struct wr_args {
+    const char *name;  /* the record's key: user, group, policy, target, parent, blob */
+    const char *value; /* secret, policy name, policy JSON */
+    const char *const *members;
+    size_t n;
+    bool flag; /* enabled */
+    enum iam_dbi db;
+    int64_t i64; /* not-before (ns), expiry (s) */
+    const void *data;
+    size_t len;
+    uint64_t version;
+};
+
 /* Collects every duplicate value of key in a DUPSORT db (empty when absent). */
-static int dup_list(struct iam_store *st, MDB_txn *t, enum iam_dbi db, const char *key,
+static int dup_list(struct iam_lmdb *st, MDB_txn *t, enum iam_dbi db, const char *key,
                     struct iam_strv *out)
 {
     MDB_cursor *c = NULL;
@@ -260,7 +253,7 @@ static int dup_list(struct iam_store *st, MDB_txn *t, enum iam_dbi db, const cha
 }
 
 /* Collects every key of a non-DUPSORT db (or distinct keys of a DUPSORT one). */
-static int key_list(struct iam_store *st, enum iam_dbi db, struct iam_strv *out)
+static int key_list(struct iam_lmdb *st, enum iam_dbi db, struct iam_strv *out)
 {
     struct iam_strv sv = {0};
     MDB_txn *t = NULL;
@@ -299,7 +292,7 @@ out:
     return err;
 }
 
-static int put_i64(struct iam_store *st, MDB_txn *t, enum iam_dbi db, const char *key, int64_t x)
+static int put_i64(struct iam_lmdb *st, MDB_txn *t, enum iam_dbi db, const char *key, int64_t x)
 {
     MDB_val k = mval(key), v = {sizeof(x), &x};
     int rc = mdb_put(t, st->dbi[db], &k, &v, 0);
@@ -314,8 +307,42 @@ static int get_i64(MDB_val *v, int64_t *x)
     return TS_OK;
 }
 
+/* Not-before times: 'n' + int64 nanoseconds; an 8-byte value is whole seconds (a store
+ * written before nanoseconds), read as that second's first nanosecond. */
+#define NB_TAG 'n'
+static int put_nb(struct iam_lmdb *st, MDB_txn *t, const char *key, int64_t ns)
+{
+    unsigned char buf[1 + sizeof ns];
+    MDB_val k = mval(key), v = {sizeof buf, buf};
+    buf[0] = NB_TAG;
+    memcpy(buf + 1, &ns, sizeof ns);
+    return map_rc(mdb_put(t, st->dbi[DB_NOTBEFORE], &k, &v, 0), "put notbefore");
+}
+
+/* The not-before time of key in ns: 0 when none, TS_E_INTERNAL when malformed. */
+static int get_nb(struct iam_lmdb *st, MDB_txn *t, const char *key, int64_t *ns)
+{
+    MDB_val k = mval(key), v;
+    int64_t x;
+    int rc = mdb_get(t, st->dbi[DB_NOTBEFORE], &k, &v);
+
+    *ns = 0;
+    if (rc == MDB_NOTFOUND)
+        return TS_OK;
+    if (rc != 0)
+        return map_rc(rc, "get notbefore");
+    if (v.mv_size == 1 + sizeof x && ((const unsigned char *)v.mv_data)[0] == NB_TAG) {
+        memcpy(ns, (const unsigned char *)v.mv_data + 1, sizeof x);
+        return TS_OK;
+    }
+    if (get_i64(&v, &x) != TS_OK || x < 0 || x > INT64_MAX / 1000000000)
+        return TS_E_INTERNAL;
+    *ns = x * 1000000000;
+    return TS_OK;
+}
+
 /* Whether key exists in db. */
-static int exists(struct iam_store *st, MDB_txn *t, enum iam_dbi db, const char *key)
+static int exists(struct iam_lmdb *st, MDB_txn *t, enum iam_dbi db, const char *key)
 {
     MDB_val k = mval(key), v;
     return map_rc(mdb_get(t, st->dbi[db], &k, &v), "get");
@@ -346,9 +373,12 @@ static int mkdir_p(const char *dir)
     return rc;
 }
 
-int iam_store_open(const char *dir, struct iam_store **out)
+static const struct iam_store_ops lmdb_ops;
+static void lm_close(void *impl);
+
+int iam_lmdb_open(const char *dir, const struct iam_store_ops **ops, void **out)
 {
-    struct iam_store *st = NULL;
+    struct iam_lmdb *st = NULL;
     MDB_txn *t = NULL;
     int rc;
 
@@ -385,18 +415,20 @@ int iam_store_open(const char *dir, struct iam_store **out)
     t = NULL;
     if (rc != 0)
         goto fail;
+    *ops = &lmdb_ops;
     *out = st;
     return TS_OK;
 fail:
     fprintf(stderr, "tessera: iam store %s: %s\n", dir, mdb_strerror(rc));
     if (t != NULL)
         mdb_txn_abort(t);
-    iam_store_close(st);
+    lm_close(st);
     return TS_E_INTERNAL;
 }
 
-void iam_store_close(struct iam_store *st)
+static void lm_close(void *impl)
 {
+    struct iam_lmdb *st = impl;
     if (st == NULL)
         return;
     for (size_t i = 0; i < st->npool; i++)
@@ -413,13 +445,15 @@ void iam_store_close(struct iam_store *st)
     free(st);
 }
 
-uint64_t iam_store_generation(struct iam_store *st)
+static uint64_t lm_generation(void *impl)
 {
+    struct iam_lmdb *st = impl;
     return atomic_load(&st->gen);
 }
 
-int iam_store_set_reserved(struct iam_store *st, const char *root_name)
+static int lm_set_reserved(void *impl, const char *root_name)
 {
+    struct iam_lmdb *st = impl;
     char *copy = root_name != NULL ? strdup(root_name) : NULL;
     if (root_name != NULL && copy == NULL)
         return TS_E_INTERNAL;
@@ -493,7 +527,7 @@ static json_t *user_rec_load(MDB_val *v)
 }
 
 /* Writes the user record {"secret","enabled"}. */
-static int user_rec_put(struct iam_store *st, MDB_txn *t, const char *name, const char *secret,
+static int user_rec_put(struct iam_lmdb *st, MDB_txn *t, const char *name, const char *secret,
                         bool enabled, unsigned flags)
 {
     json_t *j = json_pack("{s:s, s:b}", "secret", secret, "enabled", enabled);
@@ -510,8 +544,19 @@ static int user_rec_put(struct iam_store *st, MDB_txn *t, const char *name, cons
     return err;
 }
 
+/* Reads the stored user record of name into *out (release with user_rec_free). */
+static int user_rec_get(struct iam_lmdb *st, MDB_txn *t, const char *name, json_t **out)
+{
+    MDB_val k = mval(name), v;
+    int rc = mdb_get(t, st->dbi[DB_USERS], &k, &v);
+    if (rc != 0)
+        return map_rc(rc, "get user");
+    *out = user_rec_load(&v);
+    return *out != NULL ? TS_OK : TS_E_INTERNAL;
+}
+
 /* NULL when name and secret follow the rules of iam_user_add, else the problem. */
-static const char *check_user(const struct iam_store *st, const char *name, const char *secret)
+static const char *check_user(const struct iam_lmdb *st, const char *name, const char *secret)
 {
     const char *why = check_user_name(name);
     size_t slen = secret != NULL ? strlen(secret) : 0;
@@ -526,75 +571,79 @@ static const char *check_user(const struct iam_store *st, const char *name, cons
     return why;
 }
 
-int iam_user_add(struct iam_store *st, const char *name, const char *secret, const char **msg)
+/* The not-before time a revocation made now writes: every credential issued up to now
+ * (issue times are nanoseconds too) is before it, every one issued later is not. */
+static int64_t nb_now(void)
 {
-    const char *why = check_user(st, name, secret);
-    MDB_txn *t = NULL;
-    int err;
+    return iam_now_ns() + 1;
+}
 
-    if (why != NULL) {
-        if (msg != NULL)
-            *msg = why;
-        return TS_E_INVALID_ARGUMENT;
-    }
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
+static int user_add_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct wr_args *a = arg;
     /* create-only in the one write transaction: MDB_NOOVERWRITE refuses an existing name */
-    err = user_rec_put(st, t, name, secret, true, MDB_NOOVERWRITE);
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    return user_rec_put(st, t, a->name, a->value, true, MDB_NOOVERWRITE);
 }
 
-static void wait_next_second(void);
+/* Replaces the secret (a->value, or the stored one when NULL) and the status (a->flag); sets
+ * the not-before time when the secret changes or the user is disabled. */
+static int user_update_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct wr_args *a = arg;
+    json_t *j = NULL;
+    int err = user_rec_get(st, t, a->name, &j);
 
-int iam_user_set_secret(struct iam_store *st, const char *name, const char *secret,
-                        const char **msg)
+    if (err == TS_OK) {
+        const char *secret = a->value;
+        if (secret == NULL)
+            secret = json_string_value(json_object_get(j, "secret"));
+        err = user_rec_put(st, t, a->name, secret, a->flag, 0);
+    }
+    /* the sessions obtained with the old secret end with it; so do a disabled user's */
+    if (err == TS_OK && (a->value != NULL || !a->flag))
+        err = put_nb(st, t, a->name, nb_now());
+    user_rec_free(j);
+    return err;
+}
+
+/* Validates name and secret for add / set_secret; *msg (optional) gets the problem. */
+static int user_args(struct iam_lmdb *st, const char *name, const char *secret, const char **msg)
 {
     const char *why = check_user(st, name, secret);
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    json_t *j = NULL;
-    int err, rc;
+    if (why == NULL)
+        return TS_OK;
+    if (msg != NULL)
+        *msg = why;
+    return TS_E_INVALID_ARGUMENT;
+}
 
-    if (why != NULL) {
-        if (msg != NULL)
-            *msg = why;
-        return TS_E_INVALID_ARGUMENT;
+static int lm_user_add(void *impl, const char *name, const char *secret, const char **msg)
+{
+    struct wr_args a = {.name = name, .value = secret};
+    int err = user_args(impl, name, secret, msg);
+    return err != TS_OK ? err : wr_run(impl, user_add_body, &a);
+}
+
+/* Replaces the secret, keeping the stored status. */
+static int set_secret_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct wr_args *a = arg;
+    json_t *j = NULL;
+    int err = user_rec_get(st, t, a->name, &j);
+    if (err == TS_OK) {
+        a->flag = json_is_true(json_object_get(j, "enabled"));
+        err = user_update_body(st, t, a);
     }
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(name);
-    rc = mdb_get(t, st->dbi[DB_USERS], &k, &v);
-    if (rc != 0) {
-        err = map_rc(rc, "get user");
-        goto fail;
-    }
-    if ((j = user_rec_load(&v)) == NULL) {
-        err = TS_E_INTERNAL;
-        goto fail;
-    }
-    err = user_rec_put(st, t, name, secret, json_is_true(json_object_get(j, "enabled")), 0);
-    /* the sessions obtained with the old secret end with it */
-    if (err == TS_OK)
-        err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
-    if (err != TS_OK)
-        goto fail;
     user_rec_free(j);
-    err = wr_commit(st, t);
-    if (err == TS_OK)
-        wait_next_second();
-    return err;
-fail:
-    user_rec_free(j);
-    mdb_txn_abort(t);
     return err;
 }
 
+static int lm_user_set_secret(void *impl, const char *name, const char *secret, const char **msg)
+{
+    struct wr_args a = {.name = name, .value = secret};
+    int err = user_args(impl, name, secret, msg);
+    return err != TS_OK ? err : wr_run(impl, set_secret_body, &a);
+}
 static int strv_copy(const struct iam_strv *src, struct iam_strv *dst)
 {
     memset(dst, 0, sizeof *dst);
@@ -617,7 +666,7 @@ static int user_copy(const struct iam_user *src, struct iam_user *dst)
     dst->name = strdup(src->name);
     dst->secret = strdup(src->secret);
     dst->enabled = src->enabled;
-    dst->not_before = src->not_before;
+    dst->not_before_ns = src->not_before_ns;
     if (dst->name == NULL || dst->secret == NULL || strv_copy(&src->policies, &dst->policies) ||
         strv_copy(&src->groups, &dst->groups)) {
         iam_user_cleanup(dst);
@@ -626,7 +675,7 @@ static int user_copy(const struct iam_user *src, struct iam_user *dst)
     return TS_OK;
 }
 
-static size_t last_txnid(struct iam_store *st)
+static size_t last_txnid(struct iam_lmdb *st)
 {
     MDB_envinfo info;
     return mdb_env_info(st->env, &info) == 0 ? info.me_last_txnid : 0;
@@ -640,10 +689,11 @@ static size_t ucache_index(const char *name)
     return h & (UCACHE_SLOTS - 1);
 }
 
-static int user_read(struct iam_store *st, const char *name, struct iam_user *out);
+static int user_read(struct iam_lmdb *st, const char *name, struct iam_user *out);
 
-int iam_user_get(struct iam_store *st, const char *name, struct iam_user *out)
+static int lm_user_get(void *impl, const char *name, struct iam_user *out)
 {
+    struct iam_lmdb *st = impl;
     if (!key_ok(name))
         return TS_E_NO_SUCH_ENTITY;
     size_t idx = ucache_index(name), txnid = last_txnid(st);
@@ -672,30 +722,21 @@ int iam_user_get(struct iam_store *st, const char *name, struct iam_user *out)
     return TS_OK;
 }
 
-static int user_read(struct iam_store *st, const char *name, struct iam_user *out)
+static int user_read(struct iam_lmdb *st, const char *name, struct iam_user *out)
 {
     struct iam_user u = {0};
     MDB_txn *t = NULL;
-    MDB_val k, v;
     json_t *j = NULL;
-    int err, rc;
+    int err;
 
     if (!key_ok(name))
         return TS_E_NO_SUCH_ENTITY;
     err = rd_begin(st, &t);
     if (err != TS_OK)
         return err;
-    k = mval(name);
-    rc = mdb_get(t, st->dbi[DB_USERS], &k, &v);
-    if (rc != 0) {
-        err = map_rc(rc, "get user");
+    err = user_rec_get(st, t, name, &j);
+    if (err != TS_OK)
         goto out;
-    }
-    j = user_rec_load(&v);
-    if (j == NULL) {
-        err = TS_E_INTERNAL;
-        goto out;
-    }
     u.name = strdup(name);
     u.secret = strdup(json_string_value(json_object_get(j, "secret")));
     u.enabled = json_is_true(json_object_get(j, "enabled"));
@@ -703,18 +744,9 @@ static int user_read(struct iam_store *st, const char *name, struct iam_user *ou
         err = TS_E_INTERNAL;
         goto out;
     }
-    rc = mdb_get(t, st->dbi[DB_NOTBEFORE], &k, &v);
-    if (rc == 0) {
-        int64_t nb;
-        err = get_i64(&v, &nb);
-        if (err != TS_OK)
-            goto out;
-        u.not_before = (time_t)nb;
-    } else if (rc != MDB_NOTFOUND) {
-        err = map_rc(rc, "get notbefore");
-        goto out;
-    }
-    err = dup_list(st, t, DB_ATT_USER, name, &u.policies);
+    err = get_nb(st, t, name, &u.not_before_ns);
+    if (err == TS_OK)
+        err = dup_list(st, t, DB_ATT_USER, name, &u.policies);
     if (err == TS_OK)
         err = dup_list(st, t, DB_UGROUPS, name, &u.groups);
     if (err != TS_OK)
@@ -728,139 +760,72 @@ out:
     return err;
 }
 
-/* Session tokens carry whole seconds. Disabling or removing a user revokes every session
- * issued up to the end of the current second (not-before = now + 1), and returns only once
- * that second has passed, so that sessions issued after the call are not caught. */
-static void wait_next_second(void)
+static int lm_user_set_enabled(void *impl, const char *name, bool enabled)
 {
-    time_t until = time(NULL) + 1;
-    while (time(NULL) < until) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    struct wr_args a = {.name = name, .flag = enabled};
+    return key_ok(name) ? wr_run(impl, user_update_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
-int iam_user_set_enabled(struct iam_store *st, const char *name, bool enabled)
+/* Removes the user, its group memberships and attachments, and revokes its sessions. */
+static int user_remove_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    json_t *j = NULL;
-    int err, rc;
-
-    if (!key_ok(name))
-        return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(name);
-    rc = mdb_get(t, st->dbi[DB_USERS], &k, &v);
-    if (rc != 0) {
-        err = map_rc(rc, "get user");
-        goto fail;
-    }
-    j = user_rec_load(&v);
-    if (j == NULL) {
-        err = TS_E_INTERNAL;
-        goto fail;
-    }
-    err = user_rec_put(st, t, name, json_string_value(json_object_get(j, "secret")), enabled, 0);
-    if (err == TS_OK && !enabled)
-        err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
-    if (err != TS_OK)
-        goto fail;
-    user_rec_free(j);
-    err = wr_commit(st, t);
-    if (err == TS_OK && !enabled)
-        wait_next_second();
-    return err;
-fail:
-    user_rec_free(j);
-    mdb_txn_abort(t);
-    return err;
-}
-
-int iam_user_remove(struct iam_store *st, const char *name)
-{
+    struct wr_args *a = arg;
     struct iam_strv groups = {0};
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err, rc;
+    MDB_val k = mval(a->name), v;
+    int err, rc = mdb_del(t, st->dbi[DB_USERS], &k, NULL);
 
-    if (!key_ok(name))
-        return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
+    if (rc != 0)
+        return map_rc(rc, "del user");
+    err = dup_list(st, t, DB_UGROUPS, a->name, &groups);
+    for (size_t i = 0; err == TS_OK && i < groups.n; i++) {
+        MDB_val gk = mval(groups.v[i]);
+        v = mval(a->name);
+        rc = mdb_del(t, st->dbi[DB_GMEMBERS], &gk, &v);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            err = map_rc(rc, "del member");
+    }
+    iam_strv_free(&groups);
     if (err != TS_OK)
         return err;
-    k = mval(name);
-    rc = mdb_del(t, st->dbi[DB_USERS], &k, NULL);
-    if (rc != 0) {
-        err = map_rc(rc, "del user");
-        goto fail;
-    }
-    err = dup_list(st, t, DB_UGROUPS, name, &groups);
-    if (err != TS_OK)
-        goto fail;
-    for (size_t i = 0; i < groups.n; i++) {
-        MDB_val gk = mval(groups.v[i]);
-        v = mval(name);
-        rc = mdb_del(t, st->dbi[DB_GMEMBERS], &gk, &v);
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            err = map_rc(rc, "del member");
-            goto fail;
-        }
-    }
     rc = mdb_del(t, st->dbi[DB_UGROUPS], &k, NULL);
     if (rc == 0 || rc == MDB_NOTFOUND)
         rc = mdb_del(t, st->dbi[DB_ATT_USER], &k, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        err = map_rc(rc, "del user links");
-        goto fail;
-    }
-    err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)time(NULL) + 1);
-    if (err != TS_OK)
-        goto fail;
-    iam_strv_free(&groups);
-    err = wr_commit(st, t);
-    if (err == TS_OK)
-        wait_next_second();
-    return err;
-fail:
-    iam_strv_free(&groups);
-    mdb_txn_abort(t);
-    return err;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return map_rc(rc, "del user links");
+    return put_nb(st, t, a->name, nb_now());
 }
 
-int iam_user_list(struct iam_store *st, struct iam_strv *out)
+static int lm_user_remove(void *impl, const char *name)
 {
-    return key_list(st, DB_USERS, out);
+    struct wr_args a = {.name = name};
+    return key_ok(name) ? wr_run(impl, user_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
-int iam_user_revoke_sessions(struct iam_store *st, const char *name, time_t now)
+static int lm_user_list(void *impl, struct iam_strv *out)
 {
+    return key_list(impl, DB_USERS, out);
+}
+
+/* Sets the not-before time of a->name (of an existing user in a->db when not DB_COUNT). */
+static int revoke_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct wr_args *a = arg;
+    int err = a->db != DB_COUNT ? exists(st, t, a->db, a->name) : TS_OK;
+    return err != TS_OK ? err : put_nb(st, t, a->name, a->i64);
+}
+
+static int lm_user_revoke_sessions(void *impl, const char *name, int64_t nb_ns)
+{
+    struct wr_args a = {.name = name, .db = DB_USERS, .i64 = nb_ns};
+    return key_ok(name) ? wr_run(impl, revoke_body, &a) : TS_E_NO_SUCH_ENTITY;
+}
+
+static int lm_parent_not_before(void *impl, const char *parent, int64_t *out)
+{
+    struct iam_lmdb *st = impl;
     MDB_txn *t = NULL;
-    int err;
-
-    if (!key_ok(name))
-        return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = exists(st, t, DB_USERS, name);
-    if (err == TS_OK)
-        err = put_i64(st, t, DB_NOTBEFORE, name, (int64_t)now);
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
-}
-
-int iam_parent_not_before(struct iam_store *st, const char *parent, time_t *out)
-{
-    MDB_txn *t = NULL;
-    MDB_val k, v;
     int64_t nb = 0;
-    int err, rc;
+    int err;
 
     if (!key_ok(parent)) {
         *out = 0;
@@ -869,46 +834,29 @@ int iam_parent_not_before(struct iam_store *st, const char *parent, time_t *out)
     err = rd_begin(st, &t);
     if (err != TS_OK)
         return err;
-    k = mval(parent);
-    rc = mdb_get(t, st->dbi[DB_NOTBEFORE], &k, &v);
-    if (rc == 0)
-        err = get_i64(&v, &nb);
-    else if (rc != MDB_NOTFOUND)
-        err = map_rc(rc, "get notbefore");
+    err = get_nb(st, t, parent, &nb);
     rd_end(st, t);
     if (err == TS_OK)
-        *out = (time_t)nb;
+        *out = nb;
     return err;
 }
 
-int iam_parent_revoke_sessions(struct iam_store *st, const char *parent, time_t now)
+static int lm_parent_revoke_sessions(void *impl, const char *parent, int64_t nb_ns)
 {
-    MDB_txn *t = NULL;
-    int err;
-
-    if (!key_ok(parent))
-        return TS_E_INVALID_ARGUMENT;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = put_i64(st, t, DB_NOTBEFORE, parent, (int64_t)now);
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    struct wr_args a = {.name = parent, .db = DB_COUNT, .i64 = nb_ns};
+    return key_ok(parent) ? wr_run(impl, revoke_body, &a) : TS_E_INVALID_ARGUMENT;
 }
 
 /* ---- groups ---- */
 
-static int group_rec_put(struct iam_store *st, MDB_txn *t, const char *group, bool enabled)
+static int group_rec_put(struct iam_lmdb *st, MDB_txn *t, const char *group, bool enabled)
 {
     MDB_val k = mval(group), v = mval(enabled ? "{\"enabled\":true}" : "{\"enabled\":false}");
     return map_rc(mdb_put(t, st->dbi[DB_GROUPS], &k, &v, 0), "put group");
 }
 
 /* Puts the pair (key, val) into a DUPSORT db; an existing pair is not an error. */
-static int dup_put(struct iam_store *st, MDB_txn *t, enum iam_dbi db, const char *key,
+static int dup_put(struct iam_lmdb *st, MDB_txn *t, enum iam_dbi db, const char *key,
                    const char *val)
 {
     MDB_val k = mval(key), v = mval(val);
@@ -916,93 +864,89 @@ static int dup_put(struct iam_store *st, MDB_txn *t, enum iam_dbi db, const char
     return rc == MDB_KEYEXIST ? TS_OK : map_rc(rc, "put");
 }
 
-int iam_group_add(struct iam_store *st, const char *group, const char *const *members, size_t n)
+/* Deletes the pair (key, val) from a DUPSORT db (the whole key when val is NULL); an absent
+ * one is not an error. */
+static int dup_del(struct iam_lmdb *st, MDB_txn *t, enum iam_dbi db, const char *key,
+                   const char *val)
 {
-    MDB_txn *t = NULL;
-    int err;
+    MDB_val k = mval(key), v;
+    int rc;
+    if (val != NULL)
+        v = mval(val);
+    rc = mdb_del(t, st->dbi[db], &k, val != NULL ? &v : NULL);
+    return rc == MDB_NOTFOUND ? TS_OK : map_rc(rc, "del");
+}
+
+typedef int (*dup_fn)(struct iam_lmdb *st, MDB_txn *t, enum iam_dbi db, const char *key,
+                      const char *val);
+
+/* Adds (fn dup_put: each member must be a user) or removes (dup_del) the memberships of
+ * a->members in group a->name, both directions; names too long for a key are skipped (adding
+ * refused them before). */
+static int members_apply(struct iam_lmdb *st, MDB_txn *t, const struct wr_args *a, dup_fn fn)
+{
+    int err = TS_OK;
+    for (size_t i = 0; err == TS_OK && i < a->n; i++) {
+        if (!key_ok(a->members[i]))
+            continue;
+        if (fn == dup_put)
+            err = exists(st, t, DB_USERS, a->members[i]);
+        if (err == TS_OK)
+            err = fn(st, t, DB_GMEMBERS, a->name, a->members[i]);
+        if (err == TS_OK)
+            err = fn(st, t, DB_UGROUPS, a->members[i], a->name);
+    }
+    return err;
+}
+
+static int group_add_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct wr_args *a = arg;
+    int err = exists(st, t, DB_GROUPS, a->name);
+
+    if (err == TS_E_NO_SUCH_ENTITY)
+        err = group_rec_put(st, t, a->name, true);
+    return err == TS_OK ? members_apply(st, t, a, dup_put) : err;
+}
+
+static int lm_group_add(void *impl, const char *group, const char *const *members, size_t n)
+{
+    struct wr_args a = {.name = group, .members = members, .n = n};
 
     if (!group_name_ok(group))
         return TS_E_INVALID_ARGUMENT;
     for (size_t i = 0; i < n; i++)
         if (!key_ok(members[i]))
             return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = exists(st, t, DB_GROUPS, group);
-    if (err == TS_E_NO_SUCH_ENTITY)
-        err = group_rec_put(st, t, group, true);
-    for (size_t i = 0; err == TS_OK && i < n; i++) {
-        err = exists(st, t, DB_USERS, members[i]);
-        if (err == TS_OK)
-            err = dup_put(st, t, DB_GMEMBERS, group, members[i]);
-        if (err == TS_OK)
-            err = dup_put(st, t, DB_UGROUPS, members[i], group);
-    }
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    return wr_run(impl, group_add_body, &a);
 }
 
-int iam_group_remove(struct iam_store *st, const char *group, const char *const *members, size_t n)
+static int group_remove_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err, rc;
+    struct wr_args *a = arg;
+    MDB_val k = mval(a->name), v;
+    int err = exists(st, t, DB_GROUPS, a->name);
 
-    if (!key_ok(group))
-        return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
     if (err != TS_OK)
         return err;
-    err = exists(st, t, DB_GROUPS, group);
-    if (err != TS_OK)
-        goto fail;
-    k = mval(group);
-    if (n == 0) {
-        rc = mdb_get(t, st->dbi[DB_GMEMBERS], &k, &v);
-        if (rc == 0) {
-            err = TS_E_GROUP_NOT_EMPTY;
-            goto fail;
-        }
-        rc = mdb_del(t, st->dbi[DB_GROUPS], &k, NULL);
-        if (rc == 0) {
-            rc = mdb_del(t, st->dbi[DB_ATT_GROUP], &k, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
-        }
-        if (rc != 0) {
-            err = map_rc(rc, "del group");
-            goto fail;
-        }
-        return wr_commit(st, t);
+    if (a->n == 0) {
+        if (mdb_get(t, st->dbi[DB_GMEMBERS], &k, &v) == 0)
+            return TS_E_GROUP_NOT_EMPTY;
+        err = map_rc(mdb_del(t, st->dbi[DB_GROUPS], &k, NULL), "del group");
+        return err == TS_OK ? dup_del(st, t, DB_ATT_GROUP, a->name, NULL) : err;
     }
-    for (size_t i = 0; i < n; i++) {
-        MDB_val uk;
-        if (!key_ok(members[i]))
-            continue;
-        uk = mval(members[i]);
-        v = mval(members[i]);
-        rc = mdb_del(t, st->dbi[DB_GMEMBERS], &k, &v);
-        if (rc == 0 || rc == MDB_NOTFOUND) {
-            v = mval(group);
-            rc = mdb_del(t, st->dbi[DB_UGROUPS], &uk, &v);
-        }
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            err = map_rc(rc, "del member");
-            goto fail;
-        }
-    }
-    return wr_commit(st, t);
-fail:
-    mdb_txn_abort(t);
-    return err;
+    return members_apply(st, t, a, dup_del);
 }
 
-int iam_group_get(struct iam_store *st, const char *group, struct iam_group *out)
+static int lm_group_remove(void *impl, const char *group, const char *const *members, size_t n)
 {
+    struct wr_args a = {.name = group, .members = members, .n = n};
+    return key_ok(group) ? wr_run(impl, group_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
+}
+
+static int lm_group_get(void *impl, const char *group, struct iam_group *out)
+{
+    struct iam_lmdb *st = impl;
     struct iam_group g = {0};
     MDB_txn *t = NULL;
     MDB_val k, v;
@@ -1038,56 +982,44 @@ out:
     return err;
 }
 
-int iam_group_list(struct iam_store *st, struct iam_strv *out)
+static int lm_group_list(void *impl, struct iam_strv *out)
 {
-    return key_list(st, DB_GROUPS, out);
+    return key_list(impl, DB_GROUPS, out);
 }
 
-int iam_group_set_enabled(struct iam_store *st, const char *group, bool enabled)
+static int group_enable_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    MDB_txn *t = NULL;
-    int err;
+    struct wr_args *a = arg;
+    int err = exists(st, t, DB_GROUPS, a->name);
+    return err != TS_OK ? err : group_rec_put(st, t, a->name, a->flag);
+}
 
-    if (!key_ok(group))
-        return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = exists(st, t, DB_GROUPS, group);
-    if (err == TS_OK)
-        err = group_rec_put(st, t, group, enabled);
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+static int lm_group_set_enabled(void *impl, const char *group, bool enabled)
+{
+    struct wr_args a = {.name = group, .flag = enabled};
+    return key_ok(group) ? wr_run(impl, group_enable_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
 /* ---- policies ---- */
 
-int iam_policy_put(struct iam_store *st, const char *name, const char *json)
+static int policy_put_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err;
-
-    if (!policy_name_ok(name) || json == NULL)
-        return TS_E_INVALID_ARGUMENT;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(name);
-    v = mval(json);
-    err = map_rc(mdb_put(t, st->dbi[DB_POLICIES], &k, &v, 0), "put policy");
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    struct wr_args *a = arg;
+    MDB_val k = mval(a->name), v = mval(a->value);
+    return map_rc(mdb_put(t, st->dbi[DB_POLICIES], &k, &v, 0), "put policy");
 }
 
-int iam_policy_get(struct iam_store *st, const char *name, char **json)
+static int lm_policy_put(void *impl, const char *name, const char *json)
 {
+    struct wr_args a = {.name = name, .value = json};
+    if (!policy_name_ok(name) || json == NULL)
+        return TS_E_INVALID_ARGUMENT;
+    return wr_run(impl, policy_put_body, &a);
+}
+
+static int lm_policy_get(void *impl, const char *name, char **json)
+{
+    struct iam_lmdb *st = impl;
     MDB_txn *t = NULL;
     MDB_val k, v;
     int err;
@@ -1111,7 +1043,7 @@ int iam_policy_get(struct iam_store *st, const char *name, char **json)
 }
 
 /* Whether policy is attached to any target of any kind (full scan: attachments are few). */
-static int policy_in_use(struct iam_store *st, MDB_txn *t, const char *policy, bool *used)
+static int policy_in_use(struct iam_lmdb *st, MDB_txn *t, const char *policy, bool *used)
 {
     static const enum iam_dbi dbs[] = {DB_ATT_USER, DB_ATT_GROUP, DB_ATT_DN, DB_ATT_ROLE};
     size_t plen = strlen(policy);
@@ -1137,37 +1069,29 @@ static int policy_in_use(struct iam_store *st, MDB_txn *t, const char *policy, b
     return TS_OK;
 }
 
-int iam_policy_remove(struct iam_store *st, const char *name)
+static int policy_remove_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    MDB_txn *t = NULL;
-    MDB_val k;
-    bool used;
-    int err;
+    struct wr_args *a = arg;
+    MDB_val k = mval(a->name);
+    bool used = false;
+    int err = exists(st, t, DB_POLICIES, a->name);
 
-    if (!key_ok(name))
-        return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = exists(st, t, DB_POLICIES, name);
     if (err == TS_OK)
-        err = policy_in_use(st, t, name, &used);
+        err = policy_in_use(st, t, a->name, &used);
     if (err == TS_OK && used)
         err = TS_E_POLICY_IN_USE;
-    if (err == TS_OK) {
-        k = mval(name);
-        err = map_rc(mdb_del(t, st->dbi[DB_POLICIES], &k, NULL), "del policy");
-    }
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    return err != TS_OK ? err : map_rc(mdb_del(t, st->dbi[DB_POLICIES], &k, NULL), "del policy");
 }
 
-int iam_policy_list(struct iam_store *st, struct iam_strv *out)
+static int lm_policy_remove(void *impl, const char *name)
 {
-    return key_list(st, DB_POLICIES, out);
+    struct wr_args a = {.name = name};
+    return key_ok(name) ? wr_run(impl, policy_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
+}
+
+static int lm_policy_list(void *impl, struct iam_strv *out)
+{
+    return key_list(impl, DB_POLICIES, out);
 }
 
 /* ---- attachments ---- */
@@ -1187,60 +1111,46 @@ static enum iam_dbi att_db(enum iam_target kind)
     return DB_COUNT;
 }
 
-int iam_attach(struct iam_store *st, enum iam_target kind, const char *target, const char *policy)
+static int attach_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    enum iam_dbi db = att_db(kind);
-    MDB_txn *t = NULL;
-    int err = TS_OK;
-
-    if (db == DB_COUNT || !policy_name_ok(policy))
-        return TS_E_INVALID_ARGUMENT;
-    if (!key_ok(target))
-        return kind == IAM_TARGET_USER || kind == IAM_TARGET_GROUP ? TS_E_NO_SUCH_ENTITY
-                                                                   : TS_E_INVALID_ARGUMENT;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    if (kind == IAM_TARGET_USER)
-        err = exists(st, t, DB_USERS, target);
-    else if (kind == IAM_TARGET_GROUP)
-        err = exists(st, t, DB_GROUPS, target);
-    if (err == TS_OK)
-        err = dup_put(st, t, db, target, policy);
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    struct wr_args *a = arg;
+    int err = a->flag ? exists(st, t, a->db == DB_ATT_USER ? DB_USERS : DB_GROUPS, a->name) : TS_OK;
+    return err != TS_OK ? err : dup_put(st, t, a->db, a->name, a->value);
 }
 
-int iam_detach(struct iam_store *st, enum iam_target kind, const char *target, const char *policy)
+static int lm_attach(void *impl, enum iam_target kind, const char *target, const char *policy)
 {
-    enum iam_dbi db = att_db(kind);
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err;
+    bool checked = kind == IAM_TARGET_USER || kind == IAM_TARGET_GROUP;
+    struct wr_args a = {.name = target, .value = policy, .db = att_db(kind), .flag = checked};
 
-    if (db == DB_COUNT)
+    if (a.db == DB_COUNT || !policy_name_ok(policy))
+        return TS_E_INVALID_ARGUMENT;
+    if (!key_ok(target))
+        return checked ? TS_E_NO_SUCH_ENTITY : TS_E_INVALID_ARGUMENT;
+    return wr_run(impl, attach_body, &a);
+}
+
+static int detach_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct wr_args *a = arg;
+    MDB_val k = mval(a->name), v = mval(a->value);
+    return map_rc(mdb_del(t, st->dbi[a->db], &k, &v), "detach");
+}
+
+static int lm_detach(void *impl, enum iam_target kind, const char *target, const char *policy)
+{
+    struct wr_args a = {.name = target, .value = policy, .db = att_db(kind)};
+
+    if (a.db == DB_COUNT)
         return TS_E_INVALID_ARGUMENT;
     if (!key_ok(target) || !key_ok(policy))
         return TS_E_NO_SUCH_ENTITY;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(target);
-    v = mval(policy);
-    err = map_rc(mdb_del(t, st->dbi[db], &k, &v), "detach");
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    return wr_run(impl, detach_body, &a);
 }
 
-int iam_attached(struct iam_store *st, enum iam_target kind, const char *target,
-                 struct iam_strv *out)
+static int lm_attached(void *impl, enum iam_target kind, const char *target, struct iam_strv *out)
 {
+    struct iam_lmdb *st = impl;
     enum iam_dbi db = att_db(kind);
     struct iam_strv sv = {0};
     MDB_txn *t = NULL;
@@ -1268,7 +1178,7 @@ int iam_attached(struct iam_store *st, enum iam_target kind, const char *target,
 /* ---- revoked keys ---- */
 
 /* Deletes revocations whose expiry has passed. */
-static int prune_revoked(struct iam_store *st, MDB_txn *t, time_t now)
+static int prune_revoked(struct iam_lmdb *st, MDB_txn *t, time_t now)
 {
     MDB_cursor *c = NULL;
     MDB_val k, v;
@@ -1289,28 +1199,22 @@ static int prune_revoked(struct iam_store *st, MDB_txn *t, time_t now)
     return rc == MDB_NOTFOUND ? TS_OK : map_rc(rc, "prune");
 }
 
-int iam_revoke_key(struct iam_store *st, const char *access_key, time_t expires)
+static int revoke_key_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
-    MDB_txn *t = NULL;
-    int err;
-
-    if (!key_ok(access_key))
-        return TS_E_INVALID_ARGUMENT;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = prune_revoked(st, t, time(NULL));
-    if (err == TS_OK)
-        err = put_i64(st, t, DB_REVOKED, access_key, (int64_t)expires);
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
-    }
-    return wr_commit(st, t);
+    struct wr_args *a = arg;
+    int err = prune_revoked(st, t, time(NULL));
+    return err != TS_OK ? err : put_i64(st, t, DB_REVOKED, a->name, a->i64);
 }
 
-bool iam_key_revoked(struct iam_store *st, const char *access_key)
+static int lm_revoke_key(void *impl, const char *access_key, time_t expires)
 {
+    struct wr_args a = {.name = access_key, .i64 = (int64_t)expires};
+    return key_ok(access_key) ? wr_run(impl, revoke_key_body, &a) : TS_E_INVALID_ARGUMENT;
+}
+
+static bool lm_key_revoked(void *impl, const char *access_key)
+{
+    struct iam_lmdb *st = impl;
     MDB_txn *t = NULL;
     MDB_val k, v;
     int64_t exp = 0;
@@ -1326,35 +1230,77 @@ bool iam_key_revoked(struct iam_store *st, const char *access_key)
 }
 
 /* ---- blobs ---- */
+/* ---- blobs ---- */
 
-int iam_blob_put(struct iam_store *st, const char *name, const void *data, size_t len)
+/* The version of blob name in t: 0 when absent, the stored one, or 1 for a blob stored
+ * before versions. */
+static int blob_version(struct iam_lmdb *st, MDB_txn *t, const char *name, uint64_t *ver)
 {
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err;
+    MDB_val k = mval(name), v;
+    int rc = mdb_get(t, st->dbi[DB_BLOBS], &k, &v);
 
-    if (!key_ok(name) || (data == NULL && len > 0))
-        return TS_E_INVALID_ARGUMENT;
-    err = wr_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(name);
-    v.mv_size = len;
-    v.mv_data = (void *)(len > 0 ? data : "");
-    err = map_rc(mdb_put(t, st->dbi[DB_BLOBS], &k, &v, 0), "put blob");
-    if (err != TS_OK) {
-        mdb_txn_abort(t);
-        return err;
+    *ver = 0;
+    if (rc == MDB_NOTFOUND)
+        return TS_OK;
+    if (rc != 0)
+        return map_rc(rc, "get blob");
+    rc = mdb_get(t, st->dbi[DB_BLOBVER], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *ver = 1;
+        return TS_OK;
     }
-    return wr_commit(st, t);
+    if (rc != 0 || v.mv_size != sizeof *ver)
+        return rc != 0 ? map_rc(rc, "get blob version") : TS_E_INTERNAL;
+    memcpy(ver, v.mv_data, sizeof *ver);
+    return TS_OK;
 }
 
-int iam_blob_get(struct iam_store *st, const char *name, void **data, size_t *len)
+/* Writes the blob with the next version, when a->flag only over version a->version. */
+static int blob_put_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
 {
+    struct wr_args *a = arg;
+    MDB_val k = mval(a->name), v = {a->len, (void *)(a->len > 0 ? a->data : "")}, vv;
+    uint64_t cur;
+    int err = blob_version(st, t, a->name, &cur);
+
+    if (err != TS_OK)
+        return err;
+    if (a->flag && cur != a->version)
+        return TS_E_PRECONDITION_FAILED;
+    err = map_rc(mdb_put(t, st->dbi[DB_BLOBS], &k, &v, 0), "put blob");
+    cur++;
+    vv.mv_size = sizeof cur;
+    vv.mv_data = &cur;
+    return err != TS_OK ? err : map_rc(mdb_put(t, st->dbi[DB_BLOBVER], &k, &vv, 0), "put version");
+}
+
+static int lm_blob_put(void *impl, const char *name, const void *data, size_t len)
+{
+    struct wr_args a = {.name = name, .data = data, .len = len};
+    if (!key_ok(name) || (data == NULL && len > 0))
+        return TS_E_INVALID_ARGUMENT;
+    return wr_run(impl, blob_put_body, &a);
+}
+
+static int lm_blob_cas(void *impl, const char *name, uint64_t expected, const void *data,
+                       size_t len)
+{
+    struct wr_args a = {.name = name, .data = data, .len = len, .flag = true, .version = expected};
+    if (!key_ok(name) || (data == NULL && len > 0))
+        return TS_E_INVALID_ARGUMENT;
+    return wr_run(impl, blob_put_body, &a);
+}
+
+static int lm_blob_get(void *impl, const char *name, void **data, size_t *len, uint64_t *version)
+{
+    struct iam_lmdb *st = impl;
     MDB_txn *t = NULL;
     MDB_val k, v;
+    uint64_t ver = 0;
     int err;
 
+    if (version != NULL)
+        *version = 0;
     if (!key_ok(name))
         return TS_E_NO_SUCH_ENTITY;
     err = rd_begin(st, &t);
@@ -1362,6 +1308,8 @@ int iam_blob_get(struct iam_store *st, const char *name, void **data, size_t *le
         return err;
     k = mval(name);
     err = map_rc(mdb_get(t, st->dbi[DB_BLOBS], &k, &v), "get blob");
+    if (err == TS_OK)
+        err = blob_version(st, t, name, &ver);
     if (err == TS_OK) {
         char *p = malloc(v.mv_size + 1);
         if (p == NULL) {
@@ -1371,8 +1319,42 @@ int iam_blob_get(struct iam_store *st, const char *name, void **data, size_t *le
             p[v.mv_size] = '\0';
             *data = p;
             *len = v.mv_size;
+            if (version != NULL)
+                *version = ver;
         }
     }
     rd_end(st, t);
     return err;
 }
+
+static const struct iam_store_ops lmdb_ops = {
+    .close = lm_close,
+    .generation = lm_generation,
+    .set_reserved = lm_set_reserved,
+    .user_add = lm_user_add,
+    .user_set_secret = lm_user_set_secret,
+    .user_get = lm_user_get,
+    .user_set_enabled = lm_user_set_enabled,
+    .user_remove = lm_user_remove,
+    .user_list = lm_user_list,
+    .user_revoke_sessions = lm_user_revoke_sessions,
+    .parent_not_before = lm_parent_not_before,
+    .parent_revoke_sessions = lm_parent_revoke_sessions,
+    .group_add = lm_group_add,
+    .group_remove = lm_group_remove,
+    .group_get = lm_group_get,
+    .group_list = lm_group_list,
+    .group_set_enabled = lm_group_set_enabled,
+    .policy_put = lm_policy_put,
+    .policy_get = lm_policy_get,
+    .policy_remove = lm_policy_remove,
+    .policy_list = lm_policy_list,
+    .attach = lm_attach,
+    .detach = lm_detach,
+    .attached = lm_attached,
+    .revoke_key = lm_revoke_key,
+    .key_revoked = lm_key_revoked,
+    .blob_put = lm_blob_put,
+    .blob_get = lm_blob_get,
+    .blob_cas = lm_blob_cas,
+};

@@ -31,42 +31,112 @@ static void sess_cleanup(struct tldap_sess *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Serialises the tracked sessions (caller holds l->lock). malloc'ed JSON or NULL. */
-static char *sess_dump(const struct tldap *l)
+/* ---- the tracked sessions in the store ----
+ *
+ * TLDAP_SESSIONS_BLOB is a JSON array of {"dn","user","policies":[..],"expires"}, one entry
+ * per DN, shared by every process (and node) using the store. Each process changes only the
+ * entries it learns about, with iam_blob_update (a compare-and-swap, retried), merging into
+ * whatever the others wrote: an upsert adds policies (a union) and extends the expiry, a drop
+ * removes one DN, and every change prunes expired entries. l->lock only guards this
+ * process's in-memory copy, l->sess. */
+
+/* One change of the blob. */
+struct sess_edit {
+    const struct tldap_sess *up; /* sessions to merge in */
+    size_t nup;
+    const struct iam_strv *drop; /* DNs to remove, or NULL */
+    time_t now;
+};
+
+static bool strv_has(const struct iam_strv *sv, const char *s)
 {
-    json_t *arr = json_array();
-    char *s = NULL;
-    if (arr == NULL)
-        return NULL;
-    for (size_t i = 0; i < l->nsess; i++) {
-        const struct tldap_sess *se = &l->sess[i];
-        time_t exp = se->stored > se->expires ? se->stored : se->expires;
-        json_t *pol = json_array();
-        for (size_t j = 0; pol != NULL && j < se->policies.n; j++)
-            json_array_append_new(pol, json_string(se->policies.v[j]));
-        json_t *o = json_pack("{s:s, s:s, s:o, s:I}", "dn", se->dn, "user", se->username,
-                              "policies", pol ? pol : json_array(), "expires", (json_int_t)exp);
-        if (o == NULL || json_array_append_new(arr, o) != 0)
-            goto out;
-    }
-    s = json_dumps(arr, JSON_COMPACT);
-out:
-    json_decref(arr);
-    return s;
+    for (size_t i = 0; sv != NULL && i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
 }
 
-static int persist_locked(struct tldap *l)
+/* The stored entry for se merged with old (NULL or the entry stored for the same DN). */
+static json_t *sess_entry(const struct tldap_sess *se, json_t *old)
 {
-    char *s;
-    int rc;
+    time_t exp = se->stored > se->expires ? se->stored : se->expires;
+    json_int_t oexp = json_integer_value(json_object_get(old, "expires"));
+    json_t *pol = json_array(), *p;
+    size_t i;
+
+    for (i = 0; pol != NULL && i < se->policies.n; i++)
+        json_array_append_new(pol, json_string(se->policies.v[i]));
+    json_array_foreach(json_object_get(old, "policies"), i, p)
+    {
+        if (pol != NULL && json_is_string(p) && !strv_has(&se->policies, json_string_value(p)))
+            json_array_append(pol, p);
+    }
+    if (pol == NULL)
+        return NULL;
+    return json_pack("{s:s, s:s, s:o, s:I}", "dn", se->dn, "user", se->username, "policies", pol,
+                     "expires", oexp > (json_int_t)exp ? oexp : (json_int_t)exp);
+}
+
+/* Copies the live entries of old that e neither drops nor replaces into arr; *merged[i]
+ * gets the old entry of e->up[i] (borrowed from old). */
+static int sess_keep(json_t *old, const struct sess_edit *e, json_t *arr, json_t **merged)
+{
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(old, i, o)
+    {
+        const char *dn = json_string_value(json_object_get(o, "dn"));
+        bool mine = false;
+        if (dn == NULL || json_integer_value(json_object_get(o, "expires")) <= e->now ||
+            strv_has(e->drop, dn))
+            continue;
+        for (size_t j = 0; j < e->nup; j++)
+            if (strcmp(e->up[j].dn, dn) == 0) {
+                merged[j] = o;
+                mine = true;
+            }
+        if (!mine && json_array_append(arr, o) != 0)
+            return TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+/* iam_blob_edit_fn over the tracked sessions. */
+static int sess_edit_fn(const void *data, size_t len, void *arg, void **out, size_t *outlen)
+{
+    const struct sess_edit *e = arg;
+    json_t *old = data != NULL ? json_loadb(data, len, 0, NULL) : NULL;
+    json_t *arr = json_array(), **merged = calloc(e->nup + 1, sizeof *merged);
+    int rc = arr != NULL && merged != NULL ? TS_OK : TS_E_INTERNAL;
+
+    if (data != NULL && !json_is_array(old))
+        log_event(LOG_WARN, "ldap.sessions", "replacing a malformed %s blob", TLDAP_SESSIONS_BLOB);
+    if (rc == TS_OK && json_is_array(old))
+        rc = sess_keep(old, e, arr, merged);
+    for (size_t i = 0; rc == TS_OK && i < e->nup; i++)
+        if (json_array_append_new(arr, sess_entry(&e->up[i], merged[i])) != 0)
+            rc = TS_E_INTERNAL;
+    if (rc == TS_OK) {
+        char *s = json_dumps(arr, JSON_COMPACT);
+        *out = s;
+        *outlen = s != NULL ? strlen(s) : 0;
+        rc = s != NULL ? TS_OK : TS_E_INTERNAL;
+    }
+    free(merged);
+    json_decref(arr);
+    json_decref(old);
+    return rc;
+}
+
+/* Merges nup sessions into the blob, removing the DNs in drop (may be NULL). */
+static int sess_store(struct tldap *l, const struct tldap_sess *up, size_t nup,
+                      const struct iam_strv *drop)
+{
+    struct sess_edit e = {up, nup, drop, time(NULL)};
     if (l->st == NULL)
         return TS_OK;
-    s = sess_dump(l);
-    if (s == NULL)
-        return TS_E_INTERNAL;
-    rc = iam_blob_put(l->st, TLDAP_SESSIONS_BLOB, s, strlen(s));
-    free(s);
-    return rc;
+    return iam_blob_update(l->st, TLDAP_SESSIONS_BLOB, sess_edit_fn, &e);
 }
 
 static int sess_load(struct tldap *l)
@@ -77,7 +147,7 @@ static int sess_load(struct tldap *l)
     size_t i;
     time_t now = time(NULL);
 
-    if (iam_blob_get(l->st, TLDAP_SESSIONS_BLOB, &data, &len) != TS_OK)
+    if (iam_blob_get(l->st, TLDAP_SESSIONS_BLOB, &data, &len, NULL) != TS_OK)
         return TS_OK; /* nothing tracked yet */
     arr = json_loadb(data, len, 0, NULL);
     free(data);
@@ -157,7 +227,7 @@ int tldap_track(struct tldap *l, const char *dn, const char *username,
     if (s->username == NULL)
         rc = TS_E_INTERNAL;
     if (rc == TS_OK && changed && l->started)
-        rc = persist_locked(l);
+        rc = sess_store(l, s, 1, NULL);
     if (rc != TS_OK)
         s->stored = 0; /* write it again at the next login */
 out:
@@ -256,6 +326,7 @@ static bool sess_copy(struct tldap *l, size_t i, struct tldap_sess *out)
 /* Forgets the tracked session for dn (its sessions were just revoked). */
 static void sess_drop(struct tldap *l, const char *dn)
 {
+    struct iam_strv drop = {(char **)&dn, 1};
     pthread_mutex_lock(&l->lock);
     for (size_t i = 0; i < l->nsess; i++) {
         if (strcmp(l->sess[i].dn, dn) == 0) {
@@ -264,26 +335,27 @@ static void sess_drop(struct tldap *l, const char *dn)
             break;
         }
     }
-    persist_locked(l);
+    sess_store(l, NULL, 0, &drop);
     pthread_mutex_unlock(&l->lock);
 }
 
 static void prune_expired(struct tldap *l, time_t now)
 {
-    bool changed = false;
+    struct iam_strv gone = {0};
     pthread_mutex_lock(&l->lock);
     for (size_t i = 0; i < l->nsess;) {
         if (l->sess[i].expires <= now) {
+            tldap_strv_add(&gone, l->sess[i].dn);
             sess_cleanup(&l->sess[i]);
             l->sess[i] = l->sess[--l->nsess];
-            changed = true;
         } else {
             i++;
         }
     }
-    if (changed)
-        persist_locked(l);
+    if (gone.n > 0)
+        sess_store(l, NULL, 0, &gone);
     pthread_mutex_unlock(&l->lock);
+    iam_strv_free(&gone);
 }
 
 int tldap_check_now(struct tldap *l)
@@ -305,9 +377,8 @@ int tldap_check_now(struct tldap *l)
             log_kv(LOG_WARN, "ldap.refresh", "dn", s.dn, "result", "skipped", "error",
                    lrc != LDAP_SUCCESS ? ldap_err2string(lrc) : "internal error", NULL);
         } else if (a.v == V_REVOKE) {
-            /* Revoke everything issued up to and including this second. */
-            time_t nb = time(NULL) + 1;
-            if (iam_parent_revoke_sessions(l->st, s.dn, nb) == TS_OK) {
+            /* Revoke everything issued up to now. */
+            if (iam_parent_revoke_sessions(l->st, s.dn, iam_now_ns() + 1) == TS_OK) {
                 log_kv(LOG_INFO, "ldap.refresh", "dn", s.dn, "result", "revoked", "reason", a.why,
                        NULL);
                 log_audit("ldap.revoke", "dn", s.dn, "reason", a.why, NULL);
@@ -357,7 +428,7 @@ int tldap_start(struct tldap *l, struct iam_store *st)
     }
     pthread_mutex_lock(&l->lock);
     l->started = true;
-    persist_locked(l);
+    sess_store(l, l->sess, l->nsess, NULL); /* those tracked before the start */
     pthread_mutex_unlock(&l->lock);
     return TS_OK;
 }

@@ -3,15 +3,16 @@
  * The role set is one JSON object in the IAM store's blob POL_ROLES_BLOB:
  *   {"NAME": {"trust": "<trust policy JSON text>", "created": <epoch seconds>}, ...}
  * The store has no blob removal and no blob listing, so one object holds them all; every
- * read-modify-write of it runs under roles_mu. Attached policies are IAM_TARGET_ROLE
- * attachments of the store (so iam_policy_remove refuses to remove a policy a role uses).
+ * change is an iam_blob_update (a compare-and-swap on the blob's version, retried), so edits
+ * made at once by several threads, processes or nodes sharing the store are all kept. Attached
+ * policies are IAM_TARGET_ROLE attachments of the store (so iam_policy_remove refuses to remove a
+ * policy a role uses).
  *
  * @test tests/integration/test_roles.py
  */
 #include "policy/roles.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,6 @@
 #include "core/err.h"
 #include "policy/pol.h"
 #include "policy/pol_int.h"
-
-static pthread_mutex_t roles_mu = PTHREAD_MUTEX_INITIALIZER;
 
 bool pol_role_name_ok(const char *name)
 {
@@ -115,21 +114,10 @@ int pol_role_trust_validate(const char *json, size_t len, char *err, size_t errl
 
 /* ---- the role set blob ---- */
 
-static int load_roles(struct iam_store *st, json_t **out)
+/* Parses the role set (an empty one when data is NULL: no role yet). */
+static int parse_roles(const void *data, size_t len, json_t **out)
 {
-    void *data = NULL;
-    size_t len = 0;
-    json_t *j;
-    int rc = iam_blob_get(st, POL_ROLES_BLOB, &data, &len);
-
-    if (rc == TS_E_NO_SUCH_ENTITY) {
-        *out = json_object();
-        return *out != NULL ? TS_OK : TS_E_INTERNAL;
-    }
-    if (rc != TS_OK)
-        return rc;
-    j = json_loadb(data, len, 0, NULL);
-    free(data);
+    json_t *j = data != NULL ? json_loadb(data, len, 0, NULL) : json_object();
     if (j == NULL || !json_is_object(j)) {
         json_decref(j);
         return TS_E_INTERNAL;
@@ -138,21 +126,68 @@ static int load_roles(struct iam_store *st, json_t **out)
     return TS_OK;
 }
 
-static int save_roles(struct iam_store *st, json_t *roles)
+static int load_roles(struct iam_store *st, json_t **out)
 {
-    char *s = json_dumps(roles, JSON_COMPACT | JSON_SORT_KEYS);
-    int rc;
-    if (s == NULL)
-        return TS_E_INTERNAL;
-    rc = iam_blob_put(st, POL_ROLES_BLOB, s, strlen(s));
-    free(s);
+    void *data = NULL;
+    size_t len = 0;
+    int rc = iam_blob_get(st, POL_ROLES_BLOB, &data, &len, NULL);
+
+    if (rc != TS_OK && rc != TS_E_NO_SUCH_ENTITY)
+        return rc;
+    rc = parse_roles(data, len, out);
+    free(data);
+    return rc;
+}
+
+/* One change of the role set: put (trust != NULL) or remove the role name. */
+struct role_edit {
+    const char *name, *trust;
+    size_t len;
+    bool replace;
+    char *err;
+    size_t errlen;
+};
+
+static int role_put_in(json_t *roles, const struct role_edit *e)
+{
+    json_t *r = json_object_get(roles, e->name), *created;
+
+    if (r != NULL && !e->replace) {
+        snprintf(e->err, e->errlen, "role %s already exists", e->name);
+        return TS_E_ENTITY_EXISTS;
+    }
+    created = r != NULL ? json_object_get(r, "created") : NULL;
+    r = json_pack("{s:s%, s:I}", "trust", e->trust, e->len, "created",
+                  created != NULL ? json_integer_value(created) : (json_int_t)time(NULL));
+    return r != NULL && json_object_set_new(roles, e->name, r) == 0 ? TS_OK : TS_E_INTERNAL;
+}
+
+/* iam_blob_edit_fn over the role set. */
+static int role_edit_fn(const void *old, size_t oldlen, void *arg, void **out, size_t *outlen)
+{
+    const struct role_edit *e = arg;
+    json_t *roles = NULL;
+    int rc = parse_roles(old, oldlen, &roles);
+
+    if (rc == TS_OK && e->trust != NULL)
+        rc = role_put_in(roles, e);
+    else if (rc == TS_OK)
+        rc = json_object_del(roles, e->name) == 0 ? TS_OK : TS_E_NO_SUCH_ENTITY;
+    if (rc == TS_OK) {
+        char *s = json_dumps(roles, JSON_COMPACT | JSON_SORT_KEYS);
+        if (s == NULL)
+            rc = TS_E_INTERNAL;
+        *out = s;
+        *outlen = s != NULL ? strlen(s) : 0;
+    }
+    json_decref(roles);
     return rc;
 }
 
 int pol_role_put(struct iam_store *st, const char *name, const char *trust, size_t len,
                  bool replace, char *err, size_t errlen)
 {
-    json_t *roles = NULL, *r, *created;
+    struct role_edit e = {name, trust, len, replace, err, errlen};
     int rc;
 
     if (!pol_role_name_ok(name)) {
@@ -163,28 +198,7 @@ int pol_role_put(struct iam_store *st, const char *name, const char *trust, size
     rc = pol_role_trust_validate(trust, len, err, errlen);
     if (rc != TS_OK)
         return rc;
-    pthread_mutex_lock(&roles_mu);
-    rc = load_roles(st, &roles);
-    if (rc != TS_OK)
-        goto out;
-    r = json_object_get(roles, name);
-    if (r != NULL && !replace) {
-        snprintf(err, errlen, "role %s already exists", name);
-        rc = TS_E_ENTITY_EXISTS;
-        goto out;
-    }
-    created = r != NULL ? json_object_get(r, "created") : NULL;
-    r = json_pack("{s:s%, s:I}", "trust", trust, len, "created",
-                  created != NULL ? json_integer_value(created) : (json_int_t)time(NULL));
-    if (r == NULL || json_object_set_new(roles, name, r) != 0) {
-        rc = TS_E_INTERNAL;
-        goto out;
-    }
-    rc = save_roles(st, roles);
-out:
-    pthread_mutex_unlock(&roles_mu);
-    json_decref(roles);
-    return rc;
+    return iam_blob_update(st, POL_ROLES_BLOB, role_edit_fn, &e);
 }
 
 int pol_role_get(struct iam_store *st, const char *name, char **trust, time_t *created,
@@ -262,35 +276,22 @@ int pol_role_list(struct iam_store *st, struct iam_strv *out)
 
 int pol_role_remove(struct iam_store *st, const char *name)
 {
-    json_t *roles = NULL;
+    struct role_edit e = {.name = name};
     struct iam_strv pols = {0};
     int rc;
 
     if (!pol_role_name_ok(name))
         return TS_E_NO_SUCH_ENTITY;
-    pthread_mutex_lock(&roles_mu);
-    rc = load_roles(st, &roles);
-    if (rc != TS_OK)
-        goto out;
-    if (json_object_get(roles, name) == NULL) {
-        rc = TS_E_NO_SUCH_ENTITY;
-        goto out;
-    }
     /* The role first, so that no session can be minted with it while it is detached. */
-    json_object_del(roles, name);
-    rc = save_roles(st, roles);
-    if (rc != TS_OK)
-        goto out;
-    rc = iam_attached(st, IAM_TARGET_ROLE, name, &pols);
+    rc = iam_blob_update(st, POL_ROLES_BLOB, role_edit_fn, &e);
+    if (rc == TS_OK)
+        rc = iam_attached(st, IAM_TARGET_ROLE, name, &pols);
     for (size_t i = 0; rc == TS_OK && i < pols.n; i++) {
         rc = iam_detach(st, IAM_TARGET_ROLE, name, pols.v[i]);
         if (rc == TS_E_NO_SUCH_ENTITY)
             rc = TS_OK;
     }
-out:
-    pthread_mutex_unlock(&roles_mu);
     iam_strv_free(&pols);
-    json_decref(roles);
     return rc;
 }
 

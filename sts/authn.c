@@ -163,18 +163,18 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
             *msg = "The parent user of these credentials is disabled.";
             goto fail;
         }
-        if (t.issued < u.not_before) {
+        if (t.issued_ns < u.not_before_ns) {
             *msg = "These credentials have been revoked.";
             goto fail;
         }
     } else {
-        time_t nb = 0;
+        int64_t nb = 0;
         if (strcmp(t.source, "root") == 0 &&
             (c->cfg.root_user == NULL || strcmp(c->cfg.root_user, t.parent) != 0)) {
             *msg = "The parent of these credentials no longer exists.";
             goto fail;
         }
-        if (iam_parent_not_before(c->st, t.parent, &nb) == TS_OK && t.issued < nb) {
+        if (iam_parent_not_before(c->st, t.parent, &nb) == TS_OK && t.issued_ns < nb) {
             *msg = "These credentials have been revoked.";
             goto fail;
         }

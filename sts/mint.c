@@ -85,7 +85,8 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
         return TS_E_INVALID_ARGUMENT;
     if (sts_new_access_key(t.access_key) != 0)
         return TS_E_INTERNAL;
-    t.issued = enc_now();
+    t.issued_ns = iam_now_ns();
+    t.issued = (time_t)(t.issued_ns / 1000000000);
     t.expires = t.issued + s->duration;
     /* The token borrows the session's strings: sts_seal only reads them. */
     t.parent = (char *)s->parent;

@@ -5,7 +5,10 @@
  * every node's tokens (DESIGN §4.6); the LMDB store under DATA_DIR/iam/ is 0600. The last
  * key is the active one; a rotation retires it and adds a new one; retired keys keep
  * verifying until max_duration after retirement (no session can outlive that: sts_mint caps
- * durations at max_duration) and are dropped at the next rotation after that.
+ * durations at max_duration) and are dropped at the next rotation after that. The first key
+ * and every rotation are written with iam_blob_update (compare-and-swap on the blob's
+ * version, redone over what another process or node wrote meanwhile), so no key is lost to
+ * concurrent rotations; c->lock only guards this process's copy of the ring.
  *
  * A session token is base64url (no padding) of
  *
@@ -13,10 +16,14 @@
  *
  * sealed with AES-256-GCM under HMAC-SHA256(master, "tessera-sts-seal-v1"), version and kid
  * as additional authenticated data. The plaintext is compact JSON:
- *   {"a":access key,"i":issued,"e":expires,"p":parent,"u":username,"s":source,
- *    "m":[policies],"sp":session policy,"n":session name,"r":role arn,"ro":role name,
- *    "c":{claims}}
- * (optional members omitted). "ro" is the tessera role whose trust policy admitted the
+ *   {"a":access key,"i":issued,"it":issued in ns,"e":expires,"p":parent,"u":username,
+ *    "s":source,"m":[policies],"sp":session policy,"n":session name,"r":role arn,
+ *    "ro":role name,"c":{claims}}
+ * (optional members omitted). "i" and "e" are seconds; "it" (added with sub-second
+ * revocation) is the issue time in nanoseconds that not-before times are compared with. A
+ * token without it (sealed before) counts as issued at the first nanosecond of its second "i",
+ * so a revocation in that second ends it (fail closed); one whose "it" is not within "i"'s
+ * second is refused. "ro" is the tessera role whose trust policy admitted the
  * session; "r" is informational (a provider's RolePolicy ARN). In "c" a single-valued claim is
  * a string and a multi-valued one (jwt:groups, aud, amr...) an array of strings in their
  * order, so that every value reaches the policy conditions. The secret access key is not in the
@@ -208,11 +215,11 @@ fail:
     return rc;
 }
 
-static int ring_store(struct sts_ctx *c, const struct sts_keyring *ring)
+/* The blob text of ring (malloc'ed, to be wiped), or NULL. */
+static char *ring_dump(const struct sts_keyring *ring)
 {
     json_t *root = json_object(), *keys = json_array();
     char *text = NULL;
-    int rc = TS_E_INTERNAL;
 
     if (root == NULL || keys == NULL)
         goto fail;
@@ -231,20 +238,69 @@ static int ring_store(struct sts_ctx *c, const struct sts_keyring *ring)
             goto fail;
     }
     text = json_dumps(root, JSON_COMPACT);
-    if (text == NULL)
-        goto fail;
-    rc = iam_blob_put(c->st, STS_KEYS_BLOB, text, strlen(text));
 fail:
-    if (text != NULL) {
-        OPENSSL_cleanse(text, strlen(text));
-        free(text);
-    }
     json_decref(keys);
     json_decref(root);
+    return text;
+}
+
+/* A change of the stored ring (iam_blob_update): when absent, create it with one active key;
+ * with rotate, retire the active key, drop keys retired more than max_duration ago and add a
+ * new active key. Works on what the store holds now, so keys added by another process or
+ * node in between are kept. */
+struct ring_edit {
+    bool rotate;
+    long max_duration;
+    char kid[STS_KID_LEN + 1]; /* the key added */
+};
+
+/* Builds the next ring from cur (which may be empty) into next. */
+static int ring_next(const struct sts_keyring *cur, struct ring_edit *e, struct sts_keyring *next)
+{
+    time_t now = enc_now();
+
+    next->keys = calloc(cur->n + 1, sizeof *next->keys);
+    if (next->keys == NULL)
+        return TS_E_INTERNAL;
+    for (size_t i = 0; i < cur->n; i++) {
+        struct sts_key k = cur->keys[i];
+        if (k.retired == 0)
+            k.retired = now;
+        if (now - k.retired > e->max_duration)
+            continue; /* no token sealed with it can still be valid */
+        next->keys[next->n++] = k;
+    }
+    if (key_generate(&next->keys[next->n], now) != 0)
+        return TS_E_INTERNAL;
+    memcpy(e->kid, next->keys[next->n].kid, sizeof e->kid);
+    next->n++;
+    return TS_OK;
+}
+
+static int ring_edit_fn(const void *old, size_t oldlen, void *arg, void **out, size_t *outlen)
+{
+    struct ring_edit *e = arg;
+    struct sts_keyring cur = {0}, next = {0};
+    int rc = TS_OK;
+
+    if (old != NULL && !e->rotate)
+        return TS_OK; /* a ring exists: nothing to write */
+    if (old != NULL)
+        rc = ring_parse(old, oldlen, &cur);
+    if (rc == TS_OK)
+        rc = ring_next(&cur, e, &next);
+    if (rc == TS_OK) {
+        char *text = ring_dump(&next);
+        *out = text;
+        *outlen = text != NULL ? strlen(text) : 0;
+        rc = text != NULL ? TS_OK : TS_E_INTERNAL;
+    }
+    sts_keyring_free(&cur);
+    sts_keyring_free(&next);
     return rc;
 }
 
-/* Reads the ring from the store (generating the first key when absent) into *out. */
+/* Reads the ring from the store into *out, with the store generation it was read at. */
 static int ring_read(struct sts_ctx *c, struct sts_keyring *out, uint64_t *gen)
 {
     void *data = NULL;
@@ -252,37 +308,30 @@ static int ring_read(struct sts_ctx *c, struct sts_keyring *out, uint64_t *gen)
     int rc;
 
     *gen = iam_store_generation(c->st);
-    rc = iam_blob_get(c->st, STS_KEYS_BLOB, &data, &len);
-    if (rc == TS_OK) {
-        rc = ring_parse(data, len, out);
-        OPENSSL_cleanse(data, len);
-        free(data);
+    rc = iam_blob_get(c->st, STS_KEYS_BLOB, &data, &len, NULL);
+    if (rc != TS_OK)
         return rc;
-    }
-    if (rc != TS_E_NO_SUCH_ENTITY)
-        return rc;
-    /* First start: one active key. */
-    struct sts_keyring r = {0};
-    r.keys = calloc(1, sizeof *r.keys);
-    if (r.keys == NULL)
-        return TS_E_INTERNAL;
-    r.n = 1;
-    if (key_generate(&r.keys[0], enc_now()) != 0 || (rc = ring_store(c, &r)) != TS_OK) {
-        sts_keyring_free(&r);
-        return rc == TS_OK ? TS_E_INTERNAL : rc;
-    }
-    *gen = iam_store_generation(c->st);
-    *out = r;
-    return TS_OK;
+    rc = ring_parse(data, len, out);
+    OPENSSL_cleanse(data, len);
+    free(data);
+    return rc;
 }
 
 int sts_keys_load(struct sts_ctx *c)
 {
     struct sts_keyring r = {0}, old;
+    struct ring_edit e = {.rotate = false};
     uint64_t gen;
     int rc = ring_read(c, &r, &gen);
+
+    if (rc == TS_E_NO_SUCH_ENTITY) {
+        /* First start: one active key, created only if no process created one meanwhile. */
+        rc = iam_blob_update(c->st, STS_KEYS_BLOB, ring_edit_fn, &e);
+        if (rc == TS_OK)
+            rc = ring_read(c, &r, &gen);
+    }
     if (rc != TS_OK)
-        return rc;
+        return rc == TS_E_NO_SUCH_ENTITY ? TS_E_INTERNAL : rc;
     pthread_rwlock_wrlock(&c->lock);
     old = c->ring;
     c->ring = r;
@@ -294,49 +343,14 @@ int sts_keys_load(struct sts_ctx *c)
 
 int sts_rotate_key(struct sts_ctx *c, char kid_out[32])
 {
-    struct sts_keyring cur = {0}, next = {0};
-    time_t now = enc_now();
-    uint64_t gen;
-    int rc;
+    struct ring_edit e = {.rotate = true, .max_duration = c->cfg.max_duration};
+    int rc = iam_blob_update(c->st, STS_KEYS_BLOB, ring_edit_fn, &e);
 
-    /* Start from the stored ring so rotations made by other nodes are kept. */
-    pthread_rwlock_wrlock(&c->lock);
-    rc = ring_read(c, &cur, &gen);
     if (rc != TS_OK)
-        goto fail;
-    next.keys = calloc(cur.n + 1, sizeof *next.keys);
-    if (next.keys == NULL) {
-        rc = TS_E_INTERNAL;
-        goto fail;
-    }
-    for (size_t i = 0; i < cur.n; i++) {
-        struct sts_key k = cur.keys[i];
-        if (k.retired == 0)
-            k.retired = now;
-        if (now - k.retired > c->cfg.max_duration)
-            continue; /* no token sealed with it can still be valid */
-        next.keys[next.n++] = k;
-    }
-    if (key_generate(&next.keys[next.n], now) != 0) {
-        rc = TS_E_INTERNAL;
-        goto fail;
-    }
-    next.n++;
-    rc = ring_store(c, &next);
-    if (rc != TS_OK)
-        goto fail;
-    snprintf(kid_out, 32, "%s", next.keys[next.n - 1].kid);
+        return rc;
+    snprintf(kid_out, 32, "%s", e.kid);
     log_audit("sts.rotate", "kid", kid_out, NULL);
-    sts_keyring_free(&c->ring);
-    c->ring = next;
-    c->ring_gen = iam_store_generation(c->st);
-    next.keys = NULL;
-    next.n = 0;
-fail:
-    pthread_rwlock_unlock(&c->lock);
-    sts_keyring_free(&cur);
-    sts_keyring_free(&next);
-    return rc;
+    return sts_keys_load(c);
 }
 
 /* Copies the key with this kid (or the active one, kid NULL) out under the read lock.
@@ -473,6 +487,10 @@ static char *payload_encode(const struct sts_token *t)
     char *text = NULL;
     if (o == NULL)
         return NULL;
+    /* "it" only when it lies in the second "i" (else the token reads as issued at its start) */
+    if (t->issued_ns / 1000000000 == (int64_t)t->issued && t->issued_ns > 0 &&
+        json_object_set_new(o, "it", json_integer((json_int_t)t->issued_ns)) != 0)
+        goto fail;
     if (set_opt(o, "u", t->username) || set_opt(o, "sp", t->session_policy) ||
         set_opt(o, "n", t->session_name) || set_opt(o, "r", t->role_arn) ||
         set_opt(o, "ro", t->role))
@@ -514,6 +532,70 @@ static char *dup_opt(json_t *o, const char *k, int *bad)
     return s;
 }
 
+/* The issue time in ns from "it" (v, may be NULL: a token sealed before it existed) and the
+ * issue second. TS_OK or TS_E_INVALID_TOKEN ("it" not an integer within that second). */
+static int issued_ns_decode(json_t *v, time_t issued, int64_t *ns)
+{
+    const int64_t sec = 1000000000;
+    json_int_t x;
+
+    if (issued < 0 || (int64_t)issued > INT64_MAX / sec - 1)
+        return TS_E_INVALID_TOKEN;
+    if (v == NULL) {
+        *ns = (int64_t)issued * sec;
+        return TS_OK;
+    }
+    if (!json_is_integer(v))
+        return TS_E_INVALID_TOKEN;
+    x = json_integer_value(v);
+    if (x < (int64_t)issued * sec || x >= ((int64_t)issued + 1) * sec)
+        return TS_E_INVALID_TOKEN;
+    *ns = x;
+    return TS_OK;
+}
+
+/* Decodes the claims object v (NULL: none) into t->claims: a string is one value, an array
+ * of strings several (in order). Returns 0, or -1 (malformed, out of memory; what was
+ * decoded stays in t for sts_token_cleanup). */
+static int claims_decode(json_t *v, struct sts_token *t)
+{
+    const char *k;
+    json_t *it, *e;
+    size_t total = 0, j;
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_object(v))
+        return -1;
+    json_object_foreach(v, k, it)
+    {
+        if (json_is_string(it))
+            total++;
+        else if (json_is_array(it) && json_array_size(it) > 0)
+            total += json_array_size(it);
+        else
+            return -1;
+    }
+    t->claims = calloc(total + 1, sizeof *t->claims);
+    if (t->claims == NULL)
+        return -1;
+    json_object_foreach(v, k, it)
+    {
+        size_t nv = json_is_string(it) ? 1 : json_array_size(it);
+        for (j = 0; j < nv; j++) {
+            e = json_is_string(it) ? it : json_array_get(it, j);
+            if (!json_is_string(e))
+                return -1;
+            t->claims[t->nclaims].key = strdup(k);
+            t->claims[t->nclaims].value = strdup(json_string_value(e));
+            t->nclaims++;
+            if (t->claims[t->nclaims - 1].key == NULL || t->claims[t->nclaims - 1].value == NULL)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
 {
     json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, NULL);
@@ -531,6 +613,8 @@ static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
     if (!json_is_integer(v))
         goto fail;
     t.issued = (time_t)json_integer_value(v);
+    if (issued_ns_decode(json_object_get(o, "it"), t.issued, &t.issued_ns) != TS_OK)
+        goto fail;
     v = json_object_get(o, "e");
     if (!json_is_integer(v))
         goto fail;
@@ -560,41 +644,8 @@ static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
             t.policies.n++;
         }
     }
-    v = json_object_get(o, "c");
-    if (v != NULL) {
-        const char *k;
-        json_t *it, *e;
-        size_t total = 0, j;
-        if (!json_is_object(v))
-            goto fail;
-        /* A string is one value, an array of strings several (in order). */
-        json_object_foreach(v, k, it)
-        {
-            if (json_is_string(it))
-                total++;
-            else if (json_is_array(it) && json_array_size(it) > 0)
-                total += json_array_size(it);
-            else
-                goto fail;
-        }
-        t.claims = calloc(total + 1, sizeof *t.claims);
-        if (t.claims == NULL)
-            goto fail;
-        json_object_foreach(v, k, it)
-        {
-            size_t nv = json_is_string(it) ? 1 : json_array_size(it);
-            for (j = 0; j < nv; j++) {
-                e = json_is_string(it) ? it : json_array_get(it, j);
-                if (!json_is_string(e))
-                    goto fail;
-                t.claims[t.nclaims].key = strdup(k);
-                t.claims[t.nclaims].value = strdup(json_string_value(e));
-                t.nclaims++;
-                if (t.claims[t.nclaims - 1].key == NULL || t.claims[t.nclaims - 1].value == NULL)
-                    goto fail;
-            }
-        }
-    }
+    if (claims_decode(json_object_get(o, "c"), &t) != 0)
+        goto fail;
     *out = t;
     memset(&t, 0, sizeof t);
     rc = TS_OK;

@@ -146,8 +146,8 @@ const struct sts_config *sts_ctx_config(const struct sts_ctx *c);
 
 /* Admin operations (called by the admin API). TS_OK or an error. */
 /* Revokes every session of a parent (static user, LDAP DN or OIDC parent) issued so far. The
- * not-before time is the next second and the call waits until that second began (at most
- * 1 s), so tokens minted after it returns stay valid and none minted before it does. */
+ * not-before time is now in nanoseconds (session tokens carry their issue time in ns), so
+ * tokens minted after it returns stay valid and none minted before it does; it never waits. */
 int sts_revoke_user(struct sts_ctx *c, const char *user);
 /* Revokes one temporary access key until it can no longer be valid (now + max_duration). */
 int sts_revoke_access_key(struct sts_ctx *c, const char *access_key);

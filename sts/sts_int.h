@@ -64,6 +64,7 @@ struct sts_ctx {
 struct sts_token {
     char access_key[21];
     time_t issued, expires;
+    int64_t issued_ns; /* issue time in ns (iam_now_ns), compared with not-before times */
     char *parent, *username, *source, *session_policy, *session_name, *role_arn;
     char *role; /* verified tessera role name ("ro"), or NULL */
     struct iam_strv policies;

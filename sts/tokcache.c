@@ -77,6 +77,7 @@ static int token_copy(const struct sts_token *src, struct sts_token *dst)
     memset(dst, 0, sizeof *dst);
     memcpy(dst->access_key, src->access_key, sizeof dst->access_key);
     dst->issued = src->issued;
+    dst->issued_ns = src->issued_ns;
     dst->expires = src->expires;
     dst->parent = dup_opt(src->parent, &bad);
     dst->username = dup_opt(src->username, &bad);

@@ -73,7 +73,7 @@ static void test_users(struct iam_store *st)
     is_str(u.name, "bob", "bob name");
     is_str(u.secret, "bobsecret1", "bob secret");
     ok(u.enabled, "bob enabled");
-    is_int(u.not_before, 0, "bob not_before");
+    is_int(u.not_before_ns, 0, "bob not_before");
     is_int(u.policies.n, 0, "bob policies");
     is_int(u.groups.n, 0, "bob groups");
     iam_user_cleanup(&u);
@@ -87,12 +87,13 @@ static void test_users(struct iam_store *st)
 
     /* disable / enable */
     g0 = iam_store_generation(st);
-    time_t before = time(NULL);
+    int64_t before = iam_now_ns();
     is_int(iam_user_set_enabled(st, "bob", false), TS_OK, "disable");
     ok(iam_store_generation(st) > g0, "generation bumped by disable");
     is_int(iam_user_get(st, "bob", &u), TS_OK, "get disabled");
     ok(!u.enabled, "bob disabled");
-    ok(u.not_before >= before, "disable sets not_before");
+    ok(u.not_before_ns > before && u.not_before_ns <= iam_now_ns() + 1,
+       "disable sets not_before to now (ns)");
     is_str(u.secret, "bobsecret1", "secret kept on disable");
     iam_user_cleanup(&u);
     is_int(iam_user_set_enabled(st, "bob", true), TS_OK, "enable");
@@ -116,12 +117,12 @@ static void test_users(struct iam_store *st)
     is_int(iam_user_set_secret(st, "bob", "short", &msg), TS_E_INVALID_ARGUMENT,
            "set_secret short");
     ok(msg != NULL, "set_secret msg");
-    before = time(NULL);
+    before = iam_now_ns();
     is_int(iam_user_set_secret(st, "bob", "newsecret9", NULL), TS_OK, "set_secret bob");
     is_int(iam_user_get(st, "bob", &u), TS_OK, "get bob after set_secret");
     is_str(u.secret, "newsecret9", "secret replaced");
     ok(!u.enabled, "status kept");
-    ok(u.not_before >= before, "set_secret sets not_before");
+    ok(u.not_before_ns > before, "set_secret sets not_before");
     iam_user_cleanup(&u);
     is_int(iam_user_set_enabled(st, "bob", true), TS_OK, "enable bob");
 
@@ -139,17 +140,17 @@ static void test_users(struct iam_store *st)
     /* revoke sessions */
     is_int(iam_user_revoke_sessions(st, "alice@x.org", 1234567), TS_OK, "revoke alice");
     is_int(iam_user_get(st, "alice@x.org", &u), TS_OK, "get alice");
-    is_int(u.not_before, 1234567, "alice not_before");
+    is_int(u.not_before_ns, 1234567, "alice not_before");
     iam_user_cleanup(&u);
     is_int(iam_user_revoke_sessions(st, "nobody", 1), TS_E_NO_SUCH_ENTITY, "revoke missing");
-    time_t nb = 99;
+    int64_t nb = 99;
     is_int(iam_parent_not_before(st, "alice@x.org", &nb), TS_OK, "parent nb of user");
     is_int(nb, 1234567, "parent nb value");
 }
 
 static void test_parents(struct iam_store *st)
 {
-    time_t nb = 99;
+    int64_t nb = 99;
     const char *dn = "uid=dave,ou=people,dc=example,dc=org";
 
     is_int(iam_parent_not_before(st, dn, &nb), TS_OK, "nb unknown parent");
@@ -336,7 +337,7 @@ static void test_cascades(struct iam_store *st)
     struct iam_group g = {0};
     struct iam_user u = {0};
     struct iam_strv sv = {0};
-    time_t before = time(NULL);
+    int64_t before = iam_now_ns();
     const char *carol[] = {"carol"};
 
     is_int(iam_user_add(st, "carol", "carolsecret", NULL), TS_OK, "add carol");
@@ -352,7 +353,7 @@ static void test_cascades(struct iam_store *st)
     is_int(iam_attached(st, IAM_TARGET_USER, "carol", &sv), TS_OK, "carol attachments");
     is_int(sv.n, 0, "carol attachments gone");
     iam_strv_free(&sv);
-    time_t nb = 0;
+    int64_t nb = 0;
     is_int(iam_parent_not_before(st, "carol", &nb), TS_OK, "carol nb");
     ok(nb >= before, "removal revoked sessions");
 
@@ -361,7 +362,7 @@ static void test_cascades(struct iam_store *st)
     is_int(iam_user_get(st, "carol", &u), TS_OK, "get carol");
     is_int(u.groups.n, 0, "fresh carol groups");
     is_int(u.policies.n, 0, "fresh carol policies");
-    ok(u.not_before >= before, "fresh carol keeps not_before");
+    ok(u.not_before_ns >= before, "fresh carol keeps not_before");
     iam_user_cleanup(&u);
 
     /* removing the last member keeps the group; removing the group drops its attachments */
@@ -395,18 +396,18 @@ static void test_revoked_and_blobs(struct iam_store *st)
 
     const unsigned char bin[] = {0, 1, 2, 0xff, 0};
     is_int(iam_blob_put(st, "tokenkeys", bin, sizeof(bin)), TS_OK, "blob put");
-    is_int(iam_blob_get(st, "tokenkeys", &data, &len), TS_OK, "blob get");
+    is_int(iam_blob_get(st, "tokenkeys", &data, &len, NULL), TS_OK, "blob get");
     is_int(len, sizeof(bin), "blob len");
     if (data != NULL && len == sizeof(bin))
         is_mem(data, bin, sizeof(bin), "blob bytes");
     free(data);
     data = NULL;
     is_int(iam_blob_put(st, "empty", NULL, 0), TS_OK, "empty blob put");
-    is_int(iam_blob_get(st, "empty", &data, &len), TS_OK, "empty blob get");
+    is_int(iam_blob_get(st, "empty", &data, &len, NULL), TS_OK, "empty blob get");
     is_int(len, 0, "empty blob len");
     free(data);
     data = (void *)"x";
-    is_int(iam_blob_get(st, "missing", &data, &len), TS_E_NO_SUCH_ENTITY, "blob missing");
+    is_int(iam_blob_get(st, "missing", &data, &len, NULL), TS_E_NO_SUCH_ENTITY, "blob missing");
     ok(data != NULL && strcmp(data, "x") == 0, "blob out untouched");
     is_int(iam_blob_put(st, "x", NULL, 3), TS_E_INVALID_ARGUMENT, "NULL data with len");
 }
@@ -444,7 +445,7 @@ static void test_persistence(const char *dir)
     is_int(iam_parent_not_before(st, "uid=dave,ou=people,dc=example,dc=org", &nb), TS_OK, "nb");
     is_int(nb, 6000, "parent nb persisted");
     ok(iam_key_revoked(st, "AKIAEXAMPLE"), "revocation persisted");
-    is_int(iam_blob_get(st, "tokenkeys", &data, &len), TS_OK, "blob persisted");
+    is_int(iam_blob_get(st, "tokenkeys", &data, &len, NULL), TS_OK, "blob persisted");
     is_int(len, 5, "blob len persisted");
     free(data);
     iam_store_close(st);
