@@ -1,6 +1,9 @@
 /* err.c -- the error table of core/errors.def turned into lookups. */
 #include "core/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 struct err_row {
     const char *code;
     int status;
@@ -33,4 +36,23 @@ int ts_err_status(int err)
 const char *ts_err_message(int err)
 {
     return err_row_get(err)->msg;
+}
+
+int ts_error_set(struct ts_error *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->code = code;
+    e->msg[0] = '\0';
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+const char *ts_error_msg(const struct ts_error *e)
+{
+    return e->msg[0] != '\0' ? e->msg : NULL;
 }

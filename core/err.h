@@ -17,4 +17,19 @@ const char *ts_err_code(int err);
 int ts_err_status(int err);
 const char *ts_err_message(int err);
 
+/* One error travelling up through the phases of a request: the code (TS_OK or an enum
+ * ts_err value) and a message safe to show the client ("" means the code's default). Only
+ * the handler at the top turns it into a reply. */
+struct ts_error {
+    int code;
+    char msg[256];
+};
+
+/* Sets e->code and formats e->msg (truncated to fit; fmt NULL leaves it empty). Returns
+ * code, so that `return ts_error_set(e, TS_E_..., "...")` reads naturally. */
+int ts_error_set(struct ts_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* e->msg when set, else NULL (the reply then uses the code's default message). */
+const char *ts_error_msg(const struct ts_error *e);
+
 #endif

@@ -25,7 +25,21 @@ void idp_claims_cleanup(struct idp_claims *c)
     }
     free(c->vars);
     free(c->audience);
+    free(c->parent);
+    iam_strv_free(&c->federated);
     memset(c, 0, sizeof *c);
+}
+
+int idp_strv_add(struct iam_strv *sv, const char *s)
+{
+    char **v = realloc(sv->v, (sv->n + 1) * sizeof *v);
+    if (v == NULL)
+        return TS_E_INTERNAL;
+    sv->v = v;
+    if ((v[sv->n] = strdup(s)) == NULL)
+        return TS_E_INTERNAL;
+    sv->n++;
+    return TS_OK;
 }
 
 int idp_claims_add_var(struct idp_claims *c, const char *key, const char *value)
@@ -43,6 +57,14 @@ int idp_claims_add_var(struct idp_claims *c, const char *key, const char *value)
     }
     c->nvars++;
     return TS_OK;
+}
+
+const char *idp_input_param(const struct idp_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->nparams; i++)
+        if (strcmp(in->params[i].key, name) == 0)
+            return in->params[i].value;
+    return NULL;
 }
 
 /* @test tests/unit/idp/test_jwt_mapper.c */

@@ -1,7 +1,9 @@
 /* idp.h -- the identity-backend interface. A backend (static users, OIDC providers, client
- * grants, LDAP) proves who someone is and produces claims; it never mints credentials. The
- * one claims→policy mapper (policy/) turns claims into policy names, and the one minter
- * (sts/) turns those into credentials (DESIGN §2).
+ * grants, LDAP) proves who someone is and produces claims (struct idp_backend); it never
+ * authorizes a role, maps policies, mints credentials or replies. The one federation function
+ * (sts/federate.c, sts_federate) runs every backend the same way: authenticate -> the role's
+ * trust policy (policy/roles.h) or the one claims→policy mapper (policy/mapper.h) -> the one
+ * minter (sts/mint.c) (DESIGN §2). Errors travel as one struct ts_error (core/err.h).
  */
 #ifndef TS_IDP_H
 #define TS_IDP_H
@@ -10,8 +12,11 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "core/err.h"
 #include "core/http.h"
 #include "idp/iam.h"
+
+struct pol_principal;
 
 enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP };
 
@@ -31,9 +36,67 @@ struct idp_claims {
     size_t nvars;
     time_t token_expiry; /* OIDC exp; 0 when none */
     char *audience;      /* OIDC aud/azp that matched */
+    /* What the session is made of (filled by the backend that authenticated): */
+    char *parent;              /* the session's parent: user name, LDAP DN, OIDC "iss#sub" */
+    const char *source;        /* static string: "root", "static", "ldap", "oidc", "clientgrants" */
+    bool groups_are_dns;       /* groups are directory DNs (mapped through DN attachments) rather
+                                * than tessera group names */
+    struct iam_strv federated; /* the names a trust policy's {"Federated": X} may give this
+                                * identity ("ldap"; an OIDC issuer, its oidc-provider ARN and
+                                * the provider's name); none for a signed caller */
+};
+
+/* What a backend authenticates: the request's parameters (the STS query and form; the
+ * browser login maps its form to the same names), the caller as SigV4 authenticated it, and
+ * the request's environment. All borrowed. */
+struct idp_input {
+    const struct http_kv *params;
+    size_t nparams;
+    const struct pol_principal *caller; /* anonymous (or NULL) when unsigned */
+    const char *role_arn;               /* RoleArn as the request spelled it, or NULL */
+    bool tessera_role;                  /* role_arn names an existing tessera role */
+    const char *source_ip;
+    const char *user_agent;
+    bool tls;
+};
+/* The value of parameter name (first occurrence), or NULL. */
+const char *idp_input_param(const struct idp_input *in, const char *name);
+
+/* An identity backend. Every function gets `arg`; all but authenticate are optional (NULL).
+ * Functions return TS_OK or the code they set in *err with ts_error_set (message safe to
+ * show the client: never a password or token). Thread-safe: called from worker threads. */
+struct idp_backend {
+    const char *name; /* "static", "oidc", "clientgrants", "ldap": logs and metric labels */
+    void *arg;
+    /* Cheap checks before any other (missing parameters, unsigned caller). */
+    int (*precheck)(void *arg, const struct idp_input *in, struct ts_error *err);
+    /* Proves the identity: fills *out (release with idp_claims_cleanup; source and parent
+     * set) on TS_OK, leaves it zeroed on error. */
+    int (*authenticate)(void *arg, const struct idp_input *in, struct idp_claims *out,
+                        struct ts_error *err);
+    /* Session tags the identity carries (AWS's principal tags), for a role's trust policy:
+     * up to max into tags (strings borrowed from *hold, released with free_hold). Returns
+     * the count or -1 with *err set. */
+    long (*session_tags)(void *arg, const struct idp_input *in, struct http_kv *tags, size_t max,
+                         void **hold, struct ts_error *err);
+    void (*free_hold)(void *hold);
+    /* Told about credentials issued with policies mapped from the claims (not a role's):
+     * LDAP re-validates the DN until they expire. */
+    void (*issued)(void *arg, const struct idp_claims *c, const struct iam_strv *policies,
+                   time_t expires);
+    bool parent_policies;     /* a role-less session acts with its parent's current policies
+                               * (static users): claims->policies are used verbatim, unmapped */
+    bool signed_caller;       /* the identity is in->caller: a role's trust policy matches its
+                               * typed ARN ({"AWS": "arn:aws:iam::ACCOUNT:user/NAME"}) */
+    const char *user_param;   /* the parameter naming the user, for refusal audit records
+                               * ("LDAPUsername"), or NULL */
+    bool duration_from_token; /* without DurationSeconds, the session lasts as long as the
+                               * token (claims->token_expiry), within the STS bounds */
 };
 
 void idp_claims_cleanup(struct idp_claims *c);
+/* Appends a copy of s to sv. Returns TS_OK or TS_E_INTERNAL. */
+int idp_strv_add(struct iam_strv *sv, const char *s);
 /* Adds a variable (copied). Returns TS_OK or TS_E_INTERNAL. */
 int idp_claims_add_var(struct idp_claims *c, const char *key, const char *value);
 

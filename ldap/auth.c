@@ -228,17 +228,30 @@ static int groups_fn(struct tldap *l, LDAP *ld, const struct tldap_deadline *d, 
     return tldap_search_groups(l, ld, d, a->user, a->dn_raw, a->out);
 }
 
+/* The directory could not answer: TS_E_SERVICE_UNAVAILABLE with the reason, logged. */
 static int unavailable(struct tldap *l, const struct tldap_deadline *d, int lrc, bool bind_failed,
-                       char *msg, size_t msglen)
+                       const char *username, struct ts_error *err)
 {
     if (lrc == LDAP_TIMEOUT || tldap_deadline_left_ms(d) <= 0)
-        snprintf(msg, msglen, "The LDAP server did not answer within %ld seconds.", l->timeout);
+        ts_error_set(err, TS_E_SERVICE_UNAVAILABLE,
+                     "The LDAP server did not answer within %ld seconds.", l->timeout);
     else if (bind_failed && !tldap_conn_error(lrc))
-        snprintf(msg, msglen, "The LDAP lookup bind failed (%s): check the lookup account.",
-                 ldap_err2string(lrc));
+        ts_error_set(err, TS_E_SERVICE_UNAVAILABLE,
+                     "The LDAP lookup bind failed (%s): check the lookup account.",
+                     ldap_err2string(lrc));
     else
-        snprintf(msg, msglen, "The LDAP server could not be reached: %s.", ldap_err2string(lrc));
+        ts_error_set(err, TS_E_SERVICE_UNAVAILABLE, "The LDAP server could not be reached: %s.",
+                     ldap_err2string(lrc));
+    log_kv(LOG_WARN, "ldap.auth", "user", username, "result", "error", "error", err->msg, NULL);
     return TS_E_SERVICE_UNAVAILABLE;
+}
+
+/* A refusal the client sees only as "invalid user name or password"; reason goes to the log. */
+static int denied(const char *username, const char *dn, const char *reason, struct ts_error *err)
+{
+    log_kv(LOG_INFO, "ldap.auth", "user", username, "dn", dn, "result", "denied", "reason", reason,
+           NULL);
+    return ts_error_set(err, TS_E_STS_ACCESS_DENIED, DENIED_MSG);
 }
 
 /* An LDAPUsername: 1..TLDAP_MAX_USERNAME bytes of well-formed UTF-8 without control
@@ -250,115 +263,110 @@ static bool username_ok(const char *u)
     return n > 0 && n <= TLDAP_MAX_USERNAME && idp_name_ok(u);
 }
 
+/* Step 1: the lookup bind and the user search: exactly one entry, a parsable DN and names
+ * fit to name a session. */
+static int find_user(struct tldap *l, struct tldap_deadline *d, struct lookup_arg *la, char **norm,
+                     struct ts_error *err)
+{
+    bool bind_failed = false;
+    int lrc = tldap_with_lookup(l, d, lookup_user_fn, la, &bind_failed);
+
+    if (lrc == LDAP_NO_MEMORY)
+        return ts_error_set(err, TS_E_INTERNAL, "Out of memory.");
+    if (lrc != LDAP_SUCCESS)
+        return unavailable(l, d, lrc, bind_failed, la->username, err);
+    if (la->count != 1)
+        return denied(la->username, NULL, la->count == 0 ? "no such user" : "several entries match",
+                      err);
+    *norm = tldap_dn_normalize(la->dn_raw);
+    if (*norm == NULL)
+        return denied(la->username, la->dn_raw, "unparsable DN", err);
+    /* The directory's names become the session's parent, ARN and XML answer. */
+    if (!idp_name_ok(la->dn_raw) || (la->canon != NULL && !idp_name_ok(la->canon)))
+        return denied(la->username, la->dn_raw,
+                      "the entry's DN or user name holds control characters", err);
+    return TS_OK;
+}
+
+/* Step 4: the claims of an authenticated user (groups already in c->groups). */
+static int fill_claims(struct idp_claims *c, const struct lookup_arg *la, char *norm)
+{
+    c->provider = strdup("ldap");
+    c->subject = strdup(la->dn_raw);
+    c->dn = norm;
+    c->parent = strdup(norm);
+    c->source = "ldap";
+    c->groups_are_dns = true;
+    c->username = strdup(la->canon != NULL ? la->canon : la->username);
+    if (c->provider == NULL || c->subject == NULL || c->username == NULL || c->parent == NULL ||
+        tldap_strv_add(&c->federated, "ldap") != 0 ||
+        idp_claims_add_var(c, "ldap:username", c->username) != TS_OK ||
+        idp_claims_add_var(c, "ldap:dn", la->dn_raw) != TS_OK)
+        return TS_E_INTERNAL;
+    for (size_t i = 0; i < c->groups.n; i++)
+        if (idp_claims_add_var(c, "ldap:groups", c->groups.v[i]) != TS_OK)
+            return TS_E_INTERNAL;
+    return TS_OK;
+}
+
 int tldap_authenticate(struct tldap *l, const char *username, const char *password,
-                       struct idp_claims *out, char *msg, size_t msglen)
+                       struct idp_claims *out, struct ts_error *err)
 {
     struct tldap_deadline d;
     struct lookup_arg la;
     struct idp_claims c;
     char *norm = NULL;
     bool bind_failed = false;
-    int lrc, rc = TS_E_INTERNAL;
+    int lrc, rc;
 
     memset(out, 0, sizeof *out);
     memset(&c, 0, sizeof c);
     memset(&la, 0, sizeof la);
-    if (username == NULL || !username_ok(username)) {
-        snprintf(msg, msglen, "LDAPUsername must be 1 to %d bytes of printable UTF-8 characters.",
-                 TLDAP_MAX_USERNAME);
-        return TS_E_STS_INVALID_PARAMETER;
-    }
-    if (password == NULL || password[0] == '\0' || strlen(password) > TLDAP_MAX_PASSWORD) {
-        /* An empty password would make an unauthenticated bind succeed: refuse it first. */
-        log_kv(LOG_INFO, "ldap.auth", "user", username, "result", "denied", "reason",
-               "empty password", NULL);
-        snprintf(msg, msglen, DENIED_MSG);
-        return TS_E_STS_ACCESS_DENIED;
-    }
+    if (username == NULL || !username_ok(username))
+        return ts_error_set(err, TS_E_STS_INVALID_PARAMETER,
+                            "LDAPUsername must be 1 to %d bytes of printable UTF-8 characters.",
+                            TLDAP_MAX_USERNAME);
+    /* An empty password would make an unauthenticated bind succeed: refuse it first. */
+    if (password == NULL || password[0] == '\0' || strlen(password) > TLDAP_MAX_PASSWORD)
+        return denied(username, NULL, "empty password", err);
     tldap_deadline_init(&d, l->timeout);
     c.kind = IDP_LDAP;
-
-    /* 1. lookup bind + user search */
     la.username = username;
     la.claims = &c;
-    lrc = tldap_with_lookup(l, &d, lookup_user_fn, &la, &bind_failed);
-    if (lrc == LDAP_NO_MEMORY)
-        goto fail;
-    if (lrc != LDAP_SUCCESS) {
-        rc = unavailable(l, &d, lrc, bind_failed, msg, msglen);
-        log_kv(LOG_WARN, "ldap.auth", "user", username, "result", "error", "error", msg, NULL);
-        goto fail;
-    }
-    if (la.count != 1) {
-        log_kv(LOG_INFO, "ldap.auth", "user", username, "result", "denied", "reason",
-               la.count == 0 ? "no such user" : "several entries match", NULL);
-        snprintf(msg, msglen, DENIED_MSG);
-        rc = TS_E_STS_ACCESS_DENIED;
-        goto fail;
-    }
-    norm = tldap_dn_normalize(la.dn_raw);
-    if (norm == NULL) {
-        log_kv(LOG_WARN, "ldap.auth", "user", username, "dn", la.dn_raw, "result", "error", "error",
-               "unparsable DN", NULL);
-        snprintf(msg, msglen, DENIED_MSG);
-        rc = TS_E_STS_ACCESS_DENIED;
-        goto fail;
-    }
-
-    if (!idp_name_ok(la.dn_raw) || (la.canon != NULL && !idp_name_ok(la.canon))) {
-        /* The directory's names become the session's parent, ARN and XML answer. */
-        log_kv(LOG_WARN, "ldap.auth", "user", username, "dn", la.dn_raw, "result", "denied",
-               "reason", "the entry's DN or user name holds control characters", NULL);
-        snprintf(msg, msglen, DENIED_MSG);
-        rc = TS_E_STS_ACCESS_DENIED;
-        goto fail;
-    }
-
+    rc = find_user(l, &d, &la, &norm, err);
+    if (rc != TS_OK)
+        goto out;
     /* 2. bind as the user on a connection used for nothing else */
     lrc = tldap_user_bind(l, &d, la.dn_raw, password);
     if (tldap_conn_error(lrc)) {
-        rc = unavailable(l, &d, lrc, false, msg, msglen);
-        log_kv(LOG_WARN, "ldap.auth", "user", username, "result", "error", "error", msg, NULL);
-        goto fail;
+        rc = unavailable(l, &d, lrc, false, username, err);
+        goto out;
     }
     if (lrc != LDAP_SUCCESS) {
-        log_kv(LOG_INFO, "ldap.auth", "user", username, "dn", la.dn_raw, "result", "denied",
-               "reason", ldap_err2string(lrc), NULL);
-        snprintf(msg, msglen, DENIED_MSG);
-        rc = TS_E_STS_ACCESS_DENIED;
-        goto fail;
+        rc = denied(username, la.dn_raw, ldap_err2string(lrc), err);
+        goto out;
     }
-
     /* 3. groups, with the lookup account */
-    {
-        struct groups_arg ga = {la.canon != NULL ? la.canon : username, la.dn_raw, &c.groups};
-        lrc = tldap_with_lookup(l, &d, groups_fn, &ga, &bind_failed);
-        if (lrc == LDAP_NO_MEMORY)
-            goto fail;
-        if (lrc != LDAP_SUCCESS) {
-            rc = unavailable(l, &d, lrc, bind_failed, msg, msglen);
-            log_kv(LOG_WARN, "ldap.auth", "user", username, "result", "error", "error", msg, NULL);
-            goto fail;
-        }
+    struct groups_arg ga = {la.canon != NULL ? la.canon : username, la.dn_raw, &c.groups};
+    lrc = tldap_with_lookup(l, &d, groups_fn, &ga, &bind_failed);
+    if (lrc != LDAP_SUCCESS && lrc != LDAP_NO_MEMORY) {
+        rc = unavailable(l, &d, lrc, bind_failed, username, err);
+        goto out;
     }
-
     /* 4. claims */
-    c.provider = strdup("ldap");
-    c.subject = strdup(la.dn_raw);
-    c.dn = norm;
-    norm = NULL;
-    c.username = strdup(la.canon != NULL ? la.canon : username);
-    if (c.provider == NULL || c.subject == NULL || c.username == NULL ||
-        idp_claims_add_var(&c, "ldap:username", c.username) != TS_OK ||
-        idp_claims_add_var(&c, "ldap:dn", la.dn_raw) != TS_OK)
-        goto fail;
+    rc = TS_E_INTERNAL;
+    if (lrc == LDAP_SUCCESS) {
+        rc = fill_claims(&c, &la, norm);
+        norm = NULL; /* owned by c */
+    }
+    if (rc != TS_OK) {
+        ts_error_set(err, TS_E_INTERNAL, "Out of memory.");
+        goto out;
+    }
     log_kv(LOG_INFO, "ldap.auth", "user", c.username, "dn", la.dn_raw, "result", "ok", NULL);
     *out = c;
     memset(&c, 0, sizeof c);
-    rc = TS_OK;
-fail:
-    if (rc == TS_E_INTERNAL)
-        snprintf(msg, msglen, "Out of memory.");
+out:
     free(norm);
     free(la.dn_raw);
     free(la.canon);
@@ -377,6 +385,7 @@ int tldap_map_policies(struct iam_store *st, const char *dn, const struct iam_st
     memset(&view, 0, sizeof view);
     memset(out, 0, sizeof *out);
     view.kind = IDP_LDAP;
+    view.groups_are_dns = true;
     view.dn = (char *)dn;
     if (groups != NULL)
         view.groups = *groups;

@@ -11,8 +11,9 @@
  *     -> search the groups with GROUP_SEARCH_FILTER (%s = name, %d = user DN, both escaped)
  *     -> struct idp_claims (DN and group DNs normalised with tldap_dn_normalize)
  *
- * The caller (sts/act_ldap.c) maps the DN and group DNs to policies (tldap_map_policies:
- * attachments made with `tessera admin policy attach NAME --dn DN`) and mints. A background
+ * The caller (sts/federate.c through the backend of sts/act_ldap.c) maps the DN and group DNs
+ * to policies (attachments made with `tessera admin policy attach NAME --dn DN`), or checks
+ * the trust policy of a requested role, and mints. A background
  * thread re-checks every DN that holds live credentials each REFRESH_INTERVAL with the lookup
  * account and revokes the DN's sessions (iam_parent_revoke_sessions) when the user is gone or
  * no longer gets every policy its credentials carry.
@@ -71,15 +72,16 @@ long tldap_refresh_interval(const struct tldap *l);
  * kind IDP_LDAP, provider "ldap", subject = the DN as the directory returned it, dn = the
  * normalised DN, username = the canonical user name (the directory's value of the user-name
  * attribute), groups = normalised group DNs, vars "ldap:username", "ldap:dn" and
- * "ldap:<attr>" for each configured extra attribute. Errors (msg gets a client-safe text,
- * never the password):
+ * "ldap:<attr>" for each configured extra attribute, "ldap:groups" once per group DN; parent
+ * = the normalised DN, source "ldap", federated {"ldap"}. Errors (the code and a client-safe
+ * text in *err, never the password):
  *   TS_E_STS_ACCESS_DENIED      unknown user, several matches, wrong or empty password
  *   TS_E_STS_INVALID_PARAMETER  user name empty, too long or not UTF-8-clean
  *   TS_E_SERVICE_UNAVAILABLE    directory unreachable / timed out / lookup bind refused
  *   TS_E_INTERNAL               out of memory
  * *out is left zeroed on error. */
 int tldap_authenticate(struct tldap *l, const char *username, const char *password,
-                       struct idp_claims *out, char *msg, size_t msglen);
+                       struct idp_claims *out, struct ts_error *err);
 
 /* The policies for an LDAP identity, from the one claims->policy mapper (policy/mapper.h):
  * those attached (IAM_TARGET_DN) to the normalised user DN and to every normalised group DN
@@ -122,10 +124,11 @@ bool tldap_filter_name_attr(const char *tmpl, char *out, size_t outlen);
 
 /* ---- STS glue (defined in sts/act_ldap.c) ---- */
 
-/* Registers AssumeRoleWithLDAPIdentity with the STS context: authenticate with l, map the
- * policies from l's store, mint with parent = normalised DN and source "ldap", reply with
- * MinIO's AssumeRoleWithLDAPIdentityResponse. l must be started (tldap_start) and outlive c.
- * Returns TS_OK, TS_E_INVALID_ARGUMENT (l not started) or an error from sts_set_action. */
+/* Registers the LDAP identity backend (tldap_authenticate) for AssumeRoleWithLDAPIdentity and
+ * the browser login: sts_federate maps its policies (or a role's), mints with parent =
+ * normalised DN and source "ldap", and hands the DN to the validity checker (tldap_track). l must
+ * be started (tldap_start) and outlive c. Returns TS_OK, TS_E_INVALID_ARGUMENT (l not started) or
+ * an error from sts_set_backend. */
 int sts_ldap_register(struct sts_ctx *c, struct tldap *l);
 
 #endif

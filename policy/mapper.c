@@ -85,15 +85,13 @@ int pol_map_claims(struct iam_store *st, const struct idp_claims *claims, struct
     *why = NULL;
     for (size_t i = 0; i < claims->policies.n && rc == TS_OK; i++)
         rc = add_name(st, &sv, claims->policies.v[i]);
-    if (st != NULL && claims->kind == IDP_LDAP) {
-        if (rc == TS_OK && claims->dn != NULL)
-            rc = add_attached(st, &sv, claims->dn);
-        for (size_t i = 0; i < claims->groups.n && rc == TS_OK; i++)
-            rc = add_attached(st, &sv, claims->groups.v[i]);
-    } else if (st != NULL) {
-        for (size_t i = 0; i < claims->groups.n && rc == TS_OK; i++)
-            rc = add_group(st, &sv, claims->groups.v[i]);
-    }
+    /* The policies attached to the identity's DN (policy attach --dn), then its groups':
+     * directory DNs through DN attachments, or tessera groups by name. */
+    if (st != NULL && rc == TS_OK && claims->dn != NULL)
+        rc = add_attached(st, &sv, claims->dn);
+    for (size_t i = 0; st != NULL && i < claims->groups.n && rc == TS_OK; i++)
+        rc = claims->groups_are_dns ? add_attached(st, &sv, claims->groups.v[i])
+                                    : add_group(st, &sv, claims->groups.v[i]);
     if (rc != TS_OK) {
         iam_strv_free(&sv);
         *why = "the policy store failed";
@@ -101,7 +99,7 @@ int pol_map_claims(struct iam_store *st, const struct idp_claims *claims, struct
     }
     if (sv.n == 0) {
         *why = claims->policies.n > 0 ? "none of the identity's policies exists"
-                                      : "no policy is mapped to this identity";
+                                      : "no policy is mapped to this identity or any of its groups";
         return TS_E_STS_ACCESS_DENIED;
     }
     *out = sv;

@@ -6,11 +6,10 @@
  * - claims->policies (OIDC: the values of the policy claim, or the provider's RolePolicy in
  *   role mode): each name that is a stored policy (iam_policy_get) or a canned one
  *   (pol_canned_json) applies; others are ignored.
- * - OIDC / client grants: each value of claims->groups (a leading '/' of Keycloak's group
- *   paths stripped) that names an enabled tessera group (iam_group_get) adds the policies
- *   attached to that group.
- * - LDAP: the policies attached to claims->dn and to each group DN in claims->groups
- *   (iam_attached with IAM_TARGET_DN).
+ * - claims->dn (LDAP): the policies attached to that DN (iam_attached, IAM_TARGET_DN).
+ * - claims->groups: with groups_are_dns (LDAP), the policies attached to each group DN;
+ *   otherwise (OIDC / client grants) each value (a leading '/' of Keycloak's group paths
+ *   stripped) that names an enabled tessera group (iam_group_get) adds that group's policies.
  * The result is deduplicated, in first-seen order.
  */
 #ifndef TS_POL_MAPPER_H

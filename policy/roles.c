@@ -346,92 +346,131 @@ static const char *strip_scheme(const char *url)
     return p != NULL ? p + 3 : url;
 }
 
+/* The condition keys of a trust evaluation: every claim of the identity (for an OIDC issuer,
+ * "jwt:<claim>" also as "<issuer without scheme>:<claim>") and the session tags as
+ * aws:PrincipalTag/<k>, aws:RequestTag/<k> and aws:TagKeys. */
+static void trust_keys(const struct pol_trust_input *in, struct kvs *keys)
+{
+    const char *iss_ns = in->issuer != NULL ? strip_scheme(in->issuer) : NULL;
+    char key[600];
+
+    for (size_t i = 0; i < in->nclaims; i++) {
+        const char *k = in->claims[i].key;
+        if (k == NULL)
+            continue;
+        if (iss_ns != NULL && strncmp(k, "jwt:", 4) == 0) {
+            snprintf(key, sizeof key, "%s:%s", iss_ns, k + 4);
+            kvs_add(keys, key, in->claims[i].value);
+        }
+        kvs_add(keys, k, in->claims[i].value);
+    }
+    for (size_t i = 0; i < in->ntags; i++) {
+        snprintf(key, sizeof key, "aws:PrincipalTag/%s", in->tags[i].key);
+        kvs_add(keys, key, in->tags[i].value);
+        snprintf(key, sizeof key, "aws:RequestTag/%s", in->tags[i].key);
+        kvs_add(keys, key, in->tags[i].value);
+        kvs_add(keys, "aws:TagKeys", in->tags[i].key);
+    }
+}
+
+struct trust_verdict {
+    bool allow_assume, allow_tag, denied;
+};
+
+/* Evaluates d for rq's principal: in->action, then sts:TagSession when tags are carried. */
+static void trust_eval_one(const struct pol_doc *d, const struct pol_trust_input *in,
+                           struct pol_request *rq, struct trust_verdict *v)
+{
+    enum pol_decision dec;
+
+    rq->action = in->action;
+    dec = pol_doc_eval(d, rq);
+    v->denied = v->denied || dec == POL_EXPLICIT_DENY;
+    v->allow_assume = v->allow_assume || dec == POL_ALLOW;
+    if (in->ntags > 0 && !v->denied) {
+        rq->action = "sts:TagSession";
+        dec = pol_doc_eval(d, rq);
+        v->denied = v->denied || dec == POL_EXPLICIT_DENY;
+        v->allow_tag = v->allow_tag || dec == POL_ALLOW;
+    }
+}
+
+/* A signed caller is matched by its typed ARN; a federated identity once per name it may have
+ * as {"Federated": X} (the given names; for an OIDC issuer, the issuer URL, its
+ * oidc-provider ARN and the provider's configured name). */
+static void trust_eval(const struct pol_doc *d, const struct pol_trust_input *in,
+                       struct pol_request *rq, struct trust_verdict *v)
+{
+    struct pol_principal prin;
+    const char *sources[POL_TRUST_MAX_FEDERATED + 3];
+    char arn[600];
+    size_t n = 0;
+
+    if (in->caller != NULL) {
+        rq->principal = in->caller;
+        trust_eval_one(d, in, rq, v);
+        return;
+    }
+    for (size_t i = 0; i < in->nfederated && i < POL_TRUST_MAX_FEDERATED; i++)
+        sources[n++] = in->federated[i];
+    if (in->issuer != NULL) {
+        snprintf(arn, sizeof arn, "arn:aws:iam::%s:oidc-provider/%s", POL_ROLE_ACCOUNT_ID,
+                 strip_scheme(in->issuer));
+        sources[n++] = in->issuer;
+        sources[n++] = arn;
+        if (in->provider_name != NULL && in->provider_name[0] != '\0')
+            sources[n++] = in->provider_name;
+    }
+    memset(&prin, 0, sizeof prin);
+    prin.type = POL_PRINCIPAL_TEMP;
+    rq->principal = &prin;
+    for (size_t s = 0; s < n && !v->denied; s++) {
+        prin.source = (char *)sources[s];
+        trust_eval_one(d, in, rq, v);
+    }
+    rq->principal = NULL;
+}
+
 int pol_role_trust_check(const char *trust, const struct pol_trust_input *in, const char **why)
 {
     struct pol_doc *d = NULL;
-    struct pol_principal prin;
+    struct trust_verdict v = {false, false, false};
     struct kvs keys = {0};
     struct pol_request rq;
-    char err[256], key[600], arn[600];
-    const char *sources[3];
+    char err[256];
     const char *dummy;
-    size_t nsources = 0;
-    const char *iss_ns;
-    bool allow_assume = false, allow_tag = false, denied = false;
     int rc;
 
     if (why == NULL)
         why = &dummy;
     *why = "the role's trust policy does not allow this identity";
-    if (trust == NULL || in == NULL || in->issuer == NULL || in->action == NULL)
+    if (trust == NULL || in == NULL || in->action == NULL ||
+        (in->caller == NULL && in->issuer == NULL && in->nfederated == 0))
         return TS_E_ACCESS_DENIED;
     if (pol_doc_parse(trust, strlen(trust), &d, err, sizeof err) != TS_OK) {
         *why = "the role's trust policy is not valid";
         return TS_E_MALFORMED_POLICY;
     }
-    iss_ns = strip_scheme(in->issuer);
-    /* Condition keys: "<issuer without scheme>:<claim>" and "jwt:<claim>" for each claim. */
-    for (size_t i = 0; i < in->nclaims; i++) {
-        const char *k = in->claims[i].key;
-        if (k == NULL || strncmp(k, "jwt:", 4) != 0)
-            continue;
-        snprintf(key, sizeof key, "%s:%s", iss_ns, k + 4);
-        kvs_add(&keys, key, in->claims[i].value);
-        kvs_add(&keys, k, in->claims[i].value);
-    }
-    for (size_t i = 0; i < in->ntags; i++) {
-        snprintf(key, sizeof key, "aws:PrincipalTag/%s", in->tags[i].key);
-        kvs_add(&keys, key, in->tags[i].value);
-        snprintf(key, sizeof key, "aws:RequestTag/%s", in->tags[i].key);
-        kvs_add(&keys, key, in->tags[i].value);
-        kvs_add(&keys, "aws:TagKeys", in->tags[i].key);
-    }
+    trust_keys(in, &keys);
     if (keys.oom) {
         rc = TS_E_INTERNAL;
         *why = "out of memory";
         goto out;
     }
-    /* The provider as a Federated principal: issuer URL, configured name, AWS-style ARN. */
-    snprintf(arn, sizeof arn, "arn:aws:iam::%s:oidc-provider/%s", POL_ROLE_ACCOUNT_ID, iss_ns);
-    sources[nsources++] = in->issuer;
-    sources[nsources++] = arn;
-    if (in->provider_name != NULL && in->provider_name[0] != '\0')
-        sources[nsources++] = in->provider_name;
-
-    memset(&prin, 0, sizeof prin);
-    prin.type = POL_PRINCIPAL_TEMP;
     memset(&rq, 0, sizeof rq);
-    rq.principal = &prin;
     rq.source_ip = in->source_ip;
     rq.user_agent = in->user_agent;
     rq.secure_transport = in->secure_transport;
     rq.keys = keys.v;
     rq.nkeys = keys.n;
-    for (size_t s = 0; s < nsources && !denied; s++) {
-        enum pol_decision dec;
-        prin.source = (char *)sources[s];
-        rq.action = in->action;
-        dec = pol_doc_eval(d, &rq);
-        denied = dec == POL_EXPLICIT_DENY;
-        allow_assume = allow_assume || dec == POL_ALLOW;
-        if (in->ntags > 0 && !denied) {
-            rq.action = "sts:TagSession";
-            dec = pol_doc_eval(d, &rq);
-            denied = dec == POL_EXPLICIT_DENY;
-            allow_tag = allow_tag || dec == POL_ALLOW;
-        }
-    }
-    prin.source = NULL;
-    if (denied) {
+    trust_eval(d, in, &rq, &v);
+    rc = TS_E_ACCESS_DENIED;
+    if (v.denied) {
         *why = "the role's trust policy explicitly denies this identity";
-        rc = TS_E_ACCESS_DENIED;
-    } else if (!allow_assume) {
-        rc = TS_E_ACCESS_DENIED;
-    } else if (in->ntags > 0 && !allow_tag) {
+    } else if (v.allow_assume && in->ntags > 0 && !v.allow_tag) {
         *why = "the token carries session tags and the role's trust policy does not allow "
                "sts:TagSession";
-        rc = TS_E_ACCESS_DENIED;
-    } else {
+    } else if (v.allow_assume) {
         *why = NULL;
         rc = TS_OK;
     }
@@ -439,36 +478,4 @@ out:
     kvs_free(&keys);
     pol_doc_free(d);
     return rc;
-}
-
-int pol_role_trust_check_principal(const char *trust, const struct pol_request *rq,
-                                   const char **why)
-{
-    struct pol_doc *d = NULL;
-    struct pol_request r;
-    const char *dummy;
-    enum pol_decision dec;
-    char err[256];
-
-    if (why == NULL)
-        why = &dummy;
-    *why = "the role's trust policy does not allow this identity";
-    if (trust == NULL || rq == NULL || rq->action == NULL || rq->principal == NULL)
-        return TS_E_ACCESS_DENIED;
-    if (pol_doc_parse(trust, strlen(trust), &d, err, sizeof err) != TS_OK) {
-        *why = "the role's trust policy is not valid";
-        return TS_E_MALFORMED_POLICY;
-    }
-    r = *rq;
-    r.resource = NULL; /* trust statements have no Resource */
-    dec = pol_doc_eval(d, &r);
-    pol_doc_free(d);
-    if (dec == POL_EXPLICIT_DENY) {
-        *why = "the role's trust policy explicitly denies this identity";
-        return TS_E_ACCESS_DENIED;
-    }
-    if (dec != POL_ALLOW)
-        return TS_E_ACCESS_DENIED;
-    *why = NULL;
-    return TS_OK;
 }

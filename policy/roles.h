@@ -6,10 +6,13 @@
  * POL_ROLES_BLOB (one JSON object, so that a role can be removed), their policies as
  * IAM_TARGET_ROLE attachments. Mutations of the role set are serialised in this process.
  *
- * Trust evaluation (pol_role_trust_check) follows AWS for AssumeRoleWithWebIdentity: the
- * trust policy is an IAM document whose statements name a Principal {"Federated": ...}: the
- * provider's issuer URL, its configured name, or arn:aws:iam::ACCOUNT:oidc-provider/<issuer
- * without scheme> (ACCOUNT is STS_ACCOUNT_ID). Condition keys are the token's claims named
+ * Trust evaluation (pol_role_trust_check) is one function for every identity backend. It
+ * follows AWS: for AssumeRoleWithWebIdentity the trust policy's statements name a Principal
+ * {"Federated": ...}: the provider's issuer URL, its configured name, or
+ * arn:aws:iam::ACCOUNT:oidc-provider/<issuer without scheme> (ACCOUNT is STS_ACCOUNT_ID); for
+ * AssumeRole a signed caller {"AWS": "arn:aws:iam::ACCOUNT:user/NAME"}; for
+ * AssumeRoleWithLDAPIdentity (no AWS equivalent) {"Federated": "ldap"} or "*", with
+ * conditions on ldap:username, ldap:dn and ldap:groups. Condition keys are the token's claims named
  * "<issuer without scheme>:<claim>" (…:sub, …:aud, …:amr, any claim; multi-valued claims give
  * several values, for ForAnyValue / ForAllValues), also jwt:<claim>, and the session tags
  * aws:PrincipalTag/<k>, aws:RequestTag/<k>, aws:TagKeys. The request must be allowed for
@@ -64,12 +67,21 @@ int pol_role_list(struct iam_store *st, struct iam_strv *out);
 /* Removes the role and detaches its policies. TS_E_NO_SUCH_ENTITY when absent. */
 int pol_role_remove(struct iam_store *st, const char *name);
 
-/* The facts about a web-identity token that a trust policy is evaluated over. */
+/* The facts about an identity that a trust policy is evaluated over: one of a signed caller
+ * (AssumeRole), federated names, or an OIDC issuer, plus the identity's claims. */
+#define POL_TRUST_MAX_FEDERATED 4
 struct pol_trust_input {
-    const char *action;           /* "sts:AssumeRoleWithWebIdentity" */
-    const char *issuer;           /* the token's iss (verified) */
+    const char *action; /* "sts:AssumeRoleWithWebIdentity", "sts:AssumeRole", ... */
+    /* A signed caller (a static user or root, AssumeRole), matched by its typed ARN as in
+     * bucket policies ({"AWS": "arn:aws:iam::ACCOUNT:user/NAME"}); NULL for federation. */
+    const struct pol_principal *caller;
+    /* Names the identity matches as {"Federated": X} ("ldap"); at most
+     * POL_TRUST_MAX_FEDERATED are used. */
+    const char *const *federated;
+    size_t nfederated;
+    const char *issuer;           /* an OIDC token's iss (verified), or NULL */
     const char *provider_name;    /* the configured provider name ("" or NULL: the default) */
-    const struct http_kv *claims; /* "jwt:<claim>" entries (idp_claims.vars) */
+    const struct http_kv *claims; /* condition keys: "jwt:<claim>", "ldap:username"... */
     size_t nclaims;
     const struct http_kv *tags; /* session tags: key = tag key, value = tag value */
     size_t ntags;
@@ -78,18 +90,15 @@ struct pol_trust_input {
     bool secure_transport;
 };
 
-/* Evaluates the trust policy text for in. TS_OK when it allows, TS_E_ACCESS_DENIED (with a
- * static reason in *why, safe to show) when not, TS_E_MALFORMED_POLICY when the stored text
- * does not parse, TS_E_INTERNAL on OOM. */
+/* Evaluates the trust policy text for in. The identity is matched as a signed caller (by its
+ * typed ARN) when in->caller is set; otherwise, as a TEMP principal whose source is each of
+ * its federated names in turn: the given names and, with an issuer, the issuer URL,
+ * arn:aws:iam::ACCOUNT:oidc-provider/<issuer without scheme> and the provider's name.
+ * Condition keys are the claims (with an issuer, each jwt:<claim> also as
+ * "<issuer without scheme>:<claim>") and the session tags. The policy must allow in->action
+ * (and sts:TagSession when tags are carried); an explicit Deny anywhere refuses. TS_OK when
+ * it allows, TS_E_ACCESS_DENIED (with a static reason in *why, safe to show) when not,
+ * TS_E_MALFORMED_POLICY when the stored text does not parse, TS_E_INTERNAL on OOM. */
 int pol_role_trust_check(const char *trust, const struct pol_trust_input *in, const char **why);
-
-/* Evaluates the trust policy text for a signed caller (AssumeRole): rq carries the action
- * ("sts:AssumeRole"), the caller's principal (a static user or root, matched by its typed ARN
- * as in bucket policies: {"AWS": "arn:aws:iam::ACCOUNT:user/NAME"}) and the request's
- * environment; rq->resource is ignored. The policy must allow and no statement deny. TS_OK,
- * TS_E_ACCESS_DENIED (static reason in *why), TS_E_MALFORMED_POLICY (stored text does not
- * parse: refused too) or TS_E_INTERNAL. */
-int pol_role_trust_check_principal(const char *trust, const struct pol_request *rq,
-                                   const char **why);
 
 #endif

@@ -21,31 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "policy/mapper.h"
 #include "policy/roles.h"
 #include "sts/sts_int.h"
-
-static void elem(struct buf *b, const char *name, const char *value)
-{
-    if (value == NULL)
-        return;
-    buf_addf(b, "<%s>", name);
-    buf_add_xml(b, value);
-    buf_addf(b, "</%s>", name);
-}
-
-static int refuse(struct http_req *r, const char *action, int rc, const char *why)
-{
-    log_audit("sts.deny", "action", action, "backend", "oidc", "code", ts_err_code(rc), "reason",
-              why, "source_ip", r->source_ip, "request_id", r->request_id, NULL);
-    LOG_DEBUG_EV("sts.oidc", "%s refused: %s", action, why ? why : ts_err_code(rc));
-    http_reply_error(r, rc, why);
-    return rc;
-}
 
 #define TAGS_CLAIM "https://aws.amazon.com/tags"
 
@@ -157,212 +137,102 @@ static long token_tags(json_t *payload, struct http_kv *tags, size_t max, const 
     return (long)n;
 }
 
-static int assume(struct oidc_providers *ps, bool client_grants, struct sts_ctx *c,
-                  struct http_req *r, const struct sts_params *p)
+/* One backend per action: the providers and which kind of token it takes. */
+struct oidc_backend {
+    struct idp_backend b;
+    struct oidc_providers *ps;
+    bool client_grants;
+};
+
+static const char *token_param(const struct oidc_backend *ob)
 {
-    const char *action = client_grants ? "AssumeRoleWithClientGrants" : "AssumeRoleWithWebIdentity";
-    const char *token = sts_param(p, client_grants ? "Token" : "WebIdentityToken");
-    const char *policy = sts_param(p, "Policy"), *role_arn = sts_param(p, "RoleArn");
-    const char *session_name = sts_param(p, "RoleSessionName");
-    const char *dur = sts_param(p, "DurationSeconds");
-    struct idp_claims claims;
-    struct iam_strv names = {0};
-    struct sts_session s;
-    struct sts_creds cr;
-    struct buf extra, parent;
-    const char *why = NULL;
-    char msg[512] = "";
-    char role_name[POL_ROLE_NAME_MAX + 1], canon_arn[128];
-    char *trust = NULL;
-    struct iam_strv role_pols = {0};
-    bool role = false;
-    json_t *payload = NULL;
-    long duration = 0;
-    int rc;
+    return ob->client_grants ? "Token" : "WebIdentityToken";
+}
 
-    memset(&claims, 0, sizeof claims);
-    memset(&cr, 0, sizeof cr);
-    buf_init(&extra, 16384);
-    buf_init(&parent, 8192);
-    if (token == NULL || *token == '\0') {
-        snprintf(msg, sizeof msg, "The request must contain the parameter %s.",
-                 client_grants ? "Token" : "WebIdentityToken");
-        rc = TS_E_STS_MISSING_PARAMETER;
-        goto reply;
-    }
-    if ((dur != NULL && (rc = sts_check_duration(c, dur, &duration, msg, sizeof msg))) ||
-        (rc = sts_check_role_arn(role_arn, msg, sizeof msg)) ||
-        (rc = sts_check_session_name(session_name, msg, sizeof msg)) ||
-        (rc = sts_check_policy(policy, msg, sizeof msg)))
-        goto reply;
+static int oidc_precheck(void *arg, const struct idp_input *in, struct ts_error *err)
+{
+    const struct oidc_backend *ob = arg;
+    const char *token = idp_input_param(in, token_param(ob));
 
-    if (role_arn != NULL && pol_role_from_arn(role_arn, role_name)) {
-        rc = pol_role_get(c->st, role_name, &trust, NULL, &role_pols);
-        if (rc != TS_OK && rc != TS_E_NO_SUCH_ENTITY)
-            goto reply;
-        role = rc == TS_OK;
-        rc = TS_OK;
-    }
+    if (token == NULL || *token == '\0')
+        return ts_error_set(err, TS_E_STS_MISSING_PARAMETER,
+                            "The request must contain the parameter %s.", token_param(ob));
+    return TS_OK;
+}
 
+static int oidc_authenticate(void *arg, const struct idp_input *in, struct idp_claims *out,
+                             struct ts_error *err)
+{
+    const struct oidc_backend *ob = arg;
+    const char *role_arn = in->tessera_role ? NULL : in->role_arn, *why = NULL;
     /* A tessera role: the token's provider is chosen by its issuer, not by the RoleArn. */
-    rc = oidc_verify(ps, token, role ? NULL : role_arn, client_grants, &claims, &why);
+    int rc = oidc_verify(ob->ps, idp_input_param(in, token_param(ob)), role_arn, ob->client_grants,
+                         out, &why);
+
+    if (rc == TS_E_STS_INVALID_PARAMETER && role_arn != NULL)
+        return ts_error_set(err, rc, "Role %.200s does not exist", role_arn);
     if (rc != TS_OK) {
-        if (rc == TS_E_STS_INVALID_PARAMETER && role_arn != NULL && !role)
-            snprintf(msg, sizeof msg, "Role %.300s does not exist", role_arn);
-        else
-            snprintf(msg, sizeof msg, "%s", why ? why : ts_err_message(rc));
-        goto refused;
+        LOG_DEBUG_EV("sts.oidc", "token refused: %s", why ? why : ts_err_code(rc));
+        return ts_error_set(err, rc, "%s", why != NULL ? why : ts_err_message(rc));
     }
-    if (role) {
-        struct http_kv tags[POL_ROLE_MAX_TAGS];
-        struct pol_trust_input in;
-        long ntags;
-        char key[POL_ROLE_TAG_KEY_MAX + 32];
-
-        payload = token_payload(token);
-        if (payload == NULL) {
-            rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
-            snprintf(msg, sizeof msg, "the token payload is not a JSON object");
-            goto refused;
-        }
-        ntags = token_tags(payload, tags, POL_ROLE_MAX_TAGS, &why);
-        if (ntags < 0) {
-            rc = ntags == -2 ? TS_E_STS_INVALID_PARAMETER : TS_E_STS_INVALID_IDENTITY_TOKEN;
-            snprintf(msg, sizeof msg, "%s", why);
-            goto refused;
-        }
-        memset(&in, 0, sizeof in);
-        in.action =
-            client_grants ? "sts:AssumeRoleWithClientGrants" : "sts:AssumeRoleWithWebIdentity";
-        in.issuer = claims.issuer;
-        in.provider_name = claims.provider;
-        in.claims = claims.vars;
-        in.nclaims = claims.nvars;
-        in.tags = tags;
-        in.ntags = (size_t)ntags;
-        in.source_ip = r->source_ip;
-        in.user_agent = http_req_header(r, "User-Agent");
-        in.secure_transport = r->tls;
-        rc = pol_role_trust_check(trust, &in, &why);
-        if (rc != TS_OK) {
-            if (rc != TS_E_INTERNAL)
-                rc = TS_E_ACCESS_DENIED;
-            snprintf(msg, sizeof msg, "Not authorized to assume role %s: %s", role_name,
-                     why ? why : "denied");
-            goto refused;
-        }
-        for (long i = 0; i < ntags; i++) {
-            snprintf(key, sizeof key, "aws:PrincipalTag/%s", tags[i].key);
-            if (idp_claims_add_var(&claims, key, tags[i].value) != TS_OK) {
-                rc = TS_E_INTERNAL;
-                goto reply;
-            }
-        }
-        names = role_pols; /* the session gets exactly the role's policies */
-        role_pols.v = NULL;
-        role_pols.n = 0;
-        pol_role_arn(role_name, canon_arn, sizeof canon_arn);
-        free(claims.role_arn);
-        if ((claims.role_arn = strdup(canon_arn)) == NULL) {
-            rc = TS_E_INTERNAL;
-            goto reply;
-        }
-        log_audit("sts.role", "action", action, "role", role_name, "parent_iss", claims.issuer,
-                  "sub", claims.subject, "request_id", r->request_id, NULL);
-    } else {
-        rc = pol_map_claims(c->st, &claims, &names, &why);
-        if (rc != TS_OK) {
-            snprintf(msg, sizeof msg, "%s", why ? why : "no policy applies");
-            goto refused;
-        }
-    }
-
-    if (dur == NULL) {
-        long max = c->cfg.max_duration;
-        if (oidc_providers_expiry_from_token(ps) && claims.token_expiry > 0) {
-            /* MinIO: the session lasts as long as the token, within STS bounds. */
-            duration = (long)(claims.token_expiry - enc_now());
-            if (duration < STS_MIN_DURATION)
-                duration = STS_MIN_DURATION;
-        } else {
-            duration = 3600; /* AWS's default */
-        }
-        if (duration > max)
-            duration = max;
-    }
-
-    buf_addf(&parent, "%s#%s", claims.issuer, claims.subject);
-    memset(&s, 0, sizeof s);
-    s.parent = buf_str(&parent);
-    s.username = claims.username;
-    s.source = client_grants ? "clientgrants" : "oidc";
-    s.policies = (const char *const *)names.v;
-    s.npolicies = names.n;
-    s.session_policy = policy;
-    s.session_name = session_name;
-    s.role = role ? role_name : NULL; /* verified: the role's trust policy admitted the token */
-    s.role_arn = role ? NULL : claims.role_arn;
-    s.claims = claims.vars;
-    s.nclaims = claims.nvars;
-    s.duration = duration;
-    if (buf_failed(&parent)) {
-        rc = TS_E_INTERNAL;
-        goto reply;
-    }
-    rc = sts_mint(c, &s, &cr);
-    if (rc != TS_OK) {
-        if (rc == TS_E_INVALID_ARGUMENT)
-            rc = TS_E_STS_VALIDATION;
-        goto reply;
-    }
-    elem(&extra, client_grants ? "SubjectFromToken" : "SubjectFromWebIdentityToken",
-         claims.subject);
-    elem(&extra, "Audience", claims.audience);
-    elem(&extra, "Provider", claims.issuer);
-    if (buf_failed(&extra)) {
-        rc = TS_E_INTERNAL;
-        goto reply;
-    }
-    rc = sts_reply_creds(r, action, &s, &cr, buf_str(&extra));
-    goto out;
-
-refused:
-    refuse(r, action, rc, msg);
-    goto out;
-reply:
-    if (rc != TS_OK && !http_replied(r))
-        http_reply_error(r, rc, msg[0] ? msg : NULL);
-out:
-    sts_creds_cleanup(&cr);
-    iam_strv_free(&names);
-    iam_strv_free(&role_pols);
-    free(trust);
-    json_decref(payload);
-    idp_claims_cleanup(&claims);
-    buf_free(&extra);
-    buf_free(&parent);
-    return rc;
+    return TS_OK;
 }
 
-static int act_web_identity(void *arg, struct sts_ctx *c, struct http_req *r,
-                            const struct sts_params *p)
+static long oidc_session_tags(void *arg, const struct idp_input *in, struct http_kv *tags,
+                              size_t max, void **hold, struct ts_error *err)
 {
-    return assume(arg, false, c, r, p);
+    const struct oidc_backend *ob = arg;
+    json_t *payload = token_payload(idp_input_param(in, token_param(ob)));
+    const char *why = NULL;
+    long n;
+
+    *hold = payload;
+    if (payload == NULL) {
+        ts_error_set(err, TS_E_STS_INVALID_IDENTITY_TOKEN,
+                     "the token payload is not a JSON object");
+        return -1;
+    }
+    n = token_tags(payload, tags, max, &why);
+    if (n < 0) {
+        ts_error_set(err, n == -2 ? TS_E_STS_INVALID_PARAMETER : TS_E_STS_INVALID_IDENTITY_TOKEN,
+                     "%s", why);
+        return -1;
+    }
+    return n;
 }
 
-static int act_client_grants(void *arg, struct sts_ctx *c, struct http_req *r,
-                             const struct sts_params *p)
+static void oidc_free_hold(void *hold)
 {
-    return assume(arg, true, c, r, p);
+    json_decref(hold);
+}
+
+static struct oidc_backend web_identity, client_grants;
+
+static const struct idp_backend *oidc_backend_init(struct oidc_backend *ob,
+                                                   struct oidc_providers *ps, bool cg)
+{
+    memset(ob, 0, sizeof *ob);
+    ob->ps = ps;
+    ob->client_grants = cg;
+    ob->b.name = cg ? "clientgrants" : "oidc";
+    ob->b.arg = ob;
+    ob->b.precheck = oidc_precheck;
+    ob->b.authenticate = oidc_authenticate;
+    ob->b.session_tags = oidc_session_tags;
+    ob->b.free_hold = oidc_free_hold;
+    ob->b.duration_from_token = oidc_providers_expiry_from_token(ps);
+    return &ob->b;
 }
 
 int sts_oidc_register(struct sts_ctx *c, struct oidc_providers *ps)
 {
     int rc;
-    if (oidc_providers_count(ps) == 0)
+    if (ps == NULL || oidc_providers_count(ps) == 0)
         return TS_OK;
-    rc = sts_set_action(c, "AssumeRoleWithWebIdentity", act_web_identity, ps);
+    rc = sts_set_backend(c, "AssumeRoleWithWebIdentity",
+                         oidc_backend_init(&web_identity, ps, false));
     if (rc == TS_OK)
-        rc = sts_set_action(c, "AssumeRoleWithClientGrants", act_client_grants, ps);
+        rc = sts_set_backend(c, "AssumeRoleWithClientGrants",
+                             oidc_backend_init(&client_grants, ps, true));
     return rc;
 }

@@ -1,12 +1,13 @@
 /* actions.c -- the STS endpoint: POST / with a form body, or GET|POST /?Action=...
  *
  * Parameters come from the query and the url-encoded form body (first occurrence wins).
- * Version must be 2011-06-15. Dispatch is a table: AssumeRole and GetCallerIdentity are
- * built in; the federation actions (AssumeRoleWithWebIdentity, ...WithClientGrants,
- * ...WithLDAPIdentity) are plugged in by the composition root with sts_set_action() and
- * answer NotImplemented until then. Responses follow the STS API reference byte for byte
- * (no XML declaration, the 2011-06-15 namespace); errors go through http_reply_error with
- * the route's STS style.
+ * Version must be 2011-06-15. Dispatch is one table (sts_actions: name, blocking, rate limit,
+ * metric label): GetCallerIdentity is built in; AssumeRole and the federation actions run
+ * sts_federate (sts/federate.c) with the action's identity backend -- the static-user one for
+ * AssumeRole, the others plugged in by the composition root with sts_set_backend()
+ * (NotImplemented until then). Responses follow the STS API reference byte for byte (no XML
+ * declaration, the 2011-06-15 namespace); errors travel up as a struct ts_error and only
+ * sts_finish turns them into a reply (http_reply_error with the route's STS style).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -262,123 +263,19 @@ int sts_check_session_name(const char *v, char *msg, size_t msglen)
 
 /* ---- actions ---- */
 
-/* AssumeRole by a static user or root. A RoleArn naming an existing tessera role goes through
- * that role's trust policy (the caller matched by its typed ARN, arn:aws:iam::ACCOUNT:user/NAME
- * or :root, as AWS): refused unless it allows sts:AssumeRole; the session then has exactly the
- * role's policies (∩ the session policy) and the ARN assumed-role/ROLE/SESSION. Any other
- * RoleArn (MinIO's arn:xxx:xxx:xxx:xxxx, or a role that does not exist) gives MinIO's session:
- * the parent's current policies ∩ the session policy, and the parent's own ARN — never an ARN
- * spelled by the request. */
-static int act_assume_role(struct sts_ctx *c, struct http_req *r, const struct sts_params *p,
-                           char *msg, size_t msglen)
-{
-    const struct pol_principal *who = r->principal;
-    const char *policy = sts_param(p, "Policy"), *role_arn = sts_param(p, "RoleArn");
-    const char *session_name = sts_param(p, "RoleSessionName");
-    char role_name[POL_ROLE_NAME_MAX + 1];
-    struct iam_strv role_pols = {0};
-    struct pol_request rq;
-    struct sts_session s;
-    struct sts_creds cr;
-    char *trust = NULL;
-    bool role = false;
-    long duration = 0;
-    int rc;
-
-    memset(&cr, 0, sizeof cr);
-    if (who == NULL || who->type == POL_PRINCIPAL_ANONYMOUS) {
-        snprintf(msg, msglen, "Request is missing Authentication Token");
-        return TS_E_STS_ACCESS_DENIED;
-    }
-    if (who->type == POL_PRINCIPAL_TEMP) {
-        snprintf(msg, msglen, "AssumeRole is not allowed with temporary credentials");
-        return TS_E_STS_ACCESS_DENIED;
-    }
-    if ((rc = sts_check_duration(c, sts_param(p, "DurationSeconds"), &duration, msg, msglen)) ||
-        (rc = sts_check_role_arn(role_arn, msg, msglen)) ||
-        (rc = sts_check_session_name(session_name, msg, msglen)) ||
-        (rc = sts_check_policy(policy, msg, msglen)))
-        return rc;
-
-    /* sts:AssumeRole was decided by the authz phase (sts_authz.c); rq is its context, for
-     * the trust policy. */
-    pol_request_init(&rq, r, "sts:AssumeRole", role_arn != NULL ? role_arn : "*");
-
-    if (role_arn != NULL && pol_role_from_arn(role_arn, role_name)) {
-        rc = pol_role_get(c->st, role_name, &trust, NULL, &role_pols);
-        if (rc != TS_OK && rc != TS_E_NO_SUCH_ENTITY)
-            return rc;
-        role = rc == TS_OK;
-    }
-    if (role) {
-        const char *why = NULL;
-        rc = pol_role_trust_check_principal(trust, &rq, &why);
-        free(trust);
-        trust = NULL;
-        if (rc != TS_OK) {
-            log_audit("sts.deny", "action", "AssumeRole", "user", who->username, "role", role_name,
-                      "reason", why, "source_ip", r->source_ip, "request_id", r->request_id, NULL);
-            iam_strv_free(&role_pols);
-            if (rc == TS_E_INTERNAL)
-                return rc;
-            snprintf(msg, msglen,
-                     "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
-                     who->arn != NULL ? who->arn : "?", role_arn);
-            return TS_E_STS_ACCESS_DENIED;
-        }
-        log_audit("sts.role", "action", "AssumeRole", "role", role_name, "user", who->username,
-                  "request_id", r->request_id, NULL);
-    }
-
-    memset(&s, 0, sizeof s);
-    s.parent = who->type == POL_PRINCIPAL_ROOT ? c->cfg.root_user : who->username;
-    s.source = who->type == POL_PRINCIPAL_ROOT ? "root" : "static";
-    if (role) {
-        /* Exactly the role's policies, even none (the engine never falls back to the
-         * parent's for a role session). */
-        s.role = role_name;
-        s.policies = (const char *const *)role_pols.v;
-        s.npolicies = role_pols.n;
-    } else if (who->type == POL_PRINCIPAL_ROOT) {
-        /* Root is not a store user, so "the parent's current policies" do not exist: its
-         * sessions carry the canned consoleAdmin policy (all of s3:*, admin:*), narrowed
-         * by the session policy, as MinIO's root-derived credentials are. */
-        static const char *const root_policies[] = {"consoleAdmin"};
-        s.policies = root_policies;
-        s.npolicies = 1;
-    }
-    s.session_policy = policy;
-    s.session_name = session_name;
-    s.duration = duration;
-    if (s.parent == NULL) {
-        iam_strv_free(&role_pols);
-        return TS_E_INTERNAL;
-    }
-    rc = sts_mint(c, &s, &cr);
-    if (rc != TS_OK) {
-        iam_strv_free(&role_pols);
-        return rc == TS_E_INVALID_ARGUMENT ? TS_E_STS_VALIDATION : rc;
-    }
-    rc = sts_reply_creds(r, "AssumeRole", &s, &cr, NULL);
-    sts_creds_cleanup(&cr);
-    iam_strv_free(&role_pols);
-    return rc;
-}
-
 static int act_get_caller_identity(struct sts_ctx *c, struct http_req *r,
-                                   const struct sts_params *p, char *msg, size_t msglen)
+                                   const struct sts_params *p, struct ts_error *err)
 {
     struct pol_principal *who = r->principal;
     struct buf b;
     char *body;
     size_t len;
 
-    if (who == NULL || who->type == POL_PRINCIPAL_ANONYMOUS) {
-        snprintf(msg, msglen, "Request is missing Authentication Token");
-        return TS_E_STS_ACCESS_DENIED;
-    }
+    (void)c, (void)p;
+    if (who == NULL || who->type == POL_PRINCIPAL_ANONYMOUS)
+        return ts_error_set(err, TS_E_STS_ACCESS_DENIED, "Request is missing Authentication Token");
     if (sts_principal_ids(who) != TS_OK)
-        return TS_E_INTERNAL;
+        return ts_error_set(err, TS_E_INTERNAL, NULL);
     buf_init(&b, 16384);
     xml_open(&b, "GetCallerIdentityResponse", STS_XMLNS);
     xml_open(&b, "GetCallerIdentityResult", NULL);
@@ -392,96 +289,102 @@ static int act_get_caller_identity(struct sts_ctx *c, struct http_req *r,
     xml_close(&b, "GetCallerIdentityResponse");
     body = buf_take(&b, &len);
     if (body == NULL)
-        return TS_E_INTERNAL;
-    return http_reply_data(r, 200, "text/xml", body, len, true);
+        return ts_error_set(err, TS_E_INTERNAL, NULL);
+    return ts_error_set(err, http_reply_data(r, 200, "text/xml", body, len, true), NULL);
 }
 
-typedef int (*builtin_fn)(struct sts_ctx *c, struct http_req *r, const struct sts_params *p,
-                          char *msg, size_t msglen);
-
-static const struct {
-    const char *name;
-    builtin_fn fn;
-} builtin_actions[] = {
-    {"AssumeRole", act_assume_role},
-    {"GetCallerIdentity", act_get_caller_identity},
+/* The STS actions. AssumeRole federates the SigV4 caller through the built-in static-user
+ * backend; the other federation actions answer NotImplemented until the composition root
+ * plugs a backend in (sts_set_backend). */
+const struct sts_action sts_actions[STS_NACTIONS] = {
+    /* name, builtin, blocking, rate_limited, metric, subject_elem */
+    {"AssumeRole", NULL, false, false, "static", NULL},
+    {"GetCallerIdentity", act_get_caller_identity, false, false, NULL, NULL},
+    {"AssumeRoleWithWebIdentity", NULL, true, true, "oidc", "SubjectFromWebIdentityToken"},
+    {"AssumeRoleWithClientGrants", NULL, true, true, "clientgrants", "SubjectFromToken"},
+    {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL},
+    {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL},
+    {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL},
+    {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL},
+    {"GetSessionToken", NULL, false, false, NULL, NULL},
+    {"GetFederationToken", NULL, false, false, NULL, NULL},
+    {"DecodeAuthorizationMessage", NULL, false, false, NULL, NULL},
+    {"GetAccessKeyInfo", NULL, false, false, NULL, NULL},
 };
 
-/* Federation actions known to STS/MinIO: NotImplemented until a backend registers. */
-static const char *const federation_actions[] = {
-    "AssumeRoleWithWebIdentity", "AssumeRoleWithClientGrants", "AssumeRoleWithLDAPIdentity",
-    "AssumeRoleWithCertificate", "AssumeRoleWithCustomToken",  "AssumeRoleWithSAML",
-    "GetSessionToken",           "GetFederationToken",         "DecodeAuthorizationMessage",
-    "GetAccessKeyInfo",
-};
-
-static int dispatch(struct sts_ctx *c, struct http_req *r, const struct sts_params *p, char *msg,
-                    size_t msglen)
+const struct sts_action *sts_action_find(const char *name)
 {
-    const char *action = sts_param(p, "Action");
-    size_t i;
-    int rc;
+    for (size_t i = 0; name != NULL && i < STS_NACTIONS; i++)
+        if (strcmp(sts_actions[i].name, name) == 0)
+            return &sts_actions[i];
+    return NULL;
+}
 
-    if (action == NULL) {
-        snprintf(msg, msglen, "The request must contain the parameter Action.");
-        return TS_E_STS_MISSING_PARAMETER;
-    }
-    rc = sts_check_version(sts_param(p, "Version"), msg, msglen);
+/* A federation action: sts_federate, then the AWS-shaped credentials answer (with the
+ * token's subject, audience and issuer for the OIDC actions). */
+static int federate_and_reply(struct sts_ctx *c, const struct sts_action *a, struct http_req *r,
+                              const struct sts_params *p, struct ts_error *err)
+{
+    struct sts_federation f;
+    struct buf extra;
+    int rc = sts_federate(c, a->name, r, p, &f, err);
+
     if (rc != TS_OK)
         return rc;
-    for (i = 0; i < sizeof builtin_actions / sizeof builtin_actions[0]; i++)
-        if (strcmp(builtin_actions[i].name, action) == 0)
-            return builtin_actions[i].fn(c, r, p, msg, msglen);
+    buf_init(&extra, 16384);
+    if (a->subject_elem != NULL) {
+        xml_elem(&extra, a->subject_elem, f.claims.subject);
+        xml_elem(&extra, "Audience", f.claims.audience);
+        xml_elem(&extra, "Provider", f.claims.issuer);
+    }
+    rc =
+        buf_failed(&extra) ? TS_E_INTERNAL : sts_reply_creds(r, a->name, &f.creds, buf_str(&extra));
+    buf_free(&extra);
+    sts_federation_cleanup(&f);
+    return ts_error_set(err, rc, NULL);
+}
+
+static int dispatch(struct sts_ctx *c, struct http_req *r, const struct sts_params *p,
+                    struct ts_error *err)
+{
+    const char *action = sts_param(p, "Action");
+    const struct sts_action *a = sts_action_find(action);
+    int rc;
+
+    if (action == NULL)
+        return ts_error_set(err, TS_E_STS_MISSING_PARAMETER,
+                            "The request must contain the parameter Action.");
+    rc = sts_check_version(sts_param(p, "Version"), err->msg, sizeof err->msg);
+    if (rc != TS_OK)
+        return err->code = rc;
+    if (a == NULL)
+        return ts_error_set(err, TS_E_STS_INVALID_ACTION,
+                            "Could not find operation %.64s for version %.32s", action,
+                            sts_param(p, "Version"));
+    if (a->builtin != NULL)
+        return a->builtin(c, r, p, err);
     /* The unsigned logins cost an upstream call (JWKS, LDAP bind) and allow guessing:
      * per-source-IP token bucket (core/limits.h), 503 SlowDown with Retry-After: 1. */
-    if ((strcmp(action, "AssumeRoleWithWebIdentity") == 0 ||
-         strcmp(action, "AssumeRoleWithClientGrants") == 0 ||
-         strcmp(action, "AssumeRoleWithLDAPIdentity") == 0) &&
-        !limits_sts_allow(r->source_ip)) {
-        snprintf(msg, msglen, "Rate exceeded for %s from this address.", action);
-        return TS_E_SLOW_DOWN;
-    }
-    for (i = 0; i < c->nactions; i++)
-        if (strcmp(c->actions[i].name, action) == 0 && c->actions[i].fn != NULL)
-            return c->actions[i].fn(c->actions[i].arg, c, r, p);
-    for (i = 0; i < sizeof federation_actions / sizeof federation_actions[0]; i++) {
-        if (strcmp(federation_actions[i], action) == 0) {
-            snprintf(msg, msglen, "%s is not implemented by this server", action);
-            return TS_E_STS_NOT_IMPLEMENTED;
-        }
-    }
-    snprintf(msg, msglen, "Could not find operation %.64s for version %.32s", action,
-             sts_param(p, "Version"));
-    return TS_E_STS_INVALID_ACTION;
+    if (a->rate_limited && !limits_sts_allow(r->source_ip))
+        return ts_error_set(err, TS_E_SLOW_DOWN, "Rate exceeded for %s from this address.",
+                            a->name);
+    return federate_and_reply(c, a, r, p, err); /* NotImplemented without a backend */
 }
 
 /* ---- the route ---- */
 
 /* tessera_sts_refusals_total{backend,reason}: a login action that did not issue
- * credentials, by backend and AWS error code (issuances are counted by sts_reply_creds). */
-static void count_refusal(struct http_req *r, const char *action)
+ * credentials, by backend and AWS error code (issuances are counted by sts_audit_issue). */
+static void count_refusal(const struct sts_action *a, int err)
 {
-    static const char *const backends[][2] = {
-        {"AssumeRole", "static"},
-        {"AssumeRoleWithWebIdentity", "oidc"},
-        {"AssumeRoleWithClientGrants", "clientgrants"},
-        {"AssumeRoleWithLDAPIdentity", "ldap"},
-    };
     char labels[128];
-    int err = TS_OK, status = http_reply_status(r, &err);
 
-    if (action == NULL || status == 200)
+    if (a == NULL || a->metric == NULL || err == TS_OK)
         return;
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-        if (strcmp(action, backends[i][0]) != 0)
-            continue;
-        /* Both label values come from fixed sets: no cardinality from client input. */
-        snprintf(labels, sizeof labels, "backend=\"%s\",reason=\"%s\"", backends[i][1],
-                 err != TS_OK ? ts_err_code(err) : "InternalError");
-        metrics_inc("tessera_sts_refusals_total",
-                    "STS login requests refused, by backend and error code.", labels, 1);
-        return;
-    }
+    /* Both label values come from fixed sets: no cardinality from client input. */
+    snprintf(labels, sizeof labels, "backend=\"%s\",reason=\"%s\"", a->metric, ts_err_code(err));
+    metrics_inc("tessera_sts_refusals_total",
+                "STS login requests refused, by backend and error code.", labels, 1);
 }
 
 static bool is_form(const char *ct)
@@ -527,34 +430,35 @@ static void sts_finish(struct http_req *r)
 {
     struct sts_ctx *c = r->route->ctx;
     struct sts_params p = {0};
-    char msg[512] = "";
+    struct ts_error err = {TS_OK, ""};
     int rc = sts_request_params(r, &p);
 
-    if (rc == TS_OK)
-        rc = dispatch(c, r, &p, msg, sizeof msg);
-    if (rc != TS_OK && !http_replied(r))
-        http_reply_error(r, rc, msg[0] ? msg : NULL);
-    else if (!http_replied(r))
-        http_reply_error(r, TS_E_INTERNAL, NULL);
-    count_refusal(r, sts_param(&p, "Action"));
+    if (rc != TS_OK)
+        ts_error_set(&err, rc, NULL);
+    else
+        rc = dispatch(c, r, &p, &err);
+    /* Only here does an error become a reply: nothing below replied when rc != TS_OK. */
+    if (rc != TS_OK)
+        http_reply_error(r, rc, ts_error_msg(&err));
+    count_refusal(sts_action_find(sts_param(&p, "Action")), rc);
     sts_params_cleanup(&p);
 }
 
-/* The federation actions may wait on their identity provider (LDAP binds and searches,
- * JWKS refetches, userinfo calls): they run on the server's worker threads. */
+/* The federation actions that may wait on their identity provider (LDAP binds and searches,
+ * JWKS refetches, userinfo calls) run on the server's worker threads. */
 static bool sts_blocking(struct http_req *r)
 {
-    static const char *const remote[] = {"AssumeRoleWithLDAPIdentity", "AssumeRoleWithWebIdentity",
-                                         "AssumeRoleWithClientGrants"};
     struct sts_params p = {0};
     const char *action = http_req_query(r, "Action");
-    bool blocking = false;
+    const struct sts_action *a;
+    bool blocking;
+
     if (action == NULL && strcmp(r->method, "POST") == 0 && r->body != NULL &&
         is_form(http_req_header(r, "Content-Type")) &&
         sts_params_parse_form(&p, (const char *)r->body, r->body_len) == TS_OK)
         action = sts_param(&p, "Action");
-    for (size_t i = 0; action != NULL && i < sizeof remote / sizeof *remote; i++)
-        blocking |= strcmp(action, remote[i]) == 0;
+    a = sts_action_find(action);
+    blocking = a != NULL && a->blocking;
     sts_params_cleanup(&p);
     return blocking;
 }

@@ -66,6 +66,8 @@ struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
         fprintf(stderr, "sts: cannot load or create the token keys\n");
         goto fail;
     }
+    sts_static_backend_init(c, &c->static_backend);
+    c->backends[sts_action_find("AssumeRole") - sts_actions] = &c->static_backend;
     return c;
 fail:
     sts_ctx_free(c);
@@ -95,35 +97,20 @@ const struct sts_config *sts_ctx_config(const struct sts_ctx *c)
     return &c->cfg;
 }
 
-static const char *const known_actions[] = {
-    "AssumeRoleWithWebIdentity", "AssumeRoleWithClientGrants", "AssumeRoleWithLDAPIdentity",
-    "AssumeRoleWithCertificate", "AssumeRoleWithCustomToken",
-};
-
-int sts_set_action(struct sts_ctx *c, const char *action, sts_action_fn fn, void *arg)
+int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_backend *b)
 {
-    size_t i, known = 0;
-    for (i = 0; i < sizeof known_actions / sizeof known_actions[0]; i++)
-        if (strcmp(known_actions[i], action) == 0)
-            known = 1;
-    if (!known)
+    const struct sts_action *a = sts_action_find(action);
+    /* Only the federation actions take a backend; AssumeRole keeps the static one. */
+    if (a == NULL || a->builtin != NULL || strcmp(action, "AssumeRole") == 0)
         return TS_E_INVALID_ARGUMENT;
-    for (i = 0; i < c->nactions; i++) {
-        if (strcmp(c->actions[i].name, action) == 0) {
-            c->actions[i].fn = fn;
-            c->actions[i].arg = arg;
-            return TS_OK;
-        }
-    }
-    if (c->nactions == STS_MAX_ACTIONS)
-        return TS_E_INVALID_ARGUMENT;
-    for (i = 0; i < sizeof known_actions / sizeof known_actions[0]; i++)
-        if (strcmp(known_actions[i], action) == 0)
-            c->actions[c->nactions].name = known_actions[i];
-    c->actions[c->nactions].fn = fn;
-    c->actions[c->nactions].arg = arg;
-    c->nactions++;
+    c->backends[a - sts_actions] = b;
     return TS_OK;
+}
+
+const struct idp_backend *sts_backend(const struct sts_ctx *c, const char *action)
+{
+    const struct sts_action *a = sts_action_find(action);
+    return a != NULL ? c->backends[a - sts_actions] : NULL;
 }
 
 int sts_revoke_user(struct sts_ctx *c, const char *user)
@@ -157,14 +144,6 @@ int sts_revoke_access_key(struct sts_ctx *c, const char *access_key)
     if (rc == TS_OK)
         log_audit("sts.revoke", "access_key", access_key, NULL);
     return rc;
-}
-
-bool sts_has_action(const struct sts_ctx *c, const char *action)
-{
-    for (size_t i = 0; i < c->nactions; i++)
-        if (strcmp(c->actions[i].name, action) == 0 && c->actions[i].fn != NULL)
-            return true;
-    return false;
 }
 
 struct sts_params *sts_params_new(void)

@@ -6,9 +6,10 @@
  *                         redirect URI, expiry} into the tessera_login_flow cookie and
  *                         redirects to the provider's authorization endpoint
  *   GET  /login/callback  checks state against the cookie, clears it, exchanges the code
- *                         (confidential client), checks the id_token's nonce and runs
- *                         AssumeRoleWithWebIdentity internally
- *   POST /login/ldap      checks the CSRF token, runs AssumeRoleWithLDAPIdentity internally
+ *                         (confidential client), checks the id_token's nonce and federates
+ *                         it with AssumeRoleWithWebIdentity's backend (sts_federate)
+ *   POST /login/ldap      checks the CSRF token, federates the user name and password with
+ *                         AssumeRoleWithLDAPIdentity's backend (sts_federate)
  *
  * The pages that may wait on the provider or the directory (all but /login itself) are
  * rate-limited per source address before any other work, like the unsigned STS logins, and
@@ -17,8 +18,8 @@
  * The credentials page and every response carrying a secret are sent with Cache-Control:
  * no-store and Pragma: no-cache; a restrictive Content-Security-Policy allows only the page's
  * own inline style and copy script (by hash) and no external asset. Every printed value goes
- * through buf_add_xml. Errors (including those the STS actions answer with) are small HTML
- * pages (HTTP_ERR_HTML).
+ * through buf_add_xml. Errors (including those sts_federate returns) are small HTML pages
+ * (HTTP_ERR_HTML).
  */
 #include "sts/login_web.h"
 
@@ -110,7 +111,7 @@ static size_t nproviders(const struct login_web *w)
 
 static bool has_ldap(const struct login_web *w)
 {
-    return sts_has_action(w->sts, "AssumeRoleWithLDAPIdentity");
+    return sts_backend(w->sts, "AssumeRoleWithLDAPIdentity") != NULL;
 }
 
 static void b64url(const uint8_t *in, size_t n, char *out)
@@ -566,21 +567,20 @@ static void creds_page(struct login_web *w, struct http_req *r, const char *via,
     page_send(r, 200, &b);
 }
 
-/* Runs action internally and shows the credentials; the action's errors become HTML pages. */
+/* Federates p with action's backend (sts_federate, as the STS endpoint does) and shows the
+ * credentials; errors become HTML pages. */
 static void assume_and_show(struct login_web *w, struct http_req *r, const char *action,
                             struct sts_params *p, const char *via, const char *who)
 {
-    struct sts_creds cr;
-    int rc = sts_params_set(p, "Version", "2011-06-15");
-    if (rc == TS_OK)
-        rc = sts_call_action(w->sts, action, r, p, &cr);
-    if (rc != TS_OK) {
-        if (!http_replied(r))
-            fail(r, rc, NULL);
+    struct sts_federation f;
+    struct ts_error err;
+
+    if (sts_federate(w->sts, action, r, p, &f, &err) != TS_OK) {
+        fail(r, err.code, ts_error_msg(&err));
         return;
     }
-    creds_page(w, r, via, who, &cr);
-    sts_creds_cleanup(&cr);
+    creds_page(w, r, via, who, &f.creds);
+    sts_federation_cleanup(&f);
 }
 
 /* ---- GET /login/callback ---- */

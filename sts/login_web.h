@@ -1,8 +1,9 @@
 /* login_web.h -- the browser login at /login: the configured OpenID providers (authorization
  * code flow with PKCE, state and nonce) and, when LDAP is configured, a username/password
- * form; both end in the STS actions (AssumeRoleWithWebIdentity / ...WithLDAPIdentity, called
- * internally through sts_call_action) and a page with the credentials, copy-ready snippets and
- * the buckets they can list. docs/API.md "Browser login" describes the flow.
+ * form; both end in the identity backends of the STS actions (AssumeRoleWithWebIdentity /
+ * ...WithLDAPIdentity) through sts_federate, as the STS endpoint does, and a page with the
+ * credentials, copy-ready snippets and the buckets they can list. docs/API.md "Browser login"
+ * describes the flow.
  *
  * No server-side state: state, nonce, PKCE verifier and redirect URI travel in a short-lived
  * cookie sealed with sts_seal_blob (a key derived from the STS token keys in the shared IAM

@@ -1,7 +1,7 @@
-/* mint.c -- the minter: the one place temporary credentials are made (DESIGN §2). Identity
- * backends (static AssumeRole here, OIDC and LDAP in idp/ and ldap/) build a struct
- * sts_session from their claims and call sts_mint, then sts_reply_creds; none of them
- * seals tokens or derives secrets itself.
+/* mint.c -- the minter: the one place temporary credentials are made (DESIGN §2). The one
+ * federation function (sts/federate.c) builds a struct sts_session from a backend's claims
+ * and calls sts_mint and sts_audit_issue; the STS endpoint answers with sts_reply_creds, the
+ * browser login with its credentials page. No backend seals tokens or derives secrets.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,63 +121,14 @@ fail:
     return rc;
 }
 
-/* sts_call_action's destination for the credentials of this thread's current call. */
-static _Thread_local struct sts_creds *capture;
-
-static int creds_copy(const struct sts_creds *in, struct sts_creds *out)
+int sts_reply_creds(struct http_req *r, const char *action, const struct sts_creds *cr,
+                    const char *extra_xml)
 {
-    *out = *in;
-    out->session_token = strdup(in->session_token);
-    out->arn = strdup(in->arn);
-    out->role_id = strdup(in->role_id);
-    if (out->session_token == NULL || out->arn == NULL || out->role_id == NULL) {
-        sts_creds_cleanup(out);
-        return TS_E_INTERNAL;
-    }
-    return TS_OK;
-}
-
-int sts_call_action(struct sts_ctx *c, const char *action, struct http_req *r,
-                    const struct sts_params *p, struct sts_creds *out)
-{
-    struct sts_creds got;
-    int rc = TS_E_STS_INVALID_ACTION;
-
-    memset(&got, 0, sizeof got);
-    memset(out, 0, sizeof *out);
-    /* The per-source budget of the unsigned logins (core/limits.h) is taken by the caller,
-     * the login route, before any backend work (sts/login_web.c route_start). */
-    for (size_t i = 0; i < c->nactions; i++) {
-        if (strcmp(c->actions[i].name, action) != 0 || c->actions[i].fn == NULL)
-            continue;
-        capture = &got;
-        rc = c->actions[i].fn(c->actions[i].arg, c, r, p);
-        capture = NULL;
-        break;
-    }
-    if (rc == TS_OK && got.session_token == NULL) {
-        /* The handler replied itself (an error page, e.g. a refused LDAP bind): pass on
-         * the error it answered with. */
-        int e = TS_OK;
-        if (http_replied(r))
-            http_reply_status(r, &e);
-        rc = e != TS_OK ? e : TS_E_INTERNAL;
-    }
-    if (rc == TS_OK)
-        *out = got;
-    else
-        sts_creds_cleanup(&got);
-    return rc;
-}
-
-int sts_reply_creds(struct http_req *r, const char *action, const struct sts_session *s,
-                    const struct sts_creds *cr, const char *extra_xml)
-{
-    char resp[96], result[96], exp[32], expires[32];
+    char resp[96], result[96], exp[32];
     struct buf b;
-    struct buf pols;
     size_t len;
     char *body;
+    int rc;
 
     snprintf(resp, sizeof resp, "%sResponse", action);
     snprintf(result, sizeof result, "%sResult", action);
@@ -206,32 +157,29 @@ int sts_reply_creds(struct http_req *r, const char *action, const struct sts_ses
     if (body == NULL)
         return TS_E_INTERNAL;
 
-    /* Audit: who got what, never the secret or the token. */
-    buf_init(&pols, 8192);
-    for (size_t i = 0; s != NULL && i < s->npolicies; i++)
-        buf_addf(&pols, "%s%s", i ? "," : "", s->policies[i]);
-    snprintf(expires, sizeof expires, "%s", exp);
-    log_audit("sts.issue", "action", action, "user", s ? s->parent : NULL, "backend",
-              s ? s->source : NULL, "access_key", cr->access_key, "policies", buf_str(&pols),
-              "session_policy", s && s->session_policy ? "yes" : "no", "session",
-              s ? s->session_name : NULL, "source_ip", r->source_ip, "expires", expires,
-              "request_id", r->request_id, NULL);
-    buf_free(&pols);
-    {
-        char labels[64];
-        snprintf(labels, sizeof labels, "backend=\"%s\"",
-                 s && s->source && strlen(s->source) < 32 ? s->source : "unknown");
-        metrics_inc("tessera_sts_issued_total", "Temporary credentials issued, by backend.", labels,
-                    1);
-    }
-
-    if (capture != NULL) { /* an internal call: hand the credentials over, reply nothing */
-        OPENSSL_cleanse(body, len);
-        free(body);
-        return creds_copy(cr, capture);
-    }
-    int rc = http_reply_data(r, 200, "text/xml", body, len, false);
+    rc = http_reply_data(r, 200, "text/xml", body, len, false);
     OPENSSL_cleanse(body, len);
     free(body);
     return rc;
+}
+
+void sts_audit_issue(struct http_req *r, const char *action, const struct sts_session *s,
+                     const struct sts_creds *cr)
+{
+    char exp[32], labels[64];
+    struct buf pols;
+
+    /* Who got what, never the secret or the token. */
+    sts_time_expiration(cr->expires, exp);
+    buf_init(&pols, 8192);
+    for (size_t i = 0; i < s->npolicies; i++)
+        buf_addf(&pols, "%s%s", i ? "," : "", s->policies[i]);
+    log_audit("sts.issue", "action", action, "user", s->parent, "backend", s->source, "access_key",
+              cr->access_key, "policies", buf_str(&pols), "session_policy",
+              s->session_policy ? "yes" : "no", "session", s->session_name, "source_ip",
+              r->source_ip, "expires", exp, "request_id", r->request_id, NULL);
+    buf_free(&pols);
+    snprintf(labels, sizeof labels, "backend=\"%s\"",
+             s->source && strlen(s->source) < 32 ? s->source : "unknown");
+    metrics_inc("tessera_sts_issued_total", "Temporary credentials issued, by backend.", labels, 1);
 }

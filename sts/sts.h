@@ -7,8 +7,10 @@
 #ifndef TS_STS_H
 #define TS_STS_H
 
+#include "core/err.h"
 #include "core/http.h"
 #include "idp/iam.h"
+#include "idp/idp.h"
 #include "policy/pol.h"
 
 struct sts_ctx;
@@ -86,41 +88,54 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
  *   <{action}Response xmlns=STS_XMLNS><{action}Result>{extra_xml}<AssumedRoleUser>..
  *   <Credentials>..</Credentials></{action}Result><ResponseMetadata>..
  * extra_xml (may be NULL) is inserted verbatim (already escaped) inside the Result, e.g.
- * <SubjectFromWebIdentityToken>. Also writes the "sts.issue" audit record. */
-int sts_reply_creds(struct http_req *r, const char *action, const struct sts_session *s,
-                    const struct sts_creds *cr, const char *extra_xml);
+ * <SubjectFromWebIdentityToken>. TS_OK or TS_E_INTERNAL. */
+int sts_reply_creds(struct http_req *r, const char *action, const struct sts_creds *cr,
+                    const char *extra_xml);
+/* Writes the "sts.issue" audit record and the tessera_sts_issued_total metric for
+ * credentials cr minted for s (sts_federate does). */
+void sts_audit_issue(struct http_req *r, const char *action, const struct sts_session *s,
+                     const struct sts_creds *cr);
 
-/* ---- pluggable STS actions (AssumeRoleWithWebIdentity, ...WithLDAPIdentity, ...) ---- */
+/* ---- the STS actions and their identity backends ---- */
 
 struct sts_params; /* the request's decoded parameters (query + form body) */
 /* A parameter's value, or NULL when absent. */
 const char *sts_param(const struct sts_params *p, const char *name);
 
-/* An action handler: must reply (sts_reply_creds or http_reply_*) and return TS_OK, or
- * return an error for the route to answer with (STS style). r->principal is set (anonymous
- * for unsigned requests); Version was already checked. */
-typedef int (*sts_action_fn)(void *arg, struct sts_ctx *c, struct http_req *r,
-                             const struct sts_params *p);
-/* Registers (or replaces) the handler of an action; called by the composition root before
- * the server starts (not thread-safe against requests). Unregistered federation actions
- * answer NotImplemented. Returns TS_OK or TS_E_INVALID_ARGUMENT (unknown action name). */
-int sts_set_action(struct sts_ctx *c, const char *action, sts_action_fn fn, void *arg);
+/* Plugs the identity backend b (idp/idp.h; borrowed, must outlive c) into a federation
+ * action of the STS action table (sts/actions.c): "AssumeRoleWithWebIdentity",
+ * "AssumeRoleWithClientGrants", "AssumeRoleWithLDAPIdentity" (AssumeRole has the built-in
+ * static-user backend). Called by the composition root before the server starts (not
+ * thread-safe against requests); b NULL unplugs. Actions without a backend answer
+ * NotImplemented. Returns TS_OK or TS_E_INVALID_ARGUMENT (no such federation action). */
+int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_backend *b);
+/* The backend plugged into action, or NULL. */
+const struct idp_backend *sts_backend(const struct sts_ctx *c, const char *action);
 
-/* ---- internal calls of the actions (the browser login, sts/login_web.c) ---- */
+/* What one federation produced: the claims, the session's policies, the session and the
+ * credentials. The session borrows from the other members. */
+struct sts_federation {
+    struct idp_claims claims;
+    struct iam_strv policies;
+    char role[65]; /* the tessera role whose trust policy admitted the identity, or "" */
+    struct sts_session session;
+    struct sts_creds creds;
+};
+void sts_federation_cleanup(struct sts_federation *f);
 
-/* Whether a handler is registered for action. */
-bool sts_has_action(const struct sts_ctx *c, const char *action);
+/* The one federation flow, shared by the STS endpoint and the browser login: the backend of
+ * action authenticates the parameters p (and r's signed caller) into claims; with a RoleArn
+ * naming a tessera role, that role's trust policy (policy/roles.h) must admit the identity
+ * and the session gets exactly the role's policies; otherwise the claims are mapped
+ * (policy/mapper.h; a static user's session keeps its parent's policies); then sts_mint. The
+ * common parameters (DurationSeconds, RoleArn, RoleSessionName, Policy) are checked here.
+ * Writes the sts.issue or sts.deny audit record. Replies nothing: TS_OK with *out set
+ * (release with sts_federation_cleanup), or the error in *err (code and client-safe
+ * message) with *out zeroed. */
+int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,
+                 const struct sts_params *p, struct sts_federation *out, struct ts_error *err);
 
-/* Runs the registered handler of action on r as the STS route would, except that the
- * credentials are not replied but copied into *out (release with sts_creds_cleanup); the
- * "sts.issue" audit record and metric are written as usual. Returns TS_OK with *out set, or
- * the action's error: the handler may then already have replied on r with
- * http_reply_error (shaped by r->route's error style; check http_replied), otherwise the
- * caller answers. Not reentrant within one thread (it does not need to be). */
-int sts_call_action(struct sts_ctx *c, const char *action, struct http_req *r,
-                    const struct sts_params *p, struct sts_creds *out);
-
-/* Builds a parameter set for sts_call_action (values copied; cleanup wipes them). */
+/* Builds a parameter set for sts_federate (values copied; free wipes them). */
 struct sts_params *sts_params_new(void);
 int sts_params_set(struct sts_params *p, const char *key, const char *value);
 void sts_params_free(struct sts_params *p);

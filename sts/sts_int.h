@@ -3,7 +3,7 @@
  *
  * Thread-safety: struct sts_ctx's config fields, st and pe are immutable after
  * sts_ctx_new; the keyring is swapped whole under `lock` (readers copy the key they need
- * out under the read lock); the action table is written only before the server starts.
+ * out under the read lock); the backends are plugged in only before the server starts.
  */
 #ifndef TS_STS_INT_H
 #define TS_STS_INT_H
@@ -36,13 +36,29 @@ struct sts_keyring {
     size_t n;
 };
 
-struct sts_action_row {
-    const char *name;
-    sts_action_fn fn;
-    void *arg;
+struct sts_params {
+    struct http_kv *kv;
+    size_t n;
 };
 
-#define STS_MAX_ACTIONS 8
+/* The STS action table (actions.c): the one list of STS action names. Every other list --
+ * dispatch, the route's blocking test, the login rate limit, the refusal metric, the
+ * backends that may be plugged in -- is derived from it. */
+struct sts_action {
+    const char *name;
+    /* A built-in answer (GetCallerIdentity): replies and returns TS_OK, or returns the error
+     * set in *err. NULL for the actions that federate an identity (sts_federate). */
+    int (*builtin)(struct sts_ctx *c, struct http_req *r, const struct sts_params *p,
+                   struct ts_error *err);
+    bool blocking;            /* may wait on an identity provider: run on worker threads */
+    bool rate_limited;        /* an unsigned login: per-source token bucket (core/limits.h) */
+    const char *metric;       /* backend label of tessera_sts_refusals_total, or NULL */
+    const char *subject_elem; /* element carrying the token's subject in the answer, or NULL */
+};
+#define STS_NACTIONS 12
+extern const struct sts_action sts_actions[STS_NACTIONS];
+/* The row of action name, or NULL. */
+const struct sts_action *sts_action_find(const char *name);
 
 struct sts_ctx {
     struct sts_config cfg; /* strings owned (copies) */
@@ -56,8 +72,8 @@ struct sts_ctx {
     struct sts_keyring ring;
     uint64_t ring_gen; /* iam_store_generation when ring was loaded */
 
-    struct sts_action_row actions[STS_MAX_ACTIONS];
-    size_t nactions;
+    struct idp_backend static_backend;                /* AssumeRole's (static.c) */
+    const struct idp_backend *backends[STS_NACTIONS]; /* by row of sts_actions; NULL: none */
 };
 
 /* The decoded content of a session token. Strings owned; cleanup wipes and frees. */
@@ -122,12 +138,13 @@ char *sts_assumed_role_id(const char *access_key, const char *session_name);
 /* Expiration as 2019-08-08T20:26:12Z into out (32 bytes). */
 void sts_time_expiration(time_t t, char *out);
 
-/* ---- actions.c (exposed for tests) ---- */
+/* ---- static.c ---- */
 
-struct sts_params {
-    struct http_kv *kv;
-    size_t n;
-};
+/* Fills *b with the static-user backend of AssumeRole: the SigV4 caller (a static user or
+ * root) is the identity; a user's explicit Deny of sts:AssumeRole refuses. */
+void sts_static_backend_init(struct sts_ctx *c, struct idp_backend *b);
+
+/* ---- actions.c (exposed for tests) ---- */
 /* Parses an application/x-www-form-urlencoded body (+ is space) and appends to p. Returns
  * TS_OK, TS_E_STS_INVALID_PARAMETER on a bad escape, or TS_E_INTERNAL. */
 int sts_params_parse_form(struct sts_params *p, const char *body, size_t len);

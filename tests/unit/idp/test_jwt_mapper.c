@@ -135,6 +135,7 @@ int main(void)
     /* LDAP: attachments of the user DN and group DNs; groups are not tessera groups. */
     memset(&c, 0, sizeof c);
     c.kind = IDP_LDAP;
+    c.groups_are_dns = true; /* the mapper reads the data, not the kind */
     c.dn = strdup("uid=bob,ou=people,dc=example,dc=org");
     push(&c.groups, "cn=ops,ou=groups,dc=example,dc=org");
     push(&c.groups, "admins");

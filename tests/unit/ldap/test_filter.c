@@ -190,7 +190,8 @@ static void test_auth_input(void)
 {
     struct tldap *l = NULL;
     struct idp_claims c;
-    char err[256], msg[256];
+    char err[256];
+    struct ts_error terr;
 
     clear_env();
     setenv("TESSERA_IDENTITY_LDAP_SERVER_ADDR", "127.0.0.1:1", 1); /* nothing listens */
@@ -204,23 +205,21 @@ static void test_auth_input(void)
         return;
     }
     memset(&c, 0x5a, sizeof c);
-    is_int(tldap_authenticate(l, "dan", "", &c, msg, sizeof msg), TS_E_STS_ACCESS_DENIED,
+    is_int(tldap_authenticate(l, "dan", "", &c, &terr), TS_E_STS_ACCESS_DENIED,
            "empty password refused");
     ok(c.dn == NULL && c.username == NULL && c.nvars == 0, "claims zeroed on error");
-    is_int(tldap_authenticate(l, "", "pw", &c, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
-           "empty user");
-    is_int(tldap_authenticate(l, "a\nb", "pw", &c, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
+    is_int(tldap_authenticate(l, "", "pw", &c, &terr), TS_E_STS_INVALID_PARAMETER, "empty user");
+    is_int(tldap_authenticate(l, "a\nb", "pw", &c, &terr), TS_E_STS_INVALID_PARAMETER,
            "control characters");
     /* Issue 13 item 15: invalid UTF-8 and characters XML cannot carry, refused before any bind */
     static const char *const bad_users[] = {"al\xffice", "\xc0\xaf",      "a\xed\xa0\x80", "a\x01",
                                             "a\xc2\x85", "a\xef\xbf\xbe", "a\x7f"};
     for (size_t i = 0; i < sizeof bad_users / sizeof bad_users[0]; i++)
-        is_int(tldap_authenticate(l, bad_users[i], "pw", &c, msg, sizeof msg),
-               TS_E_STS_INVALID_PARAMETER, "LDAPUsername not printable UTF-8");
+        is_int(tldap_authenticate(l, bad_users[i], "pw", &c, &terr), TS_E_STS_INVALID_PARAMETER,
+               "LDAPUsername not printable UTF-8");
     /* Unreachable directory: a clear error, fast. */
-    is_int(tldap_authenticate(l, "dan", "pw", &c, msg, sizeof msg), TS_E_SERVICE_UNAVAILABLE,
-           "server down");
-    ok(strstr(msg, "LDAP server") != NULL, "message: %s", msg);
+    is_int(tldap_authenticate(l, "dan", "pw", &c, &terr), TS_E_SERVICE_UNAVAILABLE, "server down");
+    ok(strstr(terr.msg, "LDAP server") != NULL, "message: %s", terr.msg);
     tldap_free(l);
     clear_env();
 }

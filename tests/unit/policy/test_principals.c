@@ -9,7 +9,7 @@
  *   - aws:PrincipalArn of a role session is the role's ARN;
  *   - every value of a condition key is checked: 200 groups, the denied one last, in a
  *     bucket/identity policy (claims) and in a trust policy (request keys);
- *   - the AssumeRole trust check for a signed caller (pol_role_trust_check_principal).
+ *   - the AssumeRole trust check for a signed caller (pol_role_trust_check with .caller).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,24 +254,23 @@ static void test_trust_principal(void)
     struct pol_principal *eve =
         mk(POL_PRINCIPAL_USER, "eve", "arn:aws:iam::" ACCT ":user/eve", NULL);
     struct pol_principal *root = mk(POL_PRINCIPAL_ROOT, "root", "arn:aws:iam::" ACCT ":root", NULL);
-    struct pol_request rq = {.action = "sts:AssumeRole", .principal = bob};
+    struct pol_trust_input rq = {.action = "sts:AssumeRole", .caller = bob};
     const char *why = NULL;
 
-    is_int(pol_role_trust_check_principal(trust_bob, &rq, &why), TS_OK, "bob is trusted");
-    rq.principal = eve;
-    is_int(pol_role_trust_check_principal(trust_bob, &rq, &why), TS_E_ACCESS_DENIED, "eve is not");
-    rq.principal = bob;
-    is_int(pol_role_trust_check_principal(trust_oidc, &rq, &why), TS_E_ACCESS_DENIED,
+    is_int(pol_role_trust_check(trust_bob, &rq, &why), TS_OK, "bob is trusted");
+    rq.caller = eve;
+    is_int(pol_role_trust_check(trust_bob, &rq, &why), TS_E_ACCESS_DENIED, "eve is not");
+    rq.caller = bob;
+    is_int(pol_role_trust_check(trust_oidc, &rq, &why), TS_E_ACCESS_DENIED,
            "an OIDC-only trust does not admit a static user");
-    is_int(pol_role_trust_check_principal(trust_star, &rq, &why), TS_E_ACCESS_DENIED,
-           "explicit deny of bob");
-    rq.principal = eve;
-    is_int(pol_role_trust_check_principal(trust_star, &rq, &why), TS_OK, "* admits eve");
-    is_int(pol_role_trust_check_principal(trust_acct, &rq, &why), TS_E_ACCESS_DENIED,
+    is_int(pol_role_trust_check(trust_star, &rq, &why), TS_E_ACCESS_DENIED, "explicit deny of bob");
+    rq.caller = eve;
+    is_int(pol_role_trust_check(trust_star, &rq, &why), TS_OK, "* admits eve");
+    is_int(pol_role_trust_check(trust_acct, &rq, &why), TS_E_ACCESS_DENIED,
            "account principal does not admit users");
-    rq.principal = root;
-    is_int(pol_role_trust_check_principal(trust_acct, &rq, &why), TS_OK, "account admits root");
-    is_int(pol_role_trust_check_principal("{not json", &rq, &why), TS_E_MALFORMED_POLICY,
+    rq.caller = root;
+    is_int(pol_role_trust_check(trust_acct, &rq, &why), TS_OK, "account admits root");
+    is_int(pol_role_trust_check("{not json", &rq, &why), TS_E_MALFORMED_POLICY,
            "broken trust refuses");
     pol_principal_free(bob);
     pol_principal_free(eve);

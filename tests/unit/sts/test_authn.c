@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "sts/sts_int.h"
 #include "tests/harness/t.h"
+#include "tests/unit/sts/fake_ldap.h"
 
 static char dir_tmpl[] = "/tmp/ts_sts_authn_XXXXXX";
 static unsigned port;
@@ -114,33 +115,6 @@ static bool xml_get(const char *body, const char *tag, char *out, size_t n)
     memcpy(out, a, (size_t)(b - a));
     out[b - a] = 0;
     return true;
-}
-
-/* A stand-in federation backend: what idp/ and ldap/ will do (claims -> session -> mint). */
-static int fake_ldap(void *arg, struct sts_ctx *c, struct http_req *r, const struct sts_params *p)
-{
-    static const char *pols[] = {"readonly"};
-    struct http_kv claims[] = {{"ldap:username", (char *)sts_param(p, "LDAPUsername")}};
-    struct sts_session s = {.parent = "uid=dave,dc=example,dc=org",
-                            .username = sts_param(p, "LDAPUsername"),
-                            .source = "ldap",
-                            .policies = pols,
-                            .npolicies = 1,
-                            .claims = claims,
-                            .nclaims = 1,
-                            .duration = 900};
-    struct sts_creds cr;
-    int rc;
-    (void)arg;
-    if (s.username == NULL ||
-        strcmp(sts_param(p, "LDAPPassword") ? sts_param(p, "LDAPPassword") : "", "pw") != 0)
-        return TS_E_STS_ACCESS_DENIED;
-    rc = sts_mint(c, &s, &cr);
-    if (rc != TS_OK)
-        return rc;
-    rc = sts_reply_creds(r, "AssumeRoleWithLDAPIdentity", &s, &cr, NULL);
-    sts_creds_cleanup(&cr);
-    return rc;
 }
 
 #define HAS(resp, s)                                                                               \
@@ -354,7 +328,9 @@ int main(int argc, char **argv)
     is_int(r.status, 400, "wrong service scope");
 
     /* A plugged-in federation action. */
-    is_int(sts_set_action(c, "AssumeRoleWithLDAPIdentity", fake_ldap, NULL), TS_OK, "plug ldap");
+    is_int(sts_set_backend(c, "AssumeRoleWithLDAPIdentity", &fake_ldap_backend), TS_OK,
+           "plug ldap");
+    is_int(iam_attach(st, IAM_TARGET_DN, FAKE_LDAP_DN, "readonly"), TS_OK, "attach to the DN");
     req(&r, "POST", "/",
         "Action=AssumeRoleWithLDAPIdentity&Version=2011-06-15&LDAPUsername=dave&LDAPPassword=no",
         NULL, NULL, NULL, "sts");

@@ -241,9 +241,13 @@ int main(void)
     }
 
     /* ---- action table ---- */
-    is_int(sts_set_action(c, "AssumeRoleWithLDAPIdentity", NULL, NULL), TS_OK, "register ldap");
-    is_int(sts_set_action(c, "DeleteEverything", NULL, NULL), TS_E_INVALID_ARGUMENT,
+    is_int(sts_set_backend(c, "AssumeRoleWithLDAPIdentity", NULL), TS_OK, "register ldap");
+    is_int(sts_set_backend(c, "DeleteEverything", NULL), TS_E_INVALID_ARGUMENT,
            "unknown action refused");
+    is_int(sts_set_backend(c, "GetCallerIdentity", NULL), TS_E_INVALID_ARGUMENT,
+           "a built-in action takes no backend");
+    is_int(sts_set_backend(c, "AssumeRole", NULL), TS_E_INVALID_ARGUMENT,
+           "AssumeRole keeps the static backend");
 
     /* ---- revoke a user's sessions ---- */
     {
