@@ -296,20 +296,30 @@ static int act_get_caller_identity(struct sts_ctx *c, struct http_req *r,
 /* The STS actions. AssumeRole federates the SigV4 caller through the built-in static-user
  * backend; the other federation actions answer NotImplemented until the composition root
  * plugs a backend in (sts_set_backend). */
+/* MinIO: any static user may AssumeRole unless a policy of theirs explicitly denies it;
+ * temporary credentials may not; a RoleArn naming a tessera role is then checked against the
+ * role's trust policy (sts_federate). GetCallerIdentity needs only a signature (AWS). */
+#define ASSUME_ROLE_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_STATIC | HTTP_AUTHZ_UNLESS_DENIED
+#define CALLER_ID_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_ANY_CALLER
+#define PUB HTTP_AUTHZ_PUBLIC
 const struct sts_action sts_actions[STS_NACTIONS] = {
-    /* name, builtin, blocking, rate_limited, metric, subject_elem */
-    {"AssumeRole", NULL, false, false, "static", NULL},
-    {"GetCallerIdentity", act_get_caller_identity, false, false, NULL, NULL},
-    {"AssumeRoleWithWebIdentity", NULL, true, true, "oidc", "SubjectFromWebIdentityToken"},
-    {"AssumeRoleWithClientGrants", NULL, true, true, "clientgrants", "SubjectFromToken"},
-    {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL},
-    {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL},
-    {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL},
-    {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL},
-    {"GetSessionToken", NULL, false, false, NULL, NULL},
-    {"GetFederationToken", NULL, false, false, NULL, NULL},
-    {"DecodeAuthorizationMessage", NULL, false, false, NULL, NULL},
-    {"GetAccessKeyInfo", NULL, false, false, NULL, NULL},
+    /* name, builtin, blocking, rate_limited, metric, subject_elem, IAM action, resource, authz */
+    {"AssumeRole", NULL, false, false, "static", NULL, "sts:AssumeRole", "RoleArn",
+     ASSUME_ROLE_AUTHZ},
+    {"GetCallerIdentity", act_get_caller_identity, false, false, NULL, NULL,
+     "sts:GetCallerIdentity", NULL, CALLER_ID_AUTHZ},
+    {"AssumeRoleWithWebIdentity", NULL, true, true, "oidc", "SubjectFromWebIdentityToken", NULL,
+     NULL, PUB},
+    {"AssumeRoleWithClientGrants", NULL, true, true, "clientgrants", "SubjectFromToken", NULL, NULL,
+     PUB},
+    {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"GetSessionToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"GetFederationToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"DecodeAuthorizationMessage", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"GetAccessKeyInfo", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
 };
 
 const struct sts_action *sts_action_find(const char *name)

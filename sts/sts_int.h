@@ -54,6 +54,13 @@ struct sts_action {
     bool rate_limited;        /* an unsigned login: per-source token bucket (core/limits.h) */
     const char *metric;       /* backend label of tessera_sts_refusals_total, or NULL */
     const char *subject_elem; /* element carrying the token's subject in the answer, or NULL */
+    /* What the action asks of the authz phase (sts/sts_authz.c): the IAM action (NULL for
+     * PUBLIC rows: federated logins, whose backend authenticates the caller, and actions
+     * answered NotImplemented), the parameter naming the resource (NULL: "*") and the
+     * HTTP_AUTHZ_* flags. */
+    const char *iam_action;
+    const char *resource_param;
+    unsigned authz_flags;
 };
 #define STS_NACTIONS 12
 extern const struct sts_action sts_actions[STS_NACTIONS];
@@ -159,7 +166,6 @@ int sts_request_params(struct http_req *r, struct sts_params *p);
 /* route->resolve of the STS route: what the action asks of the authz phase. */
 int sts_resolve(struct http_req *r, char *msg, size_t msglen);
 /* The names of the STS authorization table into names[0..max); returns how many rows. */
-size_t sts_authz_names(const char **names, size_t max);
 
 /* AssumeRole parameter checks (AWS's constraints): TS_OK, or an STS error with a message
  * for the client in msg (msglen bytes). */
