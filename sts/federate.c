@@ -105,8 +105,11 @@ static int admit(struct fed *f, struct sts_federation *out, struct ts_error *err
 
     if (f->b->session_tags != NULL)
         ntags = f->b->session_tags(f->b->arg, &f->in, tags, POL_ROLE_MAX_TAGS, &hold, err);
-    if (ntags < 0)
+    if (ntags < 0) {
+        if (f->b->free_hold != NULL)
+            f->b->free_hold(hold);
         return err->code;
+    }
     snprintf(action, sizeof action, "sts:%s", f->action);
     memset(&ti, 0, sizeof ti);
     ti.action = action;
