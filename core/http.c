@@ -267,6 +267,33 @@ int http_reply_head(struct http_req *r, int status, uint64_t len)
     return reply_set(r, status, resp, NULL);
 }
 
+int http_kv_add(struct http_kv **v, size_t *n, const char *key, const char *value)
+{
+    struct http_kv *nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (nv == NULL)
+        return TS_E_INTERNAL;
+    *v = nv;
+    char *k = strdup(key), *val = strdup(value);
+    if (k == NULL || val == NULL) {
+        free(k);
+        free(val);
+        return TS_E_INTERNAL;
+    }
+    nv[*n].key = k;
+    nv[*n].value = val;
+    (*n)++;
+    return TS_OK;
+}
+
+void http_kv_free(struct http_kv *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].key);
+        free(v[i].value);
+    }
+    free(v);
+}
+
 int http_reply_error(struct http_req *r, int err, const char *msg)
 {
     struct buf b;
@@ -900,11 +927,7 @@ static void req_release(struct http_server *s, struct http_req *r,
     if (r->principal_free)
         r->principal_free(r->principal);
     free(r->authz.owned);
-    for (size_t i = 0; i < r->nquery; i++) {
-        free(r->query[i].key);
-        free(r->query[i].value);
-    }
-    free(r->query);
+    http_kv_free(r->query, r->nquery);
     free(r->raw_uri);
     free(r->raw_path);
     free(r->path);

@@ -55,6 +55,12 @@ struct http_kv {
     char *value;
 };
 
+/* Appends copies of key and value to the array *v of *n pairs: TS_OK, or TS_E_INTERNAL with
+ * the array unchanged in content. */
+int http_kv_add(struct http_kv **v, size_t *n, const char *key, const char *value);
+/* Frees the keys and values of v[0..n) and v itself. */
+void http_kv_free(struct http_kv *v, size_t n);
+
 /* Where body bytes go after any filter. write returns TS_OK or an error, which ends the
  * request with that error. */
 struct http_sink {

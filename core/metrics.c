@@ -92,6 +92,19 @@ void metrics_set(const char *name, const char *help, const char *labels, int64_t
     pthread_mutex_unlock(&m_lock);
 }
 
+/* One counter family of body bytes by route: received (out false) or sent. */
+static void route_bytes(struct buf *b, const char *metric, const char *help, bool out)
+{
+    buf_addf(b, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
+    for (int r = 0; r < M_ROUTES; r++) {
+        const char *name = atomic_load(&m_routes[r].name);
+        if (name == NULL)
+            continue;
+        uint64_t v = out ? atomic_load(&m_routes[r].bytes_out) : atomic_load(&m_routes[r].bytes_in);
+        buf_addf(b, "%s{api=\"%s\"} %llu\n", metric, name, (unsigned long long)v);
+    }
+}
+
 void metrics_write(struct buf *b)
 {
     buf_adds(b, "# HELP tessera_requests_total HTTP requests by route and status.\n"
@@ -129,20 +142,8 @@ void metrics_write(struct buf *b)
         buf_addf(b, "tessera_request_duration_seconds_count{api=\"%s\"} %llu\n", name,
                  (unsigned long long)atomic_load(&m_routes[r].count));
     }
-    buf_adds(b, "# HELP tessera_bytes_received_total Request body bytes received.\n"
-                "# TYPE tessera_bytes_received_total counter\n");
-    for (int r = 0; r < M_ROUTES; r++)
-        if (atomic_load(&m_routes[r].name))
-            buf_addf(b, "tessera_bytes_received_total{api=\"%s\"} %llu\n",
-                     atomic_load(&m_routes[r].name),
-                     (unsigned long long)atomic_load(&m_routes[r].bytes_in));
-    buf_adds(b, "# HELP tessera_bytes_sent_total Response body bytes sent.\n"
-                "# TYPE tessera_bytes_sent_total counter\n");
-    for (int r = 0; r < M_ROUTES; r++)
-        if (atomic_load(&m_routes[r].name))
-            buf_addf(b, "tessera_bytes_sent_total{api=\"%s\"} %llu\n",
-                     atomic_load(&m_routes[r].name),
-                     (unsigned long long)atomic_load(&m_routes[r].bytes_out));
+    route_bytes(b, "tessera_bytes_received_total", "Request body bytes received.", false);
+    route_bytes(b, "tessera_bytes_sent_total", "Response body bytes sent.", true);
     pthread_mutex_lock(&m_lock);
     const char *last = NULL;
     for (size_t i = 0; i < m_nnamed; i++) {

@@ -19,11 +19,7 @@ void idp_claims_cleanup(struct idp_claims *c)
     iam_strv_free(&c->groups);
     iam_strv_free(&c->policies);
     free(c->role_arn);
-    for (size_t i = 0; i < c->nvars; i++) {
-        free(c->vars[i].key);
-        free(c->vars[i].value);
-    }
-    free(c->vars);
+    http_kv_free(c->vars, c->nvars);
     free(c->audience);
     free(c->parent);
     iam_strv_free(&c->federated);
@@ -44,19 +40,7 @@ int idp_strv_add(struct iam_strv *sv, const char *s)
 
 int idp_claims_add_var(struct idp_claims *c, const char *key, const char *value)
 {
-    struct http_kv *v = realloc(c->vars, (c->nvars + 1) * sizeof *v);
-    if (v == NULL)
-        return TS_E_INTERNAL;
-    c->vars = v;
-    v[c->nvars].key = strdup(key);
-    v[c->nvars].value = strdup(value);
-    if (v[c->nvars].key == NULL || v[c->nvars].value == NULL) {
-        free(v[c->nvars].key);
-        free(v[c->nvars].value);
-        return TS_E_INTERNAL;
-    }
-    c->nvars++;
-    return TS_OK;
+    return http_kv_add(&c->vars, &c->nvars, key, value);
 }
 
 const char *idp_input_param(const struct idp_input *in, const char *name)

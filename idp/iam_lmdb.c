@@ -190,12 +190,38 @@ static void rd_end(struct iam_lmdb *st, MDB_txn *t)
         mdb_txn_abort(t);
 }
 
-/* The body of one write transaction: TS_OK to commit, an error to abort. */
-typedef int (*wr_body_fn)(struct iam_lmdb *st, MDB_txn *t, void *arg);
+/* The body of one transaction: TS_OK to commit (a write), an error to abort. */
+typedef int (*txn_body_fn)(struct iam_lmdb *st, MDB_txn *t, void *arg);
+
+/* Runs body in one pooled read transaction; returns body's error or the begin's. */
+static int rd_run(struct iam_lmdb *st, txn_body_fn body, void *arg)
+{
+    MDB_txn *t = NULL;
+    int err = rd_begin(st, &t);
+
+    if (err != TS_OK)
+        return err;
+    err = body(st, t, arg);
+    rd_end(st, t);
+    return err;
+}
+
+/* The arguments and results of a read operation, for its body. */
+struct rd_args {
+    const char *name;
+    enum iam_dbi db;
+    int64_t i64;        /* not-before (ns) */
+    bool flag;          /* revoked */
+    struct iam_strv sv; /* a list read */
+    void *data;         /* a value read (NUL-terminated copy) */
+    size_t len;
+    uint64_t version;
+    void *out; /* a record read (struct iam_user, struct iam_group) */
+};
 
 /* Runs body in one write transaction: begin, body, commit (bumping the generation) or abort
  * on body's error; LMDB's errors mapped by map_rc. Returns body's error or the commit's. */
-static int wr_run(struct iam_lmdb *st, wr_body_fn body, void *arg)
+static int wr_run(struct iam_lmdb *st, txn_body_fn body, void *arg)
 {
     MDB_txn *t = NULL;
     int err, rc = mdb_txn_begin(st->env, NULL, 0, &t);
@@ -226,6 +252,7 @@ struct wr_args {
     const void *data;
     size_t len;
     uint64_t version;
+    void *out; /* a record read (struct iam_user, struct iam_group) */
 };
 
 /* Collects every duplicate value of key in a DUPSORT db (empty when absent). */
@@ -722,42 +749,39 @@ static int lm_user_get(void *impl, const char *name, struct iam_user *out)
     return TS_OK;
 }
 
+/* Reads user a->name into a->out (struct iam_user), left untouched on error. */
+static int user_read_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    struct iam_user u = {0};
+    json_t *j = NULL;
+    int err = user_rec_get(st, t, a->name, &j);
+
+    if (err == TS_OK) {
+        u.name = strdup(a->name);
+        u.secret = strdup(json_string_value(json_object_get(j, "secret")));
+        u.enabled = json_is_true(json_object_get(j, "enabled"));
+        if (u.name == NULL || u.secret == NULL)
+            err = TS_E_INTERNAL;
+    }
+    if (err == TS_OK)
+        err = get_nb(st, t, a->name, &u.not_before_ns);
+    if (err == TS_OK)
+        err = dup_list(st, t, DB_ATT_USER, a->name, &u.policies);
+    if (err == TS_OK)
+        err = dup_list(st, t, DB_UGROUPS, a->name, &u.groups);
+    user_rec_free(j);
+    if (err == TS_OK)
+        *(struct iam_user *)a->out = u;
+    else
+        iam_user_cleanup(&u);
+    return err;
+}
+
 static int user_read(struct iam_lmdb *st, const char *name, struct iam_user *out)
 {
-    struct iam_user u = {0};
-    MDB_txn *t = NULL;
-    json_t *j = NULL;
-    int err;
-
-    if (!key_ok(name))
-        return TS_E_NO_SUCH_ENTITY;
-    err = rd_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = user_rec_get(st, t, name, &j);
-    if (err != TS_OK)
-        goto out;
-    u.name = strdup(name);
-    u.secret = strdup(json_string_value(json_object_get(j, "secret")));
-    u.enabled = json_is_true(json_object_get(j, "enabled"));
-    if (u.name == NULL || u.secret == NULL) {
-        err = TS_E_INTERNAL;
-        goto out;
-    }
-    err = get_nb(st, t, name, &u.not_before_ns);
-    if (err == TS_OK)
-        err = dup_list(st, t, DB_ATT_USER, name, &u.policies);
-    if (err == TS_OK)
-        err = dup_list(st, t, DB_UGROUPS, name, &u.groups);
-    if (err != TS_OK)
-        goto out;
-    *out = u;
-    memset(&u, 0, sizeof(u));
-out:
-    user_rec_free(j);
-    rd_end(st, t);
-    iam_user_cleanup(&u);
-    return err;
+    struct rd_args a = {.name = name, .out = out};
+    return key_ok(name) ? rd_run(st, user_read_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
 static int lm_user_set_enabled(void *impl, const char *name, bool enabled)
@@ -820,24 +844,23 @@ static int lm_user_revoke_sessions(void *impl, const char *name, int64_t nb_ns)
     return key_ok(name) ? wr_run(impl, revoke_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
+static int parent_nb_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    return get_nb(st, t, a->name, &a->i64);
+}
+
 static int lm_parent_not_before(void *impl, const char *parent, int64_t *out)
 {
-    struct iam_lmdb *st = impl;
-    MDB_txn *t = NULL;
-    int64_t nb = 0;
-    int err;
+    struct rd_args a = {.name = parent};
 
     if (!key_ok(parent)) {
         *out = 0;
         return TS_OK;
     }
-    err = rd_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = get_nb(st, t, parent, &nb);
-    rd_end(st, t);
+    int err = rd_run(impl, parent_nb_body, &a);
     if (err == TS_OK)
-        *out = nb;
+        *out = a.i64;
     return err;
 }
 
@@ -944,42 +967,35 @@ static int lm_group_remove(void *impl, const char *group, const char *const *mem
     return key_ok(group) ? wr_run(impl, group_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
+/* Reads group a->name into a->out (struct iam_group), left untouched on error. */
+static int group_get_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    struct iam_group g = {0};
+    MDB_val k = mval(a->name), v;
+    int err = map_rc(mdb_get(t, st->dbi[DB_GROUPS], &k, &v), "get group");
+
+    if (err == TS_OK) {
+        g.enabled = memmem(v.mv_data, v.mv_size, "true", 4) != NULL;
+        g.name = strdup(a->name);
+        if (g.name == NULL)
+            err = TS_E_INTERNAL;
+    }
+    if (err == TS_OK)
+        err = dup_list(st, t, DB_GMEMBERS, a->name, &g.members);
+    if (err == TS_OK)
+        err = dup_list(st, t, DB_ATT_GROUP, a->name, &g.policies);
+    if (err == TS_OK)
+        *(struct iam_group *)a->out = g;
+    else
+        iam_group_cleanup(&g);
+    return err;
+}
+
 static int lm_group_get(void *impl, const char *group, struct iam_group *out)
 {
-    struct iam_lmdb *st = impl;
-    struct iam_group g = {0};
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err, rc;
-
-    if (!key_ok(group))
-        return TS_E_NO_SUCH_ENTITY;
-    err = rd_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(group);
-    rc = mdb_get(t, st->dbi[DB_GROUPS], &k, &v);
-    if (rc != 0) {
-        err = map_rc(rc, "get group");
-        goto out;
-    }
-    g.enabled = memmem(v.mv_data, v.mv_size, "true", 4) != NULL;
-    g.name = strdup(group);
-    if (g.name == NULL) {
-        err = TS_E_INTERNAL;
-        goto out;
-    }
-    err = dup_list(st, t, DB_GMEMBERS, group, &g.members);
-    if (err == TS_OK)
-        err = dup_list(st, t, DB_ATT_GROUP, group, &g.policies);
-    if (err != TS_OK)
-        goto out;
-    *out = g;
-    memset(&g, 0, sizeof(g));
-out:
-    rd_end(st, t);
-    iam_group_cleanup(&g);
-    return err;
+    struct rd_args a = {.name = group, .out = out};
+    return key_ok(group) ? rd_run(impl, group_get_body, &a) : TS_E_NO_SUCH_ENTITY;
 }
 
 static int lm_group_list(void *impl, struct iam_strv *out)
@@ -1017,28 +1033,36 @@ static int lm_policy_put(void *impl, const char *name, const char *json)
     return wr_run(impl, policy_put_body, &a);
 }
 
+/* Copies the value v into a->data (NUL-terminated) and a->len. */
+static int value_copy(const MDB_val *v, struct rd_args *a)
+{
+    char *p = malloc(v->mv_size + 1);
+    if (p == NULL)
+        return TS_E_INTERNAL;
+    memcpy(p, v->mv_data, v->mv_size);
+    p[v->mv_size] = '\0';
+    a->data = p;
+    a->len = v->mv_size;
+    return TS_OK;
+}
+
+static int policy_get_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    MDB_val k = mval(a->name), v;
+    int err = map_rc(mdb_get(t, st->dbi[DB_POLICIES], &k, &v), "get policy");
+    return err != TS_OK ? err : value_copy(&v, a);
+}
+
 static int lm_policy_get(void *impl, const char *name, char **json)
 {
-    struct iam_lmdb *st = impl;
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int err;
+    struct rd_args a = {.name = name};
 
     if (!key_ok(name))
         return TS_E_NO_SUCH_ENTITY;
-    err = rd_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    k = mval(name);
-    err = map_rc(mdb_get(t, st->dbi[DB_POLICIES], &k, &v), "get policy");
-    if (err == TS_OK) {
-        char *s = strndup(v.mv_data, v.mv_size);
-        if (s == NULL)
-            err = TS_E_INTERNAL;
-        else
-            *json = s;
-    }
-    rd_end(st, t);
+    int err = rd_run(impl, policy_get_body, &a);
+    if (err == TS_OK)
+        *json = a.data;
     return err;
 }
 
@@ -1148,30 +1172,28 @@ static int lm_detach(void *impl, enum iam_target kind, const char *target, const
     return wr_run(impl, detach_body, &a);
 }
 
+static int attached_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    return dup_list(st, t, a->db, a->name, &a->sv);
+}
+
 static int lm_attached(void *impl, enum iam_target kind, const char *target, struct iam_strv *out)
 {
-    struct iam_lmdb *st = impl;
-    enum iam_dbi db = att_db(kind);
-    struct iam_strv sv = {0};
-    MDB_txn *t = NULL;
-    int err;
+    struct rd_args a = {.name = target, .db = att_db(kind)};
 
-    if (db == DB_COUNT)
+    if (a.db == DB_COUNT)
         return TS_E_INVALID_ARGUMENT;
     if (!key_ok(target)) {
-        *out = sv;
+        *out = a.sv;
         return TS_OK;
     }
-    err = rd_begin(st, &t);
-    if (err != TS_OK)
-        return err;
-    err = dup_list(st, t, db, target, &sv);
-    rd_end(st, t);
+    int err = rd_run(impl, attached_body, &a);
     if (err != TS_OK) {
-        iam_strv_free(&sv);
+        iam_strv_free(&a.sv);
         return err;
     }
-    *out = sv;
+    *out = a.sv;
     return TS_OK;
 }
 
@@ -1212,21 +1234,24 @@ static int lm_revoke_key(void *impl, const char *access_key, time_t expires)
     return key_ok(access_key) ? wr_run(impl, revoke_key_body, &a) : TS_E_INVALID_ARGUMENT;
 }
 
+static int key_revoked_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    MDB_val k = mval(a->name), v;
+    int64_t exp = 0;
+
+    if (mdb_get(t, st->dbi[DB_REVOKED], &k, &v) == 0 && get_i64(&v, &exp) == TS_OK)
+        a->flag = exp > (int64_t)time(NULL);
+    return TS_OK;
+}
+
 static bool lm_key_revoked(void *impl, const char *access_key)
 {
-    struct iam_lmdb *st = impl;
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    int64_t exp = 0;
-    bool revoked = false;
+    struct rd_args a = {.name = access_key};
 
-    if (!key_ok(access_key) || rd_begin(st, &t) != TS_OK)
+    if (!key_ok(access_key) || rd_run(impl, key_revoked_body, &a) != TS_OK)
         return false;
-    k = mval(access_key);
-    if (mdb_get(t, st->dbi[DB_REVOKED], &k, &v) == 0 && get_i64(&v, &exp) == TS_OK)
-        revoked = exp > (int64_t)time(NULL);
-    rd_end(st, t);
-    return revoked;
+    return a.flag;
 }
 
 /* ---- blobs ---- */
@@ -1291,40 +1316,32 @@ static int lm_blob_cas(void *impl, const char *name, uint64_t expected, const vo
     return wr_run(impl, blob_put_body, &a);
 }
 
+static int blob_get_body(struct iam_lmdb *st, MDB_txn *t, void *arg)
+{
+    struct rd_args *a = arg;
+    MDB_val k = mval(a->name), v;
+    int err = map_rc(mdb_get(t, st->dbi[DB_BLOBS], &k, &v), "get blob");
+    if (err == TS_OK)
+        err = blob_version(st, t, a->name, &a->version);
+    return err != TS_OK ? err : value_copy(&v, a);
+}
+
 static int lm_blob_get(void *impl, const char *name, void **data, size_t *len, uint64_t *version)
 {
-    struct iam_lmdb *st = impl;
-    MDB_txn *t = NULL;
-    MDB_val k, v;
-    uint64_t ver = 0;
-    int err;
+    struct rd_args a = {.name = name};
 
     if (version != NULL)
         *version = 0;
     if (!key_ok(name))
         return TS_E_NO_SUCH_ENTITY;
-    err = rd_begin(st, &t);
+    int err = rd_run(impl, blob_get_body, &a);
     if (err != TS_OK)
         return err;
-    k = mval(name);
-    err = map_rc(mdb_get(t, st->dbi[DB_BLOBS], &k, &v), "get blob");
-    if (err == TS_OK)
-        err = blob_version(st, t, name, &ver);
-    if (err == TS_OK) {
-        char *p = malloc(v.mv_size + 1);
-        if (p == NULL) {
-            err = TS_E_INTERNAL;
-        } else {
-            memcpy(p, v.mv_data, v.mv_size);
-            p[v.mv_size] = '\0';
-            *data = p;
-            *len = v.mv_size;
-            if (version != NULL)
-                *version = ver;
-        }
-    }
-    rd_end(st, t);
-    return err;
+    *data = a.data;
+    *len = a.len;
+    if (version != NULL)
+        *version = a.version;
+    return TS_OK;
 }
 
 static const struct iam_store_ops lmdb_ops = {

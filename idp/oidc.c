@@ -363,65 +363,86 @@ const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, co
 
 /* ---- discovery and JWKS fetches ---- */
 
+/* The endpoints a discovery document names (each NULL when absent). */
+struct oidc_endpoints {
+    char *issuer, *jwks_uri, *userinfo, *auth, *token;
+};
+
+static void endpoints_free(struct oidc_endpoints *e)
+{
+    free(e->issuer);
+    free(e->jwks_uri);
+    free(e->userinfo);
+    free(e->auth);
+    free(e->token);
+}
+
+/* Reads the endpoints of the discovery document body[0..len) into e. */
+static int discovery_read(const char *body, size_t len, struct oidc_endpoints *e, const char **why)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, 0, &jerr);
+    const char *i = json_string_value(json_object_get(doc, "issuer"));
+    const char *j = json_string_value(json_object_get(doc, "jwks_uri"));
+    const char *u = json_string_value(json_object_get(doc, "userinfo_endpoint"));
+    if (i == NULL || *i == '\0' || j == NULL ||
+        (strncmp(j, "https://", 8) != 0 && strncmp(j, "http://", 7) != 0)) {
+        json_decref(doc);
+        *why = "the discovery document has no issuer or jwks_uri";
+        return TS_E_STS_IDP_COMMUNICATION;
+    }
+    e->issuer = strdup(i);
+    e->jwks_uri = strdup(j);
+    e->userinfo = u != NULL ? strdup(u) : NULL;
+    const char *a = json_string_value(json_object_get(doc, "authorization_endpoint"));
+    const char *t = json_string_value(json_object_get(doc, "token_endpoint"));
+    e->auth = a != NULL ? strdup(a) : NULL;
+    e->token = t != NULL ? strdup(t) : NULL;
+    json_decref(doc);
+    if (e->issuer == NULL || e->jwks_uri == NULL || (u != NULL && e->userinfo == NULL))
+        return TS_E_INTERNAL;
+    return TS_OK;
+}
+
+/* Fetches the provider's discovery document and reads its endpoints into e. */
+static int discover(struct oidc_provider *p, struct oidc_endpoints *e, const char **why)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int rc = oidc_http_get(&p->set->http, p->config_url, NULL, &body, &len, why);
+    if (rc == TS_OK && oidc_json_too_deep(body, len, OIDC_MAX_JSON_DEPTH)) {
+        *why = "the discovery document is nested too deeply";
+        rc = TS_E_STS_IDP_COMMUNICATION;
+    }
+    if (rc == TS_OK)
+        rc = discovery_read(body, len, e, why);
+    free(body);
+    return rc;
+}
+
 /* Fetches the discovery document (when not yet discovered) and the JWKS, without holding
  * p->mu. On success the results are stored under p->mu. */
 static int do_fetch(struct oidc_provider *p, const char **why)
 {
-    char *body = NULL, *issuer = NULL, *jwks_uri = NULL, *userinfo = NULL, *auth = NULL,
-         *tokep = NULL;
+    struct oidc_endpoints e = {0};
     struct oidc_keyset *ks = NULL, *old = NULL;
+    char *body = NULL;
     size_t len = 0;
     bool discovered;
     int rc;
 
     pthread_mutex_lock(&p->mu);
     discovered = p->issuer != NULL;
-    if (discovered && (jwks_uri = strdup(p->jwks_uri)) == NULL) {
+    if (discovered && (e.jwks_uri = strdup(p->jwks_uri)) == NULL) {
         pthread_mutex_unlock(&p->mu);
         return TS_E_INTERNAL;
     }
     pthread_mutex_unlock(&p->mu);
 
-    if (!discovered) {
-        json_error_t jerr;
-        json_t *doc;
-        rc = oidc_http_get(&p->set->http, p->config_url, NULL, &body, &len, why);
-        if (rc != TS_OK)
-            goto fail;
-        if (oidc_json_too_deep(body, len, OIDC_MAX_JSON_DEPTH)) {
-            *why = "the discovery document is nested too deeply";
-            rc = TS_E_STS_IDP_COMMUNICATION;
-            goto fail;
-        }
-        doc = json_loadb(body, len, 0, &jerr);
-        const char *i = json_string_value(json_object_get(doc, "issuer"));
-        const char *j = json_string_value(json_object_get(doc, "jwks_uri"));
-        const char *u = json_string_value(json_object_get(doc, "userinfo_endpoint"));
-        if (i == NULL || *i == '\0' || j == NULL ||
-            (strncmp(j, "https://", 8) != 0 && strncmp(j, "http://", 7) != 0)) {
-            json_decref(doc);
-            *why = "the discovery document has no issuer or jwks_uri";
-            rc = TS_E_STS_IDP_COMMUNICATION;
-            goto fail;
-        }
-        issuer = strdup(i);
-        jwks_uri = strdup(j);
-        userinfo = u != NULL ? strdup(u) : NULL;
-        {
-            const char *a = json_string_value(json_object_get(doc, "authorization_endpoint"));
-            const char *t = json_string_value(json_object_get(doc, "token_endpoint"));
-            auth = a != NULL ? strdup(a) : NULL;
-            tokep = t != NULL ? strdup(t) : NULL;
-        }
-        json_decref(doc);
-        if (issuer == NULL || jwks_uri == NULL || (u != NULL && userinfo == NULL)) {
-            rc = TS_E_INTERNAL;
-            goto fail;
-        }
-        free(body);
-        body = NULL;
-    }
-    rc = oidc_http_get(&p->set->http, jwks_uri, NULL, &body, &len, why);
+    rc = discovered ? TS_OK : discover(p, &e, why);
+    if (rc != TS_OK)
+        goto fail;
+    rc = oidc_http_get(&p->set->http, e.jwks_uri, NULL, &body, &len, why);
     if (rc != TS_OK)
         goto fail;
     ks = oidc_keyset_parse(body, len, why);
@@ -430,13 +451,13 @@ static int do_fetch(struct oidc_provider *p, const char **why)
         goto fail;
     }
     pthread_mutex_lock(&p->mu);
-    if (p->issuer == NULL && issuer != NULL) {
-        p->issuer = issuer;
-        p->jwks_uri = jwks_uri;
-        p->userinfo_uri = userinfo;
-        p->auth_uri = auth;
-        p->token_uri = tokep;
-        issuer = jwks_uri = userinfo = auth = tokep = NULL;
+    if (p->issuer == NULL && e.issuer != NULL) {
+        p->issuer = e.issuer;
+        p->jwks_uri = e.jwks_uri;
+        p->userinfo_uri = e.userinfo;
+        p->auth_uri = e.auth;
+        p->token_uri = e.token;
+        memset(&e, 0, sizeof e);
     }
     old = p->keys;
     p->keys = ks;
@@ -451,11 +472,7 @@ static int do_fetch(struct oidc_provider *p, const char **why)
     rc = TS_OK;
 fail:
     free(body);
-    free(issuer);
-    free(jwks_uri);
-    free(userinfo);
-    free(auth);
-    free(tokep);
+    endpoints_free(&e);
     return rc;
 }
 

@@ -119,6 +119,96 @@ static void add_value(struct buf *b, const unsigned char *v, size_t n)
     }
 }
 
+static void skip_spaces(const char **p)
+{
+    while (**p == ' ')
+        (*p)++;
+}
+
+/* Reads the attribute type at *pp and writes it lower-cased, with its '='. */
+static bool dn_type(const char **pp, struct buf *b)
+{
+    const char *p = *pp, *t = p;
+    size_t tn;
+    while (*p != '\0' && *p != '=' && *p != ',' && *p != '+')
+        p++;
+    if (*p != '=')
+        return false;
+    tn = (size_t)(p - t);
+    while (tn > 0 && t[tn - 1] == ' ')
+        tn--;
+    if (tn == 0)
+        return false;
+    for (size_t i = 0; i < tn; i++) {
+        char c = (char)tolower((unsigned char)t[i]);
+        if (t[i] == ' ' || t[i] == '\\' || t[i] == '"')
+            return false;
+        buf_add(b, &c, 1);
+    }
+    buf_adds(b, "=");
+    p++;
+    skip_spaces(&p);
+    *pp = p;
+    return true;
+}
+
+/* Reads a legacy quoted value (RFC 1779) at *pp, opening quote included, into val. */
+static bool dn_quoted(const char **pp, unsigned char *val, size_t *keep)
+{
+    const char *p = *pp + 1;
+    size_t vn = 0;
+    while (*p != '\0' && *p != '"') {
+        if (*p == '\\') {
+            p++;
+            if (*p == '\0')
+                return false;
+        }
+        val[vn++] = (unsigned char)*p++;
+    }
+    if (*p != '"')
+        return false;
+    p++;
+    *keep = vn;
+    skip_spaces(&p);
+    *pp = p;
+    return true;
+}
+
+/* Reads the value at *pp into val, decoding escapes; *keep gets its length without the
+ * unescaped trailing spaces. */
+static bool dn_value(const char **pp, unsigned char *val, size_t *keep)
+{
+    const char *p = *pp;
+    size_t vn = 0;
+    if (*p == '"')
+        return dn_quoted(pp, val, keep);
+    *keep = 0;
+    while (*p != '\0' && *p != ',' && *p != '+' && *p != ';') {
+        if (*p == '\\') {
+            int h1, h2;
+            p++;
+            if (*p == '\0')
+                return false;
+            h1 = enc_hexval((unsigned char)p[0]);
+            h2 = h1 >= 0 ? enc_hexval((unsigned char)p[1]) : -1;
+            if (h1 >= 0 && h2 >= 0) {
+                val[vn++] = (unsigned char)(h1 * 16 + h2);
+                p += 2;
+            } else {
+                val[vn++] = (unsigned char)*p++;
+            }
+            *keep = vn; /* an escaped byte is significant, even a space */
+        } else {
+            val[vn++] = (unsigned char)*p;
+            if (*p != ' ')
+                *keep = vn;
+            p++;
+        }
+    }
+    *pp = p;
+    return true;
+}
+
 char *tldap_dn_normalize(const char *dn)
 {
     size_t len = strlen(dn);
@@ -130,80 +220,16 @@ char *tldap_dn_normalize(const char *dn)
         return NULL;
     buf_init(&b, 4 * len + 16);
     buf_adds(&b, "");
-    while (*p == ' ')
-        p++;
+    skip_spaces(&p);
     while (*p != '\0') {
-        const char *t = p;
-        size_t tn, vn = 0, keep = 0;
-
-        /* attribute type */
-        while (*p != '\0' && *p != '=' && *p != ',' && *p != '+')
-            p++;
-        if (*p != '=')
+        size_t keep = 0;
+        if (!dn_type(&p, &b) || !dn_value(&p, val, &keep))
             goto bad;
-        tn = (size_t)(p - t);
-        while (tn > 0 && t[tn - 1] == ' ')
-            tn--;
-        if (tn == 0)
-            goto bad;
-        for (size_t i = 0; i < tn; i++) {
-            char c = (char)tolower((unsigned char)t[i]);
-            if (t[i] == ' ' || t[i] == '\\' || t[i] == '"')
-                goto bad;
-            buf_add(&b, &c, 1);
-        }
-        buf_adds(&b, "=");
-        p++;
-        while (*p == ' ')
-            p++;
-
-        /* value */
-        if (*p == '"') { /* legacy quoted form (RFC 1779) */
-            p++;
-            while (*p != '\0' && *p != '"') {
-                if (*p == '\\') {
-                    p++;
-                    if (*p == '\0')
-                        goto bad;
-                }
-                val[vn++] = (unsigned char)*p++;
-            }
-            if (*p != '"')
-                goto bad;
-            p++;
-            keep = vn;
-            while (*p == ' ')
-                p++;
-        } else {
-            while (*p != '\0' && *p != ',' && *p != '+' && *p != ';') {
-                if (*p == '\\') {
-                    int h1, h2;
-                    p++;
-                    if (*p == '\0')
-                        goto bad;
-                    h1 = enc_hexval((unsigned char)p[0]);
-                    h2 = h1 >= 0 ? enc_hexval((unsigned char)p[1]) : -1;
-                    if (h1 >= 0 && h2 >= 0) {
-                        val[vn++] = (unsigned char)(h1 * 16 + h2);
-                        p += 2;
-                    } else {
-                        val[vn++] = (unsigned char)*p++;
-                    }
-                    keep = vn; /* an escaped byte is significant, even a space */
-                } else {
-                    val[vn++] = (unsigned char)*p;
-                    if (*p != ' ')
-                        keep = vn;
-                    p++;
-                }
-            }
-        }
         add_value(&b, val, keep);
         if (*p == ',' || *p == ';' || *p == '+') {
             buf_adds(&b, *p == '+' ? "+" : ",");
             p++;
-            while (*p == ' ')
-                p++;
+            skip_spaces(&p);
             if (*p == '\0')
                 goto bad;
         } else if (*p != '\0') {

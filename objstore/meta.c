@@ -20,32 +20,18 @@ void obj_meta_cleanup(struct obj_meta *m)
     if (m == NULL)
         return;
     free(m->content_type);
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        free(m->hdrs[i].key);
-        free(m->hdrs[i].value);
-    }
-    free(m->hdrs);
+    http_kv_free(m->hdrs, m->nhdrs);
     memset(m, 0, sizeof *m);
 }
 
 int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value)
 {
-    struct http_kv *v = realloc(m->hdrs, (m->nhdrs + 1) * sizeof *v);
-    if (v == NULL)
-        return TS_E_INTERNAL;
-    m->hdrs = v;
-    char *k = strdup(name), *val = strdup(value);
-    if (k == NULL || val == NULL) {
-        free(k);
-        free(val);
-        return TS_E_INTERNAL;
-    }
-    for (char *c = k; *c; c++)
+    int rc = http_kv_add(&m->hdrs, &m->nhdrs, name, value);
+    if (rc != TS_OK)
+        return rc;
+    for (char *c = m->hdrs[m->nhdrs - 1].key; *c; c++)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
-    m->hdrs[m->nhdrs].key = k;
-    m->hdrs[m->nhdrs].value = val;
-    m->nhdrs++;
     return TS_OK;
 }
 
@@ -78,16 +64,21 @@ fail:
     return TS_E_INTERNAL;
 }
 
+/* Writes v as an n-byte little-endian integer. */
+static void put_le(uint8_t **p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
 static void put_u32(uint8_t **p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        *(*p)++ = (uint8_t)(v >> (8 * i));
+    put_le(p, v, 4);
 }
 
 static void put_u64(uint8_t **p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        *(*p)++ = (uint8_t)(v >> (8 * i));
+    put_le(p, v, 8);
 }
 
 static void put_str(uint8_t **p, const char *s)
@@ -135,26 +126,30 @@ struct rd {
     const uint8_t *p, *end;
 };
 
-static int get_u32(struct rd *r, uint32_t *v)
+/* Reads an n-byte little-endian integer; -1 (v untouched) when fewer bytes remain. */
+static int get_le(struct rd *r, int n, uint64_t *v)
 {
-    if (r->end - r->p < 4)
+    if (r->end - r->p < n)
         return -1;
     *v = 0;
-    for (int i = 0; i < 4; i++)
-        *v |= (uint32_t)r->p[i] << (8 * i);
-    r->p += 4;
+    for (int i = 0; i < n; i++)
+        *v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += n;
+    return 0;
+}
+
+static int get_u32(struct rd *r, uint32_t *v)
+{
+    uint64_t x;
+    if (get_le(r, 4, &x) != 0)
+        return -1;
+    *v = (uint32_t)x;
     return 0;
 }
 
 static int get_u64(struct rd *r, uint64_t *v)
 {
-    if (r->end - r->p < 8)
-        return -1;
-    *v = 0;
-    for (int i = 0; i < 8; i++)
-        *v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += 8;
-    return 0;
+    return get_le(r, 8, v);
 }
 
 static int get_str(struct rd *r, char **out)

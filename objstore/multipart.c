@@ -67,17 +67,13 @@ int obj_upload_create(struct obj_store *st, const char *bucket, const char *key,
     memcpy(val + 8 + bl + kl, enc, elen);
     free(enc);
     MDB_val k = {OBJ_ID_LEN, upload_id}, v = {8 + bl + kl + elen, val};
-    rc = TS_E_INTERNAL;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-        goto out;
-    rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK && mdb_put(txn, st->db_uploads, &k, &v, MDB_NOOVERWRITE) != 0)
-        rc = TS_E_INTERNAL;
-    if (rc == TS_OK)
-        rc = obj_int_commit(st, txn);
-    else
+    rc = obj_int_wr_bucket(st, bucket, &txn);
+    if (rc == TS_OK && mdb_put(txn, st->db_uploads, &k, &v, MDB_NOOVERWRITE) != 0) {
         mdb_txn_abort(txn);
-out:
+        rc = TS_E_INTERNAL;
+    } else if (rc == TS_OK) {
+        rc = obj_int_commit(st, txn);
+    }
     free(val);
     return rc;
 }
@@ -107,15 +103,23 @@ static int upload_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket
     return TS_OK;
 }
 
+/* Checks in txn that the bucket exists and the upload belongs to bucket/key. */
+static int upload_find_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           const char *upload_id, struct obj_meta *out)
+{
+    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    if (rc == TS_OK)
+        rc = upload_get_txn(st, txn, bucket, key, upload_id, out);
+    return rc;
+}
+
 int obj_upload_get(struct obj_store *st, const char *bucket, const char *key, const char *upload_id,
                    struct obj_meta *out)
 {
     MDB_txn *txn;
     if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
         return TS_E_INTERNAL;
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK)
-        rc = upload_get_txn(st, txn, bucket, key, upload_id, out);
+    int rc = upload_find_txn(st, txn, bucket, key, upload_id, out);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -192,141 +196,158 @@ static int part_get_txn(struct obj_store *st, MDB_txn *txn, const char *upload_i
     return obj_meta_decode(v.mv_data, v.mv_size, out);
 }
 
-int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
-                        const char *upload_id, const struct obj_part_ref *parts, size_t n,
-                        struct obj_meta *out)
+/* Removes the upload record and its parts in txn; ids gets the parts' data ids. */
+static int upload_remove_txn(struct obj_store *st, MDB_txn *txn, const char *upload_id,
+                             struct obj_idset *ids)
 {
-    struct obj_meta up = {0}, *pm = NULL;
-    struct obj_writer *w = NULL;
-    struct obj_idset ids = {0};
-    MDB_txn *txn = NULL;
-    char old[OBJ_ID_LEN + 1] = "";
-    void *enc = NULL;
-    size_t elen;
-    int rc;
-    memset(out, 0, sizeof *out);
-    if (n == 0 || n > OBJ_MAX_PARTS)
-        return TS_E_MALFORMED_XML;
-    pm = calloc(n, sizeof *pm);
-    if (pm == NULL)
+    MDB_val uk = {OBJ_ID_LEN, (void *)upload_id};
+    if (mdb_del(txn, st->db_uploads, &uk, NULL) != 0)
         return TS_E_INTERNAL;
-    /* 1. Validate against a snapshot. */
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0) {
-        rc = TS_E_INTERNAL;
-        goto out;
-    }
-    rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK)
-        rc = upload_get_txn(st, txn, bucket, key, upload_id, &up);
-    for (size_t i = 1; rc == TS_OK && i < n; i++)
+    return obj_int_parts_delete_txn(st, txn, upload_id, ids);
+}
+
+/* One CompleteMultipartUpload in progress. */
+struct completion {
+    struct obj_store *st;
+    const char *bucket, *key, *upload_id;
+    const struct obj_part_ref *parts;
+    size_t n;
+    struct obj_meta up, *pm;  /* the upload's metadata; each listed part's */
+    struct obj_idset ids;     /* data of the parts removed */
+    char old[OBJ_ID_LEN + 1]; /* data of the object replaced */
+};
+
+/* 1. Validates the upload and the listed parts against a snapshot, reading each part into pm. */
+static int complete_validate(struct completion *c)
+{
+    const struct obj_part_ref *parts = c->parts;
+    MDB_txn *txn;
+    if (mdb_txn_begin(c->st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = upload_find_txn(c->st, txn, c->bucket, c->key, c->upload_id, &c->up);
+    for (size_t i = 1; rc == TS_OK && i < c->n; i++)
         if (parts[i].number <= parts[i - 1].number)
             rc = TS_E_INVALID_PART_ORDER;
-    for (size_t i = 0; rc == TS_OK && i < n; i++) {
+    for (size_t i = 0; rc == TS_OK && i < c->n; i++) {
         if (parts[i].number < 1 || parts[i].number > OBJ_MAX_PARTS) {
             rc = TS_E_INVALID_PART;
             break;
         }
-        rc = part_get_txn(st, txn, upload_id, parts[i].number, &pm[i]);
-        if (rc == TS_OK && strcmp(pm[i].etag, parts[i].etag) != 0)
+        rc = part_get_txn(c->st, txn, c->upload_id, parts[i].number, &c->pm[i]);
+        if (rc == TS_OK && strcmp(c->pm[i].etag, parts[i].etag) != 0)
             rc = TS_E_INVALID_PART;
-        if (rc == TS_OK && i + 1 < n && pm[i].size < OBJ_MIN_PART_SIZE)
+        if (rc == TS_OK && i + 1 < c->n && c->pm[i].size < OBJ_MIN_PART_SIZE)
             rc = TS_E_ENTITY_TOO_SMALL;
     }
     mdb_txn_abort(txn);
-    txn = NULL;
-    if (rc != TS_OK)
-        goto out;
-    /* 2. Concatenate outside any lock, and compute the multipart ETag. */
-    rc = obj_writer_new(st, &w);
-    if (rc != TS_OK)
-        goto out;
-    uint8_t *md5s = malloc(16 * n);
-    if (md5s == NULL) {
-        rc = TS_E_INTERNAL;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
+    return rc;
+}
+
+/* 2. Concatenates the parts into w outside any lock; digest gets the multipart ETag's MD5. */
+static int complete_concat(struct completion *c, struct obj_writer *w, uint8_t digest[16])
+{
+    int rc = TS_OK;
+    uint8_t *md5s = malloc(16 * c->n);
+    if (md5s == NULL)
+        return TS_E_INTERNAL;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct obj_meta *pm = &c->pm[i];
         char path[PATH_MAX];
-        if (strlen(pm[i].etag) != 32 || enc_unhex(pm[i].etag, 16, md5s + 16 * i) != 0)
+        if (strlen(pm->etag) != 32 || enc_unhex(pm->etag, 16, md5s + 16 * i) != 0)
             memset(md5s + 16 * i, 0, 16);
-        int fd = obj_data_path(st, pm[i].id, path, sizeof path) == TS_OK
+        int fd = obj_data_path(c->st, pm->id, path, sizeof path) == TS_OK
                      ? open(path, O_RDONLY | O_CLOEXEC)
                      : -1;
         if (fd < 0) {
             rc = TS_E_INVALID_PART; /* replaced or aborted meanwhile */
             break;
         }
-        rc = obj_writer_copy_fd(w, fd, 0, pm[i].size, false);
+        rc = obj_writer_copy_fd(w, fd, 0, pm->size, false);
         close(fd);
         if (rc != TS_OK)
             break;
     }
-    uint8_t digest[16];
-    enc_md5(md5s, 16 * n, digest);
+    if (rc == TS_OK)
+        enc_md5(md5s, 16 * c->n, digest);
     free(md5s);
     if (rc != TS_OK)
-        goto out;
-    rc = obj_writer_finish(w, NULL);
-    if (rc != TS_OK)
-        goto out;
-    /* 3. Commit: the object, and the upload and its parts gone, in one transaction. */
-    rc = obj_meta_copy(out, &up);
-    if (rc != TS_OK)
-        goto out;
-    enc_hex(digest, 16, out->etag);
-    snprintf(out->etag + 32, sizeof out->etag - 32, "-%zu", n);
-    out->mtime = (int64_t)enc_now();
-    out->size = obj_writer_size(w);
-    memcpy(out->id, obj_writer_id(w), OBJ_ID_LEN + 1);
-    enc = obj_meta_encode(out, &elen);
-    if (enc == NULL) {
-        rc = TS_E_INTERNAL;
-        goto out;
-    }
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0) {
-        rc = TS_E_INTERNAL;
-        goto out;
-    }
-    rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK)
-        rc = upload_get_txn(st, txn, bucket, key, upload_id, NULL);
-    for (size_t i = 0; rc == TS_OK && i < n; i++) {
+        return rc;
+    return obj_writer_finish(w, NULL);
+}
+
+/* 3. Commits the object (encoded in enc), and the upload and its parts gone, in one
+ * transaction, after checking that no listed part was replaced meanwhile. */
+static int complete_commit(struct completion *c, const void *enc, size_t elen)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(c->st->env, NULL, 0, &txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = upload_find_txn(c->st, txn, c->bucket, c->key, c->upload_id, NULL);
+    for (size_t i = 0; rc == TS_OK && i < c->n; i++) {
         struct obj_meta cur;
-        rc = part_get_txn(st, txn, upload_id, parts[i].number, &cur);
-        if (rc == TS_OK && strcmp(cur.id, pm[i].id) != 0)
+        rc = part_get_txn(c->st, txn, c->upload_id, c->parts[i].number, &cur);
+        if (rc == TS_OK && strcmp(cur.id, c->pm[i].id) != 0)
             rc = TS_E_INVALID_PART;
         obj_meta_cleanup(&cur);
     }
     if (rc == TS_OK)
-        rc = obj_int_object_put_txn(st, txn, bucket, key, enc, elen, old);
-    MDB_val uk = {OBJ_ID_LEN, (void *)upload_id};
-    if (rc == TS_OK && mdb_del(txn, st->db_uploads, &uk, NULL) != 0)
-        rc = TS_E_INTERNAL;
+        rc = obj_int_object_put_txn(c->st, txn, c->bucket, c->key, enc, elen, c->old);
     if (rc == TS_OK)
-        rc = obj_int_parts_delete_txn(st, txn, upload_id, &ids);
+        rc = upload_remove_txn(c->st, txn, c->upload_id, &c->ids);
     if (rc != TS_OK) {
         mdb_txn_abort(txn);
-        txn = NULL;
-        goto out;
+        return rc;
     }
-    rc = obj_int_commit(st, txn);
-    txn = NULL;
+    return obj_int_commit(c->st, txn);
+}
+
+int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
+                        const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                        struct obj_meta *out)
+{
+    struct completion c = {
+        .st = st, .bucket = bucket, .key = key, .upload_id = upload_id, .parts = parts, .n = n};
+    struct obj_writer *w = NULL;
+    void *enc = NULL;
+    size_t elen;
+    uint8_t digest[16];
+    memset(out, 0, sizeof *out);
+    if (n == 0 || n > OBJ_MAX_PARTS)
+        return TS_E_MALFORMED_XML;
+    c.pm = calloc(n, sizeof *c.pm);
+    if (c.pm == NULL)
+        return TS_E_INTERNAL;
+    int rc = complete_validate(&c);
+    if (rc == TS_OK)
+        rc = obj_writer_new(st, &w);
+    if (rc == TS_OK)
+        rc = complete_concat(&c, w, digest);
+    if (rc == TS_OK)
+        rc = obj_meta_copy(out, &c.up);
+    if (rc == TS_OK) {
+        enc_hex(digest, 16, out->etag);
+        snprintf(out->etag + 32, sizeof out->etag - 32, "-%zu", n);
+        out->mtime = (int64_t)enc_now();
+        out->size = obj_writer_size(w);
+        memcpy(out->id, obj_writer_id(w), OBJ_ID_LEN + 1);
+        enc = obj_meta_encode(out, &elen);
+        rc = enc ? complete_commit(&c, enc, elen) : TS_E_INTERNAL;
+    }
     if (rc == TS_OK) {
         obj_writer_committed(w);
-        if (old[0])
-            obj_data_unlink(st, old);
-        obj_idset_unlink(st, &ids);
-    }
-out:
-    if (rc != TS_OK)
+        if (c.old[0])
+            obj_data_unlink(st, c.old);
+        obj_idset_unlink(st, &c.ids);
+    } else {
         obj_meta_cleanup(out);
+    }
     obj_writer_free(w);
     free(enc);
-    free(ids.v);
+    free(c.ids.v);
     for (size_t i = 0; i < n; i++)
-        obj_meta_cleanup(&pm[i]);
-    free(pm);
-    obj_meta_cleanup(&up);
+        obj_meta_cleanup(&c.pm[i]);
+    free(c.pm);
+    obj_meta_cleanup(&c.up);
     return rc;
 }
 
@@ -337,14 +358,9 @@ int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
     MDB_txn *txn;
     if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
         return TS_E_INTERNAL;
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    int rc = upload_find_txn(st, txn, bucket, key, upload_id, NULL);
     if (rc == TS_OK)
-        rc = upload_get_txn(st, txn, bucket, key, upload_id, NULL);
-    MDB_val uk = {OBJ_ID_LEN, (void *)upload_id};
-    if (rc == TS_OK && mdb_del(txn, st->db_uploads, &uk, NULL) != 0)
-        rc = TS_E_INTERNAL;
-    if (rc == TS_OK)
-        rc = obj_int_parts_delete_txn(st, txn, upload_id, &ids);
+        rc = upload_remove_txn(st, txn, upload_id, &ids);
     if (rc != TS_OK) {
         mdb_txn_abort(txn);
         free(ids.v);

@@ -318,6 +318,9 @@ void obj_idset_unlink(struct obj_store *st, const struct obj_idset *ids);
 /* Commits txn and makes it durable. */
 int obj_int_commit(struct obj_store *st, MDB_txn *txn);
 int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *name);
+/* Begins a write transaction in which bucket exists: TS_OK with *txn open, or the error
+ * (TS_E_INTERNAL, or obj_int_bucket_exists_txn's) with nothing open. */
+int obj_int_wr_bucket(struct obj_store *st, const char *bucket, MDB_txn **txn);
 int obj_int_parts_delete_txn(struct obj_store *st, MDB_txn *txn, const char *upload_id,
                              struct obj_idset *ids);
 /* Upload values: u32 bucket len, bucket, u32 key len, key, encoded meta. */

@@ -44,9 +44,7 @@ int s3_list_buckets(struct s3_ctx *c)
         obj_bucket_list_free(v, n);
         return s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false); /* audited denial */
     }
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "ListAllMyBucketsResult", S3_XMLNS);
+    s3_xml_start(&b, XML_MAX, "ListAllMyBucketsResult");
     s3_xml_owner(&b, "Owner");
     xml_open(&b, "Buckets", NULL);
     for (size_t i = 0; i < n; i++) {
@@ -126,8 +124,7 @@ int s3_create_bucket(struct s3_ctx *c)
 
 int s3_delete_bucket(struct s3_ctx *c)
 {
-    int rc = obj_bucket_delete(c->st, c->bucket);
-    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+    return s3_reply_done(c, obj_bucket_delete(c->st, c->bucket), 204);
 }
 
 int s3_head_bucket(struct s3_ctx *c)
@@ -221,6 +218,44 @@ static void list_prefixes(struct buf *b, const struct obj_list_res *res, bool ur
     }
 }
 
+/* Runs the listing from `after` and opens the result document `root` with its Name and Prefix. */
+static int list_open(struct s3_ctx *c, const struct list_params *lp, const char *after,
+                     const char *root, struct obj_list_res *res, struct buf *b)
+{
+    struct obj_list_opts o = {lp->prefix, lp->delimiter, after, (size_t)lp->max};
+    int rc = obj_list(c->st, c->bucket, &o, res);
+    if (rc != TS_OK)
+        return rc;
+    s3_xml_start(b, XML_MAX, root);
+    xml_elem(b, "Name", c->bucket);
+    elem_enc(b, "Prefix", lp->prefix ? lp->prefix : "", lp->url);
+    return TS_OK;
+}
+
+/* MaxKeys, Delimiter and IsTruncated, common to every listing. */
+static void list_limits(struct buf *b, const struct list_params *lp, const struct obj_list_res *res)
+{
+    xml_elemf(b, "MaxKeys", "%llu", (unsigned long long)lp->max);
+    if (lp->delimiter && *lp->delimiter)
+        elem_enc(b, "Delimiter", lp->delimiter, lp->url);
+    xml_elem(b, "IsTruncated", res->truncated ? "true" : "false");
+}
+
+/* EncodingType, the entries as `tag`, the common prefixes; closes `root` and replies. */
+static int list_close(struct s3_ctx *c, const struct list_params *lp, struct obj_list_res *res,
+                      struct buf *b, const char *root, const char *tag, bool owner, bool version)
+{
+    if (lp->url)
+        xml_elem(b, "EncodingType", "url");
+    for (size_t i = 0; i < res->n; i++)
+        if (!res->v[i].is_prefix)
+            list_entry(b, tag, &res->v[i], lp->url, owner, version);
+    list_prefixes(b, res, lp->url);
+    xml_close(b, root);
+    obj_list_res_cleanup(res);
+    return s3_reply_xml(c, 200, b);
+}
+
 int s3_list_objects(struct s3_ctx *c)
 {
     struct list_params lp;
@@ -230,31 +265,14 @@ int s3_list_objects(struct s3_ctx *c)
     if (rc != TS_OK)
         return rc;
     const char *marker = http_req_query(c->r, "marker");
-    struct obj_list_opts o = {lp.prefix, lp.delimiter, marker, (size_t)lp.max};
-    rc = obj_list(c->st, c->bucket, &o, &res);
+    rc = list_open(c, &lp, marker, "ListBucketResult", &res, &b);
     if (rc != TS_OK)
         return rc;
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "ListBucketResult", S3_XMLNS);
-    xml_elem(&b, "Name", c->bucket);
-    elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
     elem_enc(&b, "Marker", marker ? marker : "", lp.url);
-    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
-    if (lp.delimiter && *lp.delimiter)
-        elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
-    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    list_limits(&b, &lp, &res);
     if (res.truncated && lp.delimiter && *lp.delimiter && res.n)
         elem_enc(&b, "NextMarker", res.v[res.n - 1].key, lp.url);
-    if (lp.url)
-        xml_elem(&b, "EncodingType", "url");
-    for (size_t i = 0; i < res.n; i++)
-        if (!res.v[i].is_prefix)
-            list_entry(&b, "Contents", &res.v[i], lp.url, true, false);
-    list_prefixes(&b, &res, lp.url);
-    xml_close(&b, "ListBucketResult");
-    obj_list_res_cleanup(&res);
-    return s3_reply_xml(c, 200, &b);
+    return list_close(c, &lp, &res, &b, "ListBucketResult", "Contents", true, false);
 }
 
 int s3_list_objects_v2(struct s3_ctx *c)
@@ -286,40 +304,23 @@ int s3_list_objects_v2(struct s3_ctx *c)
         if (after == NULL)
             return TS_E_INTERNAL;
     }
-    struct obj_list_opts o = {lp.prefix, lp.delimiter, after, (size_t)lp.max};
-    rc = obj_list(c->st, c->bucket, &o, &res);
+    rc = list_open(c, &lp, after, "ListBucketResult", &res, &b);
     free(after);
     if (rc != TS_OK)
         return rc;
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "ListBucketResult", S3_XMLNS);
-    xml_elem(&b, "Name", c->bucket);
-    elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
     if (start_after)
         elem_enc(&b, "StartAfter", start_after, lp.url);
     if (token)
         xml_elem(&b, "ContinuationToken", token);
     xml_elemf(&b, "KeyCount", "%zu", res.n);
-    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
-    if (lp.delimiter && *lp.delimiter)
-        elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
-    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    list_limits(&b, &lp, &res);
     if (res.truncated && res.n) {
         const char *last = res.v[res.n - 1].key;
         next = enc_b64((const uint8_t *)last, strlen(last));
         xml_elem(&b, "NextContinuationToken", next);
         free(next);
     }
-    if (lp.url)
-        xml_elem(&b, "EncodingType", "url");
-    for (size_t i = 0; i < res.n; i++)
-        if (!res.v[i].is_prefix)
-            list_entry(&b, "Contents", &res.v[i], lp.url, owner, false);
-    list_prefixes(&b, &res, lp.url);
-    xml_close(&b, "ListBucketResult");
-    obj_list_res_cleanup(&res);
-    return s3_reply_xml(c, 200, &b);
+    return list_close(c, &lp, &res, &b, "ListBucketResult", "Contents", owner, false);
 }
 
 int s3_list_object_versions(struct s3_ctx *c)
@@ -332,34 +333,17 @@ int s3_list_object_versions(struct s3_ctx *c)
         return rc;
     const char *km = http_req_query(c->r, "key-marker");
     const char *vm = http_req_query(c->r, "version-id-marker");
-    struct obj_list_opts o = {lp.prefix, lp.delimiter, km, (size_t)lp.max};
-    rc = obj_list(c->st, c->bucket, &o, &res);
+    rc = list_open(c, &lp, km, "ListVersionsResult", &res, &b);
     if (rc != TS_OK)
         return rc;
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "ListVersionsResult", S3_XMLNS);
-    xml_elem(&b, "Name", c->bucket);
-    elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
     elem_enc(&b, "KeyMarker", km ? km : "", lp.url);
     xml_elem(&b, "VersionIdMarker", vm ? vm : "");
-    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
-    if (lp.delimiter && *lp.delimiter)
-        elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
-    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    list_limits(&b, &lp, &res);
     if (res.truncated && res.n) {
         elem_enc(&b, "NextKeyMarker", res.v[res.n - 1].key, lp.url);
         xml_elem(&b, "NextVersionIdMarker", "null");
     }
-    if (lp.url)
-        xml_elem(&b, "EncodingType", "url");
-    for (size_t i = 0; i < res.n; i++)
-        if (!res.v[i].is_prefix)
-            list_entry(&b, "Version", &res.v[i], lp.url, true, true);
-    list_prefixes(&b, &res, lp.url);
-    xml_close(&b, "ListVersionsResult");
-    obj_list_res_cleanup(&res);
-    return s3_reply_xml(c, 200, &b);
+    return list_close(c, &lp, &res, &b, "ListVersionsResult", "Version", true, true);
 }
 
 /* ---- bucket policies ---- */
@@ -391,7 +375,7 @@ int s3_put_bucket_policy(struct s3_ctx *c)
     }
     pol_doc_free(d);
     rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
-    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+    return s3_reply_done(c, rc, 204);
 }
 
 int s3_get_bucket_policy(struct s3_ctx *c)
@@ -406,8 +390,7 @@ int s3_get_bucket_policy(struct s3_ctx *c)
 
 int s3_delete_bucket_policy(struct s3_ctx *c)
 {
-    int rc = obj_policy_delete(c->st, c->bucket);
-    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+    return s3_reply_done(c, obj_policy_delete(c->st, c->bucket), 204);
 }
 
 /* ---- configuration probes ---- */
@@ -434,9 +417,7 @@ int s3_get_acl(struct s3_ctx *c)
     if (c->key)
         obj_meta_cleanup(&m);
     struct buf b;
-    buf_init(&b, 4096);
-    xml_begin(&b);
-    xml_open(&b, "AccessControlPolicy", S3_XMLNS);
+    s3_xml_start(&b, 4096, "AccessControlPolicy");
     s3_xml_owner(&b, "Owner");
     xml_open(&b, "AccessControlList", NULL);
     xml_open(&b, "Grant", NULL);
@@ -520,9 +501,7 @@ int s3_delete_objects(struct s3_ctx *c)
     const char *q = xml_child_text(x, "Quiet");
     bool quiet = q && strcmp(q, "true") == 0;
     struct buf b;
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "DeleteResult", S3_XMLNS);
+    s3_xml_start(&b, XML_MAX, "DeleteResult");
     for (struct xml_node *n = x->child; n; n = n->next) {
         if (strcmp(n->name, "Object") != 0)
             continue;

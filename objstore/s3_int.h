@@ -84,6 +84,12 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
 /* s3_route.c: shared helpers */
 int s3_reply_xml(struct s3_ctx *c, int status, struct buf *b);
 int s3_reply_empty(struct s3_ctx *c, int status);
+/* rc when it is an error, else an empty reply with status. */
+int s3_reply_done(struct s3_ctx *c, int rc, int status);
+/* Starts an S3 XML document of at most max bytes in b, with root open in the S3 namespace. */
+void s3_xml_start(struct buf *b, size_t max, const char *root);
+/* Replies 200 with <root><LastModified/><ETag/></root> (CopyObject, UploadPartCopy). */
+int s3_reply_copy_result(struct s3_ctx *c, const char *root, int64_t mtime, const char *etag);
 /* Fills m's content type and kept headers from the request. */
 int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m);
 /* Parses Content-MD5 (InvalidDigest) and the declared length (MissingContentLength,
@@ -118,6 +124,12 @@ struct xml_node *s3_body_xml(struct s3_ctx *c);
 int s3_copy_source_parse(struct s3_ctx *c);
 int s3_copy_source(struct s3_ctx *c);
 int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);
+/* What a copy does with its source (metadata and open descriptor). */
+typedef int (*s3_copy_body_fn)(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg);
+/* Opens the copy source, checks the x-amz-copy-source-if-* conditions, runs body, closes. */
+int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg);
+/* Copies len bytes at off of fd into a new writer c->w and finishes it (md5 of the bytes). */
+int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16]);
 
 /* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c). */
 int s3_list_buckets(struct s3_ctx *c);

@@ -24,9 +24,7 @@ int s3_create_multipart(struct s3_ctx *c)
     if (rc != TS_OK)
         return rc;
     struct buf b;
-    buf_init(&b, 8192);
-    xml_begin(&b);
-    xml_open(&b, "InitiateMultipartUploadResult", S3_XMLNS);
+    s3_xml_start(&b, 8192, "InitiateMultipartUploadResult");
     xml_elem(&b, "Bucket", c->bucket);
     xml_elem(&b, "Key", c->key);
     xml_elem(&b, "UploadId", id);
@@ -69,63 +67,41 @@ int s3_upload_part_copy_start(struct s3_ctx *c)
     return rc;
 }
 
-int s3_upload_part_copy(struct s3_ctx *c)
+static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
 {
-    struct obj_meta src, pm = {0};
-    int fd = -1;
-    char t[32];
-    uint64_t a = 0, len;
-    int rc = obj_object_open(c->st, c->src_bucket, c->src_key, &src, &fd);
-    if (rc != TS_OK)
-        return rc;
-    len = src.size;
-    rc = s3_copy_conditions(c, &src);
-    if (rc != TS_OK)
-        goto out;
+    struct obj_meta pm = {0};
+    uint64_t a = 0, len = src->size;
+    uint8_t md5[16];
+    char etag[48];
+    (void)arg;
     if (c->has_cs_range) {
         /* Parsed (both ends, first <= last) by the router; here only the source's size. */
-        if (c->cs_range.last >= src.size) {
+        if (c->cs_range.last >= src->size) {
             http_reply_error(c->r, TS_E_INVALID_RANGE,
                              "The x-amz-copy-source-range value must be of the form "
                              "bytes=first-last where first and last are the zero-based offsets "
                              "of the first and last bytes to copy");
-            goto out;
+            return TS_OK;
         }
         a = c->cs_range.first;
         len = c->cs_range.last - c->cs_range.first + 1;
     }
-    if (len > OBJ_MAX_PART_SIZE) {
-        rc = TS_E_ENTITY_TOO_LARGE;
-        goto out;
-    }
-    uint8_t md5[16];
-    char etag[48];
-    rc = obj_writer_new(c->st, &c->w);
-    if (rc == TS_OK)
-        rc = obj_writer_copy_fd(c->w, fd, a, len, true);
-    if (rc == TS_OK)
-        rc = obj_writer_finish(c->w, md5);
+    if (len > OBJ_MAX_PART_SIZE)
+        return TS_E_ENTITY_TOO_LARGE;
+    int rc = s3_copy_data(c, fd, a, len, true, md5);
     if (rc != TS_OK)
-        goto out;
+        return rc;
     enc_hex(md5, 16, etag);
     rc = obj_part_commit(c->st, c->bucket, c->key, upload_id(c), c->part, c->w, etag, &pm);
-    if (rc != TS_OK)
-        goto out;
-    struct buf b;
-    buf_init(&b, 4096);
-    xml_begin(&b);
-    xml_open(&b, "CopyPartResult", S3_XMLNS);
-    enc_time_iso8601((time_t)pm.mtime, t);
-    xml_elem(&b, "LastModified", t);
-    xml_elemf(&b, "ETag", "\"%s\"", etag);
-    xml_close(&b, "CopyPartResult");
-    rc = s3_reply_xml(c, 200, &b);
-out:
-    if (fd >= 0)
-        close(fd);
-    obj_meta_cleanup(&src);
+    if (rc == TS_OK)
+        rc = s3_reply_copy_result(c, "CopyPartResult", pm.mtime, etag);
     obj_meta_cleanup(&pm);
     return rc;
+}
+
+int s3_upload_part_copy(struct s3_ctx *c)
+{
+    return s3_copy_from_source(c, part_copy_body, NULL);
 }
 
 int s3_complete_multipart(struct s3_ctx *c)
@@ -175,9 +151,7 @@ int s3_complete_multipart(struct s3_ctx *c)
     struct buf b;
     const char *host = http_req_header(c->r, "Host");
     char *ekey = enc_uri_encode(c->key, strlen(c->key), true);
-    buf_init(&b, 16384);
-    xml_begin(&b);
-    xml_open(&b, "CompleteMultipartUploadResult", S3_XMLNS);
+    s3_xml_start(&b, 16384, "CompleteMultipartUploadResult");
     xml_elemf(&b, "Location", "%s://%s/%s/%s", c->r->tls ? "https" : "http",
               host ? host : "localhost", c->bucket, ekey ? ekey : c->key);
     free(ekey);
@@ -195,8 +169,7 @@ out:
 
 int s3_abort_multipart(struct s3_ctx *c)
 {
-    int rc = obj_upload_abort(c->st, c->bucket, c->key, upload_id(c));
-    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+    return s3_reply_done(c, obj_upload_abort(c->st, c->bucket, c->key, upload_id(c)), 204);
 }
 
 int s3_list_parts(struct s3_ctx *c)
@@ -216,9 +189,7 @@ int s3_list_parts(struct s3_ctx *c)
     if (rc != TS_OK)
         return rc;
     struct buf b;
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "ListPartsResult", S3_XMLNS);
+    s3_xml_start(&b, XML_MAX, "ListPartsResult");
     xml_elem(&b, "Bucket", c->bucket);
     xml_elem(&b, "Key", c->key);
     xml_elem(&b, "UploadId", upload_id(c));
@@ -260,9 +231,7 @@ int s3_list_multipart_uploads(struct s3_ctx *c)
     if (rc != TS_OK)
         return rc;
     struct buf b;
-    buf_init(&b, XML_MAX);
-    xml_begin(&b);
-    xml_open(&b, "ListMultipartUploadsResult", S3_XMLNS);
+    s3_xml_start(&b, XML_MAX, "ListMultipartUploadsResult");
     xml_elem(&b, "Bucket", c->bucket);
     xml_elem(&b, "KeyMarker", km ? km : "");
     xml_elem(&b, "UploadIdMarker", um ? um : "");

@@ -182,8 +182,7 @@ out:
 
 int s3_delete_object(struct s3_ctx *c)
 {
-    int rc = obj_object_delete(c->st, c->bucket, c->key);
-    return rc != TS_OK ? rc : s3_reply_empty(c, 204);
+    return s3_reply_done(c, obj_object_delete(c->st, c->bucket, c->key), 204);
 }
 
 int s3_get_object_tagging(struct s3_ctx *c)
@@ -194,9 +193,7 @@ int s3_get_object_tagging(struct s3_ctx *c)
         return rc;
     obj_meta_cleanup(&m);
     struct buf b;
-    buf_init(&b, 4096);
-    xml_begin(&b);
-    xml_open(&b, "Tagging", S3_XMLNS);
+    s3_xml_start(&b, 4096, "Tagging");
     buf_adds(&b, "<TagSet></TagSet>");
     xml_close(&b, "Tagging");
     return s3_reply_xml(c, 200, &b);
@@ -270,12 +267,65 @@ int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m)
     return rc == TS_E_NOT_MODIFIED ? TS_E_PRECONDITION_FAILED : rc;
 }
 
+int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg)
+{
+    struct obj_meta src;
+    int fd = -1;
+    int rc = obj_object_open(c->st, c->src_bucket, c->src_key, &src, &fd);
+    if (rc != TS_OK)
+        return rc;
+    rc = s3_copy_conditions(c, &src);
+    if (rc == TS_OK)
+        rc = body(c, &src, fd, arg);
+    if (fd >= 0)
+        close(fd);
+    obj_meta_cleanup(&src);
+    return rc;
+}
+
+int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16])
+{
+    int rc = obj_writer_new(c->st, &c->w);
+    if (rc == TS_OK)
+        rc = obj_writer_copy_fd(c->w, fd, off, len, hash);
+    if (rc == TS_OK)
+        rc = obj_writer_finish(c->w, md5);
+    return rc;
+}
+
+static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
+{
+    bool replace = *(const bool *)arg;
+    struct obj_meta m = {0};
+    uint8_t md5[16];
+    if (!replace && strcmp(c->src_bucket, c->bucket) == 0 && strcmp(c->src_key, c->key) == 0) {
+        http_reply_error(c->r, TS_E_INVALID_REQUEST,
+                         "This copy request is illegal because it is trying to copy an object "
+                         "to itself without changing the object's metadata, storage class, "
+                         "website redirect location or encryption attributes.");
+        return TS_OK;
+    }
+    int rc = replace ? s3_meta_from_req(c, &m) : obj_meta_copy(&m, src);
+    /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */
+    bool hash = strchr(src->etag, '-') != NULL;
+    if (rc == TS_OK)
+        rc = s3_copy_data(c, fd, 0, src->size, hash, md5);
+    if (rc == TS_OK) {
+        if (hash)
+            enc_hex(md5, 16, m.etag);
+        else
+            memcpy(m.etag, src->etag, sizeof m.etag);
+        m.mtime = (int64_t)enc_now();
+        rc = obj_object_commit(c->st, c->bucket, c->key, c->w, &m);
+    }
+    if (rc == TS_OK)
+        rc = s3_reply_copy_result(c, "CopyObjectResult", m.mtime, m.etag);
+    obj_meta_cleanup(&m);
+    return rc;
+}
+
 int s3_copy_object(struct s3_ctx *c)
 {
-    struct obj_meta src, m = {0};
-    struct buf b;
-    int fd = -1;
-    char t[32];
     const char *dir = http_req_header(c->r, "x-amz-metadata-directive");
     bool replace = false;
     if (dir) {
@@ -284,57 +334,5 @@ int s3_copy_object(struct s3_ctx *c)
         else if (strcmp(dir, "COPY") != 0)
             return TS_E_INVALID_ARGUMENT;
     }
-    int rc = obj_object_open(c->st, c->src_bucket, c->src_key, &src, &fd);
-    if (rc != TS_OK)
-        return rc;
-    rc = s3_copy_conditions(c, &src);
-    if (rc != TS_OK)
-        goto out;
-    if (!replace && strcmp(c->src_bucket, c->bucket) == 0 && strcmp(c->src_key, c->key) == 0) {
-        http_reply_error(c->r, TS_E_INVALID_REQUEST,
-                         "This copy request is illegal because it is trying to copy an object "
-                         "to itself without changing the object's metadata, storage class, "
-                         "website redirect location or encryption attributes.");
-        goto out;
-    }
-    if (replace) {
-        rc = s3_meta_from_req(c, &m);
-    } else {
-        rc = obj_meta_copy(&m, &src);
-    }
-    if (rc != TS_OK)
-        goto out;
-    rc = obj_writer_new(c->st, &c->w);
-    if (rc != TS_OK)
-        goto out;
-    /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */
-    bool hash = strchr(src.etag, '-') != NULL;
-    rc = obj_writer_copy_fd(c->w, fd, 0, src.size, hash);
-    uint8_t md5[16];
-    if (rc == TS_OK)
-        rc = obj_writer_finish(c->w, md5);
-    if (rc != TS_OK)
-        goto out;
-    if (hash)
-        enc_hex(md5, 16, m.etag);
-    else
-        memcpy(m.etag, src.etag, sizeof m.etag);
-    m.mtime = (int64_t)enc_now();
-    rc = obj_object_commit(c->st, c->bucket, c->key, c->w, &m);
-    if (rc != TS_OK)
-        goto out;
-    buf_init(&b, 4096);
-    xml_begin(&b);
-    xml_open(&b, "CopyObjectResult", S3_XMLNS);
-    enc_time_iso8601((time_t)m.mtime, t);
-    xml_elem(&b, "LastModified", t);
-    xml_elemf(&b, "ETag", "\"%s\"", m.etag);
-    xml_close(&b, "CopyObjectResult");
-    rc = s3_reply_xml(c, 200, &b);
-out:
-    if (fd >= 0)
-        close(fd);
-    obj_meta_cleanup(&src);
-    obj_meta_cleanup(&m);
-    return rc;
+    return s3_copy_from_source(c, copy_object_body, &replace);
 }

@@ -178,6 +178,30 @@ int s3_reply_empty(struct s3_ctx *c, int status)
     return http_reply_data(c->r, status, NULL, NULL, 0, false);
 }
 
+int s3_reply_done(struct s3_ctx *c, int rc, int status)
+{
+    return rc != TS_OK ? rc : s3_reply_empty(c, status);
+}
+
+void s3_xml_start(struct buf *b, size_t max, const char *root)
+{
+    buf_init(b, max);
+    xml_begin(b);
+    xml_open(b, root, S3_XMLNS);
+}
+
+int s3_reply_copy_result(struct s3_ctx *c, const char *root, int64_t mtime, const char *etag)
+{
+    struct buf b;
+    char t[32];
+    s3_xml_start(&b, 4096, root);
+    enc_time_iso8601((time_t)mtime, t);
+    xml_elem(&b, "LastModified", t);
+    xml_elemf(&b, "ETag", "\"%s\"", etag);
+    xml_close(&b, root);
+    return s3_reply_xml(c, 200, &b);
+}
+
 void s3_xml_owner(struct buf *b, const char *elem)
 {
     xml_open(b, elem, NULL);

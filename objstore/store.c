@@ -539,6 +539,15 @@ out:
     return rc;
 }
 
+/* The next entry of d that is not hidden (".", "..", dot files), or NULL at its end. */
+static struct dirent *next_entry(DIR *d)
+{
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
+        ;
+    return e;
+}
+
 static void clean_dir_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -546,48 +555,50 @@ static void clean_dir_files(const char *dir)
     char path[PATH_MAX];
     if (d == NULL)
         return;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
+    while ((e = next_entry(d)) != NULL) {
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
     closedir(d);
 }
 
+/* Removes the files of the data directory dir whose ids are not in s; returns how many. */
+static size_t collect_leaf(const char *dir, const struct obj_idset *s)
+{
+    size_t removed = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[PATH_MAX + 512];
+    if (d == NULL)
+        return 0;
+    while ((e = next_entry(d)) != NULL) {
+        if (s->n && strlen(e->d_name) == OBJ_ID_LEN &&
+            bsearch(e->d_name, s->v, s->n, OBJ_ID_LEN, cmp_id) != NULL)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 static size_t collect_garbage(struct obj_store *st, const struct obj_idset *s)
 {
     size_t removed = 0;
     DIR *d1 = opendir(st->objdir);
-    struct dirent *e1, *e2, *e3;
-    char p1[PATH_MAX], p2[PATH_MAX + 256], p3[PATH_MAX + 512];
+    struct dirent *e1, *e2;
+    char p1[PATH_MAX], p2[PATH_MAX + 256];
     if (d1 == NULL)
         return 0;
-    while ((e1 = readdir(d1)) != NULL) {
-        if (e1->d_name[0] == '.')
-            continue;
+    while ((e1 = next_entry(d1)) != NULL) {
         snprintf(p1, sizeof p1, "%s/%s", st->objdir, e1->d_name);
         DIR *d2 = opendir(p1);
         if (d2 == NULL)
             continue;
-        while ((e2 = readdir(d2)) != NULL) {
-            if (e2->d_name[0] == '.')
-                continue;
+        while ((e2 = next_entry(d2)) != NULL) {
             snprintf(p2, sizeof p2, "%s/%s", p1, e2->d_name);
-            DIR *d3 = opendir(p2);
-            if (d3 == NULL)
-                continue;
-            while ((e3 = readdir(d3)) != NULL) {
-                if (e3->d_name[0] == '.')
-                    continue;
-                if (s->n && strlen(e3->d_name) == OBJ_ID_LEN &&
-                    bsearch(e3->d_name, s->v, s->n, OBJ_ID_LEN, cmp_id) != NULL)
-                    continue;
-                snprintf(p3, sizeof p3, "%s/%s", p2, e3->d_name);
-                if (unlink(p3) == 0)
-                    removed++;
-            }
-            closedir(d3);
+            removed += collect_leaf(p2, s);
         }
         closedir(d2);
     }
@@ -819,6 +830,16 @@ int obj_int_bucket_exists_txn(struct obj_store *st, MDB_txn *txn, const char *na
     return rc == 0 ? TS_OK : TS_E_INTERNAL;
 }
 
+int obj_int_wr_bucket(struct obj_store *st, const char *bucket, MDB_txn **txn)
+{
+    if (mdb_txn_begin(st->env, NULL, 0, txn) != 0)
+        return TS_E_INTERNAL;
+    int rc = obj_int_bucket_exists_txn(st, *txn, bucket);
+    if (rc != TS_OK)
+        mdb_txn_abort(*txn);
+    return rc;
+}
+
 int obj_bucket_create(struct obj_store *st, const char *name)
 {
     MDB_txn *txn;
@@ -923,12 +944,9 @@ int obj_bucket_delete(struct obj_store *st, const char *name)
     const char *k;
     size_t kl, ml;
     const uint8_t *m;
-    int rc;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-        return TS_E_INTERNAL;
-    rc = obj_int_bucket_exists_txn(st, txn, name);
+    int rc = obj_int_wr_bucket(st, name, &txn);
     if (rc != TS_OK)
-        goto fail;
+        return rc;
     rc = obj_iter_seek(&it, txn, st, name, NULL, 0, false);
     if (rc == TS_OK) {
         int r = obj_iter_next(&it, &k, &kl, &m, &ml);
@@ -1145,11 +1163,9 @@ int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)
     int rc = okey_object(bucket, key, kb, &k.mv_size);
     if (rc != TS_OK)
         return rc;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-        return TS_E_INTERNAL;
-    rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    rc = obj_int_wr_bucket(st, bucket, &txn);
     if (rc != TS_OK)
-        goto fail;
+        return rc;
     int g = mdb_get(txn, st->db_objects, &k, &v);
     if (g == MDB_NOTFOUND || (g == 0 && grp_find(&v, key, klen, NULL) == 0)) {
         mdb_txn_abort(txn);
@@ -1318,22 +1334,28 @@ int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct po
     return TS_OK;
 }
 
-int obj_policy_put(struct obj_store *st, const char *bucket, const char *json, size_t len)
+/* Puts (v) or deletes (v NULL) the bucket's stored policy, then drops its cached parse. */
+static int policy_write(struct obj_store *st, const char *bucket, MDB_val *v)
 {
     MDB_txn *txn;
-    MDB_val k = {strlen(bucket), (void *)bucket}, v = {len, (void *)json};
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-        return TS_E_INTERNAL;
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK && mdb_put(txn, st->db_policies, &k, &v, 0) != 0)
-        rc = TS_E_INTERNAL;
-    if (rc != TS_OK) {
-        mdb_txn_abort(txn);
+    MDB_val k = {strlen(bucket), (void *)bucket};
+    int rc = obj_int_wr_bucket(st, bucket, &txn);
+    if (rc != TS_OK)
         return rc;
+    int g = v ? mdb_put(txn, st->db_policies, &k, v, 0) : mdb_del(txn, st->db_policies, &k, NULL);
+    if (g != 0 && (v != NULL || g != MDB_NOTFOUND)) {
+        mdb_txn_abort(txn);
+        return TS_E_INTERNAL;
     }
     rc = obj_int_commit(st, txn);
     obj_int_pcache_invalidate(st, bucket);
     return rc;
+}
+
+int obj_policy_put(struct obj_store *st, const char *bucket, const char *json, size_t len)
+{
+    MDB_val v = {len, (void *)json};
+    return policy_write(st, bucket, &v);
 }
 
 int obj_policy_get(struct obj_store *st, const char *bucket, char **json, size_t *len)
@@ -1361,21 +1383,5 @@ int obj_policy_get(struct obj_store *st, const char *bucket, char **json, size_t
 
 int obj_policy_delete(struct obj_store *st, const char *bucket)
 {
-    MDB_txn *txn;
-    MDB_val k = {strlen(bucket), (void *)bucket};
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-        return TS_E_INTERNAL;
-    int rc = obj_int_bucket_exists_txn(st, txn, bucket);
-    if (rc == TS_OK) {
-        int g = mdb_del(txn, st->db_policies, &k, NULL);
-        if (g != 0 && g != MDB_NOTFOUND)
-            rc = TS_E_INTERNAL;
-    }
-    if (rc != TS_OK) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    rc = obj_int_commit(st, txn);
-    obj_int_pcache_invalidate(st, bucket);
-    return rc;
+    return policy_write(st, bucket, NULL);
 }
