@@ -53,79 +53,6 @@
 static const char kid_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 static const char ak_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/* ---- base64url (OpenSSL does the work; we translate the alphabet) ---- */
-
-static char *b64url_encode(const uint8_t *in, size_t n)
-{
-    size_t cap = 4 * ((n + 2) / 3) + 1;
-    char *out = malloc(cap);
-    if (out == NULL)
-        return NULL;
-    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = '\0';
-    for (int i = 0; i < len; i++) {
-        if (out[i] == '+')
-            out[i] = '-';
-        else if (out[i] == '/')
-            out[i] = '_';
-    }
-    return out;
-}
-
-/* Decodes strict, canonical base64url without padding into a malloc'ed buffer. Returns the
- * length, or -1 (bad character, impossible length, non-zero trailing bits, OOM). */
-static long b64url_decode(const char *in, size_t n, uint8_t **out)
-{
-    char *tmp = NULL;
-    uint8_t *raw = NULL;
-    long len = -1;
-    size_t pad, i;
-
-    *out = NULL;
-    if (n == 0 || n % 4 == 1)
-        return -1;
-    pad = (4 - n % 4) % 4;
-    tmp = malloc(n + pad + 1);
-    raw = malloc((n + pad) / 4 * 3 + 1);
-    if (tmp == NULL || raw == NULL)
-        goto fail;
-    for (i = 0; i < n; i++) {
-        char ch = in[i];
-        if (ch == '-')
-            ch = '+';
-        else if (ch == '_')
-            ch = '/';
-        else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                   (ch >= '0' && ch <= '9')))
-            goto fail;
-        tmp[i] = ch;
-    }
-    for (; i < n + pad; i++)
-        tmp[i] = '=';
-    tmp[i] = '\0';
-    int dec = EVP_DecodeBlock(raw, (unsigned char *)tmp, (int)(n + pad));
-    if (dec < 0 || (size_t)dec < pad)
-        goto fail;
-    len = dec - (long)pad;
-    /* Canonical form only: re-encoding must give the input back (no stray trailing bits),
-     * so that one token has exactly one spelling. */
-    char *again = b64url_encode(raw, (size_t)len);
-    if (again == NULL || strlen(again) != n || memcmp(again, in, n) != 0) {
-        free(again);
-        len = -1;
-        goto fail;
-    }
-    free(again);
-    *out = raw;
-    raw = NULL;
-fail:
-    free(tmp);
-    free(raw);
-    return len;
-}
-
 /* ---- keys ---- */
 
 static void key_derive(struct sts_key *k)
@@ -690,7 +617,7 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
         EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + HDR_LEN + NONCE_LEN + plen) !=
             1)
         goto fail;
-    text = b64url_encode(raw, rawlen);
+    text = enc_b64url(raw, rawlen);
     if (text == NULL || derive_secret(&k, t->access_key, text, strlen(text), secret) != 0)
         goto fail;
     *token = text;
@@ -723,7 +650,7 @@ int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, str
     memset(&k, 0, sizeof k);
     if (token == NULL || len > STS_MAX_TOKEN_LEN)
         return TS_E_INVALID_TOKEN;
-    rawlen = b64url_decode(token, len, &raw);
+    rawlen = enc_unb64url(token, len, &raw);
     if (rawlen < MIN_RAW + 2 || raw[0] != STS_TOKEN_VERSION)
         goto fail;
     memcpy(kid, raw + 1, STS_KID_LEN);
@@ -810,7 +737,7 @@ int sts_seal_blob(struct sts_ctx *c, const char *label, const void *in, size_t n
         (size_t)len != n || EVP_EncryptFinal_ex(ev, raw + BLOB_HDR + NONCE_LEN + n, &len) != 1 ||
         EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + BLOB_HDR + NONCE_LEN + n) != 1)
         goto fail;
-    *out = b64url_encode(raw, rawlen);
+    *out = enc_b64url(raw, rawlen);
     rc = *out != NULL ? TS_OK : TS_E_INTERNAL;
 fail:
     EVP_CIPHER_CTX_free(ev);
@@ -838,7 +765,7 @@ int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t l
     memset(key, 0, sizeof key);
     if (in == NULL || len > 2 * STS_MAX_TOKEN_LEN)
         return TS_E_INVALID_TOKEN;
-    rawlen = b64url_decode(in, len, &raw);
+    rawlen = enc_unb64url(in, len, &raw);
     if (rawlen < BLOB_MIN)
         goto fail;
     memcpy(kid, raw, STS_KID_LEN);
