@@ -328,14 +328,6 @@ static int resolve(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
     return TS_OK;
 }
 
-static void secret_free(char *s)
-{
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /* The credential scope's service must fit the route: "sts" for STS, "s3" for S3; the admin
  * API (JSON) accepts either (MinIO's admin clients sign as "s3"). */
 static bool service_ok(const struct http_req *r, const struct sigv4_auth *a)
@@ -391,6 +383,22 @@ static void set_principal(struct http_req *r, struct pol_principal *p)
     r->principal_free = principal_free;
 }
 
+/* The end of every verification: on TS_OK p becomes the request's principal, otherwise the
+ * error rc is replied with a's message. Takes p and secret. */
+static int adopt(struct http_req *r, int rc, const struct sigv4_auth *a, struct pol_principal *p,
+                 char *secret)
+{
+    if (rc != TS_OK) {
+        rc = fail(r, rc, a->err_msg);
+    } else {
+        set_principal(r, p);
+        p = NULL;
+    }
+    sts_secret_free(secret);
+    pol_principal_free(p);
+    return rc;
+}
+
 /* Parses, checks the service and resolves the signer. */
 static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth *a, time_t now,
                         struct pol_principal **p, char **secret)
@@ -433,15 +441,7 @@ static int authenticate_v2(struct sts_ctx *c, struct http_req *r, time_t now)
         a.content_sha256 = NULL;
         rc = sigv4_install_filter(r, &a, NULL, c->keycache);
     }
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-    } else {
-        set_principal(r, p);
-        p = NULL;
-    }
-    secret_free(secret);
-    pol_principal_free(p);
-    return rc;
+    return adopt(r, rc, &a, p, secret);
 }
 
 int sts_authenticate(void *ctx, struct http_req *r)
@@ -473,25 +473,14 @@ int sts_authenticate(void *ctx, struct http_req *r)
     if (ph == NULL) {
         /* The signature covers the body's hash: verify once it is buffered. */
         r->authn_deferred = true;
-        rc = TS_OK;
-        goto out;
+        sts_secret_free(secret);
+        pol_principal_free(p);
+        return TS_OK;
     }
     rc = sigv4_verify(r, &a, secret, c->cfg.region, now, ph, c->keycache);
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-        goto out;
-    }
-    rc = sigv4_install_filter(r, &a, secret, c->keycache);
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-        goto out;
-    }
-    set_principal(r, p);
-    p = NULL;
-out:
-    secret_free(secret);
-    pol_principal_free(p);
-    return rc;
+    if (rc == TS_OK)
+        rc = sigv4_install_filter(r, &a, secret, c->keycache);
+    return adopt(r, rc, &a, p, secret);
 }
 
 int sts_authenticate_finish(void *ctx, struct http_req *r)
@@ -510,16 +499,7 @@ int sts_authenticate_finish(void *ctx, struct http_req *r)
         return rc;
     sigv4_sha256_hex(r->body != NULL ? (const void *)r->body : "", r->body_len, hash);
     rc = sigv4_verify(r, &a, secret, c->cfg.region, now, hash, c->keycache);
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-        goto out;
-    }
-    set_principal(r, p);
-    p = NULL;
-out:
-    secret_free(secret);
-    pol_principal_free(p);
-    return rc;
+    return adopt(r, rc, &a, p, secret);
 }
 
 int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *session_token,
@@ -536,9 +516,6 @@ int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *ses
     snprintf(a.access_key, sizeof a.access_key, "%s", access_key);
     a.security_token = session_token;
     rc = resolve_temp(c, &a, enc_now(), out, &secret, &msg);
-    if (secret != NULL) {
-        OPENSSL_cleanse(secret, strlen(secret));
-        free(secret);
-    }
+    sts_secret_free(secret);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include "sts/login_web.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,10 +445,7 @@ static void start(struct login_web *w, struct http_req *r)
     log_kv(LOG_INFO, "login.start", "provider", info.name, "source_ip", r->source_ip, NULL);
 out:
     OPENSSL_cleanse(verifier, sizeof verifier);
-    if (plain != NULL) {
-        OPENSSL_cleanse(plain, strlen(plain));
-        free(plain);
-    }
+    sts_secret_free(plain);
     free(sealed);
     json_decref(j);
     buf_free(&redir);
@@ -464,13 +462,22 @@ static void add_kv(struct buf *b, const char *id, const char *label, const char 
     buf_adds(b, "</code></dd>\n");
 }
 
-static void snippet(struct buf *b, const char *id, const char *title, const char *text)
+/* A copyable snippet: the text printed from fmt into the scratch buffer s, then escaped into
+ * b. */
+__attribute__((format(printf, 5, 6))) static void
+snippet(struct buf *b, struct buf *s, const char *id, const char *title, const char *fmt, ...)
 {
+    va_list ap;
+
+    s->len = 0;
+    va_start(ap, fmt);
+    buf_vaddf(s, fmt, ap);
+    va_end(ap);
     buf_addf(b,
              "<h3>%s <button type=\"button\" data-copy=\"%s\">Copy</button></h3>"
              "<pre id=\"%s\">",
              title, id, id);
-    buf_add_xml(b, text);
+    buf_add_xml(b, buf_str(s));
     buf_adds(b, "</pre>\n");
 }
 
@@ -499,31 +506,24 @@ static void usage_snippets(struct buf *b, const struct sts_creds *cr, const char
     struct buf s;
 
     buf_init(&s, PAGE_MAX);
-    buf_addf(&s,
-             "export AWS_ACCESS_KEY_ID='%s'\nexport AWS_SECRET_ACCESS_KEY='%s'\n"
-             "export AWS_SESSION_TOKEN='%s'\nexport AWS_ENDPOINT_URL='%s'\n",
-             cr->access_key, cr->secret_key, cr->session_token, endpoint);
-    snippet(b, "snippet-env", "Shell", buf_str(&s));
-    s.len = 0;
-    buf_addf(&s,
-             "# ~/.aws/credentials\n[tessera]\naws_access_key_id = %s\naws_secret_access_key = "
-             "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\n"
-             "endpoint_url = %s\n",
-             cr->access_key, cr->secret_key, cr->session_token, endpoint);
-    snippet(b, "snippet-profile", "AWS profile", buf_str(&s));
-    s.len = 0;
-    buf_addf(&s,
-             "{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
-             "\"SessionToken\": \"%s\", \"Expiration\": \"%s\"}\n",
-             cr->access_key, cr->secret_key, cr->session_token, exp);
-    snippet(b, "snippet-credential-process-json",
-            "credential_process output (save as ~/.aws/tessera.json, mode 0600)", buf_str(&s));
-    s.len = 0;
-    buf_addf(&s,
-             "# ~/.aws/config\n[profile tessera]\ncredential_process = cat "
-             "/home/YOU/.aws/tessera.json\nendpoint_url = %s\n",
-             endpoint);
-    snippet(b, "snippet-credential-process", "credential_process profile", buf_str(&s));
+    snippet(b, &s, "snippet-env", "Shell",
+            "export AWS_ACCESS_KEY_ID='%s'\nexport AWS_SECRET_ACCESS_KEY='%s'\n"
+            "export AWS_SESSION_TOKEN='%s'\nexport AWS_ENDPOINT_URL='%s'\n",
+            cr->access_key, cr->secret_key, cr->session_token, endpoint);
+    snippet(b, &s, "snippet-profile", "AWS profile",
+            "# ~/.aws/credentials\n[tessera]\naws_access_key_id = %s\naws_secret_access_key = "
+            "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\n"
+            "endpoint_url = %s\n",
+            cr->access_key, cr->secret_key, cr->session_token, endpoint);
+    snippet(b, &s, "snippet-credential-process-json",
+            "credential_process output (save as ~/.aws/tessera.json, mode 0600)",
+            "{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
+            "\"SessionToken\": \"%s\", \"Expiration\": \"%s\"}\n",
+            cr->access_key, cr->secret_key, cr->session_token, exp);
+    snippet(b, &s, "snippet-credential-process", "credential_process profile",
+            "# ~/.aws/config\n[profile tessera]\ncredential_process = cat "
+            "/home/YOU/.aws/tessera.json\nendpoint_url = %s\n",
+            endpoint);
     if (s.p != NULL)
         OPENSSL_cleanse(s.p, s.cap);
     buf_free(&s);
@@ -702,10 +702,7 @@ static void callback(struct login_web *w, struct http_req *r)
     }
 out:
     sts_params_free(params);
-    if (id_token != NULL) {
-        OPENSSL_cleanse(id_token, strlen(id_token));
-        free(id_token);
-    }
+    sts_secret_free(id_token);
     free(tnonce);
     json_decref(j);
     if (plain != NULL) {
