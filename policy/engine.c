@@ -280,6 +280,14 @@ static int add_user_policies(struct pol_engine *e, struct plist *pl, const char 
     return 0;
 }
 
+static struct uentry *find_user_locked(struct pol_engine *e, const char *name, size_t b)
+{
+    for (struct uentry *u = e->utab[b]; u != NULL; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return u;
+    return NULL;
+}
+
 /* The cached resolution of static user name (referenced), computing it on a miss; NULL only
  * on OOM. */
 static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint64_t gen)
@@ -289,9 +297,7 @@ static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint6
     struct plist *pl = NULL;
 
     pthread_rwlock_rdlock(&e->lock);
-    for (u = e->utab[b]; u != NULL; u = u->next)
-        if (strcmp(u->name, name) == 0)
-            break;
+    u = find_user_locked(e, name, b);
     if (u != NULL)
         atomic_fetch_add(&u->refs, 1);
     pthread_rwlock_unlock(&e->lock);
@@ -318,9 +324,7 @@ static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint6
 
     pthread_rwlock_wrlock(&e->lock);
     if (atomic_load(&e->gen) == gen) {
-        for (u = e->utab[b]; u != NULL; u = u->next)
-            if (strcmp(u->name, name) == 0)
-                break;
+        u = find_user_locked(e, name, b);
         if (u != NULL) {
             atomic_fetch_add(&u->refs, 1);
         } else {
