@@ -219,12 +219,69 @@ static int parse_principal(struct pol_stmt *st, json_t *v, const char *what, siz
     return 0;
 }
 
+static int parse_effect(struct pol_stmt *st, json_t *effect, size_t si, struct perr *pe)
+{
+    if (effect == NULL)
+        return fail(pe, "statement %zu: missing Effect", si);
+    if (!json_is_string(effect))
+        return fail(pe, "statement %zu: Effect must be a string", si);
+    if (strcmp(json_string_value(effect), "Allow") == 0)
+        st->deny = false;
+    else if (strcmp(json_string_value(effect), "Deny") == 0)
+        st->deny = true;
+    else
+        return fail(pe, "statement %zu: unknown Effect \"%s\" (want Allow or Deny)", si,
+                    json_string_value(effect));
+    return 0;
+}
+
+/* An Action or Resource list (name says which, as the document spells it): each item
+ * checked (check_action when admin_only is given, else check_resource) and compiled into *out,
+ * *nout counting the compiled ones. Actions match case-insensitively, resources expand policy
+ * variables when vars. */
+static int compile_list(json_t *list, const char *name, size_t si, bool vars, struct perr *pe,
+                        struct pol_pat **out, size_t *nout, bool *admin_only)
+{
+    size_t n;
+    if (str_list(list, name, si, pe, &n) != 0)
+        return -1;
+    *out = calloc(n, sizeof(**out));
+    if (*out == NULL)
+        return fail(pe, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *it = list_item(list, i);
+        if ((admin_only != NULL ? check_action(it, si, pe, admin_only)
+                                : check_resource(it, si, pe)) != 0)
+            return -1;
+        if (pol_pat_compile(&(*out)[i], it, true, vars, admin_only != NULL) != 0)
+            return fail(pe, "out of memory");
+        *nout = i + 1;
+    }
+    return 0;
+}
+
+/* Action or NotAction, with the exact-match flag and the hash mask the evaluator's fast path
+ * uses. */
+static int parse_actions(struct pol_stmt *st, json_t *action, size_t si, struct perr *pe,
+                         bool *admin_only)
+{
+    const char *aname = st->not_action ? "NotAction" : "Action";
+    if (compile_list(action, aname, si, false, pe, &st->actions, &st->nactions, admin_only) != 0)
+        return -1;
+    st->exact_actions = !st->not_action;
+    for (size_t i = 0; i < st->nactions; i++) {
+        if (st->actions[i].kind != PAT_EXACT)
+            st->exact_actions = false;
+        st->amask |= 1ull << (st->actions[i].hash & 63);
+    }
+    return 0;
+}
+
 static int parse_statement(struct pol_stmt *st, json_t *s, size_t si, bool vars, struct perr *pe)
 {
     json_t *effect = NULL, *action = NULL, *resource = NULL, *principal = NULL, *cond = NULL;
     const char *k, *pname = "Principal";
     json_t *v;
-    size_t n;
     bool admin_only = true;
 
     if (!json_is_object(s))
@@ -258,41 +315,13 @@ static int parse_statement(struct pol_stmt *st, json_t *s, size_t si, bool vars,
             return fail(pe, "statement %zu: unknown element \"%s\"", si, k);
         }
     }
-    if (effect == NULL)
-        return fail(pe, "statement %zu: missing Effect", si);
-    if (!json_is_string(effect))
-        return fail(pe, "statement %zu: Effect must be a string", si);
-    if (strcmp(json_string_value(effect), "Allow") == 0)
-        st->deny = false;
-    else if (strcmp(json_string_value(effect), "Deny") == 0)
-        st->deny = true;
-    else
-        return fail(pe, "statement %zu: unknown Effect \"%s\" (want Allow or Deny)", si,
-                    json_string_value(effect));
+    if (parse_effect(st, effect, si, pe) != 0)
+        return -1;
 
     if (action == NULL)
         return fail(pe, "statement %zu: missing Action", si);
-    const char *aname = st->not_action ? "NotAction" : "Action";
-    if (str_list(action, aname, si, pe, &n) != 0)
+    if (parse_actions(st, action, si, pe, &admin_only) != 0)
         return -1;
-    st->actions = calloc(n, sizeof(*st->actions));
-    if (st->actions == NULL)
-        return fail(pe, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const char *a = list_item(action, i);
-        if (check_action(a, si, pe, &admin_only) != 0)
-            return -1;
-        if (pol_pat_compile(&st->actions[i], a, true, false, true) != 0)
-            return fail(pe, "out of memory");
-        st->nactions = i + 1;
-    }
-
-    st->exact_actions = !st->not_action;
-    for (size_t i = 0; i < st->nactions; i++) {
-        if (st->actions[i].kind != PAT_EXACT)
-            st->exact_actions = false;
-        st->amask |= 1ull << (st->actions[i].hash & 63);
-    }
 
     if (principal != NULL && parse_principal(st, principal, pname, si, pe) != 0)
         return -1;
@@ -303,19 +332,8 @@ static int parse_statement(struct pol_stmt *st, json_t *s, size_t si, bool vars,
         st->no_resource = true;
     } else {
         const char *rname = st->not_resource ? "NotResource" : "Resource";
-        if (str_list(resource, rname, si, pe, &n) != 0)
+        if (compile_list(resource, rname, si, vars, pe, &st->resources, &st->nresources, NULL) != 0)
             return -1;
-        st->resources = calloc(n, sizeof(*st->resources));
-        if (st->resources == NULL)
-            return fail(pe, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-            const char *r = list_item(resource, i);
-            if (check_resource(r, si, pe) != 0)
-                return -1;
-            if (pol_pat_compile(&st->resources[i], r, true, vars, false) != 0)
-                return fail(pe, "out of memory");
-            st->nresources = i + 1;
-        }
     }
 
     if (cond != NULL) {

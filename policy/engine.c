@@ -280,6 +280,14 @@ static int add_user_policies(struct pol_engine *e, struct plist *pl, const char 
     return 0;
 }
 
+static struct uentry *find_user_locked(struct pol_engine *e, const char *name, size_t b)
+{
+    for (struct uentry *u = e->utab[b]; u != NULL; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return u;
+    return NULL;
+}
+
 /* The cached resolution of static user name (referenced), computing it on a miss; NULL only
  * on OOM. */
 static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint64_t gen)
@@ -289,9 +297,7 @@ static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint6
     struct plist *pl = NULL;
 
     pthread_rwlock_rdlock(&e->lock);
-    for (u = e->utab[b]; u != NULL; u = u->next)
-        if (strcmp(u->name, name) == 0)
-            break;
+    u = find_user_locked(e, name, b);
     if (u != NULL)
         atomic_fetch_add(&u->refs, 1);
     pthread_rwlock_unlock(&e->lock);
@@ -318,9 +324,7 @@ static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint6
 
     pthread_rwlock_wrlock(&e->lock);
     if (atomic_load(&e->gen) == gen) {
-        for (u = e->utab[b]; u != NULL; u = u->next)
-            if (strcmp(u->name, name) == 0)
-                break;
+        u = find_user_locked(e, name, b);
         if (u != NULL) {
             atomic_fetch_add(&u->refs, 1);
         } else {
@@ -345,6 +349,66 @@ fail:
         free(mine);
     }
     return NULL;
+}
+
+/* The identity policies that apply to p: its static user's (cached, *user) or its own list
+ * (pl, *ents pointing at either). Returns false, with *reason, when the request is to be
+ * denied (no such user, OOM, a policy that cannot be read: fail closed). */
+static bool identity_entries(struct pol_engine *e, const struct pol_principal *p, struct plist *pl,
+                             struct uentry **user, struct centry *const **ents, size_t *nents,
+                             const char **reason)
+{
+    uint64_t gen = sync_gen(e);
+    /* A role session has exactly its role's policies, even none: never the parent's. */
+    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL)) {
+        const char *name = p->type == POL_PRINCIPAL_USER
+                               ? (p->username != NULL ? p->username : p->access_key)
+                               : p->parent;
+        if (name != NULL) {
+            *user = resolve_user(e, name, gen);
+            if (*user == NULL) {
+                *reason = "out of memory";
+                return false;
+            }
+        }
+        if (*user != NULL && (*user)->ok) {
+            *ents = (*user)->v;
+            *nents = (*user)->n;
+        } else if (p->type == POL_PRINCIPAL_USER) {
+            *reason = "user does not exist or is disabled";
+            return false;
+        } else if (p->source == NULL || strcmp(p->source, "static") == 0) {
+            *reason = "parent user does not exist or is disabled";
+            return false;
+        }
+    } else {
+        for (size_t i = 0; i < p->policies.n; i++)
+            plist_add(e, pl, p->policies.v[i], gen);
+        if (pl->overflow) {
+            *reason = "too many policies, or one could not be read";
+            return false;
+        }
+        *nents = pl->n;
+    }
+    return true;
+}
+
+/* The decision of temporary credentials' session policy (*sd untouched when there is none);
+ * false when the policy does not parse. A policy parsed here is left in *tmp for the caller
+ * to free. */
+static bool session_decision(const struct pol_principal *p, struct pol_ev *ev, struct pol_doc **tmp,
+                             enum pol_decision *sd)
+{
+    const struct pol_doc *sdoc = p->session_doc;
+    if (sdoc == NULL && p->session_policy != NULL) {
+        const char *sp = p->session_policy;
+        if (pol_doc_parse(sp, strlen(sp), tmp, NULL, 0) != TS_OK)
+            return false;
+        sdoc = *tmp;
+    }
+    if (sdoc != NULL)
+        *sd = pol_doc_eval_ev(sdoc, ev);
+    return true;
 }
 
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
@@ -383,43 +447,11 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
         reason = "no policy engine";
         goto out;
     }
-    uint64_t gen = sync_gen(e);
     struct centry *const *ents = pl.v;
     size_t nents = 0;
-    /* A role session has exactly its role's policies, even none: never the parent's. */
-    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL)) {
-        const char *name = p->type == POL_PRINCIPAL_USER
-                               ? (p->username != NULL ? p->username : p->access_key)
-                               : p->parent;
-        if (name != NULL) {
-            user = resolve_user(e, name, gen);
-            if (user == NULL) {
-                res = POL_IMPLICIT_DENY;
-                reason = "out of memory";
-                goto out;
-            }
-        }
-        if (user != NULL && user->ok) {
-            ents = user->v;
-            nents = user->n;
-        } else if (p->type == POL_PRINCIPAL_USER) {
-            res = POL_IMPLICIT_DENY;
-            reason = "user does not exist or is disabled";
-            goto out;
-        } else if (p->source == NULL || strcmp(p->source, "static") == 0) {
-            res = POL_IMPLICIT_DENY;
-            reason = "parent user does not exist or is disabled";
-            goto out;
-        }
-    } else {
-        for (size_t i = 0; i < p->policies.n; i++)
-            plist_add(e, &pl, p->policies.v[i], gen);
-        if (pl.overflow) {
-            res = POL_IMPLICIT_DENY;
-            reason = "too many policies, or one could not be read";
-            goto out;
-        }
-        nents = pl.n;
+    if (!identity_entries(e, p, &pl, &user, &ents, &nents, &reason)) {
+        res = POL_IMPLICIT_DENY;
+        goto out;
     }
     for (size_t i = 0; i < nents && id != POL_EXPLICIT_DENY; i++) {
         enum pol_decision d = pol_doc_eval_ev(ents[i]->doc, &ev);
@@ -432,18 +464,11 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
         goto out;
     }
     if (p->type == POL_PRINCIPAL_TEMP) {
-        const struct pol_doc *sdoc = p->session_doc;
-        if (sdoc == NULL && p->session_policy != NULL) {
-            const char *sp = p->session_policy;
-            if (pol_doc_parse(sp, strlen(sp), &tmp_session, NULL, 0) != TS_OK) {
-                res = POL_IMPLICIT_DENY;
-                reason = "session policy is invalid";
-                goto out;
-            }
-            sdoc = tmp_session;
+        if (!session_decision(p, &ev, &tmp_session, &sd)) {
+            res = POL_IMPLICIT_DENY;
+            reason = "session policy is invalid";
+            goto out;
         }
-        if (sdoc != NULL)
-            sd = pol_doc_eval_ev(sdoc, &ev);
         if (sd == POL_EXPLICIT_DENY) {
             res = POL_EXPLICIT_DENY;
             reason = "explicit deny in session policy";

@@ -122,6 +122,32 @@ static int push_seg(struct pol_pat *p, const char *s, size_t len, bool var)
     return 0;
 }
 
+/* A pattern without variables: exact, prefix (or all) or glob, from its literal form raw and
+ * its escaped form esc (nwild wildcards, the last one a '*' when last_star). Takes both. */
+static void pat_kind(struct pol_pat *p, char *raw, size_t nraw, char *esc, size_t nesc,
+                     size_t nwild, bool last_star)
+{
+    if (nwild == 0) {
+        p->kind = PAT_EXACT;
+        p->s = raw;
+        p->len = nraw;
+        p->hash = pol_hash(raw, nraw);
+        free(esc);
+        return;
+    }
+    if (nwild == 1 && last_star) {
+        p->kind = nraw == 0 ? PAT_ALL : PAT_PREFIX;
+        p->s = raw;
+        p->len = nraw;
+        free(esc);
+        return;
+    }
+    p->kind = PAT_GLOB;
+    p->s = esc;
+    p->len = nesc;
+    free(raw);
+}
+
 int pol_pat_compile(struct pol_pat *p, const char *src, bool wild, bool vars, bool lower)
 {
     size_t slen = strlen(src), nraw = 0, nesc = 0, run = 0, nwild = 0, nvars = 0;
@@ -187,25 +213,7 @@ int pol_pat_compile(struct pol_pat *p, const char *src, bool wild, bool vars, bo
         free(esc);
         return 0;
     }
-    if (nwild == 0) {
-        p->kind = PAT_EXACT;
-        p->s = raw;
-        p->len = nraw;
-        p->hash = pol_hash(raw, nraw);
-        free(esc);
-        return 0;
-    }
-    if (nwild == 1 && last_star) {
-        p->kind = nraw == 0 ? PAT_ALL : PAT_PREFIX;
-        p->s = raw;
-        p->len = nraw;
-        free(esc);
-        return 0;
-    }
-    p->kind = PAT_GLOB;
-    p->s = esc;
-    p->len = nesc;
-    free(raw);
+    pat_kind(p, raw, nraw, esc, nesc, nwild, last_star);
     return 0;
 fail:
     free(raw);

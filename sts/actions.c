@@ -51,11 +51,7 @@ void sts_params_cleanup(struct sts_params *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free(p->kv[i].key);
-        if (p->kv[i].value != NULL) {
-            /* Values may be passwords (LDAPPassword) or tokens. */
-            OPENSSL_cleanse(p->kv[i].value, strlen(p->kv[i].value));
-            free(p->kv[i].value);
-        }
+        sts_secret_free(p->kv[i].value); /* may be a password (LDAPPassword) or a token */
     }
     free(p->kv);
     p->kv = NULL;
@@ -174,6 +170,18 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
+/* AWS's validation message for a parameter whose length n is outside [min, max]. */
+static int length_error(char *msg, size_t msglen, const char *field, size_t n, size_t min,
+                        size_t max)
+{
+    snprintf(msg, msglen,
+             "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+             "Member must have length %s %zu",
+             field, n < min ? "greater than or equal to" : "less than or equal to",
+             n < min ? min : max);
+    return TS_E_STS_VALIDATION;
+}
+
 int sts_check_policy(const char *v, char *msg, size_t msglen)
 {
     char err[256] = "";
@@ -183,12 +191,7 @@ int sts_check_policy(const char *v, char *msg, size_t msglen)
         return TS_OK;
     n = utf8_len(v);
     if (n < 1 || n > STS_MAX_SESSION_POLICY) {
-        snprintf(msg, msglen,
-                 "1 validation error detected: Value at 'policy' failed to satisfy constraint: "
-                 "Member must have length %s %d",
-                 n < 1 ? "greater than or equal to" : "less than or equal to",
-                 n < 1 ? 1 : STS_MAX_SESSION_POLICY);
-        return TS_E_STS_VALIDATION;
+        return length_error(msg, msglen, "policy", n, 1, STS_MAX_SESSION_POLICY);
     }
     if (pol_validate(v, strlen(v), err, sizeof err) != TS_OK) {
         snprintf(msg, msglen, "The policy document is malformed: %s", err);
@@ -206,11 +209,7 @@ int sts_check_role_arn(const char *v, char *msg, size_t msglen)
         return TS_OK;
     n = utf8_len(v);
     if (n < 20 || n > 2048) {
-        snprintf(msg, msglen,
-                 "1 validation error detected: Value at 'roleArn' failed to satisfy constraint: "
-                 "Member must have length %s %d",
-                 n < 20 ? "greater than or equal to" : "less than or equal to", n < 20 ? 20 : 2048);
-        return TS_E_STS_VALIDATION;
+        return length_error(msg, msglen, "roleArn", n, 20, 2048);
     }
     /* arn:partition:service:region:account:resource */
     parts[0] = v;
@@ -241,11 +240,7 @@ int sts_check_session_name(const char *v, char *msg, size_t msglen)
         return TS_OK;
     n = strlen(v);
     if (n < 2 || n > 64) {
-        snprintf(msg, msglen,
-                 "1 validation error detected: Value at 'roleSessionName' failed to satisfy "
-                 "constraint: Member must have length %s %d",
-                 n < 2 ? "greater than or equal to" : "less than or equal to", n < 2 ? 2 : 64);
-        return TS_E_STS_VALIDATION;
+        return length_error(msg, msglen, "roleSessionName", n, 2, 64);
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)v[i];

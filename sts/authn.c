@@ -125,18 +125,81 @@ int sts_principal_ids(struct pol_principal *p)
     return bad ? TS_E_INTERNAL : TS_OK;
 }
 
+/* The unsealed token t still stands for a->access_key: the key matches and is not revoked,
+ * its parent (static user or root) still exists, is enabled and has not revoked it since.
+ * TS_OK, or the error with a client message in *msg. */
+static int token_still_valid(struct sts_ctx *c, const struct sigv4_auth *a,
+                             const struct sts_token *t, const char **msg)
+{
+    struct iam_user u;
+    int rc = TS_E_INVALID_ACCESS_KEY;
+
+    memset(&u, 0, sizeof u);
+    if (strcmp(t->access_key, a->access_key) != 0) {
+        *msg = "The access key does not match the security token.";
+        rc = TS_E_INVALID_TOKEN;
+        goto out;
+    }
+    if (iam_key_revoked(c->st, t->access_key)) {
+        *msg = "The access key has been revoked.";
+        goto out;
+    }
+    if (strcmp(t->source, "static") == 0) {
+        if (iam_user_get(c->st, t->parent, &u) != TS_OK) {
+            *msg = "The parent user of these credentials no longer exists.";
+            goto out;
+        }
+        if (!u.enabled) {
+            *msg = "The parent user of these credentials is disabled.";
+            goto out;
+        }
+        if (t->issued_ns < u.not_before_ns) {
+            *msg = "These credentials have been revoked.";
+            goto out;
+        }
+    } else {
+        int64_t nb = 0;
+        if (strcmp(t->source, "root") == 0 &&
+            (c->cfg.root_user == NULL || strcmp(c->cfg.root_user, t->parent) != 0)) {
+            *msg = "The parent of these credentials no longer exists.";
+            goto out;
+        }
+        if (iam_parent_not_before(c->st, t->parent, &nb) == TS_OK && t->issued_ns < nb) {
+            *msg = "These credentials have been revoked.";
+            goto out;
+        }
+    }
+    rc = TS_OK;
+out:
+    iam_user_cleanup(&u);
+    return rc;
+}
+
+/* Moves the token's parent, source, policies and session name into p (with its times). */
+static void take_token_fields(struct pol_principal *p, struct sts_token *t)
+{
+    p->parent = t->parent;
+    t->parent = NULL;
+    p->source = t->source;
+    t->source = NULL;
+    p->policies = t->policies;
+    memset(&t->policies, 0, sizeof t->policies);
+    p->session_name = t->session_name;
+    t->session_name = NULL;
+    p->expires = t->expires;
+    p->issued = t->issued;
+}
+
 /* Temporary credentials: token checks and the principal. */
 static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
                         struct pol_principal **out, char **secret, const char **msg)
 {
     struct sts_token t;
     struct pol_principal *p = NULL;
-    struct iam_user u;
     char sec[41], perr[256];
     int rc, bad = 0;
 
     memset(&t, 0, sizeof t);
-    memset(&u, 0, sizeof u);
     rc = sts_unseal_cached(c, a->security_token, strlen(a->security_token), now, &t, sec);
     if (rc != TS_OK) {
         *msg = rc == TS_E_EXPIRED_TOKEN ? NULL
@@ -144,41 +207,9 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
                                           "request is invalid.";
         return rc;
     }
-    rc = TS_E_INVALID_ACCESS_KEY;
-    if (strcmp(t.access_key, a->access_key) != 0) {
-        *msg = "The access key does not match the security token.";
-        rc = TS_E_INVALID_TOKEN;
+    rc = token_still_valid(c, a, &t, msg);
+    if (rc != TS_OK)
         goto fail;
-    }
-    if (iam_key_revoked(c->st, t.access_key)) {
-        *msg = "The access key has been revoked.";
-        goto fail;
-    }
-    if (strcmp(t.source, "static") == 0) {
-        if (iam_user_get(c->st, t.parent, &u) != TS_OK) {
-            *msg = "The parent user of these credentials no longer exists.";
-            goto fail;
-        }
-        if (!u.enabled) {
-            *msg = "The parent user of these credentials is disabled.";
-            goto fail;
-        }
-        if (t.issued_ns < u.not_before_ns) {
-            *msg = "These credentials have been revoked.";
-            goto fail;
-        }
-    } else {
-        int64_t nb = 0;
-        if (strcmp(t.source, "root") == 0 &&
-            (c->cfg.root_user == NULL || strcmp(c->cfg.root_user, t.parent) != 0)) {
-            *msg = "The parent of these credentials no longer exists.";
-            goto fail;
-        }
-        if (iam_parent_not_before(c->st, t.parent, &nb) == TS_OK && t.issued_ns < nb) {
-            *msg = "These credentials have been revoked.";
-            goto fail;
-        }
-    }
 
     p = pol_principal_new(POL_PRINCIPAL_TEMP);
     if (p == NULL) {
@@ -200,16 +231,7 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
         }
         p->role_arn = xstrdup(rarn, &bad);
     }
-    p->parent = t.parent;
-    t.parent = NULL;
-    p->source = t.source;
-    t.source = NULL;
-    p->policies = t.policies;
-    memset(&t.policies, 0, sizeof t.policies);
-    p->session_name = t.session_name;
-    t.session_name = NULL;
-    p->expires = t.expires;
-    p->issued = t.issued;
+    take_token_fields(p, &t);
     for (size_t i = 0; i < t.nclaims && !bad; i++)
         if (pol_principal_add_claim(p, t.claims[i].key, t.claims[i].value) != TS_OK)
             bad = 1;
@@ -240,7 +262,6 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
     rc = TS_OK;
 fail:
     OPENSSL_cleanse(sec, sizeof sec);
-    iam_user_cleanup(&u);
     sts_token_cleanup(&t);
     pol_principal_free(p);
     return rc;
@@ -307,14 +328,6 @@ static int resolve(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
     return TS_OK;
 }
 
-static void secret_free(char *s)
-{
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /* The credential scope's service must fit the route: "sts" for STS, "s3" for S3; the admin
  * API (JSON) accepts either (MinIO's admin clients sign as "s3"). */
 static bool service_ok(const struct http_req *r, const struct sigv4_auth *a)
@@ -370,6 +383,22 @@ static void set_principal(struct http_req *r, struct pol_principal *p)
     r->principal_free = principal_free;
 }
 
+/* The end of every verification: on TS_OK p becomes the request's principal, otherwise the
+ * error rc is replied with a's message. Takes p and secret. */
+static int adopt(struct http_req *r, int rc, const struct sigv4_auth *a, struct pol_principal *p,
+                 char *secret)
+{
+    if (rc != TS_OK) {
+        rc = fail(r, rc, a->err_msg);
+    } else {
+        set_principal(r, p);
+        p = NULL;
+    }
+    sts_secret_free(secret);
+    pol_principal_free(p);
+    return rc;
+}
+
 /* Parses, checks the service and resolves the signer. */
 static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth *a, time_t now,
                         struct pol_principal **p, char **secret)
@@ -412,15 +441,7 @@ static int authenticate_v2(struct sts_ctx *c, struct http_req *r, time_t now)
         a.content_sha256 = NULL;
         rc = sigv4_install_filter(r, &a, NULL, c->keycache);
     }
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-    } else {
-        set_principal(r, p);
-        p = NULL;
-    }
-    secret_free(secret);
-    pol_principal_free(p);
-    return rc;
+    return adopt(r, rc, &a, p, secret);
 }
 
 int sts_authenticate(void *ctx, struct http_req *r)
@@ -452,25 +473,14 @@ int sts_authenticate(void *ctx, struct http_req *r)
     if (ph == NULL) {
         /* The signature covers the body's hash: verify once it is buffered. */
         r->authn_deferred = true;
-        rc = TS_OK;
-        goto out;
+        sts_secret_free(secret);
+        pol_principal_free(p);
+        return TS_OK;
     }
     rc = sigv4_verify(r, &a, secret, c->cfg.region, now, ph, c->keycache);
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-        goto out;
-    }
-    rc = sigv4_install_filter(r, &a, secret, c->keycache);
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-        goto out;
-    }
-    set_principal(r, p);
-    p = NULL;
-out:
-    secret_free(secret);
-    pol_principal_free(p);
-    return rc;
+    if (rc == TS_OK)
+        rc = sigv4_install_filter(r, &a, secret, c->keycache);
+    return adopt(r, rc, &a, p, secret);
 }
 
 int sts_authenticate_finish(void *ctx, struct http_req *r)
@@ -489,16 +499,7 @@ int sts_authenticate_finish(void *ctx, struct http_req *r)
         return rc;
     sigv4_sha256_hex(r->body != NULL ? (const void *)r->body : "", r->body_len, hash);
     rc = sigv4_verify(r, &a, secret, c->cfg.region, now, hash, c->keycache);
-    if (rc != TS_OK) {
-        rc = fail(r, rc, a.err_msg);
-        goto out;
-    }
-    set_principal(r, p);
-    p = NULL;
-out:
-    secret_free(secret);
-    pol_principal_free(p);
-    return rc;
+    return adopt(r, rc, &a, p, secret);
 }
 
 int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *session_token,
@@ -515,9 +516,6 @@ int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *ses
     snprintf(a.access_key, sizeof a.access_key, "%s", access_key);
     a.security_token = session_token;
     rc = resolve_temp(c, &a, enc_now(), out, &secret, &msg);
-    if (secret != NULL) {
-        OPENSSL_cleanse(secret, strlen(secret));
-        free(secret);
-    }
+    sts_secret_free(secret);
     return rc;
 }

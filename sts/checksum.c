@@ -21,28 +21,29 @@
 #define CRC32C_POLY 0x82F63B78u
 #define CRC64NVME_POLY 0x9A6C9329AC4BC9B5ull
 
-static uint32_t crc32c_tab[8][256];
+/* One slice-by-8 implementation serves both: a reflected CRC of up to 64 bits lives in the
+ * low bits of a uint64_t (CRC-32C's table entries and register never exceed 32 bits). */
+static uint64_t crc32c_tab[8][256];
 static uint64_t crc64_tab[8][256];
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
 
-static void tab_init(void)
+static void tab_build(uint64_t tab[8][256], uint64_t poly)
 {
     for (unsigned i = 0; i < 256; i++) {
-        uint32_t c = i;
-        uint64_t d = i;
-        for (int k = 0; k < 8; k++) {
-            c = (c & 1) ? (c >> 1) ^ CRC32C_POLY : c >> 1;
-            d = (d & 1) ? (d >> 1) ^ CRC64NVME_POLY : d >> 1;
-        }
-        crc32c_tab[0][i] = c;
-        crc64_tab[0][i] = d;
+        uint64_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
+        tab[0][i] = c;
     }
     for (unsigned i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++) {
-            crc32c_tab[t][i] =
-                (crc32c_tab[t - 1][i] >> 8) ^ crc32c_tab[0][crc32c_tab[t - 1][i] & 0xff];
-            crc64_tab[t][i] = (crc64_tab[t - 1][i] >> 8) ^ crc64_tab[0][crc64_tab[t - 1][i] & 0xff];
-        }
+        for (int t = 1; t < 8; t++)
+            tab[t][i] = (tab[t - 1][i] >> 8) ^ tab[0][tab[t - 1][i] & 0xff];
+}
+
+static void tab_init(void)
+{
+    tab_build(crc32c_tab, CRC32C_POLY);
+    tab_build(crc64_tab, CRC64NVME_POLY);
 }
 
 static uint64_t load_le64(const uint8_t *p)
@@ -53,44 +54,33 @@ static uint64_t load_le64(const uint8_t *p)
     return v;
 }
 
-uint32_t sigv4_crc32c(uint32_t crc, const void *buf, size_t n)
+/* The CRC register c (already inverted) after buf. */
+static uint64_t crc_slice8(const uint64_t tab[8][256], uint64_t c, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
-    uint32_t c = ~crc;
 
     pthread_once(&tab_once, tab_init);
     while (n >= 8) {
         uint64_t v = load_le64(p) ^ c;
-        c = crc32c_tab[7][v & 0xff] ^ crc32c_tab[6][(v >> 8) & 0xff] ^
-            crc32c_tab[5][(v >> 16) & 0xff] ^ crc32c_tab[4][(v >> 24) & 0xff] ^
-            crc32c_tab[3][(v >> 32) & 0xff] ^ crc32c_tab[2][(v >> 40) & 0xff] ^
-            crc32c_tab[1][(v >> 48) & 0xff] ^ crc32c_tab[0][v >> 56];
+        c = tab[7][v & 0xff] ^ tab[6][(v >> 8) & 0xff] ^ tab[5][(v >> 16) & 0xff] ^
+            tab[4][(v >> 24) & 0xff] ^ tab[3][(v >> 32) & 0xff] ^ tab[2][(v >> 40) & 0xff] ^
+            tab[1][(v >> 48) & 0xff] ^ tab[0][v >> 56];
         p += 8;
         n -= 8;
     }
     while (n-- > 0)
-        c = (c >> 8) ^ crc32c_tab[0][(c ^ *p++) & 0xff];
-    return ~c;
+        c = (c >> 8) ^ tab[0][(c ^ *p++) & 0xff];
+    return c;
+}
+
+uint32_t sigv4_crc32c(uint32_t crc, const void *buf, size_t n)
+{
+    return ~(uint32_t)crc_slice8(crc32c_tab, (uint32_t)~crc, buf, n);
 }
 
 uint64_t sigv4_crc64nvme(uint64_t crc, const void *buf, size_t n)
 {
-    const uint8_t *p = buf;
-    uint64_t c = ~crc;
-
-    pthread_once(&tab_once, tab_init);
-    while (n >= 8) {
-        uint64_t v = load_le64(p) ^ c;
-        c = crc64_tab[7][v & 0xff] ^ crc64_tab[6][(v >> 8) & 0xff] ^
-            crc64_tab[5][(v >> 16) & 0xff] ^ crc64_tab[4][(v >> 24) & 0xff] ^
-            crc64_tab[3][(v >> 32) & 0xff] ^ crc64_tab[2][(v >> 40) & 0xff] ^
-            crc64_tab[1][(v >> 48) & 0xff] ^ crc64_tab[0][v >> 56];
-        p += 8;
-        n -= 8;
-    }
-    while (n-- > 0)
-        c = (c >> 8) ^ crc64_tab[0][(c ^ *p++) & 0xff];
-    return ~c;
+    return ~crc_slice8(crc64_tab, ~crc, buf, n);
 }
 
 static const struct {

@@ -434,11 +434,58 @@ static int setup_checksum(struct http_req *r, struct sv4f *f)
     return sigv4_cksum_init(&f->ck, f->ck_algo);
 }
 
+/* What x-amz-content-sha256 (cs) asks of the filter: pass-through, aws-chunked (signed or
+ * not, with or without a trailer) or a whole-payload hash. */
+static int payload_mode(struct sv4f *f, const char *cs)
+{
+    if (cs == NULL || strcmp(cs, SIGV4_UNSIGNED_PAYLOAD) == 0) {
+        /* pass-through */
+    } else if (strcmp(cs, SIGV4_STREAMING_SIGNED) == 0) {
+        f->chunked = f->signed_chunks = true;
+    } else if (strcmp(cs, SIGV4_STREAMING_SIGNED_TRAILER) == 0) {
+        f->chunked = f->signed_chunks = f->trailer = f->signed_trailer = true;
+    } else if (strcmp(cs, SIGV4_STREAMING_UNSIGNED_TRAILER) == 0) {
+        f->chunked = f->trailer = true;
+    } else if (strncmp(cs, "STREAMING-", 10) == 0) {
+        return TS_E_NOT_IMPLEMENTED;
+    } else if (strlen(cs) == 64 && is_hex64(cs)) {
+        f->check_payload = true;
+        if (enc_unhex(cs, 32, f->want_payload) != 0)
+            return TS_E_INVALID_ARGUMENT;
+    } else {
+        return TS_E_INVALID_ARGUMENT;
+    }
+    if (f->check_payload) {
+        f->payload = EVP_MD_CTX_new();
+        if (f->payload == NULL || EVP_DigestInit_ex(f->payload, enc_md_sha256(), NULL) != 1)
+            return TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+/* aws-chunked: x-amz-decoded-content-length, required with signed chunks. */
+static int decoded_length(struct http_req *r, struct sv4f *f)
+{
+    if (f->chunked) {
+        const char *dl = http_req_header(r, "x-amz-decoded-content-length");
+        if (dl != NULL) {
+            char *end;
+            unsigned long long v = strtoull(dl, &end, 10);
+            if (*dl < '0' || *dl > '9' || *end != '\0')
+                return TS_E_INVALID_ARGUMENT;
+            f->have_decoded_len = true;
+            f->want_decoded = v;
+        } else if (f->signed_chunks) {
+            return TS_E_MISSING_CONTENT_LENGTH;
+        }
+    }
+    return TS_OK;
+}
+
 int sigv4_install_filter(struct http_req *r, const struct sigv4_auth *a, const char *secret,
                          struct sigv4_keycache *cache)
 {
     const char *cs = a ? sigv4_declared_payload(a) : NULL;
-    const char *dl;
     struct sv4f *f;
     int rc;
 
@@ -449,51 +496,11 @@ int sigv4_install_filter(struct http_req *r, const struct sigv4_auth *a, const c
         return TS_E_INTERNAL;
     buf_init(&f->trailer_canon, SIGV4_MAX_TRAILER + 1024);
 
-    if (cs == NULL || strcmp(cs, SIGV4_UNSIGNED_PAYLOAD) == 0) {
-        /* pass-through */
-    } else if (strcmp(cs, SIGV4_STREAMING_SIGNED) == 0) {
-        f->chunked = f->signed_chunks = true;
-    } else if (strcmp(cs, SIGV4_STREAMING_SIGNED_TRAILER) == 0) {
-        f->chunked = f->signed_chunks = f->trailer = f->signed_trailer = true;
-    } else if (strcmp(cs, SIGV4_STREAMING_UNSIGNED_TRAILER) == 0) {
-        f->chunked = f->trailer = true;
-    } else if (strncmp(cs, "STREAMING-", 10) == 0) {
-        rc = TS_E_NOT_IMPLEMENTED;
+    rc = payload_mode(f, cs);
+    if (rc == TS_OK)
+        rc = decoded_length(r, f);
+    if (rc != TS_OK)
         goto fail;
-    } else if (strlen(cs) == 64 && is_hex64(cs)) {
-        f->check_payload = true;
-        if (enc_unhex(cs, 32, f->want_payload) != 0) {
-            rc = TS_E_INVALID_ARGUMENT;
-            goto fail;
-        }
-    } else {
-        rc = TS_E_INVALID_ARGUMENT;
-        goto fail;
-    }
-    if (f->check_payload) {
-        f->payload = EVP_MD_CTX_new();
-        if (f->payload == NULL || EVP_DigestInit_ex(f->payload, enc_md_sha256(), NULL) != 1) {
-            rc = TS_E_INTERNAL;
-            goto fail;
-        }
-    }
-
-    if (f->chunked) {
-        dl = http_req_header(r, "x-amz-decoded-content-length");
-        if (dl != NULL) {
-            char *end;
-            unsigned long long v = strtoull(dl, &end, 10);
-            if (*dl < '0' || *dl > '9' || *end != '\0') {
-                rc = TS_E_INVALID_ARGUMENT;
-                goto fail;
-            }
-            f->have_decoded_len = true;
-            f->want_decoded = v;
-        } else if (f->signed_chunks) {
-            rc = TS_E_MISSING_CONTENT_LENGTH;
-            goto fail;
-        }
-    }
     if (f->signed_chunks) {
         if (a == NULL || secret == NULL || a->presigned || a->signature[0] == '\0') {
             rc = TS_E_ACCESS_DENIED;

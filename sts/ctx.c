@@ -84,10 +84,7 @@ void sts_ctx_free(struct sts_ctx *c)
     pthread_rwlock_destroy(&c->lock);
     free(c->region);
     free(c->root_user);
-    if (c->root_secret != NULL) {
-        OPENSSL_cleanse(c->root_secret, strlen(c->root_secret));
-        free(c->root_secret);
-    }
+    sts_secret_free(c->root_secret);
     free(c->data_dir);
     free(c);
 }

@@ -24,6 +24,7 @@
 #include "sts/login_web.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,23 +115,17 @@ static bool has_ldap(const struct login_web *w)
     return sts_backend(w->sts, "AssumeRoleWithLDAPIdentity") != NULL;
 }
 
-static void b64url(const uint8_t *in, size_t n, char *out)
+/* base64url (core/enc.c) of at most 32 bytes into out (43 characters and a NUL). */
+static int b64url(const uint8_t *in, size_t n, char out[48])
 {
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | in[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = a[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        out[o++] = a[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
+    char *t = enc_b64url(in, n);
+    size_t len = t != NULL ? strlen(t) : 0;
+    int rc = t != NULL && len < 48 ? 0 : -1;
+
+    if (rc == 0)
+        memcpy(out, t, len + 1);
+    free(t);
+    return rc;
 }
 
 /* 32 random bytes as 43 base64url characters (state, nonce, verifier, CSRF token). */
@@ -139,9 +134,9 @@ static int random_token(char out[48])
     uint8_t raw[32];
     if (enc_random(raw, sizeof raw) != 0)
         return -1;
-    b64url(raw, sizeof raw, out);
+    int rc = b64url(raw, sizeof raw, out);
     OPENSSL_cleanse(raw, sizeof raw);
-    return 0;
+    return rc;
 }
 
 static bool same(const char *a, const char *b)
@@ -354,13 +349,40 @@ static void query_add(struct buf *b, const char *key, const char *value)
     free(v);
 }
 
+/* The PKCE S256 challenge of a verifier (RFC 7636 4.2). */
+static int pkce_challenge(const char *verifier, char challenge[48])
+{
+    uint8_t digest[32];
+
+    enc_sha256(verifier, strlen(verifier), digest);
+    return b64url(digest, sizeof digest, challenge);
+}
+
+/* Scopes: SCOPES (comma or space separated), always with openid. */
+static void scope_list(const char *scopes, struct buf *scope)
+{
+    if (scopes == NULL || *scopes == '\0') {
+        buf_adds(scope, "openid");
+        return;
+    }
+    for (const char *s = scopes; *s; s++)
+        buf_add(scope, *s == ',' ? " " : s, 1);
+    bool has_openid = false;
+    char *copy = strdup(buf_str(scope)), *save = NULL;
+    for (char *t = copy != NULL ? strtok_r(copy, " ", &save) : NULL; t != NULL;
+         t = strtok_r(NULL, " ", &save))
+        has_openid = has_openid || strcmp(t, "openid") == 0;
+    free(copy);
+    if (!has_openid)
+        buf_adds(scope, " openid");
+}
+
 static void start(struct login_web *w, struct http_req *r)
 {
     struct oidc_login_info info;
     struct buf redir, loc, scope;
     char state[48], nonce[48], verifier[48], challenge[48];
     char *plain = NULL, *sealed = NULL;
-    uint8_t digest[32];
     const char *why = NULL;
     json_t *j = NULL;
     long i = provider_index(w, http_req_query(r, "provider"));
@@ -383,28 +405,12 @@ static void start(struct login_web *w, struct http_req *r)
         fail(r, rc, rc == TS_E_INVALID_REQUEST ? "The request has no usable Host header." : NULL);
         goto out;
     }
-    if (random_token(state) != 0 || random_token(nonce) != 0 || random_token(verifier) != 0) {
+    if (random_token(state) != 0 || random_token(nonce) != 0 || random_token(verifier) != 0 ||
+        pkce_challenge(verifier, challenge) != 0) {
         fail(r, TS_E_INTERNAL, NULL);
         goto out;
     }
-    enc_sha256(verifier, strlen(verifier), digest);
-    b64url(digest, sizeof digest, challenge); /* S256 (RFC 7636 4.2) */
-
-    /* Scopes: SCOPES (comma or space separated), always with openid. */
-    if (info.scopes != NULL && *info.scopes != '\0') {
-        for (const char *s = info.scopes; *s; s++)
-            buf_add(&scope, *s == ',' ? " " : s, 1);
-        bool has_openid = false;
-        char *copy = strdup(buf_str(&scope)), *save = NULL;
-        for (char *t = copy != NULL ? strtok_r(copy, " ", &save) : NULL; t != NULL;
-             t = strtok_r(NULL, " ", &save))
-            has_openid = has_openid || strcmp(t, "openid") == 0;
-        free(copy);
-        if (!has_openid)
-            buf_adds(&scope, " openid");
-    } else {
-        buf_adds(&scope, "openid");
-    }
+    scope_list(info.scopes, &scope);
 
     j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "p", info.name, "s", state, "n", nonce, "v",
                   verifier, "r", buf_str(&redir), "e",
@@ -415,16 +421,18 @@ static void start(struct login_web *w, struct http_req *r)
         fail(r, TS_E_INTERNAL, NULL);
         goto out;
     }
+    const char *params[][2] = {{"client_id", info.client_id},
+                               {"redirect_uri", buf_str(&redir)},
+                               {"scope", buf_str(&scope)},
+                               {"state", state},
+                               {"nonce", nonce},
+                               {"code_challenge", challenge},
+                               {"code_challenge_method", "S256"}};
     buf_adds(&loc, info.authorization_endpoint);
     buf_adds(&loc, strchr(info.authorization_endpoint, '?') != NULL ? "&" : "?");
     buf_adds(&loc, "response_type=code");
-    query_add(&loc, "client_id", info.client_id);
-    query_add(&loc, "redirect_uri", buf_str(&redir));
-    query_add(&loc, "scope", buf_str(&scope));
-    query_add(&loc, "state", state);
-    query_add(&loc, "nonce", nonce);
-    query_add(&loc, "code_challenge", challenge);
-    query_add(&loc, "code_challenge_method", "S256");
+    for (size_t k = 0; k < sizeof params / sizeof params[0]; k++)
+        query_add(&loc, params[k][0], params[k][1]);
     if (buf_failed(&loc) || buf_failed(&scope)) {
         fail(r, TS_E_INTERNAL, NULL);
         goto out;
@@ -437,10 +445,7 @@ static void start(struct login_web *w, struct http_req *r)
     log_kv(LOG_INFO, "login.start", "provider", info.name, "source_ip", r->source_ip, NULL);
 out:
     OPENSSL_cleanse(verifier, sizeof verifier);
-    if (plain != NULL) {
-        OPENSSL_cleanse(plain, strlen(plain));
-        free(plain);
-    }
+    sts_secret_free(plain);
     free(sealed);
     json_decref(j);
     buf_free(&redir);
@@ -457,20 +462,77 @@ static void add_kv(struct buf *b, const char *id, const char *label, const char 
     buf_adds(b, "</code></dd>\n");
 }
 
-static void snippet(struct buf *b, const char *id, const char *title, const char *text)
+/* A copyable snippet: the text printed from fmt into the scratch buffer s, then escaped into
+ * b. */
+__attribute__((format(printf, 5, 6))) static void
+snippet(struct buf *b, struct buf *s, const char *id, const char *title, const char *fmt, ...)
 {
+    va_list ap;
+
+    s->len = 0;
+    va_start(ap, fmt);
+    buf_vaddf(s, fmt, ap);
+    va_end(ap);
     buf_addf(b,
              "<h3>%s <button type=\"button\" data-copy=\"%s\">Copy</button></h3>"
              "<pre id=\"%s\">",
              title, id, id);
-    buf_add_xml(b, text);
+    buf_add_xml(b, buf_str(s));
     buf_adds(b, "</pre>\n");
+}
+
+/* The buckets the credentials can list (NULL: the list is not available). */
+static void bucket_list(struct buf *b, const struct iam_strv *buckets)
+{
+    if (buckets == NULL)
+        buf_adds(b, "<p id=\"buckets-unknown\">The bucket list is not available.</p>\n");
+    else if (buckets->n == 0)
+        buf_adds(b, "<p id=\"no-buckets\">None.</p>\n");
+    else {
+        buf_adds(b, "<ul id=\"buckets\">\n");
+        for (size_t i = 0; i < buckets->n; i++) {
+            buf_adds(b, "<li>");
+            buf_add_xml(b, buckets->v[i]);
+            buf_adds(b, "</li>\n");
+        }
+        buf_adds(b, "</ul>\n");
+    }
+}
+
+/* The shell, profile and credential_process snippets carrying the credentials. */
+static void usage_snippets(struct buf *b, const struct sts_creds *cr, const char *endpoint,
+                           const char *exp)
+{
+    struct buf s;
+
+    buf_init(&s, PAGE_MAX);
+    snippet(b, &s, "snippet-env", "Shell",
+            "export AWS_ACCESS_KEY_ID='%s'\nexport AWS_SECRET_ACCESS_KEY='%s'\n"
+            "export AWS_SESSION_TOKEN='%s'\nexport AWS_ENDPOINT_URL='%s'\n",
+            cr->access_key, cr->secret_key, cr->session_token, endpoint);
+    snippet(b, &s, "snippet-profile", "AWS profile",
+            "# ~/.aws/credentials\n[tessera]\naws_access_key_id = %s\naws_secret_access_key = "
+            "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\n"
+            "endpoint_url = %s\n",
+            cr->access_key, cr->secret_key, cr->session_token, endpoint);
+    snippet(b, &s, "snippet-credential-process-json",
+            "credential_process output (save as ~/.aws/tessera.json, mode 0600)",
+            "{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
+            "\"SessionToken\": \"%s\", \"Expiration\": \"%s\"}\n",
+            cr->access_key, cr->secret_key, cr->session_token, exp);
+    snippet(b, &s, "snippet-credential-process", "credential_process profile",
+            "# ~/.aws/config\n[profile tessera]\ncredential_process = cat "
+            "/home/YOU/.aws/tessera.json\nendpoint_url = %s\n",
+            endpoint);
+    if (s.p != NULL)
+        OPENSSL_cleanse(s.p, s.cap);
+    buf_free(&s);
 }
 
 static void creds_page(struct login_web *w, struct http_req *r, const char *via, const char *who,
                        const struct sts_creds *cr)
 {
-    struct buf b, s;
+    struct buf b;
     struct iam_strv buckets = {0};
     struct pol_principal *p = NULL;
     char exp[32];
@@ -489,7 +551,6 @@ static void creds_page(struct login_web *w, struct http_req *r, const char *via,
 
     page_headers(w, r);
     buf_init(&b, PAGE_MAX);
-    buf_init(&s, PAGE_MAX);
     page_begin(&b, "Your temporary credentials");
     buf_adds(&b, "<p>Signed in");
     if (who != NULL && *who) {
@@ -510,52 +571,12 @@ static void creds_page(struct login_web *w, struct http_req *r, const char *via,
     add_kv(&b, "endpoint", "Endpoint", endpoint);
     add_kv(&b, "arn", "Assumed role ARN", cr->arn);
     buf_adds(&b, "</dl>\n<h2>Buckets you can list</h2>\n");
-    if (!listed)
-        buf_adds(&b, "<p id=\"buckets-unknown\">The bucket list is not available.</p>\n");
-    else if (buckets.n == 0)
-        buf_adds(&b, "<p id=\"no-buckets\">None.</p>\n");
-    else {
-        buf_adds(&b, "<ul id=\"buckets\">\n");
-        for (size_t i = 0; i < buckets.n; i++) {
-            buf_adds(&b, "<li>");
-            buf_add_xml(&b, buckets.v[i]);
-            buf_adds(&b, "</li>\n");
-        }
-        buf_adds(&b, "</ul>\n");
-    }
-
+    bucket_list(&b, listed ? &buckets : NULL);
     buf_adds(&b, "<h2>Use them</h2>\n");
-    buf_addf(&s,
-             "export AWS_ACCESS_KEY_ID='%s'\nexport AWS_SECRET_ACCESS_KEY='%s'\n"
-             "export AWS_SESSION_TOKEN='%s'\nexport AWS_ENDPOINT_URL='%s'\n",
-             cr->access_key, cr->secret_key, cr->session_token, endpoint);
-    snippet(&b, "snippet-env", "Shell", buf_str(&s));
-    s.len = 0;
-    buf_addf(&s,
-             "# ~/.aws/credentials\n[tessera]\naws_access_key_id = %s\naws_secret_access_key = "
-             "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\n"
-             "endpoint_url = %s\n",
-             cr->access_key, cr->secret_key, cr->session_token, endpoint);
-    snippet(&b, "snippet-profile", "AWS profile", buf_str(&s));
-    s.len = 0;
-    buf_addf(&s,
-             "{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
-             "\"SessionToken\": \"%s\", \"Expiration\": \"%s\"}\n",
-             cr->access_key, cr->secret_key, cr->session_token, exp);
-    snippet(&b, "snippet-credential-process-json",
-            "credential_process output (save as ~/.aws/tessera.json, mode 0600)", buf_str(&s));
-    s.len = 0;
-    buf_addf(&s,
-             "# ~/.aws/config\n[profile tessera]\ncredential_process = cat "
-             "/home/YOU/.aws/tessera.json\nendpoint_url = %s\n",
-             endpoint);
-    snippet(&b, "snippet-credential-process", "credential_process profile", buf_str(&s));
+    usage_snippets(&b, cr, endpoint, exp);
     buf_adds(&b, "<p><a href=\"/login\">Sign in again</a></p>\n<script>");
     buf_adds(&b, page_script);
     buf_adds(&b, "</script>\n");
-    if (s.p != NULL)
-        OPENSSL_cleanse(s.p, s.cap);
-    buf_free(&s);
     iam_strv_free(&buckets);
     if (buf_failed(&b)) {
         if (b.p != NULL)
@@ -585,11 +606,38 @@ static void assume_and_show(struct login_web *w, struct http_req *r, const char 
 
 /* ---- GET /login/callback ---- */
 
+/* The callback's state matches the flow cookie's, and the provider answered with a code
+ * (not an error); otherwise replies with the error page. */
+static bool callback_answer_ok(struct http_req *r, const char *cstate)
+{
+    const char *state = http_req_query(r, "state"), *code = http_req_query(r, "code");
+    const char *err = http_req_query(r, "error");
+
+    if (!same(state, cstate)) {
+        log_audit("login.deny", "reason", "state mismatch", "source_ip", r->source_ip, "request_id",
+                  r->request_id, NULL);
+        fail(r, TS_E_INVALID_REQUEST, "The state parameter does not match this sign-in.");
+        return false;
+    }
+    if (err != NULL) {
+        const char *desc = http_req_query(r, "error_description");
+        char msg[512];
+        snprintf(msg, sizeof msg, "The identity provider answered: %.100s%s%.300s", err,
+                 desc != NULL ? ": " : "", desc != NULL ? desc : "");
+        fail(r, TS_E_ACCESS_DENIED, msg);
+        return false;
+    }
+    if (code == NULL || *code == '\0') {
+        fail(r, TS_E_INVALID_REQUEST, "The callback carries no authorization code.");
+        return false;
+    }
+    return true;
+}
+
 static void callback(struct login_web *w, struct http_req *r)
 {
     char *cookie = cookie_get(r, FLOW_COOKIE), *plain = NULL, *id_token = NULL, *tnonce = NULL;
-    const char *state = http_req_query(r, "state"), *code = http_req_query(r, "code");
-    const char *err = http_req_query(r, "error"), *why = NULL;
+    const char *code = http_req_query(r, "code"), *why = NULL;
     const char *pname, *cstate, *cnonce, *verifier, *redir;
     struct sts_params *params = NULL;
     struct oidc_login_info info;
@@ -618,24 +666,8 @@ static void callback(struct login_web *w, struct http_req *r)
         fail(r, TS_E_INVALID_REQUEST, "The sign-in took too long. Start again from /login.");
         goto out;
     }
-    if (!same(state, cstate)) {
-        log_audit("login.deny", "reason", "state mismatch", "source_ip", r->source_ip, "request_id",
-                  r->request_id, NULL);
-        fail(r, TS_E_INVALID_REQUEST, "The state parameter does not match this sign-in.");
+    if (!callback_answer_ok(r, cstate))
         goto out;
-    }
-    if (err != NULL) {
-        const char *desc = http_req_query(r, "error_description");
-        char msg[512];
-        snprintf(msg, sizeof msg, "The identity provider answered: %.100s%s%.300s", err,
-                 desc != NULL ? ": " : "", desc != NULL ? desc : "");
-        fail(r, TS_E_ACCESS_DENIED, msg);
-        goto out;
-    }
-    if (code == NULL || *code == '\0') {
-        fail(r, TS_E_INVALID_REQUEST, "The callback carries no authorization code.");
-        goto out;
-    }
     if ((i = provider_index(w, pname)) < 0 ||
         oidc_login_info(w->ps, (size_t)i, &info, &why) != TS_OK) {
         fail(r, TS_E_INVALID_REQUEST, "The provider of this sign-in is no longer configured.");
@@ -670,10 +702,7 @@ static void callback(struct login_web *w, struct http_req *r)
     }
 out:
     sts_params_free(params);
-    if (id_token != NULL) {
-        OPENSSL_cleanse(id_token, strlen(id_token));
-        free(id_token);
-    }
+    sts_secret_free(id_token);
     free(tnonce);
     json_decref(j);
     if (plain != NULL) {

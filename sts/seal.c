@@ -53,79 +53,6 @@
 static const char kid_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 static const char ak_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/* ---- base64url (OpenSSL does the work; we translate the alphabet) ---- */
-
-static char *b64url_encode(const uint8_t *in, size_t n)
-{
-    size_t cap = 4 * ((n + 2) / 3) + 1;
-    char *out = malloc(cap);
-    if (out == NULL)
-        return NULL;
-    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = '\0';
-    for (int i = 0; i < len; i++) {
-        if (out[i] == '+')
-            out[i] = '-';
-        else if (out[i] == '/')
-            out[i] = '_';
-    }
-    return out;
-}
-
-/* Decodes strict, canonical base64url without padding into a malloc'ed buffer. Returns the
- * length, or -1 (bad character, impossible length, non-zero trailing bits, OOM). */
-static long b64url_decode(const char *in, size_t n, uint8_t **out)
-{
-    char *tmp = NULL;
-    uint8_t *raw = NULL;
-    long len = -1;
-    size_t pad, i;
-
-    *out = NULL;
-    if (n == 0 || n % 4 == 1)
-        return -1;
-    pad = (4 - n % 4) % 4;
-    tmp = malloc(n + pad + 1);
-    raw = malloc((n + pad) / 4 * 3 + 1);
-    if (tmp == NULL || raw == NULL)
-        goto fail;
-    for (i = 0; i < n; i++) {
-        char ch = in[i];
-        if (ch == '-')
-            ch = '+';
-        else if (ch == '_')
-            ch = '/';
-        else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                   (ch >= '0' && ch <= '9')))
-            goto fail;
-        tmp[i] = ch;
-    }
-    for (; i < n + pad; i++)
-        tmp[i] = '=';
-    tmp[i] = '\0';
-    int dec = EVP_DecodeBlock(raw, (unsigned char *)tmp, (int)(n + pad));
-    if (dec < 0 || (size_t)dec < pad)
-        goto fail;
-    len = dec - (long)pad;
-    /* Canonical form only: re-encoding must give the input back (no stray trailing bits),
-     * so that one token has exactly one spelling. */
-    char *again = b64url_encode(raw, (size_t)len);
-    if (again == NULL || strlen(again) != n || memcmp(again, in, n) != 0) {
-        free(again);
-        len = -1;
-        goto fail;
-    }
-    free(again);
-    *out = raw;
-    raw = NULL;
-fail:
-    free(tmp);
-    free(raw);
-    return len;
-}
-
 /* ---- keys ---- */
 
 static void key_derive(struct sts_key *k)
@@ -232,8 +159,7 @@ static char *ring_dump(const struct sts_keyring *ring)
             goto fail;
         json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kid", k->kid, "key", b64, "created",
                               (json_int_t)k->created, "retired", (json_int_t)k->retired);
-        OPENSSL_cleanse(b64, strlen(b64));
-        free(b64);
+        sts_secret_free(b64);
         if (o == NULL || json_array_append_new(keys, o) != 0)
             goto fail;
     }
@@ -419,12 +345,19 @@ static int derive_secret(const struct sts_key *k, const char *ak, const char *to
         return -1;
     memcpy(secret, b64, 40);
     secret[40] = '\0';
-    OPENSSL_cleanse(b64, strlen(b64));
-    free(b64);
+    sts_secret_free(b64);
     return 0;
 }
 
 /* ---- payload ---- */
+
+void sts_secret_free(char *s)
+{
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
 
 void sts_token_cleanup(struct sts_token *t)
 {
@@ -433,10 +366,7 @@ void sts_token_cleanup(struct sts_token *t)
     free(t->parent);
     free(t->username);
     free(t->source);
-    if (t->session_policy != NULL) {
-        OPENSSL_cleanse(t->session_policy, strlen(t->session_policy));
-        free(t->session_policy);
-    }
+    sts_secret_free(t->session_policy);
     free(t->session_name);
     free(t->role_arn);
     free(t->role);
@@ -655,16 +585,62 @@ fail:
     return rc;
 }
 
-/* ---- seal / unseal ---- */
+/* ---- seal / unseal ----
+ *
+ * Both records are hdr | nonce (12) | AES-256-GCM ciphertext | tag (16); the AAD is the
+ * label (blobs only) then hdr. */
+
+/* Draws the nonce and encrypts in (n bytes) into raw after the hlen-byte header already
+ * there. Returns 0 or -1. */
+static int gcm_seal(const uint8_t key[32], const char *label, uint8_t *raw, size_t hlen,
+                    const void *in, size_t n)
+{
+    uint8_t *nonce = raw + hlen, *ct = nonce + NONCE_LEN;
+    EVP_CIPHER_CTX *ev = NULL;
+    int len, ok;
+
+    if (enc_random(nonce, NONCE_LEN) != 0 || (ev = EVP_CIPHER_CTX_new()) == NULL)
+        return -1;
+    ok = EVP_EncryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, key, nonce) == 1 &&
+         (label == NULL ||
+          EVP_EncryptUpdate(ev, NULL, &len, (const uint8_t *)label, (int)strlen(label)) == 1) &&
+         EVP_EncryptUpdate(ev, NULL, &len, raw, (int)hlen) == 1 &&
+         EVP_EncryptUpdate(ev, ct, &len, in, (int)n) == 1 && (size_t)len == n &&
+         EVP_EncryptFinal_ex(ev, ct + n, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, ct + n) == 1;
+    EVP_CIPHER_CTX_free(ev);
+    return ok ? 0 : -1;
+}
+
+/* Decrypts and authenticates the clen-byte ciphertext of raw (after its hlen-byte header)
+ * into plain. TS_OK, TS_E_INTERNAL, or TS_E_INVALID_TOKEN (tampered or wrong key). */
+static int gcm_open(const uint8_t key[32], const char *label, uint8_t *raw, size_t hlen,
+                    size_t clen, uint8_t *plain)
+{
+    uint8_t *nonce = raw + hlen, *ct = nonce + NONCE_LEN;
+    EVP_CIPHER_CTX *ev = EVP_CIPHER_CTX_new();
+    int olen, ok;
+
+    if (ev == NULL)
+        return TS_E_INTERNAL;
+    ok = EVP_DecryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, key, nonce) == 1 &&
+         (label == NULL ||
+          EVP_DecryptUpdate(ev, NULL, &olen, (const uint8_t *)label, (int)strlen(label)) == 1) &&
+         EVP_DecryptUpdate(ev, NULL, &olen, raw, (int)hlen) == 1 &&
+         EVP_DecryptUpdate(ev, plain, &olen, ct, (int)clen) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_SET_TAG, TAG_LEN, ct + clen) == 1 &&
+         EVP_DecryptFinal_ex(ev, plain + olen, &olen) == 1;
+    EVP_CIPHER_CTX_free(ev);
+    return ok ? TS_OK : TS_E_INVALID_TOKEN;
+}
 
 int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char secret[41])
 {
     struct sts_key k;
-    EVP_CIPHER_CTX *ev = NULL;
     char *plain = NULL, *text = NULL;
     uint8_t *raw = NULL;
     size_t plen, rawlen;
-    int len, rc = TS_E_INTERNAL;
+    int rc = TS_E_INTERNAL;
 
     if (key_find(c, NULL, &k) != 0)
         return TS_E_INTERNAL;
@@ -674,34 +650,20 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
     plen = strlen(plain);
     rawlen = MIN_RAW + plen;
     raw = malloc(rawlen);
-    ev = EVP_CIPHER_CTX_new();
-    if (raw == NULL || ev == NULL)
+    if (raw == NULL)
         goto fail;
     raw[0] = STS_TOKEN_VERSION;
     memcpy(raw + 1, k.kid, STS_KID_LEN);
-    if (enc_random(raw + HDR_LEN, NONCE_LEN) != 0)
+    if (gcm_seal(k.seal, NULL, raw, HDR_LEN, plain, plen) != 0)
         goto fail;
-    if (EVP_EncryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
-        EVP_EncryptUpdate(ev, NULL, &len, raw, HDR_LEN) != 1 ||
-        EVP_EncryptUpdate(ev, raw + HDR_LEN + NONCE_LEN, &len, (const uint8_t *)plain, (int)plen) !=
-            1 ||
-        (size_t)len != plen ||
-        EVP_EncryptFinal_ex(ev, raw + HDR_LEN + NONCE_LEN + plen, &len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + HDR_LEN + NONCE_LEN + plen) !=
-            1)
-        goto fail;
-    text = b64url_encode(raw, rawlen);
+    text = enc_b64url(raw, rawlen);
     if (text == NULL || derive_secret(&k, t->access_key, text, strlen(text), secret) != 0)
         goto fail;
     *token = text;
     text = NULL;
     rc = TS_OK;
 fail:
-    EVP_CIPHER_CTX_free(ev);
-    if (plain != NULL) {
-        OPENSSL_cleanse(plain, strlen(plain));
-        free(plain);
-    }
+    sts_secret_free(plain);
     free(raw);
     free(text);
     OPENSSL_cleanse(&k, sizeof k);
@@ -713,17 +675,16 @@ int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, str
 {
     struct sts_key k;
     struct sts_token t = {0};
-    EVP_CIPHER_CTX *ev = NULL;
     uint8_t *raw = NULL, *plain = NULL;
     size_t clen = 0;
     long rawlen;
-    int olen, rc = TS_E_INVALID_TOKEN;
+    int rc = TS_E_INVALID_TOKEN;
     char kid[STS_KID_LEN + 1];
 
     memset(&k, 0, sizeof k);
     if (token == NULL || len > STS_MAX_TOKEN_LEN)
         return TS_E_INVALID_TOKEN;
-    rawlen = b64url_decode(token, len, &raw);
+    rawlen = enc_unb64url(token, len, &raw);
     if (rawlen < MIN_RAW + 2 || raw[0] != STS_TOKEN_VERSION)
         goto fail;
     memcpy(kid, raw + 1, STS_KID_LEN);
@@ -732,17 +693,12 @@ int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, str
         goto fail;
     clen = (size_t)rawlen - MIN_RAW;
     plain = malloc(clen + 1);
-    ev = EVP_CIPHER_CTX_new();
-    if (plain == NULL || ev == NULL) {
+    if (plain == NULL) {
         rc = TS_E_INTERNAL;
         goto fail;
     }
-    if (EVP_DecryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, k.seal, raw + HDR_LEN) != 1 ||
-        EVP_DecryptUpdate(ev, NULL, &olen, raw, HDR_LEN) != 1 ||
-        EVP_DecryptUpdate(ev, plain, &olen, raw + HDR_LEN + NONCE_LEN, (int)clen) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + HDR_LEN + NONCE_LEN + clen) !=
-            1 ||
-        EVP_DecryptFinal_ex(ev, plain + olen, &olen) != 1)
+    rc = gcm_open(k.seal, NULL, raw, HDR_LEN, clen, plain);
+    if (rc != TS_OK)
         goto fail; /* tampered or wrong key */
     plain[clen] = '\0';
     rc = payload_decode(plain, clen, &t);
@@ -760,7 +716,6 @@ int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, str
     memset(&t, 0, sizeof t);
     rc = TS_OK;
 fail:
-    EVP_CIPHER_CTX_free(ev);
     if (plain != NULL) {
         OPENSSL_cleanse(plain, clen + 1);
         free(plain);
@@ -789,31 +744,21 @@ int sts_seal_blob(struct sts_ctx *c, const char *label, const void *in, size_t n
 {
     struct sts_key k;
     uint8_t key[32], *raw = NULL;
-    EVP_CIPHER_CTX *ev = NULL;
     size_t rawlen = BLOB_MIN + n;
-    int len, rc = TS_E_INTERNAL;
+    int rc = TS_E_INTERNAL;
 
     if (n > STS_MAX_TOKEN_LEN || key_find(c, NULL, &k) != 0)
         return TS_E_INTERNAL;
     blob_key(&k, label, key);
     raw = malloc(rawlen);
-    ev = EVP_CIPHER_CTX_new();
-    if (raw == NULL || ev == NULL)
+    if (raw == NULL)
         goto fail;
     memcpy(raw, k.kid, STS_KID_LEN);
-    if (enc_random(raw + BLOB_HDR, NONCE_LEN) != 0)
+    if (gcm_seal(key, label, raw, BLOB_HDR, in, n) != 0)
         goto fail;
-    if (EVP_EncryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
-        EVP_EncryptUpdate(ev, NULL, &len, (const uint8_t *)label, (int)strlen(label)) != 1 ||
-        EVP_EncryptUpdate(ev, NULL, &len, raw, BLOB_HDR) != 1 ||
-        EVP_EncryptUpdate(ev, raw + BLOB_HDR + NONCE_LEN, &len, in, (int)n) != 1 ||
-        (size_t)len != n || EVP_EncryptFinal_ex(ev, raw + BLOB_HDR + NONCE_LEN + n, &len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + BLOB_HDR + NONCE_LEN + n) != 1)
-        goto fail;
-    *out = b64url_encode(raw, rawlen);
+    *out = enc_b64url(raw, rawlen);
     rc = *out != NULL ? TS_OK : TS_E_INTERNAL;
 fail:
-    EVP_CIPHER_CTX_free(ev);
     if (raw != NULL) {
         OPENSSL_cleanse(raw, rawlen);
         free(raw);
@@ -829,16 +774,15 @@ int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t l
     struct sts_key k;
     uint8_t key[32], *raw = NULL;
     char *plain = NULL, kid[STS_KID_LEN + 1];
-    EVP_CIPHER_CTX *ev = NULL;
     size_t clen = 0;
     long rawlen;
-    int olen, rc = TS_E_INVALID_TOKEN;
+    int rc = TS_E_INVALID_TOKEN;
 
     memset(&k, 0, sizeof k);
     memset(key, 0, sizeof key);
     if (in == NULL || len > 2 * STS_MAX_TOKEN_LEN)
         return TS_E_INVALID_TOKEN;
-    rawlen = b64url_decode(in, len, &raw);
+    rawlen = enc_unb64url(in, len, &raw);
     if (rawlen < BLOB_MIN)
         goto fail;
     memcpy(kid, raw, STS_KID_LEN);
@@ -848,19 +792,12 @@ int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t l
     blob_key(&k, label, key);
     clen = (size_t)rawlen - BLOB_MIN;
     plain = malloc(clen + 1);
-    ev = EVP_CIPHER_CTX_new();
-    if (plain == NULL || ev == NULL) {
+    if (plain == NULL) {
         rc = TS_E_INTERNAL;
         goto fail;
     }
-    if (EVP_DecryptInit_ex(ev, enc_cipher_aes256gcm(), NULL, key, raw + BLOB_HDR) != 1 ||
-        EVP_DecryptUpdate(ev, NULL, &olen, (const uint8_t *)label, (int)strlen(label)) != 1 ||
-        EVP_DecryptUpdate(ev, NULL, &olen, raw, BLOB_HDR) != 1 ||
-        EVP_DecryptUpdate(ev, (uint8_t *)plain, &olen, raw + BLOB_HDR + NONCE_LEN, (int)clen) !=
-            1 ||
-        EVP_CIPHER_CTX_ctrl(ev, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + BLOB_HDR + NONCE_LEN + clen) !=
-            1 ||
-        EVP_DecryptFinal_ex(ev, (uint8_t *)plain + olen, &olen) != 1)
+    rc = gcm_open(key, label, raw, BLOB_HDR, clen, (uint8_t *)plain);
+    if (rc != TS_OK)
         goto fail;
     plain[clen] = '\0';
     *out = plain;
@@ -868,7 +805,6 @@ int sts_open_blob(struct sts_ctx *c, const char *label, const char *in, size_t l
     plain = NULL;
     rc = TS_OK;
 fail:
-    EVP_CIPHER_CTX_free(ev);
     if (plain != NULL) {
         OPENSSL_cleanse(plain, clen + 1);
         free(plain);

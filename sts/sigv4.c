@@ -498,11 +498,30 @@ static bool parse_signature(struct sigv4_auth *a, const char *s, size_t n)
     return is_lower_hex(a->signature, 64);
 }
 
+/* The three parts of an Authorization header, each required exactly once, and what is said
+ * when one does not parse. */
+static const struct auth_part {
+    const char *key;
+    bool (*parse)(struct sigv4_auth *a, const char *s, size_t n);
+    const char *bad;
+} auth_parts[] = {
+    {"Credential", parse_credential,
+     "The authorization header is malformed; the Credential is mal-formed; expecting "
+     "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."},
+    {"SignedHeaders", parse_signed_headers,
+     "The authorization header is malformed; SignedHeaders must be lower-case names and "
+     "include host."},
+    {"Signature", parse_signature,
+     "The authorization header is malformed; the Signature must be 64 lower-case hex digits."},
+};
+#define NPARTS (sizeof auth_parts / sizeof auth_parts[0])
+
 static int parse_header_auth(struct http_req *r, struct sigv4_auth *a, const char *h)
 {
     const char *p = h + strlen(ALGO);
-    bool have_cred = false, have_sh = false, have_sig = false;
+    bool have[NPARTS] = {false};
     const char *xd;
+    size_t i;
 
     if (*p != ' ')
         return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED, "Unsupported authorization type.");
@@ -525,31 +544,17 @@ static int parse_header_auth(struct http_req *r, struct sigv4_auth *a, const cha
         eq++;
         while (end > eq && end[-1] == ' ')
             end--;
-        if (klen == 10 && memcmp(start, "Credential", 10) == 0 && !have_cred) {
-            if (!parse_credential(a, eq, (size_t)(end - eq)))
-                return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED,
-                                "The authorization header is malformed; the Credential is "
-                                "mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/"
-                                "aws4_request\".");
-            have_cred = true;
-        } else if (klen == 13 && memcmp(start, "SignedHeaders", 13) == 0 && !have_sh) {
-            if (!parse_signed_headers(a, eq, (size_t)(end - eq)))
-                return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED,
-                                "The authorization header is malformed; SignedHeaders must be "
-                                "lower-case names and include host.");
-            have_sh = true;
-        } else if (klen == 9 && memcmp(start, "Signature", 9) == 0 && !have_sig) {
-            if (!parse_signature(a, eq, (size_t)(end - eq)))
-                return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED,
-                                "The authorization header is malformed; the Signature must be "
-                                "64 lower-case hex digits.");
-            have_sig = true;
-        } else {
+        for (i = 0; i < NPARTS; i++)
+            if (klen == strlen(auth_parts[i].key) && memcmp(start, auth_parts[i].key, klen) == 0)
+                break;
+        if (i == NPARTS || have[i]) /* unknown, or given twice */
             return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED,
                             "The authorization header is malformed.");
-        }
+        if (!auth_parts[i].parse(a, eq, (size_t)(end - eq)))
+            return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED, auth_parts[i].bad);
+        have[i] = true;
     }
-    if (!have_cred || !have_sh || !have_sig)
+    if (!have[0] || !have[1] || !have[2])
         return fail_msg(a, TS_E_AUTH_HEADER_MALFORMED,
                         "The authorization header is malformed; it needs Credential, "
                         "SignedHeaders and Signature.");

@@ -95,6 +95,8 @@ struct sts_token {
     size_t nclaims;
 };
 void sts_token_cleanup(struct sts_token *t);
+/* Wipes a secret string (password, token, key) and frees it; NULL is fine. */
+void sts_secret_free(char *s);
 
 /* ---- keyring (seal.c) ---- */
 
