@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import boto3
 import pytest
 import requests
 
-from conftest import Server, admin, free_port, s3_client
+from conftest import Server, admin, s3_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -466,11 +465,9 @@ def test_login_pages_rate_limited_before_backend_work(login_world):
 sys.path.insert(0, os.path.join(HERE, "oidc"))
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(HERE, "oidc", "node_modules")),
-                    reason="run `npm ci` in tests/integration/oidc (.ci/deps.sh does)")
 def test_login_client_callback_checks_state_first(tmp):
     import oidc_flow
-    from test_roles import drive_sign_in, read_prompt
+    from test_roles import drive_sign_in
 
     provider = oidc_flow.Provider(tmp).start()
     srv = Server(os.path.join(tmp, "data"), env={

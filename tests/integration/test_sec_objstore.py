@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import time
-import urllib.parse
 import xml.etree.ElementTree as ET
 
 import botocore.exceptions

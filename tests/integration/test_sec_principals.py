@@ -34,9 +34,6 @@ import oidc_flow  # noqa: E402
 from slapd import SUFFIX, USER_PASSWORDS, Slapd  # noqa: E402
 from test_ldap import ldap_env, login as ldap_login  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(HERE, "oidc", "node_modules")),
-    reason="run `npm ci` in tests/integration/oidc (.ci/deps.sh does)")
 
 ACCOUNT = "000000000000"
 CLAIM_ROLE = "arn:aws:iam::000000000000:role/ignored-in-claim-mode"
