@@ -131,6 +131,14 @@ def test_admin_credentials_from_aws_variables(server):
     p = run("admin", "user", "list", env=dict(env, AWS_ACCESS_KEY_ID="awsenv",
                                               AWS_SECRET_ACCESS_KEY="awsenv-secret-1"))
     assert p.returncode == 1 and "AccessDenied" in p.stderr, p.stderr
+    # with AWS_SESSION_TOKEN the token is sent (and signed): temporary credentials are then
+    # known, and refused by the admin API as such (not as an unknown key)
+    cred = sts_client(server).assume_role(RoleArn="arn:aws:iam::1:role/x",
+                                          RoleSessionName="tmp")["Credentials"]
+    p = run("admin", "user", "list", env=dict(env, AWS_ACCESS_KEY_ID=cred["AccessKeyId"],
+                                              AWS_SECRET_ACCESS_KEY=cred["SecretAccessKey"],
+                                              AWS_SESSION_TOKEN=cred["SessionToken"]))
+    assert p.returncode == 1 and "temporary credentials" in p.stderr, p.stderr
 
 
 def test_admin_credentials_from_root_json(tmp_root):
