@@ -39,6 +39,9 @@ struct admin_cli {
     const char *endpoint;
     const char *access_key;
     const char *secret_key;
+    const char *session_token;       /* AWS_SESSION_TOKEN with the AWS_* keys, or NULL */
+    const char *data_dir;            /* --data-dir or TESSERA_DATA_DIR: root.json's directory */
+    char root_ak[129], root_sk[129]; /* the keys read from DATA_DIR/.tessera/root.json */
     bool json;
     char **pos; /* the command's positional arguments (after its words) */
     int npos;
@@ -58,11 +61,16 @@ struct admin_cmd {
 };
 
 static const char usage_head[] =
-    "usage: tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] [--json] COMMAND\n"
+    "usage: tessera admin [OPTIONS] COMMAND\n"
+    "options: --endpoint URL, --access-key AK, --secret-key SK, --data-dir DIR, --json\n"
     "commands:\n";
 static const char usage_tail[] =
-    "environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_ACCESS_KEY,\n"
-    "  TESSERA_SECRET_KEY, TESSERA_CA_FILE (extra trusted CAs for https)\n"
+    "credentials, the first found: --access-key and --secret-key; TESSERA_ACCESS_KEY and\n"
+    "TESSERA_SECRET_KEY; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN);\n"
+    "on the server's machine, the root credentials it generated in DIR/.tessera/root.json\n"
+    "(--data-dir DIR or TESSERA_DATA_DIR, DIR being the server's DATA_DIR).\n"
+    "environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000); TESSERA_CA_FILE, extra\n"
+    "trusted CAs for https.\n"
     "`tessera admin COMMAND --help` shows one command; an argument that begins with '-'\n"
     "follows `--`.\n";
 
@@ -171,7 +179,8 @@ static int request(struct admin_cli *cli, const char *method, const char *const 
     /* no "Expect:" override: libcurl 7.88 would sign the suppressed header. Bodies here stay
      * below libcurl's 1 MiB threshold for Expect: 100-continue anyway. */
     char sha[64 + 32] = "x-amz-content-sha256: ";
-    const char *hdr[] = {sha, body != NULL ? "Content-Type: application/json" : NULL, NULL};
+    struct buf tok;
+    const char *hdr[] = {sha, NULL, NULL, NULL};
     struct curlx_req rq = {.method = method,
                            .hdr = hdr,
                            .aws_sigv4 = "aws:amz:us-east-1:s3",
@@ -187,6 +196,12 @@ static int request(struct admin_cli *cli, const char *method, const char *const 
     int rc = ADMIN_EXIT_ERR;
 
     buf_init(&url, 16384);
+    buf_init(&tok, 16384);
+    if (cli->session_token != NULL &&
+        buf_addf(&tok, "x-amz-security-token: %s", cli->session_token) == 0)
+        hdr[1] = buf_str(&tok);
+    if (body != NULL)
+        hdr[hdr[1] != NULL ? 2 : 1] = "Content-Type: application/json";
     enc_sha256(body != NULL ? body : "", body != NULL ? blen : 0, digest);
     enc_hex(digest, sizeof(digest), sha + strlen(sha));
     if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
@@ -204,6 +219,7 @@ static int request(struct admin_cli *cli, const char *method, const char *const 
 out:
     curlx_resp_free(&rs);
     buf_free(&url);
+    buf_free(&tok);
     return rc;
 }
 
@@ -427,17 +443,20 @@ static json_t *members_obj(char **words, int n)
     return arr != NULL ? json_pack("{s:o}", "members", arr) : NULL;
 }
 
-/* group add GROUP MEMBER... | group remove GROUP [MEMBER...] */
+/* group add GROUP [MEMBER...] | group remove GROUP [MEMBER...]. Adding no members creates
+ * the group, empty (an existing group is left as it is); removing none removes the group. */
 static int cmd_members(struct admin_cli *cli, const struct admin_cmd *cmd)
 {
     bool add = strcmp(cmd->verb, "add") == 0;
     const char *segs[3] = {"groups", cli->pos[0], add ? "add-members" : "remove-members"};
     int n = cli->npos - 1, rc;
 
-    if (n == 0) /* no members: remove the (empty) group */
+    if (n == 0 && !add) /* no members: remove the (empty) group */
         return done(cli, cmd, request(cli, "DELETE", segs, 2, NULL, 0, NULL), cli->pos[0]);
     rc = request_obj(cli, "POST", segs, 3, members_obj(cli->pos + 1, n), NULL);
-    if (rc == ADMIN_EXIT_OK && !cli->json)
+    if (rc == ADMIN_EXIT_OK && !cli->json && n == 0)
+        printf("Added group %s.\n", segs[1]);
+    else if (rc == ADMIN_EXIT_OK && !cli->json)
         printf("%s %d member%s %s group %s.\n", add ? "Added" : "Removed", n, n > 1 ? "s" : "",
                add ? "to" : "from", segs[1]);
     return rc;
@@ -551,7 +570,7 @@ static const struct admin_cmd admin_cmds[] = {
      NULL},
     {"user", "info", "NAME", 1, 1, 0, cmd_plain, "GET", "users", NULL, NULL, show_user},
     {"user", "list", "", 0, 0, 0, cmd_plain, "GET", "users", NULL, NULL, show_users},
-    {"group", "add", "GROUP MEMBER...", 2, -1, 0, cmd_members, NULL, NULL, NULL, NULL, NULL},
+    {"group", "add", "GROUP [MEMBER...]   (no members: an empty group)", 1, -1, 0, cmd_members, NULL, NULL, NULL, NULL, NULL},
     {"group", "remove", "GROUP [MEMBER...]", 1, -1, 0, cmd_members, NULL, NULL, NULL,
      "Removed group", NULL},
     {"group", "list", "", 0, 0, 0, cmd_plain, "GET", "groups", NULL, NULL, show_groups},
@@ -664,9 +683,10 @@ static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int arg
  * go on, else the exit status (--help: 0 after the usage, with *help). */
 static int parse_global(struct admin_cli *cli, int argc, char **argv, int *first, bool *help)
 {
-    enum { G_ENDPOINT = 1, G_AK, G_SK, G_JSON };
+    enum { G_ENDPOINT = 1, G_AK, G_SK, G_JSON, G_DATA };
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, G_ENDPOINT},
+        {"data-dir", required_argument, NULL, G_DATA},
         {"access-key", required_argument, NULL, G_AK},
         {"secret-key", required_argument, NULL, G_SK},
         {"json", no_argument, NULL, G_JSON},
@@ -679,6 +699,7 @@ static int parse_global(struct admin_cli *cli, int argc, char **argv, int *first
     cli->endpoint = env != NULL && env[0] != '\0' ? env : "http://127.0.0.1:9000";
     cli->access_key = getenv("TESSERA_ACCESS_KEY");
     cli->secret_key = getenv("TESSERA_SECRET_KEY");
+    cli->data_dir = getenv("TESSERA_DATA_DIR");
     optind = 0;
     opterr = 0;
     /* '+': options end at the first command word; the command's own options follow it */
@@ -695,6 +716,8 @@ static int parse_global(struct admin_cli *cli, int argc, char **argv, int *first
             cli->secret_key = optarg;
         } else if (c == G_JSON) {
             cli->json = true;
+        } else if (c == G_DATA) {
+            cli->data_dir = optarg;
         } else {
             errf("%s %s", c == ':' ? "a value is missing after" : "unknown option",
                  argv[optind - 1]);
@@ -733,6 +756,77 @@ static const struct admin_cmd *lookup(int argc, char **argv, int *rc)
     return cmd;
 }
 
+static bool set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* The root credentials the server generated in DIR/.tessera/root.json. 0, or the exit status
+ * after a message. */
+static int root_json_credentials(struct admin_cli *cli)
+{
+    char path[4200];
+    json_error_t jerr;
+    json_t *j;
+    const char *u, *p;
+    int rc = ADMIN_EXIT_ERR;
+
+    snprintf(path, sizeof path, "%s/.tessera/root.json", cli->data_dir);
+    if ((j = json_load_file(path, 0, &jerr)) == NULL) {
+        errf("no credentials: cannot read %s: %s (the server writes it only when "
+             "TESSERA_ROOT_USER is not set; it is readable only by the server's user)",
+             path, jerr.text);
+        return ADMIN_EXIT_USAGE;
+    }
+    u = json_string_value(json_object_get(j, "user"));
+    p = json_string_value(json_object_get(j, "password"));
+    if (u == NULL || p == NULL || strlen(u) >= sizeof cli->root_ak ||
+        strlen(p) >= sizeof cli->root_sk) {
+        errf("%s is damaged: no \"user\" and \"password\"", path);
+    } else {
+        snprintf(cli->root_ak, sizeof cli->root_ak, "%s", u);
+        snprintf(cli->root_sk, sizeof cli->root_sk, "%s", p);
+        cli->access_key = cli->root_ak;
+        cli->secret_key = cli->root_sk;
+        fprintf(stderr, "tessera: using the root credentials in %s\n", path);
+        rc = 0;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/*
+ * The credentials, the first source found: --access-key/--secret-key or TESSERA_ACCESS_KEY/
+ * TESSERA_SECRET_KEY (already in cli); else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and
+ * AWS_SESSION_TOKEN); else DATA_DIR/.tessera/root.json with --data-dir or TESSERA_DATA_DIR.
+ * A fallback source is named on stderr. 0, or the exit status after a message.
+ */
+static int find_credentials(struct admin_cli *cli)
+{
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+
+    if (set(cli->access_key) && set(cli->secret_key))
+        return 0;
+    if (!set(cli->access_key) && !set(cli->secret_key)) {
+        if (set(ak) && set(sk)) {
+            cli->access_key = ak;
+            cli->secret_key = sk;
+            cli->session_token =
+                set(getenv("AWS_SESSION_TOKEN")) ? getenv("AWS_SESSION_TOKEN") : NULL;
+            fputs("tessera: using the credentials in AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY\n",
+                  stderr);
+            return 0;
+        }
+        if (set(cli->data_dir))
+            return root_json_credentials(cli);
+    }
+    errf("no credentials: set TESSERA_ACCESS_KEY and TESSERA_SECRET_KEY (or AWS_ACCESS_KEY_ID "
+         "and AWS_SECRET_ACCESS_KEY), give --access-key and --secret-key, or, on the server's "
+         "machine, --data-dir DATA_DIR to use the root credentials it generated");
+    return ADMIN_EXIT_USAGE;
+}
+
 int admin_main(int argc, char **argv)
 {
     struct admin_cli cli = {0};
@@ -750,17 +844,14 @@ int admin_main(int argc, char **argv)
         return rc;
     if ((rc = parse_cmd(&cli, cmd, argc - first - 1, argv + first + 1, &help)) != 0 || help)
         return rc;
-    if (cli.access_key == NULL || cli.access_key[0] == '\0' || cli.secret_key == NULL ||
-        cli.secret_key[0] == '\0') {
-        errf("no credentials: set TESSERA_ACCESS_KEY and TESSERA_SECRET_KEY, or give "
-             "--access-key and --secret-key");
-        return ADMIN_EXIT_USAGE;
-    }
+    if ((rc = find_credentials(&cli)) != 0)
+        return rc;
     if (curlx_global_init() != 0) {
         errf("cannot initialise libcurl");
         return ADMIN_EXIT_ERR;
     }
     rc = cmd->run(&cli, cmd);
     fflush(stdout);
+    explicit_bzero(cli.root_sk, sizeof cli.root_sk);
     return rc;
 }

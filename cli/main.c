@@ -19,8 +19,8 @@ static const char server_usage[] =
 static void usage(FILE *f)
 {
     fputs("usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
-          "       tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] [--json] "
-          "COMMAND...\n"
+          "       tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] "
+          "[--data-dir DIR] [--json] COMMAND...\n"
           "             COMMAND: user add|set-secret|remove|enable|disable|info|list\n"
           "                      group add|remove|list|info\n"
           "                      policy create|remove|info|list|attach|detach\n"

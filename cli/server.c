@@ -139,6 +139,48 @@ static int root_generate(const char *path, struct root_creds *rc)
     return 0;
 }
 
+/*
+ * One server per data directory: an exclusive fcntl lock on DATA_DIR/.tessera/lock, held for
+ * the life of the process (the kernel releases it when the process exits, however it exits;
+ * the file's content, the pid, is only informative). A second server on the same directory
+ * is refused with the directory and the pid of the one running (F_GETLK). Returns the lock's
+ * descriptor (kept open), or -1 after a message.
+ */
+static int data_dir_lock(const char *data_dir, const char *sysdir)
+{
+    char path[4200], pid[32];
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int fd, n;
+
+    snprintf(path, sizeof path, "%s/lock", sysdir);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        fprintf(stderr, "tessera: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (e == EACCES || e == EAGAIN) {
+            if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK)
+                fprintf(stderr,
+                        "tessera: the data directory %s is in use by another tessera server "
+                        "(pid %ld); stop it first, or give another DATA_DIR\n",
+                        data_dir, (long)who.l_pid);
+            else
+                fprintf(stderr, "tessera: the data directory %s is in use by another process\n",
+                        data_dir);
+        } else {
+            fprintf(stderr, "tessera: cannot lock %s: %s\n", path, strerror(e));
+        }
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        fprintf(stderr, "tessera: warning: cannot write the pid to %s\n", path);
+    return fd;
+}
+
 /* Root credentials: from the configuration; else the ones generated on an earlier start
  * (DATA/.tessera/root.json, 0600); else new random ones, stored and printed. */
 static int root_creds_load(const char *sysdir, struct root_creds *rc)
@@ -257,6 +299,7 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
 struct server {
     struct server_opts o;
     struct root_creds rc;
+    int lock_fd; /* the data directory's lock (data_dir_lock), held until exit */
     char sysdir[4096], iamdir[4200], cert[4200], key[4200];
     struct iam_store *iam;
     struct pol_engine *pe;
@@ -296,6 +339,8 @@ static int server_configure(struct server *s, int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    if ((s->lock_fd = data_dir_lock(s->o.data_dir, s->sysdir)) < 0)
+        return 1;
     return root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
 }
 
@@ -406,14 +451,19 @@ static void server_close(struct server *s)
     pol_engine_free(s->pe);
     iam_store_close(s->iam);
     explicit_bzero(&s->rc, sizeof s->rc);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock: the stores are closed */
 }
 
 int server_main(int argc, char **argv)
 {
     struct server s;
     memset(&s, 0, sizeof s);
+    s.lock_fd = -1;
     int rcode = server_configure(&s, argc, argv);
     if (rcode != 0) {
+        if (s.lock_fd >= 0)
+            close(s.lock_fd);
         explicit_bzero(&s.rc, sizeof s.rc);
         return rcode < 0 ? 0 : rcode;
     }

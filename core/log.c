@@ -101,6 +101,34 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
     log_write(STDERR_FILENO, &b);
 }
 
+/* Whether v is a JSON integer: an optional '-', then 1 to 18 digits without a leading 0. */
+static bool is_json_int(const char *v)
+{
+    size_t n;
+    if (*v == '-')
+        v++;
+    n = strspn(v, "0123456789");
+    return n > 0 && n <= 18 && v[n] == '\0' && (v[0] != '0' || n == 1);
+}
+
+/* ,"key":"value" (a NULL value: null); numeric writes a JSON number (null if it is none). */
+static void log_pair(struct buf *b, const char *k, const char *v, bool numeric)
+{
+    buf_adds(b, ",\"");
+    buf_add_json(b, k);
+    if (v == NULL || (numeric && !is_json_int(v))) {
+        buf_adds(b, "\":null");
+    } else if (numeric) {
+        buf_adds(b, "\":");
+        buf_adds(b, v);
+    } else {
+        buf_adds(b, "\":\"");
+        buf_add_json(b, v);
+        buf_adds(b, "\"");
+    }
+}
+
+/* The NULL-terminated pairs of ap; NULL values are skipped; "#key" writes a number. */
 static void log_pairs(struct buf *b, va_list ap)
 {
     const char *k;
@@ -108,11 +136,7 @@ static void log_pairs(struct buf *b, va_list ap)
         const char *v = va_arg(ap, const char *);
         if (v == NULL)
             continue;
-        buf_adds(b, ",\"");
-        buf_add_json(b, k);
-        buf_adds(b, "\":\"");
-        buf_add_json(b, v);
-        buf_adds(b, "\"");
+        log_pair(b, k[0] == '#' ? k + 1 : k, v, k[0] == '#');
     }
 }
 
@@ -130,16 +154,24 @@ void log_kv(enum log_level lvl, const char *event, ...)
     log_write(STDERR_FILENO, &b);
 }
 
-void log_audit(const char *event, ...)
+void log_audit(const struct log_actor *who, const char *event, const char *result, ...)
 {
+    static const struct log_actor nobody;
     int fd = audit_fd;
     if (fd < 0)
         return;
     struct buf b;
     va_list ap;
+    if (who == NULL)
+        who = &nobody;
     buf_init(&b, 65536);
     log_head(&b, "audit", event);
-    va_start(ap, event);
+    log_pair(&b, "result", result, false);
+    log_pair(&b, "request_id", who->request_id, false);
+    log_pair(&b, "source_ip", who->source_ip, false);
+    log_pair(&b, "access_key", who->access_key, false);
+    log_pair(&b, "principal", who->principal, false);
+    va_start(ap, result);
     log_pairs(&b, ap);
     va_end(ap);
     log_write(fd, &b);

@@ -22,8 +22,24 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
  *   log_kv(LOG_INFO, "access", "method", "GET", "status", "200", NULL);
  * A NULL value is skipped. Values that look like numbers are still written as strings. */
 void log_kv(enum log_level lvl, const char *event, ...) __attribute__((sentinel));
-/* Same, into the audit file (and stderr at debug level); no-op without an audit file. */
-void log_audit(const char *event, ...) __attribute__((sentinel));
+/* Who acted, from where, in which request: the fields every audit record carries (NULL is
+ * written as JSON null: an unsigned request has no access key or principal, a background
+ * task no source or request id). */
+struct log_actor {
+    const char *access_key; /* the access key that signed the request */
+    const char *principal;  /* its principal's ARN */
+    const char *source_ip;  /* the client's address */
+    const char *request_id; /* the request's id (x-amz-request-id) */
+};
+/* Writes one audit record into the audit file (no-op without one):
+ *   {"time":..,"level":"audit","event":event,"result":result,"request_id":..,"source_ip":..,
+ *    "access_key":..,"principal":.., then the key/value pairs}
+ * who may be NULL (all four null). The pairs are strings, as for log_kv, except that a key
+ * written "#name" is the number "name": its value (decimal digits with an optional '-') is
+ * written as a JSON number, or null when it is not one. The pairs must not repeat the fixed
+ * keys. */
+void log_audit(const struct log_actor *who, const char *event, const char *result, ...)
+    __attribute__((sentinel));
 
 #define LOG_DEBUG_EV(...)                                                                          \
     do {                                                                                           \

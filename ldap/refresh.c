@@ -381,7 +381,7 @@ int tldap_check_now(struct tldap *l)
             if (iam_parent_revoke_sessions(l->st, s.dn, iam_now_ns() + 1) == TS_OK) {
                 log_kv(LOG_INFO, "ldap.refresh", "dn", s.dn, "result", "revoked", "reason", a.why,
                        NULL);
-                log_audit("ldap.revoke", "dn", s.dn, "reason", a.why, NULL);
+                log_audit(NULL, "ldap.revoke", "revoked", "dn", s.dn, "reason", a.why, NULL);
                 sess_drop(l, s.dn);
                 i--; /* the array shifted */
                 revoked++;

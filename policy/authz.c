@@ -23,6 +23,17 @@ static const char *principal_name(const struct pol_principal *p)
     return p->access_key ? p->access_key : "?";
 }
 
+void pol_audit_actor(const struct http_req *r, struct log_actor *who)
+{
+    const struct pol_principal *p = r->principal;
+    bool anon = p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS;
+
+    who->access_key = anon ? NULL : p->access_key;
+    who->principal = anon ? NULL : p->arn;
+    who->source_ip = r->source_ip;
+    who->request_id = r->request_id;
+}
+
 void pol_request_init(struct pol_request *rq, struct http_req *r, const char *action,
                       const char *resource)
 {
@@ -94,10 +105,10 @@ static void deny_note(struct http_req *r, const struct http_authz *q, const stru
     if (!(q->flags & HTTP_AUTHZ_QUIET)) {
         char event[32];
         snprintf(event, sizeof event, "%s.deny", r->route ? r->route->name : "authz");
-        log_audit(event, "request_id", r->request_id, "principal", principal_name(p), "access_key",
-                  p->access_key, "operation", q->op, "action", action, "resource",
-                  it ? it->resource : NULL, "why", why ? why : "denied", "source_ip", r->source_ip,
-                  NULL);
+        struct log_actor who;
+        pol_audit_actor(r, &who);
+        log_audit(&who, event, "denied", "user", principal_name(p), "operation", q->op, "action",
+                  action, "resource", it ? it->resource : NULL, "why", why ? why : "denied", NULL);
     }
     if (msg != NULL && msglen > 0 && (q->flags & HTTP_AUTHZ_EXPLAIN))
         snprintf(msg, msglen, "%s is not allowed for %s: %s", action ? action : q->op,

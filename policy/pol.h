@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/http.h"
+#include "core/log.h"
 #include "idp/iam.h"
 
 /* ---- documents ---- */
@@ -173,6 +174,11 @@ int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, ch
  * current time), with no condition keys. */
 void pol_request_init(struct pol_request *rq, struct http_req *r, const char *action,
                       const char *resource);
+
+/* Who made r, for an audit record (core/log.h): the signing access key and its principal's
+ * ARN (both NULL for an anonymous request), the source address and the request id. The
+ * strings are borrowed from r. */
+void pol_audit_actor(const struct http_req *r, struct log_actor *who);
 
 /* Validates a document (for admin "policy create" and STS Policy): TS_OK, or
  * TS_E_MALFORMED_POLICY with a message in err. */

@@ -30,14 +30,35 @@
 
 /* ---- parameters ---- */
 
+/* The parameters that carry a token (a JWT from an identity provider). Whatever their source
+ * (query, form, the browser login's code exchange, a web-identity token file that a client
+ * read with its final newline), their surrounding whitespace is not part of the token. */
+static bool is_token_param(const char *key)
+{
+    return strcmp(key, "WebIdentityToken") == 0 || strcmp(key, "Token") == 0;
+}
+
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
 int sts_params_add(struct sts_params *p, const char *key, const char *value)
 {
     struct http_kv *kv = realloc(p->kv, (p->n + 1) * sizeof *kv);
+    size_t vlen = strlen(value);
+
     if (kv == NULL)
         return TS_E_INTERNAL;
     p->kv = kv;
+    if (is_token_param(key)) {
+        while (is_blank(*value))
+            value++, vlen--;
+        while (vlen > 0 && is_blank(value[vlen - 1]))
+            vlen--;
+    }
     kv[p->n].key = strdup(key);
-    kv[p->n].value = strdup(value);
+    kv[p->n].value = strndup(value, vlen);
     if (kv[p->n].key == NULL || kv[p->n].value == NULL) {
         free(kv[p->n].key);
         free(kv[p->n].value);

@@ -134,6 +134,24 @@ static int body_object(struct admin_call *c)
     return TS_OK;
 }
 
+/* The audit record of a call to an audited endpoint (ep->audit): who, from where, what, and
+ * the result ("ok", or the error code, with the HTTP status as a number). */
+static void admin_audit(struct admin_call *c, int rc)
+{
+    const struct admin_endpoint *ep = c->ep;
+    struct log_actor who;
+    char status[8];
+
+    if (ep->audit == NULL)
+        return;
+    pol_audit_actor(c->r, &who);
+    snprintf(status, sizeof status, "%d", rc == TS_OK ? 200 : ts_err_status(rc));
+    log_audit(&who, "admin", rc == TS_OK ? "ok" : ts_err_code(rc), "op", ep->audit, "#status",
+              status, ep->what != NULL ? ep->what : "name", c->name, "reason",
+              rc != TS_OK && c->msg[0] ? c->msg : NULL, c->audit[0], c->audit[1], c->audit[2],
+              c->audit[3], c->audit[4], c->audit[5], NULL);
+}
+
 /* route->finish: the endpoint was found and authorized by the authz phase. */
 static void admin_finish(struct http_req *r)
 {
@@ -151,9 +169,7 @@ static void admin_finish(struct http_req *r)
     if (rc == TS_OK)
         rc = ep->handler(c);
     if (rc == TS_OK && (s = json_dumps(c->out, JSON_COMPACT)) != NULL) {
-        if (ep->audit != NULL)
-            log_audit("admin", "op", ep->audit, ep->what, c->name, c->audit[0], c->audit[1],
-                      c->audit[2], c->audit[3], c->audit[4], c->audit[5], NULL);
+        admin_audit(c, TS_OK);
         http_reply_data(r, 200, "application/json", s, strlen(s), true);
         return;
     }
@@ -161,6 +177,7 @@ static void admin_finish(struct http_req *r)
         rc = TS_E_INTERNAL;
     if (rc == TS_E_NO_SUCH_ENTITY && c->msg[0] == '\0' && ep->what != NULL && c->name != NULL)
         admin_fail(c, rc, "%s %s does not exist", ep->what, c->name);
+    admin_audit(c, rc);
     http_reply_error(r, rc, c->msg[0] ? c->msg : NULL);
 }
 

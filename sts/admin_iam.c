@@ -152,16 +152,18 @@ int admin_group_info(struct admin_call *c)
     return group_out(c);
 }
 
-/* The "members" array of the body as a vector of borrowed strings (free() the vector only). */
-static int body_members(struct admin_call *c, const char ***out, size_t *n)
+/* The "members" array of the body as a vector of borrowed strings (free() the vector only).
+ * An empty array is allowed when may_be_empty (adding no members creates an empty group, as
+ * AWS's CreateGroup and MinIO's group add do). */
+static int body_members(struct admin_call *c, bool may_be_empty, const char ***out, size_t *n)
 {
     json_t *a = json_object_get(c->body, "members"), *e;
     size_t i;
 
-    if (!json_is_array(a) || json_array_size(a) == 0)
+    if (!json_is_array(a) || (json_array_size(a) == 0 && !may_be_empty))
         return admin_fail(c, TS_E_INVALID_ARGUMENT,
                           "\"members\" must be a non-empty array of user names");
-    *out = calloc(json_array_size(a), sizeof(**out));
+    *out = calloc(json_array_size(a) + 1, sizeof(**out));
     if (*out == NULL)
         return TS_E_INTERNAL;
     json_array_foreach(a, i, e)
@@ -179,7 +181,7 @@ static int group_members(struct admin_call *c, bool add)
 {
     const char **members = NULL;
     size_t n = 0;
-    int err = body_members(c, &members, &n);
+    int err = body_members(c, add, &members, &n);
 
     /* name the member that is missing (the store only says that one is) */
     for (size_t i = 0; add && err == TS_OK && i < n; i++) {

@@ -37,7 +37,7 @@ int admin_sts_revoke(struct admin_call *c)
         return err;
     c->audit[0] = "user";
     c->audit[1] = user;
-    c->audit[2] = "access_key";
+    c->audit[2] = "revoked_access_key"; /* "access_key" is the caller's */
     c->audit[3] = ak;
     return user != NULL ? admin_done(c, "user", user, "revoked")
                         : admin_done(c, "accessKey", ak, "revoked");

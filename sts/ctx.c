@@ -126,21 +126,15 @@ int sts_revoke_user(struct sts_ctx *c, const char *user)
     } else if (rc == TS_E_NO_SUCH_ENTITY) {
         rc = iam_parent_revoke_sessions(c->st, user, nb);
     }
-    if (rc != TS_OK)
-        return rc;
-    log_audit("sts.revoke", "user", user, NULL);
-    return TS_OK;
+    return rc; /* audited by the caller (the admin API's sts.revoke record) */
 }
 
 int sts_revoke_access_key(struct sts_ctx *c, const char *access_key)
 {
-    int rc;
     if (access_key == NULL || *access_key == '\0')
         return TS_E_INVALID_ARGUMENT;
-    rc = iam_revoke_key(c->st, access_key, enc_now() + c->cfg.max_duration);
-    if (rc == TS_OK)
-        log_audit("sts.revoke", "access_key", access_key, NULL);
-    return rc;
+    /* audited by the caller (the admin API's sts.revoke record) */
+    return iam_revoke_key(c->st, access_key, enc_now() + c->cfg.max_duration);
 }
 
 struct sts_params *sts_params_new(void)

@@ -139,8 +139,10 @@ static int admit(struct fed *f, struct sts_federation *out, struct ts_error *err
         return rc;
     out->policies = f->role_pols; /* exactly the role's policies, even none */
     memset(&f->role_pols, 0, sizeof f->role_pols);
-    log_audit("sts.role", "action", f->action, "role", out->role, "user", out->claims.username,
-              "parent", out->claims.parent, "request_id", f->r->request_id, NULL);
+    struct log_actor who;
+    pol_audit_actor(f->r, &who);
+    log_audit(&who, "sts.role", "admitted", "action", f->action, "role", out->role, "user",
+              out->claims.username, "parent", out->claims.parent, NULL);
     return TS_OK;
 }
 
@@ -234,10 +236,12 @@ static void audit_refusal(const struct fed *f, const struct sts_federation *out,
         user = idp_input_param(&f->in, f->b->user_param);
     if (user == NULL && f->in.caller != NULL)
         user = f->in.caller->username;
-    log_audit("sts.deny", "action", f->action, "backend", f->b->name, "user", user, "dn",
-              out->claims.dn, "role", out->role[0] ? out->role : NULL, "code",
-              ts_err_code(err->code), "reason", ts_error_msg(err), "source_ip", f->r->source_ip,
-              "request_id", f->r->request_id, NULL);
+    struct log_actor who;
+
+    pol_audit_actor(f->r, &who);
+    log_audit(&who, "sts.deny", "denied", "action", f->action, "backend", f->b->name, "user", user,
+              "dn", out->claims.dn, "role", out->role[0] ? out->role : NULL, "code",
+              ts_err_code(err->code), "reason", ts_error_msg(err), NULL);
 }
 
 int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,

@@ -604,6 +604,14 @@ static void assume_and_show(struct login_web *w, struct http_req *r, const char 
     sts_federation_cleanup(&f);
 }
 
+/* The audit record of a sign-in the page refused (the caller is anonymous). */
+static void login_deny_audit(struct http_req *r, const char *reason)
+{
+    struct log_actor who;
+    pol_audit_actor(r, &who);
+    log_audit(&who, "login.deny", "denied", "reason", reason, NULL);
+}
+
 /* ---- GET /login/callback ---- */
 
 /* The callback's state matches the flow cookie's, and the provider answered with a code
@@ -614,8 +622,7 @@ static bool callback_answer_ok(struct http_req *r, const char *cstate)
     const char *err = http_req_query(r, "error");
 
     if (!same(state, cstate)) {
-        log_audit("login.deny", "reason", "state mismatch", "source_ip", r->source_ip, "request_id",
-                  r->request_id, NULL);
+        login_deny_audit(r, "state mismatch");
         fail(r, TS_E_INVALID_REQUEST, "The state parameter does not match this sign-in.");
         return false;
     }
@@ -680,8 +687,7 @@ static void callback(struct login_web *w, struct http_req *r)
     }
     tnonce = oidc_token_claim(id_token, "nonce");
     if (!same(tnonce, cnonce)) {
-        log_audit("login.deny", "reason", "nonce mismatch", "source_ip", r->source_ip, "request_id",
-                  r->request_id, NULL);
+        login_deny_audit(r, "nonce mismatch");
         fail(r, TS_E_STS_INVALID_IDENTITY_TOKEN,
              "The id_token's nonce does not match this sign-in.");
         goto out;
@@ -742,8 +748,7 @@ static void ldap_login(struct login_web *w, struct http_req *r)
         (j = json_loadb(plain, n, 0, NULL)) == NULL ||
         json_unpack(j, "{s:s, s:I}", "t", &tok, "e", &exp) != 0 || exp < (json_int_t)enc_now() ||
         !same(csrf, tok)) {
-        log_audit("login.deny", "reason", "csrf", "source_ip", r->source_ip, "request_id",
-                  r->request_id, NULL);
+        login_deny_audit(r, "csrf");
         fail(r, TS_E_ACCESS_DENIED,
              "The form's CSRF token does not match this browser's. Reload /login and try again.");
         goto out;

@@ -166,18 +166,21 @@ int sts_reply_creds(struct http_req *r, const char *action, const struct sts_cre
 void sts_audit_issue(struct http_req *r, const char *action, const struct sts_session *s,
                      const struct sts_creds *cr)
 {
-    char exp[32], labels[64];
+    char exp[32], labels[64], dur[24];
     struct buf pols;
+    /* who: the identity proven and the credentials it got (the caller of an unsigned login
+     * is that identity); never the secret or the token */
+    struct log_actor who = {cr->access_key, cr->arn, r->source_ip, r->request_id};
 
-    /* Who got what, never the secret or the token. */
     sts_time_expiration(cr->expires, exp);
+    snprintf(dur, sizeof dur, "%lld", (long long)(cr->expires - cr->issued));
     buf_init(&pols, 8192);
     for (size_t i = 0; i < s->npolicies; i++)
         buf_addf(&pols, "%s%s", i ? "," : "", s->policies[i]);
-    log_audit("sts.issue", "action", action, "user", s->parent, "backend", s->source, "access_key",
-              cr->access_key, "policies", buf_str(&pols), "session_policy",
-              s->session_policy ? "yes" : "no", "session", s->session_name, "source_ip",
-              r->source_ip, "expires", exp, "request_id", r->request_id, NULL);
+    log_audit(&who, "sts.issue", "issued", "action", action, "user", s->parent, "backend",
+              s->source, "policies", buf_str(&pols), "session_policy",
+              s->session_policy ? "yes" : "no", "session", s->session_name, "expires", exp,
+              "#duration", dur, NULL);
     buf_free(&pols);
     snprintf(labels, sizeof labels, "backend=\"%s\"",
              s->source && strlen(s->source) < 32 ? s->source : "unknown");

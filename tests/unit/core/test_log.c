@@ -66,21 +66,45 @@ static void test_audit_lines(void)
     close(fd);
     ok(log_audit_open(path) == 0, "audit open");
     for (size_t i = 0; i < n; i++)
-        log_audit("sts.deny", "action", "AssumeRoleWithLDAPIdentity", "user", nasty[i], nasty[i],
-                  "value-under-a-nasty-key", NULL);
-    log_audit(nasty[0], "k", "v", NULL);
-    log_audit("ok", "user", "\xc3\xa9l\xc3\xa8ve \xf0\x9f\x98\x80", NULL);
+        log_audit(NULL, "sts.deny", "denied", "action", "AssumeRoleWithLDAPIdentity", "user",
+                  nasty[i], nasty[i], "value-under-a-nasty-key", NULL);
+    struct log_actor nasty_who = {nasty[1], nasty[2], nasty[3], nasty[4]};
+    log_audit(&nasty_who, nasty[0], nasty[5], "k", "v", NULL);
+    struct log_actor who = {"AKIDEXAMPLE", "arn:aws:iam::000000000000:user/bob", "127.0.0.1",
+                            "17F00D"};
+    log_audit(&who, "ok", "ok", "user", "\xc3\xa9l\xc3\xa8ve \xf0\x9f\x98\x80", "#status", "200",
+              "#neg", "-5", "#bad", "4x2", "#lead", "007", "#empty", "", NULL);
     log_audit_open(NULL);
     is_int(check_lines(path, &last), (int)n + 2, "every audit line is one JSON object");
     is_str(json_string_value(json_object_get(last, "user")), "\xc3\xa9l\xc3\xa8ve \xf0\x9f\x98\x80",
            "valid UTF-8 is kept as is");
+    /* the fixed fields of every record, and numbers as JSON numbers */
+    is_str(json_string_value(json_object_get(last, "result")), "ok", "result");
+    is_str(json_string_value(json_object_get(last, "access_key")), "AKIDEXAMPLE", "access_key");
+    is_str(json_string_value(json_object_get(last, "principal")),
+           "arn:aws:iam::000000000000:user/bob", "principal");
+    is_str(json_string_value(json_object_get(last, "source_ip")), "127.0.0.1", "source_ip");
+    is_str(json_string_value(json_object_get(last, "request_id")), "17F00D", "request_id");
+    ok(json_is_integer(json_object_get(last, "status")) &&
+           json_integer_value(json_object_get(last, "status")) == 200,
+       "a number is a JSON number");
+    ok(json_integer_value(json_object_get(last, "neg")) == -5, "negative number");
+    ok(json_is_null(json_object_get(last, "bad")) && json_is_null(json_object_get(last, "lead")) &&
+           json_is_null(json_object_get(last, "empty")),
+       "what is not a number is null, never raw text");
     json_decref(last);
 
-    /* the first line's user: invalid bytes became U+FFFD */
+    /* the first line's user: invalid bytes became U+FFFD; without an actor, its fields are
+     * null */
     FILE *f = fopen(path, "r");
     char line[8192];
     if (f != NULL && fgets(line, sizeof line, f) != NULL) {
         json_t *j = json_loads(line, 0, NULL);
+        ok(json_is_null(json_object_get(j, "principal")) &&
+               json_is_null(json_object_get(j, "access_key")) &&
+               json_is_null(json_object_get(j, "request_id")) &&
+               json_is_null(json_object_get(j, "source_ip")),
+           "no actor: null fields");
         is_str(json_string_value(json_object_get(j, "user")), "\xef\xbf\xbd\xef\xbf\xbd",
                "invalid UTF-8 becomes U+FFFD");
         json_decref(j);
