@@ -86,8 +86,6 @@ GENERATIONS = {
 # (document, text contained in the block, generation or None for both) → the issue item whose
 # fix makes the block pass. Removed by the lead once that item is merged.
 KNOWN_FAILURES = {
-    ("docs/KEYCLOAK.md", "tessera admin group add admins", None):
-        "issue 15 item 3 (h15-cli): `tessera admin group add admins` with no members exits 2",
     ("docs/KEYCLOAK.md", "AWS_PROFILE=keycloak", "debian"):
         "issue 15 item 1 (h15-login): aws cli 2.9.19 ignores AWS_ENDPOINT_URL_STS",
 }
