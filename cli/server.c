@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "core/buf.h"
 #include "idp/iam.h"
+#include "idp/oidc.h"
 #include "ldap/tldap.h"
 #include "objstore/obj.h"
 #include "policy/pol.h"
@@ -198,19 +199,41 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
 
 /* ---- health ---- */
 
+/* MinIO's anonymous health checks, under /health/ and /minio/health/: live (the process
+ * serves), ready and cluster (it serves requests: always, once listening); and backends: 200
+ * when every configured identity backend answers now (each OpenID provider's discovery and
+ * JWKS, the LDAP directory with the lookup account), else 503 ServiceUnavailable. Anonymous
+ * callers get a status only, as MinIO's checks: which backend failed and why is logged
+ * (oidc.fetch, ldap.probe). */
 static bool health_match(struct http_req *r)
 {
     return strncmp(r->path, "/health/", 8) == 0 || strncmp(r->path, "/minio/health/", 14) == 0;
 }
 
+static const char *health_what(const struct http_req *r)
+{
+    return strrchr(r->path, '/') + 1;
+}
+
+/* The backends check waits on the identity backends: off the HTTP threads. */
+static bool health_blocking(struct http_req *r)
+{
+    return strcmp(health_what(r), "backends") == 0;
+}
+
+static bool health_backends_up(struct http_req *r);
+
 static void health_finish(struct http_req *r)
 {
-    const char *what = strrchr(r->path, '/') + 1;
+    const char *what = health_what(r);
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         http_reply_error(r, TS_E_METHOD_NOT_ALLOWED, NULL);
         return;
     }
-    if (strcmp(what, "live") == 0 || strcmp(what, "ready") == 0 || strcmp(what, "cluster") == 0)
+    if (strcmp(what, "backends") == 0 && !health_backends_up(r))
+        http_reply_error(r, TS_E_SERVICE_UNAVAILABLE, "An identity backend does not answer.");
+    else if (strcmp(what, "live") == 0 || strcmp(what, "ready") == 0 ||
+             strcmp(what, "cluster") == 0 || strcmp(what, "backends") == 0)
         http_reply_data(r, 200, "text/plain", (void *)"OK\n", 3, false);
     else
         http_reply_error(r, TS_E_NO_SUCH_KEY, "Unknown health check.");
@@ -223,10 +246,13 @@ static int login_buckets(void *ctx, struct http_req *r, const struct pol_princip
     return obj_buckets_visible(ctx, r, p, out);
 }
 
+/* The route's template: server_open_http sets its ctx (the struct server). */
 static const struct http_route health_route = {
     .name = "health",
     .match = health_match,
     .finish = health_finish,
+    .blocking = health_blocking,
+    .workers = 2,
     .err_style = HTTP_ERR_S3,
     .no_authn = true,
 };
@@ -309,8 +335,21 @@ struct server {
     struct tldap *ldap;
     struct oidc_providers *oidc;
     struct login_web *login;
-    struct http_route admin_route, sts_route, s3_route, login_route;
+    struct http_route health_route, admin_route, sts_route, s3_route, login_route;
 };
+
+static bool health_backends_up(struct http_req *r)
+{
+    const struct server *s = r->route->ctx;
+    bool up = true;
+
+    for (size_t i = 0; i < oidc_providers_count(s->oidc); i++)
+        if (!oidc_provider_reachable(s->oidc, i))
+            up = false;
+    if (s->ldap != NULL && !tldap_probe(s->ldap))
+        up = false;
+    return up;
+}
 
 /* The configuration (parsed once, here), the arguments, logging. 0, else the exit code. */
 static int server_configure(struct server *s, int argc, char **argv)
@@ -407,7 +446,9 @@ static int server_open_http(struct server *s)
         return -1;
     login_web_set_buckets(s->login, login_buckets, s->obj);
     login_web_route_init(&s->login_route, s->login);
-    http_server_add_route(s->srv, &health_route);
+    s->health_route = health_route;
+    s->health_route.ctx = s;
+    http_server_add_route(s->srv, &s->health_route);
     http_server_add_route(s->srv, &metrics_route);
     http_server_add_route(s->srv, &s->admin_route);
     http_server_add_route(s->srv, &s->sts_route);

@@ -1272,3 +1272,24 @@ char *oidc_token_claim(const char *token, const char *name)
     json_decref(j);
     return v;
 }
+
+bool oidc_provider_reachable(struct oidc_providers *ps, size_t i)
+{
+    struct oidc_provider *p;
+    bool up;
+    int rc;
+
+    if (ps == NULL || i >= ps->n)
+        return false;
+    p = ps->v[i];
+    /* A fetch now (discovery when not yet done, then the JWKS), at most one per refetch
+     * interval; rate-limited, the last fetch's result. */
+    rc = provider_fetch(p, true, false);
+    if (rc == TS_OK || rc == TS_E_SLOW_DOWN)
+        return true;
+    /* Another fetch is running: what the last one found. */
+    pthread_mutex_lock(&p->mu);
+    up = p->busy && p->keys != NULL && !p->last_failed;
+    pthread_mutex_unlock(&p->mu);
+    return up;
+}

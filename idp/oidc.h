@@ -44,6 +44,11 @@ int oidc_providers_new(const char *certs_dir, struct oidc_providers **out);
 void oidc_providers_free(struct oidc_providers *ps);
 /* Number of enabled providers. */
 size_t oidc_providers_count(const struct oidc_providers *ps);
+/* Whether provider i answers now: its discovery document (until first read) and JWKS are
+ * fetched and parsed, at most once per TESSERA_IDENTITY_OPENID_REFETCH_INTERVAL (within it,
+ * the last fetch's result). A failure is logged (oidc.fetch) with its reason. Blocks at most
+ * the fetch timeout; thread-safe. */
+bool oidc_provider_reachable(struct oidc_providers *ps, size_t i);
 /* Same as oidc_providers_new(NULL, &out) returning NULL on error. */
 struct oidc_providers *oidc_providers_from_env(void);
 

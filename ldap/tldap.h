@@ -100,6 +100,11 @@ int tldap_track(struct tldap *l, const char *dn, const char *username,
  * revoked, or -1 when the checker is not started. */
 int tldap_check_now(struct tldap *l);
 
+/* Whether the directory answers now: a lookup connection (bound as the lookup account) reads
+ * the root DSE within the configured LDAP timeout. The result is reused for 2 seconds; a
+ * failure is logged (ldap.probe) with its reason. Blocks; thread-safe. */
+bool tldap_probe(struct tldap *l);
+
 /* ---- pure helpers (tests/unit/ldap/test_filter.c) ---- */
 
 /* RFC 4515 value escaping: '*', '(', ')', '\' and NUL become \2a \28 \29 \5c \00; other

@@ -62,6 +62,10 @@ struct tldap {
     struct iam_store *st;
     struct tldap_sess *sess;
     size_t nsess;
+
+    /* the last reachability probe (probe.c; guarded by its lock) */
+    time_t probe_at; /* monotonic seconds, 0: never */
+    bool probe_ok;
 };
 
 /* A monotonic deadline for one operation sequence. */

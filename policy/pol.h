@@ -48,9 +48,9 @@ enum pol_principal_type {
  *   static user NAME                       arn:aws:iam::ACCOUNT:user/NAME
  *   TEMP of a static user / root, no role  the parent's own ARN (user/NAME or root), as MinIO
  *   TEMP of tessera role R (any caller)    arn:aws:sts::ACCOUNT:assumed-role/R/SESSION
- *   TEMP of OIDC / LDAP without a role     arn:aws:sts::ACCOUNT:assumed-role/PARENT/SESSION
- *                                          (PARENT: "iss#sub", the user DN, or the provider's
- *                                          RolePolicy role name)
+ *   TEMP of OIDC / LDAP without a role     arn:aws:sts::ACCOUNT:federated-user/NAME
+ *                                          (NAME: one per verified identity, from the kind
+ *                                          and "iss#sub" / the user DN: sts_federated_name)
  * aws:username (username) is set only for root, static users and the role-less sessions of
  * a static user or root (the parent's name, as MinIO); it is unset (NULL) for role sessions
  * (as AWS) and for federated sessions, whose names come from outside tessera: they use
@@ -115,7 +115,8 @@ enum pol_decision { POL_IMPLICIT_DENY = 0, POL_ALLOW = 1, POL_EXPLICIT_DENY = 2 
  * everyone including anonymous; an {"AWS": X} entry matches only the principal actually
  * authenticated, by its typed ARN (principal->arn; the account field of X is not compared:
  * tessera has one account): arn:aws:iam::ACCT:user/NAME (or a bare NAME) a static user and
- * its role-less sessions, arn:aws:sts::ACCT:assumed-role/R/S that session, and
+ * its role-less sessions, arn:aws:sts::ACCT:assumed-role/R/S that session,
+ * arn:aws:sts::ACCT:federated-user/NAME that federated identity, and
  * arn:aws:iam::ACCT:role/R every session of role R (principal->role_arn). The account
  * (arn:aws:iam::ACCT:root or a bare 12-digit id) matches root and its role-less sessions;
  * in a Deny statement (with Principal, not NotPrincipal) it matches every authenticated

@@ -96,6 +96,7 @@ static char *xprintf(int *bad, const char *fmt, ...)
 
 int sts_principal_ids(struct pol_principal *p)
 {
+    char role[POL_ROLE_NAME_MAX + 1];
     int bad = 0;
     switch (p->type) {
     case POL_PRINCIPAL_ROOT:
@@ -111,11 +112,14 @@ int sts_principal_ids(struct pol_principal *p)
             p->userid = xstrdup(p->username, &bad);
         break;
     case POL_PRINCIPAL_TEMP:
+        if (p->role_arn != NULL && !pol_role_from_arn(p->role_arn, role))
+            return TS_E_INTERNAL;
         if (p->arn == NULL && p->access_key != NULL)
-            p->arn =
-                sts_session_arn(NULL, NULL, p->parent, p->source, p->session_name, p->access_key);
+            p->arn = sts_session_arn(p->role_arn != NULL ? role : NULL, p->parent, p->source,
+                                     p->session_name, p->access_key);
         if (p->userid == NULL && p->access_key != NULL)
-            p->userid = sts_assumed_role_id(p->access_key, p->session_name);
+            p->userid = sts_session_userid(p->role_arn != NULL ? role : NULL, p->parent, p->source,
+                                           p->session_name, p->access_key);
         if ((p->arn == NULL || p->userid == NULL) && p->access_key != NULL)
             bad = 1;
         break;
@@ -235,9 +239,8 @@ static int resolve_temp(struct sts_ctx *c, const struct sigv4_auth *a, time_t no
     for (size_t i = 0; i < t.nclaims && !bad; i++)
         if (pol_principal_add_claim(p, t.claims[i].key, t.claims[i].value) != TS_OK)
             bad = 1;
-    p->arn =
-        sts_session_arn(t.role, t.role_arn, p->parent, p->source, p->session_name, p->access_key);
-    p->userid = sts_assumed_role_id(t.access_key, p->session_name);
+    p->arn = sts_session_arn(t.role, p->parent, p->source, p->session_name, p->access_key);
+    p->userid = sts_session_userid(t.role, p->parent, p->source, p->session_name, t.access_key);
     if (bad || p->arn == NULL || p->userid == NULL) {
         rc = TS_E_INTERNAL;
         goto fail;

@@ -3,6 +3,8 @@
  * and calls sts_mint and sts_audit_issue; the STS endpoint answers with sts_reply_creds, the
  * browser login with its credentials page. No backend seals tokens or derives secrets.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,41 +26,137 @@ void sts_time_expiration(time_t t, char *out)
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *sts_session_arn(const char *role, const char *role_arn, const char *parent,
-                      const char *source, const char *session_name, const char *access_key)
+/* ARN-legal (AWS's role session name set [\w+=,.@-]): letters, digits and _+=,.@- */
+static bool arn_legal(char ch)
 {
-    const char *who = parent != NULL ? parent : access_key;
-    struct buf b;
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("_+=,.@-", ch) != NULL);
+}
 
-    buf_init(&b, 8192);
-    if (role == NULL && source != NULL && strcmp(source, "static") == 0) {
-        buf_addf(&b, "arn:aws:iam::%s:user/%s", STS_ACCOUNT_ID, who);
-        return buf_take(&b, NULL);
+/* The readable hint of a federated parent: the subject of an OpenID "ISSUER#SUB", the value
+ * of an LDAP DN's first RDN ("uid=bob,dc=x" -> "bob"), else the parent; at most 20 bytes, each
+ * byte outside the ARN-legal set written as '_'. Cosmetic: the digest makes the name unique. */
+static void federated_hint(const char *parent, char out[STS_FED_HINT_MAX + 1])
+{
+    const char *p = parent, *hash = strchr(parent, '#'), *eq = strchr(parent, '=');
+    size_t n = 0;
+
+    if (hash != NULL)
+        p = hash + 1;
+    else if (eq != NULL)
+        p = eq + 1;
+    for (; *p != '\0' && n < STS_FED_HINT_MAX; p++) {
+        if (hash == NULL && eq != NULL && (*p == ',' || *p == '+'))
+            break;
+        out[n++] = arn_legal(*p) ? *p : '_';
     }
-    if (role == NULL && source != NULL && strcmp(source, "root") == 0) {
-        buf_addf(&b, "arn:aws:iam::%s:root", STS_ACCOUNT_ID);
-        return buf_take(&b, NULL);
+    out[n] = '\0';
+}
+
+char *sts_federated_name(const char *source, const char *parent)
+{
+    const char *kind = source;
+    char hint[STS_FED_HINT_MAX + 1];
+    uint8_t md[32];
+    struct buf in, b;
+    char *digest;
+
+    /* OpenID web identity and client grants are one identity (as MinIO's parent user). */
+    if (strcmp(source, "oidc") == 0 || strcmp(source, "clientgrants") == 0)
+        kind = "openid";
+    buf_init(&in, 16384);
+    buf_addf(&in, "tessera-federated-user:%zu:%s:%zu:%s", strlen(kind), kind, strlen(parent),
+             parent);
+    if (buf_failed(&in)) {
+        buf_free(&in);
+        return NULL;
     }
-    if (role == NULL && role_arn != NULL) {
-        const char *slash = strrchr(role_arn, '/');
-        const char *colon = strrchr(role_arn, ':');
-        const char *last = slash != NULL ? slash + 1 : (colon != NULL ? colon + 1 : role_arn);
-        if (*last != '\0')
-            who = last;
-    }
-    buf_addf(&b, "arn:aws:sts::%s:assumed-role/%s/%s", STS_ACCOUNT_ID, role != NULL ? role : who,
-             session_name != NULL ? session_name : access_key);
+    enc_sha256(buf_str(&in), strlen(buf_str(&in)), md);
+    buf_free(&in);
+    digest = enc_b64url(md, STS_FED_DIGEST_BYTES);
+    if (digest == NULL)
+        return NULL;
+    federated_hint(parent, hint);
+    buf_init(&b, 128);
+    buf_addf(&b, "%s%s%s", hint, hint[0] != '\0' ? "." : "", digest);
+    free(digest);
     return buf_take(&b, NULL);
 }
 
-char *sts_assumed_role_id(const char *access_key, const char *session_name)
+/* A role-less session of a static user or root: it acts as its parent (as MinIO). */
+static bool parent_session(const char *role, const char *source)
+{
+    return role == NULL && source != NULL &&
+           (strcmp(source, "static") == 0 || strcmp(source, "root") == 0);
+}
+
+char *sts_session_arn(const char *role, const char *parent, const char *source,
+                      const char *session_name, const char *access_key)
 {
     struct buf b;
+    char *name;
+
+    buf_init(&b, 8192);
+    if (role != NULL) {
+        buf_addf(&b, "arn:aws:sts::%s:assumed-role/%s/%s", STS_ACCOUNT_ID, role,
+                 session_name != NULL ? session_name : access_key);
+    } else if (parent_session(role, source) && strcmp(source, "root") == 0) {
+        buf_addf(&b, "arn:aws:iam::%s:root", STS_ACCOUNT_ID);
+    } else if (parent_session(role, source)) {
+        buf_addf(&b, "arn:aws:iam::%s:user/%s", STS_ACCOUNT_ID,
+                 parent != NULL ? parent : access_key);
+    } else {
+        if (parent == NULL || source == NULL ||
+            (name = sts_federated_name(source, parent)) == NULL) {
+            buf_free(&b);
+            return NULL;
+        }
+        buf_addf(&b, "arn:aws:sts::%s:federated-user/%s", STS_ACCOUNT_ID, name);
+        free(name);
+    }
+    return buf_take(&b, NULL);
+}
+
+void sts_role_id(const char *role, char out[STS_ROLE_ID_LEN + 1])
+{
+    static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    uint8_t md[32];
+
+    /* "AROA" and 17 base32 characters of the digest of the name (85 bits). */
+    enc_sha256(role, strlen(role), md);
+    memcpy(out, "AROA", 4);
+    for (size_t i = 0; i < STS_ROLE_ID_LEN - 4; i++) {
+        size_t bit = i * 5;
+        unsigned v = ((unsigned)md[bit / 8] << 8 | md[bit / 8 + 1]) >> (11 - bit % 8);
+        out[4 + i] = b32[v & 31];
+    }
+    out[STS_ROLE_ID_LEN] = '\0';
+}
+
+char *sts_session_userid(const char *role, const char *parent, const char *source,
+                         const char *session_name, const char *access_key)
+{
+    char rid[STS_ROLE_ID_LEN + 1], *name;
+    struct buf b;
+
     buf_init(&b, 256);
-    if (session_name != NULL)
-        buf_addf(&b, "%s:%s", access_key, session_name);
-    else
-        buf_adds(&b, access_key);
+    if (role != NULL) {
+        sts_role_id(role, rid);
+        buf_addf(&b, "%s:%s", rid, session_name != NULL ? session_name : access_key);
+    } else if (parent_session(role, source)) {
+        if (session_name != NULL)
+            buf_addf(&b, "%s:%s", access_key, session_name);
+        else
+            buf_adds(&b, access_key);
+    } else {
+        if (parent == NULL || source == NULL ||
+            (name = sts_federated_name(source, parent)) == NULL) {
+            buf_free(&b);
+            return NULL;
+        }
+        buf_addf(&b, "%s:%s", STS_ACCOUNT_ID, name);
+        free(name);
+    }
     return buf_take(&b, NULL);
 }
 
@@ -106,9 +204,8 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
     memcpy(cr.access_key, t.access_key, sizeof cr.access_key);
     cr.issued = t.issued;
     cr.expires = t.expires;
-    cr.arn =
-        sts_session_arn(s->role, s->role_arn, s->parent, s->source, s->session_name, cr.access_key);
-    cr.role_id = sts_assumed_role_id(cr.access_key, s->session_name);
+    cr.arn = sts_session_arn(s->role, s->parent, s->source, s->session_name, cr.access_key);
+    cr.role_id = sts_session_userid(s->role, s->parent, s->source, s->session_name, cr.access_key);
     if (cr.arn == NULL || cr.role_id == NULL) {
         rc = TS_E_INTERNAL;
         goto fail;
@@ -178,9 +275,9 @@ void sts_audit_issue(struct http_req *r, const char *action, const struct sts_se
     for (size_t i = 0; i < s->npolicies; i++)
         buf_addf(&pols, "%s%s", i ? "," : "", s->policies[i]);
     log_audit(&who, "sts.issue", "issued", "action", action, "user", s->parent, "backend",
-              s->source, "policies", buf_str(&pols), "session_policy",
-              s->session_policy ? "yes" : "no", "session", s->session_name, "expires", exp,
-              "#duration", dur, NULL);
+              s->source, "arn", cr->arn, "userid", cr->role_id, "policies", buf_str(&pols),
+              "session_policy", s->session_policy ? "yes" : "no", "session", s->session_name,
+              "expires", exp, "#duration", dur, NULL);
     buf_free(&pols);
     snprintf(labels, sizeof labels, "backend=\"%s\"",
              s->source && strlen(s->source) < 32 ? s->source : "unknown");

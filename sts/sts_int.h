@@ -132,18 +132,38 @@ int sts_new_access_key(char out[21]);
 /* ---- mint.c ---- */
 
 /* The typed ARN of a session (policy/pol.h), derived from what was verified, never from the
- * request's RoleArn: with a role (a tessera role that admitted the caller)
- * "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION"; for a role-less session of a static user
- * or root (source "static" / "root") the parent's own ARN, arn:aws:iam::ACCOUNT:user/PARENT
- * or arn:aws:iam::ACCOUNT:root (as MinIO: the session acts as its parent, narrowed by its
- * session policy); otherwise (OIDC, client grants, LDAP)
- * "arn:aws:sts::ACCOUNT:assumed-role/X/SESSION" with X the last path element of role_arn (the
- * provider's configured RolePolicy role) or the parent. SESSION is the session name or the
- * access key. malloc'ed, NULL on OOM. */
-char *sts_session_arn(const char *role, const char *role_arn, const char *parent,
-                      const char *source, const char *session_name, const char *access_key);
-/* "<access key>:<session name>" (or the access key alone). malloc'ed. */
-char *sts_assumed_role_id(const char *access_key, const char *session_name);
+ * request's RoleArn or from identity text that is not ARN-legal:
+ *   - a session of tessera role ROLE (its trust policy admitted the caller):
+ *     "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION", SESSION the session name or the
+ *     access key (AWS);
+ *   - a role-less session of a static user or root (source "static" / "root"): the parent's
+ *     own ARN, arn:aws:iam::ACCOUNT:user/PARENT or arn:aws:iam::ACCOUNT:root (MinIO);
+ *   - any other (OpenID, client grants, LDAP without a tessera role, including an OpenID
+ *     provider's RolePolicy mode): "arn:aws:sts::ACCOUNT:federated-user/NAME" with NAME
+ *     sts_federated_name(source, parent): one per verified identity, never per session.
+ * malloc'ed, NULL on OOM (or a federated session without parent/source). */
+char *sts_session_arn(const char *role, const char *parent, const char *source,
+                      const char *session_name, const char *access_key);
+/* The name of a federated identity in its ARN: "HINT.DIGEST", DIGEST the base64url of the
+ * first STS_FED_DIGEST_BYTES of SHA-256 over the length-prefixed identity kind ("openid" for
+ * oidc and clientgrants, else the source) and parent ("ISSUER#SUB", the LDAP user DN), HINT
+ * a readable, ARN-legal excerpt of the parent (the subject, the DN's first RDN value; at
+ * most STS_FED_HINT_MAX bytes, other bytes written as '_'). Two identities (another issuer,
+ * subject, DN or backend kind) never share a name; at most 43 characters of [\w+=,.@-].
+ * malloc'ed, NULL on OOM. */
+char *sts_federated_name(const char *source, const char *parent);
+#define STS_FED_HINT_MAX 20
+#define STS_FED_DIGEST_BYTES 16 /* 22 base64url characters, 128 bits */
+/* The session's aws:userid, GetCallerIdentity UserId and AssumedRoleId (AWS's shapes): a role
+ * session "ROLEID:SESSION" (ROLEID sts_role_id), a federated identity "ACCOUNT:NAME" (NAME as
+ * in its ARN), a role-less session of a static user or root "<access key>:<session name>"
+ * (or the access key alone). malloc'ed, NULL on OOM. */
+char *sts_session_userid(const char *role, const char *parent, const char *source,
+                         const char *session_name, const char *access_key);
+/* A role's id: "AROA" and 17 characters of [A-Z2-7] derived from its name (stable across
+ * restarts; tessera stores no role ids). */
+#define STS_ROLE_ID_LEN 21
+void sts_role_id(const char *role, char out[STS_ROLE_ID_LEN + 1]);
 /* Expiration as 2019-08-08T20:26:12Z into out (32 bytes). */
 void sts_time_expiration(time_t t, char *out);
 

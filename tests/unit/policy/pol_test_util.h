@@ -62,7 +62,7 @@ static inline void tkv_free(struct http_kv *kv, size_t n)
 
 /* A principal: type 'A' anonymous, 'R' root, 'U' static user, 'T' temporary. Its typed ARN
  * is what sts/authn.c gives: root's, arn:aws:iam::000000000000:user/USER, and for 'T' a
- * federated session's arn:aws:sts::000000000000:assumed-role/USER/sess. */
+ * federated session's arn:aws:sts::000000000000:federated-user/USER. */
 static inline struct pol_principal *tprincipal(char type, const char *user, const char *claims)
 {
     enum pol_principal_type t = type == 'R'   ? POL_PRINCIPAL_ROOT
@@ -82,7 +82,7 @@ static inline struct pol_principal *tprincipal(char type, const char *user, cons
         else if (t == POL_PRINCIPAL_USER)
             snprintf(arn, sizeof(arn), "arn:aws:iam::000000000000:user/%s", user);
         else
-            snprintf(arn, sizeof(arn), "arn:aws:sts::000000000000:assumed-role/%s/sess", user);
+            snprintf(arn, sizeof(arn), "arn:aws:sts::000000000000:federated-user/%s", user);
         p->arn = strdup(arn);
     }
     struct http_kv kv[32];

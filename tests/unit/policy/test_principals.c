@@ -67,9 +67,10 @@ static void test_typed(void)
         mk(POL_PRINCIPAL_TEMP, "bob", "arn:aws:iam::" ACCT ":user/bob", NULL);
     struct pol_principal *oidc_bob =
         mk(POL_PRINCIPAL_TEMP, NULL,
-           "arn:aws:sts::" ACCT ":assumed-role/http://idp.example/realms/demo#bob/s", NULL);
-    struct pol_principal *ldap_bob = mk(
-        POL_PRINCIPAL_TEMP, NULL, "arn:aws:sts::" ACCT ":assumed-role/uid=bob,dc=example/AK", NULL);
+           "arn:aws:sts::" ACCT ":federated-user/bob.OIDCBOBoidcbob0123456", NULL);
+    struct pol_principal *ldap_bob =
+        mk(POL_PRINCIPAL_TEMP, NULL,
+           "arn:aws:sts::" ACCT ":federated-user/bob.LDAPBOBldapbob0123456", NULL);
     struct pol_principal *deploy =
         mk(POL_PRINCIPAL_TEMP, NULL, "arn:aws:sts::" ACCT ":assumed-role/deploy/ci",
            "arn:aws:iam::" ACCT ":role/deploy");
@@ -119,6 +120,16 @@ static void test_typed(void)
     is_int(eval(grant_role, bob, PUT, RES), POL_IMPLICIT_DENY, "role arn: not bob");
     is_int(eval(grant_session, deploy, PUT, RES), POL_ALLOW, "session arn: that session");
     is_int(eval(grant_session, bob, PUT, RES), POL_IMPLICIT_DENY, "session arn: not bob");
+
+    /* A federated identity's ARN matches that identity only, whatever the account spelled. */
+    static const char grant_fed[] =
+        "{'Version':'2012-10-17','Statement':[{'Effect':'Allow','Principal':{'AWS':"
+        "'arn:aws:sts::123456789012:federated-user/bob.OIDCBOBoidcbob0123456'},"
+        "'Action':'s3:PutObject','Resource':'arn:aws:s3:::home/*'}]}";
+    is_int(eval(grant_fed, oidc_bob, PUT, RES), POL_ALLOW, "federated-user: that identity");
+    is_int(eval(grant_fed, ldap_bob, PUT, RES), POL_IMPLICIT_DENY, "federated-user: not another");
+    is_int(eval(grant_fed, bob, PUT, RES), POL_IMPLICIT_DENY, "federated-user: not static bob");
+    is_int(eval(grant_fed, deploy, PUT, RES), POL_IMPLICIT_DENY, "federated-user: not a role");
 
     /* The account: Allow only for root (identity policies decide for the others), Deny for
      * every principal of the account; NotPrincipal keeps the narrow sense. */

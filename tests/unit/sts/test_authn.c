@@ -340,7 +340,8 @@ int main(int argc, char **argv)
         NULL, NULL, NULL, "sts");
     is_int(r.status, 200, "ldap plug-in");
     HAS(r, "<AssumeRoleWithLDAPIdentityResponse xmlns=");
-    HAS(r, "<Arn>arn:aws:sts::000000000000:assumed-role/uid=dave,dc=example,dc=org/");
+    HAS(r, "<Arn>arn:aws:sts::000000000000:federated-user/dave.");
+    HAS(r, "<AssumedRoleId>000000000000:dave.");
     ok(xml_get(r.body, "AccessKeyId", ak2, sizeof ak2) &&
            xml_get(r.body, "SecretAccessKey", sk2, sizeof sk2) &&
            xml_get(r.body, "SessionToken", token2, sizeof token2),

@@ -74,12 +74,12 @@ int main(void)
         ok(cr.expires - cr.issued == 3600, "expiry = issued + duration");
         ok(cr.issued >= now && cr.issued <= now + 2, "issued now");
         ok(cr.session_token != NULL && strlen(cr.session_token) < 1024, "token size");
-        is_str(cr.arn, "arn:aws:sts::000000000000:assumed-role/cn=alice,dc=example,dc=org/s1",
-               "arn");
+        ok(strncmp(cr.arn, "arn:aws:sts::000000000000:federated-user/alice.", 47) == 0,
+           "arn: the federated identity, not the DN");
         {
-            char want[64];
-            snprintf(want, sizeof want, "%s:s1", cr.access_key);
-            is_str(cr.role_id, want, "role id");
+            char want[96];
+            snprintf(want, sizeof want, "000000000000:%s", strrchr(cr.arn, '/') + 1);
+            is_str(cr.role_id, want, "role id: ACCOUNT:NAME");
         }
         memset(&t, 0, sizeof t);
         rc = sts_unseal(c, cr.session_token, strlen(cr.session_token), now, &t, sec);
@@ -119,29 +119,79 @@ int main(void)
 
     /* ARN shapes. */
     {
-        /* A verified role names the session; the provider's RolePolicy ARN names an OIDC
-         * session; a static user's or root's role-less session is its parent (typed ARNs,
-         * never the request's RoleArn). */
-        char *a = sts_session_arn("Builder", NULL, "alice", "static", "ci", "AK");
+        /* A verified role names the session; a static user's or root's role-less session is
+         * its parent; every other session is its federated identity, whatever its session
+         * name or the provider's RolePolicy role (typed ARNs, never the request's RoleArn). */
+        char rid[STS_ROLE_ID_LEN + 1], rid2[STS_ROLE_ID_LEN + 1];
+        char *a = sts_session_arn("Builder", "alice", "static", "ci", "AK");
         is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/ci", "arn of a role session");
         free(a);
-        a = sts_session_arn(NULL, "arn:minio:iam:::role/dev/Builder", "iss#sub", "oidc", "ci",
-                            "AK");
-        is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/ci", "arn from provider role");
+        a = sts_session_arn("Builder", "http://idp/realms/x#bob", "oidc", NULL, "AKAKAK");
+        is_str(a, "arn:aws:sts::000000000000:assumed-role/Builder/AKAKAK", "no session name");
         free(a);
-        a = sts_session_arn(NULL, NULL, "uid=bob,dc=x", "ldap", NULL, "AKAKAK");
-        is_str(a, "arn:aws:sts::000000000000:assumed-role/uid=bob,dc=x/AKAKAK", "ldap arn");
+        a = sts_session_arn(NULL, "uid=bob,dc=x", "ldap", NULL, "AKAKAK");
+        ok(a != NULL && strncmp(a, "arn:aws:sts::000000000000:federated-user/bob.", 45) == 0 &&
+               strlen(a) == 45 + 22,
+           "ldap arn: federated-user/<first RDN value>.<digest>");
         free(a);
-        a = sts_session_arn(NULL, "arn:aws:iam::000000000000:role/deploy", "alice", "static", "ci",
-                            "AKAKAK");
+        a = sts_session_arn(NULL, "alice", "static", "ci", "AKAKAK");
         is_str(a, "arn:aws:iam::000000000000:user/alice", "static session: the parent's arn");
         free(a);
-        a = sts_session_arn(NULL, NULL, "rootuser", "root", "ci", "AKAKAK");
+        a = sts_session_arn(NULL, "rootuser", "root", "ci", "AKAKAK");
         is_str(a, "arn:aws:iam::000000000000:root", "root session: root's arn");
         free(a);
-        a = sts_assumed_role_id("AKAKAK", NULL);
-        is_str(a, "AKAKAK", "role id no session");
+        a = sts_session_userid(NULL, "alice", "static", NULL, "AKAKAK");
+        is_str(a, "AKAKAK", "static session userid, no session");
         free(a);
+        a = sts_session_userid(NULL, "alice", "static", "s", "AKAKAK");
+        is_str(a, "AKAKAK:s", "static session userid");
+        free(a);
+        sts_role_id("Builder", rid);
+        sts_role_id("Builder2", rid2);
+        ok(strlen(rid) == 21 && strncmp(rid, "AROA", 4) == 0 &&
+               strspn(rid + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == 17,
+           "role id AROA + 17 base32");
+        ok(strcmp(rid, rid2) != 0, "role ids differ");
+        a = sts_session_userid("Builder", "alice", "static", "ci", "AK");
+        ok(a != NULL && strncmp(a, rid, 21) == 0 && strcmp(a + 21, ":ci") == 0,
+           "role session userid ROLEID:SESSION");
+        free(a);
+    }
+    /* Federated names: ARN-legal, bounded, one per identity. */
+    {
+        const char *parents[][2] = {
+            {"oidc", "http://127.0.0.1:18080/realms/demo#6f1d2c3a-7b7e-4a51-9c1e-0c7f1f5e2b11"},
+            {"oidc", "http://127.0.0.1:18081/realms/demo#6f1d2c3a-7b7e-4a51-9c1e-0c7f1f5e2b11"},
+            {"oidc", "http://127.0.0.1:18080/realms/demo#6f1d2c3a-7b7e-4a51-9c1e-0c7f1f5e2b12"},
+            {"ldap", "http://127.0.0.1:18080/realms/demo#6f1d2c3a-7b7e-4a51-9c1e-0c7f1f5e2b11"},
+            {"ldap", "cn=J\\, Smith+uid=js,ou=People,dc=example,dc=org"},
+            {"ldap", "cn=J\\, Smith+uid=js,ou=people,dc=example,dc=org"},
+            {"oidc", "https://i#"},
+            {"oidc", "https://i#/../\"\x01 \xc3\xa9"
+                     "tr\xc3\xa4"
+                     "ng\xc3\xa9"
+                     "-s\xc3\xbc"
+                     "bject-\xc3\xa9\xc3\xa9"},
+        };
+        char *names[8];
+        for (size_t i = 0; i < 8; i++) {
+            names[i] = sts_federated_name(parents[i][0], parents[i][1]);
+            ok(names[i] != NULL && strlen(names[i]) >= 22 && strlen(names[i]) <= 43 &&
+                   strspn(names[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789_+=,.@-") == strlen(names[i]),
+               "federated name %zu ARN-legal, 22..43 chars", i);
+            for (size_t j = 0; j < i; j++)
+                ok(strcmp(names[i], names[j]) != 0, "names %zu and %zu differ", j, i);
+        }
+        char *again = sts_federated_name("clientgrants", parents[0][1]);
+        is_str(again, names[0], "client grants and web identity: one OpenID identity");
+        free(again);
+        ok(strncmp(names[0], "6f1d2c3a-7b7e-4a51-9.", 21) == 0, "hint: the subject");
+        ok(strncmp(names[4], "J_.", 3) == 0, "hint: the first RDN value");
+        for (size_t i = 0; i < 8; i++)
+            free(names[i]);
+    }
+    {
         char exp[32];
         sts_time_expiration(1565295972, exp);
         is_str(exp, "2019-08-08T20:26:12Z", "expiration format");
