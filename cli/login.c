@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/login_common.h"
+#include "core/enc.h"
 #include "cli/login_oidc.h"
 
 #define LOGIN_PASSWORD_MAX 1024
@@ -31,14 +32,6 @@ static const char login_usage[] =
     "  Prints temporary credentials as aws credential_process JSON (or export lines with\n"
     "  --env). `tessera login ldap --help` and `tessera login oidc --help` list the options.\n";
 
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /* Reads one line (without the newline) from f. malloc'ed, or NULL on EOF/error/too long. */
 static char *read_line(FILE *f)
 {
@@ -54,7 +47,7 @@ static char *read_line(FILE *f)
     if (n > 0 && buf[n - 1] == '\n')
         buf[--n] = '\0';
     else if (n > LOGIN_PASSWORD_MAX) {
-        wipe_free(buf);
+        enc_secret_free(buf);
         return NULL;
     }
     if (n > 0 && buf[n - 1] == '\r')
@@ -124,7 +117,7 @@ static char *get_password(const struct login *l, const struct ldap_opts *o)
     }
     if (pw == NULL || pw[0] == '\0') {
         login_msg(l, "empty password");
-        wipe_free(pw);
+        enc_secret_free(pw);
         return NULL;
     }
     return pw;
@@ -168,7 +161,7 @@ static int login_ldap(int argc, char **argv)
     rc = login_sts(&l, buf_str(&form), "AssumeRoleWithLDAPIdentity");
 out:
     login_wipe_buf(&form);
-    wipe_free(password);
+    enc_secret_free(password);
     login_release(&l);
     return rc;
 }

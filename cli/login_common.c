@@ -224,14 +224,6 @@ static char *creds_json(const struct creds *c, size_t flags)
     return s;
 }
 
-static void wipe_str(char *s)
-{
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /* Prints credentials as credential_process JSON or exports. Returns an exit status. */
 static int print_creds(const struct login *l, const struct creds *c)
 {
@@ -254,7 +246,7 @@ static int print_creds(const struct login *l, const struct creds *c)
             return LOGIN_EXIT_ERR;
         }
         printf("%s\n", s);
-        wipe_str(s);
+        enc_secret_free(s);
     }
     return fflush(stdout) == 0 ? LOGIN_EXIT_OK : LOGIN_EXIT_ERR;
 }
@@ -293,7 +285,7 @@ static void cache_store(const struct login *l, const struct creds *c)
             unlink(tmp);
         login_msg(l, "warning: cannot write the cache file %s: %s", l->cache, strerror(errno));
     }
-    wipe_str(s);
+    enc_secret_free(s);
 }
 
 /* The STS answer root: the credentials of action, or a message. Returns an exit status. */

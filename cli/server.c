@@ -223,20 +223,17 @@ static bool health_blocking(struct http_req *r)
 
 static bool health_backends_up(struct http_req *r);
 
-static void health_finish(struct http_req *r)
+static int health_finish(struct http_req *r, struct ts_error *e)
 {
     const char *what = health_what(r);
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-        http_reply_error(r, TS_E_METHOD_NOT_ALLOWED, NULL);
-        return;
-    }
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+        return ts_error_set(e, TS_E_METHOD_NOT_ALLOWED, NULL);
     if (strcmp(what, "backends") == 0 && !health_backends_up(r))
-        http_reply_error(r, TS_E_SERVICE_UNAVAILABLE, "An identity backend does not answer.");
-    else if (strcmp(what, "live") == 0 || strcmp(what, "ready") == 0 ||
-             strcmp(what, "cluster") == 0 || strcmp(what, "backends") == 0)
-        http_reply_data(r, 200, "text/plain", (void *)"OK\n", 3, false);
-    else
-        http_reply_error(r, TS_E_NO_SUCH_KEY, "Unknown health check.");
+        return ts_error_set(e, TS_E_SERVICE_UNAVAILABLE, "An identity backend does not answer.");
+    if (strcmp(what, "live") == 0 || strcmp(what, "ready") == 0 || strcmp(what, "cluster") == 0 ||
+        strcmp(what, "backends") == 0)
+        return http_reply_data(r, 200, "text/plain", (void *)"OK\n", 3, false);
+    return ts_error_set(e, TS_E_NO_SUCH_KEY, "Unknown health check.");
 }
 
 /* The object store answers the browser login's "which buckets can these credentials list". */
@@ -264,18 +261,17 @@ static bool metrics_match(struct http_req *r)
     return strcmp(r->path, "/metrics") == 0 || strcmp(r->path, "/minio/v2/metrics/cluster") == 0;
 }
 
-static void metrics_finish(struct http_req *r)
+static int metrics_finish(struct http_req *r, struct ts_error *e)
 {
     struct buf b;
     size_t len;
+    (void)e;
     buf_init(&b, 1 << 22);
     metrics_write(&b);
     char *text = buf_take(&b, &len);
-    if (text == NULL) {
-        http_reply_error(r, TS_E_INTERNAL, NULL);
-        return;
-    }
-    http_reply_data(r, 200, "text/plain; version=0.0.4", text, len, true);
+    if (text == NULL)
+        return TS_E_INTERNAL;
+    return http_reply_data(r, 200, "text/plain; version=0.0.4", text, len, true);
 }
 
 static const struct http_route metrics_route = {

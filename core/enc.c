@@ -237,6 +237,14 @@ bool enc_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
     return CRYPTO_memcmp(a, b, alen) == 0;
 }
 
+void enc_secret_free(char *s)
+{
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
 int enc_random(void *buf, size_t n)
 {
     /* Small requests come from a per-thread buffer filled by one RAND_bytes call: each call

@@ -49,6 +49,9 @@ bool enc_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Fills buf with n cryptographically random bytes. Returns 0, or -1 (never expected). */
 int enc_random(void *buf, size_t n);
+/* Wipes a secret string (password, token, key) with OPENSSL_cleanse and frees it; NULL is
+ * fine. */
+void enc_secret_free(char *s);
 /* n random characters from alphabet (length alen) into out (n+1 bytes, NUL-terminated). */
 int enc_random_chars(char *out, size_t n, const char *alphabet, size_t alen);
 

@@ -22,7 +22,7 @@ const char *ts_err_message(int err);
  * the handler at the top turns it into a reply. */
 struct ts_error {
     int code;
-    char msg[256];
+    char msg[512];
 };
 
 /* Sets e->code and formats e->msg (truncated to fit; fmt NULL leaves it empty). Returns

@@ -203,11 +203,6 @@ int http_reply_status(const struct http_req *r, int *err)
     return r->priv->resp != NULL ? r->priv->status : 0;
 }
 
-bool http_replied(struct http_req *r)
-{
-    return r->priv->resp != NULL;
-}
-
 /* Attaches the collected headers and the request id; the response becomes the reply. */
 static int reply_set(struct http_req *r, int status, struct MHD_Response *resp,
                      const char *content_type)
@@ -375,6 +370,11 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
 }
 
 static void req_fail(struct http_req *r, int err, const char *msg);
+/* req_fail with e's message (the code's default when it has none). */
+static void req_fail_e(struct http_req *r, int err, const struct ts_error *e)
+{
+    req_fail(r, err, ts_error_msg(e));
+}
 
 /* ---- the authorization phase ---- */
 
@@ -393,6 +393,7 @@ int http_authorize(struct http_req *r, const struct http_authz *q, char *msg, si
  * buffered (second round for routes that name the operation in it). */
 static int req_authorize(struct http_req *r, bool body)
 {
+    struct ts_error e = {TS_OK, ""};
     char msg[512] = "";
     int err;
     if (r->route->no_authn || r->route->no_authz)
@@ -405,8 +406,12 @@ static int req_authorize(struct http_req *r, bool body)
         free(r->authz.owned);
         memset(&r->authz, 0, sizeof r->authz);
     }
-    err = r->route->resolve(r, msg, sizeof msg);
-    if (err == TS_OK && !(r->authz.after_body && !body))
+    err = r->route->resolve(r, &e);
+    if (err != TS_OK) {
+        req_fail_e(r, err, &e);
+        return err;
+    }
+    if (!(r->authz.after_body && !body))
         err = http_authorize(r, &r->authz, msg, sizeof msg);
     if (err != TS_OK)
         req_fail(r, err, msg[0] ? msg : NULL);
@@ -621,19 +626,20 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
     if (r->has_content_length && r->content_length > r->body_max)
         pv->body_expected = true; /* the handler may still choose a sink */
 
+    struct ts_error e = {TS_OK, ""};
     if (!r->route->no_authn && s->authn_begin) {
-        err = s->authn_begin(s->authn_ctx, r);
+        err = s->authn_begin(s->authn_ctx, r, &e);
         if (err != TS_OK) {
-            req_fail(r, err, NULL);
+            req_fail_e(r, err, &e);
             return;
         }
     }
     if (!r->authn_deferred && req_authorize(r, false) != TS_OK)
         return;
     if (!r->authn_deferred && r->route->start) {
-        err = r->route->start(r);
+        err = r->route->start(r, &e);
         if (err != TS_OK) {
-            req_fail(r, err, NULL);
+            req_fail_e(r, err, &e);
             return;
         }
     }
@@ -645,6 +651,7 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
 static void req_complete(struct http_req *r)
 {
     struct http_req_priv *pv = r->priv;
+    struct ts_error e = {TS_OK, ""};
     int err;
     if (pv->err == TS_OK && r->filter.finish) {
         err = r->filter.finish(r, r->filter.ctx);
@@ -655,11 +662,11 @@ static void req_complete(struct http_req *r)
         struct http_server *s = pv->srv;
         r->body = (uint8_t *)buf_str(&pv->body);
         r->body_len = buf_len(&pv->body);
-        err = s->authn_finish ? s->authn_finish(s->authn_ctx, r) : TS_E_INTERNAL;
+        err = s->authn_finish ? s->authn_finish(s->authn_ctx, r, &e) : TS_E_INTERNAL;
         if (err == TS_OK && req_authorize(r, false) != TS_OK)
             return;
         if (err == TS_OK && r->route->start)
-            err = r->route->start(r);
+            err = r->route->start(r, &e);
         if (err == TS_OK && pv->have_sink && buf_len(&pv->body) > 0) {
             /* The handler wants a sink after all: hand it the buffered body. */
             struct buf tmp = pv->body;
@@ -668,17 +675,18 @@ static void req_complete(struct http_req *r)
             buf_free(&tmp);
         }
         if (err != TS_OK)
-            req_fail(r, err, NULL);
+            req_fail_e(r, err, &e);
     }
     if (pv->err == TS_OK) {
         r->body = (uint8_t *)buf_str(&pv->body);
         r->body_len = buf_len(&pv->body);
         if (r->authz.after_body && req_authorize(r, true) != TS_OK)
             return;
-        if (r->route->finish)
-            r->route->finish(r);
-        if (!http_replied(r))
-            http_reply_error(r, TS_E_INTERNAL, NULL);
+        /* finish replied (TS_OK) or failed (queue answers the error); TS_OK without a reply,
+         * or no finish, is answered InternalError by queue. */
+        err = r->route->finish ? r->route->finish(r, &e) : TS_E_INTERNAL;
+        if (err != TS_OK)
+            req_fail_e(r, err, &e);
     }
 }
 

@@ -24,8 +24,10 @@
  * - route->start decides what happens to the body: stream it into a sink
  *   (http_req_set_sink) or let the server buffer it (default, up to r->body_max bytes).
  * - route->finish runs once the whole body was received and every filter finished
- *   without error; it must reply (http_reply_*). If any phase fails, the server answers
- *   with the error in the route's error style and route->finish is not called.
+ *   without error; it replies (http_reply_*) or returns an error, never both. Every phase
+ *   reports an error the same way (TS_OK or a code, with a struct ts_error carrying the
+ *   message); only the server answers errors, in the route's error style, and once a phase
+ *   failed no later phase (route->finish included) is called.
  * - route->cleanup (optional) runs when the request is done, whatever happened.
  *
  * A request is handled by one thread at a time (the HTTP thread, then for blocking requests a
@@ -42,6 +44,7 @@
 
 struct http_req;
 struct http_server;
+struct ts_error;
 
 enum http_err_style {
     HTTP_ERR_S3,   /* <Error><Code/><Message/><Resource/><RequestId/></Error> */
@@ -126,18 +129,23 @@ struct http_authz {
 };
 
 struct http_route {
-    const char *name;                   /* for logs and metrics: "s3", "sts", "admin" */
-    bool (*match)(struct http_req *r);  /* NULL matches everything */
-    int (*start)(struct http_req *r);   /* TS_OK, or an error to answer with */
-    void (*finish)(struct http_req *r); /* must reply */
+    const char *name;                  /* for logs and metrics: "s3", "sts", "admin" */
+    bool (*match)(struct http_req *r); /* NULL matches everything */
+    /* The phases below never reply with an error themselves: each returns TS_OK or an error
+     * code with e (core/err.h, zeroed by core) filled, and core alone answers it in the
+     * route's error style (e's message, or the code's default when it has none). */
+    int (*start)(struct http_req *r, struct ts_error *e); /* TS_OK, or an error */
+    /* TS_OK once it replied (http_reply_*), or an error and no reply; never both. TS_OK
+     * without a reply is answered InternalError. */
+    int (*finish)(struct http_req *r, struct ts_error *e);
     void (*cleanup)(struct http_req *r);
     enum http_err_style err_style;
     size_t body_max; /* buffered-body limit; 0 means 1 MiB */
     bool no_authn;   /* health, metrics: skip the authn hook (and authorization) */
-    /* Names the operation (see the top comment): fills r->authz; TS_OK or an error to answer
-     * with (msg, msglen: its message, optional). A route without it and without no_authn or
-     * no_authz is denied everything (fail closed). */
-    int (*resolve)(struct http_req *r, char *msg, size_t msglen);
+    /* Names the operation (see the top comment): fills r->authz; TS_OK or an error (e: its
+     * message). A route without it and without no_authn or no_authz is denied everything
+     * (fail closed). */
+    int (*resolve)(struct http_req *r, struct ts_error *e);
     bool no_authz; /* every request is public (browser login pages): no authz phase */
     /* Optional: true when this request's finish may wait (on a remote service such as an
      * LDAP directory, or on fsync). It then runs on a worker thread of this route's own pool
@@ -227,8 +235,6 @@ int http_reply_fd(struct http_req *r, int status, const char *content_type, int 
 int http_reply_head(struct http_req *r, int status, uint64_t len);
 /* Replies with an error shaped after r->route->err_style. msg NULL uses the default. */
 int http_reply_error(struct http_req *r, int err, const char *msg);
-/* Whether a reply was made. */
-bool http_replied(struct http_req *r);
 /* The status of the reply made so far (0 before any); *err (optional) gets the error that
  * http_reply_error answered with, TS_OK for other replies. For metrics of the routes. */
 int http_reply_status(const struct http_req *r, int *err);
@@ -248,8 +254,9 @@ struct http_config {
 };
 
 /* The authn hook: begin runs after routing (may set r->authn_deferred and r->filter);
- * finish runs after the buffered body when deferred. Both return TS_OK or an error. */
-typedef int (*http_authn_fn)(void *ctx, struct http_req *r);
+ * finish runs after the buffered body when deferred. Both return TS_OK or an error with e
+ * filled; neither replies. */
+typedef int (*http_authn_fn)(void *ctx, struct http_req *r, struct ts_error *e);
 
 /* The authz hook: decides q for r's principal. TS_OK allows; anything else denies (msg:
  * a message for the caller when q asks HTTP_AUTHZ_EXPLAIN). */

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -565,8 +566,7 @@ static int user_rec_put(struct iam_lmdb *st, MDB_txn *t, const char *name, const
     if (s != NULL) {
         MDB_val k = mval(name), v = mval(s);
         err = map_rc(mdb_put(t, st->dbi[DB_USERS], &k, &v, flags), "put user");
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
+        enc_secret_free(s);
     }
     return err;
 }

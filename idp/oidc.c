@@ -589,6 +589,13 @@ static json_t *decode_segment(const char *s, size_t n)
     return j;
 }
 
+json_t *oidc_token_payload(const char *token)
+{
+    const char *d1 = token != NULL ? strchr(token, '.') : NULL;
+    const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    return d2 != NULL ? decode_segment(d1 + 1, (size_t)(d2 - d1 - 1)) : NULL;
+}
+
 static bool alg_allowed(const char *alg)
 {
     static const char *const ok[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
@@ -1070,9 +1077,10 @@ static int check_names(json_t *payload, const char *iss, const char **why)
 }
 
 int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_arn,
-                bool access_token, struct idp_claims *out, const char **why)
+                bool access_token, struct idp_claims *out, struct ts_error *err)
 {
-    const char *dummy, *d1 = NULL, *d2 = NULL, *kid = NULL, *iss, *alg;
+    const char *reason = "the token is malformed", **why = &reason;
+    const char *d1 = NULL, *d2 = NULL, *kid = NULL, *iss, *alg;
     json_t *hdr = NULL, *payload = NULL;
     struct oidc_provider *p = NULL;
     struct idp_claims c;
@@ -1081,15 +1089,13 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
     int rc;
 
     memset(&c, 0, sizeof c);
-    if (why == NULL)
-        why = &dummy;
-    *why = "the token is malformed";
     if (ps == NULL || ps->n == 0) {
         *why = "no OpenID provider is configured";
-        return TS_E_STS_INVALID_PARAMETER;
+        rc = TS_E_STS_INVALID_PARAMETER;
+        goto fail;
     }
     if ((rc = check_shape(token, &len, &d1, &d2, why)) != TS_OK)
-        return rc;
+        goto fail;
     rc = TS_E_STS_INVALID_IDENTITY_TOKEN;
     hdr = decode_segment(token, (size_t)(d1 - token));
     if ((*why = check_header(hdr, access_token, &kid)) != NULL)
@@ -1113,10 +1119,11 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
         goto fail;
     }
     *out = c;
-    *why = NULL;
 fail:
     json_decref(hdr);
     json_decref(payload);
+    if (rc != TS_OK && err != NULL)
+        ts_error_set(err, rc, "%s", *why != NULL ? *why : ts_err_message(rc));
     return rc;
 }
 
@@ -1234,10 +1241,7 @@ int oidc_code_exchange(struct oidc_providers *ps, size_t i, const char *code,
     *why = NULL;
     rc = TS_OK;
 out:
-    if (pass != NULL) {
-        OPENSSL_cleanse(pass, strlen(pass));
-        free(pass);
-    }
+    enc_secret_free(pass);
     free(user);
     if (body != NULL) {
         OPENSSL_cleanse(body, len);

@@ -32,6 +32,7 @@
 #define OIDC_MAX_SKEW 60               /* seconds of clock skew for exp, nbf, iat */
 
 struct oidc_providers;
+struct json_t;
 
 /* Reads every configured provider from the environment and starts the background refresher
  * (which performs the first discovery right away, without delaying the caller). certs_dir
@@ -79,10 +80,11 @@ const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, co
  * Returns TS_OK, TS_E_STS_INVALID_IDENTITY_TOKEN, TS_E_STS_EXPIRED_TOKEN,
  * TS_E_STS_IDP_COMMUNICATION (the provider could not be reached and nothing cached can
  * decide), TS_E_STS_INVALID_PARAMETER (role_arn names no provider role and no claim-mode
- * provider exists) or TS_E_INTERNAL. *why (optional) points at a static reason, safe to show
- * the client and to log (never token material). *out is untouched on error. */
+ * provider exists) or TS_E_INTERNAL; on error, err (optional) holds that code and a reason
+ * safe to show the client and to log (never token material), as every identity backend
+ * reports (idp/idp.h). *out is untouched on error. */
 int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_arn,
-                bool access_token, struct idp_claims *out, const char **why);
+                bool access_token, struct idp_claims *out, struct ts_error *err);
 
 /* ---- the browser login's authorization-code flow (sts/login_web.c) ---- */
 
@@ -143,6 +145,10 @@ int oidc_http_request(const struct oidc_http *h, const char *url, const char *be
 /* Whether the JSON text s[0..n) nests arrays/objects deeper than max (strings are skipped
  * properly). Used before jansson sees untrusted JSON. */
 bool oidc_json_too_deep(const char *s, size_t n, int max);
+/* The payload of a compact JWS as a JSON object (jansson's json_t), decoded with
+ * oidc_verify's rules (base64url, nesting limit, no duplicate keys); NULL when it cannot be.
+ * It does not verify anything: call it on tokens oidc_verify accepted. json_decref it. */
+struct json_t *oidc_token_payload(const char *token);
 
 /* Parses a JWKS document. Keys that cjose cannot import, that are not RSA/EC, or whose
  * "use" is not "sig" are skipped. Returns a key set with a reference for the caller, or NULL

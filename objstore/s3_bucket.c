@@ -102,7 +102,10 @@ int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct p
 int s3_create_bucket_start(struct s3_ctx *c)
 {
     if (!obj_bucket_name_valid(c->bucket))
-        return TS_E_INVALID_BUCKET_NAME;
+        return s3_fail(c, TS_E_INVALID_BUCKET_NAME,
+                       "The specified bucket is not valid: a new bucket's name is 3 to 63 "
+                       "lowercase letters, digits, dots and hyphens, begins and ends with a "
+                       "letter or a digit, and is not an IP address.");
     return TS_OK;
 }
 
@@ -294,9 +297,8 @@ int s3_list_objects_v2(struct s3_ctx *c)
         long n = after ? enc_unb64(token, tl, (uint8_t *)after) : -1;
         if (n <= 0 || memchr(after, 0, (size_t)n)) {
             free(after);
-            http_reply_error(c->r, TS_E_INVALID_ARGUMENT,
-                             "The continuation token provided is incorrect");
-            return TS_OK;
+            return s3_fail(c, TS_E_INVALID_ARGUMENT,
+                           "The continuation token provided is incorrect");
         }
         after[n] = 0;
     } else if (start_after) {
@@ -361,18 +363,12 @@ int s3_put_bucket_policy(struct s3_ctx *c)
     int rc = obj_bucket_exists(c->st, c->bucket);
     if (rc != TS_OK)
         return rc;
-    if (c->r->body_len > OBJ_MAX_POLICY) {
-        http_reply_error(c->r, TS_E_MALFORMED_POLICY, "Policy exceeds the maximum allowed size");
-        return TS_OK;
-    }
-    if (c->r->body_len == 0) {
-        http_reply_error(c->r, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
-        return TS_OK;
-    }
-    if (pol_doc_parse((const char *)c->r->body, c->r->body_len, &d, err, sizeof err) != TS_OK) {
-        http_reply_error(c->r, TS_E_MALFORMED_POLICY, err[0] ? err : NULL);
-        return TS_OK;
-    }
+    if (c->r->body_len > OBJ_MAX_POLICY)
+        return s3_fail(c, TS_E_MALFORMED_POLICY, "Policy exceeds the maximum allowed size");
+    if (c->r->body_len == 0)
+        return s3_fail(c, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
+    if (pol_doc_parse((const char *)c->r->body, c->r->body_len, &d, err, sizeof err) != TS_OK)
+        return err[0] ? s3_fail(c, TS_E_MALFORMED_POLICY, err) : TS_E_MALFORMED_POLICY;
     pol_doc_free(d);
     rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
     return s3_reply_done(c, rc, 204);

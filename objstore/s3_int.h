@@ -66,6 +66,7 @@ struct s3_ctx {
     unsigned part;
     bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
     char *arn[HTTP_AUTHZ_MAX_ITEMS]; /* the resources of r->authz (owned) */
+    struct ts_error *e; /* the error of the phase running (s3_fail), for the server to answer */
 };
 
 /* s3_ops.c */
@@ -82,6 +83,11 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
                  bool list_keys);
 
 /* s3_route.c: shared helpers */
+/* Returns err with msg as its message for the reply (handlers never reply with an error). */
+int s3_fail(struct s3_ctx *c, int err, const char *msg);
+#define S3_MSG_COPY_RANGE                                                                          \
+    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "      \
+    "last are the zero-based offsets of the first and last bytes to copy"
 int s3_reply_xml(struct s3_ctx *c, int status, struct buf *b);
 int s3_reply_empty(struct s3_ctx *c, int status);
 /* rc when it is an error, else an empty reply with status. */

@@ -76,13 +76,8 @@ static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, 
     (void)arg;
     if (c->has_cs_range) {
         /* Parsed (both ends, first <= last) by the router; here only the source's size. */
-        if (c->cs_range.last >= src->size) {
-            http_reply_error(c->r, TS_E_INVALID_RANGE,
-                             "The x-amz-copy-source-range value must be of the form "
-                             "bytes=first-last where first and last are the zero-based offsets "
-                             "of the first and last bytes to copy");
-            return TS_OK;
-        }
+        if (c->cs_range.last >= src->size)
+            return s3_fail(c, TS_E_INVALID_RANGE, S3_MSG_COPY_RANGE);
         a = c->cs_range.first;
         len = c->cs_range.last - c->cs_range.first + 1;
     }

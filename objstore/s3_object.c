@@ -113,9 +113,9 @@ int s3_get_object(struct s3_ctx *c)
      * object is served with; a public object would otherwise become an HTML page of this
      * origin. */
     if ((p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS) && has_overrides(c))
-        return http_reply_error(r, TS_E_INVALID_REQUEST,
-                                "Request specific response headers cannot be used for anonymous "
-                                "GET requests.");
+        return s3_fail(c, TS_E_INVALID_REQUEST,
+                       "Request specific response headers cannot be used for anonymous "
+                       "GET requests.");
     int rc = obj_object_open(c->st, c->bucket, c->key, &m, &fd);
     if (rc != TS_OK)
         return rc;
@@ -299,11 +299,10 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
     struct obj_meta m = {0};
     uint8_t md5[16];
     if (!replace && strcmp(c->src_bucket, c->bucket) == 0 && strcmp(c->src_key, c->key) == 0) {
-        http_reply_error(c->r, TS_E_INVALID_REQUEST,
-                         "This copy request is illegal because it is trying to copy an object "
-                         "to itself without changing the object's metadata, storage class, "
-                         "website redirect location or encryption attributes.");
-        return TS_OK;
+        return s3_fail(c, TS_E_INVALID_REQUEST,
+                       "This copy request is illegal because it is trying to copy an object "
+                       "to itself without changing the object's metadata, storage class, "
+                       "website redirect location or encryption attributes.");
     }
     int rc = replace ? s3_meta_from_req(c, &m) : obj_meta_copy(&m, src);
     /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */

@@ -23,8 +23,10 @@ static int s3_check_names(struct s3_ctx *c)
     int rc = TS_OK;
     if (c->op->flags & S3_F_UPLOAD)
         rc = obj_check_upload_id(http_req_query(r, "uploadId"));
-    if (rc == TS_OK && (c->op->flags & S3_F_PART))
-        rc = obj_check_part_number(http_req_query(r, "partNumber"), &c->part);
+    if (rc == TS_OK && (c->op->flags & S3_F_PART) &&
+        obj_check_part_number(http_req_query(r, "partNumber"), &c->part) != TS_OK)
+        return s3_fail(c, TS_E_INVALID_ARGUMENT,
+                       "Part number must be an integer between 1 and 10000, inclusive");
     if (rc == TS_OK && c->key != NULL)
         rc = obj_check_version_id(http_req_query(r, "versionId"));
     if (rc == TS_OK && (c->op->flags & S3_F_COPY))
@@ -36,7 +38,7 @@ static int s3_check_names(struct s3_ctx *c)
         if (range != NULL) {
             if (!s3_range_parse(range, &c->cs_range) || !c->cs_range.has_first ||
                 !c->cs_range.has_last)
-                rc = TS_E_INVALID_ARGUMENT;
+                rc = s3_fail(c, TS_E_INVALID_ARGUMENT, S3_MSG_COPY_RANGE);
             else
                 c->has_cs_range = true;
         }
@@ -46,7 +48,7 @@ static int s3_check_names(struct s3_ctx *c)
 
 /* route->resolve: the bucket and key of the path, the operation of the s3_ops table, every
  * name checked, and the authorization the operation asks for (s3_authz_declare). */
-static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
+static int s3_resolve(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = calloc(1, sizeof *c);
     enum s3_scope scope = S3_SVC;
@@ -55,6 +57,7 @@ static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
         return TS_E_INTERNAL;
     r->hctx = c;
     c->r = r;
+    c->e = e;
     c->st = r->route->ctx;
     if (r->path == NULL || r->path[0] != '/')
         return TS_E_INVALID_URI;
@@ -86,8 +89,12 @@ static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
     /* Every name is checked here, with the rules the store applies (obj_int.h), before the
      * operation is authorized or anything is looked up. */
     rc = c->key ? obj_check_key(c->key) : TS_OK;
-    if (rc == TS_OK && c->bucket)
-        rc = obj_check_bucket(c->bucket);
+    if (rc == TS_E_INVALID_URI)
+        return s3_fail(c, rc, "Object keys must be valid UTF-8.");
+    if (rc == TS_OK && c->bucket && obj_check_bucket(c->bucket) != TS_OK)
+        return s3_fail(c, TS_E_INVALID_BUCKET_NAME,
+                       "The specified bucket is not valid: a bucket name is 3 to 63 letters, "
+                       "digits, dots, hyphens and underscores.");
     if (rc != TS_OK)
         return rc;
     c->op = s3_op_find(r, scope);
@@ -98,20 +105,21 @@ static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
 }
 
 /* route->start, once the authz phase allowed the operation. */
-static int s3_start(struct http_req *r)
+static int s3_start(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
     if (c == NULL || c->op == NULL)
         return TS_E_INTERNAL;
+    c->e = e;
     return c->op->start ? c->op->start(c) : TS_OK;
 }
 
-static void s3_finish(struct http_req *r)
+/* route->finish: the operation replied (TS_OK) or returns the error the server answers. */
+static int s3_finish(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
-    int rc = c->op->finish(c);
-    if (!http_replied(r))
-        http_reply_error(r, rc == TS_OK ? TS_E_INTERNAL : rc, NULL);
+    c->e = e;
+    return c->op->finish(c);
 }
 
 static void s3_cleanup(struct http_req *r)
@@ -161,6 +169,11 @@ void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_e
 }
 
 /* ---- helpers ---- */
+
+int s3_fail(struct s3_ctx *c, int err, const char *msg)
+{
+    return c->e != NULL ? ts_error_set(c->e, err, "%s", msg) : err;
+}
 
 int s3_reply_xml(struct s3_ctx *c, int status, struct buf *b)
 {
@@ -303,7 +316,7 @@ int s3_stream_body(struct s3_ctx *c, uint64_t max)
         char *end;
         len = strtoull(dl, &end, 10);
         if (*dl == 0 || *end)
-            return TS_E_INVALID_ARGUMENT;
+            return s3_fail(c, TS_E_INVALID_ARGUMENT, "Invalid x-amz-decoded-content-length.");
     } else if (r->has_content_length) {
         len = r->content_length;
     } else if (te && strcasestr(te, "chunked")) {

@@ -245,16 +245,10 @@ void pol_principal_free(struct pol_principal *p)
     free(p->role_arn);
     free(p->parent);
     free(p->source);
-    for (size_t i = 0; i < p->policies.n; i++)
-        free(p->policies.v[i]);
-    free(p->policies.v);
+    iam_strv_free(&p->policies);
     free(p->session_policy);
     pol_doc_free(p->session_doc);
-    for (size_t i = 0; i < p->nclaims; i++) {
-        free(p->claims[i].key);
-        free(p->claims[i].value);
-    }
-    free(p->claims);
+    http_kv_free(p->claims, p->nclaims);
     free(p->session_name);
     free(p);
 }

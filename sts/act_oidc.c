@@ -29,40 +29,6 @@
 
 #define TAGS_CLAIM "https://aws.amazon.com/tags"
 
-/* The payload of a compact JWS whose signature was already verified (oidc_verify), as JSON;
- * NULL when it cannot be decoded. */
-static json_t *token_payload(const char *token)
-{
-    const char *d1 = strchr(token, '.'), *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
-    size_t n, i, o = 0;
-    char *b64;
-    uint8_t *raw;
-    long len;
-    json_t *j = NULL;
-
-    if (d1 == NULL || d2 == NULL)
-        return NULL;
-    n = (size_t)(d2 - d1 - 1);
-    b64 = malloc(n + 4);
-    raw = malloc(n + 4);
-    if (b64 != NULL && raw != NULL) {
-        for (i = 0; i < n; i++)
-            b64[o++] = d1[1 + i] == '-' ? '+' : d1[1 + i] == '_' ? '/' : d1[1 + i];
-        while (o % 4 != 0)
-            b64[o++] = '=';
-        len = enc_unb64(b64, o, raw);
-        if (len >= 0)
-            j = json_loadb((const char *)raw, (size_t)len, 0, NULL);
-    }
-    free(b64);
-    free(raw);
-    if (j != NULL && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
 static bool tag_text_ok(const char *s, size_t max, bool empty_ok)
 {
     size_t n = strlen(s);
@@ -164,25 +130,23 @@ static int oidc_authenticate(void *arg, const struct idp_input *in, struct idp_c
                              struct ts_error *err)
 {
     const struct oidc_backend *ob = arg;
-    const char *role_arn = in->tessera_role ? NULL : in->role_arn, *why = NULL;
+    const char *role_arn = in->tessera_role ? NULL : in->role_arn;
     /* A tessera role: the token's provider is chosen by its issuer, not by the RoleArn. */
     int rc = oidc_verify(ob->ps, idp_input_param(in, token_param(ob)), role_arn, ob->client_grants,
-                         out, &why);
+                         out, err);
 
     if (rc == TS_E_STS_INVALID_PARAMETER && role_arn != NULL)
         return ts_error_set(err, rc, "Role %.200s does not exist", role_arn);
-    if (rc != TS_OK) {
-        LOG_DEBUG_EV("sts.oidc", "token refused: %s", why ? why : ts_err_code(rc));
-        return ts_error_set(err, rc, "%s", why != NULL ? why : ts_err_message(rc));
-    }
-    return TS_OK;
+    if (rc != TS_OK)
+        LOG_DEBUG_EV("sts.oidc", "token refused: %s", err->msg);
+    return rc;
 }
 
 static long oidc_session_tags(void *arg, const struct idp_input *in, struct http_kv *tags,
                               size_t max, void **hold, struct ts_error *err)
 {
     const struct oidc_backend *ob = arg;
-    json_t *payload = token_payload(idp_input_param(in, token_param(ob)));
+    json_t *payload = oidc_token_payload(idp_input_param(in, token_param(ob)));
     const char *why = NULL;
     long n;
 

@@ -6,8 +6,8 @@
  * sts_federate (sts/federate.c) with the action's identity backend -- the static-user one for
  * AssumeRole, the others plugged in by the composition root with sts_set_backend()
  * (NotImplemented until then). Responses follow the STS API reference byte for byte (no XML
- * declaration, the 2011-06-15 namespace); errors travel up as a struct ts_error and only
- * sts_finish turns them into a reply (http_reply_error with the route's STS style).
+ * declaration, the 2011-06-15 namespace); errors travel up as a struct ts_error, which
+ * sts_finish returns to the server, the only one to answer them (in the route's STS style).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -72,7 +72,7 @@ void sts_params_cleanup(struct sts_params *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free(p->kv[i].key);
-        sts_secret_free(p->kv[i].value); /* may be a password (LDAPPassword) or a token */
+        enc_secret_free(p->kv[i].value); /* may be a password (LDAPPassword) or a token */
     }
     free(p->kv);
     p->kv = NULL;
@@ -436,8 +436,9 @@ static bool sts_match(struct http_req *r)
     return http_req_query(r, "Action") != NULL;
 }
 
-static int sts_start(struct http_req *r)
+static int sts_start(struct http_req *r, struct ts_error *e)
 {
+    (void)r, (void)e;
     return TS_OK; /* buffered body (route body_max) */
 }
 
@@ -452,22 +453,20 @@ int sts_request_params(struct http_req *r, struct sts_params *p)
     return rc;
 }
 
-static void sts_finish(struct http_req *r)
+/* route->finish: nothing below replied when rc != TS_OK; the server answers e. */
+static int sts_finish(struct http_req *r, struct ts_error *e)
 {
     struct sts_ctx *c = r->route->ctx;
     struct sts_params p = {0};
-    struct ts_error err = {TS_OK, ""};
     int rc = sts_request_params(r, &p);
 
     if (rc != TS_OK)
-        ts_error_set(&err, rc, NULL);
+        ts_error_set(e, rc, NULL);
     else
-        rc = dispatch(c, r, &p, &err);
-    /* Only here does an error become a reply: nothing below replied when rc != TS_OK. */
-    if (rc != TS_OK)
-        http_reply_error(r, rc, ts_error_msg(&err));
+        rc = dispatch(c, r, &p, e);
     count_refusal(sts_action_find(sts_param(&p, "Action")), rc);
     sts_params_cleanup(&p);
+    return rc;
 }
 
 /* The federation actions that may wait on their identity provider (LDAP binds and searches,

@@ -24,9 +24,10 @@
 
 static const struct admin_endpoint admin_endpoints[] = {
     {"GET", "users", "admin:ListUsers", admin_user_list, 0, NULL, NULL},
-    {"PUT", "users/*", "admin:CreateUser", admin_user_add, ADMIN_JSON, "user", "user.add"},
-    {"PUT", "users/*/secret", "admin:UpdateUser", admin_user_set_secret, ADMIN_JSON | ADMIN_SELF,
-     "user", "user.set-secret"},
+    {"PUT", "users/*", "admin:CreateUser", admin_user_put, ADMIN_JSON | ADMIN_ADD, "user",
+     "user.add"},
+    {"PUT", "users/*/secret", "admin:UpdateUser", admin_user_put, ADMIN_JSON | ADMIN_SELF, "user",
+     "user.set-secret"},
     {"GET", "users/*", "admin:GetUser", admin_user_info, 0, "user", NULL},
     {"DELETE", "users/*", "admin:DeleteUser", admin_user_remove, 0, "user", "user.remove"},
     {"POST", "users/*/enable", "admin:EnableUser", admin_user_enable, 0, "user", "user.enable"},
@@ -35,18 +36,18 @@ static const struct admin_endpoint admin_endpoints[] = {
     {"GET", "groups/*", "admin:GetGroup", admin_group_info, 0, "group", NULL},
     {"DELETE", "groups/*", "admin:RemoveUserFromGroup", admin_group_remove, 0, "group",
      "group.remove"},
-    {"POST", "groups/*/add-members", "admin:AddUserToGroup", admin_group_add_members, ADMIN_JSON,
-     "group", "group.add"},
-    {"POST", "groups/*/remove-members", "admin:RemoveUserFromGroup", admin_group_remove_members,
+    {"POST", "groups/*/add-members", "admin:AddUserToGroup", admin_group_members,
+     ADMIN_JSON | ADMIN_ADD, "group", "group.add"},
+    {"POST", "groups/*/remove-members", "admin:RemoveUserFromGroup", admin_group_members,
      ADMIN_JSON, "group", "group.remove_members"},
     {"GET", "policies", "admin:ListUserPolicies", admin_policy_list, 0, NULL, NULL},
     {"PUT", "policies/*", "admin:CreatePolicy", admin_policy_create, 0, "policy", "policy.create"},
     {"GET", "policies/*", "admin:GetPolicy", admin_policy_info, 0, "policy", NULL},
     {"DELETE", "policies/*", "admin:DeletePolicy", admin_policy_remove, 0, "policy",
      "policy.remove"},
-    {"POST", "policies/*/attach", "admin:AttachUserOrGroupPolicy", admin_policy_attach, ADMIN_JSON,
-     "policy", "policy.attach"},
-    {"POST", "policies/*/detach", "admin:AttachUserOrGroupPolicy", admin_policy_detach, ADMIN_JSON,
+    {"POST", "policies/*/attach", "admin:AttachUserOrGroupPolicy", admin_policy_attach,
+     ADMIN_JSON | ADMIN_ADD, "policy", "policy.attach"},
+    {"POST", "policies/*/detach", "admin:AttachUserOrGroupPolicy", admin_policy_attach, ADMIN_JSON,
      "policy", "policy.detach"},
     {"POST", "sts/revoke", "admin:RevokeTokens", admin_sts_revoke, ADMIN_JSON, NULL, "sts.revoke"},
     {"POST", "sts/rotate-key", "admin:RotateTokenKey", admin_sts_rotate_key, 0, NULL,
@@ -57,9 +58,9 @@ static const struct admin_endpoint admin_endpoints[] = {
     {"DELETE", "roles/*", "admin:DeleteRole", admin_role_remove, 0, "role", "role.remove"},
     {"PUT", "roles/*/trust", "admin:UpdateRoleTrust", admin_role_set_trust, 0, "role",
      "role.trust"},
-    {"POST", "roles/*/attach", "admin:AttachRolePolicy", admin_role_attach, ADMIN_JSON, "role",
-     "role.attach"},
-    {"POST", "roles/*/detach", "admin:AttachRolePolicy", admin_role_detach, ADMIN_JSON, "role",
+    {"POST", "roles/*/attach", "admin:AttachRolePolicy", admin_role_attach, ADMIN_JSON | ADMIN_ADD,
+     "role", "role.attach"},
+    {"POST", "roles/*/detach", "admin:AttachRolePolicy", admin_role_attach, ADMIN_JSON, "role",
      "role.detach"},
 };
 
@@ -87,6 +88,34 @@ int admin_fail(struct admin_call *c, int err, const char *fmt, ...)
 int admin_done(struct admin_call *c, const char *k1, const char *v1, const char *k2)
 {
     c->out = json_pack("{s:s, s:b}", k1, v1, k2, 1);
+    return c->out != NULL ? TS_OK : TS_E_INTERNAL;
+}
+
+int admin_list_out(struct admin_call *c, const char *key, struct iam_strv *names, json_t *arr,
+                   json_t *(*item)(struct admin_call *c, const char *name))
+{
+    for (size_t i = 0; arr != NULL && i < names->n; i++) {
+        json_t *j = item(c, names->v[i]);
+        if (j != NULL)
+            json_array_append_new(arr, j);
+    }
+    iam_strv_free(names);
+    c->out = json_pack("{s:o}", key, arr != NULL ? arr : json_array());
+    return TS_OK;
+}
+
+bool admin_adds(const struct admin_call *c)
+{
+    return c->ep != NULL && (c->ep->flags & ADMIN_ADD) != 0;
+}
+
+int admin_attach_done(struct admin_call *c, const char *k1, const char *v1, const char *k2,
+                      const char *v2)
+{
+    c->audit[0] = k2;
+    c->audit[1] = v2;
+    c->out =
+        json_pack("{s:s, s:s, s:b}", k1, v1, k2, v2, admin_adds(c) ? "attached" : "detached", 1);
     return c->out != NULL ? TS_OK : TS_E_INTERNAL;
 }
 
@@ -152,33 +181,35 @@ static void admin_audit(struct admin_call *c, int rc)
               c->audit[3], c->audit[4], c->audit[5], NULL);
 }
 
+/* c's error rc into e (c->msg, or the code's default), for the server to answer. */
+static int call_error(const struct admin_call *c, int rc, struct ts_error *e)
+{
+    return c != NULL && c->msg[0] ? ts_error_set(e, rc, "%s", c->msg) : ts_error_set(e, rc, NULL);
+}
+
 /* route->finish: the endpoint was found and authorized by the authz phase. */
-static void admin_finish(struct http_req *r)
+static int admin_finish(struct http_req *r, struct ts_error *e)
 {
     struct admin_call *c = r->hctx;
     const struct admin_endpoint *ep = c != NULL ? c->ep : NULL;
     char *s;
     int rc;
 
-    if (ep == NULL) { /* an unknown endpoint that the authz phase let through (root) */
-        http_reply_error(r, c != NULL && c->unknown ? c->unknown : TS_E_INTERNAL,
-                         c != NULL && c->msg[0] ? c->msg : NULL);
-        return;
-    }
+    if (ep == NULL) /* an unknown endpoint that the authz phase let through (root) */
+        return call_error(c, c != NULL && c->unknown ? c->unknown : TS_E_INTERNAL, e);
     rc = (ep->flags & ADMIN_JSON) ? body_object(c) : TS_OK;
     if (rc == TS_OK)
         rc = ep->handler(c);
     if (rc == TS_OK && (s = json_dumps(c->out, JSON_COMPACT)) != NULL) {
         admin_audit(c, TS_OK);
-        http_reply_data(r, 200, "application/json", s, strlen(s), true);
-        return;
+        return http_reply_data(r, 200, "application/json", s, strlen(s), true);
     }
     if (rc == TS_OK)
         rc = TS_E_INTERNAL;
     if (rc == TS_E_NO_SUCH_ENTITY && c->msg[0] == '\0' && ep->what != NULL && c->name != NULL)
         admin_fail(c, rc, "%s %s does not exist", ep->what, c->name);
     admin_audit(c, rc);
-    http_reply_error(r, rc, c->msg[0] ? c->msg : NULL);
+    return call_error(c, rc, e);
 }
 
 /* Whether the call's segments match pattern; sets c->name for a '*'. */
@@ -257,7 +288,7 @@ static const struct admin_endpoint *endpoint_find(struct admin_call *c)
 /* route->resolve: the endpoint, and its admin:* action for the authz phase. Anonymous and
  * temporary callers learn nothing about the endpoints: an unknown one asks admin:*, which
  * they are denied like any other. */
-static int admin_resolve(struct http_req *r, char *msg, size_t msglen)
+static int admin_resolve(struct http_req *r, struct ts_error *e)
 {
     const struct pol_principal *p = r->principal;
     struct http_authz *q = &r->authz;
@@ -268,10 +299,8 @@ static int admin_resolve(struct http_req *r, char *msg, size_t msglen)
     r->hctx = c;
     c->r = r;
     c->api = r->route->ctx;
-    if (c->api == NULL) {
-        snprintf(msg, msglen, "the admin API is not available");
-        return TS_E_SERVICE_UNAVAILABLE;
-    }
+    if (c->api == NULL)
+        return ts_error_set(e, TS_E_SERVICE_UNAVAILABLE, "the admin API is not available");
     c->path = strdup(r->path + sizeof(ADMIN_API_PREFIX) - 1);
     if (c->path == NULL)
         return TS_E_INTERNAL;
@@ -280,10 +309,8 @@ static int admin_resolve(struct http_req *r, char *msg, size_t msglen)
         c->unknown = admin_fail(c, TS_E_INVALID_REQUEST, "unknown admin API endpoint %s %s",
                                 r->method, r->path);
     if (c->ep == NULL && p != NULL &&
-        (p->type == POL_PRINCIPAL_ROOT || p->type == POL_PRINCIPAL_USER)) {
-        snprintf(msg, msglen, "%s", c->msg);
-        return c->unknown;
-    }
+        (p->type == POL_PRINCIPAL_ROOT || p->type == POL_PRINCIPAL_USER))
+        return call_error(c, c->unknown, e);
     q->op = c->ep != NULL ? c->ep->action : "admin:*";
     q->flags = HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_STATIC | HTTP_AUTHZ_EXPLAIN;
     q->self = c->ep != NULL && (c->ep->flags & ADMIN_SELF) ? c->name : NULL;

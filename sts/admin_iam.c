@@ -37,31 +37,30 @@ static int user_out(struct admin_call *c)
     return err;
 }
 
+/* A user of the listing; NULL when removed meanwhile. */
+static json_t *user_item(struct admin_call *c, const char *name)
+{
+    struct iam_user u = {0};
+    json_t *j;
+    if (iam_user_get(c->api->st, name, &u) != TS_OK)
+        return NULL;
+    j = user_json(&u);
+    iam_user_cleanup(&u);
+    return j;
+}
+
 int admin_user_list(struct admin_call *c)
 {
     struct iam_strv names = {0};
-    json_t *arr;
     int err = iam_user_list(c->api->st, &names);
-
-    if (err != TS_OK)
-        return err;
-    arr = json_array();
-    for (size_t i = 0; arr != NULL && i < names.n; i++) {
-        struct iam_user u = {0};
-        if (iam_user_get(c->api->st, names.v[i], &u) != TS_OK)
-            continue; /* removed meanwhile */
-        json_array_append_new(arr, user_json(&u));
-        iam_user_cleanup(&u);
-    }
-    iam_strv_free(&names);
-    c->out = json_pack("{s:o}", "users", arr != NULL ? arr : json_array());
-    return TS_OK;
+    return err != TS_OK ? err : admin_list_out(c, "users", &names, json_array(), user_item);
 }
 
 /* PUT users/NAME (create only) and PUT users/NAME/secret (replace the secret of an existing
  * user): the two never share an action, so that admin:CreateUser cannot take over an account. */
-static int user_put(struct admin_call *c, bool create)
+int admin_user_put(struct admin_call *c)
 {
+    bool create = admin_adds(c);
     const struct pol_principal *p = c->r->principal;
     const char *msg = NULL, *secret = admin_body_str(c, "secretKey");
     int err;
@@ -84,16 +83,6 @@ static int user_put(struct admin_call *c, bool create)
                           "(admin:UpdateUser)",
                           c->name);
     return err == TS_OK ? user_out(c) : err;
-}
-
-int admin_user_add(struct admin_call *c)
-{
-    return user_put(c, true);
-}
-
-int admin_user_set_secret(struct admin_call *c)
-{
-    return user_put(c, false);
 }
 
 int admin_user_info(struct admin_call *c)
@@ -177,8 +166,9 @@ static int body_members(struct admin_call *c, bool may_be_empty, const char ***o
 }
 
 /* Adds (add) or removes the body's members. */
-static int group_members(struct admin_call *c, bool add)
+int admin_group_members(struct admin_call *c)
 {
+    bool add = admin_adds(c);
     const char **members = NULL;
     size_t n = 0;
     int err = body_members(c, add, &members, &n);
@@ -203,16 +193,6 @@ static int group_members(struct admin_call *c, bool add)
     return err == TS_OK ? group_out(c) : err;
 }
 
-int admin_group_add_members(struct admin_call *c)
-{
-    return group_members(c, true);
-}
-
-int admin_group_remove_members(struct admin_call *c)
-{
-    return group_members(c, false);
-}
-
 int admin_group_remove(struct admin_call *c)
 {
     int err = iam_group_remove(c->api->st, c->name, NULL, 0);
@@ -223,6 +203,14 @@ int admin_group_remove(struct admin_call *c)
 }
 
 /* ---- policies ---- */
+
+/* A stored policy of the listing (the canned ones come first, once). */
+static json_t *policy_item(struct admin_call *c, const char *name)
+{
+    (void)c;
+    return pol_canned_json(name) == NULL ? json_pack("{s:s, s:b}", "name", name, "canned", 0)
+                                         : NULL;
+}
 
 int admin_policy_list(struct admin_call *c)
 {
@@ -237,12 +225,7 @@ int admin_policy_list(struct admin_call *c)
         if (pol_canned_json(canned_names[i]) != NULL)
             json_array_append_new(arr,
                                   json_pack("{s:s, s:b}", "name", canned_names[i], "canned", 1));
-    for (size_t i = 0; arr != NULL && i < names.n; i++)
-        if (pol_canned_json(names.v[i]) == NULL)
-            json_array_append_new(arr, json_pack("{s:s, s:b}", "name", names.v[i], "canned", 0));
-    iam_strv_free(&names);
-    c->out = json_pack("{s:o}", "policies", arr != NULL ? arr : json_array());
-    return TS_OK;
+    return admin_list_out(c, "policies", &names, arr, policy_item);
 }
 
 int admin_policy_info(struct admin_call *c)
@@ -345,11 +328,11 @@ static int attach_target(struct admin_call *c, size_t *k, const char **target)
     return TS_OK;
 }
 
-static int attach_detach(struct admin_call *c, bool attach)
+int admin_policy_attach(struct admin_call *c)
 {
     const char *target = NULL;
     size_t k = 0;
-    bool exists = true;
+    bool exists = true, attach = admin_adds(c);
     int err = attach_target(c, &k, &target);
 
     if (err == TS_OK && attach)
@@ -369,19 +352,5 @@ static int attach_detach(struct admin_call *c, bool attach)
         return admin_fail(c, err, "invalid %s or policy name", attach_kinds[k].what);
     if (err != TS_OK)
         return err;
-    c->audit[0] = attach_kinds[k].key;
-    c->audit[1] = target;
-    c->out = json_pack("{s:s, s:s, s:b}", "policy", c->name, attach_kinds[k].key, target,
-                       attach ? "attached" : "detached", 1);
-    return TS_OK;
-}
-
-int admin_policy_attach(struct admin_call *c)
-{
-    return attach_detach(c, true);
-}
-
-int admin_policy_detach(struct admin_call *c)
-{
-    return attach_detach(c, false);
+    return admin_attach_done(c, "policy", c->name, attach_kinds[k].key, target);
 }

@@ -44,6 +44,9 @@ typedef int (*admin_handler)(struct admin_call *c);
 
 #define ADMIN_JSON 1u /* the body must be a JSON object (c->body) */
 #define ADMIN_SELF 2u /* a static user may call it on itself (its own secret) */
+#define ADMIN_ADD                                                                                  \
+    4u /* the handler's adding form (create, add members, attach); without it the                  \
+          other (set secret, remove members, detach): admin_adds() */
 
 struct admin_endpoint {
     const char *method;
@@ -61,6 +64,17 @@ int admin_fail(struct admin_call *c, int err, const char *fmt, ...)
 /* c->out = {k1: v1, k2: true} (a common reply: {"name": N, "removed": true}). TS_OK or
  * TS_E_INTERNAL. */
 int admin_done(struct admin_call *c, const char *k1, const char *v1, const char *k2);
+/* The reply of a listing: c->out = {key: [item(c, name) for each of names, after the entries
+ * already in arr]}; names for which item returns NULL (removed meanwhile) are left out. Frees
+ * names; takes arr (NULL: out of memory, an empty list). Returns TS_OK. */
+int admin_list_out(struct admin_call *c, const char *key, struct iam_strv *names, json_t *arr,
+                   json_t *(*item)(struct admin_call *c, const char *name));
+/* Whether c's endpoint is the adding form of its handler (ADMIN_ADD). */
+bool admin_adds(const struct admin_call *c);
+/* The reply of an attach or detach: c->out = {k1: v1, k2: v2, "attached"|"detached": true},
+ * and k2 = v2 in the audit line. TS_OK or TS_E_INTERNAL. */
+int admin_attach_done(struct admin_call *c, const char *k1, const char *v1, const char *k2,
+                      const char *v2);
 json_t *admin_strv_json(const struct iam_strv *sv);
 /* A string member of the body, or NULL. */
 const char *admin_body_str(struct admin_call *c, const char *key);
@@ -69,8 +83,7 @@ int admin_policy_exists(struct admin_call *c, const char *name, bool *exists);
 
 /* admin_iam.c */
 int admin_user_list(struct admin_call *c);
-int admin_user_add(struct admin_call *c);
-int admin_user_set_secret(struct admin_call *c);
+int admin_user_put(struct admin_call *c); /* ADMIN_ADD: create; else set the secret */
 int admin_user_info(struct admin_call *c);
 int admin_user_remove(struct admin_call *c);
 int admin_user_enable(struct admin_call *c);
@@ -78,14 +91,12 @@ int admin_user_disable(struct admin_call *c);
 int admin_group_list(struct admin_call *c);
 int admin_group_info(struct admin_call *c);
 int admin_group_remove(struct admin_call *c);
-int admin_group_add_members(struct admin_call *c);
-int admin_group_remove_members(struct admin_call *c);
+int admin_group_members(struct admin_call *c); /* ADMIN_ADD: add; else remove */
 int admin_policy_list(struct admin_call *c);
 int admin_policy_create(struct admin_call *c);
 int admin_policy_info(struct admin_call *c);
 int admin_policy_remove(struct admin_call *c);
-int admin_policy_attach(struct admin_call *c);
-int admin_policy_detach(struct admin_call *c);
+int admin_policy_attach(struct admin_call *c); /* ADMIN_ADD: attach; else detach */
 
 /* admin_roles.c */
 int admin_sts_revoke(struct admin_call *c);
@@ -95,7 +106,6 @@ int admin_role_create(struct admin_call *c);
 int admin_role_info(struct admin_call *c);
 int admin_role_remove(struct admin_call *c);
 int admin_role_set_trust(struct admin_call *c);
-int admin_role_attach(struct admin_call *c);
-int admin_role_detach(struct admin_call *c);
+int admin_role_attach(struct admin_call *c); /* ADMIN_ADD: attach; else detach */
 
 #endif

@@ -70,20 +70,17 @@ static json_t *role_json(const char *name)
     return json_pack("{s:s, s:s}", "name", name, "arn", arn);
 }
 
+static json_t *role_item(struct admin_call *c, const char *name)
+{
+    (void)c;
+    return role_json(name);
+}
+
 int admin_role_list(struct admin_call *c)
 {
     struct iam_strv names = {0};
-    json_t *arr;
     int err = pol_role_list(c->api->st, &names);
-
-    if (err != TS_OK)
-        return err;
-    arr = json_array();
-    for (size_t i = 0; arr != NULL && i < names.n; i++)
-        json_array_append_new(arr, role_json(names.v[i]));
-    iam_strv_free(&names);
-    c->out = json_pack("{s:o}", "roles", arr != NULL ? arr : json_array());
-    return TS_OK;
+    return err != TS_OK ? err : admin_list_out(c, "roles", &names, json_array(), role_item);
 }
 
 static int role_put(struct admin_call *c, bool replace)
@@ -151,10 +148,10 @@ int admin_role_remove(struct admin_call *c)
     return err == TS_OK ? admin_done(c, "name", c->name, "removed") : err;
 }
 
-static int role_attach_detach(struct admin_call *c, bool attach)
+int admin_role_attach(struct admin_call *c)
 {
     const char *policy = admin_body_str(c, "policy");
-    bool exists = true;
+    bool exists = true, attach = admin_adds(c);
     int err;
 
     if (policy == NULL || policy[0] == '\0')
@@ -174,19 +171,5 @@ static int role_attach_detach(struct admin_call *c, bool attach)
         return admin_fail(c, err, "invalid policy name %s", policy);
     if (err != TS_OK)
         return err;
-    c->audit[0] = "policy";
-    c->audit[1] = policy;
-    c->out = json_pack("{s:s, s:s, s:b}", "role", c->name, "policy", policy,
-                       attach ? "attached" : "detached", 1);
-    return TS_OK;
-}
-
-int admin_role_attach(struct admin_call *c)
-{
-    return role_attach_detach(c, true);
-}
-
-int admin_role_detach(struct admin_call *c)
-{
-    return role_attach_detach(c, false);
+    return admin_attach_done(c, "role", c->name, "policy", policy);
 }

@@ -17,9 +17,9 @@
  * does not cover (UNSIGNED-PAYLOAD, STREAMING-*) are for the S3 route only: STS and the
  * admin API take SigV4 header authentication whose payload hash is the body's (a declared
  * hex hash is checked against the body by the filter, else the body is hashed at finish).
- * Errors are answered here with a precise message in the route's style (STS routes get
- * InvalidClientTokenId / ExpiredToken, S3 routes InvalidAccessKeyId / InvalidToken /
- * ExpiredToken) and returned to the server.
+ * Errors go back to the server (which alone answers them) as a code in the route's terms (STS
+ * routes get InvalidClientTokenId / ExpiredToken, S3 routes InvalidAccessKeyId / InvalidToken
+ * / ExpiredToken) with a precise message in a struct ts_error.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,13 +58,12 @@ static int map_err(const struct http_req *r, int err)
     }
 }
 
-/* Answers the error now (so the message survives) and returns it for the server. */
-static int fail(struct http_req *r, int err, const char *msg)
+/* Fills e with the error in the route's codes and msg (NULL: the code's default) and returns
+ * it; the server answers it. */
+static int fail(struct http_req *r, struct ts_error *e, int err, const char *msg)
 {
-    err = map_err(r, err);
-    if (!http_replied(r))
-        http_reply_error(r, err, msg);
-    return err;
+    return msg != NULL ? ts_error_set(e, map_err(r, err), "%s", msg)
+                       : ts_error_set(e, map_err(r, err), NULL);
 }
 
 static char *xstrdup(const char *s, int *bad)
@@ -363,16 +362,16 @@ static bool is_hex64(const char *s)
 /* Off S3: no presigned query, and x-amz-content-sha256 (when sent) the hex SHA-256 of the
  * body (checked by the body filter); without it the body is hashed by authn finish. Never
  * UNSIGNED-PAYLOAD or a STREAMING-* form. */
-static int strict_route_ok(struct http_req *r, const struct sigv4_auth *a)
+static int strict_route_ok(struct http_req *r, struct ts_error *e, const struct sigv4_auth *a)
 {
     if (s3_route(r))
         return TS_OK;
     if (a->presigned)
-        return fail(r, TS_E_ACCESS_DENIED,
+        return fail(r, e, TS_E_ACCESS_DENIED,
                     "STS and the admin API accept Signature Version 4 in the Authorization "
                     "header only, not presigned URLs.");
     if (a->content_sha256 != NULL && !is_hex64(a->content_sha256))
-        return fail(r, TS_E_ACCESS_DENIED,
+        return fail(r, e, TS_E_ACCESS_DENIED,
                     "STS and the admin API require a signed payload: x-amz-content-sha256, "
                     "when sent, must be the hex SHA-256 of the body.");
     return TS_OK;
@@ -387,45 +386,45 @@ static void set_principal(struct http_req *r, struct pol_principal *p)
 }
 
 /* The end of every verification: on TS_OK p becomes the request's principal, otherwise the
- * error rc is replied with a's message. Takes p and secret. */
-static int adopt(struct http_req *r, int rc, const struct sigv4_auth *a, struct pol_principal *p,
-                 char *secret)
+ * error rc goes into e with a's message. Takes p and secret. */
+static int adopt(struct http_req *r, struct ts_error *e, int rc, const struct sigv4_auth *a,
+                 struct pol_principal *p, char *secret)
 {
     if (rc != TS_OK) {
-        rc = fail(r, rc, a->err_msg);
+        rc = fail(r, e, rc, a->err_msg);
     } else {
         set_principal(r, p);
         p = NULL;
     }
-    sts_secret_free(secret);
+    enc_secret_free(secret);
     pol_principal_free(p);
     return rc;
 }
 
 /* Parses, checks the service and resolves the signer. */
-static int begin_common(struct sts_ctx *c, struct http_req *r, struct sigv4_auth *a, time_t now,
-                        struct pol_principal **p, char **secret)
+static int begin_common(struct sts_ctx *c, struct http_req *r, struct ts_error *e,
+                        struct sigv4_auth *a, time_t now, struct pol_principal **p, char **secret)
 {
     const char *msg = NULL;
     int rc = sigv4_parse(r, a);
     if (rc == SIGV4_NONE || rc == SIGV4_V2)
         return rc;
     if (rc != TS_OK)
-        return fail(r, rc, a->err_msg);
+        return fail(r, e, rc, a->err_msg);
     if (!service_ok(r, a))
-        return fail(r, a->presigned ? TS_E_AUTH_QUERY_MALFORMED : TS_E_AUTH_HEADER_MALFORMED,
+        return fail(r, e, a->presigned ? TS_E_AUTH_QUERY_MALFORMED : TS_E_AUTH_HEADER_MALFORMED,
                     "Credential should be scoped to the correct service.");
-    rc = strict_route_ok(r, a);
+    rc = strict_route_ok(r, e, a);
     if (rc != TS_OK)
         return rc;
     rc = resolve(c, a, now, p, secret, &msg);
     if (rc != TS_OK)
-        return fail(r, rc, msg);
+        return fail(r, e, rc, msg);
     return TS_OK;
 }
 
 /* Signature Version 2 (S3 only): resolved and verified at once, there is no payload hash. */
-static int authenticate_v2(struct sts_ctx *c, struct http_req *r, time_t now)
+static int authenticate_v2(struct sts_ctx *c, struct http_req *r, struct ts_error *e, time_t now)
 {
     struct sigv4_auth a;
     struct pol_principal *p = NULL;
@@ -433,76 +432,79 @@ static int authenticate_v2(struct sts_ctx *c, struct http_req *r, time_t now)
     const char *msg = NULL;
     int rc = sigv2_parse(r, &a);
     if (rc != TS_OK)
-        return fail(r, rc == SIGV4_NONE ? TS_E_INTERNAL : rc, a.err_msg);
+        return fail(r, e, rc == SIGV4_NONE ? TS_E_INTERNAL : rc, a.err_msg);
     if (!s3_route(r) || !service_ok(r, &a))
-        return fail(r, TS_E_ACCESS_DENIED, "Signature Version 2 is accepted for S3 only.");
+        return fail(r, e, TS_E_ACCESS_DENIED, "Signature Version 2 is accepted for S3 only.");
     rc = resolve(c, &a, now, &p, &secret, &msg);
     if (rc != TS_OK)
-        return fail(r, rc, msg);
+        return fail(r, e, rc, msg);
     rc = sigv2_verify(r, &a, secret, now);
     if (rc == TS_OK) {
         a.content_sha256 = NULL;
         rc = sigv4_install_filter(r, &a, NULL, c->keycache);
     }
-    return adopt(r, rc, &a, p, secret);
+    return adopt(r, e, rc, &a, p, secret);
 }
 
-int sts_authenticate(void *ctx, struct http_req *r)
+/* No signature: the anonymous principal (body checksums are still verified by the filter). */
+static int anonymous(struct sts_ctx *c, struct http_req *r, struct ts_error *e,
+                     struct sigv4_auth *a)
 {
-    struct sts_ctx *c = ctx;
+    struct pol_principal *p;
+    int rc = sigv4_install_filter(r, a, NULL, c->keycache);
+    if (rc != TS_OK)
+        return fail(r, e, rc, NULL);
+    p = pol_principal_new(POL_PRINCIPAL_ANONYMOUS);
+    if (p == NULL)
+        return fail(r, e, TS_E_INTERNAL, NULL);
+    set_principal(r, p);
+    return TS_OK;
+}
+
+/* The authn hook's two calls. begin: a declared payload hash is verified now (and the body
+ * filter installed), else the request is deferred. finish (deferred requests, body
+ * buffered): the signature over the body's SHA-256. */
+static int authenticate(struct sts_ctx *c, struct http_req *r, struct ts_error *e, bool finish)
+{
     struct sigv4_auth a;
     struct pol_principal *p = NULL;
-    char *secret = NULL;
+    char *secret = NULL, hash[65];
     const char *ph;
     time_t now = enc_now();
-    int rc;
+    int rc = begin_common(c, r, e, &a, now, &p, &secret);
 
-    rc = begin_common(c, r, &a, now, &p, &secret);
+    if (finish && (rc == SIGV4_NONE || rc == SIGV4_V2))
+        return fail(r, e, TS_E_INTERNAL, NULL); /* begin saw a signature: cannot happen */
     if (rc == SIGV4_V2)
-        return authenticate_v2(c, r, now);
-    if (rc == SIGV4_NONE) {
-        rc = sigv4_install_filter(r, &a, NULL, c->keycache);
-        if (rc != TS_OK)
-            return fail(r, rc, NULL);
-        p = pol_principal_new(POL_PRINCIPAL_ANONYMOUS);
-        if (p == NULL)
-            return fail(r, TS_E_INTERNAL, NULL);
-        set_principal(r, p);
-        return TS_OK;
-    }
+        return authenticate_v2(c, r, e, now);
+    if (rc == SIGV4_NONE)
+        return anonymous(c, r, e, &a);
     if (rc != TS_OK)
         return rc;
-    ph = sigv4_declared_payload(&a);
-    if (ph == NULL) {
+    if (finish) {
+        sigv4_sha256_hex(r->body != NULL ? (const void *)r->body : "", r->body_len, hash);
+        ph = hash;
+    } else if ((ph = sigv4_declared_payload(&a)) == NULL) {
         /* The signature covers the body's hash: verify once it is buffered. */
         r->authn_deferred = true;
-        sts_secret_free(secret);
+        enc_secret_free(secret);
         pol_principal_free(p);
         return TS_OK;
     }
     rc = sigv4_verify(r, &a, secret, c->cfg.region, now, ph, c->keycache);
-    if (rc == TS_OK)
+    if (rc == TS_OK && !finish)
         rc = sigv4_install_filter(r, &a, secret, c->keycache);
-    return adopt(r, rc, &a, p, secret);
+    return adopt(r, e, rc, &a, p, secret);
 }
 
-int sts_authenticate_finish(void *ctx, struct http_req *r)
+int sts_authenticate(void *ctx, struct http_req *r, struct ts_error *e)
 {
-    struct sts_ctx *c = ctx;
-    struct sigv4_auth a;
-    struct pol_principal *p = NULL;
-    char *secret = NULL, hash[65];
-    time_t now = enc_now();
-    int rc;
+    return authenticate(ctx, r, e, false);
+}
 
-    rc = begin_common(c, r, &a, now, &p, &secret);
-    if (rc == SIGV4_NONE || rc == SIGV4_V2)
-        return fail(r, TS_E_INTERNAL, NULL); /* begin saw a signature: cannot happen */
-    if (rc != TS_OK)
-        return rc;
-    sigv4_sha256_hex(r->body != NULL ? (const void *)r->body : "", r->body_len, hash);
-    rc = sigv4_verify(r, &a, secret, c->cfg.region, now, hash, c->keycache);
-    return adopt(r, rc, &a, p, secret);
+int sts_authenticate_finish(void *ctx, struct http_req *r, struct ts_error *e)
+{
+    return authenticate(ctx, r, e, true);
 }
 
 int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *session_token,
@@ -519,6 +521,6 @@ int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *ses
     snprintf(a.access_key, sizeof a.access_key, "%s", access_key);
     a.security_token = session_token;
     rc = resolve_temp(c, &a, enc_now(), out, &secret, &msg);
-    sts_secret_free(secret);
+    enc_secret_free(secret);
     return rc;
 }

@@ -84,7 +84,7 @@ void sts_ctx_free(struct sts_ctx *c)
     pthread_rwlock_destroy(&c->lock);
     free(c->region);
     free(c->root_user);
-    sts_secret_free(c->root_secret);
+    enc_secret_free(c->root_secret);
     free(c->data_dir);
     free(c);
 }

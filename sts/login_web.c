@@ -445,7 +445,7 @@ static void start(struct login_web *w, struct http_req *r)
     log_kv(LOG_INFO, "login.start", "provider", info.name, "source_ip", r->source_ip, NULL);
 out:
     OPENSSL_cleanse(verifier, sizeof verifier);
-    sts_secret_free(plain);
+    enc_secret_free(plain);
     free(sealed);
     json_decref(j);
     buf_free(&redir);
@@ -708,7 +708,7 @@ static void callback(struct login_web *w, struct http_req *r)
     }
 out:
     sts_params_free(params);
-    sts_secret_free(id_token);
+    enc_secret_free(id_token);
     free(tnonce);
     json_decref(j);
     if (plain != NULL) {
@@ -837,8 +837,9 @@ static bool backend_path(const char *p)
 /* route->start, on the HTTP thread when the headers are in: the per-source budget of the
  * unsigned STS logins (core/limits.h), taken before the body is read and before any backend
  * work; over it, 503 SlowDown with Retry-After: 1. */
-static int route_start(struct http_req *r)
+static int route_start(struct http_req *r, struct ts_error *e)
 {
+    (void)e;
     if (backend_path(r->path) && !limits_sts_allow(r->source_ip))
         return TS_E_SLOW_DOWN;
     return TS_OK;
@@ -864,17 +865,17 @@ static bool route_match(struct http_req *r)
     return true;
 }
 
-static void route_finish(struct http_req *r)
+/* route->finish: the pages below reply themselves (their error pages included). */
+static int route_finish(struct http_req *r, struct ts_error *e)
 {
     struct login_web *w = r->route->ctx;
     const char *p = r->path;
     bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 
     if (strcmp(p, "/login") == 0 || strcmp(p, "/login/") == 0) {
-        if (get)
-            index_page(w, r);
-        else
-            fail(r, TS_E_METHOD_NOT_ALLOWED, NULL);
+        if (!get)
+            return ts_error_set(e, TS_E_METHOD_NOT_ALLOWED, NULL);
+        index_page(w, r);
     } else if (strcmp(p, "/login/start") == 0 && get) {
         start(w, r);
     } else if (strcmp(p, "/login/callback") == 0 && get) {
@@ -885,8 +886,9 @@ static void route_finish(struct http_req *r)
         providers_json(w, r);
     } else {
         no_store(r);
-        fail(r, TS_E_METHOD_NOT_ALLOWED, NULL);
+        return ts_error_set(e, TS_E_METHOD_NOT_ALLOWED, NULL);
     }
+    return TS_OK;
 }
 
 void login_web_route_init(struct http_route *route, struct login_web *w)

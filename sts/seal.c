@@ -159,7 +159,7 @@ static char *ring_dump(const struct sts_keyring *ring)
             goto fail;
         json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kid", k->kid, "key", b64, "created",
                               (json_int_t)k->created, "retired", (json_int_t)k->retired);
-        sts_secret_free(b64);
+        enc_secret_free(b64);
         if (o == NULL || json_array_append_new(keys, o) != 0)
             goto fail;
     }
@@ -344,19 +344,11 @@ static int derive_secret(const struct sts_key *k, const char *ak, const char *to
         return -1;
     memcpy(secret, b64, 40);
     secret[40] = '\0';
-    sts_secret_free(b64);
+    enc_secret_free(b64);
     return 0;
 }
 
 /* ---- payload ---- */
-
-void sts_secret_free(char *s)
-{
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
 
 void sts_token_cleanup(struct sts_token *t)
 {
@@ -365,16 +357,12 @@ void sts_token_cleanup(struct sts_token *t)
     free(t->parent);
     free(t->username);
     free(t->source);
-    sts_secret_free(t->session_policy);
+    enc_secret_free(t->session_policy);
     free(t->session_name);
     free(t->role_arn);
     free(t->role);
     iam_strv_free(&t->policies);
-    for (size_t i = 0; i < t->nclaims; i++) {
-        free(t->claims[i].key);
-        free(t->claims[i].value);
-    }
-    free(t->claims);
+    http_kv_free(t->claims, t->nclaims);
     memset(t, 0, sizeof *t);
 }
 
@@ -662,7 +650,7 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
     text = NULL;
     rc = TS_OK;
 fail:
-    sts_secret_free(plain);
+    enc_secret_free(plain);
     free(raw);
     free(text);
     OPENSSL_cleanse(&k, sizeof k);

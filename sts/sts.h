@@ -31,8 +31,8 @@ struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
 void sts_ctx_free(struct sts_ctx *c);
 
 /* The authn hook (core/http.h); ctx is the struct sts_ctx. */
-int sts_authenticate(void *ctx, struct http_req *r);
-int sts_authenticate_finish(void *ctx, struct http_req *r);
+int sts_authenticate(void *ctx, struct http_req *r, struct ts_error *e);
+int sts_authenticate_finish(void *ctx, struct http_req *r, struct ts_error *e);
 
 /* Fills *route with the STS route (POST / with a form body, or GET /?Action=...). */
 void sts_route_init(struct http_route *route, struct sts_ctx *c);

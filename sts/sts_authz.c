@@ -9,13 +9,13 @@
 #include "core/err.h"
 #include "sts/sts_int.h"
 
-int sts_resolve(struct http_req *r, char *msg, size_t msglen)
+int sts_resolve(struct http_req *r, struct ts_error *e)
 {
     struct http_authz *q = &r->authz;
     struct sts_params p = {0};
     const char *action, *res;
     int rc;
-    (void)msg, (void)msglen;
+    (void)e;
     if (strcmp(r->method, "POST") == 0 && r->body == NULL) {
         q->after_body = true; /* the form may name the action */
         return TS_OK;

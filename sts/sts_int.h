@@ -95,8 +95,6 @@ struct sts_token {
     size_t nclaims;
 };
 void sts_token_cleanup(struct sts_token *t);
-/* Wipes a secret string (password, token, key) and frees it; NULL is fine. */
-void sts_secret_free(char *s);
 
 /* ---- keyring (seal.c) ---- */
 
@@ -186,7 +184,7 @@ int sts_request_params(struct http_req *r, struct sts_params *p);
 /* ---- sts_authz.c ---- */
 
 /* route->resolve of the STS route: what the action asks of the authz phase. */
-int sts_resolve(struct http_req *r, char *msg, size_t msglen);
+int sts_resolve(struct http_req *r, struct ts_error *e);
 /* The names of the STS authorization table into names[0..max); returns how many rows. */
 
 /* AssumeRole parameter checks (AWS's constraints): TS_OK, or an STS error with a message

@@ -17,9 +17,10 @@
 
 static char body[4096];
 
-static void bench_finish(struct http_req *r)
+static int bench_finish(struct http_req *r, struct ts_error *e)
 {
-    http_reply_data(r, 200, "application/octet-stream", body, sizeof body, false);
+    (void)e;
+    return http_reply_data(r, 200, "application/octet-stream", body, sizeof body, false);
 }
 
 static const struct http_route bench_route = {

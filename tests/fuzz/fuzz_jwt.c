@@ -39,14 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = fz_strndup(data + 1, size - 1);
     if ((data[0] & 1) == 0) {
         struct idp_claims c;
-        const char *why = NULL;
+        struct ts_error e = {TS_OK, ""};
         memset(&c, 0, sizeof c);
-        int rc = oidc_verify(ps, s, NULL, (data[0] & 2) != 0, &c, &why);
+        int rc = oidc_verify(ps, s, NULL, (data[0] & 2) != 0, &c, &e);
         if (rc == TS_OK) {
             fprintf(stderr, "fuzz_jwt: a token verified without any key\n");
             abort();
         }
-        if (why == NULL)
+        if (e.code != rc || e.msg[0] == '\0')
             abort();
     } else {
         const char *why = NULL;

@@ -21,7 +21,7 @@ static int sink_write(void *ctx, const uint8_t *p, size_t n)
     return s->n > 100000 ? TS_E_ENTITY_TOO_LARGE : TS_OK;
 }
 
-static int echo_start(struct http_req *r)
+static int echo_start(struct http_req *r, struct ts_error *e)
 {
     if (http_req_query(r, "sink")) {
         struct sink_state *s = calloc(1, sizeof *s);
@@ -30,10 +30,12 @@ static int echo_start(struct http_req *r)
     }
     if (http_req_query(r, "deny"))
         return TS_E_ACCESS_DENIED;
+    if (http_req_query(r, "why"))
+        return ts_error_set(e, TS_E_INVALID_ARGUMENT, "start says %s", http_req_query(r, "why"));
     return TS_OK;
 }
 
-static void echo_finish(struct http_req *r)
+static int echo_finish(struct http_req *r, struct ts_error *e)
 {
     struct buf b;
     buf_init(&b, 1 << 20);
@@ -46,7 +48,11 @@ static void echo_finish(struct http_req *r)
     http_reply_header(r, "X-Test", "yes");
     size_t len;
     char *s = buf_take(&b, &len);
-    http_reply_data(r, 200, "text/plain", s, len, true);
+    if (http_req_query(r, "fail")) {
+        free(s);
+        return ts_error_set(e, TS_E_NO_SUCH_KEY, "finish says %s", http_req_query(r, "fail"));
+    }
+    return http_reply_data(r, 200, "text/plain", s, len, true);
 }
 
 static void echo_cleanup(struct http_req *r)
@@ -59,13 +65,14 @@ static bool undeclared_match(struct http_req *r)
     return strncmp(r->path, "/undeclared", 11) == 0;
 }
 
-static void undeclared_finish(struct http_req *r)
+static int undeclared_finish(struct http_req *r, struct ts_error *e)
 {
-    http_reply_data(r, 200, "text/plain", "ran", 3, false);
+    (void)e;
+    return http_reply_data(r, 200, "text/plain", "ran", 3, false);
 }
 
 /* The authz phase: the route declares, the hook decides (and sees only declared requests). */
-static int echo_resolve(struct http_req *r, char *msg, size_t msglen)
+static int echo_resolve(struct http_req *r, struct ts_error *e)
 {
     r->authz.item[0] = (struct http_authz_item){"echo:Do", r->path, NULL};
     r->authz.nitems = 1;
@@ -100,10 +107,12 @@ static const struct http_route echo_route = {
     .body_max = 1024,
 };
 
-static int authn(void *ctx, struct http_req *r)
+static int authn(void *ctx, struct http_req *r, struct ts_error *e)
 {
     (void)ctx;
     const char *h = http_req_header(r, "X-Fail-Auth");
+    if (h != NULL && strcmp(h, "why") == 0)
+        return ts_error_set(e, TS_E_SIGNATURE, "authn says no");
     return h ? TS_E_SIGNATURE : TS_OK;
 }
 
@@ -189,6 +198,25 @@ int main(void)
 
     snprintf(url, sizeof url, "http://127.0.0.1:%u/b/k?deny=1", port);
     is_int(request(c, url, "PUT", "abc", 3, NULL, &out), 403, "start error with body");
+    buf_free(&out);
+
+    /* One error path: every phase returns its error with a message; only the server replies. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/b/k", port);
+    is_int(request(c, url, "GET", NULL, 0, "X-Fail-Auth: why", &out), 403, "authn message status");
+    ok(strstr(buf_str(&out), "<Message>authn says no</Message>") != NULL, "authn message");
+    buf_free(&out);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/b/k?why=bad", port);
+    is_int(request(c, url, "PUT", "abc", 3, NULL, &out), 400, "start message status");
+    ok(strstr(buf_str(&out), "<Code>InvalidArgument</Code><Message>start says bad</Message>") !=
+           NULL,
+       "start message");
+    buf_free(&out);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/b/k?fail=gone", port);
+    is_int(request(c, url, "GET", NULL, 0, NULL, &out), 404, "finish error status");
+    ok(strstr(buf_str(&out), "<Code>NoSuchKey</Code><Message>finish says gone</Message>") != NULL,
+       "finish error: the server replies with its message");
+    ok(strstr(buf_str(&out), "X-Test") == NULL && strstr(buf_str(&out), "body=") == NULL,
+       "finish error: no handler reply");
     buf_free(&out);
 
     /* authorization is a phase: denied before start and before the body is read */

@@ -225,11 +225,29 @@ static char *payload(const char *extra)
 
 static struct oidc_providers *ps;
 
+/* oidc_verify with the reason of a failure as a string (NULL on success), as the cases below
+ * read it; checks that the error object carries the returned code. */
+static _Thread_local struct ts_error last_err;
+static _Atomic int bad_err_objects;
+static int verify_why(struct oidc_providers *p, const char *tok, const char *arn, bool access,
+                      struct idp_claims *c, const char **why)
+{
+    int rc;
+    memset(&last_err, 0, sizeof last_err);
+    rc = oidc_verify(p, tok, arn, access, c, &last_err);
+    if (rc == TS_OK ? last_err.code != TS_OK || last_err.msg[0] != '\0'
+                    : last_err.code != rc || last_err.msg[0] == '\0')
+        bad_err_objects++; /* checked once at the end (the helper also runs on threads) */
+    if (why != NULL)
+        *why = rc == TS_OK ? NULL : last_err.msg;
+    return rc;
+}
+
 static int verify(const char *tok, const char **why)
 {
     struct idp_claims c;
     memset(&c, 0, sizeof c);
-    int rc = oidc_verify(ps, tok, NULL, false, &c, why);
+    int rc = verify_why(ps, tok, NULL, false, &c, why);
     idp_claims_cleanup(&c);
     return rc;
 }
@@ -262,7 +280,7 @@ static void test_accept(void)
     t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"JWT\"}",
              payload("\"preferred_username\":\"alice\",\"policy\":\"readwrite, readonly\","
                      "\"groups\":[\"/admins\",\"dev\"],\"email_verified\":true,\"n\":7"));
-    rc = oidc_verify(ps, t, NULL, false, &c, &why);
+    rc = verify_why(ps, t, NULL, false, &c, &why);
     is_int(rc, TS_OK, "RS256 id_token accepted");
     ok(why == NULL, "no reason on success (%s)", why ? why : "");
     is_str(c.subject, "user-1", "sub");
@@ -297,7 +315,7 @@ static void test_accept(void)
                  issuer, now + 100);
         t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
         memset(&c, 0, sizeof c);
-        rc = oidc_verify(ps, t, NULL, false, &c, &why);
+        rc = verify_why(ps, t, NULL, false, &c, &why);
         is_int(rc, TS_OK, "aud array containing the client id");
         is_str(c.username, "u2", "username falls back to sub");
         is_int(c.policies.n, 3, "policy array with a comma list inside");
@@ -310,7 +328,7 @@ static void test_accept(void)
                  issuer, now + 100);
         t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
         memset(&c, 0, sizeof c);
-        rc = oidc_verify(ps, t, NULL, true, &c, &why);
+        rc = verify_why(ps, t, NULL, true, &c, &why);
         is_int(rc, TS_OK, "azp equal to the client id");
         is_int(c.kind, IDP_CLIENT_GRANTS, "access token kind");
         is_int(c.policies.n, 0, "no policy claim: empty list");
@@ -625,14 +643,14 @@ static void test_down_at_start(void)
     t0 = now_s();
     struct idp_claims c;
     memset(&c, 0, sizeof c);
-    rc = oidc_verify(ps2, t, NULL, false, &c, &why);
+    rc = verify_why(ps2, t, NULL, false, &c, &why);
     is_int(rc, TS_E_STS_IDP_COMMUNICATION, "undiscovered provider: IDPCommunicationError");
     ok(now_s() - t0 < 5, "bounded wait (%.1fs)", now_s() - t0);
     prov_start();
     rc = -1;
     for (int i = 0; i < 40 && rc != TS_OK; i++) {
         usleep(250000);
-        rc = oidc_verify(ps2, t, NULL, false, &c, &why);
+        rc = verify_why(ps2, t, NULL, false, &c, &why);
         if (rc == TS_OK)
             idp_claims_cleanup(&c);
     }
@@ -664,7 +682,7 @@ static void test_role_mode(void)
     memset(&c, 0, sizeof c);
     rc = TS_E_STS_IDP_COMMUNICATION;
     for (int i = 0; i < 40 && rc == TS_E_STS_IDP_COMMUNICATION; i++) {
-        rc = oidc_verify(ps2, t, arn, false, &c, &why);
+        rc = verify_why(ps2, t, arn, false, &c, &why);
         if (rc == TS_E_STS_IDP_COMMUNICATION)
             usleep(250000);
     }
@@ -674,9 +692,9 @@ static void test_role_mode(void)
     if (c.policies.n == 2)
         is_str(c.policies.v[1], "diagnostics", "second role policy");
     idp_claims_cleanup(&c);
-    rc = oidc_verify(ps2, t, "arn:aws:iam::123456789012:role/other", false, &c, &why);
+    rc = verify_why(ps2, t, "arn:aws:iam::123456789012:role/other", false, &c, &why);
     is_int(rc, TS_E_STS_INVALID_PARAMETER, "unknown RoleArn with only role providers");
-    rc = oidc_verify(ps2, t, NULL, false, &c, &why);
+    rc = verify_why(ps2, t, NULL, false, &c, &why);
     is_int(rc, TS_E_STS_INVALID_PARAMETER, "no RoleArn with only role providers");
     oidc_providers_free(ps2);
     setenv("TESSERA_IDENTITY_OPENID_CONFIG_URL", getenv("TESSERA_IDENTITY_OPENID_CONFIG_URL_ROLE"),
@@ -716,7 +734,7 @@ static void test_userinfo(void)
     memset(&c, 0, sizeof c);
     rc = TS_E_STS_IDP_COMMUNICATION;
     for (int i = 0; i < 40 && rc == TS_E_STS_IDP_COMMUNICATION; i++) {
-        rc = oidc_verify(ps2, t, NULL, true, &c, &why);
+        rc = verify_why(ps2, t, NULL, true, &c, &why);
         if (rc == TS_E_STS_IDP_COMMUNICATION)
             usleep(250000);
     }
@@ -733,14 +751,14 @@ static void test_userinfo(void)
 
     set_userinfo("{\"sub\":\"someone-else\",\"policy\":\"consoleAdmin\"}");
     memset(&c, 0, sizeof c);
-    rc = oidc_verify(ps2, t, NULL, true, &c, &why);
+    rc = verify_why(ps2, t, NULL, true, &c, &why);
     is_int(rc, TS_E_STS_INVALID_IDENTITY_TOKEN, "userinfo for another subject refused");
     idp_claims_cleanup(&c);
 
     /* id_tokens are not completed from userinfo. */
     set_userinfo("{\"sub\":\"user-1\",\"policy\":\"readwrite\"}");
     memset(&c, 0, sizeof c);
-    rc = oidc_verify(ps2, t, NULL, false, &c, &why);
+    rc = verify_why(ps2, t, NULL, false, &c, &why);
     is_int(rc, TS_OK, "id_token verified");
     is_int(c.policies.n, 0, "no userinfo merge for id_tokens");
     idp_claims_cleanup(&c);
@@ -774,7 +792,7 @@ static void test_issue13(void)
     t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
     is_int(verify(t, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, "id_token: azp alone is not enough");
     memset(&c, 0, sizeof c);
-    is_int(oidc_verify(ps, t, NULL, true, &c, &why), TS_OK, "access token: azp fallback kept");
+    is_int(verify_why(ps, t, NULL, true, &c, &why), TS_OK, "access token: azp fallback kept");
     idp_claims_cleanup(&c);
     free(t);
     snprintf(pl, sizeof pl,
@@ -799,7 +817,7 @@ static void test_issue13(void)
         ok(why != NULL && strstr(why, "at+jwt") != NULL, "reason names at+jwt (%s)",
            why ? why : "-");
         memset(&c, 0, sizeof c);
-        is_int(oidc_verify(ps, t, NULL, true, &c, &why), TS_OK, "at+jwt as a ClientGrants token");
+        is_int(verify_why(ps, t, NULL, true, &c, &why), TS_OK, "at+jwt as a ClientGrants token");
         idp_claims_cleanup(&c);
         free(t);
     }
@@ -844,12 +862,28 @@ static void test_issue13(void)
              issuer, now + 300);
     t = sign(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", pl);
     memset(&c, 0, sizeof c);
-    is_int(oidc_verify(ps, t, NULL, false, &c, &why), TS_OK, "Sub beside sub verifies");
+    is_int(verify_why(ps, t, NULL, false, &c, &why), TS_OK, "Sub beside sub verifies");
     is_str(c.subject, "real", "the subject is sub");
     is_str(var(&c, "jwt:sub"), "real", "jwt:sub");
     is_str(var(&c, "jwt:Sub"), "repo:acme/app:ref:refs/heads/main", "jwt:Sub is its own claim");
     idp_claims_cleanup(&c);
     free(t);
+}
+
+/* oidc_token_payload: the payload of a compact JWS with oidc_verify's decoding rules. */
+static void test_token_payload(void)
+{
+    /* {"sub":"u1","n":[1]} and {"a":1,"a":2} in base64url */
+    json_t *j = oidc_token_payload("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSIsIm4iOlsxXX0.c2ln");
+    ok(j != NULL && json_is_object(j), "payload decoded");
+    is_str(json_string_value(json_object_get(j, "sub")), "u1", "payload sub");
+    json_decref(j);
+    ok(oidc_token_payload("eyJhIjoxfQ.eyJhIjoxLCJhIjoyfQ.c2ln") == NULL, "duplicate keys refused");
+    ok(oidc_token_payload("eyJhIjoxfQ.WzFd.c2ln") == NULL, "a payload that is not an object");
+    ok(oidc_token_payload("eyJhIjoxfQ.e30") == NULL, "two segments: no payload");
+    ok(oidc_token_payload("a..b") == NULL, "empty payload");
+    ok(oidc_token_payload("a.e30+.b") == NULL, "not base64url");
+    ok(oidc_token_payload(NULL) == NULL, "NULL token");
 }
 
 static void test_json_depth(void)
@@ -885,6 +919,7 @@ int main(void)
     setenv("TESSERA_IDENTITY_OPENID_CONNECT_TIMEOUT", "1", 1);
 
     test_json_depth();
+    test_token_payload();
     is_int(providers_from_env(&ps), TS_OK, "providers from the environment");
     is_int(oidc_providers_count(ps), 1, "one provider");
     /* Wait for the background discovery. */
@@ -926,5 +961,6 @@ int main(void)
     cjose_jwk_release(evil);
     cjose_jwk_release(e1);
     free(prov_jwks);
+    is_int(bad_err_objects, 0, "every oidc_verify error object held its code and a reason");
     return t_done();
 }

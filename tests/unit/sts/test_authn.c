@@ -31,19 +31,17 @@ static bool echo_match(struct http_req *r)
     return true;
 }
 
-static void echo_finish(struct http_req *r)
+static int echo_finish(struct http_req *r, struct ts_error *e)
 {
     static const char *types[] = {"ANONYMOUS", "ROOT", "USER", "TEMP"};
     const struct pol_principal *p = r->principal;
     char out[1024];
-    if (p == NULL) {
-        http_reply_error(r, TS_E_INTERNAL, "no principal");
-        return;
-    }
+    if (p == NULL)
+        return ts_error_set(e, TS_E_INTERNAL, "no principal");
     snprintf(out, sizeof out, "type=%s user=%s parent=%s policy=%s body=%zu", types[p->type],
              p->username ? p->username : "-", p->parent ? p->parent : "-",
              p->session_doc ? "yes" : "no", r->body_len);
-    http_reply_data(r, 200, "text/plain", out, strlen(out), false);
+    return http_reply_data(r, 200, "text/plain", out, strlen(out), false);
 }
 
 /* ---- client ---- */
