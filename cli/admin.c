@@ -34,6 +34,7 @@
 
 /* The options a command may take (struct admin_cmd.opts). */
 enum { O_USER = 1, O_GROUP = 2, O_DN = 4, O_AK = 8, O_TRUST = 16 };
+#define NOPTS 5 /* the O_ options: bit i is cli->opt[i] */
 
 struct admin_cli {
     const char *endpoint;
@@ -45,8 +46,8 @@ struct admin_cli {
     bool json;
     char **pos; /* the command's positional arguments (after its words) */
     int npos;
-    const char *opt[5]; /* the values of --user, --group, --dn, --access-key, --trust */
-    unsigned given;     /* which of them were given (O_*) */
+    const char *opt[NOPTS]; /* the values of --user, --group, --dn, --access-key, --trust */
+    unsigned given;         /* which of them were given (O_*) */
 };
 
 struct admin_cmd {
@@ -280,19 +281,23 @@ static void show_users(json_t *res)
     }
 }
 
-/* One "Label:   value" line per field (list fields joined), labels padded to width. */
-struct field {
-    const char *label, *key;
-    bool list;
-};
-
-static void show_fields(json_t *res, const struct field *f, int width)
+/* One "Label:   value" line per field of res, each "Label:key" (key[]: a list, joined), the
+ * labels padded to the longest and one space. */
+static void show_fields(json_t *res, const char *const *fields)
 {
-    char list[4096];
-    for (; f->label != NULL; f++)
-        printf("%-*s%s\n", width, f->label,
-               f->list ? join(json_object_get(res, f->key), list, sizeof(list))
-                       : jstr(res, f->key));
+    char list[4096], key[64];
+    int width = 0;
+    for (const char *const *f = fields; *f != NULL; f++)
+        if ((int)(strchr(*f, ':') - *f) + 2 > width)
+            width = (int)(strchr(*f, ':') - *f) + 2;
+    for (const char *const *f = fields; *f != NULL; f++) {
+        const char *k = strchr(*f, ':') + 1;
+        size_t klen = strcspn(k, "[");
+        snprintf(key, sizeof key, "%.*s", (int)klen, k);
+        printf("%-*.*s%s\n", width, (int)(k - *f), *f,
+               k[klen] == '[' ? join(json_object_get(res, key), list, sizeof(list))
+                              : jstr(res, key));
+    }
 }
 
 /* One line per element of the array res[key]: a string, or the object's k1 (and k2). */
@@ -309,35 +314,28 @@ static void show_names(json_t *res, const char *key, const char *k1, const char 
     }
 }
 
+/* What `info` shows of a user, a group, a role. */
+static const char *const user_fields[] = {"AccessKey:accessKey", "Status:status",
+                                          "Policies:policies[]", "Groups:groups[]", NULL};
+static const char *const group_fields[] = {"Group:name", "Status:status", "Policies:policies[]",
+                                           "Members:members[]", NULL};
+static const char *const role_fields[] = {"Role:name", "Arn:arn", "Created:created",
+                                          "Policies:policies[]", NULL};
+
 static void show_user(json_t *res)
 {
-    static const struct field f[] = {{"AccessKey:", "accessKey", false},
-                                     {"Status:", "status", false},
-                                     {"Policies:", "policies", true},
-                                     {"Groups:", "groups", true},
-                                     {NULL, NULL, false}};
-    show_fields(res, f, 11);
+    show_fields(res, user_fields);
 }
 
 static void show_group(json_t *res)
 {
-    static const struct field f[] = {{"Group:", "name", false},
-                                     {"Status:", "status", false},
-                                     {"Policies:", "policies", true},
-                                     {"Members:", "members", true},
-                                     {NULL, NULL, false}};
-    show_fields(res, f, 10);
+    show_fields(res, group_fields);
 }
 
 static void show_role(json_t *res)
 {
-    static const struct field f[] = {{"Role:", "name", false},
-                                     {"Arn:", "arn", false},
-                                     {"Created:", "created", false},
-                                     {"Policies:", "policies", true},
-                                     {NULL, NULL, false}};
     char *t = json_dumps(json_object_get(res, "trust"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    show_fields(res, f, 10);
+    show_fields(res, role_fields);
     printf("Trust:\n%s\n", t != NULL ? t : "");
     free(t);
 }
@@ -642,16 +640,13 @@ static bool known_group(const char *group)
 static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int argc, char **argv,
                      bool *help)
 {
-    static const struct option opts[] = {
-        {"user", required_argument, NULL, O_USER},
-        {"group", required_argument, NULL, O_GROUP},
-        {"dn", required_argument, NULL, O_DN},
-        {"access-key", required_argument, NULL, O_AK},
-        {"trust", required_argument, NULL, O_TRUST},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    /* --NAME VALUE for bit i of cmd->opts (O_USER...), into cli->opt[i]; then --help. */
+    static const char *const names[NOPTS] = {"user", "group", "dn", "access-key", "trust"};
+    struct option opts[NOPTS + 2] = {{"help", no_argument, NULL, 'h'}}; /* zero-terminated */
     int c;
+
+    for (int i = 0; i < NOPTS; i++)
+        opts[i + 1] = (struct option){names[i], required_argument, NULL, 1 << i};
 
     optind = 0; /* GNU: a full reset; argv[0] is skipped */
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -665,7 +660,7 @@ static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int arg
                  argv[optind - 1]);
             return usage_error(NULL, cmd->group, cmd);
         }
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < NOPTS; i++)
             if ((unsigned)c == 1u << i)
                 cli->opt[i] = optarg;
         cli->given |= (unsigned)c;

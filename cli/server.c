@@ -244,15 +244,9 @@ static int login_buckets(void *ctx, struct http_req *r, const struct pol_princip
 }
 
 /* The route's template: server_open_http sets its ctx (the struct server). */
-static const struct http_route health_route = {
-    .name = "health",
-    .match = health_match,
-    .finish = health_finish,
-    .blocking = health_blocking,
-    .workers = 2,
-    .err_style = HTTP_ERR_S3,
-    .no_authn = true,
-};
+static const struct http_route health_route =
+    HTTP_ROUTE("health", HTTP_ERR_S3, 0, .match = health_match, .finish = health_finish,
+               .blocking = health_blocking, .workers = 2, .no_authn = true);
 
 /* ---- metrics ---- */
 
@@ -274,13 +268,8 @@ static int metrics_finish(struct http_req *r, struct ts_error *e)
     return http_reply_data(r, 200, "text/plain; version=0.0.4", text, len, true);
 }
 
-static const struct http_route metrics_route = {
-    .name = "metrics",
-    .match = metrics_match,
-    .finish = metrics_finish,
-    .err_style = HTTP_ERR_S3,
-    .no_authn = true,
-};
+static const struct http_route metrics_route = HTTP_ROUTE(
+    "metrics", HTTP_ERR_S3, 0, .match = metrics_match, .finish = metrics_finish, .no_authn = true);
 
 static const char usage_text[] =
     "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n";
@@ -379,10 +368,9 @@ static int server_configure(struct server *s, int argc, char **argv)
     return root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
 }
 
-/* The IAM store, the policy engine, STS and the identity backends. */
+/* The IAM store, the policy engine and STS. */
 static int server_open_identity(struct server *s)
 {
-    char lerr[512] = "";
     if (iam_store_open(s->iamdir, &s->iam) != TS_OK) {
         fprintf(stderr, "tessera: cannot open the IAM store in %s\n", s->iamdir);
         return -1;
@@ -397,9 +385,15 @@ static int server_open_identity(struct server *s)
         .data_dir = s->o.data_dir,
         .max_duration = cfg_num(CFG_STS_MAX_DURATION),
     };
-    if ((s->sts = sts_ctx_new(&sc, s->iam, s->pe)) == NULL)
-        return -1;
-    /* OpenID Connect providers (none configured is fine); discovery never blocks the start. */
+    s->sts = sts_ctx_new(&sc, s->iam, s->pe);
+    return s->sts != NULL ? 0 : -1;
+}
+
+/* The identity backends besides the static users: OpenID Connect providers (none configured
+ * is fine; discovery never blocks the start) and the LDAP directory. */
+static int server_open_backends(struct server *s)
+{
+    char lerr[512] = "";
     if (oidc_providers_new(s->o.certs, &s->oidc) != TS_OK ||
         sts_oidc_register(s->sts, s->oidc) != TS_OK)
         return -1;
@@ -476,14 +470,24 @@ static void server_announce(const struct server *s)
     log_kv(LOG_INFO, "server.start", "address", s->o.address, "data_dir", s->o.data_dir, NULL);
 }
 
-static void server_close(struct server *s)
+/* What server_open_http opened (the HTTP server first: no request runs after it). */
+static void server_close_http(struct server *s)
 {
     http_server_free(s->srv);
     login_web_free(s->login);
-    tldap_free(s->ldap);
-    oidc_providers_free(s->oidc);
     admin_api_route_free(&s->admin_route);
     obj_store_close(s->obj);
+}
+
+static void server_close_backends(struct server *s)
+{
+    tldap_free(s->ldap);
+    oidc_providers_free(s->oidc);
+}
+
+/* What server_open_identity opened, in reverse. */
+static void server_close_identity(struct server *s)
+{
     sts_ctx_free(s->sts);
     pol_engine_free(s->pe);
     iam_store_close(s->iam);
@@ -514,13 +518,17 @@ int server_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     rcode = 1;
-    if (server_open_identity(&s) == 0 && server_open_http(&s) == 0) {
+    if (server_open_identity(&s) == 0 && server_open_backends(&s) == 0 &&
+        server_open_http(&s) == 0) {
         server_announce(&s);
         int sig = 0;
         sigwait(&stop, &sig);
         log_kv(LOG_INFO, "server.stop", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
         rcode = 0;
     }
-    server_close(&s);
+    server_close_http(&s);
+    server_close_backends(&s);
+    server_close_identity(&s);
+    explicit_bzero(&s.rc, sizeof s.rc);
     return rcode;
 }

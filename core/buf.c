@@ -160,6 +160,65 @@ static const unsigned char json_special[256] = {
 
 #define REPLACEMENT_CHAR "\xef\xbf\xbd" /* U+FFFD */
 
+/* Writes s with each byte that special marks (NUL ends s) passed to esc: esc returns the text
+ * written instead of its *skip bytes (1 unless it says otherwise), or NULL to keep *skip bytes
+ * as they are (a valid UTF-8 sequence). Runs of ordinary bytes cost one table lookup each. */
+typedef const char *esc_fn(const char *s, size_t *skip, char tmp[8]);
+
+static int buf_add_escaped(struct buf *b, const char *s, const unsigned char special[256],
+                           esc_fn *esc)
+{
+    const char *start = s;
+    char tmp[8];
+    for (;;) {
+        while (!special[(unsigned char)*s])
+            s++;
+        if (*s == '\0')
+            break;
+        size_t skip = 1;
+        const char *rep = esc(s, &skip, tmp);
+        if (rep != NULL) {
+            if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
+                return -1;
+            start = s + skip;
+        }
+        s += skip;
+    }
+    return buf_add(b, start, (size_t)(s - start));
+}
+
+static const char *xml_esc(const char *s, size_t *skip, char tmp[8])
+{
+    (void)tmp;
+    if ((unsigned char)*s >= 0x80) {
+        const unsigned char *u = (const unsigned char *)s;
+        size_t n = utf8_seq_len(u);
+        if (n == 3 && u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe) {
+            *skip = 3; /* U+FFFE, U+FFFF: not XML characters */
+        } else if (n) {
+            *skip = n;
+            return NULL;
+        }
+        return REPLACEMENT_CHAR;
+    }
+    switch (*s) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&apos;";
+    case '\r':
+        return "&#13;";
+    default: /* a C0 control */
+        return REPLACEMENT_CHAR;
+    }
+}
+
 /* Escapes s for XML text so that the document stays well-formed XML 1.0 whatever s holds.
  * XML 1.0 has no representation at all (not even a character reference) for the C0 controls
  * other than tab, LF and CR, nor for U+FFFE and U+FFFF: those become U+FFFD, as do bytes that
@@ -168,55 +227,29 @@ static const unsigned char json_special[256] = {
  * round-trips exactly through any XML parser. */
 int buf_add_xml(struct buf *b, const char *s)
 {
-    const char *start = s;
-    for (;; s++) {
-        while (!xml_special[(unsigned char)*s])
-            s++;
-        if (*s == '\0')
-            break;
-        const char *rep = NULL;
-        size_t skip = 1;
-        if ((unsigned char)*s >= 0x80) {
-            const unsigned char *u = (const unsigned char *)s;
-            size_t n = utf8_seq_len(u);
-            if (n == 3 && u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe) {
-                skip = 3; /* U+FFFE, U+FFFF: not XML characters */
-            } else if (n) {
-                s += n - 1;
-                continue;
-            }
-            rep = REPLACEMENT_CHAR;
-        } else {
-            switch (*s) {
-            case '&':
-                rep = "&amp;";
-                break;
-            case '<':
-                rep = "&lt;";
-                break;
-            case '>':
-                rep = "&gt;";
-                break;
-            case '"':
-                rep = "&quot;";
-                break;
-            case '\'':
-                rep = "&apos;";
-                break;
-            case '\r':
-                rep = "&#13;";
-                break;
-            default: /* a C0 control */
-                rep = REPLACEMENT_CHAR;
-                break;
-            }
-        }
-        if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
-            return -1;
-        s += skip - 1;
-        start = s + 1;
+    return buf_add_escaped(b, s, xml_special, xml_esc);
+}
+
+static const char *json_esc(const char *s, size_t *skip, char tmp[8])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = (unsigned char)*s;
+    if (c >= 0x80) {
+        size_t n = utf8_seq_len((const unsigned char *)s);
+        *skip = n ? n : 1;
+        return n ? NULL : REPLACEMENT_CHAR;
     }
-    return buf_add(b, start, (size_t)(s - start));
+    if (c == '"' || c == '\\') {
+        tmp[0] = '\\';
+        tmp[1] = (char)c;
+        tmp[2] = '\0';
+    } else {
+        memcpy(tmp, "\\u00", 4);
+        tmp[4] = hex[c >> 4];
+        tmp[5] = hex[c & 15];
+        tmp[6] = '\0';
+    }
+    return tmp;
 }
 
 /* Escapes s as the inside of a JSON string (RFC 8259) so that the text is valid JSON whatever
@@ -225,38 +258,7 @@ int buf_add_xml(struct buf *b, const char *s)
  * scanned with one table lookup per byte (every request's access log line comes here). */
 int buf_add_json(struct buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const char *start = s;
-    for (;; s++) {
-        while (!json_special[(unsigned char)*s])
-            s++;
-        if (*s == '\0')
-            break;
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        const char *rep = esc;
-        if (c >= 0x80) {
-            size_t n = utf8_seq_len((const unsigned char *)s);
-            if (n) {
-                s += n - 1;
-                continue;
-            }
-            rep = REPLACEMENT_CHAR;
-        } else if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            esc[2] = '\0';
-        } else {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            esc[6] = '\0';
-        }
-        if (buf_add(b, start, (size_t)(s - start)) != 0 || buf_adds(b, rep) != 0)
-            return -1;
-        start = s + 1;
-    }
-    return buf_add(b, start, (size_t)(s - start));
+    return buf_add_escaped(b, s, json_special, json_esc);
 }
 
 const char *buf_str(const struct buf *b)

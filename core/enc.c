@@ -127,7 +127,7 @@ done:
  * each time EVP_sha256() & co. or a one-shot call such as HMAC() is used; fetching once and
  * keeping one digest and one MAC context per thread takes that off every request. */
 
-static struct {
+static struct enc_algos {
     EVP_MD *sha256, *sha1, *md5;
     EVP_CIPHER *aes256gcm;
     EVP_MAC *hmac;
@@ -163,34 +163,36 @@ static void algo_fetch(void)
         abort(); /* the default provider is part of libcrypto: never expected */
 }
 
-const EVP_MD *enc_md_sha256(void)
+/* The algorithms, fetched at the first call. */
+static const struct enc_algos *algos(void)
 {
     pthread_once(&algo_once, algo_fetch);
-    return algo.sha256;
+    return &algo;
+}
+
+const EVP_MD *enc_md_sha256(void)
+{
+    return algos()->sha256;
 }
 
 const EVP_MD *enc_md_sha1(void)
 {
-    pthread_once(&algo_once, algo_fetch);
-    return algo.sha1;
+    return algos()->sha1;
 }
 
 const EVP_MD *enc_md_md5(void)
 {
-    pthread_once(&algo_once, algo_fetch);
-    return algo.md5;
+    return algos()->md5;
 }
 
 const EVP_CIPHER *enc_cipher_aes256gcm(void)
 {
-    pthread_once(&algo_once, algo_fetch);
-    return algo.aes256gcm;
+    return algos()->aes256gcm;
 }
 
 static struct enc_thread *thread_ctx(void)
 {
-    pthread_once(&algo_once, algo_fetch);
-    struct enc_thread *t = pthread_getspecific(algo.tls);
+    struct enc_thread *t = pthread_getspecific(algos()->tls);
     if (t != NULL)
         return t;
     OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
@@ -203,13 +205,19 @@ static struct enc_thread *thread_ctx(void)
     return t;
 }
 
-void enc_sha256(const void *in, size_t n, uint8_t out[32])
+/* The digest of in with the thread's context (out holds EVP_MD_get_size(alg) bytes). */
+static void digest(const EVP_MD *alg, const void *in, size_t n, uint8_t *out)
 {
     EVP_MD_CTX *md = thread_ctx()->md;
-    unsigned int len = 32;
-    if (EVP_DigestInit_ex(md, algo.sha256, NULL) != 1 || EVP_DigestUpdate(md, in, n) != 1 ||
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(md, alg, NULL) != 1 || EVP_DigestUpdate(md, in, n) != 1 ||
         EVP_DigestFinal_ex(md, out, &len) != 1)
         abort();
+}
+
+void enc_sha256(const void *in, size_t n, uint8_t out[32])
+{
+    digest(algos()->sha256, in, n, out);
 }
 
 void enc_hmac_sha256(const void *key, size_t klen, const void *in, size_t n, uint8_t out[32])
@@ -223,11 +231,7 @@ void enc_hmac_sha256(const void *key, size_t klen, const void *in, size_t n, uin
 
 void enc_md5(const void *in, size_t n, uint8_t out[16])
 {
-    EVP_MD_CTX *md = thread_ctx()->md;
-    unsigned int len = 16;
-    if (EVP_DigestInit_ex(md, algo.md5, NULL) != 1 || EVP_DigestUpdate(md, in, n) != 1 ||
-        EVP_DigestFinal_ex(md, out, &len) != 1)
-        abort();
+    digest(algos()->md5, in, n, out);
 }
 
 bool enc_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

@@ -76,10 +76,6 @@ struct http_pool {
 /* Blocking requests waiting for a worker beyond this are refused with SlowDown. */
 #define HTTP_WORK_QUEUE_MAX 256
 
-struct http_resp_header {
-    char *name, *value;
-};
-
 /* Per connection (MHD_OPTION_NOTIFY_CONNECTION): the request announced by on_uri and not yet
  * released. libmicrohttpd can announce a request and then never complete it (0.9.75 does so
  * when a request line's arguments overflow the connection's memory pool); such a request is
@@ -100,7 +96,7 @@ struct http_req_priv {
     bool have_sink;
     struct http_sink sink;
     struct buf body;
-    struct http_resp_header *hdrs;
+    struct http_kv *hdrs; /* response headers */
     size_t nhdrs;
     struct MHD_Response *resp;
     int status;
@@ -181,19 +177,8 @@ int http_req_body_emit(struct http_req *r, const uint8_t *p, size_t n)
 
 void http_reply_header(struct http_req *r, const char *name, const char *value)
 {
-    struct http_req_priv *pv = r->priv;
-    struct http_resp_header *h = realloc(pv->hdrs, (pv->nhdrs + 1) * sizeof *h);
-    if (h == NULL)
-        return;
-    pv->hdrs = h;
-    h[pv->nhdrs].name = strdup(name);
-    h[pv->nhdrs].value = strdup(value);
-    if (h[pv->nhdrs].name == NULL || h[pv->nhdrs].value == NULL) {
-        free(h[pv->nhdrs].name);
-        free(h[pv->nhdrs].value);
-        return;
-    }
-    pv->nhdrs++;
+    /* A header that cannot be stored (out of memory) is dropped. */
+    (void)http_kv_add(&r->priv->hdrs, &r->priv->nhdrs, name, value);
 }
 
 int http_reply_status(const struct http_req *r, int *err)
@@ -219,7 +204,7 @@ static int reply_set(struct http_req *r, int status, struct MHD_Response *resp,
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     for (size_t i = 0; i < pv->nhdrs; i++)
-        MHD_add_response_header(resp, pv->hdrs[i].name, pv->hdrs[i].value);
+        MHD_add_response_header(resp, pv->hdrs[i].key, pv->hdrs[i].value);
     pv->resp = resp;
     pv->status = status;
     return TS_OK;
@@ -289,71 +274,81 @@ void http_kv_free(struct http_kv *v, size_t n)
     free(v);
 }
 
+/* The error document of each style (http.h), as a template: %c, %m, %r and %t stand for the
+ * code, the message, the request id and the STS fault type, %s for the S3 resource, %b and %k
+ * for the S3 BucketName and Key elements (when the request names them); each value is escaped
+ * for the style. */
+static const struct err_doc {
+    const char *ctype, *tmpl;
+} err_docs[] = {
+    [HTTP_ERR_S3] = {"application/xml",
+                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%c</Code><Message>%m"
+                     "</Message>%b%k<Resource>%s</Resource><RequestId>%r</RequestId><HostId>"
+                     "tessera</HostId></Error>\n"},
+    [HTTP_ERR_STS] = {"text/xml",
+                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse "
+                      "xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>%t</Type>"
+                      "<Code>%c</Code><Message>%m</Message></Error><RequestId>%r</RequestId>"
+                      "</ErrorResponse>\n"},
+    [HTTP_ERR_JSON] = {"application/json",
+                       "{\"Code\":\"%c\",\"Message\":\"%m\",\"RequestId\":\"%r\"}\n"},
+    [HTTP_ERR_HTML] = {"text/html; charset=utf-8",
+                       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%c"
+                       "</title></head><body><h1>%c</h1><p id=\"message\">%m</p><p>Request id: "
+                       "<code>%r</code></p></body></html>\n"},
+};
+
+/* Writes the error document of style into b with the values of r, code, msg and status. */
+static void err_doc_render(struct buf *b, enum http_err_style style, const struct http_req *r,
+                           const char *code, const char *msg, int status)
+{
+    for (const char *p = err_docs[style].tmpl; *p; p++) {
+        const char *pct = strchr(p, '%'), *v = NULL, *elem = NULL;
+        if (pct == NULL) {
+            buf_adds(b, p);
+            return;
+        }
+        buf_add(b, p, (size_t)(pct - p));
+        p = pct + 1;
+        if (*p == 'c')
+            v = code;
+        else if (*p == 'm')
+            v = msg;
+        else if (*p == 'r')
+            v = r->request_id;
+        else if (*p == 't')
+            v = status >= 500 ? "Receiver" : "Sender";
+        else if (*p == 's')
+            v = r->resource ? r->resource : (r->path ? r->path : "/");
+        else if (*p == 'b' || *p == 'k') {
+            v = *p == 'b' ? r->bucket : r->key;
+            elem = *p == 'b' ? "BucketName" : "Key";
+        }
+        if (v == NULL)
+            continue;
+        if (elem)
+            buf_addf(b, "<%s>", elem);
+        if (style == HTTP_ERR_JSON)
+            buf_add_json(b, v);
+        else
+            buf_add_xml(b, v);
+        if (elem)
+            buf_addf(b, "</%s>", elem);
+    }
+}
+
 int http_reply_error(struct http_req *r, int err, const char *msg)
 {
     struct buf b;
-    const char *code = ts_err_code(err), *ctype;
     int status = ts_err_status(err);
     enum http_err_style style = r->route ? r->route->err_style : HTTP_ERR_S3;
+    if ((size_t)style >= sizeof err_docs / sizeof *err_docs || err_docs[style].tmpl == NULL)
+        style = HTTP_ERR_S3;
     r->priv->reply_err = err;
     if (msg == NULL)
         msg = ts_err_message(err);
     buf_init(&b, 1 << 16);
-    if (style == HTTP_ERR_JSON) {
-        ctype = "application/json";
-        buf_adds(&b, "{\"Code\":\"");
-        buf_add_json(&b, code);
-        buf_adds(&b, "\",\"Message\":\"");
-        buf_add_json(&b, msg);
-        buf_adds(&b, "\",\"RequestId\":\"");
-        buf_add_json(&b, r->request_id);
-        buf_adds(&b, "\"}\n");
-    } else if (style == HTTP_ERR_HTML) {
-        ctype = "text/html; charset=utf-8";
-        buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
-        buf_add_xml(&b, code);
-        buf_adds(&b, "</title></head><body><h1>");
-        buf_add_xml(&b, code);
-        buf_adds(&b, "</h1><p id=\"message\">");
-        buf_add_xml(&b, msg);
-        buf_adds(&b, "</p><p>Request id: <code>");
-        buf_add_xml(&b, r->request_id);
-        buf_adds(&b, "</code></p></body></html>\n");
-    } else if (style == HTTP_ERR_STS) {
-        ctype = "text/xml";
-        buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse "
-                     "xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>");
-        buf_adds(&b, status >= 500 ? "Receiver" : "Sender");
-        buf_adds(&b, "</Type><Code>");
-        buf_add_xml(&b, code);
-        buf_adds(&b, "</Code><Message>");
-        buf_add_xml(&b, msg);
-        buf_adds(&b, "</Message></Error><RequestId>");
-        buf_add_xml(&b, r->request_id);
-        buf_adds(&b, "</RequestId></ErrorResponse>\n");
-    } else {
-        ctype = "application/xml";
-        buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
-        buf_add_xml(&b, code);
-        buf_adds(&b, "</Code><Message>");
-        buf_add_xml(&b, msg);
-        buf_adds(&b, "</Message>");
-        if (r->bucket) {
-            buf_adds(&b, "<BucketName>");
-            buf_add_xml(&b, r->bucket);
-            buf_adds(&b, "</BucketName>");
-        }
-        if (r->key) {
-            buf_adds(&b, "<Key>");
-            buf_add_xml(&b, r->key);
-            buf_adds(&b, "</Key>");
-        }
-        buf_adds(&b, "<Resource>");
-        buf_add_xml(&b, r->resource ? r->resource : (r->path ? r->path : "/"));
-        buf_adds(&b, "</Resource><RequestId>");
-        buf_add_xml(&b, r->request_id);
-        buf_adds(&b, "</RequestId><HostId>tessera</HostId></Error>\n");
-    }
+    err_doc_render(&b, style, r, ts_err_code(err), msg, status);
     if (err == TS_E_SKEWED || status == 503)
         http_reply_header(r, "Retry-After", "1");
     size_t len;
@@ -366,7 +361,7 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
         free(body);
         return http_reply_head(r, status, 0);
     }
-    return http_reply_data(r, status, ctype, body, len, true);
+    return http_reply_data(r, status, err_docs[style].ctype, body, len, true);
 }
 
 static void req_fail(struct http_req *r, int err, const char *msg);
@@ -928,8 +923,9 @@ static void req_release(struct http_server *s, struct http_req *r,
         pv->hc->cur = NULL;
     if (pv->started)
         access_log(r, toe);
-    if (r->route && r->route->cleanup)
+    if (r->route && r->route->cleanup && r->hctx != NULL)
         r->route->cleanup(r);
+    r->hctx = NULL;
     if (r->filter.free)
         r->filter.free(r->filter.ctx);
     if (r->principal_free)
@@ -942,11 +938,7 @@ static void req_release(struct http_server *s, struct http_req *r,
     free(r->raw_query);
     free(r->bucket);
     free(r->key);
-    for (size_t i = 0; i < pv->nhdrs; i++) {
-        free(pv->hdrs[i].name);
-        free(pv->hdrs[i].value);
-    }
-    free(pv->hdrs);
+    http_kv_free(pv->hdrs, pv->nhdrs);
     if (pv->resp)
         MHD_destroy_response(pv->resp);
     buf_free(&pv->body);

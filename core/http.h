@@ -28,7 +28,8 @@
  *   reports an error the same way (TS_OK or a code, with a struct ts_error carrying the
  *   message); only the server answers errors, in the route's error style, and once a phase
  *   failed no later phase (route->finish included) is called.
- * - route->cleanup (optional) runs when the request is done, whatever happened.
+ * - route->cleanup (optional) runs when the request is done, whatever happened, if r->hctx
+ *   is set (it frees it; the core then clears r->hctx).
  *
  * A request is handled by one thread at a time (the HTTP thread, then for blocking requests a
  * worker of the route's pool for finish); nothing in struct http_req is shared. Responses are
@@ -155,6 +156,13 @@ struct http_route {
     unsigned workers; /* threads of that pool; 0: the server's cfg.workers, else 8 */
     void *ctx;        /* the module's state; handlers read r->route->ctx */
 };
+
+/* A route's description: its name, error style and body limit, then its hooks and flags as
+ * designated initializers (.match = ..., .finish = ...). ctx is set when the module starts. */
+#define HTTP_ROUTE(route_name, style, max_body, ...)                                               \
+    {                                                                                              \
+        .name = (route_name), .err_style = (style), .body_max = (max_body), __VA_ARGS__            \
+    }
 
 struct http_req {
     /* Set before routing; read-only afterwards. */

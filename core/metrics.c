@@ -92,58 +92,71 @@ void metrics_set(const char *name, const char *help, const char *labels, int64_t
     pthread_mutex_unlock(&m_lock);
 }
 
-/* One counter family of body bytes by route: received (out false) or sent. */
-static void route_bytes(struct buf *b, const char *metric, const char *help, bool out)
+/* The samples of metric for route r (m_routes[r], named name). */
+typedef void route_fn(struct buf *b, const char *metric, int r, const char *name);
+
+static void route_status(struct buf *b, const char *metric, int r, const char *name)
 {
-    buf_addf(b, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
-    for (int r = 0; r < M_ROUTES; r++) {
-        const char *name = atomic_load(&m_routes[r].name);
-        if (name == NULL)
-            continue;
-        uint64_t v = out ? atomic_load(&m_routes[r].bytes_out) : atomic_load(&m_routes[r].bytes_in);
-        buf_addf(b, "%s{api=\"%s\"} %llu\n", metric, name, (unsigned long long)v);
+    for (int s = 0; s < M_STATUS; s++) {
+        uint64_t v = atomic_load(&m_routes[r].by_status[s]);
+        if (v)
+            buf_addf(b, "%s{api=\"%s\",status=\"%d\"} %llu\n", metric, name, s,
+                     (unsigned long long)v);
     }
 }
 
+static void route_latency(struct buf *b, const char *metric, int r, const char *name)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= M_BUCKETS; i++) {
+        cum += atomic_load(&m_routes[r].hist[i]);
+        if (i < M_BUCKETS)
+            buf_addf(b, "%s_bucket{api=\"%s\",le=\"%g\"} %llu\n", metric, name,
+                     (double)m_bounds_us[i] / 1e6, (unsigned long long)cum);
+        else
+            buf_addf(b, "%s_bucket{api=\"%s\",le=\"+Inf\"} %llu\n", metric, name,
+                     (unsigned long long)cum);
+    }
+    buf_addf(b, "%s_sum{api=\"%s\"} %.6f\n", metric, name,
+             (double)atomic_load(&m_routes[r].sum_us) / 1e6);
+    buf_addf(b, "%s_count{api=\"%s\"} %llu\n", metric, name,
+             (unsigned long long)atomic_load(&m_routes[r].count));
+}
+
+static void route_bytes_in(struct buf *b, const char *metric, int r, const char *name)
+{
+    buf_addf(b, "%s{api=\"%s\"} %llu\n", metric, name,
+             (unsigned long long)atomic_load(&m_routes[r].bytes_in));
+}
+
+static void route_bytes_out(struct buf *b, const char *metric, int r, const char *name)
+{
+    buf_addf(b, "%s{api=\"%s\"} %llu\n", metric, name,
+             (unsigned long long)atomic_load(&m_routes[r].bytes_out));
+}
+
+/* The families with a sample set per route. */
+static const struct route_family {
+    const char *metric, *help, *type;
+    route_fn *write;
+} route_families[] = {
+    {"tessera_requests_total", "HTTP requests by route and status.", "counter", route_status},
+    {"tessera_request_duration_seconds", "Request latency by route.", "histogram", route_latency},
+    {"tessera_bytes_received_total", "Request body bytes received.", "counter", route_bytes_in},
+    {"tessera_bytes_sent_total", "Response body bytes sent.", "counter", route_bytes_out},
+};
+
 void metrics_write(struct buf *b)
 {
-    buf_adds(b, "# HELP tessera_requests_total HTTP requests by route and status.\n"
-                "# TYPE tessera_requests_total counter\n");
-    for (int r = 0; r < M_ROUTES; r++) {
-        const char *name = atomic_load(&m_routes[r].name);
-        if (name == NULL)
-            continue;
-        for (int s = 0; s < M_STATUS; s++) {
-            uint64_t v = atomic_load(&m_routes[r].by_status[s]);
-            if (v)
-                buf_addf(b, "tessera_requests_total{api=\"%s\",status=\"%d\"} %llu\n", name, s,
-                         (unsigned long long)v);
+    for (size_t f = 0; f < sizeof route_families / sizeof *route_families; f++) {
+        const struct route_family *fam = &route_families[f];
+        buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", fam->metric, fam->help, fam->metric, fam->type);
+        for (int r = 0; r < M_ROUTES; r++) {
+            const char *name = atomic_load(&m_routes[r].name);
+            if (name != NULL)
+                fam->write(b, fam->metric, r, name);
         }
     }
-    buf_adds(b, "# HELP tessera_request_duration_seconds Request latency by route.\n"
-                "# TYPE tessera_request_duration_seconds histogram\n");
-    for (int r = 0; r < M_ROUTES; r++) {
-        const char *name = atomic_load(&m_routes[r].name);
-        if (name == NULL)
-            continue;
-        uint64_t cum = 0;
-        for (size_t i = 0; i <= M_BUCKETS; i++) {
-            cum += atomic_load(&m_routes[r].hist[i]);
-            if (i < M_BUCKETS)
-                buf_addf(b, "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %llu\n",
-                         name, (double)m_bounds_us[i] / 1e6, (unsigned long long)cum);
-            else
-                buf_addf(b,
-                         "tessera_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n",
-                         name, (unsigned long long)cum);
-        }
-        buf_addf(b, "tessera_request_duration_seconds_sum{api=\"%s\"} %.6f\n", name,
-                 (double)atomic_load(&m_routes[r].sum_us) / 1e6);
-        buf_addf(b, "tessera_request_duration_seconds_count{api=\"%s\"} %llu\n", name,
-                 (unsigned long long)atomic_load(&m_routes[r].count));
-    }
-    route_bytes(b, "tessera_bytes_received_total", "Request body bytes received.", false);
-    route_bytes(b, "tessera_bytes_sent_total", "Response body bytes sent.", true);
     pthread_mutex_lock(&m_lock);
     const char *last = NULL;
     for (size_t i = 0; i < m_nnamed; i++) {

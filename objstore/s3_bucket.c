@@ -132,18 +132,12 @@ int s3_delete_bucket(struct s3_ctx *c)
 
 int s3_head_bucket(struct s3_ctx *c)
 {
-    int rc = obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
     http_reply_header(c->r, "x-amz-bucket-region", c->st->region);
     return http_reply_head(c->r, 200, 0);
 }
 
 int s3_get_bucket_location(struct s3_ctx *c)
 {
-    int rc = obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
     struct buf b;
     buf_init(&b, 4096);
     xml_begin(&b);
@@ -221,131 +215,147 @@ static void list_prefixes(struct buf *b, const struct obj_list_res *res, bool ur
     }
 }
 
+/* A listing in progress: its parameters, the entries, the document. */
+struct listing {
+    struct list_params lp;
+    struct obj_list_res res;
+    struct buf b;
+};
+
 /* Runs the listing from `after` and opens the result document `root` with its Name and Prefix. */
-static int list_open(struct s3_ctx *c, const struct list_params *lp, const char *after,
-                     const char *root, struct obj_list_res *res, struct buf *b)
+static int list_open(struct s3_ctx *c, struct listing *l, const char *after, const char *root)
 {
-    struct obj_list_opts o = {lp->prefix, lp->delimiter, after, (size_t)lp->max};
-    int rc = obj_list(c->st, c->bucket, &o, res);
+    struct obj_list_opts o = {l->lp.prefix, l->lp.delimiter, after, (size_t)l->lp.max};
+    int rc = obj_list(c->st, c->bucket, &o, &l->res);
     if (rc != TS_OK)
         return rc;
-    s3_xml_start(b, XML_MAX, root);
-    xml_elem(b, "Name", c->bucket);
-    elem_enc(b, "Prefix", lp->prefix ? lp->prefix : "", lp->url);
+    s3_xml_start(&l->b, XML_MAX, root);
+    xml_elem(&l->b, "Name", c->bucket);
+    elem_enc(&l->b, "Prefix", l->lp.prefix ? l->lp.prefix : "", l->lp.url);
     return TS_OK;
 }
 
-/* MaxKeys, Delimiter and IsTruncated, common to every listing. */
-static void list_limits(struct buf *b, const struct list_params *lp, const struct obj_list_res *res)
+/* The parameters, then the listing from the query parameter `marker` (*after: its value). */
+static int list_start(struct s3_ctx *c, struct listing *l, const char *marker, const char **after,
+                      const char *root)
 {
-    xml_elemf(b, "MaxKeys", "%llu", (unsigned long long)lp->max);
-    if (lp->delimiter && *lp->delimiter)
-        elem_enc(b, "Delimiter", lp->delimiter, lp->url);
-    xml_elem(b, "IsTruncated", res->truncated ? "true" : "false");
+    int rc = list_params(c, &l->lp);
+    *after = http_req_query(c->r, marker);
+    return rc != TS_OK ? rc : list_open(c, l, *after, root);
+}
+
+/* MaxKeys, Delimiter and IsTruncated, common to every listing. */
+static void list_limits(struct listing *l)
+{
+    xml_elemf(&l->b, "MaxKeys", "%llu", (unsigned long long)l->lp.max);
+    if (l->lp.delimiter && *l->lp.delimiter)
+        elem_enc(&l->b, "Delimiter", l->lp.delimiter, l->lp.url);
+    xml_elem(&l->b, "IsTruncated", l->res.truncated ? "true" : "false");
 }
 
 /* EncodingType, the entries as `tag`, the common prefixes; closes `root` and replies. */
-static int list_close(struct s3_ctx *c, const struct list_params *lp, struct obj_list_res *res,
-                      struct buf *b, const char *root, const char *tag, bool owner, bool version)
+static int list_close(struct s3_ctx *c, struct listing *l, const char *root, const char *tag,
+                      bool owner, bool version)
 {
-    if (lp->url)
-        xml_elem(b, "EncodingType", "url");
-    for (size_t i = 0; i < res->n; i++)
-        if (!res->v[i].is_prefix)
-            list_entry(b, tag, &res->v[i], lp->url, owner, version);
-    list_prefixes(b, res, lp->url);
-    xml_close(b, root);
-    obj_list_res_cleanup(res);
-    return s3_reply_xml(c, 200, b);
+    if (l->lp.url)
+        xml_elem(&l->b, "EncodingType", "url");
+    for (size_t i = 0; i < l->res.n; i++)
+        if (!l->res.v[i].is_prefix)
+            list_entry(&l->b, tag, &l->res.v[i], l->lp.url, owner, version);
+    list_prefixes(&l->b, &l->res, l->lp.url);
+    xml_close(&l->b, root);
+    obj_list_res_cleanup(&l->res);
+    return s3_reply_xml(c, 200, &l->b);
+}
+
+/* The key of the last entry of a truncated listing. */
+static const char *list_last(const struct listing *l)
+{
+    return l->res.truncated && l->res.n ? l->res.v[l->res.n - 1].key : NULL;
 }
 
 int s3_list_objects(struct s3_ctx *c)
 {
-    struct list_params lp;
-    struct obj_list_res res;
-    struct buf b;
-    int rc = list_params(c, &lp);
+    struct listing l;
+    const char *marker;
+    int rc = list_start(c, &l, "marker", &marker, "ListBucketResult");
     if (rc != TS_OK)
         return rc;
-    const char *marker = http_req_query(c->r, "marker");
-    rc = list_open(c, &lp, marker, "ListBucketResult", &res, &b);
-    if (rc != TS_OK)
-        return rc;
-    elem_enc(&b, "Marker", marker ? marker : "", lp.url);
-    list_limits(&b, &lp, &res);
-    if (res.truncated && lp.delimiter && *lp.delimiter && res.n)
-        elem_enc(&b, "NextMarker", res.v[res.n - 1].key, lp.url);
-    return list_close(c, &lp, &res, &b, "ListBucketResult", "Contents", true, false);
+    elem_enc(&l.b, "Marker", marker ? marker : "", l.lp.url);
+    list_limits(&l);
+    if (l.lp.delimiter && *l.lp.delimiter)
+        elem_enc(&l.b, "NextMarker", list_last(&l), l.lp.url);
+    return list_close(c, &l, "ListBucketResult", "Contents", true, false);
+}
+
+/* The key a ListObjectsV2 continues after (*after, to free): the decoded continuation-token,
+ * else start-after. */
+static int list_v2_after(struct s3_ctx *c, const char *token, const char *start_after, char **after)
+{
+    *after = NULL;
+    if (token) {
+        size_t tl = strlen(token);
+        *after = malloc(tl / 4 * 3 + 4);
+        long n = *after ? enc_unb64(token, tl, (uint8_t *)*after) : -1;
+        if (n <= 0 || memchr(*after, 0, (size_t)n)) {
+            free(*after);
+            *after = NULL;
+            return TS_E_INVALID_ARGUMENT;
+        }
+        (*after)[n] = 0;
+    } else if (start_after && (*after = strdup(start_after)) == NULL) {
+        return TS_E_INTERNAL;
+    }
+    return TS_OK;
 }
 
 int s3_list_objects_v2(struct s3_ctx *c)
 {
-    struct list_params lp;
-    struct obj_list_res res;
-    struct buf b;
-    char *after = NULL, *next = NULL;
-    int rc = list_params(c, &lp);
+    struct listing l;
+    char *after = NULL;
+    int rc = list_params(c, &l.lp);
     if (rc != TS_OK)
         return rc;
     const char *token = http_req_query(c->r, "continuation-token");
     const char *start_after = http_req_query(c->r, "start-after");
     const char *fo = http_req_query(c->r, "fetch-owner");
-    bool owner = fo && strcmp(fo, "true") == 0;
-    if (token) {
-        size_t tl = strlen(token);
-        after = malloc(tl / 4 * 3 + 4);
-        long n = after ? enc_unb64(token, tl, (uint8_t *)after) : -1;
-        if (n <= 0 || memchr(after, 0, (size_t)n)) {
-            free(after);
-            return s3_fail(c, TS_E_INVALID_ARGUMENT,
-                           "The continuation token provided is incorrect");
-        }
-        after[n] = 0;
-    } else if (start_after) {
-        after = strdup(start_after);
-        if (after == NULL)
-            return TS_E_INTERNAL;
-    }
-    rc = list_open(c, &lp, after, "ListBucketResult", &res, &b);
+    rc = list_v2_after(c, token, start_after, &after);
+    if (rc == TS_E_INVALID_ARGUMENT)
+        return s3_fail(c, rc, "The continuation token provided is incorrect");
+    if (rc == TS_OK)
+        rc = list_open(c, &l, after, "ListBucketResult");
     free(after);
     if (rc != TS_OK)
         return rc;
     if (start_after)
-        elem_enc(&b, "StartAfter", start_after, lp.url);
+        elem_enc(&l.b, "StartAfter", start_after, l.lp.url);
     if (token)
-        xml_elem(&b, "ContinuationToken", token);
-    xml_elemf(&b, "KeyCount", "%zu", res.n);
-    list_limits(&b, &lp, &res);
-    if (res.truncated && res.n) {
-        const char *last = res.v[res.n - 1].key;
-        next = enc_b64((const uint8_t *)last, strlen(last));
-        xml_elem(&b, "NextContinuationToken", next);
+        xml_elem(&l.b, "ContinuationToken", token);
+    xml_elemf(&l.b, "KeyCount", "%zu", l.res.n);
+    list_limits(&l);
+    if (list_last(&l) != NULL) {
+        char *next = enc_b64((const uint8_t *)list_last(&l), strlen(list_last(&l)));
+        xml_elem(&l.b, "NextContinuationToken", next);
         free(next);
     }
-    return list_close(c, &lp, &res, &b, "ListBucketResult", "Contents", owner, false);
+    return list_close(c, &l, "ListBucketResult", "Contents", fo && strcmp(fo, "true") == 0, false);
 }
 
 int s3_list_object_versions(struct s3_ctx *c)
 {
-    struct list_params lp;
-    struct obj_list_res res;
-    struct buf b;
-    int rc = list_params(c, &lp);
+    struct listing l;
+    const char *km, *vm = http_req_query(c->r, "version-id-marker");
+    int rc = list_start(c, &l, "key-marker", &km, "ListVersionsResult");
     if (rc != TS_OK)
         return rc;
-    const char *km = http_req_query(c->r, "key-marker");
-    const char *vm = http_req_query(c->r, "version-id-marker");
-    rc = list_open(c, &lp, km, "ListVersionsResult", &res, &b);
-    if (rc != TS_OK)
-        return rc;
-    elem_enc(&b, "KeyMarker", km ? km : "", lp.url);
-    xml_elem(&b, "VersionIdMarker", vm ? vm : "");
-    list_limits(&b, &lp, &res);
-    if (res.truncated && res.n) {
-        elem_enc(&b, "NextKeyMarker", res.v[res.n - 1].key, lp.url);
-        xml_elem(&b, "NextVersionIdMarker", "null");
+    elem_enc(&l.b, "KeyMarker", km ? km : "", l.lp.url);
+    xml_elem(&l.b, "VersionIdMarker", vm ? vm : "");
+    list_limits(&l);
+    if (list_last(&l) != NULL) {
+        elem_enc(&l.b, "NextKeyMarker", list_last(&l), l.lp.url);
+        xml_elem(&l.b, "NextVersionIdMarker", "null");
     }
-    return list_close(c, &lp, &res, &b, "ListVersionsResult", "Version", true, true);
+    return list_close(c, &l, "ListVersionsResult", "Version", true, true);
 }
 
 /* ---- bucket policies ---- */
@@ -360,9 +370,6 @@ int s3_put_bucket_policy(struct s3_ctx *c)
 {
     struct pol_doc *d = NULL;
     char err[512] = "";
-    int rc = obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
     if (c->r->body_len > OBJ_MAX_POLICY)
         return s3_fail(c, TS_E_MALFORMED_POLICY, "Policy exceeds the maximum allowed size");
     if (c->r->body_len == 0)
@@ -370,7 +377,7 @@ int s3_put_bucket_policy(struct s3_ctx *c)
     if (pol_doc_parse((const char *)c->r->body, c->r->body_len, &d, err, sizeof err) != TS_OK)
         return err[0] ? s3_fail(c, TS_E_MALFORMED_POLICY, err) : TS_E_MALFORMED_POLICY;
     pol_doc_free(d);
-    rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
+    int rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
     return s3_reply_done(c, rc, 204);
 }
 
@@ -393,9 +400,6 @@ int s3_delete_bucket_policy(struct s3_ctx *c)
 
 int s3_get_bucket_versioning(struct s3_ctx *c)
 {
-    int rc = obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
     struct buf b;
     buf_init(&b, 4096);
     xml_begin(&b);
@@ -405,14 +409,7 @@ int s3_get_bucket_versioning(struct s3_ctx *c)
 
 int s3_get_acl(struct s3_ctx *c)
 {
-    struct obj_meta m;
-    int rc = c->key ? obj_object_head(c->st, c->bucket, c->key, &m)
-                    : obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
-    if (c->key)
-        obj_meta_cleanup(&m);
-    struct buf b;
+    struct buf b; /* the bucket or the object was checked (S3_F_BUCKET, S3_F_OBJECT) */
     s3_xml_start(&b, 4096, "AccessControlPolicy");
     s3_xml_owner(&b, "Owner");
     xml_open(&b, "AccessControlList", NULL);
@@ -431,9 +428,6 @@ int s3_get_acl(struct s3_ctx *c)
 
 int s3_no_such_config(struct s3_ctx *c)
 {
-    int rc = obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
     if (http_req_query(c->r, "tagging"))
         return TS_E_NO_SUCH_TAG_SET;
     if (http_req_query(c->r, "cors"))
@@ -457,8 +451,6 @@ int s3_xml_body_start(struct s3_ctx *c)
     c->r->body_max = OBJ_MAX_XML_BODY;
     if (c->r->has_content_length && c->r->content_length > OBJ_MAX_XML_BODY)
         return TS_E_MAX_MESSAGE_LENGTH;
-    if (c->op->flags & S3_F_PERKEY)
-        return obj_bucket_exists(c->st, c->bucket);
     return TS_OK;
 }
 

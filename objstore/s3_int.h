@@ -30,6 +30,11 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
                           (HTTP_AUTHZ_PER_ITEM: DeleteObjects, ListBuckets) */
 #define S3_F_UPLOAD 8u /* names an upload: ?uploadId= is checked (obj_check_upload_id) */
 #define S3_F_PART 16u  /* names a part: ?partNumber= is checked into c->part */
+#define S3_F_BUCKET                                                                                \
+    32u /* the bucket must exist (NoSuchBucket): checked once the operation is authorized,         \
+           before start and before any body byte is read */
+#define S3_F_OBJECT                                                                                \
+    64u /* the object must exist (NoSuchKey, NoSuchBucket): checked as S3_F_BUCKET */
 
 /* One "bytes=" range as written: first-last, first- (has_last false) or -suffix (has_first
  * false). */
@@ -37,6 +42,9 @@ struct s3_range {
     uint64_t first, last;
     bool has_first, has_last;
 };
+
+/* An operation's handler: TS_OK, or an error to answer with. */
+typedef int s3_handler(struct s3_ctx *c);
 
 struct s3_op {
     const char *method;
@@ -46,8 +54,8 @@ struct s3_op {
     const char *name;   /* S3 operation name, for logs */
     const char *action; /* IAM action */
     enum s3_res res;
-    int (*start)(struct s3_ctx *c);  /* before the body (NULL: nothing to do) */
-    int (*finish)(struct s3_ctx *c); /* replies, or returns an error to answer with */
+    s3_handler *start;  /* before the body (NULL: nothing to do) */
+    s3_handler *finish; /* replies, or returns an error to answer with */
 };
 
 struct s3_ctx {
@@ -138,42 +146,15 @@ int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg);
 int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16]);
 
 /* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c). */
-int s3_list_buckets(struct s3_ctx *c);
-int s3_create_bucket_start(struct s3_ctx *c);
-int s3_create_bucket(struct s3_ctx *c);
-int s3_delete_bucket(struct s3_ctx *c);
-int s3_head_bucket(struct s3_ctx *c);
-int s3_get_bucket_location(struct s3_ctx *c);
-int s3_list_objects(struct s3_ctx *c);
-int s3_list_objects_v2(struct s3_ctx *c);
-int s3_list_object_versions(struct s3_ctx *c);
-int s3_policy_start(struct s3_ctx *c);
-int s3_put_bucket_policy(struct s3_ctx *c);
-int s3_get_bucket_policy(struct s3_ctx *c);
-int s3_delete_bucket_policy(struct s3_ctx *c);
-int s3_get_bucket_versioning(struct s3_ctx *c);
-int s3_get_acl(struct s3_ctx *c);
-int s3_no_such_config(struct s3_ctx *c);
-int s3_not_implemented(struct s3_ctx *c);
-int s3_xml_body_start(struct s3_ctx *c);
-int s3_delete_objects(struct s3_ctx *c);
-
-int s3_put_object_start(struct s3_ctx *c);
-int s3_put_object(struct s3_ctx *c);
-int s3_get_object(struct s3_ctx *c);
-int s3_delete_object(struct s3_ctx *c);
-int s3_copy_start(struct s3_ctx *c);
-int s3_copy_object(struct s3_ctx *c);
-int s3_get_object_tagging(struct s3_ctx *c);
-
-int s3_create_multipart(struct s3_ctx *c);
-int s3_upload_part_start(struct s3_ctx *c);
-int s3_upload_part(struct s3_ctx *c);
-int s3_upload_part_copy_start(struct s3_ctx *c);
-int s3_upload_part_copy(struct s3_ctx *c);
-int s3_complete_multipart(struct s3_ctx *c);
-int s3_abort_multipart(struct s3_ctx *c);
-int s3_list_parts(struct s3_ctx *c);
-int s3_list_multipart_uploads(struct s3_ctx *c);
+s3_handler s3_list_buckets, s3_create_bucket_start, s3_create_bucket, s3_delete_bucket,
+    s3_head_bucket, s3_get_bucket_location, s3_list_objects, s3_list_objects_v2,
+    s3_list_object_versions, s3_policy_start, s3_put_bucket_policy, s3_get_bucket_policy,
+    s3_delete_bucket_policy, s3_get_bucket_versioning, s3_get_acl, s3_no_such_config,
+    s3_not_implemented, s3_xml_body_start, s3_delete_objects;
+s3_handler s3_put_object_start, s3_put_object, s3_get_object, s3_delete_object, s3_copy_object,
+    s3_get_object_tagging;
+s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_part_copy_start,
+    s3_upload_part_copy, s3_complete_multipart, s3_abort_multipart, s3_list_parts,
+    s3_list_multipart_uploads;
 
 #endif

@@ -16,9 +16,6 @@
 
 int s3_put_object_start(struct s3_ctx *c)
 {
-    int rc = obj_bucket_exists(c->st, c->bucket);
-    if (rc != TS_OK)
-        return rc;
     return s3_stream_body(c, OBJ_MAX_OBJECT_SIZE);
 }
 
@@ -187,12 +184,7 @@ int s3_delete_object(struct s3_ctx *c)
 
 int s3_get_object_tagging(struct s3_ctx *c)
 {
-    struct obj_meta m;
-    int rc = obj_object_head(c->st, c->bucket, c->key, &m);
-    if (rc != TS_OK)
-        return rc;
-    obj_meta_cleanup(&m);
-    struct buf b;
+    struct buf b; /* the object was checked (S3_F_OBJECT) */
     s3_xml_start(&b, 4096, "Tagging");
     buf_adds(&b, "<TagSet></TagSet>");
     xml_close(&b, "Tagging");
@@ -247,14 +239,6 @@ int s3_copy_source(struct s3_ctx *c)
     if (c->src_bucket == NULL || c->src_key == NULL)
         return TS_E_INTERNAL; /* s3_copy_source_parse did not run: never look anything up */
     return TS_OK; /* s3:GetObject on the source was declared and decided in the authz phase */
-}
-
-int s3_copy_start(struct s3_ctx *c)
-{
-    int rc = s3_copy_source(c);
-    if (rc != TS_OK)
-        return rc;
-    return obj_bucket_exists(c->st, c->bucket);
 }
 
 int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m)

@@ -104,14 +104,24 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
     return rc == TS_OK ? s3_authz_declare(c) : rc;
 }
 
-/* route->start, once the authz phase allowed the operation. */
+/* route->start, once the authz phase allowed the operation: the bucket or the object checked
+ * (S3_F_BUCKET, S3_F_OBJECT), then the operation's own start. */
 static int s3_start(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
     if (c == NULL || c->op == NULL)
         return TS_E_INTERNAL;
     c->e = e;
-    return c->op->start ? c->op->start(c) : TS_OK;
+    int rc = c->op->flags & S3_F_BUCKET ? obj_bucket_exists(c->st, c->bucket) : TS_OK;
+    if (rc == TS_OK && (c->op->flags & S3_F_OBJECT)) {
+        struct obj_meta m;
+        rc = obj_object_head(c->st, c->bucket, c->key, &m);
+        if (rc == TS_OK)
+            obj_meta_cleanup(&m);
+    }
+    if (rc == TS_OK && c->op->start != NULL)
+        rc = c->op->start(c);
+    return rc;
 }
 
 /* route->finish: the operation replied (TS_OK) or returns the error the server answers. */
@@ -124,19 +134,16 @@ static int s3_finish(struct http_req *r, struct ts_error *e)
 
 static void s3_cleanup(struct http_req *r)
 {
-    struct s3_ctx *c = r->hctx;
-    if (c == NULL)
-        return;
+    struct s3_ctx *c = r->hctx; /* set: the core calls cleanup only then */
+    for (size_t i = 0; i < HTTP_AUTHZ_MAX_ITEMS; i++)
+        free(c->arn[i]);
     obj_writer_free(c->w);
     free(c->src_bucket);
     free(c->src_key);
-    free(c->arn[0]);
-    free(c->arn[1]);
     if (r->resource == c->resource)
         r->resource = NULL;
     free(c->resource);
     free(c);
-    r->hctx = NULL;
 }
 
 /* Requests that change the store end in fsyncs (data file, directory, metadata commit): they
@@ -150,21 +157,17 @@ static bool s3_blocking(struct http_req *r)
            strcmp(r->method, "HEAD") != 0;
 }
 
+/* No match hook: the route of everything no earlier route took. */
+static const struct http_route s3_route =
+    HTTP_ROUTE("s3", HTTP_ERR_S3, OBJ_MAX_XML_BODY, .resolve = s3_resolve, .start = s3_start,
+               .finish = s3_finish, .cleanup = s3_cleanup, .blocking = s3_blocking,
+               .workers = S3_WRITE_WORKERS);
+
 void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe)
 {
     st->pe = pe;
     snprintf(st->region, sizeof st->region, "%s", cfg_str(CFG_REGION)); /* the one SigV4 uses */
-    memset(route, 0, sizeof *route);
-    route->name = "s3";
-    route->match = NULL;
-    route->resolve = s3_resolve;
-    route->start = s3_start;
-    route->finish = s3_finish;
-    route->cleanup = s3_cleanup;
-    route->blocking = s3_blocking;
-    route->workers = S3_WRITE_WORKERS;
-    route->err_style = HTTP_ERR_S3;
-    route->body_max = OBJ_MAX_XML_BODY;
+    *route = s3_route;
     route->ctx = st;
 }
 

@@ -179,6 +179,8 @@ static int value_text(json_t *v, char *buf, size_t cap, const char **out)
 static int compile_value(struct pol_cond *c, struct pol_cval *cv, const char *opname, const char *s,
                          bool vars, char *err, size_t errlen)
 {
+    const char *what = "is not valid";
+    bool ok = false;
     switch (c->fam) {
     case CF_STR:
         return pol_pat_compile(&cv->pat, s, false, vars, false) == 0 ? 0 : -1;
@@ -191,30 +193,25 @@ static int compile_value(struct pol_cond *c, struct pol_cval *cv, const char *op
         return pol_pat_compile(&cv->pat, s, false, false, false) == 0 ? 0 : -1;
     case CF_BOOL:
     case CF_NULL:
-        if (parse_bool(s, &cv->b) == 0)
-            return 0;
-        snprintf(err, errlen, "%s condition value \"%s\" for key %s must be true or false", opname,
-                 s, c->key.name);
-        return -1;
+        ok = parse_bool(s, &cv->b) == 0;
+        what = "must be true or false";
+        break;
     case CF_NUM:
-        if (parse_num(s, &cv->num))
-            return 0;
-        snprintf(err, errlen, "%s condition value \"%s\" for key %s is not a number", opname, s,
-                 c->key.name);
-        return -1;
+        ok = parse_num(s, &cv->num);
+        what = "is not a number";
+        break;
     case CF_DATE:
-        if (parse_date(s, &cv->t))
-            return 0;
-        snprintf(err, errlen, "%s condition value \"%s\" for key %s is not a date", opname, s,
-                 c->key.name);
-        return -1;
+        ok = parse_date(s, &cv->t);
+        what = "is not a date";
+        break;
     case CF_IP:
-        if (pol_parse_cidr(s, &cv->cidr) == 0)
-            return 0;
-        snprintf(err, errlen, "%s condition value \"%s\" for key %s is not an IP address or CIDR",
-                 opname, s, c->key.name);
-        return -1;
+        ok = pol_parse_cidr(s, &cv->cidr) == 0;
+        what = "is not an IP address or CIDR";
+        break;
     }
+    if (ok)
+        return 0;
+    snprintf(err, errlen, "%s condition value \"%s\" for key %s %s", opname, s, c->key.name, what);
     return -1;
 }
 
@@ -354,63 +351,84 @@ static bool cmp_ok(enum pol_cmp cmp, int sign)
     return false;
 }
 
-/* Whether one request value matches any of the condition's values (positive sense). */
-static bool value_matches(const struct pol_cond *c, const char *v, struct pol_ev *ev)
-{
-    size_t vlen = strlen(v);
+/* A request value, read as its condition's family compares it. */
+struct req_val {
+    const char *s; /* string families: the value (lower-cased for CF_STR_IC) */
+    size_t len;
     char low[POL_EXPAND_MAX];
-    struct pol_cidr a;
-    double d;
-    time_t t;
     bool b;
+    double num;
+    time_t t;
+    struct pol_cidr addr;
+};
 
+/* Reads v as c's family wants it into rv; false when it is not such a value (it matches
+ * nothing). */
+static bool req_val_parse(const struct pol_cond *c, const char *v, struct req_val *rv)
+{
+    rv->s = v;
+    rv->len = strlen(v);
     switch (c->fam) {
     case CF_STR_IC:
-        if (vlen >= sizeof(low))
+        if (rv->len >= sizeof(rv->low))
             return false;
-        for (size_t i = 0; i < vlen; i++)
-            low[i] = (char)tolower((unsigned char)v[i]);
-        v = low;
-        /* fall through */
+        for (size_t i = 0; i < rv->len; i++)
+            rv->low[i] = (char)tolower((unsigned char)v[i]);
+        rv->s = rv->low;
+        return true;
     case CF_STR:
     case CF_LIKE:
     case CF_ARN:
     case CF_BIN:
-        for (size_t i = 0; i < c->nvals; i++)
-            if (pol_pat_match(&c->vals[i].pat, v, vlen, ev))
-                return true;
-        return false;
+        return true;
     case CF_BOOL:
-        if (parse_bool(v, &b) != 0)
-            return false;
-        for (size_t i = 0; i < c->nvals; i++)
-            if (c->vals[i].b == b)
-                return true;
-        return false;
+        return parse_bool(v, &rv->b) == 0;
     case CF_NUM:
-        if (!parse_num(v, &d))
-            return false;
-        for (size_t i = 0; i < c->nvals; i++)
-            if (cmp_ok(c->cmp, d < c->vals[i].num ? -1 : d > c->vals[i].num ? 1 : 0))
-                return true;
-        return false;
+        return parse_num(v, &rv->num);
     case CF_DATE:
-        if (!parse_date(v, &t))
-            return false;
-        for (size_t i = 0; i < c->nvals; i++)
-            if (cmp_ok(c->cmp, t < c->vals[i].t ? -1 : t > c->vals[i].t ? 1 : 0))
-                return true;
-        return false;
+        return parse_date(v, &rv->t);
     case CF_IP:
-        if (!parse_addr(v, &a))
-            return false;
-        for (size_t i = 0; i < c->nvals; i++)
-            if (cidr_contains(&c->vals[i].cidr, &a))
-                return true;
-        return false;
+        return parse_addr(v, &rv->addr);
     case CF_NULL:
         break;
     }
+    return false;
+}
+
+/* Whether the request value rv matches the condition value cv (positive sense). */
+static bool req_val_matches(const struct pol_cond *c, const struct pol_cval *cv,
+                            const struct req_val *rv, struct pol_ev *ev)
+{
+    switch (c->fam) {
+    case CF_STR_IC:
+    case CF_STR:
+    case CF_LIKE:
+    case CF_ARN:
+    case CF_BIN:
+        return pol_pat_match(&cv->pat, rv->s, rv->len, ev);
+    case CF_BOOL:
+        return cv->b == rv->b;
+    case CF_NUM:
+        return cmp_ok(c->cmp, rv->num < cv->num ? -1 : rv->num > cv->num ? 1 : 0);
+    case CF_DATE:
+        return cmp_ok(c->cmp, rv->t < cv->t ? -1 : rv->t > cv->t ? 1 : 0);
+    case CF_IP:
+        return cidr_contains(&cv->cidr, &rv->addr);
+    case CF_NULL:
+        break;
+    }
+    return false;
+}
+
+/* Whether one request value matches any of the condition's values (positive sense). */
+static bool value_matches(const struct pol_cond *c, const char *v, struct pol_ev *ev)
+{
+    struct req_val rv;
+    if (!req_val_parse(c, v, &rv))
+        return false;
+    for (size_t i = 0; i < c->nvals; i++)
+        if (req_val_matches(c, &c->vals[i], &rv, ev))
+            return true;
     return false;
 }
 

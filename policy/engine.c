@@ -10,7 +10,7 @@
  * happens outside the lock: a miss reads and compiles the document, then inserts it under a
  * short write lock (or uses the entry another thread inserted meanwhile).
  *
- * Thread-safety: st is immutable after creation; tab, utab and gen are guarded by lock (gen
+ * Thread-safety: st is immutable after creation; both caches and gen are guarded by lock (gen
  * is also read without it, atomically, as the cheap per-call check); an entry is immutable
  * and freed by whoever drops its last reference.
  *
@@ -28,78 +28,160 @@
 #define ENGINE_BUCKETS 256
 #define ENGINE_MAX_POLICIES 256 /* distinct policies one request may be evaluated against */
 
-struct centry {
-    struct centry *next;
+/* An entry of either cache, named, reference-counted, chained in its bucket. */
+struct entry {
+    struct entry *next;
     atomic_int refs;
     char *name;
+    void (*destroy)(struct entry *x); /* frees x once its last reference is dropped */
+};
+
+struct centry {
+    struct entry e;      /* first: a struct entry * of the policy cache is a struct centry * */
     struct pol_doc *doc; /* NULL: no such policy */
     bool failed;         /* the stored policy could not be read or parsed: deny (fail closed) */
 };
 
 /* The resolved policies of one static user (its own and its enabled groups'). */
 struct uentry {
-    struct uentry *next;
-    atomic_int refs;
-    char *name;
-    bool ok; /* false: no such user, or disabled */
+    struct entry e; /* first, as in centry */
+    bool ok;        /* false: no such user, or disabled */
     size_t n;
     struct centry **v; /* referenced */
 };
 
+/* A cache of entries by name: the compiled policies, the users' resolved policies. */
+struct cache {
+    struct entry *tab[ENGINE_BUCKETS];
+};
+
 struct pol_engine {
     struct iam_store *st;
-    pthread_rwlock_t lock;
-    struct centry *tab[ENGINE_BUCKETS];
-    struct uentry *utab[ENGINE_BUCKETS];
+    pthread_rwlock_t lock; /* guards both caches */
+    struct cache policies, users;
     _Atomic uint64_t gen;
 };
 
-static void centry_put(struct centry *c)
+static void entry_put(struct entry *x)
 {
-    if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1) {
-        pol_doc_free(c->doc);
-        free(c->name);
-        free(c);
-    }
+    if (x != NULL && atomic_fetch_sub(&x->refs, 1) == 1)
+        x->destroy(x);
 }
 
-static void uentry_put(struct uentry *u)
+/* Sets up x (zeroed) with one reference, the caller's. -1 on OOM (entry_put then frees x). */
+static int entry_init(struct entry *x, const char *name, void (*destroy)(struct entry *x))
 {
-    if (u != NULL && atomic_fetch_sub(&u->refs, 1) == 1) {
-        for (size_t i = 0; i < u->n; i++)
-            centry_put(u->v[i]);
-        free(u->v);
-        free(u->name);
-        free(u);
+    atomic_init(&x->refs, 1);
+    x->destroy = destroy;
+    x->name = strdup(name);
+    return x->name != NULL ? 0 : -1;
+}
+
+static void centry_destroy(struct entry *x)
+{
+    struct centry *c = (struct centry *)x;
+    pol_doc_free(c->doc);
+    free(x->name);
+    free(c);
+}
+
+static void centry_put(struct centry *c)
+{
+    entry_put(c != NULL ? &c->e : NULL);
+}
+
+static void uentry_destroy(struct entry *x)
+{
+    struct uentry *u = (struct uentry *)x;
+    for (size_t i = 0; i < u->n; i++)
+        centry_put(u->v[i]);
+    free(u->v);
+    free(x->name);
+    free(u);
+}
+
+static void cache_flush_locked(struct cache *c)
+{
+    for (size_t i = 0; i < ENGINE_BUCKETS; i++) {
+        struct entry *x = c->tab[i], *next;
+        for (; x != NULL; x = next) {
+            next = x->next;
+            entry_put(x);
+        }
+        c->tab[i] = NULL;
     }
 }
 
 static void flush_locked(struct pol_engine *e)
 {
-    for (size_t i = 0; i < ENGINE_BUCKETS; i++) {
-        struct uentry *u = e->utab[i], *unext;
-        for (; u != NULL; u = unext) {
-            unext = u->next;
-            uentry_put(u);
+    cache_flush_locked(&e->users); /* first: they reference policies */
+    cache_flush_locked(&e->policies);
+}
+
+static struct entry *cache_find_locked(struct cache *c, const char *name, size_t b)
+{
+    for (struct entry *x = c->tab[b]; x != NULL; x = x->next)
+        if (strcmp(x->name, name) == 0)
+            return x;
+    return NULL;
+}
+
+/* Caches mine (built for generation gen, referenced by the caller) unless the cache has moved
+ * to another generation or another thread cached the same name meanwhile. Returns the entry
+ * to use, referenced: mine, or the other thread's (mine then released). */
+static struct entry *cache_insert(struct pol_engine *e, struct cache *c, struct entry *mine,
+                                  size_t b, uint64_t gen)
+{
+    struct entry *x = NULL;
+    pthread_rwlock_wrlock(&e->lock);
+    if (atomic_load(&e->gen) == gen) {
+        x = cache_find_locked(c, mine->name, b);
+        if (x != NULL) {
+            atomic_fetch_add(&x->refs, 1);
+        } else {
+            atomic_fetch_add(&mine->refs, 1); /* the cache's reference */
+            mine->next = c->tab[b];
+            c->tab[b] = mine;
         }
-        e->utab[i] = NULL;
     }
-    for (size_t i = 0; i < ENGINE_BUCKETS; i++) {
-        struct centry *c = e->tab[i], *next;
-        for (; c != NULL; c = next) {
-            next = c->next;
-            centry_put(c);
-        }
-        e->tab[i] = NULL;
+    pthread_rwlock_unlock(&e->lock);
+    if (x != NULL) {
+        entry_put(mine);
+        return x;
     }
+    return mine;
+}
+
+/* Fills the new entry x of its cache for generation gen: 1 to cache it, 0 to return it
+ * uncached (a failure that must not outlive its cause), -1 on OOM. */
+typedef int cache_fill_fn(struct pol_engine *e, struct entry *x, uint64_t gen);
+
+/* The entry for name in c, referenced: the cached one, else a new one of size bytes that fill
+ * fills (cached as fill says). NULL only on OOM. */
+static struct entry *cache_resolve(struct pol_engine *e, struct cache *c, const char *name,
+                                   size_t size, void (*destroy)(struct entry *x),
+                                   cache_fill_fn *fill, uint64_t gen)
+{
+    size_t b = pol_hash(name, strlen(name)) % ENGINE_BUCKETS;
+    pthread_rwlock_rdlock(&e->lock);
+    struct entry *x = cache_find_locked(c, name, b);
+    if (x != NULL)
+        atomic_fetch_add(&x->refs, 1);
+    pthread_rwlock_unlock(&e->lock);
+    if (x != NULL || (x = calloc(1, size)) == NULL)
+        return x;
+    int r = entry_init(x, name, destroy) == 0 ? fill(e, x, gen) : -1;
+    if (r < 0) {
+        entry_put(x);
+        return NULL;
+    }
+    return r > 0 ? cache_insert(e, c, x, b, gen) : x;
 }
 
 struct pol_engine *pol_engine_new(struct iam_store *st)
 {
     struct pol_engine *e = calloc(1, sizeof(*e));
-    if (e == NULL)
-        return NULL;
-    if (pthread_rwlock_init(&e->lock, NULL) != 0) {
+    if (e == NULL || pthread_rwlock_init(&e->lock, NULL) != 0) {
         free(e);
         return NULL;
     }
@@ -129,14 +211,6 @@ static uint64_t sync_gen(struct pol_engine *e)
         pthread_rwlock_unlock(&e->lock);
     }
     return g;
-}
-
-static struct centry *find_locked(struct pol_engine *e, const char *name, size_t b)
-{
-    for (struct centry *c = e->tab[b]; c != NULL; c = c->next)
-        if (strcmp(c->name, name) == 0)
-            return c;
-    return NULL;
 }
 
 /* The stored document of that name, else the canned one, else NULL (no such policy: it grants
@@ -174,50 +248,19 @@ static bool load_doc(struct pol_engine *e, const char *name, struct pol_doc **ou
     return true;
 }
 
+static int centry_fill(struct pol_engine *e, struct entry *x, uint64_t gen)
+{
+    struct centry *c = (struct centry *)x;
+    (void)gen;
+    c->failed = !load_doc(e, x->name, &c->doc);
+    return c->failed ? 0 : 1; /* a failure is not cached: the next request tries again */
+}
+
 /* A referenced entry for name, loading it on a miss; NULL only on OOM. */
 static struct centry *resolve(struct pol_engine *e, const char *name, uint64_t gen)
 {
-    size_t b = pol_hash(name, strlen(name)) % ENGINE_BUCKETS;
-    struct centry *c, *mine;
-
-    pthread_rwlock_rdlock(&e->lock);
-    c = find_locked(e, name, b);
-    if (c != NULL)
-        atomic_fetch_add(&c->refs, 1);
-    pthread_rwlock_unlock(&e->lock);
-    if (c != NULL)
-        return c;
-
-    mine = calloc(1, sizeof(*mine));
-    if (mine == NULL)
-        return NULL;
-    mine->name = strdup(name);
-    if (mine->name == NULL) {
-        free(mine);
-        return NULL;
-    }
-    mine->failed = !load_doc(e, name, &mine->doc);
-    atomic_init(&mine->refs, 1);
-    if (mine->failed) /* not cached: the next request tries again */
-        return mine;
-
-    pthread_rwlock_wrlock(&e->lock);
-    if (atomic_load(&e->gen) == gen) {
-        c = find_locked(e, name, b);
-        if (c != NULL) {
-            atomic_fetch_add(&c->refs, 1);
-        } else {
-            atomic_fetch_add(&mine->refs, 1); /* the table's reference */
-            mine->next = e->tab[b];
-            e->tab[b] = mine;
-        }
-    }
-    pthread_rwlock_unlock(&e->lock);
-    if (c != NULL) {
-        centry_put(mine);
-        return c;
-    }
-    return mine;
+    return (struct centry *)cache_resolve(e, &e->policies, name, sizeof(struct centry),
+                                          centry_destroy, centry_fill, gen);
 }
 
 struct plist {
@@ -231,7 +274,7 @@ static void plist_add(struct pol_engine *e, struct plist *pl, const char *name, 
     if (name == NULL || name[0] == '\0')
         return;
     for (size_t i = 0; i < pl->n; i++)
-        if (strcmp(pl->v[i]->name, name) == 0)
+        if (strcmp(pl->v[i]->e.name, name) == 0)
             return;
     if (pl->n == ENGINE_MAX_POLICIES) {
         pl->overflow = true;
@@ -280,75 +323,32 @@ static int add_user_policies(struct pol_engine *e, struct plist *pl, const char 
     return 0;
 }
 
-static struct uentry *find_user_locked(struct pol_engine *e, const char *name, size_t b)
+static int uentry_fill(struct pol_engine *e, struct entry *x, uint64_t gen)
 {
-    for (struct uentry *u = e->utab[b]; u != NULL; u = u->next)
-        if (strcmp(u->name, name) == 0)
-            return u;
-    return NULL;
+    struct uentry *u = (struct uentry *)x;
+    struct plist *pl = calloc(1, sizeof(*pl));
+    if (pl == NULL)
+        return -1;
+    u->ok = add_user_policies(e, pl, x->name, gen) == 0 && !pl->overflow;
+    if (pl->n > 0 && (u->v = malloc(pl->n * sizeof(*u->v))) != NULL) {
+        memcpy(u->v, pl->v, pl->n * sizeof(*u->v));
+        u->n = pl->n;
+        pl->n = 0; /* references moved */
+    }
+    /* A failure is not cached: a read error must not outlive its cause. */
+    int r = pl->n > 0 ? -1 : u->ok ? 1 : 0;
+    for (size_t i = 0; i < pl->n; i++) /* OOM */
+        centry_put(pl->v[i]);
+    free(pl);
+    return r;
 }
 
 /* The cached resolution of static user name (referenced), computing it on a miss; NULL only
  * on OOM. */
 static struct uentry *resolve_user(struct pol_engine *e, const char *name, uint64_t gen)
 {
-    size_t b = pol_hash(name, strlen(name)) % ENGINE_BUCKETS;
-    struct uentry *u = NULL, *mine = NULL;
-    struct plist *pl = NULL;
-
-    pthread_rwlock_rdlock(&e->lock);
-    u = find_user_locked(e, name, b);
-    if (u != NULL)
-        atomic_fetch_add(&u->refs, 1);
-    pthread_rwlock_unlock(&e->lock);
-    if (u != NULL)
-        return u;
-
-    pl = calloc(1, sizeof(*pl));
-    mine = calloc(1, sizeof(*mine));
-    if (pl == NULL || mine == NULL || (mine->name = strdup(name)) == NULL)
-        goto fail;
-    mine->ok = add_user_policies(e, pl, name, gen) == 0 && !pl->overflow;
-    if (pl->n > 0) {
-        mine->v = malloc(pl->n * sizeof(*mine->v));
-        if (mine->v == NULL)
-            goto fail;
-        memcpy(mine->v, pl->v, pl->n * sizeof(*mine->v));
-        mine->n = pl->n;
-        pl->n = 0; /* references moved */
-    }
-    atomic_init(&mine->refs, 1);
-    free(pl);
-    if (!mine->ok) /* not cached: a read error must not outlive its cause */
-        return mine;
-
-    pthread_rwlock_wrlock(&e->lock);
-    if (atomic_load(&e->gen) == gen) {
-        u = find_user_locked(e, name, b);
-        if (u != NULL) {
-            atomic_fetch_add(&u->refs, 1);
-        } else {
-            atomic_fetch_add(&mine->refs, 1); /* the table's reference */
-            mine->next = e->utab[b];
-            e->utab[b] = mine;
-        }
-    }
-    pthread_rwlock_unlock(&e->lock);
-    if (u != NULL) {
-        uentry_put(mine);
-        return u;
-    }
-    return mine;
-fail:
-    if (pl != NULL)
-        for (size_t i = 0; i < pl->n; i++)
-            centry_put(pl->v[i]);
-    free(pl);
-    if (mine != NULL) {
-        free(mine->name);
-        free(mine);
-    }
-    return NULL;
+    return (struct uentry *)cache_resolve(e, &e->users, name, sizeof(struct uentry), uentry_destroy,
+                                          uentry_fill, gen);
 }
 
 /* The identity policies that apply to p: its static user's (cached, *user) or its own list
@@ -488,7 +488,7 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
 out:
     for (size_t i = 0; i < pl.n; i++)
         centry_put(pl.v[i]);
-    uentry_put(user);
+    entry_put(user != NULL ? &user->e : NULL);
     pol_doc_free(tmp_session);
     if (why != NULL)
         *why = reason;

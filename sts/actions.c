@@ -45,27 +45,17 @@ static bool is_blank(char ch)
 
 int sts_params_add(struct sts_params *p, const char *key, const char *value)
 {
-    struct http_kv *kv = realloc(p->kv, (p->n + 1) * sizeof *kv);
     size_t vlen = strlen(value);
-
-    if (kv == NULL)
-        return TS_E_INTERNAL;
-    p->kv = kv;
     if (is_token_param(key)) {
         while (is_blank(*value))
             value++, vlen--;
         while (vlen > 0 && is_blank(value[vlen - 1]))
             vlen--;
     }
-    kv[p->n].key = strdup(key);
-    kv[p->n].value = strndup(value, vlen);
-    if (kv[p->n].key == NULL || kv[p->n].value == NULL) {
-        free(kv[p->n].key);
-        free(kv[p->n].value);
-        return TS_E_INTERNAL;
-    }
-    p->n++;
-    return TS_OK;
+    char *v = strndup(value, vlen);
+    int rc = v != NULL ? http_kv_add(&p->kv, &p->n, key, v) : TS_E_INTERNAL;
+    enc_secret_free(v); /* a parameter may be a password or a token */
+    return rc;
 }
 
 void sts_params_cleanup(struct sts_params *p)
@@ -488,16 +478,12 @@ static bool sts_blocking(struct http_req *r)
     return blocking;
 }
 
+static const struct http_route sts_route =
+    HTTP_ROUTE("sts", HTTP_ERR_STS, STS_MAX_FORM_BODY, .match = sts_match, .resolve = sts_resolve,
+               .start = sts_start, .finish = sts_finish, .blocking = sts_blocking);
+
 void sts_route_init(struct http_route *route, struct sts_ctx *c)
 {
-    memset(route, 0, sizeof *route);
-    route->name = "sts";
-    route->match = sts_match;
-    route->resolve = sts_resolve;
-    route->start = sts_start;
-    route->finish = sts_finish;
-    route->blocking = sts_blocking;
-    route->err_style = HTTP_ERR_STS;
-    route->body_max = STS_MAX_FORM_BODY;
+    *route = sts_route;
     route->ctx = c;
 }

@@ -321,15 +321,12 @@ static int admin_resolve(struct http_req *r, struct ts_error *e)
 
 static void admin_cleanup(struct http_req *r)
 {
-    struct admin_call *c = r->hctx;
-    if (c == NULL)
-        return;
+    struct admin_call *c = r->hctx; /* set: the core calls cleanup only then */
     json_decref(c->body);
     json_decref(c->out);
     free(c->norm);
     free(c->path);
     free(c);
-    r->hctx = NULL;
 }
 
 /* Writes (everything but GET) run on the route's worker threads: they commit to the store,
@@ -344,20 +341,16 @@ static bool admin_match(struct http_req *r)
     return r->path != NULL && strncmp(r->path, ADMIN_API_PREFIX, sizeof(ADMIN_API_PREFIX) - 1) == 0;
 }
 
+static const struct http_route admin_route = HTTP_ROUTE(
+    "admin", HTTP_ERR_JSON, ADMIN_API_BODY_MAX, .match = admin_match, .resolve = admin_resolve,
+    .finish = admin_finish, .cleanup = admin_cleanup, .blocking = admin_blocking);
+
 void admin_api_route_init(struct http_route *route, struct iam_store *st, struct pol_engine *pe,
                           struct sts_ctx *sts)
 {
     struct admin_api *api = calloc(1, sizeof(*api));
 
-    memset(route, 0, sizeof(*route));
-    route->name = "admin";
-    route->match = admin_match;
-    route->resolve = admin_resolve;
-    route->finish = admin_finish;
-    route->cleanup = admin_cleanup;
-    route->blocking = admin_blocking;
-    route->err_style = HTTP_ERR_JSON;
-    route->body_max = ADMIN_API_BODY_MAX;
+    *route = admin_route;
     if (api == NULL) {
         fprintf(stderr, "tessera: admin API: out of memory\n");
         return;

@@ -891,16 +891,13 @@ static int route_finish(struct http_req *r, struct ts_error *e)
     return TS_OK;
 }
 
+/* Public pages (no authz phase): the login itself authenticates its user. */
+static const struct http_route login_route =
+    HTTP_ROUTE("login", HTTP_ERR_HTML, 16 * 1024, .match = route_match, .start = route_start,
+               .blocking = route_blocking, .no_authz = true, .finish = route_finish);
+
 void login_web_route_init(struct http_route *route, struct login_web *w)
 {
-    memset(route, 0, sizeof *route);
-    route->name = "login";
-    route->match = route_match;
-    route->start = route_start;
-    route->blocking = route_blocking;
-    route->no_authz = true; /* public pages: the login itself authenticates its user */
-    route->finish = route_finish;
-    route->err_style = HTTP_ERR_HTML;
-    route->body_max = 16 * 1024;
+    *route = login_route;
     route->ctx = w;
 }

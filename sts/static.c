@@ -57,13 +57,14 @@ oom:
     return ts_error_set(err, TS_E_INTERNAL, NULL);
 }
 
+static const struct idp_backend static_backend = {.name = "static",
+                                                  .precheck = static_precheck,
+                                                  .authenticate = static_authenticate,
+                                                  .parent_policies = true,
+                                                  .signed_caller = true};
+
 void sts_static_backend_init(struct sts_ctx *c, struct idp_backend *b)
 {
-    memset(b, 0, sizeof *b);
-    b->name = "static";
+    *b = static_backend;
     b->arg = c;
-    b->precheck = static_precheck;
-    b->authenticate = static_authenticate;
-    b->parent_policies = true;
-    b->signed_caller = true;
 }

@@ -52,9 +52,18 @@ def table(text, name):
 
 
 def s3_ops():
+    text = table(source("objstore/s3_ops.c"), "s3_ops")
     rows = re.findall(r'\{\s*"(GET|PUT|POST|DELETE|HEAD)",\s*(S3_\w+),\s*(NULL|"[^"]*"),\s*'
-                      r'([^,]+),\s*"(\w+)"', table(source("objstore/s3_ops.c"), "s3_ops"))
-    assert len(rows) >= 40
+                      r'([^,]+),\s*"(\w+)"', text)
+    # The configuration probes, S3_CONF2/S3_CONF3(sub, name, action[, delete name]): GET and
+    # PUT rows (and a DELETE row), named Get/Put/Delete + name.
+    for n, sub, name, _action, dname in re.findall(
+            r'S3_CONF([23])\(\s*"([^"]+)",\s*"(\w+)",\s*"(\w+)"(?:,\s*"(\w+)")?\s*\)', text):
+        rows += [("GET", "S3_BKT", '"%s"' % sub, "S3_F_BUCKET", "Get" + name),
+                 ("PUT", "S3_BKT", '"%s"' % sub, "0", "Put" + name)]
+        if n == "3":
+            rows.append(("DELETE", "S3_BKT", '"%s"' % sub, "0", "Delete" + dname))
+    assert len(rows) >= 47
     return rows
 
 
