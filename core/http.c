@@ -323,7 +323,8 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
         buf_add_xml(&b, msg);
         buf_adds(&b, "</p><p>Request id: <code>");
         buf_add_xml(&b, r->request_id);
-        buf_adds(&b, "</code></p></body></html>\n");
+        buf_adds(&b, "</code></p><p><a id=\"back\" href=\"/login\">Back to sign in</a></p>"
+                     "</body></html>\n");
     } else if (style == HTTP_ERR_STS) {
         ctype = "text/xml";
         buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse "
