@@ -31,8 +31,9 @@ import pytest
 import requests
 
 from conftest import BIN, Server, admin, s3_client
-from oidc import oidc_flow
-from slapd import LOOKUP_DN, LOOKUP_PASSWORD, SUFFIX, USER_PASSWORDS, Slapd
+from slapd import SUFFIX, USER_PASSWORDS
+# the module-scoped provider, directory and their server settings of the browser login tests
+from test_browser_login import directory, login_env, module_root, provider  # noqa: F401
 from test_roles import drive_sign_in
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -91,54 +92,11 @@ def test_both_tool_generations_are_there():
     assert os.path.isdir(os.path.join(BROWSER_DIR, "node_modules"))
 
 
-def login_env(provider, directory):
-    return {
-        "TESSERA_IDENTITY_OPENID_CONFIG_URL": provider.config_url,
-        "TESSERA_IDENTITY_OPENID_CLIENT_ID": "tessera",
-        "TESSERA_IDENTITY_OPENID_CLIENT_SECRET": "tessera-secret",
-        "TESSERA_IDENTITY_OPENID_SCOPES": "openid,profile,groups,policy",
-        "TESSERA_IDENTITY_OPENID_DISPLAY_NAME": "Demo realm",
-        "TESSERA_STS_RATE_LIMIT": "off",
-        "TESSERA_IDENTITY_LDAP_SERVER_ADDR": directory.tls_addr,
-        "TESSERA_IDENTITY_LDAP_LOOKUP_BIND_DN": LOOKUP_DN,
-        "TESSERA_IDENTITY_LDAP_LOOKUP_BIND_PASSWORD": LOOKUP_PASSWORD,
-        "TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_BASE_DN": SUFFIX,
-        "TESSERA_IDENTITY_LDAP_USER_DN_SEARCH_FILTER": "(&(objectClass=inetOrgPerson)(uid=%s))",
-        "TESSERA_IDENTITY_LDAP_GROUP_SEARCH_BASE_DN": "ou=groups," + SUFFIX,
-        "TESSERA_IDENTITY_LDAP_GROUP_SEARCH_FILTER": "(&(objectclass=groupOfNames)(member=%d))",
-        "TESSERA_CA_FILE": directory.ca_file,
-    }
-
-
-@pytest.fixture(scope="module")
-def module_root():
-    d = tempfile.mkdtemp(prefix="tessera-it-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def provider(module_root):
-    p = oidc_flow.Provider(module_root).start()
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
-def directory():
-    d = Slapd()
-    try:
-        d.start()
-        yield d
-    finally:
-        d.close()
-
-
 @pytest.fixture(scope="module")
 def srv(module_root, provider, directory):
-    s = Server(os.path.join(module_root, "data"), env=login_env(provider, directory))
+    s = Server(os.path.join(module_root, "data"),
+               env=dict(login_env(provider, directory),
+                        TESSERA_IDENTITY_OPENID_DISPLAY_NAME="Demo realm"))
     s.start()
     try:
         root = s3_client(s)
