@@ -21,9 +21,13 @@
 
 static const char ldap_usage[] =
     "usage: tessera login ldap [--endpoint URL] --user NAME [--password-stdin]\n"
-    "                          [--duration SECONDS] [--policy FILE] [--env]\n"
+    "                          [--duration SECONDS] [--policy FILE] [--cache FILE] [--env]\n"
     "  The password is read from stdin (--password-stdin), TESSERA_LDAP_PASSWORD, or a\n"
-    "  prompt. Prints aws credential_process JSON (or export lines with --env).\n"
+    "  prompt on the terminal. Prints aws credential_process JSON (or export lines with\n"
+    "  --env). With --cache FILE (\"~/\" is $HOME) the credentials are kept in FILE (mode\n"
+    "  0600) and reused while valid for more than 10 minutes, so that a credential_process\n"
+    "  profile asks for the password only when they expire; without a terminal (and no\n"
+    "  --password-stdin or TESSERA_LDAP_PASSWORD) it then fails at once, saying so.\n"
     "  Environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_CA_FILE.\n";
 
 static const char login_usage[] =
@@ -111,8 +115,12 @@ static char *get_password(const struct login *l, const struct ldap_opts *o)
     else if (getenv("TESSERA_LDAP_PASSWORD") != NULL)
         pw = strdup(getenv("TESSERA_LDAP_PASSWORD"));
     else if ((pw = prompt_password(o->user)) == NULL) {
-        login_msg(l, "no terminal to ask for the password: use --password-stdin or "
-                     "TESSERA_LDAP_PASSWORD");
+        if (l->cache != NULL)
+            login_no_terminal(l, "no usable cached credentials, and no terminal to ask for the "
+                                 "password on (or use --password-stdin or TESSERA_LDAP_PASSWORD)");
+        else
+            login_msg(l, "no terminal to ask for the password: use --password-stdin or "
+                         "TESSERA_LDAP_PASSWORD");
         return NULL;
     }
     if (pw == NULL || pw[0] == '\0') {
@@ -147,7 +155,14 @@ static int login_ldap(int argc, char **argv)
     }
     buf_init(&form, 256 * 1024);
     rc = LOGIN_EXIT_ERR;
-    if (login_prepare(&l) != 0 || (password = get_password(&l, &o)) == NULL)
+    const char *id[] = {o.user};
+    if (login_prepare(&l) != 0 || login_set_cache_id(&l, id, 1) != 0)
+        goto out;
+    if (l.cache != NULL && login_cache_hit(&l)) {
+        rc = LOGIN_EXIT_OK;
+        goto out;
+    }
+    if ((password = get_password(&l, &o)) == NULL)
         goto out;
     if (login_add_param(&form, "Action", "AssumeRoleWithLDAPIdentity") != 0 ||
         login_add_param(&form, "Version", "2011-06-15") != 0 ||

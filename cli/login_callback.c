@@ -1,7 +1,8 @@
 /* login_callback.c -- the local callback listener of `tessera login oidc --browser`
  * (cli/login_callback.h), on libmicrohttpd. The daemon's thread answers every request; the
- * waiting thread is woken once a final answer (the code, or the provider's error) has been
- * sent, so that the browser sees the page before the listener closes.
+ * waiting thread is woken once a final answer has been sent, so that the browser sees the
+ * page before the listener closes. The code is exchanged (the caller's exchange function)
+ * before that answer, so "Signed in" is shown only when the exchange succeeded.
  */
 #include "cli/login_callback.h"
 
@@ -14,7 +15,6 @@
 #include <time.h>
 
 #include <microhttpd.h>
-#include <openssl/crypto.h>
 
 #include "core/enc.h"
 
@@ -26,8 +26,9 @@ enum cb_outcome { CB_WAITING, CB_CODE, CB_ERROR };
 struct login_cb {
     const struct login *l;
     struct MHD_Daemon *d;
+    login_cb_exchange_fn exchange;
+    void *ctx;
     char state[CB_STATE_MAX];
-    char code[CB_CODE_MAX];
     enum cb_outcome outcome; /* the final answer queued; under mu */
     bool answered;           /* a final answer was queued: later callbacks are refused */
     bool done;               /* ... and sent: the waiting thread may go on */
@@ -37,6 +38,9 @@ struct login_cb {
 
 static const char page_ok[] = "<!doctype html><title>tessera</title><p>Signed in. You can close "
                               "this window and return to the terminal.</p>";
+static const char page_failed[] =
+    "<!doctype html><title>tessera</title><p>The sign-in failed: the provider did not accept "
+    "the authorization code (the terminal says why). Nothing was signed in.</p>";
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *text)
 {
@@ -75,13 +79,16 @@ static enum MHD_Result on_callback(struct login_cb *cb, struct MHD_Connection *c
         cb->outcome = CB_ERROR;
         return answer(c, MHD_HTTP_BAD_REQUEST, "<p>The sign-in failed; see the terminal.</p>");
     }
-    if (code == NULL || code[0] == '\0' || strlen(code) >= sizeof cb->code) {
+    if (code == NULL || code[0] == '\0' || strlen(code) >= CB_CODE_MAX) {
         login_msg(cb->l, "the callback carries no usable code: ignored");
         return answer(c, MHD_HTTP_BAD_REQUEST, "<p>Invalid sign-in callback (no code).</p>");
     }
-    memcpy(cb->code, code, strlen(code) + 1);
+    *final = true; /* a code is used once, whether its exchange succeeds or not */
+    if (cb->exchange(cb->ctx, code) != 0) {
+        cb->outcome = CB_ERROR;
+        return answer(c, MHD_HTTP_BAD_GATEWAY, page_failed);
+    }
     cb->outcome = CB_CODE;
-    *final = true;
     return answer(c, MHD_HTTP_OK, page_ok);
 }
 
@@ -131,7 +138,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     pthread_mutex_unlock(&cb->mu);
 }
 
-struct login_cb *login_cb_start(const struct login *l, int port, const char *state)
+struct login_cb *login_cb_start(const struct login *l, int port, const char *state,
+                                login_cb_exchange_fn exchange, void *ctx)
 {
     struct login_cb *cb = calloc(1, sizeof *cb);
     struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -143,6 +151,8 @@ struct login_cb *login_cb_start(const struct login *l, int port, const char *sta
         return NULL;
     }
     cb->l = l;
+    cb->exchange = exchange;
+    cb->ctx = ctx;
     memcpy(cb->state, state, strlen(state) + 1);
     pthread_mutex_init(&cb->mu, NULL);
     pthread_condattr_init(&ca);
@@ -171,7 +181,7 @@ unsigned login_cb_port(const struct login_cb *cb)
     return di != NULL ? di->port : 0;
 }
 
-int login_cb_wait(struct login_cb *cb, long timeout, char *code, size_t codelen)
+int login_cb_wait(struct login_cb *cb, long timeout)
 {
     struct timespec until;
     int rc = -1;
@@ -183,10 +193,8 @@ int login_cb_wait(struct login_cb *cb, long timeout, char *code, size_t codelen)
         ;
     if (!cb->done)
         login_msg(cb->l, "the sign-in was not completed in time");
-    else if (cb->outcome == CB_CODE && strlen(cb->code) < codelen) {
-        memcpy(code, cb->code, strlen(cb->code) + 1);
+    else if (cb->outcome == CB_CODE)
         rc = 0;
-    }
     pthread_mutex_unlock(&cb->mu);
     return rc;
 }
@@ -199,6 +207,5 @@ void login_cb_stop(struct login_cb *cb)
         MHD_stop_daemon(cb->d);
     pthread_cond_destroy(&cb->cv);
     pthread_mutex_destroy(&cb->mu);
-    OPENSSL_cleanse(cb->code, sizeof cb->code);
     free(cb);
 }

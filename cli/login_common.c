@@ -6,6 +6,7 @@
 #include "cli/login_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,8 @@ int login_parse(struct login *l, int argc, char **argv, const struct option *opt
     int c;
 
     l->endpoint = getenv("TESSERA_ENDPOINT");
+    l->argc = argc;
+    l->argv = argv;
     optind = 0; /* GNU: a full reset, argv[0] skipped */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -175,10 +178,34 @@ static char *read_file(const char *path)
     return buf_take(&b, NULL);
 }
 
+/* --cache FILE with a leading "~/" taken from $HOME (credential_process runs no shell). */
+static int cache_path(struct login *l)
+{
+    const char *home = getenv("HOME");
+    struct buf b;
+
+    if (l->cache == NULL)
+        return 0;
+    buf_init(&b, 8192);
+    if (strncmp(l->cache, "~/", 2) == 0 && home != NULL && home[0] != '\0')
+        buf_addf(&b, "%s/%s", home, l->cache + 2);
+    else
+        buf_adds(&b, l->cache);
+    if (buf_failed(&b) || buf_len(&b) > 4096) {
+        buf_free(&b);
+        login_msg(l, "the --cache path is too long");
+        return -1;
+    }
+    l->cache_path = buf_take(&b, NULL);
+    return 0;
+}
+
 int login_prepare(struct login *l)
 {
     if (l->endpoint == NULL || l->endpoint[0] == '\0')
         l->endpoint = "http://127.0.0.1:9000";
+    if (cache_path(l) != 0)
+        return -1;
     if (l->policy_file != NULL && (l->policy = read_file(l->policy_file)) == NULL) {
         login_msg(l, "cannot read %s: %s", l->policy_file, strerror(errno));
         return -1;
@@ -190,10 +217,30 @@ int login_prepare(struct login *l)
     return 0;
 }
 
+int login_set_cache_id(struct login *l, const char *const *parts, size_t n)
+{
+    struct buf b;
+
+    buf_init(&b, 64 * 1024);
+    buf_adds(&b, l->who);
+    buf_addf(&b, "\n%s\n%s\n%s", l->endpoint, l->duration != NULL ? l->duration : "",
+             l->policy != NULL ? l->policy : "");
+    for (size_t i = 0; i < n; i++)
+        buf_addf(&b, "\n%s", parts[i] != NULL ? parts[i] : "");
+    free(l->cache_id);
+    if ((l->cache_id = buf_take(&b, NULL)) == NULL) {
+        login_msg(l, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 void login_release(struct login *l)
 {
     free(l->policy);
-    l->policy = NULL;
+    free(l->cache_path);
+    free(l->cache_id);
+    l->policy = l->cache_path = l->cache_id = NULL;
 }
 
 /* ---- credentials ---- */
@@ -253,37 +300,91 @@ static int print_creds(const struct login *l, const struct creds *c)
 
 bool login_cache_hit(const struct login *l)
 {
-    json_t *j = json_load_file(l->cache, 0, NULL);
+    json_t *j = l->cache_path != NULL ? json_load_file(l->cache_path, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "Login"));
     struct creds c = {json_string_value(json_object_get(j, "AccessKeyId")),
                       json_string_value(json_object_get(j, "SecretAccessKey")),
                       json_string_value(json_object_get(j, "SessionToken")),
                       json_string_value(json_object_get(j, "Expiration"))};
     time_t exp = 0;
     bool hit = c.ak != NULL && c.sk != NULL && c.tok != NULL && c.exp != NULL &&
-               enc_time_parse_iso8601(c.exp, &exp) == 0 && exp > time(NULL) + 60;
+               enc_time_parse_iso8601(c.exp, &exp) == 0 && exp > time(NULL) + LOGIN_CACHE_MARGIN &&
+               id != NULL && l->cache_id != NULL && strcmp(id, l->cache_id) == 0;
     if (hit)
         hit = print_creds(l, &c) == LOGIN_EXIT_OK;
     json_decref(j);
     return hit;
 }
 
-/* --cache: stores the credentials (mode 0600, replaced atomically). Failure only warns. */
+static void shell_quote_put(FILE *f, const char *s)
+{
+    if (s[0] != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                  "-_./:=@,+%~") == strlen(s)) {
+        fputs(s, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *s; s++)
+        fputs(*s == '\'' ? "'\\''" : (char[]){*s, '\0'}, f);
+    fputc('\'', f);
+}
+
+void login_no_terminal(const struct login *l, const char *why)
+{
+    login_msg(l, "%s. Run this command once in a terminal:", why);
+    fprintf(stderr, "  %s", l->who);
+    for (int i = 1; i < l->argc; i++) { /* argv[0] is the identity kind, in l->who */
+        char *safe = term_safe(l->argv[i]);
+        fputc(' ', stderr);
+        shell_quote_put(stderr, safe != NULL ? safe : "?");
+        free(safe);
+    }
+    fprintf(stderr,
+            "\n  Its --cache file then serves the aws tools until the credentials are "
+            "within %d minutes of expiry.\n",
+            LOGIN_CACHE_MARGIN / 60);
+}
+
+int login_need_terminal(const struct login *l)
+{
+    int fd;
+
+    if (isatty(STDERR_FILENO))
+        return 0;
+    if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) >= 0) {
+        int rc = dup2(fd, STDERR_FILENO) >= 0 ? 0 : -1;
+        close(fd);
+        if (rc == 0)
+            return 0;
+    }
+    login_no_terminal(l, "no usable cached credentials, and no terminal to sign in on (stderr is "
+                         "not a terminal, as under the aws cli's credential_process)");
+    return -1;
+}
+
+/* --cache: stores the credentials and what they are for (mode 0600, replaced atomically).
+ * Failure only warns. */
 static void cache_store(const struct login *l, const struct creds *c)
 {
     char tmp[4200];
-    char *s = creds_json(c, JSON_COMPACT);
+    char *s = NULL;
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "Version", 1, "AccessKeyId", c->ak,
+                          "SecretAccessKey", c->sk, "SessionToken", c->tok, "Expiration", c->exp,
+                          "Login", l->cache_id != NULL ? l->cache_id : "");
     FILE *f = NULL;
     int fd = -1;
 
-    snprintf(tmp, sizeof tmp, "%s.XXXXXX", l->cache);
-    if (s == NULL || strlen(l->cache) > 4096 || (fd = mkstemp(tmp)) < 0 ||
+    s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", l->cache_path);
+    if (s == NULL || strlen(l->cache_path) > 4096 || (fd = mkstemp(tmp)) < 0 ||
         (f = fdopen(fd, "w")) == NULL || fputs(s, f) < 0 || fclose(f) != 0 ||
-        rename(tmp, l->cache) != 0) {
+        rename(tmp, l->cache_path) != 0) {
         if (f == NULL && fd >= 0)
             close(fd);
         if (fd >= 0)
             unlink(tmp);
-        login_msg(l, "warning: cannot write the cache file %s: %s", l->cache, strerror(errno));
+        login_msg(l, "warning: cannot write the cache file %s: %s", l->cache_path, strerror(errno));
     }
     enc_secret_free(s);
 }
@@ -315,7 +416,7 @@ static int sts_answer(const struct login *l, long status, const struct xml_node 
         login_msg(l, "the server's answer holds no credentials");
         return LOGIN_EXIT_ERR;
     }
-    if (l->cache != NULL)
+    if (l->cache_path != NULL)
         cache_store(l, &c);
     return print_creds(l, &c);
 }

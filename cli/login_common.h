@@ -24,6 +24,7 @@ enum { LOPT_ENDPOINT = 256, LOPT_DURATION, LOPT_POLICY, LOPT_ENV, LOPT_CACHE, LO
     {"endpoint", required_argument, NULL, LOPT_ENDPOINT},                                          \
         {"duration", required_argument, NULL, LOPT_DURATION},                                      \
         {"policy", required_argument, NULL, LOPT_POLICY}, {"env", no_argument, NULL, LOPT_ENV},    \
+        {"cache", required_argument, NULL, LOPT_CACHE},                                            \
     {                                                                                              \
         "help", no_argument, NULL, LOPT_HELP                                                       \
     }
@@ -35,10 +36,18 @@ struct login {
     const char *duration; /* --duration SECONDS, or NULL */
     const char *policy_file;
     char *policy;      /* the --policy FILE's content (read by login_prepare) */
-    const char *cache; /* --cache FILE, or NULL */
+    const char *cache; /* --cache FILE (a leading "~/" is $HOME), or NULL */
+    char *cache_path;  /* the expanded --cache FILE (login_prepare) */
+    char *cache_id;    /* what the cached credentials are for (set by the login kind) */
     bool env;          /* --env: shell exports instead of JSON */
     bool help;         /* --help was given */
+    int argc;          /* the command line, for "run this once in a terminal" */
+    char **argv;
 };
+
+/* Cached credentials are reused while they are valid for longer than this (the aws tools
+ * refresh credentials that expire within 10 minutes). */
+#define LOGIN_CACHE_MARGIN 600
 
 /* Parses argv (argv[0] is the command's name) with getopt_long against opts (which starts
  * with LOGIN_COMMON_OPTIONS and ends with a zero row): the shared options fill *l, every
@@ -51,6 +60,10 @@ int login_parse(struct login *l, int argc, char **argv, const struct option *opt
 /* After parsing: the endpoint default and the --policy file. 0, or -1 after a message. */
 int login_prepare(struct login *l);
 void login_release(struct login *l);
+/* l->cache_id: the command, endpoint, duration, policy and the kind's own n parts (NULL for
+ * unset ones), so that a cache file serves only the login it was written by. 0, or -1 after
+ * a message. */
+int login_set_cache_id(struct login *l, const char *const *parts, size_t n);
 
 /* A message "WHO: text" on stderr; the whole text goes through term_safe. */
 void login_msg(const struct login *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -70,8 +83,19 @@ void login_wipe_buf(struct buf *b);
 /* The request every login client sends: user agent, timeouts, TESSERA_CA_FILE. */
 void login_http_req(struct curlx_req *rq, const char *url);
 
-/* --cache: prints the cached credentials when they are valid for another minute. */
+/* --cache: prints the cached credentials when they were stored for the same l->cache_id and
+ * are valid for longer than LOGIN_CACHE_MARGIN. */
 bool login_cache_hit(const struct login *l);
+
+/* --cache and no usable cached credentials: a sign-in that needs the user is only started
+ * with a terminal to show it on. Returns 0 when stderr is a terminal, or when the controlling
+ * terminal (/dev/tty) can be opened, which then becomes stderr (the aws cli holds a
+ * credential_process's stderr until it exits); else -1 at once after a message that says to
+ * run the same command once in a terminal. */
+int login_need_terminal(const struct login *l);
+
+/* The message that no terminal is at hand: run this command (quoted) once in a terminal. */
+void login_no_terminal(const struct login *l, const char *why);
 
 /* POSTs form (encoded, holding Action=action) to the STS endpoint, then prints the temporary
  * credentials of its answer (stored in l->cache first when set). Returns an exit status. */

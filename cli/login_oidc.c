@@ -25,28 +25,31 @@
 #include "core/enc.h"
 
 #define LO_DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
-#define LO_CODE_MAX 2048
 
 static const char oidc_usage[] =
     "usage: tessera login oidc [--endpoint URL] --provider NAME|ISSUER_URL [--client-id ID]\n"
     "                          [--scope SCOPES] [--role-arn ARN] [--session-name NAME]\n"
     "                          [--duration SECONDS] [--policy FILE] [--browser] [--port N]\n"
-    "                          [--timeout SECONDS] [--cache FILE] [--env]\n"
+    "                          [--timeout SECONDS] [--cache FILE] [--env | --id-token]\n"
     "  NAME is a provider configured on the server (\"default\" for the one without a\n"
-    "  suffix): its issuer and client id come from the server's /login/providers.\n"
+    "  suffix): its issuer, client id, scopes and role come from the server's\n"
+    "  /login/providers. --scope defaults to those scopes, or \"openid profile\".\n"
     "  Signs in at the provider with the device flow when it offers one (else, or with\n"
     "  --browser, the authorization code flow with PKCE through http://127.0.0.1:PORT/callback)\n"
-    "  and prints aws credential_process JSON (or export lines with --env). With --cache FILE\n"
-    "  the credentials are kept in FILE (mode 0600) and reused while valid for another minute,\n"
-    "  so that a credential_process profile signs in only when they expire.\n"
+    "  and prints aws credential_process JSON (or export lines with --env, or with --id-token\n"
+    "  only the provider's id_token, for AssumeRoleWithWebIdentity elsewhere). With --cache\n"
+    "  FILE (\"~/\" is $HOME) the credentials are kept in FILE (mode 0600) and reused while\n"
+    "  valid for more than 10 minutes, so that a credential_process profile signs in only when\n"
+    "  they expire; without a terminal to sign in on, it then fails at once, saying to run the\n"
+    "  same command once in a terminal.\n"
     "  Environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_OIDC_CLIENT_ID,\n"
     "  TESSERA_OIDC_CLIENT_SECRET (confidential clients only), TESSERA_CA_FILE.\n";
 
 struct lo {
     struct login base;
     const char *issuer, *client_id, *secret, *scope, *role_arn, *session_name;
-    char *owned[3]; /* strings resolved from the server's provider list */
-    bool browser;
+    char *owned[4]; /* strings resolved from the server's provider list */
+    bool browser, id_token_only;
     int port;
     long timeout;
 };
@@ -160,12 +163,21 @@ out:
     return NULL;
 }
 
-/* Reports an OAuth error answer. */
+/* Reports an OAuth error answer; invalid_client names the client secret's variable. */
 static void oauth_error(struct lo *l, const char *what, long status, json_t *j)
 {
     const char *e = jstr(j, "error"), *d = jstr(j, "error_description");
     login_msg(&l->base, "%s failed (HTTP %ld): %s%s%s", what, status,
               e != NULL ? e : "no error code", d != NULL ? ": " : "", d != NULL ? d : "");
+    if (e != NULL && strcmp(e, "invalid_client") == 0)
+        login_msg(&l->base,
+                  l->secret == NULL
+                      ? "hint: the provider does not accept client \"%s\" without "
+                        "authentication: a confidential client needs its secret in "
+                        "TESSERA_OIDC_CLIENT_SECRET (which is not set)"
+                      : "hint: the provider refused client \"%s\" with the secret in "
+                        "TESSERA_OIDC_CLIENT_SECRET: check that it is this client's secret",
+                  l->client_id);
 }
 
 /* Builds a form from NULL-terminated key/value pairs (values NULL are left out) into b, which
@@ -367,14 +379,29 @@ out:
     return id_token;
 }
 
-/* The authorization code flow with PKCE through a loopback redirect. */
+/* The code exchange, run by the callback listener before it answers the browser. */
+struct exchange_ctx {
+    struct lo *l;
+    const char *tok_ep;
+    const struct pkce *p;
+    char *id_token;
+};
+
+static int exchange_cb(void *ctx, const char *code)
+{
+    struct exchange_ctx *x = ctx;
+    x->id_token = exchange_code(x->l, x->tok_ep, code, x->p);
+    return x->id_token != NULL ? 0 : -1;
+}
+
+/* The authorization code flow with PKCE through a loopback redirect: the browser is told
+ * "Signed in" only once the code was exchanged for an id_token. */
 static char *browser_flow(struct lo *l, json_t *disc)
 {
     const char *auth_ep = jstr(disc, "authorization_endpoint");
-    char code[LO_CODE_MAX];
     struct login_cb *cb = NULL;
     struct pkce p;
-    char *id_token = NULL;
+    struct exchange_ctx x = {l, jstr(disc, "token_endpoint"), &p, NULL};
 
     if (auth_ep == NULL) {
         login_msg(&l->base, "the provider has no authorization_endpoint");
@@ -384,19 +411,22 @@ static char *browser_flow(struct lo *l, json_t *disc)
         login_msg(&l->base, "no randomness");
         return NULL;
     }
-    if ((cb = login_cb_start(&l->base, l->port, p.state)) == NULL)
+    if ((cb = login_cb_start(&l->base, l->port, p.state, exchange_cb, &x)) == NULL)
         goto out;
     snprintf(p.redirect, sizeof p.redirect, "http://127.0.0.1:%u/callback", login_cb_port(cb));
-    if (show_auth_url(l, auth_ep, &p) != 0 || login_cb_wait(cb, l->timeout, code, sizeof code))
+    if (show_auth_url(l, auth_ep, &p) != 0 || login_cb_wait(cb, l->timeout) != 0)
         goto out;
     login_cb_stop(cb);
-    cb = NULL;
-    id_token = exchange_code(l, jstr(disc, "token_endpoint"), code, &p);
+    OPENSSL_cleanse(&p, sizeof p);
+    return x.id_token;
 out:
     login_cb_stop(cb);
-    OPENSSL_cleanse(code, sizeof code);
     OPENSSL_cleanse(&p, sizeof p);
-    return id_token;
+    if (x.id_token != NULL) {
+        OPENSSL_cleanse(x.id_token, strlen(x.id_token));
+        free(x.id_token);
+    }
+    return NULL;
 }
 
 /* AssumeRoleWithWebIdentity with id_token; prints the credentials. Returns an exit status. */
@@ -427,7 +457,7 @@ static int assume(struct lo *l, const char *id_token)
 }
 
 /* --provider NAME: looks the provider up in the server's GET /login/providers and takes its
- * issuer, client id (unless given) and role ARN (unless given). 0, or -1 after a message. */
+ * issuer, client id, role ARN and scopes (each unless given). 0, or -1 after a message. */
 static int resolve_provider(struct lo *l)
 {
     const char *want = strcmp(l->issuer, "default") == 0 ? "" : l->issuer;
@@ -462,6 +492,8 @@ static int resolve_provider(struct lo *l)
         l->client_id = l->owned[1] = strdup(jstr(found, "client_id"));
     if (l->role_arn == NULL && jstr(found, "role_arn") != NULL)
         l->role_arn = l->owned[2] = strdup(jstr(found, "role_arn"));
+    if (l->scope == NULL && jstr(found, "scopes") != NULL) /* the claims the server expects */
+        l->scope = l->owned[3] = strdup(jstr(found, "scopes"));
     rc = l->issuer != NULL ? 0 : -1;
 out:
     json_decref(doc);
@@ -477,7 +509,8 @@ enum {
     LOPT_SESSION_NAME,
     LOPT_BROWSER,
     LOPT_PORT,
-    LOPT_TIMEOUT
+    LOPT_TIMEOUT,
+    LOPT_ID_TOKEN
 };
 
 /* A whole number in [lo, hi] from s into *v. 0, or -1. */
@@ -502,6 +535,8 @@ static int oidc_opt(void *ctx, int code, const char *arg)
         *str[code - LOPT_PROVIDER] = arg;
     } else if (code == LOPT_BROWSER) {
         l->browser = true;
+    } else if (code == LOPT_ID_TOKEN) {
+        l->id_token_only = true;
     } else if (code == LOPT_PORT) {
         if (parse_long(arg, 0, 65535, &v) != 0) {
             login_msg(&l->base, "--port wants 0..65535");
@@ -520,7 +555,6 @@ static int oidc_parse(struct lo *l, int argc, char **argv)
 {
     static const struct option opts[] = {
         LOGIN_COMMON_OPTIONS,
-        {"cache", required_argument, NULL, LOPT_CACHE},
         {"provider", required_argument, NULL, LOPT_PROVIDER},
         {"issuer", required_argument, NULL, LOPT_PROVIDER},
         {"client-id", required_argument, NULL, LOPT_CLIENT_ID},
@@ -530,6 +564,7 @@ static int oidc_parse(struct lo *l, int argc, char **argv)
         {"browser", no_argument, NULL, LOPT_BROWSER},
         {"port", required_argument, NULL, LOPT_PORT},
         {"timeout", required_argument, NULL, LOPT_TIMEOUT},
+        {"id-token", no_argument, NULL, LOPT_ID_TOKEN},
         {NULL, 0, NULL, 0},
     };
     int rc = login_parse(&l->base, argc, argv, opts, oidc_opt, l);
@@ -538,6 +573,11 @@ static int oidc_parse(struct lo *l, int argc, char **argv)
         return rc;
     if (l->issuer == NULL || l->issuer[0] == '\0') {
         login_msg(&l->base, "--provider NAME or ISSUER_URL is required");
+        fputs(oidc_usage, stderr);
+        return LOGIN_EXIT_USAGE;
+    }
+    if (l->id_token_only && (l->base.env || l->base.cache != NULL)) {
+        login_msg(&l->base, "--id-token prints the id_token only: not with --env or --cache");
         fputs(oidc_usage, stderr);
         return LOGIN_EXIT_USAGE;
     }
@@ -561,14 +601,18 @@ static int oidc_run(struct lo *l, bool by_name)
     char *id_token = NULL;
     int rc = LOGIN_EXIT_ERR;
 
-    if (login_prepare(&l->base) != 0 || (by_name && resolve_provider(l) != 0) ||
-        !has_client_id(l) || (disc = discover(l)) == NULL)
+    if ((by_name && resolve_provider(l) != 0) || !has_client_id(l) || (disc = discover(l)) == NULL)
         goto out;
+    if (l->scope == NULL)
+        l->scope = "openid profile";
     if (!l->browser && jstr(disc, "device_authorization_endpoint") != NULL)
         id_token = device_flow(l, disc);
     else
         id_token = browser_flow(l, disc);
-    if (id_token != NULL)
+    if (id_token != NULL && l->id_token_only) {
+        printf("%s\n", id_token);
+        rc = fflush(stdout) == 0 ? LOGIN_EXIT_OK : LOGIN_EXIT_ERR;
+    } else if (id_token != NULL)
         rc = assume(l, id_token);
 out:
     if (id_token != NULL) {
@@ -584,7 +628,6 @@ int login_oidc_main(int argc, char **argv)
     struct lo l = {.base = {.who = "tessera login oidc", .usage = oidc_usage},
                    .client_id = getenv("TESSERA_OIDC_CLIENT_ID"),
                    .secret = getenv("TESSERA_OIDC_CLIENT_SECRET"),
-                   .scope = "openid profile",
                    .timeout = 300};
     int rc = oidc_parse(&l, argc, argv);
     bool by_name;
@@ -594,9 +637,15 @@ int login_oidc_main(int argc, char **argv)
     by_name = strncmp(l.issuer, "http://", 7) != 0 && strncmp(l.issuer, "https://", 8) != 0;
     if (!by_name && !has_client_id(&l))
         return LOGIN_EXIT_USAGE;
-    if (l.base.cache != NULL && login_cache_hit(&l.base))
-        return LOGIN_EXIT_OK;
-    rc = oidc_run(&l, by_name);
+    const char *id[] = {l.issuer, l.client_id, l.role_arn, l.session_name, l.scope};
+    if (login_prepare(&l.base) != 0 || login_set_cache_id(&l.base, id, 5) != 0)
+        rc = LOGIN_EXIT_ERR;
+    else if (l.base.cache != NULL && login_cache_hit(&l.base))
+        rc = LOGIN_EXIT_OK;
+    else if (l.base.cache != NULL && login_need_terminal(&l.base) != 0)
+        rc = LOGIN_EXIT_ERR;
+    else
+        rc = oidc_run(&l, by_name);
     login_release(&l.base);
     for (size_t k = 0; k < sizeof l.owned / sizeof l.owned[0]; k++)
         free(l.owned[k]);

@@ -51,7 +51,7 @@ enum http_err_style {
     HTTP_ERR_S3,   /* <Error><Code/><Message/><Resource/><RequestId/></Error> */
     HTTP_ERR_STS,  /* <ErrorResponse xmlns=sts><Error><Type/><Code/><Message/></Error>... */
     HTTP_ERR_JSON, /* {"Code":..,"Message":..,"RequestId":..} (admin API) */
-    HTTP_ERR_HTML, /* a small HTML page with the code and message (browser login) */
+    HTTP_ERR_HTML, /* a small HTML page: code, message, a link back to /login (browser login) */
 };
 
 struct http_kv {

@@ -43,7 +43,7 @@ struct oidc_provider {
     /* Immutable after oidc_providers_new. */
     char *name; /* "" for the default provider, else the suffix in lower case */
     char *config_url, *client_id, *client_secret, *claim_name, *claim_prefix, *scopes,
-        *redirect_uri, *role_policy, *role_arn, *groups_claim;
+        *redirect_uri, *role_policy, *role_arn, *groups_claim, *display_name;
     bool claim_userinfo;
     struct oidc_providers *set;
 
@@ -126,6 +126,7 @@ static void provider_free(struct oidc_provider *p)
     free(p->role_policy);
     free(p->role_arn);
     free(p->groups_claim);
+    free(p->display_name);
     free(p->issuer);
     free(p->jwks_uri);
     free(p->userinfo_uri);
@@ -177,6 +178,7 @@ static int provider_new(struct oidc_providers *set, const char *suffix, const ch
     p->redirect_uri = dup_or_null(cfg_str_sfx(CFG_OPENID_REDIRECT_URI, suffix));
     p->role_policy = dup_or_null(cfg_str_sfx(CFG_OPENID_ROLE_POLICY, suffix));
     p->groups_claim = dup_or_null(cfg_str_sfx(CFG_OPENID_GROUPS_CLAIM, suffix));
+    p->display_name = dup_or_null(cfg_str_sfx(CFG_OPENID_DISPLAY_NAME, suffix));
     p->claim_userinfo = cfg_on_sfx(CFG_OPENID_CLAIM_USERINFO, suffix);
     if (p->name == NULL || p->config_url == NULL || p->claim_name == NULL ||
         p->claim_prefix == NULL)
@@ -359,6 +361,11 @@ const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, co
     if (name != NULL)
         *name = ps->v[i]->name;
     return ps->v[i]->role_arn;
+}
+
+const char *oidc_provider_display_name(const struct oidc_providers *ps, size_t i)
+{
+    return ps != NULL && i < ps->n ? ps->v[i]->display_name : NULL;
 }
 
 /* ---- discovery and JWKS fetches ---- */
@@ -1148,6 +1155,7 @@ int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info 
         provider_fetch(p, true, true);
     memset(out, 0, sizeof *out);
     out->name = p->name;
+    out->display_name = p->display_name;
     out->client_id = p->client_id;
     out->has_secret = p->client_secret != NULL && *p->client_secret != '\0';
     out->scopes = p->scopes;

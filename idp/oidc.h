@@ -60,6 +60,8 @@ bool oidc_providers_expiry_from_token(const struct oidc_providers *ps);
 /* The role ARN of the provider at index i, or NULL when it has no ROLE_POLICY (for logs and
  * the start banner). The name ("" for the default provider) through *name (optional). */
 const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, const char **name);
+/* The DISPLAY_NAME of the provider at index i, or NULL (no discovery needed). */
+const char *oidc_provider_display_name(const struct oidc_providers *ps, size_t i);
 
 /* Verifies a compact JWS token and fills *out (release with idp_claims_cleanup) on TS_OK.
  *
@@ -92,7 +94,8 @@ int oidc_verify(struct oidc_providers *ps, const char *token, const char *role_a
  * and live as long as ps: configuration, and the endpoints of the provider's discovery
  * document (set once, never changed). */
 struct oidc_login_info {
-    const char *name; /* "" for the default provider */
+    const char *name;         /* "" for the default provider */
+    const char *display_name; /* DISPLAY_NAME, or NULL */
     const char *client_id;
     bool has_secret;          /* CLIENT_SECRET is set (a confidential client) */
     const char *scopes;       /* SCOPES (comma- or space-separated), or NULL */

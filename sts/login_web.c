@@ -33,6 +33,7 @@
 #include <openssl/crypto.h>
 
 #include "core/buf.h"
+#include "core/cfg.h"
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -251,6 +252,32 @@ static int fail(struct http_req *r, int err, const char *msg)
 
 /* ---- GET /login ---- */
 
+/* What a provider's button says: its DISPLAY_NAME, else its name, else "OpenID Connect". */
+static const char *provider_label(const char *name, const char *display_name)
+{
+    if (display_name != NULL && *display_name)
+        return display_name;
+    return name != NULL && *name ? name : "OpenID Connect";
+}
+
+/* Which address the providers must have registered as a redirect URI, and what a provider
+ * shows when it does not. */
+static void callback_help(struct buf *b, struct http_req *r)
+{
+    const char *host = safe_host(r);
+
+    buf_adds(b, "<p id=\"callback-help\">Single sign-on works only when the provider has this "
+                "server's callback registered as a valid redirect URI for its client: <code "
+                "id=\"callback-url\">");
+    buf_addf(b, "%s://", r->tls ? "https" : "http");
+    buf_add_xml(b, host != NULL ? host : "TESSERA_HOST");
+    buf_adds(b, "/login/callback</code> (or the address set in "
+                "<code>TESSERA_IDENTITY_OPENID_REDIRECT_URI</code>). When it is not, the "
+                "provider shows its own error (such as <q>Invalid parameter: redirect_uri</q>) "
+                "instead of its sign-in page: ask its administrator to add that address "
+                "(docs/KEYCLOAK.md).</p>\n");
+}
+
 static void index_page(struct login_web *w, struct http_req *r)
 {
     struct buf b;
@@ -269,11 +296,12 @@ static void index_page(struct login_web *w, struct http_req *r)
             buf_adds(&b, "<li><a class=\"provider\" href=\"/login/start?provider=");
             buf_add_xml(&b, q != NULL ? q : "");
             buf_adds(&b, "\">Sign in with ");
-            buf_add_xml(&b, *name ? name : "OpenID Connect");
+            buf_add_xml(&b, provider_label(name, oidc_provider_display_name(w->ps, i)));
             buf_adds(&b, "</a></li>\n");
             free(q);
         }
         buf_adds(&b, "</ul>\n");
+        callback_help(&b, r);
     }
     if (has_ldap(w)) {
         char tok[48], *sealed = NULL;
@@ -499,39 +527,101 @@ static void bucket_list(struct buf *b, const struct iam_strv *buckets)
     }
 }
 
-/* The shell, profile and credential_process snippets carrying the credentials. */
-static void usage_snippets(struct buf *b, const struct sts_creds *cr, const char *endpoint,
-                           const char *exp)
+/* How the credentials were obtained, for the page and its credential_process snippet. */
+struct login_how {
+    const char *via;      /* "LDAP", or the provider's display name */
+    const char *who;      /* the user, or NULL */
+    const char *provider; /* the OpenID provider's name ("" for the default), or NULL: LDAP */
+    bool has_secret;      /* the provider's client is confidential */
+};
+
+/* A word for a shell command line: as is when plain, else single-quoted. */
+static void shell_word(struct buf *b, const char *s)
 {
-    struct buf s;
+    if (*s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                "-_.@") == strlen(s)) {
+        buf_adds(b, s);
+        return;
+    }
+    buf_adds(b, "'");
+    for (; *s; s++)
+        buf_adds(b, *s == '\'' ? "'\\''" : (char[]){*s, '\0'});
+    buf_adds(b, "'");
+}
+
+/* `tessera login ...` that gets such credentials again, for credential_process. */
+static void login_command(struct buf *c, const struct login_how *how, const char *endpoint)
+{
+    const char *pn = how->provider != NULL && *how->provider ? how->provider : "default";
+
+    buf_addf(c, "tessera login %s --endpoint %s ", how->provider != NULL ? "oidc" : "ldap",
+             endpoint);
+    if (how->provider != NULL) {
+        buf_adds(c, "--provider ");
+        shell_word(c, pn);
+        buf_adds(c, " --cache ~/.aws/tessera-oidc-");
+        shell_word(c, pn);
+        buf_adds(c, ".json");
+    } else {
+        buf_adds(c, "--user ");
+        shell_word(c, how->who != NULL ? how->who : "NAME");
+        buf_adds(c, " --cache ~/.aws/tessera-ldap.json");
+    }
+}
+
+/* The shell, boto3, profile and credential_process snippets. Every tool generation reads the
+ * region and credentials from the environment and the profile files; endpoint_url and
+ * AWS_ENDPOINT_URL only aws cli >= 1.29 / 2.13 and boto3 >= 1.28 (Debian 12's aws cli 2.9 and
+ * boto3 1.26 go to amazonaws.com), so the commands name the endpoint themselves. */
+static void usage_snippets(struct buf *b, const struct sts_creds *cr, const char *endpoint,
+                           const struct login_how *how)
+{
+    const char *region = cfg_str(CFG_REGION);
+    struct buf s, cmd;
 
     buf_init(&s, PAGE_MAX);
+    buf_init(&cmd, 8192);
+    login_command(&cmd, how, endpoint);
+    buf_adds(b,
+             "<p id=\"endpoint-help\">The commands name the endpoint (<code>--endpoint-url"
+             "</code>, <code>endpoint_url=</code>): aws cli 1.29 / 2.13 and boto3 1.28 or newer "
+             "also read <code>AWS_ENDPOINT_URL</code> and a profile's <code>endpoint_url</code>, "
+             "older ones (such as Debian 12's aws cli 2.9 and boto3 1.26) ignore them and "
+             "would go to amazonaws.com.</p>\n");
     snippet(b, &s, "snippet-env", "Shell",
             "export AWS_ACCESS_KEY_ID='%s'\nexport AWS_SECRET_ACCESS_KEY='%s'\n"
-            "export AWS_SESSION_TOKEN='%s'\nexport AWS_ENDPOINT_URL='%s'\n",
-            cr->access_key, cr->secret_key, cr->session_token, endpoint);
+            "export AWS_SESSION_TOKEN='%s'\nexport AWS_DEFAULT_REGION='%s'\n"
+            "aws --endpoint-url %s s3 ls\n",
+            cr->access_key, cr->secret_key, cr->session_token, region, endpoint);
+    snippet(b, &s, "snippet-boto3", "Python (boto3), after the Shell exports",
+            "import boto3\ns3 = boto3.client(\"s3\", endpoint_url=\"%s\", region_name=\"%s\")\n"
+            "print([b[\"Name\"] for b in s3.list_buckets()[\"Buckets\"]])\n",
+            endpoint, region);
     snippet(b, &s, "snippet-profile", "AWS profile",
             "# ~/.aws/credentials\n[tessera]\naws_access_key_id = %s\naws_secret_access_key = "
-            "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\n"
-            "endpoint_url = %s\n",
-            cr->access_key, cr->secret_key, cr->session_token, endpoint);
-    snippet(b, &s, "snippet-credential-process-json",
-            "credential_process output (save as ~/.aws/tessera.json, mode 0600)",
-            "{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\", "
-            "\"SessionToken\": \"%s\", \"Expiration\": \"%s\"}\n",
-            cr->access_key, cr->secret_key, cr->session_token, exp);
-    snippet(b, &s, "snippet-credential-process", "credential_process profile",
-            "# ~/.aws/config\n[profile tessera]\ncredential_process = cat "
-            "/home/YOU/.aws/tessera.json\nendpoint_url = %s\n",
+            "%s\naws_session_token = %s\n\n# ~/.aws/config\n[profile tessera]\nregion = %s\n"
+            "# read by aws cli >= 1.29 / 2.13 and boto3 >= 1.28 only:\nendpoint_url = %s\n\n"
+            "# then, with every version:\naws --profile tessera --endpoint-url %s s3 ls\n",
+            cr->access_key, cr->secret_key, cr->session_token, region, endpoint, endpoint);
+    snippet(b, &s, "snippet-credential-process",
+            "credential_process profile (new credentials whenever these expire)",
+            "# ~/.aws/config (tessera on the PATH%s)\n[profile tessera-login]\nregion = %s\n"
+            "credential_process = %s\n\n# once in a terminal (the aws tools cannot show a "
+            "%s), then whenever asked to:\n%s > /dev/null\n"
+            "aws --profile tessera-login --endpoint-url %s s3 ls\n",
+            how->has_secret ? "; the client's secret in TESSERA_OIDC_CLIENT_SECRET" : "", region,
+            buf_str(&cmd), how->provider != NULL ? "sign-in" : "password prompt", buf_str(&cmd),
             endpoint);
     if (s.p != NULL)
         OPENSSL_cleanse(s.p, s.cap);
     buf_free(&s);
+    buf_free(&cmd);
 }
 
-static void creds_page(struct login_web *w, struct http_req *r, const char *via, const char *who,
+static void creds_page(struct login_web *w, struct http_req *r, const struct login_how *how,
                        const struct sts_creds *cr)
 {
+    const char *via = how->via, *who = how->who;
     struct buf b;
     struct iam_strv buckets = {0};
     struct pol_principal *p = NULL;
@@ -573,7 +663,7 @@ static void creds_page(struct login_web *w, struct http_req *r, const char *via,
     buf_adds(&b, "</dl>\n<h2>Buckets you can list</h2>\n");
     bucket_list(&b, listed ? &buckets : NULL);
     buf_adds(&b, "<h2>Use them</h2>\n");
-    usage_snippets(&b, cr, endpoint, exp);
+    usage_snippets(&b, cr, endpoint, how);
     buf_adds(&b, "<p><a href=\"/login\">Sign in again</a></p>\n<script>");
     buf_adds(&b, page_script);
     buf_adds(&b, "</script>\n");
@@ -591,7 +681,7 @@ static void creds_page(struct login_web *w, struct http_req *r, const char *via,
 /* Federates p with action's backend (sts_federate, as the STS endpoint does) and shows the
  * credentials; errors become HTML pages. */
 static void assume_and_show(struct login_web *w, struct http_req *r, const char *action,
-                            struct sts_params *p, const char *via, const char *who)
+                            struct sts_params *p, const struct login_how *how)
 {
     struct sts_federation f;
     struct ts_error err;
@@ -600,7 +690,7 @@ static void assume_and_show(struct login_web *w, struct http_req *r, const char 
         fail(r, err.code, ts_error_msg(&err));
         return;
     }
-    creds_page(w, r, via, who, &f.creds);
+    creds_page(w, r, how, &f.creds);
     sts_federation_cleanup(&f);
 }
 
@@ -702,8 +792,9 @@ static void callback(struct login_web *w, struct http_req *r)
         char *who = oidc_token_claim(id_token, "preferred_username");
         if (who == NULL)
             who = oidc_token_claim(id_token, "sub");
-        assume_and_show(w, r, "AssumeRoleWithWebIdentity", params,
-                        *info.name ? info.name : "OpenID Connect", who);
+        struct login_how how = {provider_label(info.name, info.display_name), who, info.name,
+                                info.has_secret};
+        assume_and_show(w, r, "AssumeRoleWithWebIdentity", params, &how);
         free(who);
     }
 out:
@@ -763,7 +854,8 @@ static void ldap_login(struct login_web *w, struct http_req *r)
         fail(r, TS_E_INTERNAL, NULL);
         goto out;
     }
-    assume_and_show(w, r, "AssumeRoleWithLDAPIdentity", params, "LDAP", user);
+    struct login_how how = {"LDAP", user, NULL, false};
+    assume_and_show(w, r, "AssumeRoleWithLDAPIdentity", params, &how);
 out:
     sts_params_free(params);
     sts_params_cleanup(&form);
@@ -785,8 +877,9 @@ static bool is_path(const char *p)
 }
 
 /* GET /login/providers: the configured OpenID providers as JSON (name, issuer, client id,
- * role ARN), public information that lets `tessera login oidc --provider NAME` find its
- * provider. Providers that cannot be reached are listed without an issuer. */
+ * the scopes the browser login requests, role ARN), public information that lets `tessera login
+ * oidc --provider NAME` find its provider. Providers that cannot be reached are listed without an
+ * issuer. */
 static void providers_json(struct login_web *w, struct http_req *r)
 {
     struct buf b;
@@ -808,6 +901,15 @@ static void providers_json(struct login_web *w, struct http_req *r)
             buf_adds(&b, ",\"issuer\":\"");
             buf_add_json(&b, info.issuer);
             buf_adds(&b, "\"");
+        }
+        {
+            struct buf scope;
+            buf_init(&scope, 4096);
+            scope_list(info.scopes, &scope);
+            buf_adds(&b, ",\"scopes\":\"");
+            buf_add_json(&b, buf_str(&scope));
+            buf_adds(&b, "\"");
+            buf_free(&scope);
         }
         if (info.role_arn) {
             buf_adds(&b, ",\"role_arn\":\"");

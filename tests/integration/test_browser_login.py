@@ -133,9 +133,9 @@ def test_oidc_login_in_chromium(login_server):
     assert out["buckets"] == ["data", "other", "z-private"]
     assert "export AWS_SECRET_ACCESS_KEY='%s'" % out["secret_key"] in out["snippet_env"]
     assert "aws_session_token = %s" % out["session_token"] in out["snippet_profile"]
-    cp = json.loads(out["snippet_cp"])
-    assert cp["Version"] == 1 and cp["AccessKeyId"] == out["access_key"]
-    assert cp["Expiration"] == out["expiration"]
+    # issue 15: no credential_process JSON box (its `cat` profile stopped working after an
+    # hour); the credential_process profile runs `tessera login` (test_first_hour_login.py)
+    assert out["snippet_cp"] is None
     # The page is not cached and the flow cookie is gone.
     assert out["headers"]["cache-control"] == "no-store"
     assert out["headers"]["pragma"] == "no-cache"

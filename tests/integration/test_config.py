@@ -190,8 +190,9 @@ def test_no_setting_is_read_around_the_table():
     is not a tessera setting; nothing else reads the environment."""
     names, _ = table_names()
     # TMPDIR: where the LDAP CA bundle is written: the system's, not tessera's; AWS_*: the aws
-    # tools' own credentials, which `tessera admin` also reads (after TESSERA_*)
-    allowed = {"TMPDIR", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    # tools' own credentials, which `tessera admin` also reads (after TESSERA_*); HOME: the "~/"
+    # of `tessera login --cache ~/FILE` (credential_process runs no shell to expand it)
+    allowed = {"TMPDIR", "HOME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
     found = []
     for d in ("core", "cli", "idp", "ldap", "objstore", "policy", "sts"):
         for dirpath, _, files in os.walk(os.path.join(ROOT, d)):

@@ -9,6 +9,7 @@ that the module stays quick.
 """
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -350,6 +351,36 @@ def login_cmd(e, *args):
             "--provider", e["provider"].issuer, "--timeout", "60"] + list(args)
 
 
+class PtyLines:
+    """The text a process writes to a pty, read from its master side by lines (.stderr, so
+    that read_prompt takes it like a process)."""
+
+    def __init__(self, fd):
+        self.fd, self.buf = fd, b""
+        self.stderr = self
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            try:
+                data = os.read(self.fd, 4096)
+            except OSError:  # EIO: the process closed its side
+                data = b""
+            if not data:
+                line, self.buf = self.buf, b""
+                return line.decode(errors="replace")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode(errors="replace") + "\n"
+
+    def rest(self):
+        out = []
+        while True:
+            line = self.readline()
+            if not line:
+                return "".join(out)
+            out.append(line)
+
+
 def read_prompt(proc, want):
     """stderr lines of the login client up to the one containing want; that line."""
     lines = []
@@ -376,18 +407,24 @@ def test_login_oidc_device_flow_credential_process(env):
            "default", "--timeout", "60", "--role-arn", arn, "--cache", cache]
     # a confidential client: the secret comes from the environment, never argv
     proc_env = dict(os.environ, TESSERA_OIDC_CLIENT_SECRET="tessera-secret")
-    proc = subprocess.Popen(cmd, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    # with --cache and nothing cached, the sign-in needs a terminal to show on (issue 15):
+    # stderr is a pty, as when the user runs it once in a terminal
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, env=proc_env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    term = PtyLines(master)
     try:
-        line = read_prompt(proc, "or open ")
+        line = read_prompt(term, "or open ")
         complete = line.split("or open ", 1)[1].strip()
         assert complete.startswith(e["provider"].issuer) and "user_code=" in complete
         assert drive_sign_in(complete, "dave") is None
-        out, err = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=60)
+        err = term.rest()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+        os.close(master)
     assert proc.returncode == 0, err
     creds = json.loads(out)
     assert creds["Version"] == 1 and creds["AccessKeyId"] and creds["Expiration"]
