@@ -356,7 +356,6 @@ int s3_policy_start(struct s3_ctx *c)
 
 int s3_put_bucket_policy(struct s3_ctx *c)
 {
-    struct pol_doc *d = NULL;
     char err[512] = "";
     int rc = obj_bucket_exists(c->st, c->bucket);
     if (rc != TS_OK)
@@ -369,11 +368,10 @@ int s3_put_bucket_policy(struct s3_ctx *c)
         http_reply_error(c->r, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
         return TS_OK;
     }
-    if (pol_doc_parse((const char *)c->r->body, c->r->body_len, &d, err, sizeof err) != TS_OK) {
+    if (pol_validate((const char *)c->r->body, c->r->body_len, err, sizeof err) != TS_OK) {
         http_reply_error(c->r, TS_E_MALFORMED_POLICY, err[0] ? err : NULL);
         return TS_OK;
     }
-    pol_doc_free(d);
     rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
     return s3_reply_done(c, rc, 204);
 }

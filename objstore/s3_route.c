@@ -44,6 +44,47 @@ static int s3_check_names(struct s3_ctx *c)
     return rc;
 }
 
+/* Request headers that ask for something tessera does not do. Never drop what a client asked
+ * for: a request carrying one is refused with 501 NotImplemented naming the header, whatever
+ * its value, before any body is read (docs/API.md "Refused headers"). Prefixes, any case. */
+static const struct {
+    const char *prefix, *what;
+} refused_headers[] = {
+    {"x-amz-tagging", "object tags are not implemented"},
+    {"x-amz-server-side-encryption", "server-side encryption is not implemented"},
+    {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented"},
+    {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented"},
+};
+
+struct refused_walk {
+    char *msg;
+    size_t msglen;
+    bool refused;
+};
+
+static int refused_hdr(void *ctx, const char *name, const char *value)
+{
+    struct refused_walk *w = ctx;
+    (void)value;
+    for (size_t i = 0; i < sizeof refused_headers / sizeof *refused_headers; i++) {
+        const char *p = refused_headers[i].prefix;
+        if (strncasecmp(name, p, strlen(p)) == 0) {
+            snprintf(w->msg, w->msglen, "%.64s: %s by this server.", name, refused_headers[i].what);
+            w->refused = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* TS_E_NOT_IMPLEMENTED (message in msg) when r carries one of refused_headers. */
+static int s3_check_refused_headers(struct http_req *r, char *msg, size_t msglen)
+{
+    struct refused_walk w = {msg, msglen, false};
+    http_req_header_foreach(r, refused_hdr, &w);
+    return w.refused ? TS_E_NOT_IMPLEMENTED : TS_OK;
+}
+
 /* route->resolve: the bucket and key of the path, the operation of the s3_ops table, every
  * name checked, and the authorization the operation asks for (s3_authz_declare). */
 static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
@@ -94,6 +135,8 @@ static int s3_resolve(struct http_req *r, char *msg, size_t msglen)
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
     rc = s3_check_names(c);
+    if (rc == TS_OK)
+        rc = s3_check_refused_headers(r, msg, msglen);
     return rc == TS_OK ? s3_authz_declare(c) : rc;
 }
 

@@ -174,8 +174,12 @@ int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, ch
 void pol_request_init(struct pol_request *rq, struct http_req *r, const char *action,
                       const char *resource);
 
-/* Validates a document (for admin "policy create" and STS Policy): TS_OK, or
- * TS_E_MALFORMED_POLICY with a message in err. */
+/* Validates a document being written (admin "policy create", bucket policy put, STS Policy,
+ * role trust policies): pol_doc_parse's rules plus every Action / NotAction naming an action
+ * tessera checks (pol_action_known). TS_OK, or TS_E_MALFORMED_POLICY with a message in err. */
 int pol_validate(const char *json, size_t len, char *err, size_t errlen);
+/* Whether action ("s3:GetObject", or a wildcard such as "s3:Get*", any case) names or matches
+ * at least one action tessera checks (policy/actions.c). */
+bool pol_action_known(const char *action);
 
 #endif

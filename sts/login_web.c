@@ -597,6 +597,7 @@ static void assume_and_show(struct login_web *w, struct http_req *r, const char 
     struct ts_error err;
 
     if (sts_federate(w->sts, action, r, p, &f, &err) != TS_OK) {
+        sts_count_refusal(action, err.code); /* with the STS API's refusals */
         fail(r, err.code, ts_error_msg(&err));
         return;
     }
@@ -834,8 +835,12 @@ static bool backend_path(const char *p)
  * work; over it, 503 SlowDown with Retry-After: 1. */
 static int route_start(struct http_req *r)
 {
-    if (backend_path(r->path) && !limits_sts_allow(r->source_ip))
+    if (backend_path(r->path) && !limits_sts_allow(r->source_ip)) {
+        sts_count_refusal(strcmp(r->path, "/login/ldap") == 0 ? "AssumeRoleWithLDAPIdentity"
+                                                              : "AssumeRoleWithWebIdentity",
+                          TS_E_SLOW_DOWN);
         return TS_E_SLOW_DOWN;
+    }
     return TS_OK;
 }
 
