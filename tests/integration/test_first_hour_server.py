@@ -440,6 +440,7 @@ def test_malformed_setting_stops_the_server(tmp, name, value, accepted):
         srv.start()
     srv.stop()
     msg = str(e.value)
+    assert "tessera exited with 2" in msg, msg
     assert "%s=%s" % (name, value) in msg and accepted in msg, msg
 
 
