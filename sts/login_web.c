@@ -836,9 +836,11 @@ static bool backend_path(const char *p)
 static int route_start(struct http_req *r)
 {
     if (backend_path(r->path) && !limits_sts_allow(r->source_ip)) {
-        sts_count_refusal(strcmp(r->path, "/login/ldap") == 0 ? "AssumeRoleWithLDAPIdentity"
-                                                              : "AssumeRoleWithWebIdentity",
-                          TS_E_SLOW_DOWN);
+        /* A refused sign-in counts with the STS API's (the provider list is no sign-in). */
+        if (strcmp(r->path, "/login/ldap") == 0)
+            sts_count_refusal("AssumeRoleWithLDAPIdentity", TS_E_SLOW_DOWN);
+        else if (strcmp(r->path, "/login/providers") != 0)
+            sts_count_refusal("AssumeRoleWithWebIdentity", TS_E_SLOW_DOWN);
         return TS_E_SLOW_DOWN;
     }
     return TS_OK;

@@ -399,6 +399,19 @@ def test_admin_policy_with_unknown_action_refused(plain_server, tmp):
             assert "MalformedPolicy" in p.stderr and actions[-1] in p.stderr, p.stderr
     p = admin(plain_server, "policy", "list")
     assert "p-1False" not in p.stdout and "p-2False" not in p.stdout
+    # A role's trust policy: the same rule.
+    trust = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Principal": {"Federated": "ldap"},
+                            "Action": ["sts:AssumeRoleWithLDAPIdentiti"]}]}
+    with open(path, "w") as fh:
+        json.dump(trust, fh)
+    p = admin(plain_server, "role", "create", "r-bad", "--trust", path, check=False)
+    assert p.returncode == 1 and "MalformedPolicy" in p.stderr, (p.stdout, p.stderr)
+    assert "sts:AssumeRoleWithLDAPIdentiti" in p.stderr, p.stderr
+    trust["Statement"][0]["Action"] = ["sts:AssumeRoleWithLDAPIdentity"]
+    with open(path, "w") as fh:
+        json.dump(trust, fh)
+    admin(plain_server, "role", "create", "r-good", "--trust", path)
 
 
 def test_bucket_policy_with_unknown_action_refused(plain_server):
