@@ -292,11 +292,12 @@ static const struct err_doc {
                       "</ErrorResponse>\n"},
     [HTTP_ERR_JSON] = {"application/json",
                        "{\"Code\":\"%c\",\"Message\":\"%m\",\"RequestId\":\"%r\"}\n"},
-    [HTTP_ERR_HTML] = {"text/html; charset=utf-8",
-                       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%c"
-                       "</title></head><body><h1>%c</h1><p id=\"message\">%m</p><p>Request id: "
-                       "<code>%r</code></p><p><a id=\"back\" href=\"/login\">Back to sign in</a></p>"
-                       "</body></html>\n"},
+    [HTTP_ERR_HTML] =
+        {"text/html; charset=utf-8",
+         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%c"
+         "</title></head><body><h1>%c</h1><p id=\"message\">%m</p><p>Request id: "
+         "<code>%r</code></p><p><a id=\"back\" href=\"/login\">Back to sign in</a></p>"
+         "</body></html>\n"},
 };
 
 /* Writes the error document of style into b with the values of r, code, msg and status. */

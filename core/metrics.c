@@ -158,24 +158,26 @@ void metrics_write(struct buf *b)
         }
     }
     pthread_mutex_lock(&m_lock);
-    const char *last = NULL;
+    /* One block per family, in the order families first appeared: HELP and TYPE, then every
+     * labelled series of that name (they were created in any order). */
     for (size_t i = 0; i < m_nnamed; i++) {
-        struct m_named *n = &m_named[i];
-        if (last == NULL || strcmp(last, n->name) != 0) {
-            /* HELP/TYPE once per name; entries of one name are usually adjacent. */
-            bool seen = false;
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(m_named[j].name, n->name) == 0)
-                    seen = true;
-            if (!seen)
-                buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", n->name, n->help ? n->help : "",
-                         n->name, n->gauge ? "gauge" : "counter");
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(m_named[j].name, m_named[i].name) == 0;
+        if (seen)
+            continue;
+        buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", m_named[i].name,
+                 m_named[i].help ? m_named[i].help : "", m_named[i].name,
+                 m_named[i].gauge ? "gauge" : "counter");
+        for (size_t k = i; k < m_nnamed; k++) {
+            const struct m_named *n = &m_named[k];
+            if (strcmp(n->name, m_named[i].name) != 0)
+                continue;
+            if (n->labels[0])
+                buf_addf(b, "%s{%s} %lld\n", n->name, n->labels, (long long)n->value);
+            else
+                buf_addf(b, "%s %lld\n", n->name, (long long)n->value);
         }
-        last = n->name;
-        if (n->labels[0])
-            buf_addf(b, "%s{%s} %lld\n", n->name, n->labels, (long long)n->value);
-        else
-            buf_addf(b, "%s %lld\n", n->name, (long long)n->value);
     }
     pthread_mutex_unlock(&m_lock);
 }

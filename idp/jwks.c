@@ -34,6 +34,13 @@ int oidc_http_request(const struct oidc_http *h, const char *url, const char *be
                       const char *form, const char *user, const char *password, char **body,
                       size_t *len, const char **why)
 {
+    return oidc_http_do(h, url, bearer, form, user, password, body, len, why, NULL);
+}
+
+int oidc_http_do(const struct oidc_http *h, const char *url, const char *bearer, const char *form,
+                 const char *user, const char *password, char **body, size_t *len, const char **why,
+                 long *status)
+{
     const char *hdr[4] = {"Accept: application/json", NULL, NULL, NULL};
     struct curlx_req rq = {.url = url,
                            .user = user,
@@ -50,6 +57,8 @@ int oidc_http_request(const struct oidc_http *h, const char *url, const char *be
     int rc = TS_E_STS_IDP_COMMUNICATION;
 
     *why = "cannot reach the identity provider";
+    if (status != NULL)
+        *status = 0;
     if (bearer != NULL) {
         if ((auth = malloc(strlen(bearer) + 32)) == NULL)
             return TS_E_INTERNAL;
@@ -71,6 +80,8 @@ int oidc_http_request(const struct oidc_http *h, const char *url, const char *be
             *why = "TLS verification of the identity provider failed";
     } else if (rs.status < 200 || rs.status > 299) {
         *why = "the identity provider answered with an error status";
+        if (status != NULL)
+            *status = rs.status;
     } else if (buf_adds(&rs.body, "") != 0 || (*body = buf_take(&rs.body, len)) == NULL) {
         rc = TS_E_INTERNAL;
     } else {

@@ -57,7 +57,17 @@ struct oidc_provider {
     time_t last_attempt; /* monotonic seconds of the last fetch start */
     time_t last_ok;      /* monotonic seconds of the last successful JWKS fetch */
     bool last_failed;    /* the last fetch failed (the provider is unreachable) */
+    long disc_status;    /* HTTP status of the last failed discovery's error answer, or 0 */
 };
+
+#define WELL_KNOWN "/.well-known/openid-configuration"
+
+/* Whether a discovery URL ends in /.well-known/openid-configuration (a query aside). */
+static bool url_is_well_known(const char *url)
+{
+    size_t n = strcspn(url, "?#"), w = sizeof WELL_KNOWN - 1;
+    return n >= w && strncmp(url + n - w, WELL_KNOWN, w) == 0;
+}
 
 struct oidc_providers {
     struct oidc_provider **v;
@@ -136,6 +146,15 @@ static void provider_free(struct oidc_provider *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);
+}
+
+/* tessera_oidc_jwks_fetches_total{provider,result} += n. */
+static void count_fetch(const struct oidc_provider *p, const char *result, uint64_t n)
+{
+    char labels[160]; /* provider names come from the configuration, not from clients */
+    snprintf(labels, sizeof labels, "provider=\"%.64s\",result=\"%s\"", p->name, result);
+    metrics_inc("tessera_oidc_jwks_fetches_total",
+                "OpenID discovery/JWKS fetches, by provider and result.", labels, n);
 }
 
 /* MinIO's role ARN for a provider: arn:minio:iam:::role/ + base64url(SHA-1(client id)). */
@@ -261,6 +280,8 @@ static int providers_add(struct oidc_providers *ps)
         }
         ps->v = nv;
         ps->v[ps->n++] = p;
+        count_fetch(p, "ok", 0); /* both results exist from the start */
+        count_fetch(p, "error", 0);
         if (strncmp(url, "http://", 7) == 0)
             log_kv(LOG_WARN, "oidc.insecure", "provider", p->name, "config_url", url, "msg",
                    "the OpenID provider is reached over plain http: use https in production", NULL);
@@ -411,12 +432,15 @@ static int discovery_read(const char *body, size_t len, struct oidc_endpoints *e
     return TS_OK;
 }
 
-/* Fetches the provider's discovery document and reads its endpoints into e. */
-static int discover(struct oidc_provider *p, struct oidc_endpoints *e, const char **why)
+/* Fetches the provider's discovery document and reads its endpoints into e; *status: the HTTP
+ * status of an error answer, else 0. */
+static int discover(struct oidc_provider *p, struct oidc_endpoints *e, const char **why,
+                    long *status)
 {
     char *body = NULL;
     size_t len = 0;
-    int rc = oidc_http_get(&p->set->http, p->config_url, NULL, &body, &len, why);
+    int rc = oidc_http_do(&p->set->http, p->config_url, NULL, NULL, NULL, NULL, &body, &len, why,
+                          status);
     if (rc == TS_OK && oidc_json_too_deep(body, len, OIDC_MAX_JSON_DEPTH)) {
         *why = "the discovery document is nested too deeply";
         rc = TS_E_STS_IDP_COMMUNICATION;
@@ -429,7 +453,7 @@ static int discover(struct oidc_provider *p, struct oidc_endpoints *e, const cha
 
 /* Fetches the discovery document (when not yet discovered) and the JWKS, without holding
  * p->mu. On success the results are stored under p->mu. */
-static int do_fetch(struct oidc_provider *p, const char **why)
+static int do_fetch(struct oidc_provider *p, const char **why, long *disc_status)
 {
     struct oidc_endpoints e = {0};
     struct oidc_keyset *ks = NULL, *old = NULL;
@@ -446,7 +470,8 @@ static int do_fetch(struct oidc_provider *p, const char **why)
     }
     pthread_mutex_unlock(&p->mu);
 
-    rc = discovered ? TS_OK : discover(p, &e, why);
+    *disc_status = 0;
+    rc = discovered ? TS_OK : discover(p, &e, why, disc_status);
     if (rc != TS_OK)
         goto fail;
     rc = oidc_http_get(&p->set->http, e.jwks_uri, NULL, &body, &len, why);
@@ -491,6 +516,7 @@ fail:
 static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait)
 {
     const char *why = NULL;
+    long disc_status = 0;
     time_t now;
     int rc;
 
@@ -518,21 +544,26 @@ static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait)
     p->last_attempt = now;
     pthread_mutex_unlock(&p->mu);
 
-    rc = do_fetch(p, &why);
-    if (rc != TS_OK)
+    rc = do_fetch(p, &why, &disc_status);
+    if (rc != TS_OK && disc_status != 0) {
+        char st[24];
+        snprintf(st, sizeof st, "%ld", disc_status);
+        log_kv(LOG_WARN, "oidc.fetch", "provider", p->name, "config_url", p->config_url, "msg",
+               "the discovery URL answered with an HTTP error status", "status", st, "hint",
+               url_is_well_known(p->config_url)
+                   ? "check that the URL names the provider's (realm's) discovery document"
+                   : "the config URL must end in " WELL_KNOWN,
+               NULL);
+    } else if (rc != TS_OK) {
         log_kv(LOG_WARN, "oidc.fetch", "provider", p->name, "config_url", p->config_url, "msg",
                why ? why : "fetch failed", NULL);
-    {
-        char labels[160]; /* provider names come from the configuration, not from clients */
-        snprintf(labels, sizeof labels, "provider=\"%.64s\",result=\"%s\"", p->name,
-                 rc == TS_OK ? "ok" : "error");
-        metrics_inc("tessera_oidc_jwks_fetches_total",
-                    "OpenID discovery/JWKS fetches, by provider and result.", labels, 1);
     }
+    count_fetch(p, rc == TS_OK ? "ok" : "error", 1);
 
     pthread_mutex_lock(&p->mu);
     p->busy = false;
     p->last_failed = rc != TS_OK;
+    p->disc_status = rc != TS_OK ? disc_status : 0;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return rc;
@@ -962,6 +993,27 @@ static const char *check_header(json_t *hdr, bool access_token, const char **kid
     return NULL;
 }
 
+/* Why no provider could be discovered: the discovery URL's error answer (with a hint when the
+ * URL does not end in /.well-known/openid-configuration; the status is in the log), else
+ * unreachable. */
+static const char *undiscovered_why(struct oidc_providers *ps)
+{
+    const char *why = "the identity provider could not be reached for discovery";
+    for (size_t i = 0; i < ps->n; i++) {
+        struct oidc_provider *p = ps->v[i];
+        pthread_mutex_lock(&p->mu);
+        bool status = p->issuer == NULL && p->disc_status != 0;
+        pthread_mutex_unlock(&p->mu);
+        if (status && !url_is_well_known(p->config_url))
+            return "the identity provider's discovery URL answered with an HTTP error status "
+                   "(logged): TESSERA_IDENTITY_OPENID_CONFIG_URL must end in " WELL_KNOWN;
+        if (status)
+            why = "the identity provider's discovery URL answered with an HTTP error status "
+                  "(logged): check TESSERA_IDENTITY_OPENID_CONFIG_URL";
+    }
+    return why;
+}
+
 /* Step 4: the provider, by role ARN, else a claim-mode provider with this issuer; providers
  * not discovered yet are discovered first (bounded wait). */
 static int find_provider(struct oidc_providers *ps, const char *iss, const char *role_arn,
@@ -993,7 +1045,7 @@ static int find_provider(struct oidc_providers *ps, const char *iss, const char 
         return TS_E_STS_INVALID_PARAMETER;
     }
     if (undiscovered) {
-        *why = "the identity provider could not be reached for discovery";
+        *why = undiscovered_why(ps);
         return TS_E_STS_IDP_COMMUNICATION;
     }
     *why = "the token's issuer is not a configured OpenID provider";

@@ -144,6 +144,10 @@ int oidc_http_get(const struct oidc_http *h, const char *url, const char *bearer
 int oidc_http_request(const struct oidc_http *h, const char *url, const char *bearer,
                       const char *form, const char *user, const char *password, char **body,
                       size_t *len, const char **why);
+/* The same, with *status set to the HTTP status of an error answer (non-2xx), else 0. */
+int oidc_http_do(const struct oidc_http *h, const char *url, const char *bearer, const char *form,
+                 const char *user, const char *password, char **body, size_t *len, const char **why,
+                 long *status);
 
 /* Whether the JSON text s[0..n) nests arrays/objects deeper than max (strings are skipped
  * properly). Used before jansson sees untrusted JSON. */

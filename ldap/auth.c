@@ -232,7 +232,12 @@ static int groups_fn(struct tldap *l, LDAP *ld, const struct tldap_deadline *d, 
 static int unavailable(struct tldap *l, const struct tldap_deadline *d, int lrc, bool bind_failed,
                        const char *username, struct ts_error *err)
 {
-    if (lrc == LDAP_TIMEOUT || tldap_deadline_left_ms(d) <= 0)
+    if (lrc == TLDAP_TLS_UNTRUSTED)
+        ts_error_set(err, TS_E_SERVICE_UNAVAILABLE,
+                     "The LDAP server's TLS certificate could not be verified: set "
+                     "TESSERA_CA_FILE to the CA certificate (PEM) that signed it, and use the "
+                     "host name the certificate names.");
+    else if (lrc == LDAP_TIMEOUT || tldap_deadline_left_ms(d) <= 0)
         ts_error_set(err, TS_E_SERVICE_UNAVAILABLE,
                      "The LDAP server did not answer within %ld seconds.", l->timeout);
     else if (bind_failed && !tldap_conn_error(lrc))
@@ -338,7 +343,7 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
         goto out;
     /* 2. bind as the user on a connection used for nothing else */
     lrc = tldap_user_bind(l, &d, la.dn_raw, password);
-    if (tldap_conn_error(lrc)) {
+    if (tldap_conn_error(lrc) || lrc == TLDAP_TLS_UNTRUSTED) {
         rc = unavailable(l, &d, lrc, false, username, err);
         goto out;
     }

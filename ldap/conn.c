@@ -139,6 +139,11 @@ void tldap_conn_init(struct tldap *l)
     l->conncb.lc_add = conncb_add;
     l->conncb.lc_del = conncb_del;
     l->conncb.lc_arg = l;
+    /* Every kind exists from the start (value 0). */
+    static const char *const kinds[] = {"kind=\"connect\"", "kind=\"tls\"", "kind=\"lookup_bind\"",
+                                        "kind=\"timeout\"", "kind=\"connection\""};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", kinds[i], 0);
 }
 
 int tldap_conn_timeouts(LDAP *ld, const struct tldap_deadline *d)
@@ -180,7 +185,21 @@ static int tls_ctx_set(struct tldap *l, LDAP *ld)
     return rc;
 }
 
-int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
+/* ld's TLS options: the configured CAs, TLS 1.2 at least, and verification as configured (the
+ * shared context), or (verify false) none, in a context of ld's own: the diagnosis below. */
+static int tls_options(struct tldap *l, LDAP *ld, bool verify)
+{
+    int req = l->skip_verify || !verify ? LDAP_OPT_X_TLS_NEVER : LDAP_OPT_X_TLS_DEMAND;
+    int min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, newctx = 0;
+    if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &req) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min) != LDAP_OPT_SUCCESS ||
+        (l->ca_file != NULL &&
+         ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->ca_file) != LDAP_OPT_SUCCESS))
+        return LDAP_OPT_ERROR;
+    return verify ? tls_ctx_set(l, ld) : ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx);
+}
+
+static int conn_open(struct tldap *l, const struct tldap_deadline *d, bool verify, LDAP **out)
 {
     LDAP *ld = NULL;
     int v3 = LDAP_VERSION3, lrc;
@@ -195,30 +214,51 @@ int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
         lrc = LDAP_LOCAL_ERROR;
         goto fail;
     }
-    if (!l->insecure) {
-        int req = l->skip_verify ? LDAP_OPT_X_TLS_NEVER : LDAP_OPT_X_TLS_DEMAND;
-        int min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
-        if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &req) != LDAP_OPT_SUCCESS ||
-            ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min) != LDAP_OPT_SUCCESS ||
-            (l->ca_file != NULL &&
-             ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->ca_file) != LDAP_OPT_SUCCESS) ||
-            tls_ctx_set(l, ld) != LDAP_OPT_SUCCESS) {
-            lrc = LDAP_LOCAL_ERROR;
-            goto fail;
-        }
+    if (!l->insecure && tls_options(l, ld, verify) != LDAP_OPT_SUCCESS) {
+        lrc = LDAP_LOCAL_ERROR;
+        goto fail;
     }
     if ((lrc = tldap_conn_timeouts(ld, d)) != LDAP_SUCCESS)
         goto fail;
-    if (l->starttls) {
+    if (l->starttls)
         lrc = ldap_start_tls_s(ld, NULL, NULL);
-        if (lrc != LDAP_SUCCESS)
-            goto fail;
-    }
+    else if (!l->insecure) /* LDAPS: connect (and handshake) now, not in the first request */
+        lrc = ldap_connect(ld);
+    if (lrc != LDAP_SUCCESS)
+        goto fail;
     *out = ld;
     return LDAP_SUCCESS;
 fail:
     ldap_unbind_ext_s(ld, NULL, NULL);
     return lrc;
+}
+
+/* libldap reports a certificate it could not verify exactly as a server it could not reach
+ * (LDAPS: LDAP_SERVER_DOWN "Can't contact LDAP server"; StartTLS: LDAP_CONNECT_ERROR, with
+ * no usable diagnostic message). So when a verified connection fails that way, the same
+ * connection is tried once more without verification: when that one succeeds, the server
+ * is there and speaks TLS, and its certificate is what failed (TLDAP_TLS_UNTRUSTED). */
+static int diagnose(struct tldap *l, const struct tldap_deadline *d, int lrc)
+{
+    LDAP *probe = NULL;
+    if (l->insecure || l->skip_verify || lrc == LDAP_TIMEOUT ||
+        (lrc != LDAP_SERVER_DOWN && lrc != LDAP_CONNECT_ERROR) || tldap_deadline_left_ms(d) <= 0)
+        return lrc;
+    if (conn_open(l, d, false, &probe) != LDAP_SUCCESS)
+        return lrc;
+    ldap_unbind_ext_s(probe, NULL, NULL);
+    return TLDAP_TLS_UNTRUSTED;
+}
+
+int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
+{
+    int lrc = conn_open(l, d, true, out);
+    return lrc == LDAP_SUCCESS ? lrc : diagnose(l, d, lrc);
+}
+
+const char *tldap_err_string(int lrc)
+{
+    return lrc == TLDAP_TLS_UNTRUSTED ? "certificate verification failed" : ldap_err2string(lrc);
 }
 
 int tldap_conn_bind(LDAP *ld, const struct tldap_deadline *d, const char *dn, const char *pw)
@@ -284,7 +324,15 @@ void tldap_conn_free(struct tldap *l)
 static int open_conn(struct tldap *l, const struct tldap_deadline *d, LDAP **out)
 {
     int lrc = tldap_conn_open(l, d, out);
-    if (lrc != LDAP_SUCCESS) {
+    if (lrc == TLDAP_TLS_UNTRUSTED) {
+        log_kv(LOG_WARN, "ldap.connect", "uri", l->uri, "error",
+               "the server's TLS certificate could not be verified", "ca_file",
+               l->ca_file != NULL ? l->ca_file : "(system store)", "hint",
+               "set TESSERA_CA_FILE to the CA that signed the directory's certificate (and use "
+               "the host name the certificate names)",
+               NULL);
+        metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", "kind=\"tls\"", 1);
+    } else if (lrc != LDAP_SUCCESS) {
         log_kv(LOG_WARN, "ldap.connect", "uri", l->uri, "error", ldap_err2string(lrc), NULL);
         metrics_inc("tessera_ldap_errors_total", "LDAP errors, by kind.", "kind=\"connect\"", 1);
     }

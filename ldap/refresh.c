@@ -375,7 +375,7 @@ int tldap_check_now(struct tldap *l)
         lrc = tldap_with_lookup(l, &d, check_fn, &a, NULL);
         if (lrc != LDAP_SUCCESS || a.v == V_UNKNOWN) {
             log_kv(LOG_WARN, "ldap.refresh", "dn", s.dn, "result", "skipped", "error",
-                   lrc != LDAP_SUCCESS ? ldap_err2string(lrc) : "internal error", NULL);
+                   lrc != LDAP_SUCCESS ? tldap_err_string(lrc) : "internal error", NULL);
         } else if (a.v == V_REVOKE) {
             /* Revoke everything issued up to now. */
             if (iam_parent_revoke_sessions(l->st, s.dn, iam_now_ns() + 1) == TS_OK) {

@@ -84,10 +84,17 @@ void tldap_conn_init(struct tldap *l);
 /* Whether an LDAP result code means the connection is unusable (server down, timeout...). */
 bool tldap_conn_error(int lrc);
 
-/* Opens a connection (TLS per the configuration, StartTLS done) without binding. The TLS
- * context is built on the first connection and shared by the later ones. Returns an LDAP
- * result code (LDAP_SUCCESS with *out set). */
+/* Not an LDAP result code: the directory answered, but its TLS certificate could not be
+ * verified with the configured CAs (TESSERA_CA_FILE) or host name. Not a connection error
+ * (tldap_conn_error): retrying does not help. */
+#define TLDAP_TLS_UNTRUSTED (-0x7000)
+
+/* Opens a connection (TLS per the configuration, handshake or StartTLS done) without
+ * binding. The TLS context is built on the first connection and shared by the later ones.
+ * Returns an LDAP result code (LDAP_SUCCESS with *out set), or TLDAP_TLS_UNTRUSTED. */
 int tldap_conn_open(struct tldap *l, const struct tldap_deadline *d, LDAP **out);
+/* ldap_err2string, knowing TLDAP_TLS_UNTRUSTED. */
+const char *tldap_err_string(int lrc);
 /* Sets the connection's network and operation timeouts to what is left of d. Returns
  * LDAP_SUCCESS, or LDAP_TIMEOUT when d has passed. */
 int tldap_conn_timeouts(LDAP *ld, const struct tldap_deadline *d);

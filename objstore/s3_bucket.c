@@ -368,15 +368,13 @@ int s3_policy_start(struct s3_ctx *c)
 
 int s3_put_bucket_policy(struct s3_ctx *c)
 {
-    struct pol_doc *d = NULL;
     char err[512] = "";
     if (c->r->body_len > OBJ_MAX_POLICY)
         return s3_fail(c, TS_E_MALFORMED_POLICY, "Policy exceeds the maximum allowed size");
     if (c->r->body_len == 0)
         return s3_fail(c, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
-    if (pol_doc_parse((const char *)c->r->body, c->r->body_len, &d, err, sizeof err) != TS_OK)
+    if (pol_validate((const char *)c->r->body, c->r->body_len, err, sizeof err) != TS_OK)
         return err[0] ? s3_fail(c, TS_E_MALFORMED_POLICY, err) : TS_E_MALFORMED_POLICY;
-    pol_doc_free(d);
     int rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
     return s3_reply_done(c, rc, 204);
 }

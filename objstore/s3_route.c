@@ -46,6 +46,41 @@ static int s3_check_names(struct s3_ctx *c)
     return rc;
 }
 
+/* Request headers that ask for something tessera does not do. Never drop what a client asked
+ * for: a request carrying one is refused with 501 NotImplemented naming the header, whatever
+ * its value, before any body is read (docs/API.md "Refused headers"). Prefixes, any case. */
+static const struct {
+    const char *prefix, *what;
+} refused_headers[] = {
+    {"x-amz-tagging", "object tags are not implemented"},
+    {"x-amz-server-side-encryption", "server-side encryption is not implemented"},
+    {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented"},
+    {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented"},
+};
+
+static int refused_hdr(void *ctx, const char *name, const char *value)
+{
+    struct ts_error *e = ctx;
+    (void)value;
+    for (size_t i = 0; i < sizeof refused_headers / sizeof *refused_headers; i++) {
+        const char *p = refused_headers[i].prefix;
+        if (strncasecmp(name, p, strlen(p)) == 0) {
+            ts_error_set(e, TS_E_NOT_IMPLEMENTED, "%.64s: %s by this server.", name,
+                         refused_headers[i].what);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* TS_E_NOT_IMPLEMENTED (its message in e) when r carries one of refused_headers. */
+static int s3_check_refused_headers(struct http_req *r, struct ts_error *e)
+{
+    e->code = TS_OK;
+    http_req_header_foreach(r, refused_hdr, e);
+    return e->code;
+}
+
 /* route->resolve: the bucket and key of the path, the operation of the s3_ops table, every
  * name checked, and the authorization the operation asks for (s3_authz_declare). */
 static int s3_resolve(struct http_req *r, struct ts_error *e)
@@ -101,6 +136,8 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
     rc = s3_check_names(c);
+    if (rc == TS_OK)
+        rc = s3_check_refused_headers(r, e);
     return rc == TS_OK ? s3_authz_declare(c) : rc;
 }
 

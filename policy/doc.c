@@ -24,6 +24,7 @@
 
 struct perr {
     char msg[512];
+    bool known_actions; /* every action must name one tessera checks (pol_action_known) */
 };
 
 static int fail(struct perr *pe, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -256,6 +257,12 @@ static int compile_list(json_t *list, const char *name, size_t si, bool vars, st
         if (pol_pat_compile(&(*out)[i], it, true, vars, admin_only != NULL) != 0)
             return fail(pe, "out of memory");
         *nout = i + 1;
+        if (admin_only != NULL && pe->known_actions && strcmp(it, "*") != 0 &&
+            !pol_action_known(it))
+            return fail(pe,
+                        "statement %zu: invalid action \"%s\": not an action this server "
+                        "checks (docs/API.md lists them)",
+                        si, it);
     }
     return 0;
 }
@@ -387,9 +394,10 @@ static int parse_doc(struct pol_doc *d, json_t *root, struct perr *pe)
     return 0;
 }
 
-int pol_doc_parse(const char *json, size_t len, struct pol_doc **out, char *err, size_t errlen)
+static int doc_parse(const char *json, size_t len, bool known_actions, struct pol_doc **out,
+                     char *err, size_t errlen)
 {
-    struct perr pe = {.msg = ""};
+    struct perr pe = {.msg = "", .known_actions = known_actions};
     struct pol_doc *d = NULL;
     json_t *root = NULL;
     json_error_t jerr;
@@ -428,10 +436,15 @@ out:
     return rc;
 }
 
+int pol_doc_parse(const char *json, size_t len, struct pol_doc **out, char *err, size_t errlen)
+{
+    return doc_parse(json, len, false, out, err, errlen);
+}
+
 int pol_validate(const char *json, size_t len, char *err, size_t errlen)
 {
     struct pol_doc *d = NULL;
-    int rc = pol_doc_parse(json, len, &d, err, errlen);
+    int rc = doc_parse(json, len, true, &d, err, errlen);
     pol_doc_free(d);
     return rc;
 }

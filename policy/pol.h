@@ -181,8 +181,12 @@ void pol_request_init(struct pol_request *rq, struct http_req *r, const char *ac
  * strings are borrowed from r. */
 void pol_audit_actor(const struct http_req *r, struct log_actor *who);
 
-/* Validates a document (for admin "policy create" and STS Policy): TS_OK, or
- * TS_E_MALFORMED_POLICY with a message in err. */
+/* Validates a document being written (admin "policy create", bucket policy put, STS Policy,
+ * role trust policies): pol_doc_parse's rules plus every Action / NotAction naming an action
+ * tessera checks (pol_action_known). TS_OK, or TS_E_MALFORMED_POLICY with a message in err. */
 int pol_validate(const char *json, size_t len, char *err, size_t errlen);
+/* Whether action ("s3:GetObject", or a wildcard such as "s3:Get*", any case) names or matches
+ * at least one action tessera checks (policy/actions.c). */
+bool pol_action_known(const char *action);
 
 #endif

@@ -90,7 +90,9 @@ int pol_role_trust_validate(const char *json, size_t len, char *err, size_t errl
         snprintf(err, errlen, "the trust policy contains a NUL byte");
         return TS_E_MALFORMED_POLICY;
     }
-    rc = pol_doc_parse(json, len, &d, err, errlen);
+    rc = pol_validate(json, len, err, errlen); /* every action one tessera checks */
+    if (rc == TS_OK)
+        rc = pol_doc_parse(json, len, &d, err, errlen);
     if (rc != TS_OK)
         return TS_E_MALFORMED_POLICY;
     rc = TS_OK;

@@ -389,18 +389,57 @@ static int dispatch(struct sts_ctx *c, struct http_req *r, const struct sts_para
 
 /* ---- the route ---- */
 
+#define REFUSALS_METRIC "tessera_sts_refusals_total"
+#define REFUSALS_HELP                                                                              \
+    "STS login requests refused (STS API and /login pages), by backend and error code."
+#define ISSUED_METRIC "tessera_sts_issued_total"
+#define ISSUED_HELP "Temporary credentials issued, by backend."
+
+static void add_refusal(const char *backend, int err, uint64_t n)
+{
+    char labels[128];
+    /* Both label values come from fixed sets: no cardinality from client input. */
+    snprintf(labels, sizeof labels, "backend=\"%s\",reason=\"%s\"", backend, ts_err_code(err));
+    metrics_inc(REFUSALS_METRIC, REFUSALS_HELP, labels, n);
+}
+
 /* tessera_sts_refusals_total{backend,reason}: a login action that did not issue
  * credentials, by backend and AWS error code (issuances are counted by sts_audit_issue). */
 static void count_refusal(const struct sts_action *a, int err)
 {
-    char labels[128];
-
     if (a == NULL || a->metric == NULL || err == TS_OK)
         return;
-    /* Both label values come from fixed sets: no cardinality from client input. */
-    snprintf(labels, sizeof labels, "backend=\"%s\",reason=\"%s\"", a->metric, ts_err_code(err));
-    metrics_inc("tessera_sts_refusals_total",
-                "STS login requests refused, by backend and error code.", labels, 1);
+    add_refusal(a->metric, err, 1);
+}
+
+void sts_count_refusal(const char *action, int err)
+{
+    count_refusal(sts_action_find(action), err);
+}
+
+void sts_metrics_zero(const char *action)
+{
+    /* The refusals each backend's users meet first; others appear when they happen. */
+    static const int common[] = {TS_E_STS_ACCESS_DENIED, TS_E_STS_INVALID_PARAMETER,
+                                 TS_E_STS_MISSING_PARAMETER, TS_E_SLOW_DOWN};
+    static const int oidc[] = {TS_E_STS_INVALID_IDENTITY_TOKEN, TS_E_STS_IDP_COMMUNICATION};
+    const struct sts_action *a = sts_action_find(action);
+    char labels[64];
+
+    if (a == NULL || a->metric == NULL)
+        return;
+    snprintf(labels, sizeof labels, "backend=\"%s\"", a->metric);
+    metrics_inc(ISSUED_METRIC, ISSUED_HELP, labels, 0);
+    if (strcmp(a->metric, "static") == 0)
+        metrics_inc(ISSUED_METRIC, ISSUED_HELP, "backend=\"root\"", 0);
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++)
+        if (a->rate_limited || common[i] != TS_E_SLOW_DOWN)
+            add_refusal(a->metric, common[i], 0);
+    if (strcmp(a->metric, "ldap") == 0)
+        add_refusal(a->metric, TS_E_SERVICE_UNAVAILABLE, 0);
+    if (strcmp(a->metric, "oidc") == 0 || strcmp(a->metric, "clientgrants") == 0)
+        for (size_t i = 0; i < sizeof oidc / sizeof *oidc; i++)
+            add_refusal(a->metric, oidc[i], 0);
 }
 
 static bool is_form(const char *ct)

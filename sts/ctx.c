@@ -68,6 +68,7 @@ struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
     }
     sts_static_backend_init(c, &c->static_backend);
     c->backends[sts_action_find("AssumeRole") - sts_actions] = &c->static_backend;
+    sts_metrics_zero("AssumeRole");
     return c;
 fail:
     sts_ctx_free(c);
@@ -101,6 +102,8 @@ int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_back
     if (a == NULL || a->builtin != NULL || strcmp(action, "AssumeRole") == 0)
         return TS_E_INVALID_ARGUMENT;
     c->backends[a - sts_actions] = b;
+    if (b != NULL)
+        sts_metrics_zero(action);
     return TS_OK;
 }
 

@@ -687,6 +687,7 @@ static void assume_and_show(struct login_web *w, struct http_req *r, const char 
     struct ts_error err;
 
     if (sts_federate(w->sts, action, r, p, &f, &err) != TS_OK) {
+        sts_count_refusal(action, err.code); /* with the STS API's refusals */
         fail(r, err.code, ts_error_msg(&err));
         return;
     }
@@ -942,8 +943,14 @@ static bool backend_path(const char *p)
 static int route_start(struct http_req *r, struct ts_error *e)
 {
     (void)e;
-    if (backend_path(r->path) && !limits_sts_allow(r->source_ip))
+    if (backend_path(r->path) && !limits_sts_allow(r->source_ip)) {
+        /* A refused sign-in counts with the STS API's (the provider list is no sign-in). */
+        if (strcmp(r->path, "/login/ldap") == 0)
+            sts_count_refusal("AssumeRoleWithLDAPIdentity", TS_E_SLOW_DOWN);
+        else if (strcmp(r->path, "/login/providers") != 0)
+            sts_count_refusal("AssumeRoleWithWebIdentity", TS_E_SLOW_DOWN);
         return TS_E_SLOW_DOWN;
+    }
     return TS_OK;
 }
 

@@ -66,6 +66,12 @@ struct sts_action {
 extern const struct sts_action sts_actions[STS_NACTIONS];
 /* The row of action name, or NULL. */
 const struct sts_action *sts_action_find(const char *name);
+/* Counts a refusal of a login action (by name) in tessera_sts_refusals_total{backend,reason}:
+ * the STS route and the /login pages (sts/login_web.c) count in the same family. */
+void sts_count_refusal(const char *action, int err);
+/* Creates action's backend counters with value 0 (issued; the usual refusal reasons), so
+ * that they exist from the start. When a backend is set (and for AssumeRole at creation). */
+void sts_metrics_zero(const char *action);
 
 struct sts_ctx {
     struct sts_config cfg; /* strings owned (copies) */
