@@ -8,9 +8,10 @@
  * accepted when it matches at least one action of the table (MinIO's rule). Policies already
  * stored are read without this check (pol_doc_parse), so an upgrade never locks anyone out.
  *
- * Keep the table equal to what the code checks: every IAM action of objstore/s3_ops.c,
+ * The table holds every IAM action the code checks: every IAM action of objstore/s3_ops.c,
  * sts/actions.c, sts/admin_api.c and the trust evaluation of policy/roles.c, plus the MinIO
- * admin actions of the canned "diagnostics" policy (policy/canned.c).
+ * admin actions of the canned "diagnostics" policy (policy/canned.c); and the S3 and KMS
+ * actions AWS and MinIO define that tessera does not check yet (below).
  * @test tests/unit/policy/test_doc.c (test_known_actions)
  */
 #include <ctype.h>
@@ -54,6 +55,43 @@ static const char *const known_actions[] = {
     "s3:PutObject",
     "s3:PutObjectAcl",
     "s3:PutObjectTagging",
+    /* S3 actions that AWS and MinIO define and tessera has no operation for yet (versions,
+     * retention, notifications, replication, ...): accepted so that policies written for S3 or
+     * MinIO load; with no operation to govern, an Allow on them grants nothing and a Deny
+     * takes nothing away. */
+    "s3:BypassGovernanceRetention",
+    "s3:DeleteObjectVersion",
+    "s3:DeleteObjectVersionTagging",
+    "s3:GetBucketNotification",
+    "s3:GetBucketPolicyStatus",
+    "s3:GetObjectAttributes",
+    "s3:GetObjectLegalHold",
+    "s3:GetObjectRetention",
+    "s3:GetObjectVersion",
+    "s3:GetObjectVersionAttributes",
+    "s3:GetObjectVersionForReplication",
+    "s3:GetObjectVersionTagging",
+    "s3:GetReplicationConfiguration",
+    "s3:ListenBucketNotification",
+    "s3:ListenNotification",
+    "s3:PutBucketNotification",
+    "s3:PutObjectLegalHold",
+    "s3:PutObjectRetention",
+    "s3:PutObjectVersionTagging",
+    "s3:PutReplicationConfiguration",
+    "s3:ReplicateDelete",
+    "s3:ReplicateObject",
+    "s3:ReplicateTags",
+    "s3:RestoreObject",
+    /* MinIO's KMS actions (its canned consoleAdmin policy names kms:*) */
+    "kms:API",
+    "kms:CreateKey",
+    "kms:DeleteKey",
+    "kms:KeyStatus",
+    "kms:ListKeys",
+    "kms:Metrics",
+    "kms:Status",
+    "kms:Version",
     /* sts (sts/actions.c; trust policies: policy/roles.c) */
     "sts:AssumeRole",
     "sts:AssumeRoleWithClientGrants",
