@@ -47,24 +47,30 @@ static int s3_check_names(struct s3_ctx *c)
 }
 
 /* Request headers that ask for something tessera does not do. Never drop what a client asked
- * for: a request carrying one is refused with 501 NotImplemented naming the header, whatever
- * its value, before any body is read (docs/API.md "Refused headers"). Prefixes, any case. */
+ * for: a request carrying one is refused with 501 NotImplemented naming the header, before any
+ * body is read (docs/API.md "Refused headers"), unless its value is the one listed as
+ * `accepted` (what tessera does anyway: a private ACL, the standard storage class).
+ * Prefixes and values, any case. */
 static const struct {
-    const char *prefix, *what;
+    const char *prefix, *what, *accepted;
 } refused_headers[] = {
-    {"x-amz-tagging", "object tags are not implemented"},
-    {"x-amz-server-side-encryption", "server-side encryption is not implemented"},
-    {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented"},
-    {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented"},
+    {"x-amz-tagging", "object tags are not implemented", NULL},
+    {"x-amz-server-side-encryption", "server-side encryption is not implemented", NULL},
+    {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented", NULL},
+    {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
+    {"x-amz-bucket-object-lock-enabled", "object lock is not implemented", "false"},
+    {"x-amz-acl", "ACLs other than private are not implemented", "private"},
+    {"x-amz-grant-", "ACL grants are not implemented", NULL},
+    {"x-amz-storage-class", "storage classes other than STANDARD are not implemented", "STANDARD"},
 };
 
 static int refused_hdr(void *ctx, const char *name, const char *value)
 {
     struct ts_error *e = ctx;
-    (void)value;
     for (size_t i = 0; i < sizeof refused_headers / sizeof *refused_headers; i++) {
-        const char *p = refused_headers[i].prefix;
-        if (strncasecmp(name, p, strlen(p)) == 0) {
+        const char *p = refused_headers[i].prefix, *ok = refused_headers[i].accepted;
+        if (strncasecmp(name, p, strlen(p)) == 0 &&
+            (ok == NULL || value == NULL || strcasecmp(value, ok) != 0)) {
             ts_error_set(e, TS_E_NOT_IMPLEMENTED, "%.64s: %s by this server.", name,
                          refused_headers[i].what);
             return 1;

@@ -293,6 +293,9 @@ REFUSED_PUTS = {
     "object-lock": dict(ObjectLockMode="GOVERNANCE",
                         ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
     "legal-hold": dict(ObjectLockLegalHoldStatus="ON"),
+    "acl": dict(ACL="public-read"),
+    "grant": dict(GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"'),
+    "storage-class": dict(StorageClass="GLACIER"),
 }
 
 
@@ -314,7 +317,8 @@ def test_boto3_put_copy_multipart_with_unsupported_headers_refused(plain_server,
     s3 = s3_client(plain_server)
     kw = REFUSED_PUTS[case]
     header = {"tagging": "x-amz-tagging", "object-lock": "x-amz-object-lock-",
-              "legal-hold": "x-amz-object-lock-"}.get(case, "x-amz-server-side-encryption")
+              "legal-hold": "x-amz-object-lock-", "acl": "x-amz-acl", "grant": "x-amz-grant-",
+              "storage-class": "x-amz-storage-class"}.get(case, "x-amz-server-side-encryption")
     key = "put-" + case
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket="bkt", Key=key, Body=b"data", **kw)
@@ -329,6 +333,21 @@ def test_boto3_put_copy_multipart_with_unsupported_headers_refused(plain_server,
         s3.create_multipart_upload(Bucket="bkt", Key="mp-" + case, **kw)
     assert_not_implemented(e, header)
     assert s3.list_multipart_uploads(Bucket="bkt").get("Uploads", []) == []
+
+
+def test_values_tessera_honours_are_accepted(plain_server):
+    """A private ACL and the standard storage class are what tessera does anyway (rclone sends
+    `x-amz-acl: private` on every upload): accepted; object lock off at bucket creation too."""
+    s3 = s3_client(plain_server)
+    s3.put_object(Bucket="bkt", Key="acl-private", Body=b"x", ACL="private", StorageClass="STANDARD")
+    assert s3.get_object(Bucket="bkt", Key="acl-private")["Body"].read() == b"x"
+    s3.create_bucket(Bucket="bkt-private", ACL="private", ObjectLockEnabledForBucket=False)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket="bkt-locked", ObjectLockEnabledForBucket=True)
+    assert_not_implemented(e, "x-amz-bucket-object-lock-enabled")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_bucket(Bucket="bkt-locked")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
 def test_boto3_sse_c_read_and_copy_source_refused(plain_server):
