@@ -375,15 +375,20 @@ static void req_fail_e(struct http_req *r, int err, const struct ts_error *e)
 
 /* ---- the authorization phase ---- */
 
-int http_authorize(struct http_req *r, const struct http_authz *q, char *msg, size_t msglen)
+int http_authorize(struct http_req *r, const struct http_authz *q, struct ts_error *e)
 {
     struct http_server *s = r->priv->srv;
+    struct ts_error local;
     int deny = q->deny ? q->deny : TS_E_ACCESS_DENIED;
-    if (msg && msglen)
-        msg[0] = 0;
+    if (e == NULL)
+        e = &local;
+    ts_error_set(e, TS_OK, NULL);
     if (s == NULL || s->authz == NULL)
-        return deny; /* fail closed: nobody to ask */
-    return s->authz(s->authz_ctx, r, q, msg, msglen) == TS_OK ? TS_OK : deny;
+        return ts_error_set(e, deny, NULL); /* fail closed: nobody to ask */
+    if (s->authz(s->authz_ctx, r, q, e) == TS_OK)
+        return ts_error_set(e, TS_OK, NULL);
+    e->code = deny;
+    return deny;
 }
 
 /* resolve, then authz, for r (the phase between authn and route->start). body: the body is
@@ -391,7 +396,6 @@ int http_authorize(struct http_req *r, const struct http_authz *q, char *msg, si
 static int req_authorize(struct http_req *r, bool body)
 {
     struct ts_error e = {TS_OK, ""};
-    char msg[512] = "";
     int err;
     if (r->route->no_authn || r->route->no_authz)
         return TS_OK;
@@ -409,9 +413,9 @@ static int req_authorize(struct http_req *r, bool body)
         return err;
     }
     if (!(r->authz.after_body && !body))
-        err = http_authorize(r, &r->authz, msg, sizeof msg);
+        err = http_authorize(r, &r->authz, &e);
     if (err != TS_OK)
-        req_fail(r, err, msg[0] ? msg : NULL);
+        req_fail_e(r, err, &e);
     return err;
 }
 

@@ -266,15 +266,15 @@ struct http_config {
  * filled; neither replies. */
 typedef int (*http_authn_fn)(void *ctx, struct http_req *r, struct ts_error *e);
 
-/* The authz hook: decides q for r's principal. TS_OK allows; anything else denies (msg:
- * a message for the caller when q asks HTTP_AUTHZ_EXPLAIN). */
-typedef int (*http_authz_fn)(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
-                             size_t msglen);
+/* The authz hook: decides q for r's principal. TS_OK allows; anything else denies (e: the
+ * denial with a message for the caller when q asks HTTP_AUTHZ_EXPLAIN). */
+typedef int (*http_authz_fn)(void *ctx, struct http_req *r, const struct http_authz *q,
+                             struct ts_error *e);
 
 /* Asks the server's authz hook about q for r (the phase does this for r->authz; handlers for
  * the items of HTTP_AUTHZ_PER_ITEM operations). TS_OK, or q->deny (TS_E_ACCESS_DENIED when
  * 0) for a denial, an error, or no hook. msg (optional) gets the message. */
-int http_authorize(struct http_req *r, const struct http_authz *q, char *msg, size_t msglen);
+int http_authorize(struct http_req *r, const struct http_authz *q, struct ts_error *e);
 
 /* Creates a server (not yet listening). Returns NULL with a message on stderr on failure. */
 struct http_server *http_server_new(const struct http_config *cfg);

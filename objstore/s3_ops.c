@@ -212,7 +212,7 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
     s3_authz_init(c, &q, list_keys);
     int rc = s3_authz_add(&q, action, bucket, key, &arn);
     if (rc == TS_OK)
-        rc = http_authorize(c->r, &q, NULL, 0);
+        rc = http_authorize(c->r, &q, NULL);
     free(arn);
     return rc;
 }

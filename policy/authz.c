@@ -99,7 +99,7 @@ static int authorize_item(struct pol_engine *pe, struct pol_request *rq, const s
 }
 
 static void deny_note(struct http_req *r, const struct http_authz *q, const struct pol_principal *p,
-                      const struct http_authz_item *it, const char *why, char *msg, size_t msglen)
+                      const struct http_authz_item *it, const char *why, struct ts_error *e)
 {
     const char *action = it ? it->action : (q->nitems ? q->item[0].action : NULL);
     if (!(q->flags & HTTP_AUTHZ_QUIET)) {
@@ -110,13 +110,12 @@ static void deny_note(struct http_req *r, const struct http_authz *q, const stru
         log_audit(&who, event, "denied", "user", principal_name(p), "operation", q->op, "action",
                   action, "resource", it ? it->resource : NULL, "why", why ? why : "denied", NULL);
     }
-    if (msg != NULL && msglen > 0 && (q->flags & HTTP_AUTHZ_EXPLAIN))
-        snprintf(msg, msglen, "%s is not allowed for %s: %s", action ? action : q->op,
-                 principal_name(p), why ? why : "denied");
+    if (e != NULL && (q->flags & HTTP_AUTHZ_EXPLAIN))
+        ts_error_set(e, TS_E_ACCESS_DENIED, "%s is not allowed for %s: %s", action ? action : q->op,
+                     principal_name(p), why ? why : "denied");
 }
 
-int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
-                   size_t msglen)
+int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, struct ts_error *e)
 {
     struct pol_engine *pe = ctx;
     struct http_kv keys[HTTP_AUTHZ_MAX_KEYS + 1];
@@ -136,7 +135,7 @@ int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, ch
         rc = TS_E_ACCESS_DENIED;
     }
     if (rc != TS_OK) {
-        deny_note(r, q, rq.principal, NULL, why, msg, msglen);
+        deny_note(r, q, rq.principal, NULL, why, e);
         return rc;
     }
     memcpy(keys, q->keys, nkeys * sizeof *keys);
@@ -150,7 +149,7 @@ int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, ch
     for (size_t i = 0; i < q->nitems && i < HTTP_AUTHZ_MAX_ITEMS; i++) {
         rc = authorize_item(pe, &rq, q, &q->item[i], &why);
         if (rc != TS_OK) {
-            deny_note(r, q, rq.principal, &q->item[i], why, msg, msglen);
+            deny_note(r, q, rq.principal, &q->item[i], why, e);
             return rc;
         }
     }

@@ -168,8 +168,7 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
  * of pol_request_init plus q's condition keys and aws:Referer, and the resource's own policy
  * (q->policy_get; an error there denies). Denials are audited as "<route>.deny" unless
  * HTTP_AUTHZ_QUIET. TS_OK or TS_E_ACCESS_DENIED; fails closed. */
-int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
-                   size_t msglen);
+int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, struct ts_error *e);
 
 /* The context of a question about r (principal, or anonymous; source IP; TLS; user agent; the
  * current time), with no condition keys. */

@@ -124,20 +124,20 @@ fail:
 
 /* ---- parameter checks ---- */
 
-int sts_check_version(const char *v, char *msg, size_t msglen)
+int sts_check_version(const char *v, struct ts_error *e)
 {
     if (v == NULL) {
-        snprintf(msg, msglen, "The request must contain the parameter Version.");
-        return TS_E_STS_MISSING_PARAMETER;
+        return ts_error_set(e, TS_E_STS_MISSING_PARAMETER,
+                            "The request must contain the parameter Version.");
     }
     if (strcmp(v, "2011-06-15") != 0) {
-        snprintf(msg, msglen, "Could not find operation for version %.64s", v);
-        return TS_E_STS_INVALID_PARAMETER;
+        return ts_error_set(e, TS_E_STS_INVALID_PARAMETER,
+                            "Could not find operation for version %.64s", v);
     }
     return TS_OK;
 }
 
-int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, char *msg, size_t msglen)
+int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, struct ts_error *e)
 {
     long max = c->cfg.max_duration;
     char *end;
@@ -150,22 +150,22 @@ int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, char *
     errno = 0;
     d = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || errno != 0 || !isdigit((unsigned char)*v)) {
-        snprintf(msg, msglen, "Value '%.32s' at 'durationSeconds' is not a valid integer", v);
-        return TS_E_STS_INVALID_PARAMETER;
+        return ts_error_set(e, TS_E_STS_INVALID_PARAMETER,
+                            "Value '%.32s' at 'durationSeconds' is not a valid integer", v);
     }
     if (d < STS_MIN_DURATION) {
-        snprintf(msg, msglen,
-                 "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
-                 "satisfy constraint: Member must have value greater than or equal to %ld",
-                 d, STS_MIN_DURATION);
-        return TS_E_STS_VALIDATION;
+        return ts_error_set(
+            e, TS_E_STS_VALIDATION,
+            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
+            "satisfy constraint: Member must have value greater than or equal to %ld",
+            d, STS_MIN_DURATION);
     }
     if (d > max) {
-        snprintf(msg, msglen,
-                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this "
-                 "role (%ld seconds).",
-                 max);
-        return TS_E_STS_VALIDATION;
+        return ts_error_set(
+            e, TS_E_STS_VALIDATION,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this "
+            "role (%ld seconds).",
+            max);
     }
     *out = d;
     return TS_OK;
@@ -182,18 +182,16 @@ static size_t utf8_len(const char *s)
 }
 
 /* AWS's validation message for a parameter whose length n is outside [min, max]. */
-static int length_error(char *msg, size_t msglen, const char *field, size_t n, size_t min,
-                        size_t max)
+static int length_error(struct ts_error *e, const char *field, size_t n, size_t min, size_t max)
 {
-    snprintf(msg, msglen,
-             "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-             "Member must have length %s %zu",
-             field, n < min ? "greater than or equal to" : "less than or equal to",
-             n < min ? min : max);
-    return TS_E_STS_VALIDATION;
+    return ts_error_set(e, TS_E_STS_VALIDATION,
+                        "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                        "Member must have length %s %zu",
+                        field, n < min ? "greater than or equal to" : "less than or equal to",
+                        n < min ? min : max);
 }
 
-int sts_check_policy(const char *v, char *msg, size_t msglen)
+int sts_check_policy(const char *v, struct ts_error *e)
 {
     char err[256] = "";
     size_t n;
@@ -202,16 +200,16 @@ int sts_check_policy(const char *v, char *msg, size_t msglen)
         return TS_OK;
     n = utf8_len(v);
     if (n < 1 || n > STS_MAX_SESSION_POLICY) {
-        return length_error(msg, msglen, "policy", n, 1, STS_MAX_SESSION_POLICY);
+        return length_error(e, "policy", n, 1, STS_MAX_SESSION_POLICY);
     }
     if (pol_validate(v, strlen(v), err, sizeof err) != TS_OK) {
-        snprintf(msg, msglen, "The policy document is malformed: %s", err);
-        return TS_E_STS_MALFORMED_POLICY;
+        return ts_error_set(e, TS_E_STS_MALFORMED_POLICY, "The policy document is malformed: %s",
+                            err);
     }
     return TS_OK;
 }
 
-int sts_check_role_arn(const char *v, char *msg, size_t msglen)
+int sts_check_role_arn(const char *v, struct ts_error *e)
 {
     size_t n, colons = 0;
     const char *p, *parts[6] = {0};
@@ -220,7 +218,7 @@ int sts_check_role_arn(const char *v, char *msg, size_t msglen)
         return TS_OK;
     n = utf8_len(v);
     if (n < 20 || n > 2048) {
-        return length_error(msg, msglen, "roleArn", n, 20, 2048);
+        return length_error(e, "roleArn", n, 20, 2048);
     }
     /* arn:partition:service:region:account:resource */
     parts[0] = v;
@@ -240,28 +238,27 @@ int sts_check_role_arn(const char *v, char *msg, size_t msglen)
         goto bad;
     return TS_OK;
 bad:
-    snprintf(msg, msglen, "%.64s is invalid", v);
-    return TS_E_STS_VALIDATION;
+    return ts_error_set(e, TS_E_STS_VALIDATION, "%.64s is invalid", v);
 }
 
-int sts_check_session_name(const char *v, char *msg, size_t msglen)
+int sts_check_session_name(const char *v, struct ts_error *e)
 {
     size_t n;
     if (v == NULL)
         return TS_OK;
     n = strlen(v);
     if (n < 2 || n > 64) {
-        return length_error(msg, msglen, "roleSessionName", n, 2, 64);
+        return length_error(e, "roleSessionName", n, 2, 64);
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)v[i];
         if (!isalnum(ch) && strchr("_+=,.@-", ch) == NULL) {
-            snprintf(msg, msglen,
-                     "1 validation error detected: Value '%s' at 'roleSessionName' failed to "
-                     "satisfy constraint: Member must satisfy regular expression pattern: "
-                     "[\\w+=,.@-]*",
-                     v);
-            return TS_E_STS_VALIDATION;
+            return ts_error_set(
+                e, TS_E_STS_VALIDATION,
+                "1 validation error detected: Value '%s' at 'roleSessionName' failed to "
+                "satisfy constraint: Member must satisfy regular expression pattern: "
+                "[\\w+=,.@-]*",
+                v);
         }
     }
     return TS_OK;
@@ -370,7 +367,7 @@ static int dispatch(struct sts_ctx *c, struct http_req *r, const struct sts_para
     if (action == NULL)
         return ts_error_set(err, TS_E_STS_MISSING_PARAMETER,
                             "The request must contain the parameter Action.");
-    rc = sts_check_version(sts_param(p, "Version"), err->msg, sizeof err->msg);
+    rc = sts_check_version(sts_param(p, "Version"), err);
     if (rc != TS_OK)
         return err->code = rc;
     if (a == NULL)

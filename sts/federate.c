@@ -49,10 +49,10 @@ static int check_params(struct fed *f, struct ts_error *err)
     int rc;
 
     if ((f->duration_param != NULL &&
-         (rc = sts_check_duration(f->c, f->duration_param, &ignored, err->msg, sizeof err->msg))) ||
-        (rc = sts_check_role_arn(f->in.role_arn, err->msg, sizeof err->msg)) ||
-        (rc = sts_check_session_name(f->session_name, err->msg, sizeof err->msg)) ||
-        (rc = sts_check_policy(f->policy, err->msg, sizeof err->msg)))
+         (rc = sts_check_duration(f->c, f->duration_param, &ignored, err))) ||
+        (rc = sts_check_role_arn(f->in.role_arn, err)) ||
+        (rc = sts_check_session_name(f->session_name, err)) ||
+        (rc = sts_check_policy(f->policy, err)))
         return err->code = rc;
     return TS_OK;
 }
@@ -171,8 +171,9 @@ static int choose_policies(struct fed *f, struct sts_federation *out, struct ts_
 static long session_duration(const struct fed *f, const struct idp_claims *cl)
 {
     long max = f->c->cfg.max_duration, d = 3600;
+    struct ts_error ignored;
 
-    if (f->duration_param != NULL && sts_check_duration(f->c, f->duration_param, &d, NULL, 0) == 0)
+    if (f->duration_param != NULL && sts_check_duration(f->c, f->duration_param, &d, &ignored) == 0)
         return d;
     if (f->b->duration_from_token && cl->token_expiry > 0) {
         d = (long)(cl->token_expiry - enc_now());

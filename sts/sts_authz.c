@@ -28,8 +28,8 @@ int sts_resolve(struct http_req *r, struct ts_error *e)
      * MissingParameter, the Version error, InvalidAction or NotImplemented, and does nothing
      * else. */
     q->flags |= HTTP_AUTHZ_PUBLIC;
-    char vmsg[8];
-    if (sts_check_version(sts_param(&p, "Version"), vmsg, sizeof vmsg) != TS_OK)
+    struct ts_error verr;
+    if (sts_check_version(sts_param(&p, "Version"), &verr) != TS_OK)
         action = NULL; /* answered by the handler with the Version error first */
     const struct sts_action *row = rc == TS_OK && action != NULL ? sts_action_find(action) : NULL;
     if (row != NULL) {

@@ -195,11 +195,11 @@ int sts_resolve(struct http_req *r, struct ts_error *e);
 
 /* AssumeRole parameter checks (AWS's constraints): TS_OK, or an STS error with a message
  * for the client in msg (msglen bytes). */
-int sts_check_version(const char *v, char *msg, size_t msglen);
-int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, char *msg, size_t msglen);
-int sts_check_policy(const char *v, char *msg, size_t msglen);
-int sts_check_role_arn(const char *v, char *msg, size_t msglen);
-int sts_check_session_name(const char *v, char *msg, size_t msglen);
+int sts_check_version(const char *v, struct ts_error *e);
+int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, struct ts_error *e);
+int sts_check_policy(const char *v, struct ts_error *e);
+int sts_check_role_arn(const char *v, struct ts_error *e);
+int sts_check_session_name(const char *v, struct ts_error *e);
 
 /* Fills p->arn and p->userid from its type and fields (root, user, temp), when unset.
  * TS_OK or TS_E_INTERNAL. */

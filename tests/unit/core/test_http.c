@@ -81,8 +81,7 @@ static int echo_resolve(struct http_req *r, struct ts_error *e)
 
 static int authz_calls;
 
-static int authz_hook(void *ctx, struct http_req *r, const struct http_authz *q, char *msg,
-                      size_t msglen)
+static int authz_hook(void *ctx, struct http_req *r, const struct http_authz *q, struct ts_error *e)
 {
     authz_calls++;
     if (q->nitems != 1 || strcmp(q->item[0].action, "echo:Do") != 0)

@@ -28,13 +28,14 @@ static const char *policy_of_len(size_t n)
 
 int main(void)
 {
+    struct ts_error te;
     struct iam_store *st = NULL;
     struct sts_ctx *c;
     struct sts_config cfg = {.region = "us-east-1",
                              .root_user = "rootuser",
                              .root_secret = "rootsecret123",
                              .max_duration = 43200};
-    char path[256], msg[512];
+    char path[256];
     long d;
     int rc;
 
@@ -225,69 +226,61 @@ int main(void)
     }
 
     /* ---- parameter validation ---- */
-    is_int(sts_check_version(NULL, msg, sizeof msg), TS_E_STS_MISSING_PARAMETER, "no version");
-    is_int(sts_check_version("2010-01-01", msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
-           "bad version");
-    is_int(sts_check_version("2011-06-15", msg, sizeof msg), TS_OK, "version");
+    is_int(sts_check_version(NULL, &te), TS_E_STS_MISSING_PARAMETER, "no version");
+    is_int(sts_check_version("2010-01-01", &te), TS_E_STS_INVALID_PARAMETER, "bad version");
+    is_int(sts_check_version("2011-06-15", &te), TS_OK, "version");
 
     d = 0;
-    is_int(sts_check_duration(c, NULL, &d, msg, sizeof msg), TS_OK, "default duration");
+    is_int(sts_check_duration(c, NULL, &d, &te), TS_OK, "default duration");
     is_int(d, 3600, "default 3600");
-    is_int(sts_check_duration(c, "899", &d, msg, sizeof msg), TS_E_STS_VALIDATION, "899");
-    ok(strstr(msg, "greater than or equal to 900") != NULL, "899 message: %s", msg);
-    is_int(sts_check_duration(c, "900", &d, msg, sizeof msg), TS_OK, "900");
+    is_int(sts_check_duration(c, "899", &d, &te), TS_E_STS_VALIDATION, "899");
+    ok(strstr(te.msg, "greater than or equal to 900") != NULL, "899 message: %s", te.msg);
+    is_int(sts_check_duration(c, "900", &d, &te), TS_OK, "900");
     is_int(d, 900, "900 value");
-    is_int(sts_check_duration(c, "43200", &d, msg, sizeof msg), TS_OK, "43200");
+    is_int(sts_check_duration(c, "43200", &d, &te), TS_OK, "43200");
     is_int(d, 43200, "43200 value");
-    is_int(sts_check_duration(c, "43201", &d, msg, sizeof msg), TS_E_STS_VALIDATION, "43201");
-    is_int(sts_check_duration(c, "abc", &d, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER, "abc");
-    is_int(sts_check_duration(c, "-900", &d, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER,
-           "negative");
-    is_int(sts_check_duration(c, "99999999999999999999999", &d, msg, sizeof msg),
-           TS_E_STS_INVALID_PARAMETER, "overflow");
-    is_int(sts_check_duration(c, "", &d, msg, sizeof msg), TS_E_STS_INVALID_PARAMETER, "empty");
+    is_int(sts_check_duration(c, "43201", &d, &te), TS_E_STS_VALIDATION, "43201");
+    is_int(sts_check_duration(c, "abc", &d, &te), TS_E_STS_INVALID_PARAMETER, "abc");
+    is_int(sts_check_duration(c, "-900", &d, &te), TS_E_STS_INVALID_PARAMETER, "negative");
+    is_int(sts_check_duration(c, "99999999999999999999999", &d, &te), TS_E_STS_INVALID_PARAMETER,
+           "overflow");
+    is_int(sts_check_duration(c, "", &d, &te), TS_E_STS_INVALID_PARAMETER, "empty");
 
-    is_int(sts_check_policy(NULL, msg, sizeof msg), TS_OK, "no policy");
-    is_int(sts_check_policy(policy_of_len(2048), msg, sizeof msg), TS_OK, "policy 2048");
-    is_int(sts_check_policy(policy_of_len(2049), msg, sizeof msg), TS_E_STS_VALIDATION,
-           "policy 2049");
-    ok(strstr(msg, "2048") != NULL, "2049 message: %s", msg);
-    is_int(sts_check_policy("", msg, sizeof msg), TS_E_STS_VALIDATION, "empty policy");
-    is_int(sts_check_policy("{not json", msg, sizeof msg), TS_E_STS_MALFORMED_POLICY,
-           "malformed policy");
+    is_int(sts_check_policy(NULL, &te), TS_OK, "no policy");
+    is_int(sts_check_policy(policy_of_len(2048), &te), TS_OK, "policy 2048");
+    is_int(sts_check_policy(policy_of_len(2049), &te), TS_E_STS_VALIDATION, "policy 2049");
+    ok(strstr(te.msg, "2048") != NULL, "2049 message: %s", te.msg);
+    is_int(sts_check_policy("", &te), TS_E_STS_VALIDATION, "empty policy");
+    is_int(sts_check_policy("{not json", &te), TS_E_STS_MALFORMED_POLICY, "malformed policy");
     is_int(sts_check_policy("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Maybe\","
                             "\"Action\":\"s3:*\",\"Resource\":\"*\"}]}",
-                            msg, sizeof msg),
+                            &te),
            TS_E_STS_MALFORMED_POLICY, "bad effect");
 
-    is_int(sts_check_role_arn(NULL, msg, sizeof msg), TS_OK, "no role arn");
-    is_int(sts_check_role_arn("arn:aws:iam::123456789012:role/demo", msg, sizeof msg), TS_OK,
-           "role arn");
-    is_int(sts_check_role_arn("arn:minio:iam:::role/dummy-internal", msg, sizeof msg), TS_OK,
-           "minio role arn");
-    is_int(sts_check_role_arn("arn:aws:iam::1:r", msg, sizeof msg), TS_E_STS_VALIDATION,
-           "short arn");
-    is_int(sts_check_role_arn("this-is-not-an-arn-at-all", msg, sizeof msg), TS_E_STS_VALIDATION,
-           "not an arn");
-    is_int(sts_check_role_arn("arn:aws:iam::123456789012:", msg, sizeof msg), TS_E_STS_VALIDATION,
+    is_int(sts_check_role_arn(NULL, &te), TS_OK, "no role arn");
+    is_int(sts_check_role_arn("arn:aws:iam::123456789012:role/demo", &te), TS_OK, "role arn");
+    is_int(sts_check_role_arn("arn:minio:iam:::role/dummy-internal", &te), TS_OK, "minio role arn");
+    is_int(sts_check_role_arn("arn:aws:iam::1:r", &te), TS_E_STS_VALIDATION, "short arn");
+    is_int(sts_check_role_arn("this-is-not-an-arn-at-all", &te), TS_E_STS_VALIDATION, "not an arn");
+    is_int(sts_check_role_arn("arn:aws:iam::123456789012:", &te), TS_E_STS_VALIDATION,
            "empty resource");
-    is_int(sts_check_role_arn("arn:xxx:xxx:xxx:xxxx", msg, sizeof msg), TS_OK,
+    is_int(sts_check_role_arn("arn:xxx:xxx:xxx:xxxx", &te), TS_OK,
            "MinIO's documented placeholder ARN");
 
-    is_int(sts_check_session_name(NULL, msg, sizeof msg), TS_OK, "no session name");
-    is_int(sts_check_session_name("ok_name+=,.@-1", msg, sizeof msg), TS_OK, "session name");
-    is_int(sts_check_session_name("a", msg, sizeof msg), TS_E_STS_VALIDATION, "1 char");
-    is_int(sts_check_session_name("ab", msg, sizeof msg), TS_OK, "2 chars");
-    is_int(sts_check_session_name("has space", msg, sizeof msg), TS_E_STS_VALIDATION, "space");
-    is_int(sts_check_session_name("a/b", msg, sizeof msg), TS_E_STS_VALIDATION, "slash");
+    is_int(sts_check_session_name(NULL, &te), TS_OK, "no session name");
+    is_int(sts_check_session_name("ok_name+=,.@-1", &te), TS_OK, "session name");
+    is_int(sts_check_session_name("a", &te), TS_E_STS_VALIDATION, "1 char");
+    is_int(sts_check_session_name("ab", &te), TS_OK, "2 chars");
+    is_int(sts_check_session_name("has space", &te), TS_E_STS_VALIDATION, "space");
+    is_int(sts_check_session_name("a/b", &te), TS_E_STS_VALIDATION, "slash");
     {
         char n64[66];
         memset(n64, 'x', 64);
         n64[64] = 0;
-        is_int(sts_check_session_name(n64, msg, sizeof msg), TS_OK, "64 chars");
+        is_int(sts_check_session_name(n64, &te), TS_OK, "64 chars");
         n64[64] = 'x';
         n64[65] = 0;
-        is_int(sts_check_session_name(n64, msg, sizeof msg), TS_E_STS_VALIDATION, "65 chars");
+        is_int(sts_check_session_name(n64, &te), TS_E_STS_VALIDATION, "65 chars");
     }
 
     /* ---- action table ---- */
