@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/curlx.h"
@@ -69,7 +70,8 @@ static const char usage_tail[] =
     "credentials, the first found: --access-key and --secret-key; TESSERA_ACCESS_KEY and\n"
     "TESSERA_SECRET_KEY; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN);\n"
     "on the server's machine, the root credentials it generated in DIR/.tessera/root.json\n"
-    "(--data-dir DIR or TESSERA_DATA_DIR, DIR being the server's DATA_DIR).\n"
+    "(--data-dir DIR or TESSERA_DATA_DIR, DIR being the server's DATA_DIR), else\n"
+    "./data/.tessera/root.json when it exists (the README's `tessera server ./data`).\n"
     "environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000); TESSERA_CA_FILE, extra\n"
     "trusted CAs for https.\n"
     "`tessera admin COMMAND --help` shows one command; an argument that begins with '-'\n"
@@ -790,11 +792,16 @@ static int root_json_credentials(struct admin_cli *cli)
     return rc;
 }
 
+/* The README quick start's data directory, relative to the working directory. */
+#define QUICK_START_DATA_DIR "./data"
+#define QUICK_START_ROOT_JSON QUICK_START_DATA_DIR "/.tessera/root.json"
+
 /*
  * The credentials, the first source found: --access-key/--secret-key or TESSERA_ACCESS_KEY/
  * TESSERA_SECRET_KEY (already in cli); else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and
- * AWS_SESSION_TOKEN); else DATA_DIR/.tessera/root.json with --data-dir or TESSERA_DATA_DIR.
- * A fallback source is named on stderr. 0, or the exit status after a message.
+ * AWS_SESSION_TOKEN); else DATA_DIR/.tessera/root.json with --data-dir or TESSERA_DATA_DIR;
+ * else ./data/.tessera/root.json when it is readable. A fallback source is named on stderr.
+ * 0, or the exit status after a message.
  */
 static int find_credentials(struct admin_cli *cli)
 {
@@ -815,10 +822,15 @@ static int find_credentials(struct admin_cli *cli)
         }
         if (set(cli->data_dir))
             return root_json_credentials(cli);
+        if (access(QUICK_START_ROOT_JSON, R_OK) == 0) { /* README's quick start: ./data */
+            cli->data_dir = QUICK_START_DATA_DIR;
+            return root_json_credentials(cli);
+        }
     }
     errf("no credentials: set TESSERA_ACCESS_KEY and TESSERA_SECRET_KEY (or AWS_ACCESS_KEY_ID "
          "and AWS_SECRET_ACCESS_KEY), give --access-key and --secret-key, or, on the server's "
-         "machine, --data-dir DATA_DIR to use the root credentials it generated");
+         "machine, --data-dir DATA_DIR to use the root credentials it generated "
+         "(" QUICK_START_ROOT_JSON " is used when it exists)");
     return ADMIN_EXIT_USAGE;
 }
 

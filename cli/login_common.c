@@ -237,6 +237,8 @@ int login_set_cache_id(struct login *l, const char *const *parts, size_t n)
 
 void login_release(struct login *l)
 {
+    enc_secret_free(l->refresh);
+    l->refresh = NULL;
     free(l->policy);
     free(l->cache_path);
     free(l->cache_id);
@@ -316,6 +318,22 @@ bool login_cache_hit(const struct login *l)
     return hit;
 }
 
+char *login_cache_refresh(const struct login *l)
+{
+    json_t *j = l->cache_path != NULL ? json_load_file(l->cache_path, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "Login"));
+    const char *rt = json_string_value(json_object_get(j, "RefreshToken"));
+    char *out = NULL;
+
+    if (rt != NULL && rt[0] != '\0' && id != NULL && l->cache_id != NULL &&
+        strcmp(id, l->cache_id) == 0)
+        out = strdup(rt);
+    if (rt != NULL) /* the loaded copy */
+        OPENSSL_cleanse((char *)rt, strlen(rt));
+    json_decref(j);
+    return out;
+}
+
 static void shell_quote_put(FILE *f, const char *s)
 {
     if (s[0] != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -341,11 +359,12 @@ void login_no_terminal(const struct login *l, const char *why)
     }
     fprintf(stderr,
             "\n  Its --cache file then serves the aws tools until the credentials are "
-            "within %d minutes of expiry.\n",
-            LOGIN_CACHE_MARGIN / 60);
+            "within %d minutes of expiry%s.\n",
+            LOGIN_CACHE_MARGIN / 60,
+            l->renews ? ", and renews them while the provider's refresh token is valid" : "");
 }
 
-int login_need_terminal(const struct login *l)
+int login_need_terminal(const struct login *l, const char *why)
 {
     int fd;
 
@@ -357,13 +376,16 @@ int login_need_terminal(const struct login *l)
         if (rc == 0)
             return 0;
     }
-    login_no_terminal(l, "no usable cached credentials, and no terminal to sign in on (stderr is "
-                         "not a terminal, as under the aws cli's credential_process)");
+    login_no_terminal(l, why != NULL
+                             ? why
+                             : "no usable cached credentials, and no terminal to sign in on "
+                               "(stderr is not a terminal, as under the aws cli's "
+                               "credential_process)");
     return -1;
 }
 
-/* --cache: stores the credentials and what they are for (mode 0600, replaced atomically).
- * Failure only warns. */
+/* --cache: stores the credentials, what they are for and l->refresh when set (mode 0600,
+ * replaced atomically). Failure only warns. */
 static void cache_store(const struct login *l, const struct creds *c)
 {
     char tmp[4200];
@@ -373,6 +395,12 @@ static void cache_store(const struct login *l, const struct creds *c)
                           "Login", l->cache_id != NULL ? l->cache_id : "");
     FILE *f = NULL;
     int fd = -1;
+
+    if (o != NULL && l->refresh != NULL &&
+        json_object_set_new(o, "RefreshToken", json_string(l->refresh)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
 
     s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);

@@ -39,6 +39,8 @@ struct login {
     const char *cache; /* --cache FILE (a leading "~/" is $HOME), or NULL */
     char *cache_path;  /* the expanded --cache FILE (login_prepare) */
     char *cache_id;    /* what the cached credentials are for (set by the login kind) */
+    char *refresh;     /* a refresh token to keep in the cache with the credentials, or NULL */
+    bool renews;       /* the kind renews cached credentials through l->refresh */
     bool env;          /* --env: shell exports instead of JSON */
     bool help;         /* --help was given */
     int argc;          /* the command line, for "run this once in a terminal" */
@@ -87,12 +89,17 @@ void login_http_req(struct curlx_req *rq, const char *url);
  * are valid for longer than LOGIN_CACHE_MARGIN. */
 bool login_cache_hit(const struct login *l);
 
+/* --cache: the refresh token (malloc'ed) stored in the cache for the same l->cache_id, or
+ * NULL. The caller wipes it. */
+char *login_cache_refresh(const struct login *l);
+
 /* --cache and no usable cached credentials: a sign-in that needs the user is only started
  * with a terminal to show it on. Returns 0 when stderr is a terminal, or when the controlling
  * terminal (/dev/tty) can be opened, which then becomes stderr (the aws cli holds a
- * credential_process's stderr until it exits); else -1 at once after a message that says to
- * run the same command once in a terminal. */
-int login_need_terminal(const struct login *l);
+ * credential_process's stderr until it exits); else -1 at once after a message that says why
+ * (why, or that nothing usable is cached when NULL) and to run the same command once in a
+ * terminal. */
+int login_need_terminal(const struct login *l, const char *why);
 
 /* The message that no terminal is at hand: run this command (quoted) once in a terminal. */
 void login_no_terminal(const struct login *l, const char *why);

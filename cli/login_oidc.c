@@ -40,8 +40,11 @@ static const char oidc_usage[] =
     "  only the provider's id_token, for AssumeRoleWithWebIdentity elsewhere). With --cache\n"
     "  FILE (\"~/\" is $HOME) the credentials are kept in FILE (mode 0600) and reused while\n"
     "  valid for more than 10 minutes, so that a credential_process profile signs in only when\n"
-    "  they expire; without a terminal to sign in on, it then fails at once, saying to run the\n"
-    "  same command once in a terminal.\n"
+    "  they expire. When the provider gives a refresh token (Keycloak does for the openid\n"
+    "  scope), FILE keeps it too and expired credentials are renewed through it without a\n"
+    "  sign-in, until it runs out or is revoked: FILE is then a secret. Without a terminal to\n"
+    "  sign in on, a sign-in that is needed fails at once, saying to run the same command once\n"
+    "  in a terminal.\n"
     "  Environment: TESSERA_ENDPOINT (default http://127.0.0.1:9000), TESSERA_OIDC_CLIENT_ID,\n"
     "  TESSERA_OIDC_CLIENT_SECRET (confidential clients only), TESSERA_CA_FILE.\n";
 
@@ -194,6 +197,19 @@ static int make_form(struct lo *l, struct buf *b, const char *const *kv)
     return 0;
 }
 
+/* POSTs the form of kv to the token endpoint tok_ep (client authentication as the client has
+ * it): 0 with the answer (*j NULL when not a JSON object) and its status, or -1 after a
+ * message. The form, which holds a code or token, is wiped. */
+static int token_call(struct lo *l, const char *tok_ep, const char *const *kv, json_t **j,
+                      long *status)
+{
+    struct buf form = {0};
+    int rc =
+        make_form(l, &form, kv) != 0 ? -1 : json_call(l, tok_ep, buf_str(&form), true, j, status);
+    login_wipe_buf(&form);
+    return rc;
+}
+
 /* Starts the device authorization grant: tells the user where to sign in. The device code
  * (malloc'ed) with *interval and *expires, or NULL after a message. */
 static char *device_start(struct lo *l, const char *dev_ep, long *interval, long *expires)
@@ -235,15 +251,48 @@ out:
     return device_code;
 }
 
-/* The id_token of a token endpoint answer (malloc'ed), or NULL after a message. */
+/* The id_token of a token endpoint answer (malloc'ed), or NULL after a message. A refresh
+ * token in the answer replaces l->base.refresh (kept in the --cache file). */
 static char *take_id_token(struct lo *l, json_t *j)
 {
     char *it = jstr(j, "id_token") != NULL ? strdup(jstr(j, "id_token")) : NULL;
+    const char *rt = jstr(j, "refresh_token");
+
     if (jstr(j, "id_token") == NULL)
         login_msg(&l->base, "the provider issued no id_token (is \"openid\" in --scope?)");
     else if (it == NULL)
         login_msg(&l->base, "out of memory");
+    if (it != NULL && rt != NULL && rt[0] != '\0') {
+        enc_secret_free(l->base.refresh);
+        l->base.refresh = strdup(rt); /* on OOM none is kept: a sign-in next time */
+    }
     return it;
+}
+
+/* Renews the sign-in with the cached refresh token l->base.refresh (the refresh_token grant,
+ * client authentication as the flows): the new id_token (malloc'ed), or NULL after a message,
+ * with l->base.refresh dropped. A rotated refresh token replaces the old one. */
+static char *refresh_flow(struct lo *l, json_t *disc)
+{
+    const char *kv[] = {
+        "grant_type", "refresh_token", "refresh_token", l->base.refresh, "client_id", l->client_id,
+        NULL};
+    json_t *j = NULL;
+    long status = 0;
+    char *id_token = NULL;
+
+    int rc = token_call(l, jstr(disc, "token_endpoint"), kv, &j, &status);
+
+    if (rc == 0 && status != 200)
+        oauth_error(l, "renewing the sign-in with the cached refresh token", status, j);
+    else if (rc == 0)
+        id_token = take_id_token(l, j);
+    if (id_token == NULL) {
+        enc_secret_free(l->base.refresh);
+        l->base.refresh = NULL;
+    }
+    json_decref(j);
+    return id_token;
 }
 
 /* The device authorization grant: the id_token (malloc'ed) or NULL after a message. */
@@ -359,13 +408,11 @@ static char *exchange_code(struct lo *l, const char *tok_ep, const char *code, c
         "grant_type", "authorization_code", "code",      code,        "redirect_uri",
         p->redirect,  "code_verifier",      p->verifier, "client_id", l->client_id,
         NULL};
-    struct buf form = {0};
     json_t *j = NULL;
     long status = 0;
     char *id_token = NULL;
 
-    if (make_form(l, &form, kv) != 0 ||
-        json_call(l, tok_ep, buf_str(&form), true, &j, &status) != 0)
+    if (token_call(l, tok_ep, kv, &j, &status) != 0)
         goto out;
     if (status != 200 || jstr(j, "id_token") == NULL)
         oauth_error(l, "the code exchange", status, j);
@@ -375,7 +422,6 @@ static char *exchange_code(struct lo *l, const char *tok_ep, const char *code, c
         id_token = take_id_token(l, j);
 out:
     json_decref(j);
-    login_wipe_buf(&form);
     return id_token;
 }
 
@@ -594,7 +640,8 @@ static bool has_client_id(struct lo *l)
     return false;
 }
 
-/* Signs in and trades the id_token for credentials. Returns an exit status. */
+/* Signs in (first through a cached refresh token in l->base.refresh, when there is one) and
+ * trades the id_token for credentials. Returns an exit status. */
 static int oidc_run(struct lo *l, bool by_name)
 {
     json_t *disc = NULL;
@@ -605,9 +652,13 @@ static int oidc_run(struct lo *l, bool by_name)
         goto out;
     if (l->scope == NULL)
         l->scope = "openid profile";
-    if (!l->browser && jstr(disc, "device_authorization_endpoint") != NULL)
+    if (l->base.refresh != NULL && (id_token = refresh_flow(l, disc)) == NULL &&
+        login_need_terminal(&l->base, "the sign-in has expired and could not be renewed, and "
+                                      "there is no terminal to sign in on again") != 0)
+        goto out;
+    if (id_token == NULL && !l->browser && jstr(disc, "device_authorization_endpoint") != NULL)
         id_token = device_flow(l, disc);
-    else
+    else if (id_token == NULL)
         id_token = browser_flow(l, disc);
     if (id_token != NULL && l->id_token_only) {
         printf("%s\n", id_token);
@@ -625,7 +676,7 @@ out:
 
 int login_oidc_main(int argc, char **argv)
 {
-    struct lo l = {.base = {.who = "tessera login oidc", .usage = oidc_usage},
+    struct lo l = {.base = {.who = "tessera login oidc", .usage = oidc_usage, .renews = true},
                    .client_id = getenv("TESSERA_OIDC_CLIENT_ID"),
                    .secret = getenv("TESSERA_OIDC_CLIENT_SECRET"),
                    .timeout = 300};
@@ -642,7 +693,8 @@ int login_oidc_main(int argc, char **argv)
         rc = LOGIN_EXIT_ERR;
     else if (l.base.cache != NULL && login_cache_hit(&l.base))
         rc = LOGIN_EXIT_OK;
-    else if (l.base.cache != NULL && login_need_terminal(&l.base) != 0)
+    else if (l.base.cache != NULL && (l.base.refresh = login_cache_refresh(&l.base)) == NULL &&
+             login_need_terminal(&l.base, NULL) != 0)
         rc = LOGIN_EXIT_ERR;
     else
         rc = oidc_run(&l, by_name);

@@ -11,9 +11,11 @@
  * http://127.0.0.1:PORT/callback on a one-shot local listener. The user is told on stderr
  * where to sign in. The client secret, when the client has one, comes from
  * TESSERA_OIDC_CLIENT_SECRET (never the command line); the client id from --client-id or
- * TESSERA_OIDC_CLIENT_ID. With --cache FILE, credentials still valid for a minute are
- * printed from FILE (0600) without signing in, and fresh ones are stored there: what an aws
- * credential_process profile needs. Output and exit status as `login ldap` (cli/login.h).
+ * TESSERA_OIDC_CLIENT_ID. With --cache FILE, credentials valid for more than 10 minutes are
+ * printed from FILE (0600) without signing in, and fresh ones are stored there with the
+ * provider's refresh token when it gives one; expired ones are renewed through that refresh
+ * token (grant refresh_token) without a terminal: what an aws credential_process profile
+ * needs. Output and exit status as `login ldap` (cli/login.h).
  */
 #ifndef TS_CLI_LOGIN_OIDC_H
 #define TS_CLI_LOGIN_OIDC_H

@@ -703,6 +703,21 @@ static void login_deny_audit(struct http_req *r, const char *reason)
     log_audit(&who, "login.deny", "denied", "reason", reason, NULL);
 }
 
+/* A sign-in the page refuses itself, before any backend is asked (a forged, stale or
+ * mismatched form or callback): audited when reason is set, counted with the STS API's
+ * refusals of action (tessera_sts_refusals_total), and shown. */
+static void refuse(struct http_req *r, const char *action, const char *reason, int err,
+                   const char *msg)
+{
+    if (reason != NULL)
+        login_deny_audit(r, reason);
+    sts_count_refusal(action, err);
+    fail(r, err, msg);
+}
+
+#define WEB_ACTION "AssumeRoleWithWebIdentity"
+#define LDAP_ACTION "AssumeRoleWithLDAPIdentity"
+
 /* ---- GET /login/callback ---- */
 
 /* The callback's state matches the flow cookie's, and the provider answered with a code
@@ -713,8 +728,8 @@ static bool callback_answer_ok(struct http_req *r, const char *cstate)
     const char *err = http_req_query(r, "error");
 
     if (!same(state, cstate)) {
-        login_deny_audit(r, "state mismatch");
-        fail(r, TS_E_INVALID_REQUEST, "The state parameter does not match this sign-in.");
+        refuse(r, WEB_ACTION, "state mismatch", TS_E_INVALID_REQUEST,
+               "The state parameter does not match this sign-in.");
         return false;
     }
     if (err != NULL) {
@@ -726,7 +741,8 @@ static bool callback_answer_ok(struct http_req *r, const char *cstate)
         return false;
     }
     if (code == NULL || *code == '\0') {
-        fail(r, TS_E_INVALID_REQUEST, "The callback carries no authorization code.");
+        refuse(r, WEB_ACTION, NULL, TS_E_INVALID_REQUEST,
+               "The callback carries no authorization code.");
         return false;
     }
     return true;
@@ -749,19 +765,21 @@ static void callback(struct login_web *w, struct http_req *r)
     cookie_set(r, FLOW_COOKIE, "", 0); /* single use: cleared whatever happens */
     if (cookie == NULL ||
         sts_open_blob(w->sts, FLOW_LABEL, cookie, strlen(cookie), &plain, &n) != TS_OK) {
-        fail(r, TS_E_INVALID_REQUEST,
-             "The sign-in was not started in this browser, or its cookie was altered. Start "
-             "again from /login.");
+        refuse(r, WEB_ACTION, "state missing", TS_E_INVALID_REQUEST,
+               "The sign-in was not started in this browser, or its cookie was altered. Start "
+               "again from /login.");
         goto out;
     }
     j = json_loadb(plain, n, 0, NULL);
     if (json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:I}", "p", &pname, "s", &cstate, "n", &cnonce,
                     "v", &verifier, "r", &redir, "e", &exp) != 0) {
-        fail(r, TS_E_INVALID_REQUEST, "The sign-in cookie is malformed.");
+        refuse(r, WEB_ACTION, "state malformed", TS_E_INVALID_REQUEST,
+               "The sign-in cookie is malformed.");
         goto out;
     }
     if (exp < (json_int_t)enc_now()) {
-        fail(r, TS_E_INVALID_REQUEST, "The sign-in took too long. Start again from /login.");
+        refuse(r, WEB_ACTION, "state expired", TS_E_INVALID_REQUEST,
+               "The sign-in took too long. Start again from /login.");
         goto out;
     }
     if (!callback_answer_ok(r, cstate))
@@ -773,14 +791,13 @@ static void callback(struct login_web *w, struct http_req *r)
     }
     rc = oidc_code_exchange(w->ps, (size_t)i, code, verifier, redir, &id_token, &why);
     if (rc != TS_OK) {
-        fail(r, rc, why);
+        refuse(r, WEB_ACTION, NULL, rc, why); /* the provider's refusal of the code */
         goto out;
     }
     tnonce = oidc_token_claim(id_token, "nonce");
     if (!same(tnonce, cnonce)) {
-        login_deny_audit(r, "nonce mismatch");
-        fail(r, TS_E_STS_INVALID_IDENTITY_TOKEN,
-             "The id_token's nonce does not match this sign-in.");
+        refuse(r, WEB_ACTION, "nonce mismatch", TS_E_STS_INVALID_IDENTITY_TOKEN,
+               "The id_token's nonce does not match this sign-in.");
         goto out;
     }
     params = sts_params_new();
@@ -829,7 +846,7 @@ static void ldap_login(struct login_web *w, struct http_req *r)
         goto out;
     }
     if (sts_params_parse_form(&form, (const char *)r->body, r->body_len) != TS_OK) {
-        fail(r, TS_E_INVALID_REQUEST, "The form is malformed.");
+        refuse(r, LDAP_ACTION, NULL, TS_E_INVALID_REQUEST, "The form is malformed.");
         goto out;
     }
     user = sts_param(&form, "username");
@@ -840,13 +857,13 @@ static void ldap_login(struct login_web *w, struct http_req *r)
         (j = json_loadb(plain, n, 0, NULL)) == NULL ||
         json_unpack(j, "{s:s, s:I}", "t", &tok, "e", &exp) != 0 || exp < (json_int_t)enc_now() ||
         !same(csrf, tok)) {
-        login_deny_audit(r, "csrf");
-        fail(r, TS_E_ACCESS_DENIED,
-             "The form's CSRF token does not match this browser's. Reload /login and try again.");
+        refuse(r, LDAP_ACTION, "csrf", TS_E_ACCESS_DENIED,
+               "The form's CSRF token does not match this browser's. Reload /login and try "
+               "again.");
         goto out;
     }
     if (user == NULL || *user == '\0' || pw == NULL || *pw == '\0') {
-        fail(r, TS_E_INVALID_REQUEST, "Enter a username and a password.");
+        refuse(r, LDAP_ACTION, NULL, TS_E_INVALID_REQUEST, "Enter a username and a password.");
         goto out;
     }
     params = sts_params_new();
@@ -856,7 +873,7 @@ static void ldap_login(struct login_web *w, struct http_req *r)
         goto out;
     }
     struct login_how how = {"LDAP", user, NULL, false};
-    assume_and_show(w, r, "AssumeRoleWithLDAPIdentity", params, &how);
+    assume_and_show(w, r, LDAP_ACTION, params, &how);
 out:
     sts_params_free(params);
     sts_params_cleanup(&form);

@@ -165,6 +165,35 @@ def test_admin_credentials_from_root_json(tmp_root):
         srv.stop()
 
 
+def test_admin_credentials_from_quick_start_data_dir(tmp_root):
+    """README's quick start: `tessera server ./data`, then `tessera admin ...` in the same
+    directory with nothing set uses ./data/.tessera/root.json and says so."""
+    cwd = os.path.join(tmp_root, "quick-start")
+    os.makedirs(cwd)
+    srv = GeneratedRootServer(os.path.join(cwd, "data")).start()
+    try:
+        env = bare_env(TESSERA_ENDPOINT=srv.endpoint)   # no TESSERA_*/AWS_* credentials
+        p = subprocess.run([BIN, "admin", "user", "add", "quick", "quick-secret-1"], cwd=cwd,
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert p.stderr == "tessera: using the root credentials in ./data/.tessera/root.json\n"
+        p = subprocess.run([BIN, "admin", "user", "list"], cwd=cwd, env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and "quick" in p.stdout, p.stderr
+        assert "./data/.tessera/root.json" in p.stderr
+        # elsewhere (no ./data) nothing is found, and the message says where it looked
+        p = subprocess.run([BIN, "admin", "user", "list"], cwd=tmp_root, env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "./data/.tessera/root.json" in p.stderr, p.stderr
+        # TESSERA_DATA_DIR comes first
+        p = subprocess.run([BIN, "admin", "user", "list"], cwd=cwd,
+                           env=dict(env, TESSERA_DATA_DIR=tmp_root), capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 2 and tmp_root + "/.tessera/root.json" in p.stderr, p.stderr
+    finally:
+        srv.stop()
+
+
 # ---- item 3: an empty group ----
 
 def test_empty_group_then_policy_attach(server, tmp_root):

@@ -642,3 +642,111 @@ def test_keycloak_md_token_file_profile_newer_tools(srv, provider):
         assert p.returncode == 0 and buckets_in(p.stdout), p.stderr
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+# ---- item 2: the cache renews expired credentials through the provider's refresh token ----
+
+def expire_cache(path, **changes):
+    """Makes the cached credentials unusable (Expiration in the past), with changes applied."""
+    with open(path) as f:
+        c = json.load(f)
+    c["Expiration"] = "2020-01-01T00:00:00Z"
+    c.update(changes)
+    with open(path, "w") as f:
+        json.dump(c, f)
+    return c
+
+
+@pytest.mark.parametrize("gen", ["debian", "newer"])
+def test_oidc_cache_renews_through_refresh_token(srv, gen):
+    # the test provider gives a refresh token for the scope offline_access (Keycloak: openid)
+    cmd = ("tessera login oidc --endpoint %s --provider default --scope "
+           "\"openid profile groups policy offline_access\" --cache ~/.aws/oidc-renew.json"
+           % srv.endpoint)
+    aws_cmd = "aws --profile t --endpoint-url %s s3 ls" % srv.endpoint
+    home = tempfile.mkdtemp(prefix="tessera-user-")
+    try:
+        env = user_env(home, gen)
+        env["TESSERA_OIDC_CLIENT_SECRET"] = "tessera-secret"
+        with open(os.path.join(home, ".aws", "config"), "w") as f:
+            f.write("[profile t]\nregion = us-east-1\ncredential_process = %s\n" % cmd)
+        # once in a terminal
+        term = Terminal(["bash", "-c", cmd + " > /dev/null"], env)
+        device_sign_in(term, "bob")
+        assert term.finish()[0] == 0, term.text
+        cache = os.path.join(home, ".aws", "oidc-renew.json")
+        assert os.stat(cache).st_mode & 0o777 == 0o600
+        first = json.load(open(cache))
+        refresh = first["RefreshToken"]
+        assert refresh and first["Login"], first
+        # the credentials expire: the aws cli (no terminal) is served through the refresh token
+        expire_cache(cache)
+        t0 = time.time()
+        p = sh(aws_cmd, env, timeout=120)
+        assert p.returncode == 0 and buckets_in(p.stdout), p.stderr
+        assert time.time() - t0 < AWS_FAST and "To sign in" not in p.stderr, p.stderr
+        renewed = json.load(open(cache))
+        assert renewed["AccessKeyId"] != first["AccessKeyId"], renewed
+        assert renewed["Expiration"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        assert renewed["RefreshToken"] and renewed["Login"] == first["Login"]
+        assert os.stat(cache).st_mode & 0o777 == 0o600
+        # the command itself: fresh credentials on stdout, the refresh token never shown
+        expire_cache(cache)
+        p = sh(cmd, env)
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["AccessKeyId"] == json.load(open(cache))["AccessKeyId"]
+        assert "RefreshToken" not in out
+        for rt in (refresh, renewed["RefreshToken"]):
+            assert rt not in p.stdout and rt not in p.stderr
+        # a refresh token cached for another login is not used
+        c = json.load(open(cache))
+        expire_cache(cache, Login=c["Login"] + "x")
+        assert_fails_fast(cmd, env)
+        # a revoked / invalid refresh token: fails at once, saying the sign-in expired
+        expire_cache(cache, Login=c["Login"], RefreshToken="revoked-" + c["RefreshToken"])
+        p = assert_fails_fast(cmd, env)
+        assert "sign-in has expired" in p.stderr and "invalid_grant" in p.stderr, p.stderr
+        assert c["RefreshToken"] not in p.stderr
+        t0 = time.time()
+        p = sh(aws_cmd, env, timeout=120)
+        assert p.returncode != 0 and time.time() - t0 < AWS_FAST, p.stderr
+        assert "once in a terminal" in p.stderr and "sign-in has expired" in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ---- item 5: the page's own refusals count with the API's ----
+
+def test_page_refusals_before_any_backend_are_counted(srv):
+    from test_first_hour_server import families, sample   # the prometheus text parser's view
+
+    def refusals():
+        fams = families(requests.get(srv.endpoint + "/metrics", timeout=10).text)
+        return {(b, r): sample(fams, "tessera_sts_refusals", "tessera_sts_refusals_total",
+                               backend=b, reason=r) or 0
+                for b, r in (("oidc", "InvalidRequest"), ("ldap", "AccessDenied"))}
+
+    before = refusals()
+    # an OpenID callback whose state is not this sign-in's (a forged or crossed callback)
+    s = requests.Session()
+    r = s.get(srv.endpoint + "/login/start?provider=", allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 303), r.status_code
+    state = re.search(r"[?&]state=([^&]+)", r.headers["Location"]).group(1)
+    r = s.get(srv.endpoint + "/login/callback", params={"code": "x", "state": state + "x"},
+              timeout=10)
+    assert r.status_code == 400 and "state" in r.text
+    # a callback with no sign-in started in this browser (no state cookie)
+    r = requests.get(srv.endpoint + "/login/callback", params={"code": "x", "state": state},
+                     timeout=10)
+    assert r.status_code == 400
+    # the LDAP form with a forged CSRF token
+    page = s.get(srv.endpoint + "/login", timeout=10).text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = s.post(srv.endpoint + "/login/ldap", data={
+        "username": "alice", "password": USER_PASSWORDS["alice"], "csrf": token[:-1] + "x"},
+        timeout=10)
+    assert r.status_code == 403 and "CSRF" in r.text
+    after = refusals()
+    assert after[("oidc", "InvalidRequest")] == before[("oidc", "InvalidRequest")] + 2, after
+    assert after[("ldap", "AccessDenied")] == before[("ldap", "AccessDenied")] + 1, after

@@ -15,7 +15,8 @@
 // users carrying AWS session tags (tag-blue, tag-red: claim https://aws.amazon.com/tags,
 // released with scope "tags"). The device authorization grant is enabled for "tessera"
 // (tessera login oidc), and a public native client "tessera-cli" (no secret, loopback
-// redirects on any port, device flow) exists for it too.
+// redirects on any port, device flow) exists for it too. "tessera" gets a refresh token
+// (grant refresh_token, as Keycloak gives one) when it asks for the scope offline_access.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -75,7 +76,7 @@ const configuration = {
     client_secret: 'tessera-secret',
     redirect_uris: ['http://127.0.0.1/callback'],
     grant_types: ['authorization_code', 'client_credentials',
-      'urn:ietf:params:oauth:grant-type:device_code'],
+      'urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
     response_types: ['code'],
     id_token_signed_response_alg: 'RS256',
   }, {
@@ -97,7 +98,7 @@ const configuration = {
     id_token_signed_response_alg: 'RS256',
   }],
   jwks: loadKeys(),
-  scopes: ['openid', 'profile', 'groups', 'policy', 'tags'],
+  scopes: ['openid', 'offline_access', 'profile', 'groups', 'policy', 'tags'],
   claims: {
     openid: ['Sub', 'sub'], // 'Sub' (issue 13's case-confusion users only) comes first
     profile: ['preferred_username', 'name', 'repository', 'azp'],
