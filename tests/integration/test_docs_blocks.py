@@ -49,9 +49,6 @@ Files a how-to uses without showing them (README's ./cat.jpg, API.md's trust.jso
 CI-TOKENS.md's artifacts.json: the reader's own) are written by given_files().
 
 TESSERA_DOCS_SHOW=1 prints every block as run with its stdout and stderr (pytest -s).
-
-Blocks that fail today only because of another issue-15 item are listed in KNOWN_FAILURES
-and run as pytest.xfail(strict=True): the lead removes an entry when that item is merged.
 """
 import os
 import re
@@ -81,11 +78,6 @@ GENERATIONS = {
     "debian": "/usr/bin:/bin:/usr/sbin:/sbin",
     # the newer aws cli v1 and boto3 1.43 of the pyenv python first on PATH
     "newer": os.path.expanduser("~/.pyenv/shims") + ":/usr/bin:/bin:/usr/sbin:/sbin",
-}
-
-# (document, text contained in the block, generation or None for both) → the issue item whose
-# fix makes the block pass. Removed by the lead once that item is merged.
-KNOWN_FAILURES = {
 }
 
 
@@ -158,13 +150,8 @@ def all_items():
             for gen in GENERATIONS:
                 if b.not_run and gen != next(iter(GENERATIONS)):
                     continue              # reported once, whatever the tools
-                marks = []
-                for (d, needle, g), reason in KNOWN_FAILURES.items():
-                    if d == doc and needle in b.text and g in (None, gen):
-                        marks.append(pytest.mark.xfail(strict=True, reason=reason))
                 gid = "any" if b.not_run else gen
-                items.append(pytest.param(doc, gen, b, marks=marks,
-                                          id="%s-%s:%d" % (gid, doc, b.line)))
+                items.append(pytest.param(doc, gen, b, id="%s-%s:%d" % (gid, doc, b.line)))
     # documents in order, generations in order, blocks in order
     items.sort(key=lambda p: (DOCS.index(p.values[0]), list(GENERATIONS).index(p.values[1]),
                               p.values[2].line))
@@ -468,12 +455,6 @@ def test_every_substitution_is_used():
             if old == "127.0.0.1:9000" and "127.0.0.1:9000" not in text:
                 continue
             assert old in text, "%s: substitution %r matches no block" % (doc, old)
-
-
-def test_known_failures_name_existing_blocks():
-    for (doc, needle, gen), reason in KNOWN_FAILURES.items():
-        assert any(needle in b.text for b in extract(doc)), (doc, needle, reason)
-        assert gen in (None, *GENERATIONS)
 
 
 def test_readme_quick_start_is_two_commands():
