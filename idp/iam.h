@@ -176,4 +176,24 @@ int iam_blob_update(struct iam_store *st, const char *name, iam_blob_edit_fn edi
 /* Appended: groups can be disabled (their policies then no longer apply to members). */
 int iam_group_set_enabled(struct iam_store *st, const char *group, bool enabled);
 
+/* ---- engines and cluster (issue 16; idp/kv.h) ---- */
+struct kv_etcd_config;
+struct kv_status;
+struct ts_error;
+/* Opens the store on etcd (TESSERA_ETCD_ENDPOINTS): loads the prefix into this node's
+ * mirror and starts following it. TS_OK, or TS_E_INTERNAL / TS_E_SERVICE_UNAVAILABLE with a
+ * message on stderr naming the endpoint and the cause. */
+int iam_store_open_etcd(const struct kv_etcd_config *cfg, struct iam_store **out);
+/* TS_OK when revocable state (users, revocations, not-before times) may be trusted now;
+ * else TS_E_SERVICE_UNAVAILABLE with err's message saying why (etcd past STALE_MAX). */
+int iam_store_fresh(struct iam_store *st, struct ts_error *err);
+/* The engine's name, applied revision, sync age, resync count, endpoint. */
+void iam_store_status(struct iam_store *st, struct kv_status *out);
+/* Node heartbeats (table KV_NODES, outside the generation): put replaces node id's record
+ * (a JSON text); list gives every (id, record) pair sorted by id (ids and records are two
+ * parallel lists); remove forgets one (TS_E_NO_SUCH_ENTITY if absent). */
+int iam_node_put(struct iam_store *st, const char *id, const char *json);
+int iam_node_list(struct iam_store *st, struct iam_strv *ids, struct iam_strv *records);
+int iam_node_remove(struct iam_store *st, const char *id);
+
 #endif
