@@ -124,6 +124,11 @@ struct kv_engine_ops {
     void (*status)(void *eng, struct kv_status *out);
 };
 
+/* Wraps an opened engine into the IAM store (idp/iam.c): TS_OK with *out set, or
+ * TS_E_INTERNAL (then ops->close(eng) has run). */
+struct iam_store;
+int iam_store_from_engine(const struct kv_engine_ops *ops, void *eng, struct iam_store **out);
+
 /* Engine openers (iam_store_open picks one from the configuration). On TS_OK *ops and *eng
  * are set; otherwise a message went to stderr. */
 int kv_lmdb_open(const char *dir, const struct kv_engine_ops **ops, void **eng);
