@@ -244,6 +244,9 @@ def form_post(endpoint, params):
 
 class Bench:
     def __init__(self, build, out, quick, only):
+        # BUILD@etcd: the same build with its IAM store on a local etcd (issue 16)
+        self.etcd = build.endswith("@etcd")
+        build = build[:-len("@etcd")] if self.etcd else build
         self.build, self.out, self.quick, self.only = build, out, quick, only
         self.rounds = 3
         self.secs = 1 if quick else 6
@@ -374,6 +377,8 @@ http {{
                 "TESSERA_IDENTITY_LDAP_GROUP_SEARCH_FILTER":
                     "(&(objectclass=groupOfNames)(member=%d))",
                 "TESSERA_CA_FILE": self.slapd.ca_file})
+        if self.etcd:
+            env.update(self.start_etcd())
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
         self.server = self.spawn([os.path.join(self.build, "tessera"), "server", "--address",
@@ -381,6 +386,19 @@ http {{
         time.sleep(1.0)
         self.extra["rss_idle_kib"] = rss_kib(self.server.pid)
         self.extra["anon_idle_kib"] = rss_kib(self.server.pid, "RssAnon")
+
+    def start_etcd(self):
+        """One etcd member (Debian's etcd-server) on free loopback ports; the environment
+        that puts tessera's IAM store on it."""
+        client, peer = free_port(), free_port()
+        url = "http://127.0.0.1:%d" % client
+        self.spawn(["etcd", "--name", "bench", "--data-dir", os.path.join(self.tmp, "etcd"),
+                    "--listen-client-urls", url, "--advertise-client-urls", url,
+                    "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
+                    "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
+                    "--initial-cluster", "bench=http://127.0.0.1:%d" % peer],
+                   "etcd", client)
+        return {"TESSERA_ETCD_ENDPOINTS": url, "TESSERA_ETCD_PATH_PREFIX": "bench/"}
 
     def admin(self, *args):
         admin(self.build, self.endpoint, args)
