@@ -14,7 +14,7 @@
 # for the body a HEAD response announces; run.sh uses bench_head for them). Prints one line
 # per run: round, build, connections, req/s, non-2xx responses.
 set -eu
-[ $# -ge 6 ] || { sed -n '2,16p' "$0"; exit 2; }
+[ $# -ge 6 ] || { sed -n '2,15p' "$0"; exit 2; }
 case "$3" in *HEAD*) echo "ab.sh: HEAD scenarios need bench_head (tests/bench/run.sh)" >&2; exit 2 ;; esac
 here="$(cd "$(dirname "$0")" && pwd)"
 a="$1"; b="$2"; scen="$3"; rounds="$4"; secs="$5"; shift 5
