@@ -1,4 +1,5 @@
-/* main.c -- the tessera command: dispatches to `server`, `admin`, `login` and `config`. */
+/* main.c -- the tessera command: dispatches to `server`, `gateway`, `admin`, `login` and
+ * `config`. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,9 +17,20 @@ static const char server_usage[] =
     "  certificate and key in DIR (public.crt, private.key). docs/CONFIG.md lists the\n"
     "  environment variables.\n";
 
+static const char gateway_usage[] =
+    "usage: tessera gateway s3 [--address HOST:PORT] [--certs DIR] [--state-dir DIR] "
+    "[UPSTREAM_URL]\n"
+    "  Serves S3, STS and the admin API in front of the S3 server at UPSTREAM_URL (default\n"
+    "  https://s3.amazonaws.com): every request is authenticated and authorized by tessera,\n"
+    "  then signed with the upstream's keys (TESSERA_ROOT_USER/TESSERA_ROOT_PASSWORD, or\n"
+    "  MINIO_ACCESS_KEY/MINIO_SECRET_KEY) and forwarded. The IAM store lives in etcd when\n"
+    "  configured, else under DIR (default $HOME/.tessera/gateway). docs/GATEWAY.md.\n";
+
 static void usage(FILE *f)
 {
     fputs("usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
+          "       tessera gateway s3 [--address HOST:PORT] [--certs DIR] [--state-dir DIR] "
+          "[UPSTREAM_URL]\n"
           "       tessera admin [--endpoint URL] [--access-key AK] [--secret-key SK] "
           "[--data-dir DIR] [--json] COMMAND...\n"
           "             COMMAND: user add|set-secret|remove|enable|disable|info|list\n"
@@ -56,6 +68,17 @@ int main(int argc, char **argv)
             return 0;
         }
         return server_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "gateway") == 0) {
+        if (wants_help(argc - 1, argv + 1)) {
+            fputs(gateway_usage, stdout);
+            return 0;
+        }
+        if (argc < 3 || strcmp(argv[2], "s3") != 0) {
+            fputs(gateway_usage, stderr);
+            return 2;
+        }
+        return gateway_main(argc - 2, argv + 2);
     }
     if (strcmp(argv[1], "admin") == 0)
         return admin_main(argc - 1, argv + 1);

@@ -31,6 +31,7 @@
 #include "idp/iam.h"
 #include "idp/oidc.h"
 #include "ldap/tldap.h"
+#include "objstore/gw.h"
 #include "objstore/obj.h"
 #include "policy/pol.h"
 #include "sts/act_oidc.h"
@@ -40,7 +41,10 @@
 struct server_opts {
     const char *address;
     const char *certs;
-    const char *data_dir;
+    const char *data_dir; /* the gateway's --state-dir */
+    bool gateway;         /* `tessera gateway s3`: the S3 backend is the upstream */
+    const char *upstream; /* its URL */
+    char state_dir[4096]; /* the gateway's default --state-dir */
 };
 
 struct root_creds {
@@ -274,30 +278,54 @@ static const struct http_route metrics_route = HTTP_ROUTE(
 static const char usage_text[] =
     "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n";
 
+static const char gateway_usage_text[] = "usage: tessera gateway s3 [--address HOST:PORT] "
+                                         "[--certs DIR] [--state-dir DIR] [UPSTREAM_URL]\n";
+
+/* The gateway's positional argument (the upstream, optional) and --state-dir default. */
+static int gateway_args(int argc, char **argv, struct server_opts *o)
+{
+    const char *home = getenv("HOME");
+    if (optind + 1 < argc) {
+        fputs("tessera gateway s3: one UPSTREAM_URL only\n", stderr);
+        return -1;
+    }
+    o->upstream = optind < argc ? argv[optind] : "https://s3.amazonaws.com";
+    if (o->data_dir == NULL) {
+        snprintf(o->state_dir, sizeof o->state_dir, "%s/.tessera/gateway",
+                 home && *home ? home : ".");
+        o->data_dir = o->state_dir;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct server_opts *o)
 {
     static const struct option longopts[] = {
         {"address", required_argument, NULL, 'a'},
         {"certs", required_argument, NULL, 'c'},
         {"certs-dir", required_argument, NULL, 'c'},
+        {"state-dir", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const char *usage = o->gateway ? gateway_usage_text : usage_text;
     int ch;
     o->address = cfg_str(CFG_ADDRESS);
-    o->certs = NULL;
-    o->data_dir = NULL;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (ch == 'a')
             o->address = optarg;
         else if (ch == 'c')
             o->certs = optarg;
+        else if (ch == 's' && o->gateway)
+            o->data_dir = optarg;
         else if (ch == 'h')
-            return fputs(usage_text, stdout), 1;
+            return fputs(usage, stdout), 1;
         else
-            return fputs(usage_text, stderr), -1;
+            return fputs(usage, stderr), -1;
     }
+    if (o->gateway)
+        return gateway_args(argc, argv, o);
     if (optind + 1 != argc) {
         fputs(optind == argc ? usage_text : "tessera server: one DATA_DIR only\n", stderr);
         return -1;
@@ -316,6 +344,7 @@ struct server {
     struct pol_engine *pe;
     struct sts_ctx *sts;
     struct obj_store *obj;
+    struct gw *gw; /* gateway mode: the upstream (obj is then the gateway route's context) */
     struct http_server *srv;
     struct tldap *ldap;
     struct oidc_providers *oidc;
@@ -365,7 +394,14 @@ static int server_configure(struct server *s, int argc, char **argv)
     }
     if ((s->lock_fd = data_dir_lock(s->o.data_dir, s->sysdir)) < 0)
         return 1;
-    return root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
+    if (s->o.gateway && root_from_cfg(&s->rc) != 0) { /* never generated: they are the upstream's */
+        fprintf(stderr,
+                "tessera gateway s3: set the upstream's keys in %s and %s (or "
+                "MINIO_ACCESS_KEY and MINIO_SECRET_KEY)\n",
+                cfg_source(CFG_ROOT_USER), cfg_source(CFG_ROOT_PASSWORD));
+        return 1;
+    }
+    return s->o.gateway ? 0 : root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
 }
 
 /* The IAM store, the policy engine and STS. */
@@ -411,12 +447,39 @@ static int server_open_backends(struct server *s)
 
 /* The object store, the HTTP server and its routes in order (health, metrics, admin API, STS,
  * the browser login, S3) and the SigV4 authn hook; then listens. */
-static int server_open_http(struct server *s)
+/* The S3 route: the embedded store's, or the gateway's in front of the upstream. */
+static int server_open_s3(struct server *s)
 {
-    if (obj_store_open(s->o.data_dir, &s->obj) != TS_OK) {
-        fprintf(stderr, "tessera: cannot open the object store in %s\n", s->o.data_dir);
+    char err[300] = "";
+    if (!s->o.gateway) {
+        if (obj_store_open(s->o.data_dir, &s->obj) != TS_OK) {
+            fprintf(stderr, "tessera: cannot open the object store in %s\n", s->o.data_dir);
+            return -1;
+        }
+        obj_route_init(&s->s3_route, s->obj, s->pe);
+        return 0;
+    }
+    struct gw_config gc = {
+        .url = s->o.upstream,
+        .region = cfg_str(CFG_REGION),
+        .access_key = s->rc.user,
+        .secret_key = s->rc.password,
+        .timeout_s = cfg_num(CFG_GATEWAY_TIMEOUT),
+        .certs_dir = s->o.certs,
+        .ca_file = cfg_str(CFG_CA_FILE),
+        .iam = s->iam,
+    };
+    if (gw_open(&gc, &s->gw, err, sizeof err) != TS_OK) {
+        fprintf(stderr, "tessera gateway s3: %s: %s\n", s->o.upstream, err);
         return -1;
     }
+    return obj_gateway_route_init(&s->s3_route, s->gw, s->pe, &s->obj) == TS_OK ? 0 : -1;
+}
+
+static int server_open_http(struct server *s)
+{
+    if (server_open_s3(s) != 0)
+        return -1;
     struct http_config hc = {
         .address = s->o.address,
         .threads = (unsigned)cfg_num(CFG_HTTP_THREADS),
@@ -431,7 +494,6 @@ static int server_open_http(struct server *s)
         return -1;
     admin_api_route_init(&s->admin_route, s->iam, s->pe, s->sts);
     sts_route_init(&s->sts_route, s->sts);
-    obj_route_init(&s->s3_route, s->obj, s->pe);
     if ((s->login = login_web_new(s->sts, s->oidc)) == NULL)
         return -1;
     login_web_set_buckets(s->login, login_buckets, s->obj);
@@ -467,7 +529,11 @@ static void server_announce(const struct server *s)
         printf("RootUser: %s\nRootPass: %s\n(from %s/root.json)\n", s->rc.user, s->rc.password,
                s->sysdir);
     fflush(stdout);
-    log_kv(LOG_INFO, "server.start", "address", s->o.address, "data_dir", s->o.data_dir, NULL);
+    if (s->o.gateway)
+        printf("Gateway: S3 requests go to %s\n", gw_url(s->gw));
+    fflush(stdout);
+    log_kv(LOG_INFO, "server.start", "address", s->o.address, "data_dir", s->o.data_dir, "upstream",
+           s->o.gateway ? gw_url(s->gw) : NULL, NULL);
 }
 
 /* What server_open_http opened (the HTTP server first: no request runs after it). */
@@ -476,7 +542,12 @@ static void server_close_http(struct server *s)
     http_server_free(s->srv);
     login_web_free(s->login);
     admin_api_route_free(&s->admin_route);
-    obj_store_close(s->obj);
+    if (s->o.gateway) {
+        obj_gateway_free(s->obj);
+        gw_close(s->gw);
+    } else {
+        obj_store_close(s->obj);
+    }
 }
 
 static void server_close_backends(struct server *s)
@@ -496,11 +567,12 @@ static void server_close_identity(struct server *s)
         close(s->lock_fd); /* releases the lock: the stores are closed */
 }
 
-int server_main(int argc, char **argv)
+static int run(int argc, char **argv, bool gateway)
 {
     struct server s;
     memset(&s, 0, sizeof s);
     s.lock_fd = -1;
+    s.o.gateway = gateway;
     int rcode = server_configure(&s, argc, argv);
     if (rcode != 0) {
         if (s.lock_fd >= 0)
@@ -531,4 +603,14 @@ int server_main(int argc, char **argv)
     server_close_identity(&s);
     explicit_bzero(&s.rc, sizeof s.rc);
     return rcode;
+}
+
+int server_main(int argc, char **argv)
+{
+    return run(argc, argv, false);
+}
+
+int gateway_main(int argc, char **argv)
+{
+    return run(argc, argv, true);
 }

@@ -3,5 +3,8 @@
 #define TS_CLI_SERVER_H
 
 int server_main(int argc, char **argv);
+/* `tessera gateway s3 ...` (argv[0] is "s3"): the same server with the upstream as the S3
+ * backend (objstore/gw.h). */
+int gateway_main(int argc, char **argv);
 
 #endif

@@ -1,6 +1,8 @@
 /* curlx.c -- the one outbound HTTP(S) client (core/curlx.h). */
 #include "core/curlx.h"
 
+#include <dirent.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,51 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *ud)
     return CURLE_OK;
 }
 
+void curlx_set_ca(CURL *h, const struct curlx_req *rq)
+{
+    if (rq->ca_file == NULL && rq->ca_extra == NULL)
+        return;
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)rq);
+}
+
+char **curlx_ca_dir(const char *certs_dir)
+{
+    char path[4096];
+    char **v = NULL;
+    size_t n = 0;
+    DIR *d;
+    struct dirent *de;
+
+    if (certs_dir == NULL)
+        return NULL;
+    snprintf(path, sizeof path, "%s/CAs", certs_dir);
+    if ((d = opendir(path)) == NULL)
+        return NULL;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char **nv = realloc(v, (n + 2) * sizeof *nv);
+        if (nv == NULL)
+            break;
+        v = nv;
+        size_t len = strlen(path) + strlen(de->d_name) + 2;
+        if ((v[n] = malloc(len)) == NULL)
+            break;
+        snprintf(v[n], len, "%s/%s", path, de->d_name);
+        v[++n] = NULL;
+    }
+    closedir(d);
+    return v;
+}
+
+void curlx_strv_free(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
 static void set_auth(CURL *h, const struct curlx_req *rq)
 {
     if (rq->user == NULL)
@@ -60,10 +107,8 @@ static void set_options(CURL *h, const struct curlx_req *rq, struct curlx_resp *
     curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent != NULL ? rq->user_agent : "tessera");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
-    if ((rq->ca_file != NULL || rq->ca_extra != NULL) && strncmp(rq->url, "https:", 6) == 0) {
-        curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-        curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)rq);
-    }
+    if (strncmp(rq->url, "https:", 6) == 0)
+        curlx_set_ca(h, rq);
     if (rq->method != NULL)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     if (rq->body != NULL) {

@@ -50,6 +50,14 @@ void curlx_resp_free(struct curlx_resp *rs);
 /* TESSERA_CA_FILE when it is set and not empty, else NULL: the command-line clients' CAs. */
 const char *curlx_env_ca_file(void);
 
+/* Makes h trust the system CAs plus rq's ca_file and ca_extra (only those two fields are read;
+ * rq must outlive h's transfers). Nothing to do when both are NULL. */
+void curlx_set_ca(CURL *h, const struct curlx_req *rq);
+/* The files of CERTS_DIR/CAs/ (MinIO's layout) as a NULL-terminated list for ca_extra, or
+ * NULL (none, or certs_dir NULL); free with curlx_strv_free. */
+char **curlx_ca_dir(const char *certs_dir);
+void curlx_strv_free(char **v);
+
 /* curl_global_init once per process (thread-safe). 0, or -1. */
 int curlx_global_init(void);
 

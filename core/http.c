@@ -57,6 +57,13 @@ struct http_server {
     atomic_int in_flight;
     atomic_bool stopping; /* shutting down: new requests are answered 503 */
 
+    /* Connections suspended by http_req_suspend (flow control of streamed bodies), resumed
+     * all at once before the daemon stops (libmicrohttpd aborts on a suspended connection
+     * at stop); guarded by susp_lock. */
+    pthread_mutex_t susp_lock;
+    struct http_req_priv *susp_head;
+    bool no_suspend; /* stopping: http_req_suspend refuses */
+
     /* Worker pools for blocking requests, one per route that has route->blocking (so that a
      * stuck directory cannot take the object store's writers, nor the other way round). */
     struct http_pool *pools[HTTP_MAX_ROUTES]; /* by route index; NULL: none */
@@ -107,6 +114,8 @@ struct http_req_priv {
     bool offload_done;           /* the worker completed it: queue the reply */
     struct http_req *req;        /* back pointer for the work queue */
     struct http_req_priv *wnext; /* work queue link */
+    bool suspended;              /* by http_req_suspend (listed in srv->susp_head) */
+    struct http_req_priv *snext, **sprev;
 };
 
 static uint64_t now_us(void)
@@ -339,19 +348,16 @@ static void err_doc_render(struct buf *b, enum http_err_style style, const struc
     }
 }
 
-int http_reply_error(struct http_req *r, int err, const char *msg)
+/* The error document of r's route style for status, code and msg. */
+static int reply_error_doc(struct http_req *r, int status, const char *code, const char *msg)
 {
     struct buf b;
-    int status = ts_err_status(err);
     enum http_err_style style = r->route ? r->route->err_style : HTTP_ERR_S3;
     if ((size_t)style >= sizeof err_docs / sizeof *err_docs || err_docs[style].tmpl == NULL)
         style = HTTP_ERR_S3;
-    r->priv->reply_err = err;
-    if (msg == NULL)
-        msg = ts_err_message(err);
     buf_init(&b, 1 << 16);
-    err_doc_render(&b, style, r, ts_err_code(err), msg, status);
-    if (err == TS_E_SKEWED || status == 503)
+    err_doc_render(&b, style, r, code, msg, status);
+    if (status == 503)
         http_reply_header(r, "Retry-After", "1");
     size_t len;
     char *body = buf_take(&b, &len);
@@ -364,6 +370,120 @@ int http_reply_error(struct http_req *r, int err, const char *msg)
         return http_reply_head(r, status, 0);
     }
     return http_reply_data(r, status, err_docs[style].ctype, body, len, true);
+}
+
+int http_reply_error(struct http_req *r, int err, const char *msg)
+{
+    r->priv->reply_err = err;
+    if (err == TS_E_SKEWED)
+        http_reply_header(r, "Retry-After", "1");
+    return reply_error_doc(r, ts_err_status(err), ts_err_code(err),
+                           msg != NULL ? msg : ts_err_message(err));
+}
+
+int http_reply_error_relayed(struct http_req *r, int status, const char *code, const char *msg)
+{
+    if (status < 300 || status > 599)
+        status = 502;
+    return reply_error_doc(r, status, code, msg);
+}
+
+/* ---- streamed replies and flow control ---- */
+
+struct stream_ctx {
+    http_stream_fn read;
+    void *ctx;
+    void (*free_ctx)(void *);
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_ctx *sc = cls;
+    (void)pos;
+    long n = sc->read(sc->ctx, buf, max);
+    if (n == HTTP_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_ctx *sc = cls;
+    if (sc->free_ctx)
+        sc->free_ctx(sc->ctx);
+    free(sc);
+}
+
+int http_reply_stream(struct http_req *r, int status, const char *content_type, uint64_t len,
+                      bool len_known, http_stream_fn read, void *ctx, void (*free_ctx)(void *))
+{
+    struct stream_ctx *sc = malloc(sizeof *sc);
+    if (sc == NULL) {
+        if (free_ctx)
+            free_ctx(ctx);
+        return TS_E_INTERNAL;
+    }
+    *sc = (struct stream_ctx){read, ctx, free_ctx};
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        len_known ? len : MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, sc, stream_free);
+    if (resp == NULL)
+        stream_free(sc);
+    r->priv->bytes_out = len_known ? len : 0;
+    return reply_set(r, status, resp, content_type);
+}
+
+bool http_req_suspend(struct http_req *r)
+{
+    struct http_req_priv *pv = r->priv;
+    struct http_server *s = pv->srv;
+    bool ok = true;
+    pthread_mutex_lock(&s->susp_lock);
+    if (s->no_suspend) {
+        ok = false;
+    } else if (!pv->suspended) {
+        pv->suspended = true;
+        pv->snext = s->susp_head;
+        pv->sprev = &s->susp_head;
+        if (s->susp_head)
+            s->susp_head->sprev = &pv->snext;
+        s->susp_head = pv;
+        MHD_suspend_connection(pv->conn);
+    }
+    pthread_mutex_unlock(&s->susp_lock);
+    return ok;
+}
+
+/* Unlinks pv from the suspended list and resumes its connection; susp_lock held. */
+static void susp_resume_locked(struct http_req_priv *pv)
+{
+    if (!pv->suspended)
+        return;
+    *pv->sprev = pv->snext;
+    if (pv->snext)
+        pv->snext->sprev = pv->sprev;
+    pv->suspended = false;
+    MHD_resume_connection(pv->conn);
+}
+
+void http_req_resume(struct http_req *r)
+{
+    struct http_server *s = r->priv->srv;
+    pthread_mutex_lock(&s->susp_lock);
+    susp_resume_locked(r->priv);
+    pthread_mutex_unlock(&s->susp_lock);
+}
+
+/* Stopping: every connection suspended by flow control is resumed (its stream then fails)
+ * and no new suspension is allowed. */
+static void susp_resume_all(struct http_server *s)
+{
+    pthread_mutex_lock(&s->susp_lock);
+    s->no_suspend = true;
+    while (s->susp_head)
+        susp_resume_locked(s->susp_head);
+    pthread_mutex_unlock(&s->susp_lock);
 }
 
 static void req_fail(struct http_req *r, int err, const char *msg);
@@ -927,6 +1047,16 @@ static void req_release(struct http_server *s, struct http_req *r,
     struct http_req_priv *pv = r->priv;
     if (pv->hc != NULL && pv->hc->cur == r)
         pv->hc->cur = NULL;
+    if (pv->suspended) { /* not expected: libmicrohttpd ends no suspended connection */
+        pthread_mutex_lock(&s->susp_lock);
+        if (pv->suspended) {
+            *pv->sprev = pv->snext;
+            if (pv->snext)
+                pv->snext->sprev = pv->sprev;
+            pv->suspended = false;
+        }
+        pthread_mutex_unlock(&s->susp_lock);
+    }
     if (pv->started)
         access_log(r, toe);
     if (r->route && r->route->cleanup && r->hctx != NULL)
@@ -1007,6 +1137,7 @@ struct http_server *http_server_new(const struct http_config *cfg)
     atomic_init(&s->next_id, seed & 0xFFFFFFFF00000000ull);
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->stopping, false);
+    pthread_mutex_init(&s->susp_lock, NULL);
     if (cfg->cert_file) {
         s->cert_pem = slurp(cfg->cert_file);
         s->key_pem = slurp(cfg->key_file);
@@ -1176,9 +1307,11 @@ void http_server_free(struct http_server *s)
             nanosleep(&ts, NULL);
         }
         workers_stop(s); /* resumes what they still hold before the daemon goes */
+        susp_resume_all(s);
         MHD_stop_daemon(s->daemon);
     }
     workers_stop(s);
+    pthread_mutex_destroy(&s->susp_lock);
     free(s->cert_pem);
     free(s->key_pem);
     free(s);

@@ -84,9 +84,9 @@ struct http_filter {
 
 /* ---- authorization: what an operation asks for ---- */
 
-#define HTTP_AUTHZ_MAX_ITEMS                                                                       \
-    2 /* e.g. CopyObject: s3:PutObject on the target, s3:GetObject on                              \
-         the source */
+/* e.g. CopyObject: s3:PutObject on the target, s3:GetObject on the source, and in gateway mode
+ * the actions its headers imply (s3:PutObjectTagging for x-amz-tagging...) */
+#define HTTP_AUTHZ_MAX_ITEMS 4
 #define HTTP_AUTHZ_MAX_KEYS 6
 
 /* flags of struct http_authz */
@@ -243,6 +243,31 @@ int http_reply_fd(struct http_req *r, int status, const char *content_type, int 
 int http_reply_head(struct http_req *r, int status, uint64_t len);
 /* Replies with an error shaped after r->route->err_style. msg NULL uses the default. */
 int http_reply_error(struct http_req *r, int err, const char *msg);
+/* The same document for an error that is not one of tessera's codes: one relayed from an
+ * upstream server (the gateway), with its status, code and message. */
+int http_reply_error_relayed(struct http_req *r, int status, const char *code, const char *msg);
+
+/* ---- streamed replies and flow control (the gateway's relay) ---- */
+
+/* http_stream_fn results besides a byte count */
+#define HTTP_STREAM_END (-1)   /* the body is complete */
+#define HTTP_STREAM_ERROR (-2) /* abort: the connection is closed, the client sees a short body */
+/* Copies up to max bytes of the reply body into buf and returns their count; or returns 0
+ * after http_req_suspend when none is available yet (http_req_resume calls it again); or one
+ * of the HTTP_STREAM_* values. Runs on the HTTP thread serving the request. */
+typedef long (*http_stream_fn)(void *ctx, char *buf, size_t max);
+/* Replies status with a body produced by read (len bytes; len_known false: unknown, sent
+ * chunked). free_ctx(ctx) runs when the reply is done with, whatever happened (also when
+ * this call fails). */
+int http_reply_stream(struct http_req *r, int status, const char *content_type, uint64_t len,
+                      bool len_known, http_stream_fn read, void *ctx, void (*free_ctx)(void *));
+/* Stops serving r's connection -- reading its body, or writing its streamed reply -- until
+ * http_req_resume. Call only where libmicrohttpd runs r: a sink's write, a filter, a stream
+ * reader. false when the server is stopping: do not wait then, fail the request. */
+bool http_req_suspend(struct http_req *r);
+/* Serves r's connection again after http_req_suspend; from any thread; a no-op when r is not
+ * suspended. The caller guarantees r is alive (its route->cleanup has not returned). */
+void http_req_resume(struct http_req *r);
 /* The status of the reply made so far (0 before any); *err (optional) gets the error that
  * http_reply_error answered with, TS_OK for other replies. For metrics of the routes. */
 int http_reply_status(const struct http_req *r, int *err);

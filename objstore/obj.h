@@ -18,6 +18,14 @@ void obj_store_close(struct obj_store *st);
  * authorized with pol_authorize() through pe before it touches the store. */
 void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe);
 
+/* The S3 route in gateway mode: the same operations, authentication and authorization, then
+ * the upstream gw (objstore/gw.h) instead of an embedded store. *out: the route's context,
+ * freed by obj_gateway_free after the HTTP server. TS_OK or TS_E_INTERNAL. */
+struct gw;
+int obj_gateway_route_init(struct http_route *route, struct gw *gw, struct pol_engine *pe,
+                           struct obj_store **out);
+void obj_gateway_free(struct obj_store *st);
+
 /* The names of the buckets principal p sees in ListBuckets (everything with
  * s3:ListAllMyBuckets, else those it may list or locate), authorized as a request like r
  * would be (source address, TLS, User-Agent); needs obj_route_init first. For the browser

@@ -78,6 +78,7 @@ struct obj_store {
     MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies;
     struct pol_engine *pe; /* set by obj_route_init */
     char region[64];
+    struct gw *gw; /* gateway mode (obj_gateway_route_init): the upstream; no LMDB then */
     /* Guarded by pcache_lock. */
     pthread_rwlock_t pcache_lock;
     struct obj_pcache *pcache[256];

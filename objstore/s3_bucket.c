@@ -78,6 +78,13 @@ int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct p
     c.st = st;
     c.quiet_authz = true;
     r->principal = (void *)p; /* borrowed for the checks below, restored before returning */
+    if (st->gw != NULL) {
+        rc = s3_gw_buckets_visible(&c, out);
+        r->principal = saved;
+        if (rc != TS_OK)
+            iam_strv_free(out);
+        return rc;
+    }
     bool all = s3_authorize(&c, "s3:ListAllMyBuckets", NULL, NULL, false) == TS_OK;
     rc = obj_bucket_list(st, &v, &n);
     if (rc == TS_OK && n > 0 && (out->v = calloc(n, sizeof *out->v)) == NULL)

@@ -15,6 +15,8 @@
 #define S3_OWNER_NAME "tessera"
 /* Threads finishing S3 writes: in the durable-PUT benchmark 8 measured slower, 32 no faster. */
 #define S3_WRITE_WORKERS 16
+/* Gateway mode: every request waits there for the upstream's status line (not its body). */
+#define S3_GATEWAY_WORKERS 64
 
 struct s3_ctx;
 
@@ -35,6 +37,7 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
            before start and before any body byte is read */
 #define S3_F_OBJECT                                                                                \
     64u /* the object must exist (NoSuchKey, NoSuchBucket): checked as S3_F_BUCKET */
+#define S3_F_STREAM 128u /* the body is object data: streamed (gateway: to the upstream) */
 
 /* One "bytes=" range as written: first-last, first- (has_last false) or -suffix (has_first
  * false). */
@@ -74,6 +77,8 @@ struct s3_ctx {
     unsigned part;
     bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
     char *arn[HTTP_AUTHZ_MAX_ITEMS]; /* the resources of r->authz (owned) */
+    bool src_versioned;              /* the copy source names a version */
+    struct gw_xfer *x;               /* gateway mode: the request to the upstream */
     struct ts_error *e; /* the error of the phase running (s3_fail), for the server to answer */
 };
 
@@ -90,7 +95,26 @@ int s3_authz_declare(struct s3_ctx *c);
 int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
                  bool list_keys);
 
+/* s3_gw.c: the route in gateway mode (c->st->gw set) */
+struct iam_strv;
+/* resolve: the versioned action, the actions headers imply (after s3_authz_declare). */
+int s3_gw_declare(struct s3_ctx *c);
+/* A version id the upstream may know: 1..1024 printable ASCII characters. */
+int s3_gw_check_version_id(const char *v);
+int s3_gw_start(struct s3_ctx *c);
+int s3_gw_finish(struct s3_ctx *c);
+void s3_gw_cleanup(struct s3_ctx *c);
+int s3_gw_buckets_visible(struct s3_ctx *c, struct iam_strv *out);
+/* The bucket policy for the authz phase (ctx: the struct gw). */
+int s3_gw_policy_get(void *ctx, const char *bucket, const void **doc, void **handle);
+void s3_gw_policy_release(void *handle);
+
 /* s3_route.c: shared helpers */
+/* A version id of the request (query or copy source): the store's rule, the upstream's in
+ * gateway mode. */
+int s3_check_version_id(const struct s3_ctx *c, const char *v);
+/* A Content-Encoding value without aws-chunked (the transfer framing) into out. */
+const char *s3_content_encoding(const char *value, char *out, size_t n);
 /* Returns err with msg as its message for the reply (handlers never reply with an error). */
 int s3_fail(struct s3_ctx *c, int err, const char *msg);
 #define S3_MSG_COPY_RANGE                                                                          \

@@ -202,8 +202,9 @@ int s3_copy_source_parse(struct s3_ctx *c)
     const char *q = h[n] == '?' ? h + n + 1 : NULL;
     int rc;
     /* The only query a copy source takes: ?versionId=, with the rule of the request's own. */
-    if (q != NULL && (strncmp(q, "versionId=", 10) != 0 || obj_check_version_id(q + 10) != TS_OK))
+    if (q != NULL && (strncmp(q, "versionId=", 10) != 0 || s3_check_version_id(c, q + 10) != TS_OK))
         return TS_E_INVALID_ARGUMENT;
+    c->src_versioned = q != NULL && strcmp(q + 10, "null") != 0;
     char *dec = malloc(n + 1);
     if (dec == NULL)
         return TS_E_INTERNAL;

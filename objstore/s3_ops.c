@@ -59,6 +59,50 @@ static const struct s3_op s3_ops[] = {
              "BucketLifecycle"),
     S3_CONF3("encryption", "BucketEncryption", "EncryptionConfiguration", "BucketEncryption"),
     S3_CONF2("object-lock", "ObjectLockConfiguration", "BucketObjectLockConfiguration"),
+    /* Configurations tessera's store does not keep, passed through by the gateway: here so
+     * that they are authorized with their own action (the store answers NotImplemented). */
+    {"GET", S3_BKT, "website", 0, "GetBucketWebsite", "s3:GetBucketWebsite", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"PUT", S3_BKT, "website", 0, "PutBucketWebsite", "s3:PutBucketWebsite", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"DELETE", S3_BKT, "website", 0, "DeleteBucketWebsite", "s3:DeleteBucketWebsite", S3_RES_BUCKET,
+     NULL, s3_not_implemented},
+    {"GET", S3_BKT, "notification", 0, "GetBucketNotificationConfiguration",
+     "s3:GetBucketNotification", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"PUT", S3_BKT, "notification", 0, "PutBucketNotificationConfiguration",
+     "s3:PutBucketNotification", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "replication", 0, "GetBucketReplication", "s3:GetReplicationConfiguration",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"PUT", S3_BKT, "replication", 0, "PutBucketReplication", "s3:PutReplicationConfiguration",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"DELETE", S3_BKT, "replication", 0, "DeleteBucketReplication",
+     "s3:PutReplicationConfiguration", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "logging", 0, "GetBucketLogging", "s3:GetBucketLogging", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"PUT", S3_BKT, "logging", 0, "PutBucketLogging", "s3:PutBucketLogging", S3_RES_BUCKET, NULL,
+     s3_not_implemented},
+    {"GET", S3_BKT, "requestPayment", 0, "GetBucketRequestPayment", "s3:GetBucketRequestPayment",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"PUT", S3_BKT, "requestPayment", 0, "PutBucketRequestPayment", "s3:PutBucketRequestPayment",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "accelerate", 0, "GetBucketAccelerateConfiguration",
+     "s3:GetAccelerateConfiguration", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"PUT", S3_BKT, "accelerate", 0, "PutBucketAccelerateConfiguration",
+     "s3:PutAccelerateConfiguration", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "ownershipControls", 0, "GetBucketOwnershipControls",
+     "s3:GetBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"PUT", S3_BKT, "ownershipControls", 0, "PutBucketOwnershipControls",
+     "s3:PutBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"DELETE", S3_BKT, "ownershipControls", 0, "DeleteBucketOwnershipControls",
+     "s3:PutBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "publicAccessBlock", 0, "GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"PUT", S3_BKT, "publicAccessBlock", 0, "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"DELETE", S3_BKT, "publicAccessBlock", 0, "DeletePublicAccessBlock",
+     "s3:PutBucketPublicAccessBlock", S3_RES_BUCKET, NULL, s3_not_implemented},
+    {"GET", S3_BKT, "policyStatus", 0, "GetBucketPolicyStatus", "s3:GetBucketPolicyStatus",
+     S3_RES_BUCKET, NULL, s3_not_implemented},
     {"POST", S3_BKT, "delete", S3_F_PERKEY | S3_F_BUCKET, "DeleteObjects", "s3:DeleteObject",
      S3_RES_OBJECT, s3_xml_body_start, s3_delete_objects},
     /* buckets */
@@ -75,7 +119,7 @@ static const struct s3_op s3_ops[] = {
     /* multipart */
     {"PUT", S3_OBJ, "uploadId", S3_F_COPY | S3_F_UPLOAD | S3_F_PART, "UploadPartCopy",
      "s3:PutObject", S3_RES_OBJECT, s3_upload_part_copy_start, s3_upload_part_copy},
-    {"PUT", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_PART, "UploadPart", "s3:PutObject",
+    {"PUT", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_PART | S3_F_STREAM, "UploadPart", "s3:PutObject",
      S3_RES_OBJECT, s3_upload_part_start, s3_upload_part},
     {"GET", S3_OBJ, "uploadId", S3_F_UPLOAD, "ListParts", "s3:ListMultipartUploadParts",
      S3_RES_OBJECT, NULL, s3_list_parts},
@@ -96,10 +140,24 @@ static const struct s3_op s3_ops[] = {
      s3_not_implemented},
     {"DELETE", S3_OBJ, "tagging", 0, "DeleteObjectTagging", "s3:DeleteObjectTagging", S3_RES_OBJECT,
      NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "retention", 0, "GetObjectRetention", "s3:GetObjectRetention", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
+    {"PUT", S3_OBJ, "retention", 0, "PutObjectRetention", "s3:PutObjectRetention", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "legal-hold", 0, "GetObjectLegalHold", "s3:GetObjectLegalHold", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
+    {"PUT", S3_OBJ, "legal-hold", 0, "PutObjectLegalHold", "s3:PutObjectLegalHold", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "attributes", 0, "GetObjectAttributes", "s3:GetObjectAttributes", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
+    {"POST", S3_OBJ, "restore", 0, "RestoreObject", "s3:RestoreObject", S3_RES_OBJECT, NULL,
+     s3_not_implemented},
+    {"POST", S3_OBJ, "select", 0, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT, NULL,
+     s3_not_implemented},
     /* objects */
     {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_BUCKET, "CopyObject", "s3:PutObject", S3_RES_OBJECT,
      s3_copy_source, s3_copy_object},
-    {"PUT", S3_OBJ, NULL, S3_F_BUCKET, "PutObject", "s3:PutObject", S3_RES_OBJECT,
+    {"PUT", S3_OBJ, NULL, S3_F_BUCKET | S3_F_STREAM, "PutObject", "s3:PutObject", S3_RES_OBJECT,
      s3_put_object_start, s3_put_object},
     {"GET", S3_OBJ, NULL, 0, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
     {"HEAD", S3_OBJ, NULL, 0, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
@@ -151,9 +209,9 @@ static void s3_authz_init(struct s3_ctx *c, struct http_authz *q, bool list_keys
     memset(q, 0, sizeof *q);
     q->op = c->op ? c->op->name : NULL;
     q->flags = c->quiet_authz ? HTTP_AUTHZ_QUIET : 0;
-    q->policy_get = s3_policy_get;
-    q->policy_release = s3_policy_release;
-    q->policy_ctx = c->st;
+    q->policy_get = c->st->gw ? s3_gw_policy_get : s3_policy_get;
+    q->policy_release = c->st->gw ? s3_gw_policy_release : s3_policy_release;
+    q->policy_ctx = c->st->gw ? (void *)c->st->gw : (void *)c->st;
     if (list_keys) {
         static const char *const names[] = {"prefix", "delimiter", "max-keys"};
         static const char *const cond[] = {"s3:prefix", "s3:delimiter", "s3:max-keys"};

@@ -28,7 +28,7 @@ static int s3_check_names(struct s3_ctx *c)
         return s3_fail(c, TS_E_INVALID_ARGUMENT,
                        "Part number must be an integer between 1 and 10000, inclusive");
     if (rc == TS_OK && c->key != NULL)
-        rc = obj_check_version_id(http_req_query(r, "versionId"));
+        rc = s3_check_version_id(c, http_req_query(r, "versionId"));
     if (rc == TS_OK && (c->op->flags & S3_F_COPY))
         rc = s3_copy_source_parse(c);
     if (rc == TS_OK && (c->op->flags & S3_F_COPY) && (c->op->flags & S3_F_PART)) {
@@ -142,6 +142,8 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
     rc = s3_check_names(c);
+    if (c->st->gw != NULL) /* what tessera's store refuses, the upstream may do */
+        return rc == TS_OK && (rc = s3_authz_declare(c)) == TS_OK ? s3_gw_declare(c) : rc;
     if (rc == TS_OK)
         rc = s3_check_refused_headers(r, e);
     return rc == TS_OK ? s3_authz_declare(c) : rc;
@@ -155,6 +157,8 @@ static int s3_start(struct http_req *r, struct ts_error *e)
     if (c == NULL || c->op == NULL)
         return TS_E_INTERNAL;
     c->e = e;
+    if (c->st->gw != NULL)
+        return s3_gw_start(c);
     int rc = c->op->flags & S3_F_BUCKET ? obj_bucket_exists(c->st, c->bucket) : TS_OK;
     if (rc == TS_OK && (c->op->flags & S3_F_OBJECT)) {
         struct obj_meta m;
@@ -172,12 +176,13 @@ static int s3_finish(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
     c->e = e;
-    return c->op->finish(c);
+    return c->st->gw != NULL ? s3_gw_finish(c) : c->op->finish(c);
 }
 
 static void s3_cleanup(struct http_req *r)
 {
     struct s3_ctx *c = r->hctx; /* set: the core calls cleanup only then */
+    s3_gw_cleanup(c);
     for (size_t i = 0; i < HTTP_AUTHZ_MAX_ITEMS; i++)
         free(c->arn[i]);
     obj_writer_free(c->w);
@@ -196,6 +201,8 @@ static void s3_cleanup(struct http_req *r)
 static bool s3_blocking(struct http_req *r)
 {
     const struct s3_ctx *c = r->hctx;
+    if (c != NULL && c->op != NULL && c->st->gw != NULL)
+        return true; /* the gateway waits for the upstream's answer */
     return c != NULL && c->op != NULL && strcmp(r->method, "GET") != 0 &&
            strcmp(r->method, "HEAD") != 0;
 }
@@ -212,6 +219,23 @@ void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_e
     snprintf(st->region, sizeof st->region, "%s", cfg_str(CFG_REGION)); /* the one SigV4 uses */
     *route = s3_route;
     route->ctx = st;
+}
+
+int obj_gateway_route_init(struct http_route *route, struct gw *gw, struct pol_engine *pe,
+                           struct obj_store **out)
+{
+    struct obj_store *st = calloc(1, sizeof *st);
+    if ((*out = st) == NULL)
+        return TS_E_INTERNAL;
+    st->gw = gw;
+    obj_route_init(route, st, pe);
+    route->workers = S3_GATEWAY_WORKERS;
+    return TS_OK;
+}
+
+void obj_gateway_free(struct obj_store *st)
+{
+    free(st);
 }
 
 /* ---- helpers ---- */
@@ -276,6 +300,34 @@ struct xml_node *s3_body_xml(struct s3_ctx *c)
     return xml_parse((const char *)c->r->body, c->r->body_len);
 }
 
+const char *s3_content_encoding(const char *value, char *out, size_t n)
+{
+    /* aws-chunked is the transfer framing, not the object's encoding. */
+    const char *p = value;
+    size_t used = 0;
+    out[0] = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *t = p;
+        while (t < p + len && *t == ' ')
+            t++;
+        size_t tl = (size_t)(p + len - t);
+        if (tl > 0 && strncasecmp(t, "aws-chunked", 11) != 0 && used + tl + 2 < n) {
+            if (used)
+                out[used++] = ',';
+            memcpy(out + used, t, tl);
+            out[used += tl] = 0;
+        }
+        p += len + (p[len] == ',');
+    }
+    return out;
+}
+
+int s3_check_version_id(const struct s3_ctx *c, const char *v)
+{
+    return c->st->gw != NULL ? s3_gw_check_version_id(v) : obj_check_version_id(v);
+}
+
 struct meta_walk {
     struct obj_meta *m;
     int rc;
@@ -290,24 +342,8 @@ static int meta_hdr(void *ctx, const char *name, const char *value)
     if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
         mw->rc = obj_meta_add_hdr(mw->m, name, value);
     } else if (strcasecmp(name, "content-encoding") == 0) {
-        /* aws-chunked is the transfer framing, not the object's encoding. */
-        char out[256] = "";
-        char *dup = strdup(value), *save = NULL;
-        if (dup == NULL) {
-            mw->rc = TS_E_INTERNAL;
-            return 1;
-        }
-        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            if (strncasecmp(t, "aws-chunked", 11) == 0)
-                continue;
-            if (out[0])
-                strncat(out, ",", sizeof out - strlen(out) - 1);
-            strncat(out, t, sizeof out - strlen(out) - 1);
-        }
-        free(dup);
-        if (out[0])
+        char out[256];
+        if (s3_content_encoding(value, out, sizeof out)[0])
             mw->rc = obj_meta_add_hdr(mw->m, "content-encoding", out);
     } else {
         for (size_t i = 0; i < sizeof kept_headers / sizeof *kept_headers; i++)

@@ -55,6 +55,23 @@ static const char *const known_actions[] = {
     "s3:PutObject",
     "s3:PutObjectAcl",
     "s3:PutObjectTagging",
+    /* S3 operations tessera's store answers NotImplemented and the gateway passes through
+     * (objstore/s3_ops.c), and the versioned actions the gateway checks (objstore/s3_gw.c) */
+    "s3:DeleteBucketWebsite",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetBucketLogging",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:GetBucketRequestPayment",
+    "s3:GetBucketWebsite",
+    "s3:GetObjectVersionAcl",
+    "s3:PutAccelerateConfiguration",
+    "s3:PutBucketLogging",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketRequestPayment",
+    "s3:PutBucketWebsite",
+    "s3:PutObjectVersionAcl",
     /* S3 actions that AWS and MinIO define and tessera has no operation for yet (versions,
      * retention, notifications, replication, ...): accepted so that policies written for S3 or
      * MinIO load; with no operation to govern, an Allow on them grants nothing and a Deny
