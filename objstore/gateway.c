@@ -116,6 +116,8 @@ static int ring_add(struct ring *rg, const void *p, size_t n)
 static size_t ring_take(struct ring *rg, void *out, size_t max)
 {
     size_t n = rg->len < max ? rg->len : max;
+    if (n == 0)
+        return 0;
     memcpy(out, rg->p + rg->off, n);
     rg->off += n;
     rg->len -= n;

@@ -208,7 +208,7 @@ int s3_gw_declare(struct s3_ctx *c)
     return w.rc;
 }
 
-int s3_gw_check_version_id(const char *v)
+int s3_gw_check_id(const char *v)
 {
     size_t n = v ? strlen(v) : 0;
     if (v == NULL)
@@ -693,7 +693,7 @@ static int delete_split(struct s3_ctx *c, struct xml_node *x, struct buf *allowe
         const char *key = xml_child_text(n, "Key"), *vid = xml_child_text(n, "VersionId");
         if (strcmp(n->name, "Object") != 0)
             continue;
-        if (key == NULL || obj_check_key(key) != TS_OK || s3_gw_check_version_id(vid) != TS_OK)
+        if (key == NULL || obj_check_key(key) != TS_OK || s3_gw_check_id(vid) != TS_OK)
             return TS_E_MALFORMED_XML;
         const char *action = vid ? "s3:DeleteObjectVersion" : "s3:DeleteObject";
         if (s3_authorize(c, action, c->bucket, key, false) != TS_OK) {

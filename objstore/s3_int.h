@@ -99,8 +99,8 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
 struct iam_strv;
 /* resolve: the versioned action, the actions headers imply (after s3_authz_declare). */
 int s3_gw_declare(struct s3_ctx *c);
-/* A version id the upstream may know: 1..1024 printable ASCII characters. */
-int s3_gw_check_version_id(const char *v);
+/* A version or upload id the upstream may know: 1..1024 printable ASCII characters. */
+int s3_gw_check_id(const char *v);
 int s3_gw_start(struct s3_ctx *c);
 int s3_gw_finish(struct s3_ctx *c);
 void s3_gw_cleanup(struct s3_ctx *c);

@@ -21,8 +21,12 @@ static int s3_check_names(struct s3_ctx *c)
 {
     struct http_req *r = c->r;
     int rc = TS_OK;
-    if (c->op->flags & S3_F_UPLOAD)
-        rc = obj_check_upload_id(http_req_query(r, "uploadId"));
+    if (c->op->flags & S3_F_UPLOAD) { /* the upstream's ids have the upstream's form */
+        const char *id = http_req_query(r, "uploadId");
+        rc = c->st->gw == NULL                           ? obj_check_upload_id(id)
+             : id == NULL || s3_gw_check_id(id) != TS_OK ? TS_E_NO_SUCH_UPLOAD
+                                                         : TS_OK;
+    }
     if (rc == TS_OK && (c->op->flags & S3_F_PART) &&
         obj_check_part_number(http_req_query(r, "partNumber"), &c->part) != TS_OK)
         return s3_fail(c, TS_E_INVALID_ARGUMENT,
@@ -325,7 +329,7 @@ const char *s3_content_encoding(const char *value, char *out, size_t n)
 
 int s3_check_version_id(const struct s3_ctx *c, const char *v)
 {
-    return c->st->gw != NULL ? s3_gw_check_version_id(v) : obj_check_version_id(v);
+    return c->st->gw != NULL ? s3_gw_check_id(v) : obj_check_version_id(v);
 }
 
 struct meta_walk {
