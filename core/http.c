@@ -115,6 +115,9 @@ struct http_req_priv {
     struct http_req *req;        /* back pointer for the work queue */
     struct http_req_priv *wnext; /* work queue link */
     bool suspended;              /* by http_req_suspend (listed in srv->susp_head) */
+    bool pending;                /* finish returned HTTP_PENDING (under srv->susp_lock:) */
+    bool async_done;             /* http_req_done was called */
+    bool parked;                 /* the HTTP thread suspended the connection to wait for it */
     struct http_req_priv *snext, **sprev;
 };
 
@@ -806,7 +809,9 @@ static void req_complete(struct http_req *r)
         /* finish replied (TS_OK) or failed (queue answers the error); TS_OK without a reply,
          * or no finish, is answered InternalError by queue. */
         err = r->route->finish ? r->route->finish(r, &e) : TS_E_INTERNAL;
-        if (err != TS_OK)
+        if (err == HTTP_PENDING)
+            pv->pending = true; /* http_req_done ends it */
+        else if (err != TS_OK)
             req_fail_e(r, err, &e);
     }
 }
@@ -822,6 +827,47 @@ static enum MHD_Result queue(struct http_req *r, struct MHD_Connection *c)
     pv->queued = true;
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)pv->status, pv->resp);
     return rc;
+}
+
+/* ---- finishing on another thread (HTTP_PENDING) ---- */
+
+/* After a finish that returned HTTP_PENDING, on the HTTP thread: true when http_req_done came
+ * already (queue the reply now); else the connection is suspended (listed like
+ * http_req_suspend's, so that a stop resumes it) until http_req_done. */
+static bool req_park(struct http_req *r)
+{
+    struct http_req_priv *pv = r->priv;
+    struct http_server *s = pv->srv;
+    bool done;
+    pthread_mutex_lock(&s->susp_lock);
+    done = pv->async_done;
+    if (!done) {
+        pv->parked = pv->offloaded = true;
+        pv->suspended = true;
+        pv->snext = s->susp_head;
+        pv->sprev = &s->susp_head;
+        if (s->susp_head)
+            s->susp_head->sprev = &pv->snext;
+        s->susp_head = pv;
+        MHD_suspend_connection(pv->conn);
+    }
+    pthread_mutex_unlock(&s->susp_lock);
+    return done;
+}
+
+void http_req_done(struct http_req *r, int err, const char *msg)
+{
+    struct http_req_priv *pv = r->priv;
+    struct http_server *s = pv->srv;
+    pthread_mutex_lock(&s->susp_lock);
+    if (err != TS_OK)
+        req_fail(r, err, msg);
+    pv->async_done = true;
+    if (pv->parked) {
+        pv->offload_done = true;
+        susp_resume_locked(pv); /* on_access runs again and queues the reply */
+    }
+    pthread_mutex_unlock(&s->susp_lock);
 }
 
 /* ---- workers for blocking requests ---- */
@@ -869,6 +915,8 @@ static void *worker_main(void *arg)
         p->queued--;
         pthread_mutex_unlock(&p->lock);
         req_complete(pv->req);
+        if (pv->pending) /* only finishes on the HTTP thread may hand over (http.h) */
+            req_fail(pv->req, TS_E_INTERNAL, NULL);
         pv->offload_done = true;
         MHD_resume_connection(pv->conn); /* on_access runs again and queues the reply */
     }
@@ -999,6 +1047,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
     if (pv->err == TS_OK)
         req_complete(r);
+    if (pv->pending && !req_park(r))
+        return MHD_YES; /* http_req_done resumes it */
     return queue(r, c);
 }
 

@@ -261,6 +261,14 @@ typedef long (*http_stream_fn)(void *ctx, char *buf, size_t max);
  * this call fails). */
 int http_reply_stream(struct http_req *r, int status, const char *content_type, uint64_t len,
                       bool len_known, http_stream_fn read, void *ctx, void (*free_ctx)(void *));
+/* route->finish may return HTTP_PENDING (when it runs on the HTTP thread, i.e. the route does
+ * not mark the request blocking): the request was handed to another thread, which replies
+ * (http_reply_*) or not, then calls http_req_done -- exactly once. Meanwhile the connection is
+ * suspended; nothing waits. */
+#define HTTP_PENDING (-100)
+/* Ends a request whose finish returned HTTP_PENDING: err TS_OK (it replied) or an error for
+ * the server to answer (msg: its message, or NULL). Any thread. */
+void http_req_done(struct http_req *r, int err, const char *msg);
 /* Stops serving r's connection -- reading its body, or writing its streamed reply -- until
  * http_req_resume. Call only where libmicrohttpd runs r: a sink's write, a filter, a stream
  * reader. false when the server is stopping: do not wait then, fail the request. */

@@ -31,11 +31,15 @@
 #define GW_WANT_ADD 1u
 #define GW_WANT_PAUSE 2u /* apply the pause bits as they are now */
 #define GW_WANT_ABORT 4u
-#define GW_MAX_TRIES 2 /* attempts of a body-less idempotent request without an answer */
+#define GW_MAX_TRIES 2            /* attempts of a body-less idempotent request without an answer */
+#define GW_RESUME_AT (128u << 10) /* response bytes that wake a waiting reader */
+#define GW_CURL_BUFFER (128L << 10) /* libcurl's receive buffer (<= GW_RING - GW_RESUME_AT) */
+#define GW_PUSH_MAX (64u << 10)     /* a client body write (libmicrohttpd reads at most 32 KiB) */
+#define GW_CACHED 32                /* ring buffers and easy handles kept for reuse */
 
 struct ring {
-    uint8_t *p;
-    size_t off, len, cap;
+    uint8_t *p; /* GW_RING bytes once used */
+    size_t off, len;
 };
 
 struct gw {
@@ -54,6 +58,11 @@ struct gw {
     struct gw_xfer *pending;
     bool stop;
     struct gw_xfer *active; /* added to the multi handle (gateway thread only) */
+    /* Reused memory (under lock): ring buffers and easy handles of finished transfers. */
+    uint8_t *bufs[GW_CACHED];
+    size_t nbufs;
+    CURL *easy[GW_CACHED];
+    size_t neasy;
 };
 
 struct gw_xfer {
@@ -68,7 +77,8 @@ struct gw_xfer {
     size_t nrq;
     struct curl_slist *slist;
     /* request body */
-    int body; /* 0 none, 1 streamed, 2 data */
+    int body;      /* 0 none, 1 streamed, 2 data */
+    uint8_t *data; /* body 2: the whole body */
     char payload_hash[65];
     uint64_t total, pushed, sent;
     struct ring up;
@@ -85,30 +95,48 @@ struct gw_xfer {
     CURLcode cc;
     unsigned want;
     bool in_pending, added;
+    void (*cb)(void *); /* gw_xfer_on_answer */
+    void *cb_arg;
+    bool cb_fired, in_cb;
     struct gw_xfer *pnext, *anext, **aprev;
     int tries;
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* ---- rings ---- */
+/* ---- rings: circular buffers of GW_RING bytes, their memory reused (gw->bufs) ---- */
 
-static int ring_add(struct ring *rg, const void *p, size_t n)
+/* A buffer of GW_RING bytes: a cached one, else a new one. NULL when out of memory. */
+static uint8_t *buf_get(struct gw *g)
 {
-    if (rg->off + rg->len + n > rg->cap && rg->off > 0) {
-        memmove(rg->p, rg->p + rg->off, rg->len);
-        rg->off = 0;
+    uint8_t *p = NULL;
+    pthread_mutex_lock(&g->lock);
+    if (g->nbufs > 0)
+        p = g->bufs[--g->nbufs];
+    pthread_mutex_unlock(&g->lock);
+    return p ? p : malloc(GW_RING);
+}
+
+static void buf_put(struct gw *g, uint8_t *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&g->lock);
+    if (g->nbufs < GW_CACHED) {
+        g->bufs[g->nbufs++] = p;
+        p = NULL;
     }
-    if (rg->len + n > rg->cap) {
-        size_t nc = rg->cap ? rg->cap : 64 * 1024;
-        while (nc < rg->len + n)
-            nc *= 2;
-        uint8_t *np = realloc(rg->p, nc);
-        if (np == NULL)
-            return TS_E_INTERNAL;
-        rg->p = np;
-        rg->cap = nc;
-    }
-    memcpy(rg->p + rg->off + rg->len, p, n);
+    pthread_mutex_unlock(&g->lock);
+    free(p);
+}
+
+/* Appends p[0..n): TS_OK, or TS_E_INTERNAL when it does not fit (or out of memory). */
+static int ring_add(struct gw *g, struct ring *rg, const void *p, size_t n)
+{
+    if (n > GW_RING - rg->len || (rg->p == NULL && (rg->p = buf_get(g)) == NULL))
+        return TS_E_INTERNAL;
+    size_t tail = (rg->off + rg->len) % GW_RING, first = GW_RING - tail < n ? GW_RING - tail : n;
+    memcpy(rg->p + tail, p, first);
+    memcpy(rg->p, (const uint8_t *)p + first, n - first);
     rg->len += n;
     return TS_OK;
 }
@@ -118,11 +146,11 @@ static size_t ring_take(struct ring *rg, void *out, size_t max)
     size_t n = rg->len < max ? rg->len : max;
     if (n == 0)
         return 0;
-    memcpy(out, rg->p + rg->off, n);
-    rg->off += n;
+    size_t first = GW_RING - rg->off < n ? GW_RING - rg->off : n;
+    memcpy(out, rg->p + rg->off, first);
+    memcpy((uint8_t *)out + first, rg->p, n - first);
+    rg->off = (rg->off + n) % GW_RING;
     rg->len -= n;
-    if (rg->len == 0)
-        rg->off = 0;
     return n;
 }
 
@@ -144,6 +172,39 @@ static void want_locked(struct gw_xfer *x, unsigned what)
     curl_multi_wakeup(g->multi);
 }
 
+/* Whether the answer can be relayed now (x->lock held): a success once its headers are in,
+ * anything else once it is complete. */
+static bool answer_ready(const struct gw_xfer *x)
+{
+    return x->done || (x->got_headers && (x->status < 300 || x->status == 304));
+}
+
+/* Calls the gw_xfer_on_answer callback if the answer is ready and it was not called yet. */
+static void xfer_fire(struct gw_xfer *x)
+{
+    pthread_mutex_lock(&x->lock);
+    bool go = x->cb != NULL && !x->cb_fired && x->r != NULL && answer_ready(x);
+    if (go)
+        x->cb_fired = x->in_cb = true;
+    pthread_mutex_unlock(&x->lock);
+    if (!go)
+        return;
+    x->cb(x->cb_arg);
+    pthread_mutex_lock(&x->lock);
+    x->in_cb = false;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+}
+
+void gw_xfer_on_answer(struct gw_xfer *x, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&x->lock);
+    x->cb = fn;
+    x->cb_arg = arg;
+    pthread_mutex_unlock(&x->lock);
+    xfer_fire(x);
+}
+
 /* The transfer ended (cc); wakes whoever waits for it. Gateway thread. */
 static void xfer_done(struct gw_xfer *x, CURLcode cc)
 {
@@ -157,6 +218,7 @@ static void xfer_done(struct gw_xfer *x, CURLcode cc)
         http_req_resume(x->r);
     x->reader_susp = x->body_susp = false;
     pthread_mutex_unlock(&x->lock);
+    xfer_fire(x);
 }
 
 static void active_unlink(struct gw_xfer *x)
@@ -377,6 +439,10 @@ void gw_close(struct gw *g)
         xfer_done(x, CURLE_ABORTED_BY_CALLBACK);
         gw_xfer_release(x);
     }
+    for (size_t i = 0; i < g->neasy; i++)
+        curl_easy_cleanup(g->easy[i]);
+    for (size_t i = 0; i < g->nbufs; i++)
+        free(g->bufs[i]);
     if (g->multi)
         curl_multi_cleanup(g->multi);
     sigv4_keycache_free(g->kc);
@@ -415,6 +481,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
 {
     struct gw_xfer *x = ud;
     size_t len = size * n;
+    bool fire = false;
     pthread_mutex_lock(&x->lock);
     if (len >= 5 && strncmp(b, "HTTP/", 5) == 0) {
         const char *sp = memchr(b, ' ', len);
@@ -424,7 +491,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         x->nrh = x->rh_bytes = 0;
     } else if (len <= 2 && (b[0] == '\r' || b[0] == '\n')) {
         if (x->status >= 200) {
-            x->got_headers = true;
+            x->got_headers = fire = true;
             pthread_cond_broadcast(&x->cond);
         }
     } else if (x->nrh < GW_MAX_RESP_HEADERS && x->rh_bytes + len < GW_MAX_RESP_HEADER_BYTES) {
@@ -443,6 +510,8 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         }
     }
     pthread_mutex_unlock(&x->lock);
+    if (fire)
+        xfer_fire(x);
     return len;
 }
 
@@ -451,16 +520,19 @@ static size_t on_write(char *b, size_t size, size_t n, void *ud)
     struct gw_xfer *x = ud;
     size_t len = size * n;
     pthread_mutex_lock(&x->lock);
-    if (x->down.len >= GW_RING) {
-        x->recv_paused = true;
+    if (len > GW_RING - x->down.len && len <= GW_RING) {
+        x->recv_paused = true; /* curl keeps the data and delivers it again once resumed */
         pthread_mutex_unlock(&x->lock);
         return CURL_WRITEFUNC_PAUSE;
     }
-    if (ring_add(&x->down, b, len) != TS_OK)
+    if (ring_add(x->g, &x->down, b, len) != TS_OK)
         len = 0; /* an error for curl */
-    if (x->reader_susp && x->r != NULL)
+    /* The reader waits for a useful amount (each resume costs a round through the event
+     * loop), or for the end (xfer_done). */
+    if (x->reader_susp && x->r != NULL && x->down.len >= GW_RESUME_AT) {
         http_req_resume(x->r);
-    x->reader_susp = false;
+        x->reader_susp = false;
+    }
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
     return len;
@@ -476,7 +548,7 @@ static size_t on_read(char *b, size_t size, size_t n, void *ud)
         pthread_mutex_unlock(&x->lock);
         return CURL_READFUNC_ABORT;
     }
-    uint64_t left = x->total - x->sent, avail = x->up.len;
+    uint64_t left = x->total - x->sent, avail = x->body == 2 ? left : x->up.len;
     if (!x->verified && left > 0 && avail >= left)
         avail = left - 1;
     if (avail == 0 && left > 0) {
@@ -484,7 +556,12 @@ static size_t on_read(char *b, size_t size, size_t n, void *ud)
         pthread_mutex_unlock(&x->lock);
         return CURL_READFUNC_PAUSE;
     }
-    got = ring_take(&x->up, b, avail < max ? (size_t)avail : max);
+    if (x->body == 2) {
+        got = avail < max ? (size_t)avail : max;
+        memcpy(b, x->data + x->sent, got);
+    } else {
+        got = ring_take(&x->up, b, avail < max ? (size_t)avail : max);
+    }
     x->sent += got;
     if (x->body_susp && x->up.len < GW_RING / 2 && x->r != NULL) {
         x->body_susp = false;
@@ -510,7 +587,13 @@ struct gw_xfer *gw_xfer_new(struct gw *g, struct http_req *r, const char *method
     x->method = strdup(method);
     x->path = strdup(path);
     x->query = strdup(query ? query : "");
-    x->h = curl_easy_init();
+    pthread_mutex_lock(&g->lock);
+    x->h = g->neasy > 0 ? g->easy[--g->neasy] : NULL;
+    pthread_mutex_unlock(&g->lock);
+    if (x->h != NULL)
+        curl_easy_reset(x->h);
+    else
+        x->h = curl_easy_init();
     if (x->method == NULL || x->path == NULL || x->query == NULL || x->h == NULL ||
         gw_xfer_header(x, "host", g->host) != TS_OK) {
         gw_xfer_release(x);
@@ -539,7 +622,11 @@ int gw_xfer_body_data(struct gw_xfer *x, const void *data, size_t len)
     x->body = 2;
     x->total = len;
     sigv4_sha256_hex(data, len, x->payload_hash);
-    return len ? ring_add(&x->up, data, len) : TS_OK;
+    if (len > 0 && (x->data = malloc(len)) == NULL)
+        return TS_E_INTERNAL;
+    if (len > 0)
+        memcpy(x->data, data, len);
+    return TS_OK;
 }
 
 /* ---- signing ---- */
@@ -643,6 +730,8 @@ static void xfer_options(struct gw_xfer *x)
     curl_easy_setopt(h, CURLOPT_READDATA, x);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, GW_CURL_BUFFER);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, GW_CURL_BUFFER);
     if (strncmp(g->url, "https:", 6) == 0)
         curlx_set_ca(h, &g->ca);
     if (strcmp(x->method, "HEAD") == 0) {
@@ -685,13 +774,13 @@ int gw_xfer_push(void *ctx, const uint8_t *p, size_t n)
         rc = TS_E_INCOMPLETE_BODY; /* more than declared */
     } else if (x->done) {
         x->pushed += n; /* the upstream answered already: finish relays it */
-    } else if ((rc = ring_add(&x->up, p, n)) == TS_OK) {
+    } else if ((rc = ring_add(x->g, &x->up, p, n)) == TS_OK) {
         x->pushed += n;
         if (x->send_paused) {
             x->send_paused = false;
             want_locked(x, GW_WANT_PAUSE);
         }
-        if (x->up.len >= GW_RING && x->r != NULL) {
+        if (x->up.len > GW_RING - GW_PUSH_MAX && x->r != NULL) { /* the next write fits */
             if (http_req_suspend(x->r))
                 x->body_susp = true;
             else
@@ -808,13 +897,21 @@ void gw_xfer_release(void *ctx)
     struct gw_xfer *x = ctx;
     if (x == NULL || atomic_fetch_sub(&x->refs, 1) != 1)
         return;
+    struct gw *g = x->g;
+    pthread_mutex_lock(&g->lock);
+    if (x->h != NULL && g->neasy < GW_CACHED) {
+        g->easy[g->neasy++] = x->h; /* no longer in the multi handle: its transfer ended */
+        x->h = NULL;
+    }
+    pthread_mutex_unlock(&g->lock);
     if (x->h)
         curl_easy_cleanup(x->h);
     curl_slist_free_all(x->slist);
     http_kv_free(x->rq, x->nrq);
     http_kv_free(x->rh, x->nrh);
-    free(x->up.p);
-    free(x->down.p);
+    buf_put(g, x->up.p);
+    buf_put(g, x->down.p);
+    free(x->data);
     free(x->method);
     free(x->path);
     free(x->query);
@@ -831,6 +928,8 @@ void gw_xfer_detach(struct gw_xfer *x)
     pthread_mutex_lock(&x->lock);
     x->r = NULL;
     x->reader_susp = x->body_susp = false;
+    while (x->in_cb) /* the callback may use the request: let it end */
+        pthread_cond_wait(&x->cond, &x->lock);
     if (!x->done) {
         x->aborted = true;
         want_locked(x, GW_WANT_ABORT);

@@ -5,7 +5,7 @@
  * One struct gw per upstream: one libcurl multi handle (its connection cache is the
  * per-upstream pool: connections, DNS answers and TLS sessions are reused) driven by one
  * thread of its own. A struct gw_xfer is one request to it. The HTTP side (core/http) and
- * the curl side meet in the transfer's two rings of at most GW_RING bytes (plus one write):
+ * the curl side meet in the transfer's two rings of GW_RING bytes:
  *
  *   request body:  sink (HTTP thread) ─► ring ─► curl read callback (gateway thread)
  *                  full: the client's connection is suspended (http_req_suspend) until the
@@ -30,7 +30,7 @@
 #include "core/buf.h"
 #include "core/http.h"
 
-#define GW_RING (1u << 20)             /* bytes buffered per direction and transfer */
+#define GW_RING (512u << 10)           /* bytes buffered per direction and transfer */
 #define GW_MAX_RESP_HEADERS 64         /* response headers kept (the rest is dropped) */
 #define GW_MAX_RESP_HEADER_BYTES 16384 /* bytes of response headers kept */
 
@@ -89,6 +89,11 @@ struct gw_resp {
     char msg[400]; /* with err: a message naming the upstream */
 };
 
+/* Calls fn(arg) once when the answer is ready to relay -- the status and headers of a success
+ * (2xx, 304), or the whole of any other answer, or the failure -- on the gateway thread, or
+ * at once on the caller's when it is ready already. fn may then call gw_xfer_wait and
+ * gw_xfer_read_all, which do not block, and reply. Not called after gw_xfer_detach. */
+void gw_xfer_on_answer(struct gw_xfer *x, void (*fn)(void *arg), void *arg);
 /* Blocks until the upstream's status and headers came, or the transfer failed; fills *out
  * (valid until gw_xfer_release). For worker threads only. */
 void gw_xfer_wait(struct gw_xfer *x, struct gw_resp *out);

@@ -785,22 +785,62 @@ static int gw_delete_objects(struct s3_ctx *c)
 
 /* ---- the route's phases in gateway mode ---- */
 
+/* Operations the gateway answers itself (on the route's workers: they wait on the upstream
+ * or the IAM store); every other one is forwarded (gw_forward_async). */
+static const struct {
+    s3_handler *local, *gw;
+} gw_own[] = {
+    {s3_list_buckets, gw_list_buckets},
+    {s3_put_bucket_policy, gw_put_bucket_policy},
+    {s3_get_bucket_policy, gw_get_bucket_policy},
+    {s3_delete_bucket_policy, gw_delete_bucket_policy},
+    {s3_delete_bucket, gw_delete_bucket},
+    {s3_delete_objects, gw_delete_objects},
+};
+
+static s3_handler *gw_own_handler(const struct s3_ctx *c)
+{
+    for (size_t i = 0; i < sizeof gw_own / sizeof *gw_own; i++)
+        if (c->op->finish == gw_own[i].local)
+            return gw_own[i].gw;
+    return NULL;
+}
+
+bool s3_gw_blocking(const struct s3_ctx *c)
+{
+    return gw_own_handler(c) != NULL;
+}
+
+/* The upstream's answer is ready (gateway thread, or the HTTP thread when it was at once):
+ * relay it and end the request. */
+static void forward_answer(void *arg)
+{
+    struct s3_ctx *c = arg;
+    c->e = &c->aerr; /* the finish phase's error object is gone */
+    int rc = relay(c);
+    http_req_done(c->r, rc, rc == TS_OK ? NULL : ts_error_msg(&c->aerr));
+}
+
+/* The plain forward without waiting: the HTTP thread hands the request over (HTTP_PENDING)
+ * and the answer is relayed when it comes. */
+static int gw_forward_async(struct s3_ctx *c)
+{
+    int rc = TS_OK;
+    if (c->x != NULL)
+        gw_xfer_verified(c->x); /* every check of the body passed: its last byte may go */
+    else
+        rc = gw_send_buffered(c);
+    if (rc != TS_OK)
+        return rc;
+    memset(&c->aerr, 0, sizeof c->aerr);
+    gw_xfer_on_answer(c->x, forward_answer, c);
+    return HTTP_PENDING;
+}
+
 int s3_gw_finish(struct s3_ctx *c)
 {
-    static const struct {
-        s3_handler *local, *gw;
-    } own[] = {
-        {s3_list_buckets, gw_list_buckets},
-        {s3_put_bucket_policy, gw_put_bucket_policy},
-        {s3_get_bucket_policy, gw_get_bucket_policy},
-        {s3_delete_bucket_policy, gw_delete_bucket_policy},
-        {s3_delete_bucket, gw_delete_bucket},
-        {s3_delete_objects, gw_delete_objects},
-    };
-    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
-        if (c->op->finish == own[i].local)
-            return own[i].gw(c);
-    return gw_forward(c);
+    s3_handler *own = gw_own_handler(c);
+    return own != NULL ? own(c) : gw_forward_async(c);
 }
 
 void s3_gw_cleanup(struct s3_ctx *c)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 #include "core/http.h"
 #include "objstore/obj_int.h"
 
@@ -79,6 +80,7 @@ struct s3_ctx {
     char *arn[HTTP_AUTHZ_MAX_ITEMS]; /* the resources of r->authz (owned) */
     bool src_versioned;              /* the copy source names a version */
     struct gw_xfer *x;               /* gateway mode: the request to the upstream */
+    struct ts_error aerr;            /* gateway mode: the error of a relay after finish */
     struct ts_error *e; /* the error of the phase running (s3_fail), for the server to answer */
 };
 
@@ -103,6 +105,9 @@ int s3_gw_declare(struct s3_ctx *c);
 int s3_gw_check_id(const char *v);
 int s3_gw_start(struct s3_ctx *c);
 int s3_gw_finish(struct s3_ctx *c);
+/* Whether finish waits (the operations the gateway answers itself): else it hands the request
+ * over to the upstream's thread (HTTP_PENDING) and nothing waits. */
+bool s3_gw_blocking(const struct s3_ctx *c);
 void s3_gw_cleanup(struct s3_ctx *c);
 int s3_gw_buckets_visible(struct s3_ctx *c, struct iam_strv *out);
 /* The bucket policy for the authz phase (ctx: the struct gw). */

@@ -206,7 +206,7 @@ static bool s3_blocking(struct http_req *r)
 {
     const struct s3_ctx *c = r->hctx;
     if (c != NULL && c->op != NULL && c->st->gw != NULL)
-        return true; /* the gateway waits for the upstream's answer */
+        return s3_gw_blocking(c);
     return c != NULL && c->op != NULL && strcmp(r->method, "GET") != 0 &&
            strcmp(r->method, "HEAD") != 0;
 }

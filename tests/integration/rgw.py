@@ -141,6 +141,8 @@ class Rgw:
         osd = None
         while time.time() < deadline:
             if osd is None or (osd.poll() is not None and starts < 3):
+                if osd is not None:
+                    self.pids.remove(osd)  # it exited: not one to watch or stop
                 osd = self.daemon("ceph-osd", *c, "-i", "0")
                 starts += 1
             p = subprocess.run(["ceph", *c, "--connect-timeout", "10", "osd", "stat"],
