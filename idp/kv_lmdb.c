@@ -181,26 +181,29 @@ static int lm_del(struct kv_txn *t, enum kv_table tb, const char *key)
     return err;
 }
 
-static int lm_member_add(struct kv_txn *t, enum kv_table tb, const char *key, const char *member)
+/* Adds (add) or removes the pair (key, member) of set table tb. */
+static int member_write(struct kv_txn *t, enum kv_table tb, const char *key, const char *member,
+                        bool add)
 {
     if (!t->write || !args_ok(tb, true, key, member, true))
         return TS_E_INVALID_ARGUMENT;
     MDB_val k = mval(key), v = mval(member);
-    int err = map_rc(mdb_put(t->txn, t->e->dbi[tb], &k, &v, MDB_NODUPDATA), "member add");
+    int rc = add ? mdb_put(t->txn, t->e->dbi[tb], &k, &v, MDB_NODUPDATA)
+                 : mdb_del(t->txn, t->e->dbi[tb], &k, &v);
+    int err = map_rc(rc, add ? "member add" : "member del");
     if (err == TS_OK)
         mark_written(t, tb);
     return err;
 }
 
+static int lm_member_add(struct kv_txn *t, enum kv_table tb, const char *key, const char *member)
+{
+    return member_write(t, tb, key, member, true);
+}
+
 static int lm_member_del(struct kv_txn *t, enum kv_table tb, const char *key, const char *member)
 {
-    if (!t->write || !args_ok(tb, true, key, member, true))
-        return TS_E_INVALID_ARGUMENT;
-    MDB_val k = mval(key), v = mval(member);
-    int err = map_rc(mdb_del(t->txn, t->e->dbi[tb], &k, &v), "member del");
-    if (err == TS_OK)
-        mark_written(t, tb);
-    return err;
+    return member_write(t, tb, key, member, false);
 }
 
 static int lm_member_has(struct kv_txn *t, enum kv_table tb, const char *key, const char *member)
