@@ -4,8 +4,8 @@
  * Compiled documents are cached by policy name for one IAM store generation, and so is the
  * list of documents each static user resolves to (its own policies and its enabled
  * groups'), so a warm authorization does no store reads at all. Every call
- * compares iam_store_generation() with the cached one (an atomic load and a compare); when
- * it moved, the cache is emptied. Entries are reference-counted, so a request keeps
+ * compares iam_store_generation() with the cached one (no store read while nothing changed:
+ * idp/kv.h); when it moved, the cache is emptied. Entries are reference-counted, so a request keeps
  * evaluating the documents it took even while another thread empties the cache. Parsing
  * happens outside the lock: a miss reads and compiles the document, then inserts it under a
  * short write lock (or uses the entry another thread inserted meanwhile).
