@@ -417,7 +417,8 @@ static int resync(struct ke *e)
         rc = resync_page(e, &nm, &from, &fromlen, &rev, &more);
     free(from);
     for (size_t i = 0; rc == TS_OK && i < KV_TABLE_COUNT; i++)
-        qsort(nm.t[i].v, nm.t[i].n, sizeof *nm.t[i].v, ment_qcmp);
+        if (nm.t[i].n > 1)
+            qsort(nm.t[i].v, nm.t[i].n, sizeof *nm.t[i].v, ment_qcmp);
     if (rc != TS_OK) {
         mirror_free(&nm);
         return rc;
