@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "core/buf.h"
 #include "idp/iam.h"
+#include "idp/kv.h"
 #include "idp/oidc.h"
 #include "ldap/tldap.h"
 #include "objstore/obj.h"
@@ -368,13 +369,45 @@ static int server_configure(struct server *s, int argc, char **argv)
     return root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
 }
 
-/* The IAM store, the policy engine and STS. */
-static int server_open_identity(struct server *s)
+/* The IAM store: on etcd when TESSERA_ETCD_ENDPOINTS is set (the start fails when etcd cannot
+ * be reached), else the local one under DATA_DIR/.tessera/iam. */
+static int server_open_iam(struct server *s)
 {
-    if (iam_store_open(s->iamdir, &s->iam) != TS_OK) {
+    const char *eps = cfg_str(CFG_ETCD_ENDPOINTS);
+    if (eps == NULL) {
+        if (iam_store_open(s->iamdir, &s->iam) == TS_OK)
+            return 0;
         fprintf(stderr, "tessera: cannot open the IAM store in %s\n", s->iamdir);
         return -1;
     }
+    const char *prefix = cfg_str(CFG_ETCD_PATH_PREFIX);
+    struct kv_etcd_config ec = {
+        .endpoints = eps,
+        .prefix = prefix != NULL ? prefix : "",
+        .ca_file = cfg_str(CFG_CA_FILE),
+        .client_cert = cfg_str(CFG_ETCD_CLIENT_CERT),
+        .client_key = cfg_str(CFG_ETCD_CLIENT_CERT_KEY),
+        .username = cfg_str(CFG_ETCD_USERNAME),
+        .password = cfg_str(CFG_ETCD_PASSWORD),
+        .stale_max_s = (int)cfg_num(CFG_ETCD_STALE_MAX),
+    };
+    if (iam_store_open_etcd(&ec, &s->iam) != TS_OK) {
+        fprintf(stderr, "tessera: cannot open the IAM store on etcd (%s=%s)\n",
+                cfg_source(CFG_ETCD_ENDPOINTS), eps);
+        return -1;
+    }
+    struct kv_status st;
+    iam_store_status(s->iam, &st);
+    log_event(LOG_INFO, "iam_store", "iam store: etcd %s prefix %s, revision %llu", st.endpoint,
+              ec.prefix[0] != '\0' ? ec.prefix : "(none)", (unsigned long long)st.revision);
+    return 0;
+}
+
+/* The IAM store, the policy engine and STS. */
+static int server_open_identity(struct server *s)
+{
+    if (server_open_iam(s) != 0)
+        return -1;
     iam_store_set_reserved(s->iam, s->rc.user);
     if ((s->pe = pol_engine_new(s->iam)) == NULL)
         return -1;
