@@ -378,7 +378,8 @@ static void show_cluster(json_t *res)
     size_t i;
     json_t *n;
 
-    printf("Store:    %s %s\n", jstr(res, "engine"), jstr(res, "endpoint"));
+    printf("Store:    %s%s%s\n", jstr(res, "engine"), jstr(res, "endpoint")[0] ? " " : "",
+           jstr(res, "endpoint"));
     printf("Revision: %" JSON_INTEGER_FORMAT "\n",
            json_integer_value(json_object_get(res, "revision")));
     printf("Fresh:    %s%s%s\n", json_is_true(json_object_get(res, "fresh")) ? "yes" : "no",
