@@ -35,6 +35,7 @@
 #include "objstore/obj.h"
 #include "policy/pol.h"
 #include "sts/act_oidc.h"
+#include "sts/cluster.h"
 #include "sts/login_web.h"
 #include "sts/sts.h"
 
@@ -321,6 +322,7 @@ struct server {
     struct tldap *ldap;
     struct oidc_providers *oidc;
     struct login_web *login;
+    struct sts_cluster *cluster; /* this node's heartbeats */
     struct http_route health_route, admin_route, sts_route, s3_route, login_route;
 };
 
@@ -419,7 +421,9 @@ static int server_open_identity(struct server *s)
         .max_duration = cfg_num(CFG_STS_MAX_DURATION),
     };
     s->sts = sts_ctx_new(&sc, s->iam, s->pe);
-    return s->sts != NULL ? 0 : -1;
+    if (s->sts == NULL || (s->cluster = sts_cluster_new(s->sts)) == NULL)
+        return -1;
+    return 0;
 }
 
 /* The identity backends besides the static users: OpenID Connect providers (none configured
@@ -482,14 +486,19 @@ static int server_open_http(struct server *s)
     return http_server_start(s->srv) == 0 ? 0 : -1;
 }
 
+/* The URL the server listens on (the port as bound) into endpoint. */
+static void server_endpoint(const struct server *s, char *endpoint, size_t len)
+{
+    snprintf(endpoint, len, "%s://%s", s->o.certs ? "https" : "http", s->o.address);
+    char *colon = strrchr(endpoint, ':');
+    if (colon)
+        snprintf(colon + 1, len - (size_t)(colon + 1 - endpoint), "%u", http_server_port(s->srv));
+}
+
 static void server_announce(const struct server *s)
 {
     char endpoint[300];
-    snprintf(endpoint, sizeof endpoint, "%s://%s", s->o.certs ? "https" : "http", s->o.address);
-    char *colon = strrchr(endpoint, ':');
-    if (colon)
-        snprintf(colon + 1, sizeof endpoint - (size_t)(colon + 1 - endpoint), "%u",
-                 http_server_port(s->srv));
+    server_endpoint(s, endpoint, sizeof endpoint);
     printf("tessera: listening on %s\n", endpoint);
     printf("API: %s\n", endpoint);
     if (s->rc.generated)
@@ -503,9 +512,19 @@ static void server_announce(const struct server *s)
     log_kv(LOG_INFO, "server.start", "address", s->o.address, "data_dir", s->o.data_dir, NULL);
 }
 
-/* What server_open_http opened (the HTTP server first: no request runs after it). */
+/* This node's heartbeats (sts/cluster.h), once it listens. */
+static int server_join_cluster(struct server *s)
+{
+    char endpoint[300];
+    server_endpoint(s, endpoint, sizeof endpoint);
+    return sts_cluster_start(s->cluster, endpoint, TESSERA_VERSION) == TS_OK ? 0 : -1;
+}
+
+/* What server_open_http opened (the HTTP server first: no request runs after it); this
+ * node's heartbeat record goes first, so that the others see it leave at once. */
 static void server_close_http(struct server *s)
 {
+    sts_cluster_stop(s->cluster);
     http_server_free(s->srv);
     login_web_free(s->login);
     admin_api_route_free(&s->admin_route);
@@ -521,6 +540,7 @@ static void server_close_backends(struct server *s)
 /* What server_open_identity opened, in reverse. */
 static void server_close_identity(struct server *s)
 {
+    sts_cluster_free(s->cluster);
     sts_ctx_free(s->sts);
     pol_engine_free(s->pe);
     iam_store_close(s->iam);
@@ -552,7 +572,7 @@ int server_main(int argc, char **argv)
 
     rcode = 1;
     if (server_open_identity(&s) == 0 && server_open_backends(&s) == 0 &&
-        server_open_http(&s) == 0) {
+        server_open_http(&s) == 0 && server_join_cluster(&s) == 0) {
         server_announce(&s);
         int sig = 0;
         sigwait(&stop, &sig);
