@@ -23,20 +23,7 @@
 #include "core/err.h"
 #include "idp/etcd.h"
 #include "idp/kv.h"
-
-/* Until the engine-neutral IAM layer (idp/iam.c on branch h16-kv) is merged, this test
- * brings what kv_etcd.c links against; the real definitions win once they exist. */
-__attribute__((weak)) const struct kv_table_def kv_tables[KV_TABLE_COUNT] = {
-#define KV_DEF(id, name, set) {name, set},
-    KV_TABLES(KV_DEF)
-#undef KV_DEF
-};
-__attribute__((weak)) int iam_store_from_engine(const struct kv_engine_ops *ops, void *eng,
-                                                struct iam_store **out)
-{
-    ops->close(eng);
-    return TS_E_INTERNAL;
-}
+#include "tests/unit/idp/kv_contract.h"
 
 #define ETCD_BIN "/usr/bin/etcd"
 
@@ -398,6 +385,12 @@ int main(void)
     ok(open_inst(&b, "", 60) == TS_OK, "open B");
     if (t_failed)
         return t_done();
+    struct inst c;
+    ok(open_inst(&c, "contract/", 60) == TS_OK, "open the contract's own prefix");
+    if (!t_failed) {
+        is_int(kv_contract_run(c.ops, c.eng), 0, "the engine contract");
+        c.ops->close(c.eng);
+    }
     check_basics(&a, &b);
     check_conflicts(&a, &b);
     check_prefixes(&a);
