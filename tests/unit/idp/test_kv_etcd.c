@@ -294,8 +294,11 @@ static void check_conflicts(struct inst *a, struct inst *b)
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
     is_int(ca.fails + cb.fails, 0, "failed increments");
+    /* B's last increment reaches A's mirror through the watch, a moment after B returns */
+    ok(sees(a, KV_BLOBS, "counter", "80", 1000) && sees(b, KV_BLOBS, "counter", "80", 1000),
+       "every concurrent increment landed, on both instances");
     ok(get(a, KV_BLOBS, "counter", got, sizeof got) == TS_OK, "counter");
-    is_str(got, "80", "every concurrent increment landed");
+    is_str(got, "80", "and no more");
 }
 
 static void check_prefixes(struct inst *a)
