@@ -170,6 +170,10 @@ class Member:
         """/v3/maintenance/status of this member (header.revision, leader, raftTerm, ...)."""
         return http_json(self.endpoint + "/v3/maintenance/status", {})[1]
 
+    def revision(self):
+        """The store's current revision, as this member sees it."""
+        return int(self.status()["header"]["revision"])
+
 
 class EtcdCluster:
     """n etcd members forming one static cluster (n == 1: a single member)."""
