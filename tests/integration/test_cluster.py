@@ -34,6 +34,7 @@ import pytest
 import requests
 
 import etcd
+import conftest
 from conftest import ROOT_PASSWORD, ROOT_USER, Server, admin, free_port, s3_client, sts_client
 
 PREFIX = "/tessera-cluster-it/"
@@ -571,3 +572,17 @@ def test_minio_etcd_names_work_verbatim(etcd1, nodes):
     keys = etcd1.etcdctl("get", "--prefix", "--keys-only", "/minio-names/").stdout.split()
     assert keys and all(k.startswith("/minio-names/") for k in keys), keys
     assert any("mina" in k for k in keys), keys
+
+
+# ---- the suite's own parametrisation ----------------------------------------------------
+
+def test_parametrised_store_is_the_one_in_use(server):
+    """The `server` fixture runs on the store TESSERA_TEST_IAM_STORE names (ctest's
+    integration.etcd runs this test too), under a prefix of its own."""
+    doc = cluster_status(server)
+    assert doc["engine"] == conftest.IAM_STORE, doc
+    if conftest.IAM_STORE == "etcd":
+        prefix = conftest.etcd_prefix_for(server.data_dir)
+        admin(server, "user", "add", "paula", "paula-secret")
+        keys = conftest._session_etcd.etcdctl("get", "--prefix", "--keys-only", prefix).stdout
+        assert "paula" in keys, keys
