@@ -9,10 +9,13 @@ admin API calls where the exact HTTP status matters):
   new ones minted on A verify on B; `admin cluster status` lists the three nodes;
 - a three-member etcd cluster: one member down changes nothing; no quorum: admin writes 503
   at once, temporary credentials served until TESSERA_ETCD_STALE_MAX then 503; quorum back:
-  recovery without restarting tessera;
+  recovery without restarting tessera; a node cut off while others write and etcd compacts
+  resynchronises when it is back;
+- nodes starting together agree on one token key;
 - 100 concurrent conflicting edits from two nodes end in the serial outcome;
 - kill -9 of a node under admin load loses no acknowledged write;
-- an unreachable etcd stops the server from starting; MINIO_ETCD_* work verbatim.
+- an unreachable etcd stops the server from starting; MINIO_ETCD_* work verbatim;
+- the suite's own TESSERA_TEST_IAM_STORE=etcd run really reaches etcd (conftest.py).
 
 etcd missing fails these tests (etcd.EtcdMissing), it never skips them.
 """
