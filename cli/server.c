@@ -202,7 +202,9 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
 /* ---- health ---- */
 
 /* MinIO's anonymous health checks, under /health/ and /minio/health/: live (the process
- * serves), ready and cluster (it serves requests: always, once listening); and backends: 200
+ * serves), ready and cluster (it serves requests: once listening, while its IAM store may be
+ * trusted -- an etcd store past TESSERA_ETCD_STALE_MAX answers 503, so a load balancer
+ * routes around the node); and backends: 200
  * when every configured identity backend answers now (each OpenID provider's discovery and
  * JWKS, the LDAP directory with the lookup account), else 503 ServiceUnavailable. Anonymous
  * callers get a status only, as MinIO's checks: which backend failed and why is logged
@@ -224,6 +226,7 @@ static bool health_blocking(struct http_req *r)
 }
 
 static bool health_backends_up(struct http_req *r);
+static int health_store_fresh(struct http_req *r, struct ts_error *e);
 
 static int health_finish(struct http_req *r, struct ts_error *e)
 {
@@ -232,6 +235,9 @@ static int health_finish(struct http_req *r, struct ts_error *e)
         return ts_error_set(e, TS_E_METHOD_NOT_ALLOWED, NULL);
     if (strcmp(what, "backends") == 0 && !health_backends_up(r))
         return ts_error_set(e, TS_E_SERVICE_UNAVAILABLE, "An identity backend does not answer.");
+    if ((strcmp(what, "ready") == 0 || strcmp(what, "cluster") == 0) &&
+        health_store_fresh(r, e) != TS_OK)
+        return e->code;
     if (strcmp(what, "live") == 0 || strcmp(what, "ready") == 0 || strcmp(what, "cluster") == 0 ||
         strcmp(what, "backends") == 0)
         return http_reply_data(r, 200, "text/plain", (void *)"OK\n", 3, false);
@@ -325,6 +331,12 @@ struct server {
     struct sts_cluster *cluster; /* this node's heartbeats */
     struct http_route health_route, admin_route, sts_route, s3_route, login_route;
 };
+
+static int health_store_fresh(struct http_req *r, struct ts_error *e)
+{
+    const struct server *s = r->route->ctx;
+    return iam_store_fresh(s->iam, e);
+}
 
 static bool health_backends_up(struct http_req *r)
 {

@@ -20,6 +20,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "idp/kv.h"
 #include "ldap/tldap.h"
 
 static const struct admin_endpoint admin_endpoints[] = {
@@ -193,9 +194,17 @@ static int call_error(const struct admin_call *c, int rc, struct ts_error *e)
 static void store_unavailable(struct admin_call *c, int rc)
 {
     struct ts_error fe = {0};
+    struct kv_status st;
 
+    iam_store_status(c->api->st, &st);
     if (iam_store_fresh(c->api->st, &fe) != TS_OK && ts_error_msg(&fe) != NULL)
         admin_fail(c, rc, "IAM store unavailable: %s", ts_error_msg(&fe));
+    else if (strcmp(st.engine, "etcd") == 0)
+        admin_fail(c, rc,
+                   "IAM store unavailable: etcd (%s) did not commit the request (unreachable, "
+                   "no quorum, or too many conflicting writes: the server log says which); "
+                   "nothing was changed, retry later",
+                   st.endpoint);
     else
         admin_fail(c, rc,
                    "IAM store unavailable: it did not answer or commit the request (the "
