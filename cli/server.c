@@ -383,6 +383,29 @@ static int server_configure(struct server *s, int argc, char **argv)
     return root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
 }
 
+/* The authorization plugin (docs/OPA.md), when TESSERA_POLICY_PLUGIN_URL is set: the policy
+ * engine then asks it for every signed caller but root. */
+static int server_open_plugin(struct server *s)
+{
+    struct pol_plugin *pl;
+    struct pol_plugin_config pc = {
+        .url = cfg_str(CFG_POLICY_PLUGIN_URL),
+        .auth_token = cfg_str(CFG_POLICY_PLUGIN_AUTH_TOKEN),
+        .timeout_ms = cfg_num(CFG_POLICY_PLUGIN_TIMEOUT) * 1000,
+        .ca_file = cfg_str(CFG_CA_FILE),
+    };
+    if (pc.url == NULL)
+        return 0;
+    if (pol_plugin_new(&pc, s->iam, &pl) != TS_OK) {
+        fprintf(stderr, "tessera: cannot set up the authorization plugin\n");
+        return -1;
+    }
+    pol_engine_set_plugin(s->pe, pl);
+    log_kv(LOG_INFO, "authz.plugin", "state", "enabled", "token", pc.auth_token ? "set" : "none",
+           NULL);
+    return 0;
+}
+
 /* The IAM store: on etcd when TESSERA_ETCD_ENDPOINTS is set (the start fails when etcd cannot
  * be reached), else the local one under DATA_DIR/.tessera/iam. */
 static int server_open_iam(struct server *s)
@@ -423,7 +446,7 @@ static int server_open_identity(struct server *s)
     if (server_open_iam(s) != 0)
         return -1;
     iam_store_set_reserved(s->iam, s->rc.user);
-    if ((s->pe = pol_engine_new(s->iam)) == NULL)
+    if ((s->pe = pol_engine_new(s->iam)) == NULL || server_open_plugin(s) != 0)
         return -1;
     struct sts_config sc = {
         .region = cfg_str(CFG_REGION),
@@ -495,6 +518,8 @@ static int server_open_http(struct server *s)
     http_server_add_route(s->srv, &s->s3_route);
     http_server_set_authn(s->srv, sts_authenticate, sts_authenticate_finish, s->sts);
     http_server_set_authz(s->srv, pol_authz_http, s->pe);
+    if (pol_engine_plugin(s->pe) != NULL)
+        http_server_set_authz_remote(s->srv, pol_authz_remote);
     return http_server_start(s->srv) == 0 ? 0 : -1;
 }
 
