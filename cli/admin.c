@@ -366,7 +366,35 @@ static void show_policy(json_t *res)
 
 static void show_key(json_t *res)
 {
-    printf("New token key %s is active.\n", jstr(res, "keyId"));
+    printf("New token key %s: every node verifies with it once the change reaches it, and "
+           "seals new sessions with it 2 s after the rotation.\n",
+           jstr(res, "keyId"));
+}
+
+/* cluster status: the store, then one line per node. */
+static void show_cluster(json_t *res)
+{
+    char keys[1024];
+    size_t i;
+    json_t *n;
+
+    printf("Store:    %s%s%s\n", jstr(res, "engine"), jstr(res, "endpoint")[0] ? " " : "",
+           jstr(res, "endpoint"));
+    printf("Revision: %" JSON_INTEGER_FORMAT "\n",
+           json_integer_value(json_object_get(res, "revision")));
+    printf("Fresh:    %s%s%s\n", json_is_true(json_object_get(res, "fresh")) ? "yes" : "no",
+           json_is_string(json_object_get(res, "message")) ? ": " : "", jstr(res, "message"));
+    printf("%-16s %-4s %-28s %-8s %6s %s\n", "NODE", "UP", "ADDRESS", "REVISION", "AGE_S",
+           "KEYS (MINTING)");
+    json_array_foreach(json_object_get(res, "nodes"), i, n)
+    {
+        printf("%-16s %-4s %-28s %-8" JSON_INTEGER_FORMAT " %6" JSON_INTEGER_FORMAT " %s (%s)%s\n",
+               jstr(n, "id"), json_is_true(json_object_get(n, "up")) ? "yes" : "no",
+               jstr(n, "address"), json_integer_value(json_object_get(n, "revision")),
+               json_integer_value(json_object_get(n, "age_s")),
+               join(json_object_get(n, "key_ids"), keys, sizeof keys), jstr(n, "mint_key_id"),
+               json_is_true(json_object_get(n, "self")) ? " *" : "");
+    }
 }
 
 /* ---- commands ---- */
@@ -588,6 +616,7 @@ static const struct admin_cmd admin_cmds[] = {
     {"sts", "revoke", "--user U | --access-key AK", 0, 0, O_USER | O_AK, cmd_revoke, NULL, NULL,
      NULL, NULL, NULL},
     {"sts", "rotate-key", "", 0, 0, 0, cmd_plain, "POST", "sts", "rotate-key", NULL, show_key},
+    {"cluster", "status", "", 0, 0, 0, cmd_plain, "GET", "cluster", "status", NULL, show_cluster},
     {"role", "create", "NAME --trust FILE   (an IAM trust policy; see docs/API.md)", 1, 1,
      O_TRUST, cmd_document, "PUT", "roles", NULL, "Created", NULL},
     {"role", "trust", "NAME --trust FILE    (replaces the trust policy)", 1, 1, O_TRUST,

@@ -9,8 +9,6 @@
 #include "cli/server.h"
 #include "core/cfg.h"
 
-#define TESSERA_VERSION "0.1.0"
-
 static const char server_usage[] =
     "usage: tessera server [--address HOST:PORT] [--certs DIR] DATA_DIR\n"
     "  Serves S3, STS and the admin API on HOST:PORT (default 127.0.0.1:9000); TLS with the\n"
@@ -38,6 +36,7 @@ static void usage(FILE *f)
           "                      policy create|remove|info|list|attach|detach\n"
           "                      sts revoke|rotate-key\n"
           "                      role create|trust|info|remove|list|policy\n"
+          "                      cluster status\n"
           "       tessera login ldap [--endpoint URL] --user NAME [OPTIONS]\n"
           "       tessera login oidc [--endpoint URL] --provider NAME|ISSUER_URL [OPTIONS]\n"
           "       tessera config list\n"

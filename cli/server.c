@@ -29,12 +29,14 @@
 #include "core/metrics.h"
 #include "core/buf.h"
 #include "idp/iam.h"
+#include "idp/kv.h"
 #include "idp/oidc.h"
 #include "ldap/tldap.h"
 #include "objstore/gw.h"
 #include "objstore/obj.h"
 #include "policy/pol.h"
 #include "sts/act_oidc.h"
+#include "sts/cluster.h"
 #include "sts/login_web.h"
 #include "sts/sts.h"
 
@@ -204,7 +206,9 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
 /* ---- health ---- */
 
 /* MinIO's anonymous health checks, under /health/ and /minio/health/: live (the process
- * serves), ready and cluster (it serves requests: always, once listening); and backends: 200
+ * serves), ready and cluster (it serves requests: once listening, while its IAM store may be
+ * trusted -- an etcd store past TESSERA_ETCD_STALE_MAX answers 503, so a load balancer
+ * routes around the node); and backends: 200
  * when every configured identity backend answers now (each OpenID provider's discovery and
  * JWKS, the LDAP directory with the lookup account), else 503 ServiceUnavailable. Anonymous
  * callers get a status only, as MinIO's checks: which backend failed and why is logged
@@ -226,6 +230,7 @@ static bool health_blocking(struct http_req *r)
 }
 
 static bool health_backends_up(struct http_req *r);
+static int health_store_fresh(struct http_req *r, struct ts_error *e);
 
 static int health_finish(struct http_req *r, struct ts_error *e)
 {
@@ -234,6 +239,9 @@ static int health_finish(struct http_req *r, struct ts_error *e)
         return ts_error_set(e, TS_E_METHOD_NOT_ALLOWED, NULL);
     if (strcmp(what, "backends") == 0 && !health_backends_up(r))
         return ts_error_set(e, TS_E_SERVICE_UNAVAILABLE, "An identity backend does not answer.");
+    if ((strcmp(what, "ready") == 0 || strcmp(what, "cluster") == 0) &&
+        health_store_fresh(r, e) != TS_OK)
+        return e->code;
     if (strcmp(what, "live") == 0 || strcmp(what, "ready") == 0 || strcmp(what, "cluster") == 0 ||
         strcmp(what, "backends") == 0)
         return http_reply_data(r, 200, "text/plain", (void *)"OK\n", 3, false);
@@ -349,8 +357,15 @@ struct server {
     struct tldap *ldap;
     struct oidc_providers *oidc;
     struct login_web *login;
+    struct sts_cluster *cluster; /* this node's heartbeats */
     struct http_route health_route, admin_route, sts_route, s3_route, login_route;
 };
+
+static int health_store_fresh(struct http_req *r, struct ts_error *e)
+{
+    const struct server *s = r->route->ctx;
+    return iam_store_fresh(s->iam, e);
+}
 
 static bool health_backends_up(struct http_req *r)
 {
@@ -404,15 +419,70 @@ static int server_configure(struct server *s, int argc, char **argv)
     return s->o.gateway ? 0 : root_creds_load(s->sysdir, &s->rc) != 0 ? 1 : 0;
 }
 
-/* The IAM store, the policy engine and STS. */
-static int server_open_identity(struct server *s)
+/* The authorization plugin (docs/OPA.md), when TESSERA_POLICY_PLUGIN_URL is set: the policy
+ * engine then asks it for every signed caller but root. */
+static int server_open_plugin(struct server *s)
 {
-    if (iam_store_open(s->iamdir, &s->iam) != TS_OK) {
+    struct pol_plugin *pl;
+    struct pol_plugin_config pc = {
+        .url = cfg_str(CFG_POLICY_PLUGIN_URL),
+        .auth_token = cfg_str(CFG_POLICY_PLUGIN_AUTH_TOKEN),
+        .timeout_ms = cfg_num(CFG_POLICY_PLUGIN_TIMEOUT) * 1000,
+        .ca_file = cfg_str(CFG_CA_FILE),
+    };
+    if (pc.url == NULL)
+        return 0;
+    if (pol_plugin_new(&pc, s->iam, &pl) != TS_OK) {
+        fprintf(stderr, "tessera: cannot set up the authorization plugin\n");
+        return -1;
+    }
+    pol_engine_set_plugin(s->pe, pl);
+    log_kv(LOG_INFO, "authz.plugin", "state", "enabled", "token", pc.auth_token ? "set" : "none",
+           NULL);
+    return 0;
+}
+
+/* The IAM store: on etcd when TESSERA_ETCD_ENDPOINTS is set (the start fails when etcd cannot
+ * be reached), else the local one under DATA_DIR/.tessera/iam. */
+static int server_open_iam(struct server *s)
+{
+    const char *eps = cfg_str(CFG_ETCD_ENDPOINTS);
+    if (eps == NULL) {
+        if (iam_store_open(s->iamdir, &s->iam) == TS_OK)
+            return 0;
         fprintf(stderr, "tessera: cannot open the IAM store in %s\n", s->iamdir);
         return -1;
     }
+    const char *prefix = cfg_str(CFG_ETCD_PATH_PREFIX);
+    struct kv_etcd_config ec = {
+        .endpoints = eps,
+        .prefix = prefix != NULL ? prefix : "",
+        .ca_file = cfg_str(CFG_CA_FILE),
+        .client_cert = cfg_str(CFG_ETCD_CLIENT_CERT),
+        .client_key = cfg_str(CFG_ETCD_CLIENT_CERT_KEY),
+        .username = cfg_str(CFG_ETCD_USERNAME),
+        .password = cfg_str(CFG_ETCD_PASSWORD),
+        .stale_max_s = (int)cfg_num(CFG_ETCD_STALE_MAX),
+    };
+    if (iam_store_open_etcd(&ec, &s->iam) != TS_OK) {
+        fprintf(stderr, "tessera: cannot open the IAM store on etcd (%s=%s)\n",
+                cfg_source(CFG_ETCD_ENDPOINTS), eps);
+        return -1;
+    }
+    struct kv_status st;
+    iam_store_status(s->iam, &st);
+    log_event(LOG_INFO, "iam_store", "iam store: etcd %s prefix %s, revision %llu", st.endpoint,
+              ec.prefix[0] != '\0' ? ec.prefix : "(none)", (unsigned long long)st.revision);
+    return 0;
+}
+
+/* The IAM store, the policy engine and STS. */
+static int server_open_identity(struct server *s)
+{
+    if (server_open_iam(s) != 0)
+        return -1;
     iam_store_set_reserved(s->iam, s->rc.user);
-    if ((s->pe = pol_engine_new(s->iam)) == NULL)
+    if ((s->pe = pol_engine_new(s->iam)) == NULL || server_open_plugin(s) != 0)
         return -1;
     struct sts_config sc = {
         .region = cfg_str(CFG_REGION),
@@ -422,7 +492,9 @@ static int server_open_identity(struct server *s)
         .max_duration = cfg_num(CFG_STS_MAX_DURATION),
     };
     s->sts = sts_ctx_new(&sc, s->iam, s->pe);
-    return s->sts != NULL ? 0 : -1;
+    if (s->sts == NULL || (s->cluster = sts_cluster_new(s->sts)) == NULL)
+        return -1;
+    return 0;
 }
 
 /* The identity backends besides the static users: OpenID Connect providers (none configured
@@ -508,17 +580,24 @@ static int server_open_http(struct server *s)
     http_server_add_route(s->srv, &s->s3_route);
     http_server_set_authn(s->srv, sts_authenticate, sts_authenticate_finish, s->sts);
     http_server_set_authz(s->srv, pol_authz_http, s->pe);
+    if (pol_engine_plugin(s->pe) != NULL)
+        http_server_set_authz_remote(s->srv, pol_authz_remote);
     return http_server_start(s->srv) == 0 ? 0 : -1;
+}
+
+/* The URL the server listens on (the port as bound) into endpoint. */
+static void server_endpoint(const struct server *s, char *endpoint, size_t len)
+{
+    snprintf(endpoint, len, "%s://%s", s->o.certs ? "https" : "http", s->o.address);
+    char *colon = strrchr(endpoint, ':');
+    if (colon)
+        snprintf(colon + 1, len - (size_t)(colon + 1 - endpoint), "%u", http_server_port(s->srv));
 }
 
 static void server_announce(const struct server *s)
 {
     char endpoint[300];
-    snprintf(endpoint, sizeof endpoint, "%s://%s", s->o.certs ? "https" : "http", s->o.address);
-    char *colon = strrchr(endpoint, ':');
-    if (colon)
-        snprintf(colon + 1, sizeof endpoint - (size_t)(colon + 1 - endpoint), "%u",
-                 http_server_port(s->srv));
+    server_endpoint(s, endpoint, sizeof endpoint);
     printf("tessera: listening on %s\n", endpoint);
     printf("API: %s\n", endpoint);
     if (s->rc.generated)
@@ -536,9 +615,19 @@ static void server_announce(const struct server *s)
            s->o.gateway ? gw_url(s->gw) : NULL, NULL);
 }
 
-/* What server_open_http opened (the HTTP server first: no request runs after it). */
+/* This node's heartbeats (sts/cluster.h), once it listens. */
+static int server_join_cluster(struct server *s)
+{
+    char endpoint[300];
+    server_endpoint(s, endpoint, sizeof endpoint);
+    return sts_cluster_start(s->cluster, endpoint, TESSERA_VERSION) == TS_OK ? 0 : -1;
+}
+
+/* What server_open_http opened (the HTTP server first: no request runs after it); this
+ * node's heartbeat record goes first, so that the others see it leave at once. */
 static void server_close_http(struct server *s)
 {
+    sts_cluster_stop(s->cluster);
     http_server_free(s->srv);
     login_web_free(s->login);
     admin_api_route_free(&s->admin_route);
@@ -559,6 +648,7 @@ static void server_close_backends(struct server *s)
 /* What server_open_identity opened, in reverse. */
 static void server_close_identity(struct server *s)
 {
+    sts_cluster_free(s->cluster);
     sts_ctx_free(s->sts);
     pol_engine_free(s->pe);
     iam_store_close(s->iam);
@@ -591,7 +681,7 @@ static int run(int argc, char **argv, bool gateway)
 
     rcode = 1;
     if (server_open_identity(&s) == 0 && server_open_backends(&s) == 0 &&
-        server_open_http(&s) == 0) {
+        server_open_http(&s) == 0 && server_join_cluster(&s) == 0) {
         server_announce(&s);
         int sig = 0;
         sigwait(&stop, &sig);

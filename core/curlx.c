@@ -93,7 +93,7 @@ static void set_auth(CURL *h, const struct curlx_req *rq)
     curl_easy_setopt(h, CURLOPT_PASSWORD, rq->password != NULL ? rq->password : "");
 }
 
-static void set_options(CURL *h, const struct curlx_req *rq, struct curlx_resp *rs)
+static void set_options(CURL *h, const struct curlx_req *rq)
 {
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -106,7 +106,6 @@ static void set_options(CURL *h, const struct curlx_req *rq, struct curlx_resp *
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent != NULL ? rq->user_agent : "tessera");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
     if (strncmp(rq->url, "https:", 6) == 0)
         curlx_set_ca(h, rq);
     if (rq->method != NULL)
@@ -133,8 +132,9 @@ int curlx_perform(const struct curlx_req *rq, struct curlx_resp *rs)
             goto out;
         hdrs = next;
     }
-    set_options(h, rq, rs);
+    set_options(h, rq);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
     rs->cc = curl_easy_perform(h);
     if (rs->cc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
@@ -143,6 +143,22 @@ out:
         OPENSSL_cleanse(s->data, strlen(s->data)); /* may hold a bearer token */
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
+    return rs->cc == CURLE_OK ? 0 : -1;
+}
+
+void curlx_easy_setup(CURL *h, const struct curlx_req *rq)
+{
+    set_options(h, rq);
+}
+
+int curlx_easy_perform(CURL *h, size_t max_body, struct curlx_resp *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    buf_init(&rs->body, max_body > 0 ? max_body : CURLX_DEFAULT_MAX);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
+    rs->cc = curl_easy_perform(h);
+    if (rs->cc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
     return rs->cc == CURLE_OK ? 0 : -1;
 }
 

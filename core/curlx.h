@@ -44,6 +44,15 @@ struct curlx_resp {
  * curl_easy_strerror; rs->too_big for an answer over the cap). */
 int curlx_perform(const struct curlx_req *rq, struct curlx_resp *rs);
 
+/* For a handle the caller keeps and reuses (a pool: libcurl then reuses its connections):
+ * applies rq's settings (url, protocols, timeouts, TLS verification and CAs, method, body,
+ * auth; not rq->hdr nor max_body) to h. rq and the strings it points to must outlive h's use.
+ * The caller may set more options (CURLOPT_HTTPHEADER, CURLOPT_POSTFIELDS...) afterwards. */
+void curlx_easy_setup(CURL *h, const struct curlx_req *rq);
+/* Performs h (set up by curlx_easy_setup) into *rs, with an answer cap of max_body (0: 1 MiB);
+ * returns as curlx_perform. */
+int curlx_easy_perform(CURL *h, size_t max_body, struct curlx_resp *rs);
+
 /* Wipes (the body may hold secrets) and frees the response. */
 void curlx_resp_free(struct curlx_resp *rs);
 

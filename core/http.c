@@ -51,15 +51,16 @@ struct http_server {
     void *authn_ctx;
     http_authz_fn authz;
     void *authz_ctx;
+    http_authz_remote_fn authz_remote; /* NULL: the authz hook never waits */
     char *cert_pem, *key_pem;
     unsigned port;
     atomic_uint_fast64_t next_id;
     atomic_int in_flight;
     atomic_bool stopping; /* shutting down: new requests are answered 503 */
 
-    /* Connections suspended by http_req_suspend (flow control of streamed bodies), resumed
-     * all at once before the daemon stops (libmicrohttpd aborts on a suspended connection
-     * at stop); guarded by susp_lock. */
+    /* Connections suspended by http_req_suspend (flow control of streamed bodies) or parked
+     * for http_req_done, resumed all at once before the daemon stops (libmicrohttpd aborts on
+     * a suspended connection at stop); guarded by susp_lock. */
     pthread_mutex_t susp_lock;
     struct http_req_priv *susp_head;
     bool no_suspend; /* stopping: http_req_suspend refuses */
@@ -67,6 +68,9 @@ struct http_server {
     /* Worker pools for blocking requests, one per route that has route->blocking (so that a
      * stuck directory cannot take the object store's writers, nor the other way round). */
     struct http_pool *pools[HTTP_MAX_ROUTES]; /* by route index; NULL: none */
+    /* The pool of requests whose authorization may wait on a remote decision source
+     * (authz_remote), whatever their route: NULL when there is none. */
+    struct http_pool *authz_pool;
 };
 
 /* A pool: threads and a queue of suspended requests (guarded by lock). */
@@ -110,14 +114,19 @@ struct http_req_priv {
     int reply_err; /* the error http_reply_error answered with (TS_OK otherwise) */
     bool queued;
     uint64_t bytes_out;
-    bool offloaded;              /* handed to a worker; the connection is suspended */
-    bool offload_done;           /* the worker completed it: queue the reply */
-    struct http_req *req;        /* back pointer for the work queue */
-    struct http_req_priv *wnext; /* work queue link */
-    bool suspended;              /* by http_req_suspend (listed in srv->susp_head) */
-    bool pending;                /* finish returned HTTP_PENDING (under srv->susp_lock:) */
-    bool async_done;             /* http_req_done was called */
-    bool parked;                 /* the HTTP thread suspended the connection to wait for it */
+    bool offloaded;    /* handed to a worker; the connection is suspended */
+    bool offload_done; /* the worker completed it: queue the reply */
+    /* The authorization phase of the first call handed to a worker (authz_remote): RUNNING
+     * while it runs (connection suspended), DONE once resumed until the first call's rerun. */
+    enum { AUTHZ_INLINE, AUTHZ_RUNNING, AUTHZ_DONE } authz_off;
+    bool (*job)(struct http_req *r); /* what the worker runs; true: resume the connection */
+    struct http_req *req;            /* back pointer for the work queue */
+    struct http_req_priv *wnext;     /* work queue link */
+    /* Under srv->susp_lock: */
+    bool suspended;  /* suspended by http_req_suspend or parked (listed in srv->susp_head) */
+    bool pending;    /* finish returned HTTP_PENDING */
+    bool async_done; /* http_req_done was called */
+    bool parked;     /* waiting for http_req_done, the connection suspended */
     struct http_req_priv *snext, **sprev;
 };
 
@@ -490,6 +499,7 @@ static void susp_resume_all(struct http_server *s)
 }
 
 static void req_fail(struct http_req *r, int err, const char *msg);
+static int authz_offload(struct http_server *s, struct http_req *r, struct MHD_Connection *c);
 /* req_fail with e's message (the code's default when it has none). */
 static void req_fail_e(struct http_req *r, int err, const struct ts_error *e)
 {
@@ -540,6 +550,33 @@ static int req_authorize(struct http_req *r, bool body)
     if (err != TS_OK)
         req_fail_e(r, err, &e);
     return err;
+}
+
+/* The authorization phase and route->start (the tail of the first call, when authn is not
+ * deferred). */
+static void req_authorize_start(struct http_req *r)
+{
+    struct http_req_priv *pv = r->priv;
+    struct ts_error e = {TS_OK, ""};
+    int err;
+    if (req_authorize(r, false) != TS_OK)
+        return;
+    if (r->route->start) {
+        err = r->route->start(r, &e);
+        if (err != TS_OK) {
+            req_fail_e(r, err, &e);
+            return;
+        }
+    }
+    if (!pv->have_sink && r->has_content_length && r->content_length > r->body_max)
+        req_fail(r, TS_E_ENTITY_TOO_LARGE, NULL);
+}
+
+/* Whether r's authorization may wait on a remote decision source (authz_remote). */
+static bool authz_waits(struct http_server *s, const struct http_req *r)
+{
+    return s->authz_remote != NULL && s->authz_pool != NULL && r->route != NULL &&
+           !r->route->no_authn && !r->route->no_authz && s->authz_remote(s->authz_ctx, r);
 }
 
 /* ---- request parsing ---- */
@@ -709,7 +746,8 @@ static const struct http_route *route_find(struct http_server *s, struct http_re
     return NULL;
 }
 
-static void req_first_call(struct http_server *s, struct http_req *r, struct MHD_Connection *c,
+/* true when r went to a worker (authz_offload): the caller must not touch it any more. */
+static bool req_first_call(struct http_server *s, struct http_req *r, struct MHD_Connection *c,
                            const char *method)
 {
     struct http_req_priv *pv = r->priv;
@@ -737,14 +775,14 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
     r->route = r->path != NULL && r->raw_query != NULL ? route_find(s, r) : NULL;
     if (err != TS_OK) {
         req_fail(r, err, msg);
-        return;
+        return false;
     }
     if (r->route == NULL) {
         req_fail(r, TS_E_METHOD_NOT_ALLOWED, NULL);
-        return;
+        return false;
     }
     if (pv->err != TS_OK)
-        return;
+        return false;
     r->body_max = r->route->body_max ? r->route->body_max : HTTP_DEFAULT_BODY_MAX;
     buf_init(&pv->body, r->body_max);
     if (r->has_content_length && r->content_length > r->body_max)
@@ -755,20 +793,17 @@ static void req_first_call(struct http_server *s, struct http_req *r, struct MHD
         err = s->authn_begin(s->authn_ctx, r, &e);
         if (err != TS_OK) {
             req_fail_e(r, err, &e);
-            return;
+            return false;
         }
     }
-    if (!r->authn_deferred && req_authorize(r, false) != TS_OK)
-        return;
-    if (!r->authn_deferred && r->route->start) {
-        err = r->route->start(r, &e);
-        if (err != TS_OK) {
-            req_fail_e(r, err, &e);
-            return;
-        }
+    if (!r->authn_deferred) {
+        int off = authz_offload(s, r, c);
+        if (off > 0)
+            return true;
+        if (off == 0)
+            req_authorize_start(r);
     }
-    if (!pv->have_sink && r->has_content_length && r->content_length > r->body_max)
-        req_fail(r, TS_E_ENTITY_TOO_LARGE, NULL);
+    return false;
 }
 
 /* Runs after the whole body arrived: filters finish, deferred authn, the handler. */
@@ -829,27 +864,29 @@ static enum MHD_Result queue(struct http_req *r, struct MHD_Connection *c)
     return rc;
 }
 
+/* ---- workers for blocking requests ---- */
+
 /* ---- finishing on another thread (HTTP_PENDING) ---- */
 
-/* After a finish that returned HTTP_PENDING, on the HTTP thread: true when http_req_done came
- * already (queue the reply now); else the connection is suspended (listed like
- * http_req_suspend's, so that a stop resumes it) until http_req_done. */
-static bool req_park(struct http_req *r)
+/* After a finish that returned HTTP_PENDING: true when http_req_done came already (the reply
+ * can go); else r is parked -- its connection suspended (now, unless suspended says it is
+ * already) and listed like http_req_suspend's, so that a stop resumes it -- until
+ * http_req_done. */
+static bool req_park(struct http_req *r, bool suspended)
 {
     struct http_req_priv *pv = r->priv;
     struct http_server *s = pv->srv;
-    bool done;
     pthread_mutex_lock(&s->susp_lock);
-    done = pv->async_done;
+    bool done = pv->async_done;
     if (!done) {
-        pv->parked = pv->offloaded = true;
-        pv->suspended = true;
+        pv->parked = pv->offloaded = pv->suspended = true;
         pv->snext = s->susp_head;
         pv->sprev = &s->susp_head;
         if (s->susp_head)
             s->susp_head->sprev = &pv->snext;
         s->susp_head = pv;
-        MHD_suspend_connection(pv->conn);
+        if (!suspended)
+            MHD_suspend_connection(pv->conn);
     }
     pthread_mutex_unlock(&s->susp_lock);
     return done;
@@ -870,10 +907,29 @@ void http_req_done(struct http_req *r, int err, const char *msg)
     pthread_mutex_unlock(&s->susp_lock);
 }
 
-/* ---- workers for blocking requests ---- */
+/* The jobs of the workers: each ends by saying it is done (read once the connection is
+ * resumed), and returns whether the worker resumes the connection (not when the request
+ * waits for http_req_done, which then does). */
+static bool job_complete(struct http_req *r)
+{
+    req_complete(r);
+    if (r->priv->pending && !req_park(r, true))
+        return false;
+    r->priv->offload_done = true;
+    return true;
+}
 
-/* Suspends the connection and queues r for a worker of pool p. false when the queue is full. */
-static bool offload(struct http_pool *p, struct http_req *r, struct MHD_Connection *c)
+static bool job_authorize(struct http_req *r)
+{
+    req_authorize_start(r);
+    r->priv->authz_off = AUTHZ_DONE;
+    return true;
+}
+
+/* Suspends the connection and queues r for a worker of pool p, which runs job. false when the
+ * queue is full. */
+static bool offload(struct http_pool *p, struct http_req *r, struct MHD_Connection *c,
+                    bool (*job)(struct http_req *r))
 {
     struct http_req_priv *pv = r->priv;
     pthread_mutex_lock(&p->lock);
@@ -881,7 +937,11 @@ static bool offload(struct http_pool *p, struct http_req *r, struct MHD_Connecti
         pthread_mutex_unlock(&p->lock);
         return false;
     }
-    pv->offloaded = true;
+    if (job == job_complete)
+        pv->offloaded = true;
+    else
+        pv->authz_off = AUTHZ_RUNNING;
+    pv->job = job;
     pv->conn = c;
     pv->req = r;
     pv->wnext = NULL;
@@ -914,11 +974,9 @@ static void *worker_main(void *arg)
             p->tail = NULL;
         p->queued--;
         pthread_mutex_unlock(&p->lock);
-        req_complete(pv->req);
-        if (pv->pending) /* only finishes on the HTTP thread may hand over (http.h) */
-            req_fail(pv->req, TS_E_INTERNAL, NULL);
-        pv->offload_done = true;
-        MHD_resume_connection(pv->conn); /* on_access runs again and queues the reply */
+        struct MHD_Connection *conn = pv->conn;
+        if (pv->job(pv->req)) /* else parked: http_req_done resumes it (pv may be gone) */
+            MHD_resume_connection(conn); /* on_access runs again */
     }
 }
 
@@ -963,6 +1021,9 @@ static int workers_start(struct http_server *s)
 {
     if (s->cfg.thread_per_connection)
         return 0; /* blocking requests then run on the connection's own thread */
+    if (s->authz_remote != NULL &&
+        (s->authz_pool = pool_new(s->cfg.workers ? s->cfg.workers : 16)) == NULL)
+        return -1;
     for (size_t i = 0; i < s->nroutes; i++)
         if (s->routes[i]->blocking != NULL &&
             (s->pools[i] = pool_new(s->routes[i]->workers ? s->routes[i]->workers
@@ -974,6 +1035,8 @@ static int workers_start(struct http_server *s)
 
 static void workers_stop(struct http_server *s)
 {
+    pool_free(s->authz_pool);
+    s->authz_pool = NULL;
     for (size_t i = 0; i < HTTP_MAX_ROUTES; i++) {
         pool_free(s->pools[i]);
         s->pools[i] = NULL;
@@ -985,6 +1048,34 @@ static struct http_pool *route_pool(struct http_server *s, const struct http_rou
     for (size_t i = 0; route != NULL && i < s->nroutes; i++)
         if (s->routes[i] == route)
             return s->pools[i];
+    return NULL;
+}
+
+/* The first call's authorization phase on a worker of the authz pool, when it may wait (the
+ * connection is suspended meanwhile; libmicrohttpd repeats the first call once it is
+ * resumed). 1: handed over (r belongs to the worker until then); 0: run it here; -1: the
+ * pool is full (r failed with SlowDown). */
+static int authz_offload(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+{
+    if (!authz_waits(s, r))
+        return 0;
+    if (offload(s->authz_pool, r, c, job_authorize))
+        return 1;
+    req_fail(r, TS_E_SLOW_DOWN, NULL);
+    return -1;
+}
+
+/* The pool that must finish r (body in, r->body set), or NULL for this thread: the route's
+ * for its blocking requests; the authz pool when an authorization still to come (deferred
+ * authn, a second round after the body, per-item checks of the handler) may wait. */
+static struct http_pool *finish_pool(struct http_server *s, struct http_req *r)
+{
+    struct http_pool *pool = route_pool(s, r->route);
+    if (pool != NULL && r->route->blocking != NULL && r->route->blocking(r))
+        return pool;
+    if ((r->authn_deferred || r->authz.after_body || (r->authz.flags & HTTP_AUTHZ_PER_ITEM)) &&
+        authz_waits(s, r))
+        return s->authz_pool;
     return NULL;
 }
 
@@ -1003,7 +1094,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         pv->started = true;
         pv->counted = true;
         atomic_fetch_add(&s->in_flight, 1);
-        req_first_call(s, r, c, method);
+        if (req_first_call(s, r, c, method))
+            return MHD_YES; /* a worker authorizes it; the first call comes again */
         if (atomic_load(&s->stopping)) {
             http_reply_header(r, "Connection", "close");
             req_fail(r, TS_E_SERVICE_UNAVAILABLE, "The server is shutting down.");
@@ -1015,6 +1107,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
     if (pv->queued)
         return MHD_YES;
+    if (pv->authz_off == AUTHZ_DONE) { /* the first call again, after its authorization */
+        pv->authz_off = AUTHZ_INLINE;
+        if (pv->err != TS_OK && pv->body_expected)
+            return queue(r, c);
+        return MHD_YES;
+    }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -1034,12 +1132,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (pv->offloaded) /* resumed by the worker that completed it */
         return pv->offload_done ? queue(r, c) : MHD_YES;
     struct http_pool *pool;
-    if (pv->err == TS_OK && r->route && r->route->blocking &&
-        (pool = route_pool(s, r->route)) != NULL) {
+    if (pv->err == TS_OK && r->route) {
         r->body = (uint8_t *)buf_str(&pv->body);
         r->body_len = buf_len(&pv->body);
-        if (r->route->blocking(r)) {
-            if (offload(pool, r, c))
+        if ((pool = finish_pool(s, r)) != NULL) {
+            if (offload(pool, r, c, job_complete))
                 return MHD_YES;
             req_fail(r, TS_E_SLOW_DOWN, NULL);
             return queue(r, c);
@@ -1047,7 +1144,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
     if (pv->err == TS_OK)
         req_complete(r);
-    if (pv->pending && !req_park(r))
+    if (pv->pending && !req_park(r, false))
         return MHD_YES; /* http_req_done resumes it */
     return queue(r, c);
 }
@@ -1205,6 +1302,11 @@ void http_server_add_route(struct http_server *s, const struct http_route *route
 {
     if (s->nroutes < HTTP_MAX_ROUTES)
         s->routes[s->nroutes++] = route;
+}
+
+void http_server_set_authz_remote(struct http_server *s, http_authz_remote_fn fn)
+{
+    s->authz_remote = fn;
 }
 
 void http_server_set_authz(struct http_server *s, http_authz_fn fn, void *ctx)

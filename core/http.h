@@ -304,6 +304,13 @@ typedef int (*http_authn_fn)(void *ctx, struct http_req *r, struct ts_error *e);
 typedef int (*http_authz_fn)(void *ctx, struct http_req *r, const struct http_authz *q,
                              struct ts_error *e);
 
+/* Optional, with the authz hook (same ctx): true when deciding for r may wait on a remote
+ * decision source (an authorization plugin). Such requests are authorized on a worker of the
+ * server's authz pool (cfg.workers threads, else 16) while the connection is suspended,
+ * never on an HTTP thread, and so is their finish when it authorizes again (deferred authn,
+ * after_body, HTTP_AUTHZ_PER_ITEM). r->principal is NULL while authn is deferred. */
+typedef bool (*http_authz_remote_fn)(void *ctx, const struct http_req *r);
+
 /* Asks the server's authz hook about q for r (the phase does this for r->authz; handlers for
  * the items of HTTP_AUTHZ_PER_ITEM operations). TS_OK, or q->deny (TS_E_ACCESS_DENIED when
  * 0) for a denial, an error, or no hook. msg (optional) gets the message. */
@@ -316,6 +323,8 @@ void http_server_add_route(struct http_server *s, const struct http_route *route
 void http_server_set_authn(struct http_server *s, http_authn_fn begin, http_authn_fn finish,
                            void *ctx);
 void http_server_set_authz(struct http_server *s, http_authz_fn fn, void *ctx);
+/* Sets the authz_remote predicate (before http_server_start). */
+void http_server_set_authz_remote(struct http_server *s, http_authz_remote_fn fn);
 /* Starts listening. Returns 0, or -1 with a message on stderr. */
 int http_server_start(struct http_server *s);
 /* The bound port (useful with port 0). */

@@ -1,13 +1,13 @@
 /* iam.h -- the IAM store: everything that must be remembered about identities and shared
  * between nodes (users, groups, policy documents, attachments, token keys, revocations).
  *
- * This is one interface (DESIGN §4.6): struct iam_store is a table of operations
- * (idp/iam_impl.h) that each implementation fills, and the functions below dispatch through
- * it (idp/iam.c), so that an etcd-backed store can sit beside the local one without touching
- * callers. The local implementation (idp/iam_lmdb.c, opened by iam_store_open) keeps it in
- * one LMDB environment under the directory the server passes (DATA_DIR/.tessera/iam): every
- * mutation is one write transaction, durable when the call returns (a kill -9 after the
- * return never loses it; before, the old state stays whole).
+ * One implementation (DESIGN §4.6): idp/iam.c carries out every function below once, as
+ * transactions over a key-value engine (idp/kv.h), so callers never see which engine holds
+ * the data. Engines: the local one (idp/kv_lmdb.c, opened by iam_store_open: one LMDB
+ * environment under the directory the server passes, DATA_DIR/.tessera/iam) and etcd
+ * (idp/kv_etcd.c, iam_store_open_etcd). Every mutation is one engine transaction, durable
+ * when the call returns (a kill -9 after the return never loses it; before, the old state
+ * stays whole).
  *
  * Several processes (and, with etcd, several nodes) may share one store. Every mutation below
  * is atomic in the store itself; blobs that callers read, modify and write back carry a
@@ -18,8 +18,9 @@
  * TS_E_ENTITY_EXISTS, TS_E_INVALID_ARGUMENT with a message through the optional `msg`
  * out-param, TS_E_GROUP_NOT_EMPTY, TS_E_POLICY_IN_USE, TS_E_STORAGE_FULL, TS_E_INTERNAL).
  * On error, outputs are untouched and nothing was stored. All functions are thread-safe;
- * reads never block writers (LMDB MVCC). Names longer than 511 bytes (LMDB's key limit) are
- * refused with TS_E_INVALID_ARGUMENT (writes) or not found (reads).
+ * reads never block writers (LMDB MVCC; etcd: reads come from the node's mirror). Names
+ * longer than KV_KEY_MAX (511) bytes are refused with TS_E_INVALID_ARGUMENT (writes) or not
+ * found (reads).
  */
 #ifndef TS_IAM_H
 #define TS_IAM_H
@@ -68,8 +69,9 @@ enum iam_target { IAM_TARGET_USER, IAM_TARGET_GROUP, IAM_TARGET_DN, IAM_TARGET_R
 int iam_store_open(const char *dir, struct iam_store **out);
 /* Closes the store; no call may be running or follow. NULL is a no-op. */
 void iam_store_close(struct iam_store *st);
-/* A number that changes on every committed mutation (caches key on it). Not persisted: it
- * starts at 1 on every open. */
+/* A number that changes on every committed mutation, by this process or any other sharing
+ * the store (caches key on it); node heartbeats (iam_node_put) leave it alone. It starts at
+ * 1 on every open of an LMDB store. */
 uint64_t iam_store_generation(struct iam_store *st);
 /* The root user's name, which iam_user_add refuses (root lives in the environment, not
  * here). Call once before the store is shared between threads; the name is copied. */
@@ -143,7 +145,7 @@ bool iam_key_revoked(struct iam_store *st, const char *access_key);
 
 /* Opaque small blobs by name (token keys, role documents, LDAP sessions, settings), each
  * with a version: 0 while the blob does not exist, then a number that changes on every
- * write (an etcd store uses the key's mod_revision).
+ * write (stored beside the blob, table KV_BLOBVER).
  *
  * iam_blob_get gives a malloc'ed copy (*data is NUL-terminated past len for convenience)
  * and, when version is not NULL, its version. TS_E_NO_SUCH_ENTITY when absent (*version is

@@ -46,20 +46,20 @@
 #define KV_KEY_MAX 511
 
 /* The tables (names are used by engines as LMDB database names and etcd key segments). */
-#define KV_TABLES(X)                                                                          \
-    X(KV_USERS, "users", false)      /* name -> {"secret":..,"enabled":bool} */               \
-    X(KV_GROUPS, "groups", false)    /* name -> {"enabled":bool} */                           \
-    X(KV_GMEMBERS, "gmembers", true) /* group -> {user} */                                    \
-    X(KV_UGROUPS, "ugroups", true)   /* user -> {group} */                                    \
-    X(KV_POLICIES, "policies", false) /* name -> policy JSON text */                          \
-    X(KV_ATT_USER, "att_user", true) /* user -> {policy} */                                   \
-    X(KV_ATT_GROUP, "att_group", true)                                                        \
-    X(KV_ATT_DN, "att_dn", true)                                                              \
-    X(KV_ATT_ROLE, "att_role", true)                                                          \
-    X(KV_NOTBEFORE, "notbefore", false) /* parent -> not-before time */                       \
-    X(KV_REVOKED, "revoked", false)     /* access key -> expiry */                            \
-    X(KV_BLOBS, "blobs", false)         /* name -> bytes */                                   \
-    X(KV_BLOBVER, "blobver", false)     /* name -> version */                                 \
+#define KV_TABLES(X)                                                                               \
+    X(KV_USERS, "users", false)       /* name -> {"secret":..,"enabled":bool} */                   \
+    X(KV_GROUPS, "groups", false)     /* name -> {"enabled":bool} */                               \
+    X(KV_GMEMBERS, "gmembers", true)  /* group -> {user} */                                        \
+    X(KV_UGROUPS, "ugroups", true)    /* user -> {group} */                                        \
+    X(KV_POLICIES, "policies", false) /* name -> policy JSON text */                               \
+    X(KV_ATT_USER, "att_user", true)  /* user -> {policy} */                                       \
+    X(KV_ATT_GROUP, "att_group", true)                                                             \
+    X(KV_ATT_DN, "att_dn", true)                                                                   \
+    X(KV_ATT_ROLE, "att_role", true)                                                               \
+    X(KV_NOTBEFORE, "notbefore", false) /* parent -> not-before time */                            \
+    X(KV_REVOKED, "revoked", false)     /* access key -> expiry */                                 \
+    X(KV_BLOBS, "blobs", false)         /* name -> bytes */                                        \
+    X(KV_BLOBVER, "blobver", false)     /* name -> version */                                      \
     X(KV_NODES, "nodes", false)         /* node id -> heartbeat JSON (not in generation) */
 
 enum kv_table {
@@ -84,12 +84,12 @@ typedef int (*kv_each_fn)(const char *key, const void *val, size_t vlen, void *a
 
 /* What an engine reports about itself (iam_store_status; `tessera admin cluster status`). */
 struct kv_status {
-    const char *engine;      /* "lmdb" or "etcd" (static) */
-    uint64_t revision;       /* etcd: the revision this node's mirror has applied; LMDB: 0 */
-    int64_t synced_ms_ago;   /* etcd: time since the mirror was last confirmed current; -1 if never */
-    bool fresh;              /* may revocable state be trusted (etcd: synced within STALE_MAX) */
-    uint64_t resyncs;        /* etcd: full resynchronisations after a broken watch */
-    char endpoint[256];      /* etcd: the endpoint in use; LMDB: the directory */
+    const char *engine;    /* "lmdb" or "etcd" (static) */
+    uint64_t revision;     /* etcd: the revision this node's mirror has applied; LMDB: 0 */
+    int64_t synced_ms_ago; /* etcd: time since the mirror was last confirmed current; -1 if never */
+    bool fresh;            /* may revocable state be trusted (etcd: synced within STALE_MAX) */
+    uint64_t resyncs;      /* etcd: full resynchronisations after a broken watch */
+    char endpoint[256];    /* etcd: the endpoint in use; LMDB: the directory */
 };
 
 struct kv_engine_ops {

@@ -44,13 +44,17 @@ struct oidc_provider {
     char *name; /* "" for the default provider, else the suffix in lower case */
     char *config_url, *client_id, *client_secret, *claim_name, *claim_prefix, *scopes,
         *redirect_uri, *role_policy, *role_arn, *groups_claim, *display_name;
+    char *jwks_url;     /* JWKS_URL: keys come from here (else the discovered jwks_uri) */
+    bool jwks_only;     /* no CONFIG_URL: no discovery; issuer is ISSUER (or NULL) */
+    bool iss_unchecked; /* jwks_only without ISSUER: any iss (logged at start) */
     bool claim_userinfo;
     struct oidc_providers *set;
 
     /* Guarded by mu. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *issuer, *jwks_uri, *userinfo_uri; /* set once by the first discovery */
+    char *issuer, *jwks_uri, *userinfo_uri; /* set once by the first discovery (issuer: at
+                                             * construction for a JWKS-only provider) */
     char *auth_uri, *token_uri;             /* likewise (NULL when the document has none) */
     struct oidc_keyset *keys;
     bool busy;           /* a fetch is running (mu not held) */
@@ -124,6 +128,7 @@ static void provider_free(struct oidc_provider *p)
         return;
     free(p->name);
     free(p->config_url);
+    free(p->jwks_url);
     free(p->client_id);
     if (p->client_secret != NULL) {
         memset(p->client_secret, 0, strlen(p->client_secret));
@@ -175,10 +180,42 @@ static char *make_role_arn(const char *client_id)
     return arn;
 }
 
-static int provider_new(struct oidc_providers *set, const char *suffix, const char *url,
-                        struct oidc_provider **out)
+/* The settings a provider cannot have together, with a message naming the variables on
+ * stderr (VAR_<label> for a named provider). TS_OK or TS_E_INVALID_ARGUMENT. */
+static int provider_check(const struct oidc_provider *p, const char *label)
+{
+    const char *u = *label ? "_" : "";
+
+    if (p->client_id == NULL)
+        fprintf(stderr,
+                "tessera: TESSERA_IDENTITY_OPENID_CLIENT_ID%s%s: required with "
+                "TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s or TESSERA_IDENTITY_OPENID_JWKS_URL%s%s\n",
+                u, label, u, label, u, label);
+    else if (!p->jwks_only && cfg_str_sfx(CFG_OPENID_ISSUER, label) != NULL)
+        fprintf(stderr,
+                "tessera: TESSERA_IDENTITY_OPENID_ISSUER%s%s: only for a provider given by "
+                "TESSERA_IDENTITY_OPENID_JWKS_URL%s%s alone; with "
+                "TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s the discovery document's issuer is "
+                "checked\n",
+                u, label, u, label, u, label);
+    else if (p->jwks_only && p->claim_userinfo)
+        fprintf(stderr,
+                "tessera: TESSERA_IDENTITY_OPENID_CLAIM_USERINFO%s%s: needs the discovery "
+                "document's userinfo endpoint, and the provider given by "
+                "TESSERA_IDENTITY_OPENID_JWKS_URL%s%s has none (set "
+                "TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s, or turn CLAIM_USERINFO off)\n",
+                u, label, u, label, u, label);
+    else
+        return TS_OK;
+    return TS_E_INVALID_ARGUMENT;
+}
+
+/* The provider of suffix (the TESSERA_IDENTITY_OPENID_*[_<suffix>] variables): discovered from
+ * its CONFIG_URL, or given by its JWKS_URL alone. */
+static int provider_new(struct oidc_providers *set, const char *suffix, struct oidc_provider **out)
 {
     const char *label = suffix && *suffix ? suffix : "";
+    const char *iss = cfg_str_sfx(CFG_OPENID_ISSUER, suffix);
     struct oidc_provider *p = calloc(1, sizeof *p);
     if (p == NULL)
         return TS_E_INTERNAL;
@@ -188,7 +225,12 @@ static int provider_new(struct oidc_providers *set, const char *suffix, const ch
     p->name = strdup(label);
     for (char *c = p->name; c != NULL && *c; c++)
         *c = (char)tolower((unsigned char)*c);
-    p->config_url = strdup(url);
+    p->config_url = dup_or_null(cfg_str_sfx(CFG_OPENID_CONFIG_URL, suffix));
+    p->jwks_url = dup_or_null(cfg_str_sfx(CFG_OPENID_JWKS_URL, suffix));
+    p->jwks_only = cfg_str_sfx(CFG_OPENID_CONFIG_URL, suffix) == NULL;
+    p->iss_unchecked = p->jwks_only && iss == NULL;
+    if (p->jwks_only && iss != NULL)
+        p->issuer = strdup(iss); /* the configured issuer: set here, never changed */
     p->client_id = dup_or_null(cfg_str_sfx(CFG_OPENID_CLIENT_ID, suffix));
     p->client_secret = dup_or_null(cfg_str_sfx(CFG_OPENID_CLIENT_SECRET, suffix));
     p->claim_name = dup_or_null(cfg_str_sfx(CFG_OPENID_CLAIM_NAME, suffix));
@@ -199,14 +241,10 @@ static int provider_new(struct oidc_providers *set, const char *suffix, const ch
     p->groups_claim = dup_or_null(cfg_str_sfx(CFG_OPENID_GROUPS_CLAIM, suffix));
     p->display_name = dup_or_null(cfg_str_sfx(CFG_OPENID_DISPLAY_NAME, suffix));
     p->claim_userinfo = cfg_on_sfx(CFG_OPENID_CLAIM_USERINFO, suffix);
-    if (p->name == NULL || p->config_url == NULL || p->claim_name == NULL ||
-        p->claim_prefix == NULL)
+    if (p->name == NULL || (p->config_url == NULL && p->jwks_url == NULL) ||
+        p->claim_name == NULL || p->claim_prefix == NULL || (p->jwks_only && iss && !p->issuer))
         goto oom;
-    if (p->client_id == NULL) {
-        fprintf(stderr,
-                "tessera: TESSERA_IDENTITY_OPENID_CLIENT_ID%s%s: required with "
-                "TESSERA_IDENTITY_OPENID_CONFIG_URL%s%s\n",
-                *label ? "_" : "", label, *label ? "_" : "", label);
+    if (provider_check(p, label) != TS_OK) {
         provider_free(p);
         return TS_E_INVALID_ARGUMENT;
     }
@@ -260,35 +298,78 @@ static char **list_ca_dir(const char *certs_dir)
 static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait);
 static void *refresher_main(void *arg);
 
-/* One provider per IDENTITY_OPENID_CONFIG_URL[_<NAME>] that is enabled. */
+/* The start-up log of provider p: its settings, and warnings for plain http and an unchecked
+ * issuer. */
+static void provider_log(const struct oidc_provider *p)
+{
+    const char *url = p->config_url != NULL ? p->config_url : p->jwks_url;
+    if (strncmp(url, "http://", 7) == 0 || (p->jwks_url && strncmp(p->jwks_url, "http://", 7) == 0))
+        log_kv(LOG_WARN, "oidc.insecure", "provider", p->name, "config_url", p->config_url,
+               "jwks_url", p->jwks_url, "msg",
+               "the OpenID provider is reached over plain http: use https in production", NULL);
+    if (p->iss_unchecked)
+        log_kv(LOG_WARN, "oidc.issuer_unchecked", "provider", p->name, "jwks_url", p->jwks_url,
+               "msg",
+               "the provider is given by its JWKS URL without TESSERA_IDENTITY_OPENID_ISSUER: the "
+               "tokens' iss is not checked (any token this key set verifies is accepted, whatever "
+               "its issuer); set TESSERA_IDENTITY_OPENID_ISSUER to the provider's issuer",
+               NULL);
+    log_kv(LOG_INFO, "oidc.provider", "provider", p->name, "config_url", p->config_url, "jwks_url",
+           p->jwks_url, "issuer", p->jwks_only ? p->issuer : NULL, "client_id", p->client_id,
+           "claim_name", p->claim_name, "role_arn", p->role_arn, "groups_claim", p->groups_claim,
+           NULL);
+}
+
+/* Adds the provider of suffix when it is enabled. */
+static int provider_add(struct oidc_providers *ps, const char *suffix)
+{
+    struct oidc_provider *p = NULL, **nv;
+    int rc;
+
+    if (!cfg_on_sfx(CFG_OPENID_ENABLE, suffix))
+        return TS_OK;
+    if ((rc = provider_new(ps, suffix, &p)) != TS_OK)
+        return rc;
+    nv = realloc(ps->v, (ps->n + 1) * sizeof *nv);
+    if (nv == NULL) {
+        provider_free(p);
+        return TS_E_INTERNAL;
+    }
+    ps->v = nv;
+    ps->v[ps->n++] = p;
+    count_fetch(p, "ok", 0); /* both results exist from the start */
+    count_fetch(p, "error", 0);
+    provider_log(p);
+    return TS_OK;
+}
+
+/* One provider per IDENTITY_OPENID_CONFIG_URL[_<NAME>] that is enabled, then one per
+ * IDENTITY_OPENID_JWKS_URL[_<NAME>] without a CONFIG_URL of the same name. */
 static int providers_add(struct oidc_providers *ps)
 {
     const char *const *suffixes;
     size_t nsuf = cfg_suffixes(CFG_OPENID_CONFIG_URL, &suffixes);
-    for (size_t i = 0; i < nsuf; i++) {
-        const char *url = cfg_str_sfx(CFG_OPENID_CONFIG_URL, suffixes[i]);
-        struct oidc_provider *p = NULL, **nv;
-        int rc;
-        if (url == NULL || !cfg_on_sfx(CFG_OPENID_ENABLE, suffixes[i]))
-            continue;
-        if ((rc = provider_new(ps, suffixes[i], url, &p)) != TS_OK)
+    int rc;
+    for (size_t i = 0; i < nsuf; i++)
+        if ((rc = provider_add(ps, suffixes[i])) != TS_OK)
             return rc;
-        nv = realloc(ps->v, (ps->n + 1) * sizeof *nv);
-        if (nv == NULL) {
-            provider_free(p);
-            return TS_E_INTERNAL;
+    nsuf = cfg_suffixes(CFG_OPENID_JWKS_URL, &suffixes);
+    for (size_t i = 0; i < nsuf; i++)
+        if (cfg_str_sfx(CFG_OPENID_CONFIG_URL, suffixes[i]) == NULL &&
+            (rc = provider_add(ps, suffixes[i])) != TS_OK)
+            return rc;
+    /* An ISSUER naming no provider (a mistyped suffix) would leave the intended provider's iss
+     * unchecked: refused. */
+    nsuf = cfg_suffixes(CFG_OPENID_ISSUER, &suffixes);
+    for (size_t i = 0; i < nsuf; i++)
+        if (cfg_str_sfx(CFG_OPENID_JWKS_URL, suffixes[i]) == NULL) {
+            const char *u = *suffixes[i] ? "_" : "";
+            fprintf(stderr,
+                    "tessera: TESSERA_IDENTITY_OPENID_ISSUER%s%s: no "
+                    "TESSERA_IDENTITY_OPENID_JWKS_URL%s%s is set for it\n",
+                    u, suffixes[i], u, suffixes[i]);
+            return TS_E_INVALID_ARGUMENT;
         }
-        ps->v = nv;
-        ps->v[ps->n++] = p;
-        count_fetch(p, "ok", 0); /* both results exist from the start */
-        count_fetch(p, "error", 0);
-        if (strncmp(url, "http://", 7) == 0)
-            log_kv(LOG_WARN, "oidc.insecure", "provider", p->name, "config_url", url, "msg",
-                   "the OpenID provider is reached over plain http: use https in production", NULL);
-        log_kv(LOG_INFO, "oidc.provider", "provider", p->name, "config_url", url, "client_id",
-               p->client_id, "claim_name", p->claim_name, "role_arn", p->role_arn, "groups_claim",
-               p->groups_claim, NULL);
-    }
     /* Role-policy providers need distinct client ids: the role ARN is derived from it. */
     for (size_t i = 0; i < ps->n; i++)
         for (size_t j = i + 1; j < ps->n; j++)
@@ -389,6 +470,11 @@ const char *oidc_provider_display_name(const struct oidc_providers *ps, size_t i
     return ps != NULL && i < ps->n ? ps->v[i]->display_name : NULL;
 }
 
+bool oidc_provider_has_discovery(const struct oidc_providers *ps, size_t i)
+{
+    return ps != NULL && i < ps->n && !ps->v[i]->jwks_only;
+}
+
 /* ---- discovery and JWKS fetches ---- */
 
 /* The endpoints a discovery document names (each NULL when absent). */
@@ -451,8 +537,9 @@ static int discover(struct oidc_provider *p, struct oidc_endpoints *e, const cha
     return rc;
 }
 
-/* Fetches the discovery document (when not yet discovered) and the JWKS, without holding
- * p->mu. On success the results are stored under p->mu. */
+/* Fetches the discovery document (when not yet discovered; never for a provider given by
+ * its JWKS URL alone) and the JWKS (from JWKS_URL when set, else the discovered jwks_uri),
+ * without holding p->mu. On success the results are stored under p->mu. */
 static int do_fetch(struct oidc_provider *p, const char **why, long *disc_status)
 {
     struct oidc_endpoints e = {0};
@@ -463,8 +550,8 @@ static int do_fetch(struct oidc_provider *p, const char **why, long *disc_status
     int rc;
 
     pthread_mutex_lock(&p->mu);
-    discovered = p->issuer != NULL;
-    if (discovered && (e.jwks_uri = strdup(p->jwks_uri)) == NULL) {
+    discovered = p->jwks_only || p->issuer != NULL;
+    if (discovered && p->jwks_url == NULL && (e.jwks_uri = strdup(p->jwks_uri)) == NULL) {
         pthread_mutex_unlock(&p->mu);
         return TS_E_INTERNAL;
     }
@@ -474,7 +561,8 @@ static int do_fetch(struct oidc_provider *p, const char **why, long *disc_status
     rc = discovered ? TS_OK : discover(p, &e, why, disc_status);
     if (rc != TS_OK)
         goto fail;
-    rc = oidc_http_get(&p->set->http, e.jwks_uri, NULL, &body, &len, why);
+    rc = oidc_http_get(&p->set->http, p->jwks_url != NULL ? p->jwks_url : e.jwks_uri, NULL, &body,
+                       &len, why);
     if (rc != TS_OK)
         goto fail;
     ks = oidc_keyset_parse(body, len, why);
@@ -555,8 +643,8 @@ static int provider_fetch(struct oidc_provider *p, bool urgent, bool wait)
                    : "the config URL must end in " WELL_KNOWN,
                NULL);
     } else if (rc != TS_OK) {
-        log_kv(LOG_WARN, "oidc.fetch", "provider", p->name, "config_url", p->config_url, "msg",
-               why ? why : "fetch failed", NULL);
+        log_kv(LOG_WARN, "oidc.fetch", "provider", p->name, "config_url", p->config_url, "jwks_url",
+               p->jwks_url, "msg", why ? why : "fetch failed", NULL);
     }
     count_fetch(p, rc == TS_OK ? "ok" : "error", 1);
 
@@ -804,15 +892,18 @@ static void provider_snapshot(struct oidc_provider *p, const char **issuer, stru
 }
 
 /* The provider for a token: with a RoleArn naming a provider's role, that provider (when
- * its issuer matches); otherwise a claim-mode provider whose discovered issuer equals iss,
- * preferring one whose client id the audience names. *role_mode tells which; *undiscovered
- * whether a candidate has not been discovered yet. */
+ * its issuer matches); otherwise a claim-mode provider whose issuer (discovered, or ISSUER)
+ * equals iss, preferring one whose client id the audience names. A provider whose issuer is
+ * not checked (JWKS_URL without ISSUER) matches any iss, but only when no provider with that
+ * very issuer exists: a token naming a known issuer is verified with that issuer's keys only.
+ * *role_mode tells which; *undiscovered whether a candidate has not been discovered yet. */
 static struct oidc_provider *pick_provider(struct oidc_providers *ps, const char *iss,
                                            const char *role_arn, json_t *payload, bool access_token,
                                            bool *role_mode, bool *undiscovered)
 {
     struct oidc_provider *best = NULL;
     bool names_role = false;
+    int best_rank = -1;
     size_t i;
 
     *role_mode = false;
@@ -829,20 +920,22 @@ static struct oidc_provider *pick_provider(struct oidc_providers *ps, const char
             continue;
         provider_snapshot(cand, &ciss, &cks);
         oidc_keyset_release(cks);
-        if (ciss == NULL) {
+        if (ciss == NULL && !cand->iss_unchecked) {
             *undiscovered = true;
             continue;
         }
-        if (strcmp(ciss, iss) != 0)
+        if (ciss != NULL && strcmp(ciss, iss) != 0)
             continue;
         if (names_role) {
             *role_mode = true;
             return cand;
         }
-        if (audience_ok(payload, cand->client_id, access_token))
-            return cand;
-        if (best == NULL)
+        /* exact issuer first, then audience, then configuration order */
+        int rank = (ciss != NULL ? 2 : 0) + audience_ok(payload, cand->client_id, access_token);
+        if (rank > best_rank) {
             best = cand;
+            best_rank = rank;
+        }
     }
     return best;
 }
@@ -1001,6 +1094,8 @@ static const char *undiscovered_why(struct oidc_providers *ps)
     const char *why = "the identity provider could not be reached for discovery";
     for (size_t i = 0; i < ps->n; i++) {
         struct oidc_provider *p = ps->v[i];
+        if (p->jwks_only)
+            continue;
         pthread_mutex_lock(&p->mu);
         bool status = p->issuer == NULL && p->disc_status != 0;
         pthread_mutex_unlock(&p->mu);
@@ -1024,13 +1119,15 @@ static int find_provider(struct oidc_providers *ps, const char *iss, const char 
     size_t i;
 
     *out = pick_provider(ps, iss, role_arn, payload, access_token, role_mode, &undiscovered);
-    if (*out == NULL && undiscovered) {
+    /* Undiscovered providers may own this issuer: discover them before settling for none, or
+     * for a provider that does not check the issuer. */
+    if ((*out == NULL || (*out)->iss_unchecked) && undiscovered) {
         for (i = 0; i < ps->n; i++) {
             const char *ciss;
             struct oidc_keyset *cks;
             provider_snapshot(ps->v[i], &ciss, &cks);
             oidc_keyset_release(cks);
-            if (ciss == NULL)
+            if (ciss == NULL && !ps->v[i]->jwks_only)
                 provider_fetch(ps->v[i], true, true);
         }
         *out = pick_provider(ps, iss, role_arn, payload, access_token, role_mode, &undiscovered);
@@ -1090,7 +1187,8 @@ static int check_signature(struct oidc_provider *p, const char *token, size_t le
     return rc;
 }
 
-/* Step 6: iss, aud, exp (required), nbf, iat, sub (required), within OIDC_MAX_SKEW. */
+/* Step 6: iss (unless the provider does not check it), aud, exp (required), nbf, iat, sub
+ * (required), within OIDC_MAX_SKEW. */
 static int check_claims(const struct oidc_provider *p, json_t *payload, const char *iss,
                         bool access_token, const char **why)
 {
@@ -1100,7 +1198,7 @@ static int check_claims(const struct oidc_provider *p, json_t *payload, const ch
     const char *sub = json_string_value(json_object_get(payload, "sub"));
 
     *why = NULL;
-    if (strcmp(iss, p->issuer) != 0)
+    if (!p->iss_unchecked && (p->issuer == NULL || strcmp(iss, p->issuer) != 0))
         *why = "the token's issuer does not match";
     else if (!audience_ok(payload, p->client_id, access_token))
         *why = "the token's audience is not this client";
@@ -1203,7 +1301,7 @@ int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info 
     pthread_mutex_lock(&p->mu);
     bool discovered = p->issuer != NULL;
     pthread_mutex_unlock(&p->mu);
-    if (!discovered)
+    if (!discovered && !p->jwks_only)
         provider_fetch(p, true, true);
     memset(out, 0, sizeof *out);
     out->name = p->name;
@@ -1219,6 +1317,11 @@ int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info 
     out->token_endpoint = p->token_uri;
     out->issuer = p->issuer;
     pthread_mutex_unlock(&p->mu);
+    if (p->jwks_only) {
+        *why = "this OpenID provider is given by its JWKS URL only (no discovery document): "
+               "the browser login needs its TESSERA_IDENTITY_OPENID_CONFIG_URL";
+        return TS_E_INVALID_ARGUMENT;
+    }
     if (!discovered) {
         *why = "the identity provider cannot be reached";
         return TS_E_STS_IDP_COMMUNICATION;

@@ -5,7 +5,10 @@
  * IDENTITY_OPENID_CONFIG_URL, _CLIENT_ID, _CLIENT_SECRET, _CLAIM_NAME (default "policy"),
  * _CLAIM_PREFIX, _SCOPES, _REDIRECT_URI, _ROLE_POLICY, _GROUPS_CLAIM, _CLAIM_USERINFO,
  * _ENABLE; further providers use the same names with a _<NAME> suffix
- * (TESSERA_IDENTITY_OPENID_CONFIG_URL_CORP). docs/CONFIG-openid.md lists them all.
+ * (TESSERA_IDENTITY_OPENID_CONFIG_URL_CORP). docs/CONFIG.md lists them all. A provider
+ * without discovery is given by IDENTITY_OPENID_JWKS_URL (MinIO's MINIO_IAM_JWKS_URL) instead
+ * of CONFIG_URL: its issuer is IDENTITY_OPENID_ISSUER (or, unset, not checked: a warning at
+ * start); with both URLs, keys come from JWKS_URL and the rest from discovery.
  *
  * Keys: each provider's JWKS is fetched once, every JWK imported once with cjose and kept in
  * an immutable, reference-counted key set that is swapped whole. It is refetched
@@ -62,6 +65,9 @@ bool oidc_providers_expiry_from_token(const struct oidc_providers *ps);
 const char *oidc_provider_role_arn(const struct oidc_providers *ps, size_t i, const char **name);
 /* The DISPLAY_NAME of the provider at index i, or NULL (no discovery needed). */
 const char *oidc_provider_display_name(const struct oidc_providers *ps, size_t i);
+/* Whether the provider at index i has a discovery document (CONFIG_URL): false for one given
+ * by its JWKS URL alone, which verifies tokens but has no browser login. */
+bool oidc_provider_has_discovery(const struct oidc_providers *ps, size_t i);
 
 /* Verifies a compact JWS token and fills *out (release with idp_claims_cleanup) on TS_OK.
  *
@@ -76,7 +82,8 @@ const char *oidc_provider_display_name(const struct oidc_providers *ps, size_t i
  * Checks: size and JSON nesting limits; alg in RS256/384/512, PS256/384/512, ES256/384/512
  * only (none and HS* refused); a key from the provider's JWKS only (tokens carrying jwk,
  * jku, x5u or x5c headers are refused), of a type matching alg and, when the JWK declares an
- * alg, that alg only; no crit header; iss equal to the discovered issuer; aud containing the
+ * alg, that alg only; no crit header; iss equal to the discovered (or configured ISSUER)
+ * issuer, not checked for a JWKS-only provider without ISSUER; aud containing the
  * client id or azp equal to it; exp and sub required; exp, nbf, iat within OIDC_MAX_SKEW.
  *
  * Returns TS_OK, TS_E_STS_INVALID_IDENTITY_TOKEN, TS_E_STS_EXPIRED_TOKEN,
@@ -107,8 +114,8 @@ struct oidc_login_info {
 };
 /* Fills *out, discovering the provider first when that has not happened yet (waits at most
  * the HTTP timeout). Returns TS_OK, TS_E_STS_IDP_COMMUNICATION (not discovered; *why says
- * why) or TS_E_INVALID_ARGUMENT (no such provider, or its discovery document has no
- * authorization/token endpoint). */
+ * why) or TS_E_INVALID_ARGUMENT (no such provider, a provider given by its JWKS URL alone, or
+ * its discovery document has no authorization/token endpoint). */
 int oidc_login_info(struct oidc_providers *ps, size_t i, struct oidc_login_info *out,
                     const char **why);
 /* The authorization-code grant (RFC 6749 4.1.3 with PKCE, RFC 7636) at provider i's token

@@ -72,18 +72,48 @@ static int principal_rules(const struct pol_principal *p, const struct http_auth
     return TS_OK;
 }
 
-/* One item: the identity policies, and the resource's own policy when it has one. */
-static int authorize_item(struct pol_engine *pe, struct pol_request *rq, const struct http_authz *q,
-                          const struct http_authz_item *it, const char **why)
+/* With a plugin (docs/OPA.md): the plugin decides for every signed principal (root never
+ * gets here), in place of the identity and bucket policies, as MinIO; temporary credentials
+ * with a session policy are also held to it (it can only narrow). */
+static int plugin_item(struct pol_plugin *pl, struct http_req *r, const struct pol_request *rq,
+                       const char **why)
+{
+    const struct pol_principal *p = rq->principal;
+    if (pol_plugin_ask(pl, r, rq, why) != POL_ALLOW)
+        return TS_E_ACCESS_DENIED;
+    if (p->type == POL_PRINCIPAL_TEMP && p->session_policy != NULL &&
+        (p->session_doc == NULL || pol_doc_eval(p->session_doc, rq) != POL_ALLOW)) {
+        *why = "the session policy does not allow it";
+        return TS_E_ACCESS_DENIED;
+    }
+    return TS_OK;
+}
+
+bool pol_authz_remote(void *ctx, const struct http_req *r)
+{
+    const struct pol_principal *p = r->principal;
+    return pol_engine_plugin(ctx) != NULL &&
+           (p == NULL ? r->authn_deferred
+                      : p->type == POL_PRINCIPAL_USER || p->type == POL_PRINCIPAL_TEMP);
+}
+
+/* One item: the identity policies, and the resource's own policy when it has one (or the
+ * plugin, when there is one, for signed callers). */
+static int authorize_item(struct pol_engine *pe, struct http_req *r, struct pol_request *rq,
+                          const struct http_authz *q, const struct http_authz_item *it,
+                          const char **why)
 {
     const void *doc = NULL;
     void *handle = NULL;
+    struct pol_plugin *pl = pol_engine_plugin(pe);
     rq->action = it->action;
     rq->resource = it->resource;
     if (it->action == NULL) {
         *why = "no action";
         return TS_E_ACCESS_DENIED;
     }
+    if (pl != NULL && rq->principal->type != POL_PRINCIPAL_ANONYMOUS)
+        return plugin_item(pl, r, rq, why);
     if (it->policy_of != NULL && q->policy_get != NULL &&
         q->policy_get(q->policy_ctx, it->policy_of, &doc, &handle) != TS_OK) {
         *why = "resource policy unavailable";
@@ -147,7 +177,7 @@ int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, st
     rq.keys = keys;
     rq.nkeys = nkeys;
     for (size_t i = 0; i < q->nitems && i < HTTP_AUTHZ_MAX_ITEMS; i++) {
-        rc = authorize_item(pe, &rq, q, &q->item[i], &why);
+        rc = authorize_item(pe, r, &rq, q, &q->item[i], &why);
         if (rc != TS_OK) {
             deny_note(r, q, rq.principal, &q->item[i], why, e);
             return rc;

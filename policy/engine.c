@@ -4,8 +4,8 @@
  * Compiled documents are cached by policy name for one IAM store generation, and so is the
  * list of documents each static user resolves to (its own policies and its enabled
  * groups'), so a warm authorization does no store reads at all. Every call
- * compares iam_store_generation() with the cached one (an atomic load and a compare); when
- * it moved, the cache is emptied. Entries are reference-counted, so a request keeps
+ * compares iam_store_generation() with the cached one (no store read while nothing changed:
+ * idp/kv.h); when it moved, the cache is emptied. Entries are reference-counted, so a request keeps
  * evaluating the documents it took even while another thread empties the cache. Parsing
  * happens outside the lock: a miss reads and compiles the document, then inserts it under a
  * short write lock (or uses the entry another thread inserted meanwhile).
@@ -57,7 +57,8 @@ struct cache {
 
 struct pol_engine {
     struct iam_store *st;
-    pthread_rwlock_t lock; /* guards both caches */
+    struct pol_plugin *plugin; /* owned; NULL: none */
+    pthread_rwlock_t lock;     /* guards both caches */
     struct cache policies, users;
     _Atomic uint64_t gen;
 };
@@ -196,7 +197,19 @@ void pol_engine_free(struct pol_engine *e)
         return;
     flush_locked(e);
     pthread_rwlock_destroy(&e->lock);
+    pol_plugin_free(e->plugin);
     free(e);
+}
+
+void pol_engine_set_plugin(struct pol_engine *e, struct pol_plugin *pl)
+{
+    pol_plugin_free(e->plugin);
+    e->plugin = pl;
+}
+
+struct pol_plugin *pol_engine_plugin(const struct pol_engine *e)
+{
+    return e != NULL ? e->plugin : NULL;
 }
 
 static uint64_t sync_gen(struct pol_engine *e)

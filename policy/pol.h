@@ -160,6 +160,39 @@ void pol_engine_free(struct pol_engine *e);
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
                                 const struct pol_doc *bucket_policy, const char **why);
 
+/* ---- the authorization plugin (policy/plugin.c; docs/OPA.md) ---- */
+
+struct pol_plugin;
+
+struct pol_plugin_config {
+    const char *url;        /* where questions are POSTed (TESSERA_POLICY_PLUGIN_URL) */
+    const char *auth_token; /* Authorization value: "Bearer TOKEN", or TOKEN alone; or NULL */
+    long timeout_ms;        /* per question, connection included; 0: 2 s */
+    const char *ca_file;    /* extra PEM bundle for https (TESSERA_CA_FILE), or NULL */
+};
+
+/* A plugin client (idle connections kept for reuse); st (may be NULL) gives static users'
+ * groups. TS_OK or TS_E_INTERNAL. */
+int pol_plugin_new(const struct pol_plugin_config *c, struct iam_store *st,
+                   struct pol_plugin **out);
+void pol_plugin_free(struct pol_plugin *pl);
+/* Asks the plugin about rq (r, optional, gives the request headers of the conditions):
+ * POL_ALLOW only for a 200 answer {"result": true} or {"result": {"allow": true}}; else
+ * POL_IMPLICIT_DENY (fail closed), *why saying why (static text); errors are logged. Waits
+ * for the plugin up to the timeout: call it from a worker thread, not an HTTP thread.
+ * Thread-safe. */
+enum pol_decision pol_plugin_ask(struct pol_plugin *pl, struct http_req *r,
+                                 const struct pol_request *rq, const char **why);
+/* The JSON text pol_plugin_ask sends for rq (malloc'ed), or NULL on OOM. */
+char *pol_plugin_input(struct pol_plugin *pl, struct http_req *r, const struct pol_request *rq);
+/* Makes e decide through pl (taken: freed with e) for every signed principal but root:
+ * pol_authz_http then asks the plugin instead of evaluating identity and bucket policies. */
+void pol_engine_set_plugin(struct pol_engine *e, struct pol_plugin *pl);
+struct pol_plugin *pol_engine_plugin(const struct pol_engine *e);
+/* The authz_remote hook of core/http (ctx: the engine): whether deciding for r may wait on
+ * the plugin (a plugin is set and r's principal is not root nor anonymous, or not known yet). */
+bool pol_authz_remote(void *ctx, const struct http_req *r);
+
 /* ---- the authorization phase (policy/authz.c) ---- */
 
 /* The authz hook of core/http (http_authz_fn; ctx: the struct pol_engine): the one authorizer

@@ -20,6 +20,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "idp/kv.h"
 #include "ldap/tldap.h"
 
 static const struct admin_endpoint admin_endpoints[] = {
@@ -52,6 +53,7 @@ static const struct admin_endpoint admin_endpoints[] = {
     {"POST", "sts/revoke", "admin:RevokeTokens", admin_sts_revoke, ADMIN_JSON, NULL, "sts.revoke"},
     {"POST", "sts/rotate-key", "admin:RotateTokenKey", admin_sts_rotate_key, 0, NULL,
      "sts.rotate_key"},
+    {"GET", "cluster/status", "admin:ServerInfo", admin_cluster_status, 0, NULL, NULL},
     {"GET", "roles", "admin:ListRoles", admin_role_list, 0, NULL, NULL},
     {"PUT", "roles/*", "admin:CreateRole", admin_role_create, 0, "role", "role.create"},
     {"GET", "roles/*", "admin:GetRole", admin_role_info, 0, "role", NULL},
@@ -187,6 +189,28 @@ static int call_error(const struct admin_call *c, int rc, struct ts_error *e)
     return c != NULL && c->msg[0] ? ts_error_set(e, rc, "%s", c->msg) : ts_error_set(e, rc, NULL);
 }
 
+/* The message of a store that did not answer (TS_E_SERVICE_UNAVAILABLE without one from the
+ * handler): etcd unreachable, without quorum, too many conflicts, or past STALE_MAX. */
+static void store_unavailable(struct admin_call *c, int rc)
+{
+    struct ts_error fe = {0};
+    struct kv_status st;
+
+    iam_store_status(c->api->st, &st);
+    if (iam_store_fresh(c->api->st, &fe) != TS_OK && ts_error_msg(&fe) != NULL)
+        admin_fail(c, rc, "IAM store unavailable: %s", ts_error_msg(&fe));
+    else if (strcmp(st.engine, "etcd") == 0)
+        admin_fail(c, rc,
+                   "IAM store unavailable: etcd (%s) did not commit the request (unreachable, "
+                   "no quorum, or too many conflicting writes: the server log says which); "
+                   "nothing was changed, retry later",
+                   st.endpoint);
+    else
+        admin_fail(c, rc,
+                   "IAM store unavailable: it did not answer or commit the request (the "
+                   "server log says why); nothing was changed, retry later");
+}
+
 /* route->finish: the endpoint was found and authorized by the authz phase. */
 static int admin_finish(struct http_req *r, struct ts_error *e)
 {
@@ -208,6 +232,8 @@ static int admin_finish(struct http_req *r, struct ts_error *e)
         rc = TS_E_INTERNAL;
     if (rc == TS_E_NO_SUCH_ENTITY && c->msg[0] == '\0' && ep->what != NULL && c->name != NULL)
         admin_fail(c, rc, "%s %s does not exist", ep->what, c->name);
+    if (rc == TS_E_SERVICE_UNAVAILABLE && c->msg[0] == '\0')
+        store_unavailable(c, rc);
     admin_audit(c, rc);
     return call_error(c, rc, e);
 }

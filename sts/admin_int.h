@@ -101,6 +101,7 @@ int admin_policy_attach(struct admin_call *c); /* ADMIN_ADD: attach; else detach
 /* admin_roles.c */
 int admin_sts_revoke(struct admin_call *c);
 int admin_sts_rotate_key(struct admin_call *c);
+int admin_cluster_status(struct admin_call *c);
 int admin_role_list(struct admin_call *c);
 int admin_role_create(struct admin_call *c);
 int admin_role_info(struct admin_call *c);

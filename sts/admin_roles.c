@@ -1,5 +1,6 @@
-/* admin_roles.c -- the admin API's role endpoints (policy/roles.h) and session endpoints
- * (revocation, token-key rotation: sts/sts.h). Handlers of the skeleton in admin_api.c. */
+/* admin_roles.c -- the admin API's role endpoints (policy/roles.h), session endpoints
+ * (revocation, token-key rotation: sts/sts.h) and the cluster status (sts/cluster.h).
+ * Handlers of the skeleton in admin_api.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "core/err.h"
 #include "policy/roles.h"
 #include "sts/admin_int.h"
+#include "sts/cluster.h"
 
 /* ---- sts ---- */
 
@@ -59,6 +61,12 @@ int admin_sts_rotate_key(struct admin_call *c)
     c->audit[0] = "kid";
     c->audit[1] = json_string_value(json_object_get(c->out, "keyId"));
     return TS_OK;
+}
+
+/* GET cluster/status: the store's status and the nodes' heartbeats (sts/cluster.h). */
+int admin_cluster_status(struct admin_call *c)
+{
+    return sts_cluster_status(c->api->st, c->api->sts, &c->out);
 }
 
 /* ---- roles ---- */

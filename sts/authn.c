@@ -20,6 +20,9 @@
  * Errors go back to the server (which alone answers them) as a code in the route's terms (STS
  * routes get InvalidClientTokenId / ExpiredToken, S3 routes InvalidAccessKeyId / InvalidToken
  * / ExpiredToken) with a precise message in a struct ts_error.
+ *
+ * Everything but root needs the IAM store to be fresh (iam_store_fresh), else 503
+ * ServiceUnavailable before the signer is looked up (store_fresh).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -269,6 +272,23 @@ fail:
     return rc;
 }
 
+/* Whether a signs as root (the environment's credentials, no session token). */
+static bool signs_as_root(const struct sts_ctx *c, const struct sigv4_auth *a)
+{
+    return (a->security_token == NULL || a->security_token[0] == '\0') &&
+           c->cfg.root_user != NULL && c->cfg.root_secret != NULL &&
+           strcmp(a->access_key, c->cfg.root_user) == 0;
+}
+
+/* Static users and temporary credentials are revocable: they are trusted only while the IAM
+ * store may be (iam_store_fresh; etcd: synchronised within TESSERA_ETCD_STALE_MAX), else the
+ * request is refused with 503 ServiceUnavailable rather than served from a stale view. Root
+ * (from the environment, not revocable) keeps working, so that an operator can look. */
+static int store_fresh(struct sts_ctx *c, const struct sigv4_auth *a, struct ts_error *e)
+{
+    return signs_as_root(c, a) ? TS_OK : sts_store_fresh(c, e);
+}
+
 /* Who holds a->access_key, and its secret (malloc'ed). TS_OK or an S3-style error with a
  * client message in *msg (may stay NULL). */
 static int resolve(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
@@ -282,8 +302,7 @@ static int resolve(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
     if (a->security_token != NULL && a->security_token[0] != '\0')
         return resolve_temp(c, a, now, out, secret, msg);
 
-    if (c->cfg.root_user != NULL && c->cfg.root_secret != NULL &&
-        strcmp(a->access_key, c->cfg.root_user) == 0) {
+    if (signs_as_root(c, a)) {
         p = pol_principal_new(POL_PRINCIPAL_ROOT);
         if (p == NULL)
             return TS_E_INTERNAL;
@@ -415,7 +434,7 @@ static int begin_common(struct sts_ctx *c, struct http_req *r, struct ts_error *
         return fail(r, e, a->presigned ? TS_E_AUTH_QUERY_MALFORMED : TS_E_AUTH_HEADER_MALFORMED,
                     "Credential should be scoped to the correct service.");
     rc = strict_route_ok(r, e, a);
-    if (rc != TS_OK)
+    if (rc != TS_OK || (rc = store_fresh(c, a, e)) != TS_OK)
         return rc;
     rc = resolve(c, a, now, p, secret, &msg);
     if (rc != TS_OK)
@@ -435,6 +454,8 @@ static int authenticate_v2(struct sts_ctx *c, struct http_req *r, struct ts_erro
         return fail(r, e, rc == SIGV4_NONE ? TS_E_INTERNAL : rc, a.err_msg);
     if (!s3_route(r) || !service_ok(r, &a))
         return fail(r, e, TS_E_ACCESS_DENIED, "Signature Version 2 is accepted for S3 only.");
+    if ((rc = store_fresh(c, &a, e)) != TS_OK)
+        return rc;
     rc = resolve(c, &a, now, &p, &secret, &msg);
     if (rc != TS_OK)
         return fail(r, e, rc, msg);
@@ -511,6 +532,7 @@ int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *ses
                       struct pol_principal **out)
 {
     struct sigv4_auth a;
+    struct ts_error fe = {0};
     const char *msg = NULL;
     char *secret = NULL;
     int rc;
@@ -520,6 +542,8 @@ int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *ses
         return TS_E_INVALID_ACCESS_KEY;
     snprintf(a.access_key, sizeof a.access_key, "%s", access_key);
     a.security_token = session_token;
+    if (store_fresh(c, &a, &fe) != TS_OK)
+        return TS_E_SERVICE_UNAVAILABLE;
     rc = resolve_temp(c, &a, enc_now(), out, &secret, &msg);
     enc_secret_free(secret);
     return rc;

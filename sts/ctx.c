@@ -90,6 +90,17 @@ void sts_ctx_free(struct sts_ctx *c)
     free(c);
 }
 
+int sts_store_fresh(struct sts_ctx *c, struct ts_error *e)
+{
+    struct ts_error fe = {0};
+
+    if (iam_store_fresh(c->st, &fe) == TS_OK)
+        return TS_OK;
+    return ts_error_set(e, TS_E_SERVICE_UNAVAILABLE, "%s",
+                        ts_error_msg(&fe) != NULL ? ts_error_msg(&fe)
+                                                  : "The IAM store is not synchronised.");
+}
+
 const struct sts_config *sts_ctx_config(const struct sts_ctx *c)
 {
     return &c->cfg;

@@ -216,6 +216,9 @@ static int run(struct fed *f, struct sts_federation *out, struct ts_error *err)
 {
     int rc;
 
+    /* Minting reads users, roles, attachments and revocations: never from a stale view. */
+    if ((rc = sts_store_fresh(f->c, err)) != TS_OK)
+        return rc;
     if (f->b->precheck != NULL && (rc = f->b->precheck(f->b->arg, &f->in, err)) != TS_OK)
         return rc;
     if ((rc = check_params(f, err)) != TS_OK || (rc = load_role(f, out->role, err)) != TS_OK)

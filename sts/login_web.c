@@ -111,6 +111,16 @@ static size_t nproviders(const struct login_web *w)
     return w->ps != NULL ? oidc_providers_count(w->ps) : 0;
 }
 
+/* Providers the browser can sign in with: those with a discovery document (a provider given
+ * by its JWKS URL alone has no authorization endpoint). */
+static size_t nlogin_providers(const struct login_web *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nproviders(w); i++)
+        n += oidc_provider_has_discovery(w->ps, i);
+    return n;
+}
+
 static bool has_ldap(const struct login_web *w)
 {
     return sts_backend(w->sts, "AssumeRoleWithLDAPIdentity") != NULL;
@@ -287,10 +297,12 @@ static void index_page(struct login_web *w, struct http_req *r)
     page_headers(w, r);
     buf_init(&b, PAGE_MAX);
     page_begin(&b, "Sign in to tessera");
-    if (n > 0) {
+    if (nlogin_providers(w) > 0) {
         buf_adds(&b, "<h2>Single sign-on</h2>\n<ul id=\"providers\">\n");
         for (size_t i = 0; i < n; i++) {
             const char *name = "";
+            if (!oidc_provider_has_discovery(w->ps, i))
+                continue;
             oidc_provider_role_arn(w->ps, i, &name);
             char *q = enc_uri_encode(name, strlen(name), false);
             buf_adds(&b, "<li><a class=\"provider\" href=\"/login/start?provider=");
@@ -902,6 +914,7 @@ static void providers_json(struct login_web *w, struct http_req *r)
 {
     struct buf b;
     size_t n = w->ps ? oidc_providers_count(w->ps) : 0, len;
+    bool first = true;
     buf_init(&b, 1 << 16);
     buf_adds(&b, "{\"providers\":[");
     for (size_t i = 0; i < n; i++) {
@@ -910,7 +923,8 @@ static void providers_json(struct login_web *w, struct http_req *r)
         int rc = oidc_login_info(w->ps, i, &info, &why);
         if (rc != TS_OK && rc != TS_E_STS_IDP_COMMUNICATION)
             continue;
-        buf_adds(&b, i ? ",{\"name\":\"" : "{\"name\":\"");
+        buf_adds(&b, first ? "{\"name\":\"" : ",{\"name\":\"");
+        first = false;
         buf_add_json(&b, info.name ? info.name : "");
         buf_adds(&b, "\",\"client_id\":\"");
         buf_add_json(&b, info.client_id ? info.client_id : "");

@@ -4,8 +4,12 @@
  * {kid, key (base64), created, retired}) so that every node sharing the store verifies
  * every node's tokens (DESIGN §4.6); the LMDB store under DATA_DIR/iam/ is 0600. The last
  * key is the active one; a rotation retires it and adds a new one; retired keys keep
- * verifying until max_duration after retirement (no session can outlive that: sts_mint caps
- * durations at max_duration) and are dropped at the next rotation after that. The first key
+ * verifying until max_duration (+ STS_KEY_PUBLISH_S) after retirement (no session can
+ * outlive that: sts_mint caps durations at max_duration) and are dropped at the next
+ * rotation after that. Every node verifies with every key of the ring (reloaded when the
+ * store generation changes: before minting, and on an unknown kid), but seals only with a
+ * key created at least STS_KEY_PUBLISH_S ago (ring_mint_index), so that a rotation reaches
+ * the other nodes (etcd: within 1 s) before any token sealed with the new key does. The first key
  * and every rotation are written with iam_blob_update (compare-and-swap on the blob's
  * version, redone over what another process or node wrote meanwhile), so no key is lost to
  * concurrent rotations; c->lock only guards this process's copy of the ring.
@@ -192,8 +196,9 @@ static int ring_next(const struct sts_keyring *cur, struct ring_edit *e, struct 
         struct sts_key k = cur->keys[i];
         if (k.retired == 0)
             k.retired = now;
-        if (now - k.retired > e->max_duration)
-            continue; /* no token sealed with it can still be valid */
+        if (now - k.retired > e->max_duration + STS_KEY_PUBLISH_S)
+            continue; /* no token sealed with it can still be valid (it may have minted for
+                         STS_KEY_PUBLISH_S after its retirement) */
         next->keys[next->n++] = k;
     }
     if (key_generate(&next->keys[next->n], now) != 0)
@@ -278,7 +283,19 @@ int sts_rotate_key(struct sts_ctx *c, char kid_out[32])
     return sts_keys_load(c);
 }
 
-/* Copies the key with this kid (or the active one, kid NULL) out under the read lock.
+/* The key a node mints with (seals with): the newest key created at least
+ * STS_KEY_PUBLISH_S ago, else the oldest one (a first ring, or rotations in quick
+ * succession). A new key thus verifies on every node the change has reached before any node
+ * seals with it. */
+static size_t ring_mint_index(const struct sts_keyring *r, time_t now)
+{
+    for (size_t i = r->n; i > 0; i--)
+        if (r->keys[i - 1].created <= now - STS_KEY_PUBLISH_S)
+            return i - 1;
+    return 0;
+}
+
+/* Copies the key with this kid (or the minting one, kid NULL) out under the read lock.
  * Reloads the ring when the store changed since the last load (another node may have
  * rotated): before minting, and when a kid is unknown. Returns 0 or -1. */
 static int key_find(struct sts_ctx *c, const char *kid, struct sts_key *out)
@@ -295,10 +312,12 @@ static int key_find(struct sts_ctx *c, const char *kid, struct sts_key *out)
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         int found = 0, stale;
+        size_t mint;
         pthread_rwlock_rdlock(&c->lock);
+        mint = ring_mint_index(&c->ring, enc_now());
         for (size_t i = 0; i < c->ring.n && !found; i++) {
             const struct sts_key *k = &c->ring.keys[i];
-            if (kid == NULL ? i == c->ring.n - 1 : memcmp(k->kid, kid, STS_KID_LEN) == 0) {
+            if (kid == NULL ? i == mint : memcmp(k->kid, kid, STS_KID_LEN) == 0) {
                 *out = *k;
                 found = 1;
             }
@@ -311,6 +330,29 @@ static int key_find(struct sts_ctx *c, const char *kid, struct sts_key *out)
             break;
     }
     return -1;
+}
+
+size_t sts_key_ids(struct sts_ctx *c, char ids[][STS_KID_LEN + 1], size_t max,
+                   char mint[STS_KID_LEN + 1])
+{
+    size_t n = 0;
+    bool stale;
+
+    pthread_rwlock_rdlock(&c->lock);
+    stale = c->ring_gen != iam_store_generation(c->st);
+    pthread_rwlock_unlock(&c->lock);
+    if (stale)
+        (void)sts_keys_load(c); /* on failure report the ring we have */
+    pthread_rwlock_rdlock(&c->lock);
+    for (; n < c->ring.n && n < max; n++)
+        memcpy(ids[n], c->ring.keys[n].kid, STS_KID_LEN + 1);
+    if (mint != NULL) {
+        mint[0] = '\0';
+        if (c->ring.n > 0)
+            memcpy(mint, c->ring.keys[ring_mint_index(&c->ring, enc_now())].kid, STS_KID_LEN + 1);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return n;
 }
 
 /* ---- access keys and secrets ---- */

@@ -19,6 +19,9 @@
 #define STS_TOKEN_VERSION 1
 #define STS_KEYS_BLOB "sts/token-keys"
 #define STS_MAX_TOKEN_LEN (16 * 1024) /* refused beyond this before decoding */
+/* Seconds a new token key only verifies before nodes seal with it (seal.c): the time a
+ * rotation takes to reach every node sharing the store (etcd: within 1 s). */
+#define STS_KEY_PUBLISH_S 2
 
 /* One token key. The 32-byte master key is never used directly: the sealing key and the
  * secret-derivation key are HMAC-SHA256(master, "tessera-sts-seal-v1" / "...-derive-v1"). */
@@ -83,7 +86,9 @@ struct sts_ctx {
 
     pthread_rwlock_t lock; /* guards ring, ring_gen */
     struct sts_keyring ring;
-    uint64_t ring_gen; /* iam_store_generation when ring was loaded */
+    uint64_t ring_gen;           /* iam_store_generation when ring was loaded */
+    struct sts_cluster *cluster; /* this node's heartbeats (cluster.c), or NULL; set before
+                                    the server starts */
 
     struct idp_backend static_backend;                /* AssumeRole's (static.c) */
     const struct idp_backend *backends[STS_NACTIONS]; /* by row of sts_actions; NULL: none */
@@ -102,12 +107,22 @@ struct sts_token {
 };
 void sts_token_cleanup(struct sts_token *t);
 
+/* Whether revocable state (static users, temporary credentials, roles, attachments,
+ * revocations) may be trusted now (iam_store_fresh): TS_OK, or 503 ServiceUnavailable in e
+ * with the store's reason (etcd not synchronised within TESSERA_ETCD_STALE_MAX). */
+int sts_store_fresh(struct sts_ctx *c, struct ts_error *e);
+
 /* ---- keyring (seal.c) ---- */
 
 /* Loads the keyring from the store, generating and storing a first key when there is none.
  * TS_OK or TS_E_INTERNAL. */
 int sts_keys_load(struct sts_ctx *c);
 void sts_keyring_free(struct sts_keyring *ring);
+/* The ids of the token keys this node verifies with (oldest first; reloaded first when the
+ * store changed) into ids[0..max), and the one it seals with now into mint (NULL: not
+ * wanted; "" when there is none). Returns how many were written. */
+size_t sts_key_ids(struct sts_ctx *c, char ids[][STS_KID_LEN + 1], size_t max,
+                   char mint[STS_KID_LEN + 1]);
 
 /* ---- token codec (seal.c) ---- */
 

@@ -247,6 +247,10 @@ class Bench:
         # BUILD@etcd: the same build with its IAM store on a local etcd (issue 16)
         self.etcd = build.endswith("@etcd")
         build = build[:-len("@etcd")] if self.etcd else build
+        # BUILD@opa: the same build deciding through the authorization plugin (issue 17), a
+        # tiny C policy service that allows everything (tests/bench/bench_opa.c)
+        self.opa = build.endswith("@opa")
+        build = build[:-len("@opa")] if self.opa else build
         self.build, self.out, self.quick, self.only = build, out, quick, only
         self.rounds = 3
         self.secs = 1 if quick else 6
@@ -379,6 +383,10 @@ http {{
                 "TESSERA_CA_FILE": self.slapd.ca_file})
         if self.etcd:
             env.update(self.start_etcd())
+        if self.opa:
+            port = free_port()
+            self.spawn([os.path.join(self.build, "bench_opa"), str(port)], "bench_opa", port)
+            env["TESSERA_POLICY_PLUGIN_URL"] = "http://127.0.0.1:%d/v1/data/httpapi/authz" % port
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
         self.server = self.spawn([os.path.join(self.build, "tessera"), "server", "--address",

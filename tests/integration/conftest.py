@@ -3,7 +3,14 @@ real clients (boto3, the aws cli, curl, the AWS SDK for JavaScript, minio-js).
 
 Run with Debian's python: /usr/bin/python3 -m pytest tests/integration
 The binary comes from $TESSERA_BIN (ctest sets it) or build/tessera.
+
+IAM store: with TESSERA_TEST_IAM_STORE=etcd (the ctest entry integration.etcd), the session
+starts one real etcd (etcd.py) and every Server gets TESSERA_ETCD_ENDPOINTS of it and a
+TESSERA_ETCD_PATH_PREFIX of its own, derived from its data directory (so tests stay isolated
+from each other, and a restart on the same data directory finds its state again), unless the
+test sets TESSERA_ETCD_ENDPOINTS / MINIO_ETCD_ENDPOINTS itself or passes iam_store="lmdb".
 """
+import hashlib
 import os
 import shutil
 import signal
@@ -23,6 +30,35 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 ROOT_USER = "tessera-root"
 ROOT_PASSWORD = "tessera-root-secret-1"
 
+IAM_STORE = os.environ.get("TESSERA_TEST_IAM_STORE") or "lmdb"
+if IAM_STORE not in ("lmdb", "etcd"):
+    raise RuntimeError("TESSERA_TEST_IAM_STORE=%s: expected lmdb or etcd" % IAM_STORE)
+_session_etcd = None  # the session's etcd (etcd.EtcdCluster) when IAM_STORE == "etcd"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_iam_store():
+    """Starts the session's etcd when TESSERA_TEST_IAM_STORE=etcd (a missing etcd fails the
+    run: etcd.EtcdMissing), and always stops it at the end."""
+    global _session_etcd
+    if IAM_STORE != "etcd":
+        yield None
+        return
+    import etcd
+    cluster = etcd.EtcdCluster(1).start()
+    _session_etcd = cluster
+    try:
+        yield cluster
+    finally:
+        _session_etcd = None
+        cluster.stop()
+
+
+def etcd_prefix_for(data_dir):
+    """The etcd key prefix of the store that belongs to data_dir (one per data directory)."""
+    h = hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:16]
+    return "/tessera-it/%s/" % h
+
 
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -33,8 +69,9 @@ def free_port():
 class Server:
     """A tessera server process. Stopped by the fixture, even when a test fails."""
 
-    def __init__(self, data_dir, env=None, certs=None, faketime=None):
+    def __init__(self, data_dir, env=None, certs=None, faketime=None, iam_store=None):
         self.data_dir = data_dir
+        self.iam_store = iam_store or IAM_STORE
         self.bin = BIN
         self.root_user = ROOT_USER
         self.root_password = ROOT_PASSWORD
@@ -60,7 +97,20 @@ class Server:
         env["TESSERA_ROOT_PASSWORD"] = self.root_password
         env["TESSERA_AUDIT_LOG"] = self.audit_path
         env.update(self.extra_env)
+        self.add_etcd_env(env)
         return env
+
+    def add_etcd_env(self, env):
+        if self.iam_store != "etcd":
+            return
+        if "TESSERA_ETCD_ENDPOINTS" in self.extra_env or "MINIO_ETCD_ENDPOINTS" in self.extra_env:
+            return
+        if _session_etcd is None:
+            raise RuntimeError("TESSERA_TEST_IAM_STORE=etcd but no session etcd is running")
+        env["TESSERA_ETCD_ENDPOINTS"] = _session_etcd.endpoints
+        if "TESSERA_ETCD_PATH_PREFIX" not in self.extra_env and \
+                "MINIO_ETCD_PATH_PREFIX" not in self.extra_env:
+            env["TESSERA_ETCD_PATH_PREFIX"] = etcd_prefix_for(self.data_dir)
 
     def start(self, faketime=None):
         if self.port is None:

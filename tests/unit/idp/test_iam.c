@@ -1,5 +1,5 @@
-/* test_iam.c -- the LMDB IAM store (idp/iam_lmdb.c): every function of idp/iam.h, its error
- * cases, persistence across close/reopen, generation bumps and removal cascades. */
+/* test_iam.c -- the IAM store (idp/iam.c) on the LMDB engine: every function of idp/iam.h,
+ * its error cases, persistence across close/reopen, generation bumps and removal cascades. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -46,6 +46,7 @@ static pthread_mutex_t prov_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *prov_jwks;        /* guarded by prov_mu */
 static int prov_fetches;       /* JWKS fetches served */
 static char *prov_userinfo;    /* userinfo response body, guarded by prov_mu */
+static char *prov_evil_jwks;   /* a second key set (evil's), set before the provider starts */
 static char prov_bearer[8192]; /* last userinfo Authorization header, guarded by prov_mu */
 static unsigned prov_port;
 static struct MHD_Daemon *prov_d;
@@ -71,6 +72,8 @@ static enum MHD_Result prov_handler(void *cls, struct MHD_Connection *conn, cons
         body = strdup(prov_jwks);
         prov_fetches++;
         pthread_mutex_unlock(&prov_mu);
+    } else if (strcmp(url, "/realms/demo/evil-certs") == 0) {
+        body = strdup(prov_evil_jwks);
     } else if (strcmp(url, "/realms/demo/protocol/openid-connect/userinfo") == 0) {
         const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
         pthread_mutex_lock(&prov_mu);
@@ -894,6 +897,142 @@ static void test_json_depth(void)
     ok(!oidc_json_too_deep("{\"a\":\"\\\"[[[[\"}", 14, 2), "escaped quotes handled");
 }
 
+/* ---- providers given by their JWKS URL alone (issue 17) ---- */
+
+static char *payload_iss(const char *iss)
+{
+    static char buf[1024];
+    long now = (long)time(NULL);
+    snprintf(buf, sizeof buf,
+             "{\"iss\":\"%s\",\"sub\":\"user-1\",\"aud\":\"tessera\",\"exp\":%ld,\"iat\":%ld}", iss,
+             now + 300, now);
+    return buf;
+}
+
+static int verify_with(struct oidc_providers *p, const char *tok, const char **why)
+{
+    struct idp_claims c;
+    memset(&c, 0, sizeof c);
+    int rc = verify_why(p, tok, NULL, false, &c, why);
+    idp_claims_cleanup(&c);
+    return rc;
+}
+
+/* verify_with, retried while the first fetches are still running (at most 10 s). */
+static int verify_settled(struct oidc_providers *p, const char *tok, const char **why)
+{
+    int rc = TS_E_STS_IDP_COMMUNICATION;
+    for (int i = 0; i < 40 && rc == TS_E_STS_IDP_COMMUNICATION; i++)
+        if ((rc = verify_with(p, tok, why)) == TS_E_STS_IDP_COMMUNICATION)
+            usleep(250000);
+    return rc;
+}
+
+/* Settings a JWKS-only provider refuses at start. */
+static void test_jwks_only_refused(const char *config_url)
+{
+    struct oidc_providers *p = NULL;
+
+    setenv("TESSERA_IDENTITY_OPENID_ISSUER", "https://localhost:9443/oauth2/token", 1);
+    setenv("TESSERA_IDENTITY_OPENID_CONFIG_URL", config_url, 1);
+    is_int(providers_from_env(&p), TS_E_INVALID_ARGUMENT, "ISSUER with CONFIG_URL refused");
+    unsetenv("TESSERA_IDENTITY_OPENID_ISSUER");
+    unsetenv("TESSERA_IDENTITY_OPENID_CONFIG_URL");
+    setenv("TESSERA_IDENTITY_OPENID_ISSUER_WS02", "https://localhost:9443/oauth2/token", 1);
+    is_int(providers_from_env(&p), TS_E_INVALID_ARGUMENT, "ISSUER of a mistyped suffix refused");
+    unsetenv("TESSERA_IDENTITY_OPENID_ISSUER_WS02");
+    setenv("TESSERA_IDENTITY_OPENID_CLAIM_USERINFO", "on", 1);
+    is_int(providers_from_env(&p), TS_E_INVALID_ARGUMENT, "CLAIM_USERINFO without discovery");
+    unsetenv("TESSERA_IDENTITY_OPENID_CLAIM_USERINFO");
+    unsetenv("TESSERA_IDENTITY_OPENID_CLIENT_ID");
+    is_int(providers_from_env(&p), TS_E_INVALID_ARGUMENT, "CLIENT_ID required with JWKS_URL");
+    setenv("TESSERA_IDENTITY_OPENID_CLIENT_ID", "tessera", 1);
+    ok(p == NULL, "nothing returned on error");
+}
+
+/* With both URLs keys come from JWKS_URL, the issuer from discovery; a discovered provider and
+ * one that does not check iss: a token naming the discovered issuer gets its keys only. */
+static void test_jwks_url_with_discovery(const char *config_url, const char *evil_url,
+                                         const char *t_disc, const char *t_evil_disc,
+                                         const char *t_evil_other)
+{
+    struct oidc_providers *p = NULL;
+    const char *why = NULL;
+
+    setenv("TESSERA_IDENTITY_OPENID_CONFIG_URL", config_url, 1);
+    setenv("TESSERA_IDENTITY_OPENID_JWKS_URL", evil_url, 1);
+    is_int(providers_from_env(&p), TS_OK, "CONFIG_URL and JWKS_URL");
+    is_int(verify_settled(p, t_evil_disc, &why), TS_OK, "keys from JWKS_URL");
+    is_int(verify_with(p, t_disc, &why), TS_E_STS_INVALID_IDENTITY_TOKEN,
+           "the discovered jwks_uri is not used");
+    is_int(verify_with(p, t_evil_other, &why), TS_E_STS_INVALID_IDENTITY_TOKEN,
+           "the discovered issuer is still checked");
+    oidc_providers_free(p);
+
+    unsetenv("TESSERA_IDENTITY_OPENID_JWKS_URL");
+    setenv("TESSERA_IDENTITY_OPENID_JWKS_URL_W", evil_url, 1);
+    setenv("TESSERA_IDENTITY_OPENID_CLIENT_ID_W", "tessera", 1);
+    is_int(providers_from_env(&p), TS_OK, "a discovered and a JWKS-only provider");
+    is_int(oidc_providers_count(p), 2, "two providers");
+    is_int(verify_settled(p, t_evil_other, &why), TS_OK, "JWKS-only provider: any other iss");
+    is_int(verify_settled(p, t_disc, &why), TS_OK, "the discovered provider's token");
+    is_int(verify_with(p, t_evil_disc, &why), TS_E_STS_INVALID_IDENTITY_TOKEN,
+           "a token naming the discovered issuer is not verified with the other key set");
+    oidc_providers_free(p);
+    unsetenv("TESSERA_IDENTITY_OPENID_JWKS_URL_W");
+    unsetenv("TESSERA_IDENTITY_OPENID_CLIENT_ID_W");
+}
+
+static void test_jwks_only(void)
+{
+    char url[256], evil_url[256], config_url[256];
+    struct oidc_providers *p = NULL;
+    struct oidc_login_info info;
+    const char *why = NULL;
+    const char *wso2 = "https://localhost:9443/oauth2/token";
+    const char *h1 = "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
+               *hev = "{\"alg\":\"RS256\",\"kid\":\"ev\"}";
+    char *t_any = sign(k1, h1, payload_iss("https://anything.example"));
+    char *t_wso2 = sign(k1, h1, payload_iss(wso2));
+    char *t_disc = sign(k1, h1, payload_iss(issuer));
+    char *t_evil_disc = sign(evil, hev, payload_iss(issuer));
+    char *t_evil_other = sign(evil, hev, payload_iss("https://other.example"));
+
+    snprintf(config_url, sizeof config_url, "%s", getenv("TESSERA_IDENTITY_OPENID_CONFIG_URL"));
+    snprintf(url, sizeof url, "%s/protocol/openid-connect/certs", issuer);
+    snprintf(evil_url, sizeof evil_url, "%s/evil-certs", issuer);
+    set_jwks(pub_jwk(k1, "k1", "RS256"), NULL);
+    unsetenv("TESSERA_IDENTITY_OPENID_CONFIG_URL");
+    setenv("TESSERA_IDENTITY_OPENID_JWKS_URL", url, 1);
+
+    is_int(providers_from_env(&p), TS_OK, "JWKS-only provider");
+    is_int(oidc_providers_count(p), 1, "one provider");
+    ok(!oidc_provider_has_discovery(p, 0), "no discovery");
+    is_int(verify_settled(p, t_any, &why), TS_OK, "without ISSUER iss is not checked");
+    is_int(verify_with(p, t_evil_other, &why), TS_E_STS_INVALID_IDENTITY_TOKEN,
+           "a key outside the key set is refused");
+    is_int(oidc_login_info(p, 0, &info, &why), TS_E_INVALID_ARGUMENT, "no browser login");
+    ok(why != NULL && strstr(why, "JWKS URL only") != NULL, "the login says why: %s", why);
+    oidc_providers_free(p);
+
+    setenv("TESSERA_IDENTITY_OPENID_ISSUER", wso2, 1);
+    is_int(providers_from_env(&p), TS_OK, "JWKS-only provider with ISSUER");
+    is_int(verify_settled(p, t_wso2, &why), TS_OK, "iss equal to ISSUER");
+    is_int(verify_with(p, t_any, &why), TS_E_STS_INVALID_IDENTITY_TOKEN, "another iss refused");
+    is_str(why, "the token's issuer is not a configured OpenID provider", "reason");
+    oidc_providers_free(p);
+    unsetenv("TESSERA_IDENTITY_OPENID_ISSUER");
+
+    test_jwks_only_refused(config_url);
+    test_jwks_url_with_discovery(config_url, evil_url, t_disc, t_evil_disc, t_evil_other);
+    setenv("TESSERA_IDENTITY_OPENID_CONFIG_URL", config_url, 1);
+    free(t_any);
+    free(t_wso2);
+    free(t_disc);
+    free(t_evil_disc);
+    free(t_evil_other);
+}
+
 int main(void)
 {
     cjose_err err;
@@ -907,6 +1046,11 @@ int main(void)
     ok(k1 && k2 && evil && e1, "test keys");
 
     set_jwks(pub_jwk(k1, "k1", "RS256"), pub_jwk(e1, "e1", NULL));
+    {
+        json_t *ev = json_pack("{s:[o]}", "keys", pub_jwk(evil, "ev", "RS256"));
+        prov_evil_jwks = json_dumps(ev, JSON_COMPACT);
+        json_decref(ev);
+    }
     prov_start();
     snprintf(issuer, sizeof issuer, "http://127.0.0.1:%u/realms/demo", prov_port);
     char url[256];
@@ -946,6 +1090,7 @@ int main(void)
     test_down_at_start();
     test_role_mode();
     test_userinfo();
+    test_jwks_only();
 
     {
         /* Missing client id is a configuration error naming the variable. */
@@ -961,6 +1106,7 @@ int main(void)
     cjose_jwk_release(evil);
     cjose_jwk_release(e1);
     free(prov_jwks);
+    free(prov_evil_jwks);
     is_int(bad_err_objects, 0, "every oidc_verify error object held its code and a reason");
     return t_done();
 }

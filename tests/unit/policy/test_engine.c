@@ -1,4 +1,4 @@
-/* test_engine.c -- the authorizer (policy/engine.c) over a real IAM store (idp/iam_lmdb.c)
+/* test_engine.c -- the authorizer (policy/engine.c) over a real IAM store (LMDB engine)
  * in a temporary directory: user and group policies, disabled users and groups, canned and
  * stored policies (a stored one overrides a canned name), temporary credentials with mapped
  * policies or the parent's current policies, session policies, bucket policies, cache

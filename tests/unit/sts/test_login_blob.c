@@ -78,13 +78,19 @@ int main(void)
     is_int(sts_open_blob(c, "label-a", "", 0, &out, &n), TS_E_INVALID_TOKEN, "empty");
     is_int(sts_open_blob(c, "label-a", "!!!!", 4, &out, &n), TS_E_INVALID_TOKEN, "not base64url");
 
-    /* A key rotation on the other node: old blobs still open, new ones use the new key. */
+    /* A key rotation on the other node: old blobs still open, new ones use the new key once
+     * it is STS_KEY_PUBLISH_S old (before, the previous one: every node knows it). */
     is_int(sts_rotate_key(c2, kid), TS_OK, "rotate");
     is_int(sts_open_blob(c, "label-a", blob, strlen(blob), &out, &n), TS_OK, "old key kept");
     free(out);
     out = NULL;
     {
         char *b2 = NULL;
+        is_int(sts_seal_blob(c, "label-a", msg, strlen(msg), &b2), TS_OK, "seal at rotation");
+        ok(b2 != NULL && memcmp(b2, blob, 8) == 0, "previous key id until published");
+        free(b2);
+        b2 = NULL;
+        sleep(STS_KEY_PUBLISH_S + 1);
         is_int(sts_seal_blob(c, "label-a", msg, strlen(msg), &b2), TS_OK, "seal after rotation");
         ok(b2 != NULL && memcmp(b2, blob, 8) != 0, "new key id");
         is_int(sts_open_blob(c2, "label-a", b2, strlen(b2), &out, &n), TS_OK, "opens on node 2");
