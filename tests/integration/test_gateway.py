@@ -619,3 +619,55 @@ def test_upstream_keys_never_leave_the_gateway(gw, upstream, tmp_root):
     with open(gw.log_path) as f:
         log = f.read()
     assert UP_PASS not in log
+
+
+# ---- the MinIO guide's environment, identity state in etcd ----
+
+def test_guide_environment_two_gateways_on_one_etcd(tmp_root, upstream):
+    """`MINIO_ACCESS_KEY`/`MINIO_SECRET_KEY` are the upstream's keys and `MINIO_ETCD_ENDPOINTS`
+    holds the identity state: two gateways on one etcd share users, policies and bucket
+    policies (stored by tessera in the IAM store, so in etcd)."""
+    import etcd
+    cluster = etcd.EtcdCluster(1, root=os.path.join(tmp_root, "etcd")).start()
+    gws = []
+    try:
+        for name in ("gw-a", "gw-b"):
+            g = Gateway(os.path.join(tmp_root, name), upstream.endpoint, env={
+                "MINIO_ACCESS_KEY": UP_USER, "MINIO_SECRET_KEY": UP_PASS,
+                "MINIO_ETCD_ENDPOINTS": cluster.endpoints,
+                "MINIO_ETCD_PATH_PREFIX": "/gateway-it/"})
+            g.iam_store = "etcd"
+            g.log_path = os.path.join(tmp_root, name + ".log")
+
+            def env(g=g):
+                e = Server.env(g)
+                e.pop("TESSERA_ROOT_USER", None)  # the guide's variables only
+                e.pop("TESSERA_ROOT_PASSWORD", None)
+                return e
+            g.env = env
+            gws.append(g.start())
+        a, b = gws
+        s3_client(a).create_bucket(Bucket="shared")
+        s3_client(a).put_object(Bucket="shared", Key="pub/x", Body=b"x")
+        make_user(a, tmp_root, "etcd-user", "etcd-user-secret", [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::shared/*"}])
+        s3_client(a).put_bucket_policy(Bucket="shared", Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": ["*"]},
+                                                   "Action": ["s3:GetObject"],
+                                                   "Resource": ["arn:aws:s3:::shared/pub/*"]}]}))
+        deadline = time.time() + 5
+        while True:  # b follows etcd (a watch): in force there within a second
+            try:
+                s3_client(b, "etcd-user", "etcd-user-secret").get_object(Bucket="shared", Key="pub/x")
+                err = None
+            except botocore.exceptions.ClientError as e:
+                err = e.response["Error"]["Code"]
+            if err == "AccessDenied" or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert err == "AccessDenied"
+        assert json.loads(s3_client(b).get_bucket_policy(Bucket="shared")["Policy"])["Statement"]
+    finally:
+        for g in gws:
+            g.stop()
+        cluster.stop()
