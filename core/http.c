@@ -420,6 +420,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+#define HTTP_STREAM_BLOCK (48u << 10) /* bytes of a streamed response read at a time */
+
 static void stream_free(void *cls)
 {
     struct stream_ctx *sc = cls;
@@ -438,8 +440,11 @@ int http_reply_stream(struct http_req *r, int status, const char *content_type, 
         return TS_E_INTERNAL;
     }
     *sc = (struct stream_ctx){read, ctx, free_ctx};
+    /* MHD allocates (and zeroes) the block with every response: no more than the body needs,
+     * and under 64 KiB, whose free would consolidate and trim the thread's heap each time. */
+    size_t block = len_known && len < HTTP_STREAM_BLOCK ? (size_t)len + 1 : HTTP_STREAM_BLOCK;
     struct MHD_Response *resp = MHD_create_response_from_callback(
-        len_known ? len : MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, sc, stream_free);
+        len_known ? len : MHD_SIZE_UNKNOWN, block, stream_reader, sc, stream_free);
     if (resp == NULL)
         stream_free(sc);
     r->priv->bytes_out = len_known ? len : 0;

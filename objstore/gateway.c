@@ -3,14 +3,15 @@
  * contract and the flow control are described in gw.h.
  *
  * Threads: the gateway thread alone calls libcurl on the multi handle and its easy handles
- * (add, remove, pause, perform); other threads ask it through the transfer's `want` bits and
- * curl_multi_wakeup. Each transfer's state is guarded by its own lock; the gateway's lock
- * guards only the list of transfers with a request pending, and is never held while taking a
- * transfer's lock after it (lock order: transfer, then gateway; transfer, then core's
- * suspension lock).
+ * (add, remove, pause, socket actions); other threads ask it through the transfer's `want` bits
+ * and an eventfd in its epoll set, which also holds curl's sockets. Each transfer's state is
+ * guarded by its own lock; the gateway's lock guards only the list of transfers with a request
+ * pending, and is never held while taking a transfer's lock after it (lock order: transfer, then
+ * gateway; transfer, then core's suspension lock).
  */
 #include "objstore/gw.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -52,6 +57,9 @@ struct gw {
     struct sigv4_keycache *kc;
     struct iam_store *iam;
     CURLM *multi;
+    int ep, wake;   /* the gateway thread's epoll set (curl's sockets, wake), an eventfd */
+    int64_t due_ms; /* when curl wants its timeout action (CLOCK_MONOTONIC ms), -1: never */
+    bool hdrs_new;  /* an answer's headers came in this round (gateway thread) */
     pthread_t thr;
     bool started;
     pthread_mutex_t lock; /* pending, stop */
@@ -156,6 +164,14 @@ static size_t ring_take(struct ring *rg, void *out, size_t max)
 
 /* ---- requests to the gateway thread ---- */
 
+static void wake(struct gw *g)
+{
+    uint64_t one = 1;
+    if (write(g->wake, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is full, the thread is awake anyway */
+    }
+}
+
 /* Asks the gateway thread for what (GW_WANT_*); x->lock held. */
 static void want_locked(struct gw_xfer *x, unsigned what)
 {
@@ -169,7 +185,7 @@ static void want_locked(struct gw_xfer *x, unsigned what)
     x->pnext = g->pending;
     g->pending = x;
     pthread_mutex_unlock(&g->lock);
-    curl_multi_wakeup(g->multi);
+    wake(g);
 }
 
 /* Whether the answer can be relayed now (x->lock held): a success once its headers are in,
@@ -306,9 +322,60 @@ static void loop_reap(struct gw *g)
     }
 }
 
+/* Relays the answers whose headers came during this round: after curl is done with the round
+ * rather than from the header callback, so that a small answer is usually complete by then and
+ * goes to the client in one piece (gw_xfer_take). */
+static void loop_fire(struct gw *g)
+{
+    if (!g->hdrs_new)
+        return;
+    g->hdrs_new = false;
+    for (struct gw_xfer *x = g->active; x != NULL; x = x->anext)
+        xfer_fire(x);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: curl's interest in socket s, mirrored in the epoll set. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
+{
+    struct gw *g = ud;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(g->ep, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {
+        .events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+        .data.fd = s,
+    };
+    if (epoll_ctl(g->ep, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0 &&
+        epoll_ctl(g->ep, sockp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev) != 0)
+        return -1;
+    curl_multi_assign(g->multi, s, (void *)1);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when to run curl's timeout action next. */
+static int on_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    struct gw *g = ud;
+    (void)m;
+    g->due_ms = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return 0;
+}
+
+/* The gateway thread: applies what other threads asked, then lets curl act on the sockets
+ * that are ready (curl_multi_socket_action: only those transfers are looked at). */
 static void *gw_main(void *arg)
 {
     struct gw *g = arg;
+    struct epoll_event evs[64];
     for (;;) {
         pthread_mutex_lock(&g->lock);
         struct gw_xfer *list = g->pending;
@@ -323,10 +390,31 @@ static void *gw_main(void *arg)
         }
         if (stop)
             break;
-        int running;
-        curl_multi_perform(g->multi, &running);
-        loop_reap(g);
-        curl_multi_poll(g->multi, NULL, 0, 1000, NULL);
+        int running, wait = 1000;
+        if (g->due_ms >= 0) {
+            int64_t left = g->due_ms - now_ms();
+            wait = left <= 0 ? 0 : left < wait ? (int)left : wait;
+        }
+        int n = epoll_wait(g->ep, evs, 64, wait);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == g->wake) {
+                uint64_t v;
+                if (read(g->wake, &v, sizeof v) < 0) {
+                    /* EAGAIN: read by an earlier round */
+                }
+                continue;
+            }
+            int act = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                      (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                      (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(g->multi, evs[i].data.fd, act, &running);
+        }
+        if (g->due_ms >= 0 && now_ms() >= g->due_ms) {
+            g->due_ms = -1; /* the action sets the next one */
+            curl_multi_socket_action(g->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        loop_reap(g); /* fires the transfers that ended (xfer_done) */
+        loop_fire(g);
     }
     while (g->active != NULL) {
         struct gw_xfer *x = g->active;
@@ -389,10 +477,21 @@ int gw_open(const struct gw_config *cfg, struct gw **out, char *err, size_t errl
 {
     struct gw *g = calloc(1, sizeof *g);
     *out = NULL;
+    /* Every transfer allocates and frees libcurl's buffers (GW_CURL_BUFFER): served from the
+     * heap and not given back to the kernel after each one (a fresh mmap or a trimmed heap
+     * costs a page fault per 4 KiB on every request). What stays is bounded by the peak. */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     if (g == NULL || curlx_global_init() != 0)
         return free(g), TS_E_INTERNAL;
     pthread_mutex_init(&g->lock, NULL);
-    int rc = gw_parse_url(g, cfg->url, err, errlen);
+    g->ep = epoll_create1(EPOLL_CLOEXEC);
+    g->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g->due_ms = -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = g->wake};
+    int rc = g->ep < 0 || g->wake < 0 || epoll_ctl(g->ep, EPOLL_CTL_ADD, g->wake, &ev) != 0
+                 ? TS_E_INTERNAL
+                 : gw_parse_url(g, cfg->url, err, errlen);
     snprintf(g->region, sizeof g->region, "%s", cfg->region);
     g->ak = strdup(cfg->access_key);
     g->sk = strdup(cfg->secret_key);
@@ -406,6 +505,10 @@ int gw_open(const struct gw_config *cfg, struct gw **out, char *err, size_t errl
         rc = TS_E_INTERNAL;
     if (rc == TS_OK) {
         curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, 256L);
+        curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
+        curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(g->multi, CURLMOPT_TIMERDATA, g);
         if (pthread_create(&g->thr, NULL, gw_main, g) != 0)
             rc = TS_E_INTERNAL;
         else
@@ -429,7 +532,7 @@ void gw_close(struct gw *g)
         pthread_mutex_lock(&g->lock);
         g->stop = true;
         pthread_mutex_unlock(&g->lock);
-        curl_multi_wakeup(g->multi);
+        wake(g);
         pthread_join(g->thr, NULL);
     }
     while (g->pending != NULL) { /* asked after the thread's last round */
@@ -445,6 +548,10 @@ void gw_close(struct gw *g)
         free(g->bufs[i]);
     if (g->multi)
         curl_multi_cleanup(g->multi);
+    if (g->ep >= 0)
+        close(g->ep);
+    if (g->wake >= 0)
+        close(g->wake);
     sigv4_keycache_free(g->kc);
     if (g->sk)
         OPENSSL_cleanse(g->sk, strlen(g->sk));
@@ -481,7 +588,6 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
 {
     struct gw_xfer *x = ud;
     size_t len = size * n;
-    bool fire = false;
     pthread_mutex_lock(&x->lock);
     if (len >= 5 && strncmp(b, "HTTP/", 5) == 0) {
         const char *sp = memchr(b, ' ', len);
@@ -491,7 +597,7 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         x->nrh = x->rh_bytes = 0;
     } else if (len <= 2 && (b[0] == '\r' || b[0] == '\n')) {
         if (x->status >= 200) {
-            x->got_headers = fire = true;
+            x->got_headers = x->g->hdrs_new = true;
             pthread_cond_broadcast(&x->cond);
         }
     } else if (x->nrh < GW_MAX_RESP_HEADERS && x->rh_bytes + len < GW_MAX_RESP_HEADER_BYTES) {
@@ -510,8 +616,6 @@ static size_t on_header(char *b, size_t size, size_t n, void *ud)
         }
     }
     pthread_mutex_unlock(&x->lock);
-    if (fire)
-        xfer_fire(x);
     return len;
 }
 
@@ -885,6 +989,20 @@ long gw_xfer_read(void *ctx, char *b, size_t max)
     }
     pthread_mutex_unlock(&x->lock);
     return rc;
+}
+
+bool gw_xfer_take(struct gw_xfer *x, uint64_t len, size_t max, void **out)
+{
+    bool ok = false;
+    *out = NULL;
+    pthread_mutex_lock(&x->lock);
+    if (x->done && x->cc == CURLE_OK && len <= max && x->down.len == len &&
+        (len == 0 || (*out = malloc(len)) != NULL)) {
+        ring_take(&x->down, *out, len);
+        ok = true;
+    }
+    pthread_mutex_unlock(&x->lock);
+    return ok;
 }
 
 void gw_xfer_ref(struct gw_xfer *x)

@@ -100,6 +100,10 @@ void gw_xfer_wait(struct gw_xfer *x, struct gw_resp *out);
 /* Blocks until the whole body came; appends it to out (at most max bytes: the rest is
  * dropped, *truncated set). TS_OK, or the transfer's error (msg filled as in gw_resp). */
 int gw_xfer_read_all(struct gw_xfer *x, struct buf *out, size_t max, char *msg, size_t msglen);
+/* The whole body when the transfer is complete, all of it (len bytes, len <= max) still
+ * buffered: true and *out a malloc'd copy (NULL when len is 0), so that a small answer is
+ * sent in one piece. Else false: stream it. */
+bool gw_xfer_take(struct gw_xfer *x, uint64_t len, size_t max, void **out);
 /* The response body for http_reply_stream (ctx is the transfer; free_ctx gw_xfer_release):
  * takes a reference. */
 void gw_xfer_ref(struct gw_xfer *x);

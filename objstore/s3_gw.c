@@ -32,6 +32,7 @@
 
 #define GW_ERR_BODY_MAX (64u << 10)
 #define GW_LIST_MAX (8u << 20)
+#define GW_WHOLE_MAX (64u << 10) /* a complete answer up to this size is sent in one piece */
 
 /* ---- resolve: the query, versions, header-implied actions ---- */
 
@@ -441,6 +442,10 @@ static int relay(struct s3_ctx *c)
             http_reply_header(c->r, "Content-Type", ct);
         return http_reply_head(c->r, (int)rs.status, rs.status == 204 ? 0 : len);
     }
+    void *body;
+    if (cl != NULL && gw_xfer_take(c->x, len, GW_WHOLE_MAX, &body))
+        return http_reply_data(c->r, (int)rs.status, ct, body ? body : (void *)"", len,
+                               body != NULL);
     gw_xfer_ref(c->x);
     return http_reply_stream(c->r, (int)rs.status, ct, len, cl != NULL, gw_xfer_read, c->x,
                              gw_xfer_release);

@@ -66,7 +66,7 @@ mon data = {d}/mon/$name
 osd data = {d}/osd/$name
 keyring = {d}/keyring
 rgw data = {d}/rgw
-rgw frontends = beast endpoint=127.0.0.1:{rgwp}
+rgw frontends = beast endpoint=127.0.0.1:{rgwp} tcp_nodelay=1
 rgw dns name = localhost
 rgw thread pool size = 32
 """
