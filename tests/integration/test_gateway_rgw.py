@@ -2,9 +2,13 @@
 throwaway single-node cluster, tests/integration/rgw.py; .ci/deps.sh installs it). Objects
 written through the gateway land in RGW; what tessera's own store does not keep (versioning,
 tagging) passes through once authorized with its own IAM action; temporary credentials minted
-by the gateway work against RGW; RGW's keys never leave the gateway."""
+by the gateway work against RGW; RGW's keys never leave the gateway; and the MinIO guide's seed
+flow verbatim: MINIO_ACCESS_KEY/SECRET_KEY (RGW's keys), MINIO_IAM_JWKS_URL (the suite's real
+OpenID provider, by its key set only), MINIO_IAM_OPA_URL (an OPA-compatible policy service of
+the test) and MINIO_ETCD_ENDPOINTS (a real etcd)."""
 import json
 import os
+import threading
 import time
 
 import botocore.exceptions
@@ -12,7 +16,9 @@ import pytest
 import requests
 
 import rgw as rgw_mod
-from conftest import admin, s3_client, sts_client
+import test_oidc_jwks as jwks
+import test_opa as opa_mod
+from conftest import Server, admin, s3_client, sts_client
 from test_gateway import Gateway, policy_file
 
 
@@ -168,3 +174,93 @@ def test_bucket_policy_kept_by_tessera(gw, rgw):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3_client(RgwDirect(rgw)).get_bucket_policy(Bucket="rgw-pol")
     assert code(e) == "NoSuchBucketPolicy"  # never sent to RGW
+
+
+class SeedPolicy(opa_mod.Policy):
+    """alice's id_token sessions: read and write tmp/media/ of bucket seed; the client-grants
+    sessions (the provider's client): read it; anyone else, anything else: nothing."""
+
+    def decide(self, inp):
+        c = inp["claims"]
+        media = inp["bucket"] == "seed" and (inp["object"] or "").startswith("tmp/media/")
+        if c.get("source") == "oidc" and c.get("sub") == "alice":
+            return media and inp["action"] in ("s3:PutObject", "s3:GetObject")
+        if c.get("source") == "clientgrants":
+            return media and inp["action"] == "s3:GetObject"
+        return False
+
+
+def test_guide_seed_flow_jwks_opa_etcd(rgw, tmp_root):
+    """The guide's four variables verbatim in front of RGW: an id_token (WebIdentity) and an
+    OAuth2 access token (ClientGrants) from a provider known by its JWKS URL only become
+    gateway credentials; the OPA-compatible service decides every request; what it refuses
+    never reaches RGW; RGW's keys never leave the gateway."""
+    import etcd
+    import oidc_flow
+    provider = oidc_flow.Provider(tmp_root).start()
+    policy = SeedPolicy()
+    service = opa_mod.make_service(policy)
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    cluster = etcd.EtcdCluster(1, root=os.path.join(tmp_root, "etcd")).start()
+    g = None
+    try:
+        g = Gateway(os.path.join(tmp_root, "gw"), rgw.endpoint, env={
+            "MINIO_ACCESS_KEY": rgw.access_key, "MINIO_SECRET_KEY": rgw.secret_key,
+            "MINIO_IAM_JWKS_URL": jwks.jwks_uri(provider),
+            "MINIO_IAM_OPA_URL": "http://127.0.0.1:%d/v1/data/httpapi/authz"
+                                 % service.server_address[1],
+            "MINIO_ETCD_ENDPOINTS": cluster.endpoints,
+            "TESSERA_IDENTITY_OPENID_CLIENT_ID": oidc_flow.CLIENT_ID})
+        g.root_user, g.root_password = rgw.access_key, rgw.secret_key
+        g.iam_store = "etcd"
+
+        def env():
+            e = Server.env(g)
+            e.pop("TESSERA_ROOT_USER", None)  # the guide's variables only
+            e.pop("TESSERA_ROOT_PASSWORD", None)
+            return e
+        g.env = env
+        g.start()
+        s3_client(g).create_bucket(Bucket="seed")
+        s3_client(g).put_object(Bucket="seed", Key="tmp/media/intro", Body=b"intro")
+        s3_client(g).put_object(Bucket="seed", Key="private/plan", Body=b"plan")
+
+        resp = jwks.web_identity(g, provider.login("alice"))
+        assert resp["SubjectFromWebIdentityToken"] == "alice"
+        alice = jwks.s3_for(g, resp["Credentials"])
+        alice.put_object(Bucket="seed", Key="tmp/media/clip", Body=b"clip")
+        direct = s3_client(RgwDirect(rgw))
+        assert direct.get_object(Bucket="seed", Key="tmp/media/clip")["Body"].read() == b"clip"
+        assert alice.get_object(Bucket="seed", Key="tmp/media/intro")["Body"].read() == b"intro"
+        assert jwks.denied(alice.get_object, Bucket="seed", Key="private/plan") == "AccessDenied"
+        assert jwks.denied(alice.put_object, Bucket="seed", Key="private/x",
+                           Body=b"x") == "AccessDenied"
+
+        status, doc = jwks.client_grants(g, provider.client_credentials())
+        assert status == 200, jwks.ET.tostring(doc)
+        cr = doc.find("s:AssumeRoleWithClientGrantsResult/s:Credentials", jwks.NS)
+        app = s3_client(g, cr.find("s:AccessKeyId", jwks.NS).text,
+                        cr.find("s:SecretAccessKey", jwks.NS).text,
+                        cr.find("s:SessionToken", jwks.NS).text)
+        assert app.get_object(Bucket="seed", Key="tmp/media/clip")["Body"].read() == b"clip"
+        assert jwks.denied(app.put_object, Bucket="seed", Key="tmp/media/y",
+                           Body=b"y") == "AccessDenied"
+
+        # What the service refused never reached RGW; the service saw both identities.
+        keys = [o["Key"] for o in direct.list_objects_v2(Bucket="seed")["Contents"]]
+        assert sorted(keys) == ["private/plan", "tmp/media/clip", "tmp/media/intro"]
+        with policy.lock:
+            sources = {i["claims"].get("source") for i in policy.inputs}
+        assert {"oidc", "clientgrants"} <= sources
+        for v in list(resp["Credentials"].values()) + [cr.find("s:SessionToken", jwks.NS).text]:
+            assert rgw.secret_key not in str(v) and rgw.access_key not in str(v)
+        time.sleep(0.2)
+        with open(g.log_path) as f:
+            assert rgw.secret_key not in f.read()
+    finally:
+        if g is not None:
+            g.stop()
+        cluster.stop()
+        service.shutdown()
+        service.server_close()
+        provider.stop()
