@@ -885,15 +885,21 @@ static int merged(struct kv_txn *t, enum kv_table tb, const char *key, struct it
     return TS_OK;
 }
 
+/* The entries of key's set (or of the whole table, key NULL) as the body sees them, with the
+ * range recorded for the commit's compares. */
+static int walk(struct kv_txn *t, enum kv_table tb, const char *key, struct item **it, size_t *n)
+{
+    int rc = record_range(t, tb, key);
+    return rc == TS_OK ? merged(t, tb, key, it, n) : rc;
+}
+
 static int ke_each(struct kv_txn *t, enum kv_table tb, const char *key, kv_each_fn fn, void *arg)
 {
     if ((unsigned)tb >= KV_TABLE_COUNT || (key != NULL && !args_ok(tb, true, key, NULL, false)))
         return TS_E_INVALID_ARGUMENT;
     struct item *it;
     size_t n;
-    int rc = record_range(t, tb, key);
-    if (rc == TS_OK)
-        rc = merged(t, tb, key, &it, &n);
+    int rc = walk(t, tb, key, &it, &n);
     if (rc != TS_OK)
         return rc;
     bool set = kv_tables[tb].set;
@@ -918,9 +924,7 @@ static int ke_del(struct kv_txn *t, enum kv_table tb, const char *key)
     }
     struct item *it;
     size_t n;
-    int rc = record_range(t, tb, key);
-    if (rc == TS_OK)
-        rc = merged(t, tb, key, &it, &n);
+    int rc = walk(t, tb, key, &it, &n);
     if (rc != TS_OK)
         return rc;
     for (size_t i = 0; i < n && rc == TS_OK; i++) {

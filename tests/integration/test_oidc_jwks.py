@@ -26,10 +26,6 @@ from conftest import Server, admin, s3_client, sts_client
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc"))
 import oidc_flow  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc",
-                                   "node_modules")),
-    reason="run `npm ci` in tests/integration/oidc (.ci/deps.sh does)")
 
 NS = {"s": "https://sts.amazonaws.com/doc/2011-06-15/"}
 ROLE = "arn:aws:iam::000000000000:role/ignored-in-claim-mode"
