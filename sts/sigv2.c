@@ -107,10 +107,14 @@ int sigv2_parse(struct http_req *r, struct sigv4_auth *a)
         return fail(a, TS_E_ACCESS_DENIED,
                     "Query-string authentication requires the "
                     "Signature, Expires and AWSAccessKeyId parameters");
-    char *end;
-    long long e = strtoll(exp, &end, 10);
-    if (*end != '\0' || end == exp || e < 0)
-        return fail(a, TS_E_ACCESS_DENIED, "Invalid Expires parameter.");
+    /* S3's answer to an Expires that is not a time (V2 has no 400 for its query): a time in
+     * the past, negative included, is expired (sigv2_verify). */
+    long long e;
+    if (!sigv4_parse_seconds(exp, &e)) {
+        snprintf(a->err_buf, sizeof a->err_buf,
+                 "Invalid date (should be seconds since epoch): %.64s", exp);
+        return fail(a, TS_E_ACCESS_DENIED, a->err_buf);
+    }
     a->presigned = true;
     a->time = (time_t)e;
     strcpy(a->access_key, ak);

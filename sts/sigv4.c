@@ -12,6 +12,7 @@
 #include "sts/sigv4.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,11 +583,26 @@ static int parse_header_auth(struct http_req *r, struct sigv4_auth *a, const cha
     return TS_OK;
 }
 
+bool sigv4_parse_seconds(const char *s, long long *out)
+{
+    long long v = 0;
+    bool neg = *s == '-';
+    const char *p = s + neg;
+    if (*p == '\0')
+        return false;
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || v > (LLONG_MAX - (*p - '0')) / 10)
+            return false; /* not a digit, or beyond a 64-bit number */
+        v = v * 10 + (*p - '0');
+    }
+    *out = neg ? -v : v;
+    return true;
+}
+
 static int parse_query_auth(struct http_req *r, struct sigv4_auth *a, const char *alg)
 {
     const char *cred, *date, *exp, *sh, *sig;
-    char *endp;
-    long e;
+    long long e;
 
     a->presigned = true;
     if (strcmp(alg, ALGO) != 0) {
@@ -618,15 +634,17 @@ static int parse_query_auth(struct http_req *r, struct sigv4_auth *a, const char
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED,
                         "Error parsing the X-Amz-Credential parameter; incorrect date format. "
                         "This date in the credential must be in the format \"yyyyMMdd\".");
-    e = strtol(exp, &endp, 10);
-    if (*exp == '\0' || *endp != '\0' || !isdigit((unsigned char)*exp))
+    /* S3's checks and messages; 0 is a lifetime (the URL has expired when it arrives:
+     * sigv4_verify), not a malformed one. */
+    if (!sigv4_parse_seconds(exp, &e))
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED, "X-Amz-Expires should be a number");
-    if (e < 1)
+    if (e < 0)
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED, "X-Amz-Expires must be non-negative");
     if (e > SIGV4_MAX_EXPIRES)
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED,
-                        "X-Amz-Expires must be less than a week (in seconds) that is 604800");
-    a->expires = e;
+                        "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                        "X-Amz-Expires must be less than 604800 seconds");
+    a->expires = (long)e;
     if (!parse_signed_headers(a, sh, strlen(sh)))
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED,
                         "X-Amz-SignedHeaders must be lower-case names and include host.");
@@ -770,7 +788,7 @@ int sigv4_verify(struct http_req *r, struct sigv4_auth *a, const char *secret, c
     if (a->presigned) {
         if (now < a->time - SIGV4_MAX_SKEW)
             return fail_msg(a, TS_E_ACCESS_DENIED, "Request is not valid yet");
-        if (now > a->time + a->expires)
+        if (a->expires == 0 || now > a->time + a->expires)
             return fail_msg(a, TS_E_EXPIRED_PRESIGN, "Request has expired");
     } else if (now > a->time + SIGV4_MAX_SKEW || now < a->time - SIGV4_MAX_SKEW) {
         return fail_msg(a, TS_E_SKEWED, NULL);

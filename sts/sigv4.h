@@ -68,7 +68,7 @@ struct sigv4_auth {
     char signature[65];         /* 64 lower-case hex digits */
     char amz_date[17];          /* X-Amz-Date (or the Date header, reformatted) YYYYMMDDTHHMMSSZ */
     time_t time;                /* amz_date as a time */
-    long expires;               /* presigned X-Amz-Expires (1..604800); 0 for header auth */
+    long expires;               /* presigned X-Amz-Expires (0..604800); 0 for header auth */
     const char *security_token; /* X-Amz-Security-Token header / query (borrowed) or NULL */
     const char *content_sha256; /* x-amz-content-sha256 header (presigned: also the
                                    X-Amz-Content-Sha256 query parameter), borrowed, or NULL.
@@ -96,11 +96,20 @@ void sigv4_keycache_free(struct sigv4_keycache *c); /* NULL is a no-op */
  *   SIGV4_NONE                     no authentication at all (a->content_sha256 still set);
  *   TS_E_AUTH_HEADER_MALFORMED     bad Authorization header, bad/missing date, "host" not
  *                                  signed, scope date != X-Amz-Date's day;
- *   TS_E_AUTH_QUERY_MALFORMED      the same for presigned queries, X-Amz-Expires out of range;
+ *   TS_E_AUTH_QUERY_MALFORMED      the same for presigned queries (400
+ *                                  AuthorizationQueryParametersError, S3's messages): a missing
+ *                                  parameter, a malformed X-Amz-Credential, X-Amz-Date,
+ *                                  X-Amz-SignedHeaders or X-Amz-Signature, another
+ *                                  X-Amz-Algorithm, an X-Amz-Expires that is not a number,
+ *                                  negative or over SIGV4_MAX_EXPIRES (0 parses: expired);
  *   TS_E_NOT_IMPLEMENTED           SigV2 (header "AWS AK:sig" or Signature= query), SigV4a;
  *   TS_E_INVALID_ARGUMENT          both header and query authentication.
  * On failure a->err_msg says why (static string). */
 int sigv4_parse(struct http_req *r, struct sigv4_auth *a);
+
+/* A whole number of seconds as a presigned URL writes it (X-Amz-Expires, V2's Expires): an
+ * optional '-' and decimal digits only, within 64 bits. false: not a number. */
+bool sigv4_parse_seconds(const char *s, long long *out);
 
 /* The payload hash the signature covers, when known before the body: the
  * x-amz-content-sha256 value (a hex SHA-256, UNSIGNED-PAYLOAD or one of the STREAMING-*
@@ -111,8 +120,8 @@ const char *sigv4_declared_payload(const struct sigv4_auth *a);
 
 /* Verifies the signature of a parsed request with the secret key of a->access_key:
  * - time: header auth within SIGV4_MAX_SKEW of now, else TS_E_SKEWED; presigned: not before
- *   amz_date - SIGV4_MAX_SKEW (TS_E_ACCESS_DENIED) and not after amz_date + expires
- *   (TS_E_EXPIRED_PRESIGN);
+ *   amz_date - SIGV4_MAX_SKEW (TS_E_ACCESS_DENIED) and not after amz_date + expires, and
+ *   never with an X-Amz-Expires of 0 (TS_E_EXPIRED_PRESIGN, 403 "Request has expired");
  * - region: a->region must be `region` or "us-east-1" (region NULL or "" accepts any), else
  *   TS_E_AUTH_HEADER_MALFORMED / TS_E_AUTH_QUERY_MALFORMED;
  * - every x-amz-* header of the request must be listed in SignedHeaders (S3's rule, header

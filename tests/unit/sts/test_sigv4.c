@@ -387,8 +387,42 @@ static void test_presigned(void)
         PRESIGN_URI("604801", "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
     is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_E_AUTH_QUERY_MALFORMED,
            "expires > 7 days");
+    /* S3's classes: not a number, negative, over a week are malformed (400); 0 is a lifetime
+     * that has run out when the request arrives (403 Request has expired). */
     v.uri = PRESIGN_URI("0", "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
-    is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_E_AUTH_QUERY_MALFORMED, "expires 0");
+    is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_E_EXPIRED_PRESIGN, "expires 0");
+    static const char *const bad_expires[] = {"-1",
+                                              "-0x1",
+                                              "abc",
+                                              "",
+                                              "+5",
+                                              " 5",
+                                              "5 ",
+                                              "1e3",
+                                              "9223372036854775808",
+                                              "604801",
+                                              "9223372036854775807"};
+    static const char *const bad_msg[] = {
+        "X-Amz-Expires must be non-negative",    "X-Amz-Expires should be a number",
+        "X-Amz-Expires should be a number",      "X-Amz-Expires should be a number",
+        "X-Amz-Expires should be a number",      "X-Amz-Expires should be a number",
+        "X-Amz-Expires should be a number",      "X-Amz-Expires should be a number",
+        "X-Amz-Expires should be a number",      "X-Amz-Expires must be less than a week",
+        "X-Amz-Expires must be less than a week"};
+    for (size_t i = 0; i < sizeof bad_expires / sizeof *bad_expires; i++) {
+        char uri[512];
+        snprintf(uri, sizeof uri,
+                 "/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE"
+                 "%%2F20130524%%2Fus-east-1%%2Fs3%%2Faws4_request&X-Amz-Date=20130524T000000Z&X-"
+                 "Amz-Expires=%s&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b8"
+                 "6d86835f995330da4c265957d157751f604d404",
+                 bad_expires[i]);
+        fake_req(&r, &pv, "GET", uri, v.headers);
+        is_int(sigv4_parse(&r, &a), TS_E_AUTH_QUERY_MALFORMED, bad_expires[i]);
+        ok(a.err_msg != NULL && strncmp(a.err_msg, bad_msg[i], strlen(bad_msg[i])) == 0,
+           "X-Amz-Expires message");
+        fake_req_free(&r);
+    }
     v.uri = PRESIGN_URI("86400", "AEEED9BB");
     is_int(verify_vec(&v, S3_SECRET, S3_TIME, NULL, NULL), TS_E_AUTH_QUERY_MALFORMED, "bad sig");
     v.uri = "/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20130524T000000Z";
