@@ -1072,13 +1072,15 @@ static int authz_offload(struct http_server *s, struct http_req *r, struct MHD_C
 
 /* The pool that must finish r (body in, r->body set), or NULL for this thread: the route's
  * for its blocking requests; the authz pool when an authorization still to come (deferred
- * authn, a second round after the body, per-item checks of the handler) may wait. */
+ * authn, a second round after the body, per-item or follow-up checks of the handler) may
+ * wait. */
 static struct http_pool *finish_pool(struct http_server *s, struct http_req *r)
 {
     struct http_pool *pool = route_pool(s, r->route);
     if (pool != NULL && r->route->blocking != NULL && r->route->blocking(r))
         return pool;
-    if ((r->authn_deferred || r->authz.after_body || (r->authz.flags & HTTP_AUTHZ_PER_ITEM)) &&
+    if ((r->authn_deferred || r->authz.after_body ||
+         (r->authz.flags & (HTTP_AUTHZ_PER_ITEM | HTTP_AUTHZ_ASKS_AGAIN))) &&
         authz_waits(s, r))
         return s->authz_pool;
     return NULL;

@@ -102,6 +102,9 @@ struct http_filter {
                                    applies SIGNED / STATIC only */
 #define HTTP_AUTHZ_QUIET 64u    /* denials are not audited (probing, e.g. ListBuckets) */
 #define HTTP_AUTHZ_EXPLAIN 128u /* the denial message names the action and the reason */
+#define HTTP_AUTHZ_ASKS_AGAIN                                                                      \
+    256u /* the handler may ask the authorizer a follow-up question (http_authorize: S3, may a     \
+            missing key be named): finish runs where an authorization may wait */
 
 /* One authorization question: the principal (r->principal) may do action on resource. */
 struct http_authz_item {

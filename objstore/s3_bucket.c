@@ -414,7 +414,7 @@ int s3_get_bucket_versioning(struct s3_ctx *c)
 
 int s3_get_acl(struct s3_ctx *c)
 {
-    struct buf b; /* the bucket or the object was checked (S3_F_BUCKET, S3_F_OBJECT) */
+    struct buf b; /* the bucket (s3_resolve) or the object (S3_F_OBJECT) was checked */
     s3_xml_start(&b, 4096, "AccessControlPolicy");
     s3_xml_owner(&b, "Owner");
     xml_open(&b, "AccessControlList", NULL);

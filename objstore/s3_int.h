@@ -33,11 +33,12 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
                           (HTTP_AUTHZ_PER_ITEM: DeleteObjects, ListBuckets) */
 #define S3_F_UPLOAD 8u /* names an upload: ?uploadId= is checked (obj_check_upload_id) */
 #define S3_F_PART 16u  /* names a part: ?partNumber= is checked into c->part */
-#define S3_F_BUCKET                                                                                \
-    32u /* the bucket must exist (NoSuchBucket): checked once the operation is authorized,         \
-           before start and before any body byte is read */
+#define S3_F_CREATE                                                                                \
+    32u /* the operation creates its bucket (CreateBucket): the one row whose bucket need not      \
+           exist; every other row's bucket is checked before authorization (s3_resolve) */
 #define S3_F_OBJECT                                                                                \
-    64u /* the object must exist (NoSuchKey, NoSuchBucket): checked as S3_F_BUCKET */
+    64u /* the object must exist (NoSuchKey): checked once the operation is authorized, before     \
+           start and before any body byte is read */
 #define S3_F_STREAM 128u /* the body is object data: streamed (gateway: to the upstream) */
 
 /* One "bytes=" range as written: first-last, first- (has_last false) or -suffix (has_first

@@ -14,15 +14,15 @@
 #include "core/log.h"
 #include "policy/pol.h"
 
-/* A bucket configuration tessera does not keep: GET answers its NoSuch... error once the bucket
- * exists (s3_no_such_config), PUT and DELETE (both authorized as the s3:Put action)
- * NotImplemented. The operation names follow Get/Put/Delete, the actions s3:Get/s3:Put. */
+/* A bucket configuration tessera does not keep: GET answers its NoSuch... error (the bucket
+ * exists: s3_resolve checked it) (s3_no_such_config), PUT and DELETE (both authorized as the s3:Put
+ * action) NotImplemented. The operation names follow Get/Put/Delete, the actions s3:Get/s3:Put. */
 #define S3_CONF_ROW(method, sub, flags, name, action, fn)                                          \
     {                                                                                              \
         method, S3_BKT, sub, flags, name, action, S3_RES_BUCKET, NULL, fn                          \
     }
 #define S3_CONF2(sub, name, action)                                                                \
-    S3_CONF_ROW("GET", sub, S3_F_BUCKET, "Get" name, "s3:Get" action, s3_no_such_config),          \
+    S3_CONF_ROW("GET", sub, 0, "Get" name, "s3:Get" action, s3_no_such_config),                    \
         S3_CONF_ROW("PUT", sub, 0, "Put" name, "s3:Put" action, s3_not_implemented)
 #define S3_CONF3(sub, name, action, del)                                                           \
     S3_CONF2(sub, name, action),                                                                   \
@@ -33,24 +33,23 @@ static const struct s3_op s3_ops[] = {
     {"GET", S3_SVC, NULL, S3_F_PERKEY, "ListBuckets", "s3:ListAllMyBuckets", S3_RES_ALL, NULL,
      s3_list_buckets},
     /* bucket subresources */
-    {"PUT", S3_BKT, "policy", S3_F_BUCKET, "PutBucketPolicy", "s3:PutBucketPolicy", S3_RES_BUCKET,
+    {"PUT", S3_BKT, "policy", 0, "PutBucketPolicy", "s3:PutBucketPolicy", S3_RES_BUCKET,
      s3_policy_start, s3_put_bucket_policy},
     {"GET", S3_BKT, "policy", 0, "GetBucketPolicy", "s3:GetBucketPolicy", S3_RES_BUCKET, NULL,
      s3_get_bucket_policy},
     {"DELETE", S3_BKT, "policy", 0, "DeleteBucketPolicy", "s3:DeleteBucketPolicy", S3_RES_BUCKET,
      NULL, s3_delete_bucket_policy},
-    {"GET", S3_BKT, "location", S3_F_BUCKET, "GetBucketLocation", "s3:GetBucketLocation",
-     S3_RES_BUCKET, NULL, s3_get_bucket_location},
+    {"GET", S3_BKT, "location", 0, "GetBucketLocation", "s3:GetBucketLocation", S3_RES_BUCKET, NULL,
+     s3_get_bucket_location},
     {"GET", S3_BKT, "uploads", 0, "ListMultipartUploads", "s3:ListBucketMultipartUploads",
      S3_RES_BUCKET, NULL, s3_list_multipart_uploads},
     {"GET", S3_BKT, "versions", S3_F_LISTKEYS, "ListObjectVersions", "s3:ListBucketVersions",
      S3_RES_BUCKET, NULL, s3_list_object_versions},
-    {"GET", S3_BKT, "versioning", S3_F_BUCKET, "GetBucketVersioning", "s3:GetBucketVersioning",
-     S3_RES_BUCKET, NULL, s3_get_bucket_versioning},
+    {"GET", S3_BKT, "versioning", 0, "GetBucketVersioning", "s3:GetBucketVersioning", S3_RES_BUCKET,
+     NULL, s3_get_bucket_versioning},
     {"PUT", S3_BKT, "versioning", 0, "PutBucketVersioning", "s3:PutBucketVersioning", S3_RES_BUCKET,
      NULL, s3_not_implemented},
-    {"GET", S3_BKT, "acl", S3_F_BUCKET, "GetBucketAcl", "s3:GetBucketAcl", S3_RES_BUCKET, NULL,
-     s3_get_acl},
+    {"GET", S3_BKT, "acl", 0, "GetBucketAcl", "s3:GetBucketAcl", S3_RES_BUCKET, NULL, s3_get_acl},
     {"PUT", S3_BKT, "acl", 0, "PutBucketAcl", "s3:PutBucketAcl", S3_RES_BUCKET, NULL,
      s3_not_implemented},
     S3_CONF3("tagging", "BucketTagging", "BucketTagging", "BucketTagging"),
@@ -103,16 +102,15 @@ static const struct s3_op s3_ops[] = {
      "s3:PutBucketPublicAccessBlock", S3_RES_BUCKET, NULL, s3_not_implemented},
     {"GET", S3_BKT, "policyStatus", 0, "GetBucketPolicyStatus", "s3:GetBucketPolicyStatus",
      S3_RES_BUCKET, NULL, s3_not_implemented},
-    {"POST", S3_BKT, "delete", S3_F_PERKEY | S3_F_BUCKET, "DeleteObjects", "s3:DeleteObject",
-     S3_RES_OBJECT, s3_xml_body_start, s3_delete_objects},
+    {"POST", S3_BKT, "delete", S3_F_PERKEY, "DeleteObjects", "s3:DeleteObject", S3_RES_OBJECT,
+     s3_xml_body_start, s3_delete_objects},
     /* buckets */
     {"GET", S3_BKT, "list-type=2", S3_F_LISTKEYS, "ListObjectsV2", "s3:ListBucket", S3_RES_BUCKET,
      NULL, s3_list_objects_v2},
     {"GET", S3_BKT, NULL, S3_F_LISTKEYS, "ListObjects", "s3:ListBucket", S3_RES_BUCKET, NULL,
      s3_list_objects},
-    {"HEAD", S3_BKT, NULL, S3_F_BUCKET, "HeadBucket", "s3:ListBucket", S3_RES_BUCKET, NULL,
-     s3_head_bucket},
-    {"PUT", S3_BKT, NULL, 0, "CreateBucket", "s3:CreateBucket", S3_RES_BUCKET,
+    {"HEAD", S3_BKT, NULL, 0, "HeadBucket", "s3:ListBucket", S3_RES_BUCKET, NULL, s3_head_bucket},
+    {"PUT", S3_BKT, NULL, S3_F_CREATE, "CreateBucket", "s3:CreateBucket", S3_RES_BUCKET,
      s3_create_bucket_start, s3_create_bucket},
     {"DELETE", S3_BKT, NULL, 0, "DeleteBucket", "s3:DeleteBucket", S3_RES_BUCKET, NULL,
      s3_delete_bucket},
@@ -155,9 +153,9 @@ static const struct s3_op s3_ops[] = {
     {"POST", S3_OBJ, "select", 0, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT, NULL,
      s3_not_implemented},
     /* objects */
-    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_BUCKET, "CopyObject", "s3:PutObject", S3_RES_OBJECT,
-     s3_copy_source, s3_copy_object},
-    {"PUT", S3_OBJ, NULL, S3_F_BUCKET | S3_F_STREAM, "PutObject", "s3:PutObject", S3_RES_OBJECT,
+    {"PUT", S3_OBJ, NULL, S3_F_COPY, "CopyObject", "s3:PutObject", S3_RES_OBJECT, s3_copy_source,
+     s3_copy_object},
+    {"PUT", S3_OBJ, NULL, S3_F_STREAM, "PutObject", "s3:PutObject", S3_RES_OBJECT,
      s3_put_object_start, s3_put_object},
     {"GET", S3_OBJ, NULL, 0, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
     {"HEAD", S3_OBJ, NULL, 0, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
@@ -249,6 +247,8 @@ int s3_authz_declare(struct s3_ctx *c)
     const struct s3_op *op = c->op;
     int rc = TS_OK;
     s3_authz_init(c, q, (op->flags & S3_F_LISTKEYS) != 0);
+    if (c->key != NULL && c->st->gw == NULL)
+        q->flags |= HTTP_AUTHZ_ASKS_AGAIN; /* whether a missing key may be named (s3_existence) */
     if (op->flags & S3_F_PERKEY) {
         q->flags |= HTTP_AUTHZ_PER_ITEM;
         return TS_OK;

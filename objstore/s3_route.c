@@ -150,11 +150,35 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
         return rc == TS_OK && (rc = s3_authz_declare(c)) == TS_OK ? s3_gw_declare(c) : rc;
     if (rc == TS_OK)
         rc = s3_check_refused_headers(r, e);
+    if (rc == TS_OK && c->bucket != NULL && !(c->op->flags & S3_F_CREATE))
+        rc = obj_bucket_exists(c->st, c->bucket); /* the existence rule (s3_existence) */
     return rc == TS_OK ? s3_authz_declare(c) : rc;
 }
 
-/* route->start, once the authz phase allowed the operation: the bucket or the object checked
- * (S3_F_BUCKET, S3_F_OBJECT), then the operation's own start. */
+/* The one rule of what a caller learns about existence in the embedded store, for every
+ * operation of the table (docs/API.md "Missing buckets and keys"), as S3 does:
+ * - a bucket that does not exist is 404 NoSuchBucket for every authenticated or anonymous
+ *   caller, whatever its rights: checked by s3_resolve before the authz phase (an error while
+ *   checking is a 500, never an allow);
+ * - a key that does not exist is 404 NoSuchKey only for a caller allowed the operation (the
+ *   authz phase decided that before anything was looked up) AND allowed s3:ListBucket on the
+ *   key's bucket (the copy source's for a copy), asked of the same authorizer now; anyone else
+ *   is answered 403 AccessDenied, as a denial, so a missing key and a key it may not read look
+ *   alike to it. Any error of that question denies.
+ * Applied to what start and finish return, so that no handler decides it. */
+static int s3_existence(struct s3_ctx *c, int rc)
+{
+    if (rc != TS_E_NO_SUCH_KEY)
+        return rc;
+    const char *bucket = (c->op->flags & S3_F_COPY) ? c->src_bucket : c->bucket;
+    if (bucket != NULL && s3_authorize(c, "s3:ListBucket", bucket, NULL, false) == TS_OK)
+        return rc;
+    return c->e != NULL ? ts_error_set(c->e, TS_E_ACCESS_DENIED, NULL) : TS_E_ACCESS_DENIED;
+}
+
+/* route->start, once the authz phase allowed the operation: the object checked (S3_F_OBJECT;
+ * the bucket was, by s3_resolve), then the operation's own start; what it answers about a
+ * missing key goes through s3_existence. */
 static int s3_start(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
@@ -163,8 +187,8 @@ static int s3_start(struct http_req *r, struct ts_error *e)
     c->e = e;
     if (c->st->gw != NULL)
         return s3_gw_start(c);
-    int rc = c->op->flags & S3_F_BUCKET ? obj_bucket_exists(c->st, c->bucket) : TS_OK;
-    if (rc == TS_OK && (c->op->flags & S3_F_OBJECT)) {
+    int rc = TS_OK;
+    if (c->op->flags & S3_F_OBJECT) {
         struct obj_meta m;
         rc = obj_object_head(c->st, c->bucket, c->key, &m);
         if (rc == TS_OK)
@@ -172,15 +196,16 @@ static int s3_start(struct http_req *r, struct ts_error *e)
     }
     if (rc == TS_OK && c->op->start != NULL)
         rc = c->op->start(c);
-    return rc;
+    return s3_existence(c, rc);
 }
 
-/* route->finish: the operation replied (TS_OK) or returns the error the server answers. */
+/* route->finish: the operation replied (TS_OK) or returns the error the server answers
+ * (through s3_existence). */
 static int s3_finish(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
     c->e = e;
-    return c->st->gw != NULL ? s3_gw_finish(c) : c->op->finish(c);
+    return c->st->gw != NULL ? s3_gw_finish(c) : s3_existence(c, c->op->finish(c));
 }
 
 static void s3_cleanup(struct http_req *r)
