@@ -634,12 +634,14 @@ static int parse_query_auth(struct http_req *r, struct sigv4_auth *a, const char
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED,
                         "Error parsing the X-Amz-Credential parameter; incorrect date format. "
                         "This date in the credential must be in the format \"yyyyMMdd\".");
-    /* S3's checks and messages; 0 is a lifetime (the URL has expired when it arrives:
-     * sigv4_verify), not a malformed one. */
+    /* S3's checks and messages. A lifetime of 0 is refused as malformed, as the issue's
+     * reference behaviour has it (a URL that can never be used is a client error). */
     if (!sigv4_parse_seconds(exp, &e))
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED, "X-Amz-Expires should be a number");
     if (e < 0)
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED, "X-Amz-Expires must be non-negative");
+    if (e == 0)
+        return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED, "X-Amz-Expires must be greater than 0");
     if (e > SIGV4_MAX_EXPIRES)
         return fail_msg(a, TS_E_AUTH_QUERY_MALFORMED,
                         "X-Amz-Expires must be less than a week (in seconds); that is, the given "

@@ -117,6 +117,7 @@ def world(server, tmp_path):
 # ---- item 1: presigned URLs ----
 
 MALFORMED_EXPIRES = [
+    ("0", "X-Amz-Expires must be greater than 0"),
     ("-1", "X-Amz-Expires must be non-negative"),
     ("-604800", "X-Amz-Expires must be non-negative"),
     ("604801", "X-Amz-Expires must be less than a week (in seconds); that is, the given "
@@ -143,12 +144,10 @@ def test_presign_v4_malformed_expires_is_400(server, world, expires, message):
         assert h.status_code == 400 and h.content == b""
 
 
-def test_presign_v4_zero_and_past_are_expired(server, world):
-    """X-Amz-Expires=0 is valid syntax and expired on arrival; a URL past its lifetime is
-    expired: both 403 AccessDenied "Request has expired" (never 400)."""
+def test_presign_v4_past_is_expired(server, world):
+    """A URL past its lifetime is expired: 403 AccessDenied "Request has expired" (not 400)."""
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
-    for url in (presign_v4(server, "GET", "/%s/there" % BUCKET, expires="0"),
-                presign_v4(server, "GET", "/%s/there" % BUCKET, expires="60", when=past),
+    for url in (presign_v4(server, "GET", "/%s/there" % BUCKET, expires="60", when=past),
                 presign_v4(server, "GET", "/%s/there" % BUCKET, expires="604800",
                            when=past - datetime.timedelta(days=7))):
         r = requests.get(url, timeout=10)
@@ -209,7 +208,7 @@ def test_presign_newer_boto3(server, world):
     zero, week, neg, good = p.stdout.split()
     assert "X-Amz-Expires=0" in zero
     assert (requests.get(zero, timeout=10).status_code, err(requests.get(zero, timeout=10))) == \
-        (403, ("AccessDenied", "Request has expired"))
+        (400, ("AuthorizationQueryParametersError", "X-Amz-Expires must be greater than 0"))
     assert requests.get(week, timeout=10).status_code == 400
     assert err(requests.get(neg, timeout=10)) == ("AuthorizationQueryParametersError",
                                                   "X-Amz-Expires must be non-negative")
