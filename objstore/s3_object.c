@@ -76,7 +76,10 @@ static bool has_overrides(struct s3_ctx *c)
     return false;
 }
 
-static void object_headers(struct s3_ctx *c, const struct obj_meta *m)
+/* The headers of a GET or HEAD answer. The object's checksum describes the whole object: as S3,
+ * it is sent only when the whole object is returned (not for a Range) and the request asked for
+ * it (x-amz-checksum-mode: ENABLED); a client validating it against a part would fail. */
+static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whole)
 {
     char t[64];
     snprintf(t, sizeof t, "\"%s\"", m->etag);
@@ -95,7 +98,7 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m)
             http_reply_header(c->r, std_headers[i].header, v);
     }
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
-    if (mode && strcasecmp(mode, "ENABLED") == 0)
+    if (whole && mode && strcasecmp(mode, "ENABLED") == 0)
         checksum_header(c, m);
 }
 
@@ -149,7 +152,7 @@ int s3_get_object(struct s3_ctx *c)
         len = b - a + 1;
         status = 206;
     }
-    object_headers(c, &m);
+    object_headers(c, &m, status == 200);
     const char *ct = http_req_query(r, "response-content-type");
     if (ct == NULL)
         ct = m.content_type ? m.content_type : "binary/octet-stream";
