@@ -3,6 +3,7 @@ metadata, a retried CompleteMultipartUpload. Each with the clients that hit it: 
 (pyenv, validates response checksums by default), Debian's boto3, raw sockets where no client
 sends the bytes."""
 import email.header
+import hashlib
 import os
 import socket
 import subprocess
@@ -100,3 +101,149 @@ def test_checksum_headers_debian_boto3(server):
     assert sums(g) == set() and g["Body"].read() == body[10:20]
     h = s3.head_object(Bucket="sums", Key="k", ChecksumMode="ENABLED", Range="bytes=10-19")
     assert h["ResponseMetadata"]["HTTPStatusCode"] == 206 and sums(h) == set()
+
+
+# ---- 3. a retried CompleteMultipartUpload answers as the first one ----
+
+def upload_two_parts(s3, bucket, key, create=True):
+    if create:
+        s3.create_bucket(Bucket=bucket)
+    mp = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata={"a": "b"})
+    parts = []
+    for i, data in enumerate([b"x" * (5 << 20), b"tail"]):
+        p = s3.upload_part(Bucket=bucket, Key=key, UploadId=mp["UploadId"], PartNumber=i + 1,
+                           Body=data)
+        parts.append({"PartNumber": i + 1, "ETag": p["ETag"]})
+    return mp["UploadId"], parts
+
+
+def complete_raw(s3, bucket, key, uid, parts):
+    """CompleteMultipartUpload; returns (parsed answer, raw XML body)."""
+    got = {}
+
+    def grab(http_response, **kw):
+        got["body"] = http_response.content
+
+    s3.meta.events.register("after-call.s3.CompleteMultipartUpload", grab)
+    try:
+        r = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
+                                         MultipartUpload={"Parts": parts})
+    finally:
+        s3.meta.events.unregister("after-call.s3.CompleteMultipartUpload", grab)
+    return r, got.get("body")
+
+
+def no_such_upload(fn):
+    with pytest.raises(ClientError) as e:
+        fn()
+    assert e.value.response["Error"]["Code"] == "NoSuchUpload", e.value.response
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_complete_retried(server):
+    s3 = s3_client(server)
+    uid, parts = upload_two_parts(s3, "retry", "obj")
+    first, xml1 = complete_raw(s3, "retry", "obj", uid, parts)
+    again, xml2 = complete_raw(s3, "retry", "obj", uid, parts)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert again["ETag"] == first["ETag"] and xml2 == xml1
+    # the object is the one completed, once
+    h = s3.head_object(Bucket="retry", Key="obj")
+    assert h["ETag"] == first["ETag"] and h["ContentLength"] == (5 << 20) + 4
+    assert h["Metadata"] == {"a": "b"}
+    # another parts list is not a retry
+    no_such_upload(lambda: s3.complete_multipart_upload(
+        Bucket="retry", Key="obj", UploadId=uid, MultipartUpload={"Parts": parts[:1]}))
+    # the upload itself is gone
+    no_such_upload(lambda: s3.upload_part(Bucket="retry", Key="obj", UploadId=uid, PartNumber=3,
+                                          Body=b"z"))
+    no_such_upload(lambda: s3.list_parts(Bucket="retry", Key="obj", UploadId=uid))
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="retry")
+    # the record survives kill -9 (written with the completion)
+    server.kill()
+    server.start()
+    s3 = s3_client(server)
+    again, xml3 = complete_raw(s3, "retry", "obj", uid, parts)
+    assert again["ETag"] == first["ETag"] and xml3 == xml1
+    # once the object is overwritten, the upload is gone
+    s3.put_object(Bucket="retry", Key="obj", Body=b"new")
+    no_such_upload(lambda: s3.complete_multipart_upload(
+        Bucket="retry", Key="obj", UploadId=uid, MultipartUpload={"Parts": parts}))
+    # and after a delete
+    uid2, parts2 = upload_two_parts(s3, "retry", "obj2", create=False)
+    s3.complete_multipart_upload(Bucket="retry", Key="obj2", UploadId=uid2,
+                                 MultipartUpload={"Parts": parts2})
+    s3.delete_object(Bucket="retry", Key="obj2")
+    no_such_upload(lambda: s3.complete_multipart_upload(
+        Bucket="retry", Key="obj2", UploadId=uid2, MultipartUpload={"Parts": parts2}))
+    # never completed: still NoSuchUpload
+    no_such_upload(lambda: s3.complete_multipart_upload(
+        Bucket="retry", Key="obj", UploadId="0" * 32, MultipartUpload={"Parts": parts}))
+
+
+RETRY = r'''
+import sys, boto3, botocore.config
+ep, ak, sk, bucket = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=ep, aws_access_key_id=ak, aws_secret_access_key=sk,
+                  region_name="us-east-1",
+                  config=botocore.config.Config(s3={"addressing_style": "path"},
+                                                retries={"max_attempts": 1}))
+s3.create_bucket(Bucket=bucket)
+mp = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32")
+parts = []
+for i, data in enumerate([b"y" * (5 << 20), b"end"]):
+    p = s3.upload_part(Bucket=bucket, Key="k", UploadId=mp["UploadId"], PartNumber=i + 1,
+                       Body=data, ChecksumAlgorithm="CRC32")
+    part = {"PartNumber": i + 1, "ETag": p["ETag"]}
+    if p.get("ChecksumCRC32"):
+        part["ChecksumCRC32"] = p["ChecksumCRC32"]
+    parts.append(part)
+a = s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=mp["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+b = s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=mp["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+assert a["ETag"] == b["ETag"], (a, b)
+print(mp["UploadId"], a["ETag"])
+'''
+
+LATER = r'''
+import sys, boto3, botocore.config
+ep, ak, sk, bucket, uid, e1, e2 = sys.argv[1:8]
+s3 = boto3.client("s3", endpoint_url=ep, aws_access_key_id=ak, aws_secret_access_key=sk,
+                  region_name="us-east-1",
+                  config=botocore.config.Config(s3={"addressing_style": "path"},
+                                                retries={"max_attempts": 1}))
+try:
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    print("completed")
+except s3.exceptions.NoSuchUpload:
+    print("NoSuchUpload")
+'''
+
+
+def test_complete_retried_newer_boto3_and_expiry(server):
+    """The newer boto3 retries a completion the same way; an hour later (the server's and the
+    client's clocks moved together with libfaketime) the record is gone: NoSuchUpload."""
+    out = run_newer(server, RETRY, "newer").split()
+    uid = out[0]
+    s3 = s3_client(server)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="newer")["Contents"]] == ["k"]
+    # the part ETags, for the late retry
+    e1 = '"%s"' % hashlib.md5(b"y" * (5 << 20)).hexdigest()
+    e2 = '"%s"' % hashlib.md5(b"end").hexdigest()
+
+    def later(offset):
+        from conftest import FAKETIME_LIB
+        server.restart(faketime=offset)
+        env = dict(os.environ, LD_PRELOAD=FAKETIME_LIB, FAKETIME=offset or "+0",
+                   FAKETIME_DONT_RESET="1")
+        p = subprocess.run(["/usr/bin/python3", "-c", LATER, server.endpoint, server.root_user,
+                            server.root_password, "newer", uid, e1, e2],
+                           capture_output=True, text=True, timeout=120, env=env)
+        assert p.returncode == 0, p.stderr[-3000:]
+        return p.stdout.strip()
+
+    assert later("+50m") == "completed"
+    assert later("+61m") == "NoSuchUpload"
+    server.restart(faketime="")
