@@ -88,8 +88,14 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
     http_reply_header(c->r, "Last-Modified", t);
     http_reply_header(c->r, "Accept-Ranges", "bytes");
     for (size_t i = 0; i < m->nhdrs; i++)
-        if (strncmp(m->hdrs[i].key, "x-amz-meta-", 11) == 0)
-            http_reply_header(c->r, m->hdrs[i].key, m->hdrs[i].value);
+        if (strncmp(m->hdrs[i].key, "x-amz-meta-", 11) == 0) {
+            /* UTF-8 text goes out RFC 2047-encoded: clients read header bytes as ISO-8859-1. */
+            struct buf v;
+            buf_init(&v, 3 * strlen(m->hdrs[i].value) + 16);
+            if (buf_add_rfc2047(&v, m->hdrs[i].value) == 0)
+                http_reply_header(c->r, m->hdrs[i].key, buf_str(&v));
+            buf_free(&v);
+        }
     for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++) {
         const char *v = http_req_query(c->r, std_headers[i].override);
         if (v == NULL)

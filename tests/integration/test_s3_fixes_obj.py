@@ -4,6 +4,7 @@ metadata, a retried CompleteMultipartUpload. Each with the clients that hit it: 
 sends the bytes."""
 import email.header
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import s3_client
+from conftest import aws, s3_client
 from test_newer_sdks import newer_python
 
 
@@ -101,6 +102,91 @@ def test_checksum_headers_debian_boto3(server):
     assert sums(g) == set() and g["Body"].read() == body[10:20]
     h = s3.head_object(Bucket="sums", Key="k", ChecksumMode="ENABLED", Range="bytes=10-19")
     assert h["ResponseMetadata"]["HTTPStatusCode"] == 206 and sums(h) == set()
+
+
+# ---- 2. non-ASCII user metadata: kept as UTF-8 text, answered RFC 2047-encoded ----
+
+def decode2047(v):
+    return str(email.header.make_header(email.header.decode_header(v)))
+
+
+def with_raw_meta(s3, op, value):
+    """Sends x-amz-meta-meta1: value on operation op as the bytes botocore puts on the wire
+    (UTF-8), past its ASCII check (as the S3 conformance suite does)."""
+    def hook(params, **kw):
+        params["headers"]["x-amz-meta-meta1"] = value
+    s3.meta.events.register("before-call.s3.%s" % op, hook)
+
+
+def test_utf8_metadata_comes_back_rfc2047(server):
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="meta")
+    with_raw_meta(s3, "PutObject", "Hello World\xe9")
+    s3.put_object(Bucket="meta", Key="foo", Body=b"bar")
+    for resp in (s3.get_object(Bucket="meta", Key="foo"), s3.head_object(Bucket="meta", Key="foo")):
+        got = resp["Metadata"]["meta1"]
+        assert got == "=?UTF-8?Q?Hello_World=C3=A9?=", got  # was "Hello World\xc3\xa9"
+        assert decode2047(got) == "Hello World\xe9"
+
+
+def test_rfc2047_metadata_from_the_client(server):
+    """A value the client encoded itself is decoded before it is kept (as S3 does): the same
+    text comes back, in S3's encoding; an ASCII one comes back plain."""
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="meta")
+    cases = {
+        "=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=": "=?UTF-8?Q?Hello_World=C3=A9?=",
+        "=?utf-8?q?caf=C3=A9_cr=C3=A8me?=": "=?UTF-8?Q?caf=C3=A9_cr=C3=A8me?=",
+        "=?UTF-8?Q?a?= =?UTF-8?B?5Lit?=": "=?UTF-8?Q?a=E4=B8=AD?=",
+        "=?UTF-8?B?aGVsbG8=?=": "hello",
+        "plain text, kept": "plain text, kept",
+        "=?UTF-8?B?not-an-encoded-word": "=?UTF-8?B?not-an-encoded-word",
+        "=?ISO-8859-2?Q?x?=": "=?ISO-8859-2?Q?x?=",
+    }
+    for sent, want in cases.items():
+        s3.put_object(Bucket="meta", Key="k", Body=b"", Metadata={"m": sent})
+        assert s3.head_object(Bucket="meta", Key="k")["Metadata"]["m"] == want, sent
+    # the aws cli sends and shows the same
+    aws(server, "s3api", "put-object", "--bucket", "meta", "--key", "cli", "--metadata",
+        json.dumps({"m": "=?UTF-8?B?w6k=?="}))
+    out = aws(server, "s3api", "head-object", "--bucket", "meta", "--key", "cli").stdout
+    assert json.loads(out)["Metadata"] == {"m": "=?UTF-8?Q?=C3=A9?="}
+
+
+def test_latin1_metadata_bytes(server):
+    """Header bytes that are not UTF-8 are read as ISO-8859-1, as S3 reads them (curl sends the
+    byte 0xE9 as given)."""
+    s3_client(server).create_bucket(Bucket="meta")
+    base = ["curl", "-s", "--user", "%s:%s" % (server.root_user, server.root_password),
+            "--aws-sigv4", "aws:amz:us-east-1:s3"]
+    p = subprocess.run(base + ["-X", "PUT", "-H", b"x-amz-meta-l: caf\xe9", "--data-binary", "x",
+                               "-o", "/dev/null", "-w", "%{http_code}",
+                               server.endpoint + "/meta/lat"], capture_output=True)
+    assert p.stdout == b"200", p
+    p = subprocess.run(base + ["-I", server.endpoint + "/meta/lat"], capture_output=True)
+    assert b"x-amz-meta-l: =?UTF-8?Q?caf=C3=A9?=\r\n" in p.stdout, p.stdout
+    assert all(b < 0x80 for b in p.stdout), p.stdout  # no byte outside ASCII in any header
+
+
+def test_utf8_metadata_copy_and_multipart(server):
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="meta")
+    s3.put_object(Bucket="meta", Key="src", Body=b"data")
+    # CopyObject with REPLACE takes the new metadata the same way; COPY keeps it
+    with_raw_meta(s3, "CopyObject", "na\xefve")
+    s3.copy_object(Bucket="meta", Key="dst", CopySource="meta/src", MetadataDirective="REPLACE")
+    got = s3.head_object(Bucket="meta", Key="dst")["Metadata"]["meta1"]
+    assert decode2047(got) == "na\xefve", got
+    s3.copy_object(Bucket="meta", Key="dst2", CopySource="meta/dst")
+    assert s3.head_object(Bucket="meta", Key="dst2")["Metadata"]["meta1"] == got
+    # CreateMultipartUpload: the completed object carries it
+    with_raw_meta(s3, "CreateMultipartUpload", "\u4e2d\u6587")
+    mp = s3.create_multipart_upload(Bucket="meta", Key="mp")
+    p = s3.upload_part(Bucket="meta", Key="mp", UploadId=mp["UploadId"], PartNumber=1, Body=b"z")
+    s3.complete_multipart_upload(Bucket="meta", Key="mp", UploadId=mp["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    got = s3.get_object(Bucket="meta", Key="mp")["Metadata"]["meta1"]
+    assert got == "=?UTF-8?Q?=E4=B8=AD=E6=96=87?=" and decode2047(got) == "\u4e2d\u6587"
 
 
 # ---- 3. a retried CompleteMultipartUpload answers as the first one ----
