@@ -299,8 +299,11 @@ int buf_failed(const struct buf *b)
  * false when there is none there or it is not one tessera decodes. */
 static bool rfc2047_word(struct buf *b, const char **sp)
 {
-    const char *s = *sp, *cs = s + 2, *q = strchr(cs, '?');
-    if (strncmp(s, "=?", 2) != 0 || q == NULL || q[1] == 0 || q[2] != '?')
+    const char *s = *sp;
+    if (strncmp(s, "=?", 2) != 0)
+        return false;
+    const char *cs = s + 2, *q = strchr(cs, '?');
+    if (q == NULL || q[1] == 0 || q[2] != '?')
         return false;
     size_t cl = (size_t)(q - cs);
     if (!((cl == 5 && strncasecmp(cs, "utf-8", 5) == 0) ||
