@@ -1,9 +1,14 @@
 /* buf.c -- bounded growable buffer. */
 #include "core/buf.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "core/enc.h"
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -286,4 +291,121 @@ char *buf_take(struct buf *b, size_t *len)
 int buf_failed(const struct buf *b)
 {
     return b->failed;
+}
+
+/* ---- header text (RFC 2047) ---- */
+
+/* Appends the text of the encoded-word at *sp (=?charset?B|Q?text?=) and moves *sp past it;
+ * false when there is none there or it is not one tessera decodes. */
+static bool rfc2047_word(struct buf *b, const char **sp)
+{
+    const char *s = *sp;
+    if (strncmp(s, "=?", 2) != 0)
+        return false;
+    const char *cs = s + 2, *q = strchr(cs, '?');
+    if (q == NULL || q[1] == 0 || q[2] != '?')
+        return false;
+    size_t cl = (size_t)(q - cs);
+    if (!((cl == 5 && strncasecmp(cs, "utf-8", 5) == 0) ||
+          (cl == 8 && strncasecmp(cs, "us-ascii", 8) == 0)))
+        return false;
+    char kind = q[1];
+    const char *t = q + 3, *end = strstr(t, "?=");
+    if (end == NULL)
+        return false;
+    size_t n = (size_t)(end - t);
+    if (kind == 'B' || kind == 'b') {
+        uint8_t *raw = malloc(3 * (n / 4) + 3);
+        long dl = raw ? enc_unb64(t, n, raw) : -1;
+        bool ok = dl >= 0 && buf_add(b, raw, (size_t)dl) == 0;
+        free(raw);
+        if (!ok)
+            return false;
+    } else if (kind == 'Q' || kind == 'q') {
+        for (size_t i = 0; i < n; i++) {
+            char c = t[i];
+            if (c == '=' && i + 2 < n && enc_hexval(t[i + 1]) >= 0 && enc_hexval(t[i + 2]) >= 0) {
+                c = (char)(enc_hexval(t[i + 1]) << 4 | enc_hexval(t[i + 2]));
+                i += 2;
+            } else if (c == '_') {
+                c = ' ';
+            } else if (c == '=' || c == '?' || c == ' ') {
+                return false;
+            }
+            if (buf_add(b, &c, 1) != 0)
+                return false;
+        }
+    } else {
+        return false;
+    }
+    *sp = end + 2;
+    return true;
+}
+
+static bool utf8_valid(const char *s, bool *controls)
+{
+    *controls = false;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_seq_len(p);
+        if (n == 0)
+            return false;
+        if ((n == 1 && ((*p < 0x20 && *p != '\t') || *p == 0x7f)) ||
+            (n == 2 && p[0] == 0xc2 && p[1] < 0xa0))
+            *controls = true; /* C0 but tab, DEL, C1 */
+        p += n;
+    }
+    return true;
+}
+
+int buf_add_header_text(struct buf *b, const char *s)
+{
+    size_t start = b->len;
+    bool controls;
+    if (strncmp(s, "=?", 2) == 0) {
+        const char *p = s;
+        while (rfc2047_word(b, &p)) {
+            p += strspn(p, " \t");
+            if (*p == 0 && !b->failed && !memchr(buf_str(b) + start, 0, b->len - start) &&
+                utf8_valid(buf_str(b) + start, &controls))
+                return 0;
+        }
+        if (b->failed)
+            return -1;
+        b->len = start; /* not a value of encoded-words: taken as it is */
+        if (b->p)
+            b->p[start] = 0;
+    }
+    if (utf8_valid(s, &controls))
+        return buf_adds(b, s);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char u[2] = {(char)(0xc0 | *p >> 6), (char)(0x80 | (*p & 0x3f))};
+        if (*p < 0x80 ? buf_add(b, p, 1) : buf_add(b, u, 2))
+            return -1;
+    }
+    return 0;
+}
+
+int buf_add_rfc2047(struct buf *b, const char *s)
+{
+    bool controls = false, plain = true;
+    for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
+        plain = (*p >= 0x20 && *p < 0x7f) || *p == '\t';
+    if (plain)
+        return buf_adds(b, s);
+    if (!utf8_valid(s, &controls) || controls) {
+        char *b64 = enc_b64((const uint8_t *)s, strlen(s));
+        int rc = b64 ? buf_addf(b, "=?UTF-8?B?%s?=", b64) : -1;
+        free(b64);
+        return rc;
+    }
+    buf_adds(b, "=?UTF-8?Q?");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == ' ')
+            buf_add(b, "_", 1);
+        else if (*p > 0x20 && *p < 0x7f && *p != '=' && *p != '?' && *p != '_')
+            buf_add(b, p, 1);
+        else
+            buf_addf(b, "=%02X", *p);
+    }
+    return buf_adds(b, "?=");
 }

@@ -26,6 +26,15 @@ int buf_add_xml(struct buf *b, const char *s);
 /* Appends s as the inside of a JSON string (no quotes); always valid JSON: invalid UTF-8
  * becomes U+FFFD, C0 controls \u00XX. */
 int buf_add_json(struct buf *b, const char *s);
+/* Header text (user metadata), the one codec between its wire form and the UTF-8 kept.
+ * buf_add_header_text appends header value s as UTF-8 text, as S3 reads it: a value made of
+ * RFC 2047 encoded-words (=?UTF-8?B?...?= or ?Q?, charset UTF-8 or US-ASCII, white space
+ * between them) is decoded; bytes that are not UTF-8 are read as ISO-8859-1; anything else is
+ * kept. buf_add_rfc2047 appends text s as a header value that is printable US-ASCII: s itself
+ * when it is (tab allowed), else =?UTF-8?Q?...?=, or =?UTF-8?B?...?= when s has control
+ * characters or is not UTF-8 (as S3 answers). Both return as buf_add. */
+int buf_add_header_text(struct buf *b, const char *s);
+int buf_add_rfc2047(struct buf *b, const char *s);
 /* The content (NUL-terminated; "" when empty) and its length. Borrowed. */
 const char *buf_str(const struct buf *b);
 size_t buf_len(const struct buf *b);

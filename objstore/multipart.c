@@ -275,9 +275,158 @@ static int complete_concat(struct completion *c, struct obj_writer *w, uint8_t d
     return obj_writer_finish(w, NULL);
 }
 
-/* 3. Commits the object (encoded in enc), and the upload and its parts gone, in one
- * transaction, after checking that no listed part was replaced meanwhile. */
-static int complete_commit(struct completion *c, const void *enc, size_t elen)
+/* ---- completed uploads (obj_upload_completed), in the "completed" DB ----
+ * "u" + upload id -> BE64 completion time, the object's data id, the parts digest,
+ *                    bucket, NUL, key
+ * "t" + BE64 completion time + upload id -> "" (the records in completion order, for the sweep)
+ */
+#define DONE_HDR (8 + OBJ_ID_LEN + 32)
+
+static void wrbe64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t rdbe64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* SHA-256 of the parts list (number and ETag of each, in order): a retry must give the same. */
+static int parts_digest(const struct obj_part_ref *parts, size_t n, uint8_t out[32])
+{
+    uint8_t *buf = malloc(n * (4 + sizeof parts->etag) + 1), *p = buf;
+    if (buf == NULL)
+        return TS_E_INTERNAL;
+    for (size_t i = 0; i < n; i++) {
+        size_t el = strnlen(parts[i].etag, sizeof parts[i].etag - 1);
+        wr32(p, parts[i].number);
+        memcpy(p + 4, parts[i].etag, el);
+        p[4 + el] = 0;
+        p += 5 + el;
+    }
+    enc_sha256(buf, (size_t)(p - buf), out);
+    free(buf);
+    return TS_OK;
+}
+
+/* Removes up to 8 of the oldest records: those older than OBJ_COMPLETED_TTL and any beyond
+ * OBJ_COMPLETED_MAX. Each completion adds one record, so the sweep keeps up. */
+static void done_sweep_txn(struct obj_store *st, MDB_txn *txn, uint64_t now)
+{
+    MDB_stat ms;
+    MDB_cursor *cur;
+    if (mdb_stat(txn, st->db_completed, &ms) != 0 ||
+        mdb_cursor_open(txn, st->db_completed, &cur) != 0)
+        return;
+    size_t live = ms.ms_entries / 2;
+    for (int i = 0; i < 8; i++, live--) {
+        MDB_val k = {1, "t"}, v;
+        uint8_t tk[1 + 8 + OBJ_ID_LEN], uk[1 + OBJ_ID_LEN] = {'u'};
+        if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) != 0 || k.mv_size != sizeof tk ||
+            *(const uint8_t *)k.mv_data != 't')
+            break;
+        memcpy(tk, k.mv_data, sizeof tk);
+        if (rdbe64(tk + 1) + OBJ_COMPLETED_TTL > now && live <= OBJ_COMPLETED_MAX)
+            break;
+        memcpy(uk + 1, tk + 9, OBJ_ID_LEN);
+        MDB_val dt = {sizeof tk, tk}, du = {sizeof uk, uk};
+        if (mdb_del(txn, st->db_completed, &dt, NULL) != 0)
+            break;
+        mdb_del(txn, st->db_completed, &du, NULL);
+    }
+    mdb_cursor_close(cur);
+}
+
+/* Records in txn that the upload completed into the object with data id. */
+static int done_put_txn(struct completion *c, MDB_txn *txn, const char *id,
+                        const uint8_t digest[32])
+{
+    size_t bl = strlen(c->bucket), kl = strlen(c->key);
+    uint64_t now = (uint64_t)enc_now();
+    uint8_t uk[1 + OBJ_ID_LEN] = {'u'}, tk[1 + 8 + OBJ_ID_LEN] = {'t'};
+    uint8_t *val = malloc(DONE_HDR + bl + 1 + kl);
+    if (val == NULL)
+        return TS_E_INTERNAL;
+    wrbe64(val, now);
+    memcpy(val + 8, id, OBJ_ID_LEN);
+    memcpy(val + 8 + OBJ_ID_LEN, digest, 32);
+    memcpy(val + DONE_HDR, c->bucket, bl + 1);
+    memcpy(val + DONE_HDR + bl + 1, c->key, kl);
+    memcpy(uk + 1, c->upload_id, OBJ_ID_LEN);
+    wrbe64(tk + 1, now);
+    memcpy(tk + 9, c->upload_id, OBJ_ID_LEN);
+    MDB_val k1 = {sizeof uk, uk}, v1 = {DONE_HDR + bl + 1 + kl, val}, k2 = {sizeof tk, tk},
+            v2 = {0, ""};
+    int g = mdb_put(txn, c->st->db_completed, &k1, &v1, 0);
+    if (g == 0)
+        g = mdb_put(txn, c->st->db_completed, &k2, &v2, 0);
+    free(val);
+    if (g == 0)
+        done_sweep_txn(c->st, txn, now);
+    return g == 0 ? TS_OK : g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+}
+
+/* The data id of the record of upload_id for bucket/key (and parts, unless NULL) into id. */
+static int done_get(struct obj_store *st, const char *bucket, const char *key,
+                    const char *upload_id, const uint8_t *digest, char id[OBJ_ID_LEN + 1])
+{
+    size_t bl = strlen(bucket), kl = strlen(key);
+    uint8_t uk[1 + OBJ_ID_LEN] = {'u'};
+    MDB_txn *txn;
+    if (obj_check_upload_id(upload_id) != TS_OK)
+        return TS_E_NO_SUCH_UPLOAD;
+    memcpy(uk + 1, upload_id, OBJ_ID_LEN);
+    MDB_val k = {sizeof uk, uk}, v;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TS_E_INTERNAL;
+    int g = mdb_get(txn, st->db_completed, &k, &v);
+    int rc = g == MDB_NOTFOUND ? TS_E_NO_SUCH_UPLOAD : g != 0 ? TS_E_INTERNAL : TS_OK;
+    const uint8_t *p = v.mv_data;
+    if (rc == TS_OK &&
+        (v.mv_size != DONE_HDR + bl + 1 + kl ||
+         rdbe64(p) + OBJ_COMPLETED_TTL <= (uint64_t)enc_now() ||
+         memcmp(p + DONE_HDR, bucket, bl + 1) != 0 || memcmp(p + DONE_HDR + bl + 1, key, kl) != 0 ||
+         (digest != NULL && memcmp(p + 8 + OBJ_ID_LEN, digest, 32) != 0)))
+        rc = TS_E_NO_SUCH_UPLOAD;
+    if (rc == TS_OK) {
+        memcpy(id, p + 8, OBJ_ID_LEN);
+        id[OBJ_ID_LEN] = 0;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int obj_upload_completed(struct obj_store *st, const char *bucket, const char *key,
+                         const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                         struct obj_meta *out)
+{
+    uint8_t digest[32];
+    char id[OBJ_ID_LEN + 1];
+    if (parts != NULL && parts_digest(parts, n, digest) != TS_OK)
+        return TS_E_INTERNAL;
+    int rc = done_get(st, bucket, key, upload_id, parts ? digest : NULL, id);
+    if (rc != TS_OK || parts == NULL)
+        return rc;
+    /* Still the object that upload made? Overwritten or deleted: the upload is gone. */
+    memset(out, 0, sizeof *out);
+    rc = obj_object_head(st, bucket, key, out);
+    if (rc == TS_OK && strcmp(out->id, id) != 0) {
+        obj_meta_cleanup(out);
+        rc = TS_E_NO_SUCH_UPLOAD;
+    }
+    return rc == TS_OK || rc == TS_E_INTERNAL ? rc : TS_E_NO_SUCH_UPLOAD;
+}
+
+/* 3. Commits the object (encoded in enc, data id), and the upload and its parts gone, in one
+ * transaction, after checking that no listed part was replaced meanwhile; records the
+ * completion (done_put_txn) in the same transaction. */
+static int complete_commit(struct completion *c, const void *enc, size_t elen, const char *id,
+                           const uint8_t digest[32])
 {
     MDB_txn *txn;
     if (mdb_txn_begin(c->st->env, NULL, 0, &txn) != 0)
@@ -294,6 +443,8 @@ static int complete_commit(struct completion *c, const void *enc, size_t elen)
         rc = obj_int_object_put_txn(c->st, txn, c->bucket, c->key, enc, elen, c->old);
     if (rc == TS_OK)
         rc = upload_remove_txn(c->st, txn, c->upload_id, &c->ids);
+    if (rc == TS_OK)
+        rc = done_put_txn(c, txn, id, digest);
     if (rc != TS_OK) {
         mdb_txn_abort(txn);
         return rc;
@@ -310,14 +461,16 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
     struct obj_writer *w = NULL;
     void *enc = NULL;
     size_t elen;
-    uint8_t digest[16];
+    uint8_t digest[16], pdigest[32];
     memset(out, 0, sizeof *out);
     if (n == 0 || n > OBJ_MAX_PARTS)
         return TS_E_MALFORMED_XML;
     c.pm = calloc(n, sizeof *c.pm);
     if (c.pm == NULL)
         return TS_E_INTERNAL;
-    int rc = complete_validate(&c);
+    int rc = parts_digest(parts, n, pdigest);
+    if (rc == TS_OK)
+        rc = complete_validate(&c);
     if (rc == TS_OK)
         rc = obj_writer_new(st, &w);
     if (rc == TS_OK)
@@ -331,7 +484,7 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
         out->size = obj_writer_size(w);
         memcpy(out->id, obj_writer_id(w), OBJ_ID_LEN + 1);
         enc = obj_meta_encode(out, &elen);
-        rc = enc ? complete_commit(&c, enc, elen) : TS_E_INTERNAL;
+        rc = enc ? complete_commit(&c, enc, elen, out->id, pdigest) : TS_E_INTERNAL;
     }
     if (rc == TS_OK) {
         obj_writer_committed(w);
@@ -348,6 +501,8 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
         obj_meta_cleanup(&c.pm[i]);
     free(c.pm);
     obj_meta_cleanup(&c.up);
+    if (rc == TS_E_NO_SUCH_UPLOAD) /* completed already: a retry, or a concurrent twin */
+        rc = obj_upload_completed(st, bucket, key, upload_id, parts, n, out);
     return rc;
 }
 

@@ -3,7 +3,8 @@
  * Layout under DATA_DIR/.tessera/ (DESIGN §4.2):
  *   meta/              LMDB env: "buckets" (name -> created), "objects" (bucket\0key -> meta),
  *                      "uploads" (bucket\0key\0uploadid -> meta), "parts" (uploadid + BE32
- *                      part number -> meta), "policies" (bucket -> policy JSON)
+ *                      part number -> meta), "policies" (bucket -> policy JSON),
+ *                      "completed" (uploads completed lately, multipart.c)
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
  *
@@ -75,7 +76,7 @@ struct obj_store {
     /* Immutable after obj_store_open. */
     char *root, *objdir, *tmpdir;
     MDB_env *env;
-    MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies;
+    MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies, db_completed;
     struct pol_engine *pe; /* set by obj_route_init */
     char region[64];
     struct gw *gw; /* gateway mode (obj_gateway_route_init): the upstream; no LMDB then */
@@ -272,6 +273,19 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
                         struct obj_meta *out);
 int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
                      const char *upload_id);
+/* A completed upload answers a repeated CompleteMultipartUpload (a client retrying after a lost
+ * answer) as the first one, for OBJ_COMPLETED_TTL seconds and while bucket/key is still the
+ * object it made. The record is written in the completion's transaction; at most
+ * OBJ_COMPLETED_MAX are kept (the oldest go first). */
+#define OBJ_COMPLETED_TTL 3600
+#define OBJ_COMPLETED_MAX 100000
+/* TS_OK when upload_id was completed into bucket/key within OBJ_COMPLETED_TTL with the same
+ * parts (numbers and ETags, in order) and bucket/key is still that object: *out gets its meta.
+ * parts NULL: only whether such a record exists (out may be NULL). Else TS_E_NO_SUCH_UPLOAD
+ * (or TS_E_INTERNAL). obj_upload_complete answers with it when the upload is gone. */
+int obj_upload_completed(struct obj_store *st, const char *bucket, const char *key,
+                         const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                         struct obj_meta *out);
 /* Parts with number > marker, at most max; *truncated when more follow. */
 int obj_parts_list(struct obj_store *st, const char *upload_id, unsigned marker, size_t max,
                    struct obj_part_ent **out, size_t *n, bool *truncated);

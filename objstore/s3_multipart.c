@@ -105,6 +105,8 @@ int s3_complete_multipart(struct s3_ctx *c)
     struct obj_meta m = {0};
     size_t n = 0;
     int rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    if (rc == TS_E_NO_SUCH_UPLOAD) /* completed lately: a retry answers as the first time */
+        rc = obj_upload_completed(c->st, c->bucket, c->key, upload_id(c), NULL, 0, NULL);
     if (rc != TS_OK)
         return rc;
     struct xml_node *x = s3_body_xml(c);

@@ -76,7 +76,10 @@ static bool has_overrides(struct s3_ctx *c)
     return false;
 }
 
-static void object_headers(struct s3_ctx *c, const struct obj_meta *m)
+/* The headers of a GET or HEAD answer. The object's checksum describes the whole object: as S3,
+ * it is sent only when the whole object is returned (not for a Range) and the request asked for
+ * it (x-amz-checksum-mode: ENABLED); a client validating it against a part would fail. */
+static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whole)
 {
     char t[64];
     snprintf(t, sizeof t, "\"%s\"", m->etag);
@@ -85,8 +88,14 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m)
     http_reply_header(c->r, "Last-Modified", t);
     http_reply_header(c->r, "Accept-Ranges", "bytes");
     for (size_t i = 0; i < m->nhdrs; i++)
-        if (strncmp(m->hdrs[i].key, "x-amz-meta-", 11) == 0)
-            http_reply_header(c->r, m->hdrs[i].key, m->hdrs[i].value);
+        if (strncmp(m->hdrs[i].key, "x-amz-meta-", 11) == 0) {
+            /* UTF-8 text goes out RFC 2047-encoded: clients read header bytes as ISO-8859-1. */
+            struct buf v;
+            buf_init(&v, 3 * strlen(m->hdrs[i].value) + 16);
+            if (buf_add_rfc2047(&v, m->hdrs[i].value) == 0)
+                http_reply_header(c->r, m->hdrs[i].key, buf_str(&v));
+            buf_free(&v);
+        }
     for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++) {
         const char *v = http_req_query(c->r, std_headers[i].override);
         if (v == NULL)
@@ -95,7 +104,7 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m)
             http_reply_header(c->r, std_headers[i].header, v);
     }
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
-    if (mode && strcasecmp(mode, "ENABLED") == 0)
+    if (whole && mode && strcasecmp(mode, "ENABLED") == 0)
         checksum_header(c, m);
 }
 
@@ -149,7 +158,7 @@ int s3_get_object(struct s3_ctx *c)
         len = b - a + 1;
         status = 206;
     }
-    object_headers(c, &m);
+    object_headers(c, &m, status == 200);
     const char *ct = http_req_query(r, "response-content-type");
     if (ct == NULL)
         ct = m.content_type ? m.content_type : "binary/octet-stream";

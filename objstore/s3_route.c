@@ -369,7 +369,12 @@ static int meta_hdr(void *ctx, const char *name, const char *value)
 {
     struct meta_walk *mw = ctx;
     if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
-        mw->rc = obj_meta_add_hdr(mw->m, name, value);
+        /* Kept as UTF-8 text (RFC 2047 decoded); object_headers encodes it again. */
+        struct buf t;
+        buf_init(&t, 2 * strlen(value) + 1);
+        mw->rc = buf_add_header_text(&t, value) == 0 ? obj_meta_add_hdr(mw->m, name, buf_str(&t))
+                                                     : TS_E_INTERNAL;
+        buf_free(&t);
     } else if (strcasecmp(name, "content-encoding") == 0) {
         char out[256];
         if (s3_content_encoding(value, out, sizeof out)[0])

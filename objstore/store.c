@@ -659,6 +659,7 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
         mdb_dbi_open(txn, "uploads", MDB_CREATE, &st->db_uploads) != 0 ||
         mdb_dbi_open(txn, "parts", MDB_CREATE, &st->db_parts) != 0 ||
         mdb_dbi_open(txn, "policies", MDB_CREATE, &st->db_policies) != 0 ||
+        mdb_dbi_open(txn, "completed", MDB_CREATE, &st->db_completed) != 0 ||
         mdb_txn_commit(txn) != 0) {
         if (txn)
             mdb_txn_abort(txn);

@@ -237,6 +237,51 @@ static void test_buf(void)
     }
 }
 
+/* Header text: decode (buf_add_header_text) and encode (buf_add_rfc2047). */
+static void header_text(const char *in, const char *want, const char *name)
+{
+    struct buf b;
+    buf_init(&b, 256);
+    buf_add_header_text(&b, in);
+    is_str(buf_str(&b), want, name);
+    buf_free(&b);
+}
+
+static void header_enc(const char *in, const char *want, const char *name)
+{
+    struct buf b;
+    buf_init(&b, 256);
+    buf_add_rfc2047(&b, in);
+    is_str(buf_str(&b), want, name);
+    buf_free(&b);
+}
+
+static void test_header_text(void)
+{
+    header_text("plain", "plain", "in: ASCII kept");
+    header_text("caf\xc3\xa9", "caf\xc3\xa9", "in: UTF-8 kept");
+    header_text("caf\xe9", "caf\xc3\xa9", "in: not UTF-8: ISO-8859-1");
+    header_text("=?UTF-8?B?Y2Fmw6k=?=", "caf\xc3\xa9", "in: B word");
+    header_text("=?utf-8?q?caf=C3=A9_x?=", "caf\xc3\xa9 x", "in: Q word, any case");
+    header_text("=?UTF-8?Q?a?= \t=?US-ASCII?B?Yg==?=", "ab", "in: words, space between");
+    header_text("=?UTF-8?B?"
+                "?=",
+                "", "in: empty word");
+    header_text("=?UTF-8?B?Y2Fm?= tail", "=?UTF-8?B?Y2Fm?= tail", "in: text after a word");
+    header_text("=?UTF-8?B?/w==?=", "=?UTF-8?B?/w==?=", "in: word of invalid UTF-8 kept");
+    header_text("=?UTF-8?B?YQBi?=", "=?UTF-8?B?YQBi?=", "in: word with NUL kept");
+    header_text("=?UTF-8?Q?a=4?=", "=?UTF-8?Q?a=4?=", "in: cut escape kept");
+    header_text("=?KOI8-R?Q?a?=", "=?KOI8-R?Q?a?=", "in: other charset kept");
+    header_text("=?UTF-8?X?a?=", "=?UTF-8?X?a?=", "in: other encoding kept");
+    header_text("=?UTF-8", "=?UTF-8", "in: cut word kept");
+    header_enc("a b\tc=?_", "a b\tc=?_", "out: printable ASCII as is");
+    header_enc("caf\xc3\xa9 a=b?c_d", "=?UTF-8?Q?caf=C3=A9_a=3Db=3Fc=5Fd?=", "out: Q");
+    header_enc("\x04mymeta", "=?UTF-8?B?BG15bWV0YQ==?=", "out: control: B");
+    header_enc("a\xc2\x85", "=?UTF-8?B?YcKF?=", "out: C1 control: B");
+    header_enc("a\xff", "=?UTF-8?B?Yf8=?=", "out: not UTF-8: B");
+    header_enc("", "", "out: empty");
+}
+
 static void test_xml(void)
 {
     const char *doc = "<?xml version=\"1.0\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/"
@@ -289,6 +334,7 @@ int main(void)
     test_enc();
     test_time();
     test_buf();
+    test_header_text();
     test_xml();
     test_err();
     return t_done();

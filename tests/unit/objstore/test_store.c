@@ -314,6 +314,20 @@ static void test_multipart(struct obj_store *st)
        "concatenated");
     free(s);
     is_int(obj_upload_get(st, "mpb", "big", up, NULL), TS_E_NO_SUCH_UPLOAD, "upload gone");
+    /* A retried completion answers as the first one, with the same parts only, and only while
+     * the object is the one it made. */
+    is_int(obj_upload_completed(st, "mpb", "big", up, NULL, 0, NULL), TS_OK, "completed lately");
+    is_int(obj_upload_completed(st, "mpb", "other", up, NULL, 0, NULL), TS_E_NO_SUCH_UPLOAD,
+           "completed: other key");
+    is_int(obj_upload_complete(st, "mpb", "big", up, refs, 3, &out), TS_OK, "retried complete");
+    is_str(out.etag, want, "retried: same etag");
+    obj_meta_cleanup(&out);
+    is_int(obj_upload_complete(st, "mpb", "big", up, refs, 2, &out), TS_E_NO_SUCH_UPLOAD,
+           "retried with other parts");
+    is_int(obj_upload_abort(st, "mpb", "big", up), TS_E_NO_SUCH_UPLOAD, "abort after complete");
+    put(st, "mpb", "big", "new", 3);
+    is_int(obj_upload_complete(st, "mpb", "big", up, refs, 3, &out), TS_E_NO_SUCH_UPLOAD,
+           "retried after an overwrite");
 
     m.content_type = NULL;
     obj_upload_create(st, "mpb", "x", &m, up2);
