@@ -385,13 +385,35 @@ int buf_add_header_text(struct buf *b, const char *s)
     return 0;
 }
 
+/* s (valid UTF-8) as ISO-8859-1 bytes when every character is printable (tab allowed) and at
+ * most U+00FF: true, appended; else false, b unchanged. */
+static bool add_latin1(struct buf *b, const char *s)
+{
+    size_t start = b->len;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++;
+        bool two = (c == 0xc2 || c == 0xc3) && (*p & 0xc0) == 0x80;
+        if (two)
+            c = (c & 0x03) << 6 | (*p++ & 0x3f);
+        unsigned char o = (unsigned char)c;
+        if (!(c == '\t' || (c >= 0x20 && c < 0x7f) || (two && c >= 0xa0)) || buf_add(b, &o, 1)) {
+            b->len = start;
+            if (b->p)
+                b->p[start] = 0;
+            return false;
+        }
+    }
+    return true;
+}
+
 int buf_add_rfc2047(struct buf *b, const char *s)
 {
-    bool controls = false, plain = true;
-    for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
-        plain = (*p >= 0x20 && *p < 0x7f) || *p == '\t';
-    if (plain)
-        return buf_adds(b, s);
+    bool controls = false;
+    if (*s == 0)
+        return 0;
+    if (utf8_valid(s, &controls) && !controls && add_latin1(b, s))
+        return 0;
     if (!utf8_valid(s, &controls) || controls) {
         char *b64 = enc_b64((const uint8_t *)s, strlen(s));
         int rc = b64 ? buf_addf(b, "=?UTF-8?B?%s?=", b64) : -1;

@@ -275,7 +275,10 @@ static void test_header_text(void)
     header_text("=?UTF-8?X?a?=", "=?UTF-8?X?a?=", "in: other encoding kept");
     header_text("=?UTF-8", "=?UTF-8", "in: cut word kept");
     header_enc("a b\tc=?_", "a b\tc=?_", "out: printable ASCII as is");
-    header_enc("caf\xc3\xa9 a=b?c_d", "=?UTF-8?Q?caf=C3=A9_a=3Db=3Fc=5Fd?=", "out: Q");
+    header_enc("caf\xc3\xa9 a=b?c_d", "caf\xe9 a=b?c_d", "out: up to U+00FF: ISO-8859-1");
+    header_enc("\xc3\xbf\xc2\xa0x", "\xff\xa0x", "out: U+00FF, U+00A0: ISO-8859-1");
+    header_enc("caf\xc3\xa9 \xe4\xb8\xad a=b?c_d",
+               "=?UTF-8?Q?caf=C3=A9_=E4=B8=AD_a=3Db=3Fc=5Fd?=", "out: beyond U+00FF: Q");
     header_enc("\x04mymeta", "=?UTF-8?B?BG15bWV0YQ==?=", "out: control: B");
     header_enc("a\xc2\x85", "=?UTF-8?B?YcKF?=", "out: C1 control: B");
     header_enc("a\xff", "=?UTF-8?B?Yf8=?=", "out: not UTF-8: B");
