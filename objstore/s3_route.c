@@ -58,7 +58,6 @@ static int s3_check_names(struct s3_ctx *c)
 static const struct {
     const char *prefix, *what, *accepted;
 } refused_headers[] = {
-    {"x-amz-tagging", "object tags are not implemented", NULL},
     {"x-amz-server-side-encryption", "server-side encryption is not implemented", NULL},
     {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented", NULL},
     {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
@@ -93,12 +92,18 @@ static int s3_check_refused_headers(struct http_req *r, struct ts_error *e)
 
 /* route->resolve: the bucket and key of the path, the operation of the s3_ops table, every
  * name checked, and the authorization the operation asks for (s3_authz_declare). */
+static void s3_cleanup(struct http_req *r);
+
 static int s3_resolve(struct http_req *r, struct ts_error *e)
 {
-    struct s3_ctx *c = calloc(1, sizeof *c);
+    struct s3_ctx *c;
     enum s3_scope scope = S3_SVC;
     int rc;
-    if (c == NULL)
+    if (r->hctx != NULL) { /* the second round, once the body is in (S3_F_TAGBODY) */
+        s3_cleanup(r);
+        r->hctx = NULL;
+    }
+    if ((c = calloc(1, sizeof *c)) == NULL)
         return TS_E_INTERNAL;
     r->hctx = c;
     c->r = r;
@@ -153,16 +158,10 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
     return rc == TS_OK ? s3_authz_declare(c) : rc;
 }
 
-/* route->start, once the authz phase allowed the operation: the bucket or the object checked
- * (S3_F_BUCKET, S3_F_OBJECT), then the operation's own start. */
-static int s3_start(struct http_req *r, struct ts_error *e)
+/* The bucket or the object checked (S3_F_BUCKET, S3_F_OBJECT), once the operation is
+ * authorized. */
+static int s3_check_target(struct s3_ctx *c)
 {
-    struct s3_ctx *c = r->hctx;
-    if (c == NULL || c->op == NULL)
-        return TS_E_INTERNAL;
-    c->e = e;
-    if (c->st->gw != NULL)
-        return s3_gw_start(c);
     int rc = c->op->flags & S3_F_BUCKET ? obj_bucket_exists(c->st, c->bucket) : TS_OK;
     if (rc == TS_OK && (c->op->flags & S3_F_OBJECT)) {
         struct obj_meta m;
@@ -170,6 +169,23 @@ static int s3_start(struct http_req *r, struct ts_error *e)
         if (rc == TS_OK)
             obj_meta_cleanup(&m);
     }
+    return rc;
+}
+
+/* route->start, once the authz phase allowed the operation: s3_check_target, then the
+ * operation's own start. An S3_F_TAGBODY operation is decided only once its body is in: its
+ * start does nothing, and the target is checked in finish. */
+static int s3_start(struct http_req *r, struct ts_error *e)
+{
+    struct s3_ctx *c = r->hctx;
+    if (c == NULL || c->op == NULL)
+        return TS_E_INTERNAL;
+    c->e = e;
+    if (c->op->flags & S3_F_TAGBODY)
+        return TS_OK;
+    if (c->st->gw != NULL)
+        return s3_gw_start(c);
+    int rc = s3_check_target(c);
     if (rc == TS_OK && c->op->start != NULL)
         rc = c->op->start(c);
     return rc;
@@ -180,6 +196,12 @@ static int s3_finish(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
     c->e = e;
+    bool tagbody = (c->op->flags & S3_F_TAGBODY) != 0;
+    int rc = tagbody && c->st->gw == NULL ? s3_check_target(c) : TS_OK;
+    if (rc == TS_OK && tagbody)
+        rc = s3_tags_body(c);
+    if (rc != TS_OK)
+        return rc;
     return c->st->gw != NULL ? s3_gw_finish(c) : c->op->finish(c);
 }
 
@@ -190,6 +212,8 @@ static void s3_cleanup(struct http_req *r)
     for (size_t i = 0; i < HTTP_AUTHZ_MAX_ITEMS; i++)
         free(c->arn[i]);
     obj_writer_free(c->w);
+    http_kv_free(c->tags, c->ntags);
+    http_kv_free(c->cond, c->ncond);
     free(c->src_bucket);
     free(c->src_key);
     if (r->resource == c->resource)
@@ -367,6 +391,8 @@ int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m)
             return TS_E_INTERNAL;
     }
     http_req_header_foreach(c->r, meta_hdr, &mw);
+    if (mw.rc == TS_OK && c->has_tags) /* x-amz-tagging, checked by s3_tags_declare */
+        mw.rc = obj_meta_set_tags(m, c->tags, c->ntags);
     if (mw.rc == TS_OK && c->r->checksum_algo[0] && c->r->checksum_b64[0]) {
         char name[48] = "x-amz-checksum-";
         strncat(name, c->r->checksum_algo, sizeof name - strlen(name) - 1);
