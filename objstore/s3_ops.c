@@ -254,6 +254,7 @@ static int s3_authz_add(struct http_authz *q, const char *action, const char *bu
 /* Headers that ask for more than the operation's own action: the caller must be allowed that
  * too (AWS's rule), whichever backend answers. `accepted`: a value that asks nothing (a private
  * ACL). op NULL: every object write (s3:Put... on an object). */
+#define S3_PUT_PREFIX "s3:Put" /* the actions of object writes */
 static const struct {
     const char *prefix, *op, *action, *accepted;
 } implied[] = {
@@ -288,7 +289,8 @@ static int implied_hdr(void *ctx, const char *name, const char *value)
         if (strncasecmp(name, p, strlen(p)) != 0 || (ok && strcasecmp(value, ok) == 0))
             continue;
         if (implied[i].op ? strcmp(op->name, implied[i].op) != 0
-                          : op->res != S3_RES_OBJECT || strncmp(op->action, "s3:Put", 6) != 0)
+                          : op->res != S3_RES_OBJECT ||
+                                strncmp(op->action, S3_PUT_PREFIX, strlen(S3_PUT_PREFIX)) != 0)
             continue;
         bool have = false;
         for (size_t k = 0; k < q->nitems; k++)
