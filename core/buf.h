@@ -30,9 +30,10 @@ int buf_add_json(struct buf *b, const char *s);
  * buf_add_header_text appends header value s as UTF-8 text, as S3 reads it: a value made of
  * RFC 2047 encoded-words (=?UTF-8?B?...?= or ?Q?, charset UTF-8 or US-ASCII, white space
  * between them) is decoded; bytes that are not UTF-8 are read as ISO-8859-1; anything else is
- * kept. buf_add_rfc2047 appends text s as a header value that is printable US-ASCII: s itself
- * when it is (tab allowed), else =?UTF-8?Q?...?=, or =?UTF-8?B?...?= when s has control
- * characters or is not UTF-8 (as S3 answers). Both return as buf_add. */
+ * kept. buf_add_rfc2047 appends text s as a header value as S3 answers it: s in ISO-8859-1
+ * bytes when every character is printable and at most U+00FF (what a client that sent those
+ * bytes reads back as sent), else =?UTF-8?Q?...?=, or =?UTF-8?B?...?= when s has control
+ * characters or is not UTF-8. Both return as buf_add. */
 int buf_add_header_text(struct buf *b, const char *s);
 int buf_add_rfc2047(struct buf *b, const char *s);
 /* The content (NUL-terminated; "" when empty) and its length. Borrowed. */

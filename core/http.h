@@ -87,7 +87,9 @@ struct http_filter {
 /* e.g. CopyObject: s3:PutObject on the target, s3:GetObject on the source, and in gateway mode
  * the actions its headers imply (s3:PutObjectTagging for x-amz-tagging...) */
 #define HTTP_AUTHZ_MAX_ITEMS 4
-#define HTTP_AUTHZ_MAX_KEYS 6
+/* request condition keys: the listing ones, and up to 10 object tags three ways
+ * (s3:ExistingObjectTag/k, s3:RequestObjectTag/k, s3:RequestObjectTagKeys) */
+#define HTTP_AUTHZ_MAX_KEYS 40
 
 /* flags of struct http_authz */
 #define HTTP_AUTHZ_PUBLIC                                                                          \
@@ -124,6 +126,10 @@ struct http_authz {
     bool after_body;  /* set by resolve: call again once the body is buffered */
     struct http_kv keys[HTTP_AUTHZ_MAX_KEYS]; /* request condition keys (s3:prefix...) */
     size_t nkeys;
+    /* Condition keys starting with this prefix (case-insensitive) have values the server could
+     * not learn (e.g. "s3:ExistingObjectTag/" in gateway mode): a condition on one fails
+     * closed (Deny statements apply, Allow statements do not). NULL: none. */
+    const char *unknown_keys;
     /* The resource's own policy (S3: the bucket policy): TS_OK with *doc (NULL: it has none)
      * and a *handle for policy_release, or an error, which denies. */
     int (*policy_get)(void *ctx, const char *name, const void **doc, void **handle);

@@ -3,7 +3,9 @@
  *
  * Encoding (little-endian): u8 version, u64 size, i64 mtime, id[32], u8 etag length + etag,
  * u32 content-type length (0xffffffff: none) + bytes, u32 header count, then per header
- * u32 name length + name + u32 value length + value.
+ * u32 name length + name + u32 value length + value. Version 2 (a record with tags; records
+ * without any keep version 1, byte for byte) appends the tags: u32 count, then per tag u32 key
+ * length + key + u32 value length + value. A tag set alone (obj_tags_encode) is that tail.
  */
 #include "objstore/obj_int.h"
 
@@ -14,6 +16,8 @@
 #include "core/err.h"
 
 #define META_VERSION 1
+#define META_VERSION_TAGS 2
+#define META_MAX_PAIRS 10000
 
 void obj_meta_cleanup(struct obj_meta *m)
 {
@@ -21,6 +25,7 @@ void obj_meta_cleanup(struct obj_meta *m)
         return;
     free(m->content_type);
     http_kv_free(m->hdrs, m->nhdrs);
+    http_kv_free(m->tags, m->ntags);
     memset(m, 0, sizeof *m);
 }
 
@@ -58,10 +63,27 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
     for (size_t i = 0; i < src->nhdrs; i++)
         if (obj_meta_add_hdr(dst, src->hdrs[i].key, src->hdrs[i].value) != TS_OK)
             goto fail;
+    if (obj_meta_set_tags(dst, src->tags, src->ntags) != TS_OK)
+        goto fail;
     return TS_OK;
 fail:
     obj_meta_cleanup(dst);
     return TS_E_INTERNAL;
+}
+
+int obj_meta_set_tags(struct obj_meta *m, const struct http_kv *v, size_t n)
+{
+    struct http_kv *t = NULL;
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (http_kv_add(&t, &nt, v[i].key, v[i].value) != TS_OK) {
+            http_kv_free(t, nt);
+            return TS_E_INTERNAL;
+        }
+    http_kv_free(m->tags, m->ntags);
+    m->tags = t;
+    m->ntags = nt;
+    return TS_OK;
 }
 
 /* Writes v as an n-byte little-endian integer. */
@@ -89,18 +111,47 @@ static void put_str(uint8_t **p, const char *s)
     *p += n;
 }
 
+/* Bytes of the pairs v[0..n) as put_pairs writes them. */
+static size_t pairs_len(const struct http_kv *v, size_t n)
+{
+    size_t len = 4;
+    for (size_t i = 0; i < n; i++)
+        len += 8 + strlen(v[i].key) + strlen(v[i].value);
+    return len;
+}
+
+static void put_pairs(uint8_t **p, const struct http_kv *v, size_t n)
+{
+    put_u32(p, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        put_str(p, v[i].key);
+        put_str(p, v[i].value);
+    }
+}
+
+void *obj_tags_encode(const struct http_kv *v, size_t n, size_t *len)
+{
+    uint8_t *out = malloc(pairs_len(v, n)), *p = out;
+    if (out != NULL) {
+        put_pairs(&p, v, n);
+        *len = (size_t)(p - out);
+    }
+    return out;
+}
+
 void *obj_meta_encode(const struct obj_meta *m, size_t *len)
 {
     size_t etl = strnlen(m->etag, sizeof m->etag - 1);
-    size_t n = 1 + 8 + 8 + OBJ_ID_LEN + 1 + etl + 4 + 4;
+    size_t n = 1 + 8 + 8 + OBJ_ID_LEN + 1 + etl + 4;
     if (m->content_type)
         n += strlen(m->content_type);
-    for (size_t i = 0; i < m->nhdrs; i++)
-        n += 8 + strlen(m->hdrs[i].key) + strlen(m->hdrs[i].value);
+    n += pairs_len(m->hdrs, m->nhdrs);
+    if (m->ntags > 0)
+        n += pairs_len(m->tags, m->ntags);
     uint8_t *out = malloc(n), *p = out;
     if (out == NULL)
         return NULL;
-    *p++ = META_VERSION;
+    *p++ = m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
     put_u64(&p, m->size);
     put_u64(&p, (uint64_t)m->mtime);
     memset(p, '0', OBJ_ID_LEN);
@@ -113,11 +164,9 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
         put_str(&p, m->content_type);
     else
         put_u32(&p, 0xffffffffu);
-    put_u32(&p, (uint32_t)m->nhdrs);
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        put_str(&p, m->hdrs[i].key);
-        put_str(&p, m->hdrs[i].value);
-    }
+    put_pairs(&p, m->hdrs, m->nhdrs);
+    if (m->ntags > 0)
+        put_pairs(&p, m->tags, m->ntags);
     *len = n;
     return out;
 }
@@ -166,13 +215,45 @@ static int get_str(struct rd *r, char **out)
     return 0;
 }
 
+/* Reads u32 count pairs into *v, *n (freed by the caller, also on failure). */
+static int get_pairs(struct rd *r, struct http_kv **v, size_t *n)
+{
+    uint32_t count;
+    if (get_u32(r, &count) != 0 || count > META_MAX_PAIRS)
+        return -1;
+    if (count && (*v = calloc(count, sizeof **v)) == NULL)
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        *n = i + 1;
+        if (get_str(r, &(*v)[i].key) != 0 || get_str(r, &(*v)[i].value) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int obj_tags_decode(const void *buf, size_t len, struct http_kv **v, size_t *n)
+{
+    struct rd r = {buf, (const uint8_t *)buf + len};
+    *v = NULL;
+    *n = 0;
+    if (get_pairs(&r, v, n) == 0 && r.p == r.end)
+        return TS_OK;
+    http_kv_free(*v, *n);
+    *v = NULL;
+    *n = 0;
+    return TS_E_INTERNAL;
+}
+
 int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
 {
     struct rd r = {buf, (const uint8_t *)buf + len};
     uint64_t mt;
-    uint32_t ctl, nh;
+    uint32_t ctl;
     memset(m, 0, sizeof *m);
-    if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1 || *r.p++ != META_VERSION)
+    if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1)
+        return TS_E_INTERNAL;
+    uint8_t version = *r.p++;
+    if (version != META_VERSION && version != META_VERSION_TAGS)
         return TS_E_INTERNAL;
     if (get_u64(&r, &m->size) != 0 || get_u64(&r, &mt) != 0)
         goto fail;
@@ -193,18 +274,10 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
         if (get_str(&r, &m->content_type) != 0)
             goto fail;
     }
-    if (get_u32(&r, &nh) != 0 || nh > 10000)
+    if (get_pairs(&r, &m->hdrs, &m->nhdrs) != 0)
         goto fail;
-    if (nh) {
-        m->hdrs = calloc(nh, sizeof *m->hdrs);
-        if (m->hdrs == NULL)
-            goto fail;
-    }
-    for (uint32_t i = 0; i < nh; i++) {
-        m->nhdrs = i + 1;
-        if (get_str(&r, &m->hdrs[i].key) != 0 || get_str(&r, &m->hdrs[i].value) != 0)
-            goto fail;
-    }
+    if (version == META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+        goto fail;
     return TS_OK;
 fail:
     obj_meta_cleanup(m);

@@ -4,7 +4,8 @@
  *   meta/              LMDB env: "buckets" (name -> created), "objects" (bucket\0key -> meta),
  *                      "uploads" (bucket\0key\0uploadid -> meta), "parts" (uploadid + BE32
  *                      part number -> meta), "policies" (bucket -> policy JSON),
- *                      "completed" (uploads completed lately, multipart.c)
+ *                      "completed" (uploads completed lately, multipart.c),
+ *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging")
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
  *
@@ -55,6 +56,10 @@ struct obj_meta {
     struct http_kv *hdrs; /* kept headers, lower-case names (x-amz-meta-*, cache-control...,
                              x-amz-checksum-<algo>) */
     size_t nhdrs;
+    /* The object's tags (key, value) in the order set, checked by the S3 layer (s3_tagging.c).
+     * They live in this record, so that each version of an object will carry its own. */
+    struct http_kv *tags;
+    size_t ntags;
 };
 
 void obj_meta_cleanup(struct obj_meta *m);
@@ -64,6 +69,11 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src);
 int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value);
 /* The kept header's value, or NULL. */
 const char *obj_meta_hdr(const struct obj_meta *m, const char *name);
+/* Replaces m's tags with copies of v[0..n). TS_OK or TS_E_INTERNAL (m's tags unchanged). */
+int obj_meta_set_tags(struct obj_meta *m, const struct http_kv *v, size_t n);
+/* A tag set alone (bucket tags): the encoding of the tags of a meta record. */
+void *obj_tags_encode(const struct http_kv *v, size_t n, size_t *len);
+int obj_tags_decode(const void *p, size_t len, struct http_kv **v, size_t *n);
 /* Binary encoding for LMDB values. encode returns a malloc'ed buffer (NULL on OOM). decode
  * returns TS_OK or TS_E_INTERNAL on a corrupt record. */
 void *obj_meta_encode(const struct obj_meta *m, size_t *len);
@@ -76,7 +86,7 @@ struct obj_store {
     /* Immutable after obj_store_open. */
     char *root, *objdir, *tmpdir;
     MDB_env *env;
-    MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies, db_completed;
+    MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies, db_completed, db_bconf;
     struct pol_engine *pe; /* set by obj_route_init */
     char region[64];
     struct gw *gw; /* gateway mode (obj_gateway_route_init): the upstream; no LMDB then */
@@ -193,6 +203,15 @@ int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct po
 void obj_policy_release(struct obj_pcache *handle);
 void obj_policy_cache_free(struct obj_store *st);
 
+/* ---- bucket configurations (bucket_conf), removed with their bucket ---- */
+
+/* Sets (val) or removes (val NULL) configuration name of bucket: TS_E_NO_SUCH_BUCKET. */
+int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, const void *val,
+                  size_t len);
+/* *out malloc'ed (NULL, *len 0: the bucket has none). TS_E_NO_SUCH_BUCKET. */
+int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, void **out,
+                  size_t *len);
+
 /* ---- objects ---- */
 
 /* Points bucket/key at w's finished data file with metadata m (id, size filled in from w;
@@ -205,6 +224,10 @@ int obj_object_head(struct obj_store *st, const char *bucket, const char *key,
 /* Metadata plus an open fd of the data (the right bytes even if replaced meanwhile). */
 int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
                     int *fd);
+/* Replaces the tags of bucket/key, everything else of its record kept (a metadata-only
+ * change, durable on return): TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY. */
+int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *key,
+                        const struct http_kv *tags, size_t n);
 /* Deletes bucket/key; TS_OK when it did not exist (TS_E_NO_SUCH_BUCKET when the bucket did
  * not). */
 int obj_object_delete(struct obj_store *st, const char *bucket, const char *key);

@@ -7,7 +7,8 @@
  *   501 NotImplemented: an operation the table does not know is never forwarded under another
  *   operation's action); a version id asks for the versioned action (s3:GetObjectVersion...);
  *   headers that ask the upstream for more (x-amz-tagging, object lock, ACLs) are authorized
- *   for what they ask (s3_gw_declare);
+ *   for what they ask (s3_authz_declare, as for the store); s3:ExistingObjectTag/<key> is not
+ *   known here: conditions on it fail closed (s3_tags_declare, docs/GATEWAY.md);
  * - ListBuckets is filtered by the caller's policies; DeleteObjects is authorized per key;
  * - bucket policies are stored by tessera, in the IAM store (so in etcd when it is there), as
  *   blob "s3/bucket-policy/BUCKET", and evaluated by tessera; never sent to the upstream.
@@ -143,60 +144,6 @@ static const char *gw_version_action(const char *action)
     return action;
 }
 
-/* Headers that ask the upstream for more than the operation's own action: the caller must be
- * allowed that too (AWS's rule). `accepted`: a value that asks nothing (a private ACL). */
-static const struct {
-    const char *prefix, *op, *action, *accepted;
-} gw_implied[] = {
-    {"x-amz-tagging", "PutObject", "s3:PutObjectTagging", NULL},
-    {"x-amz-tagging", "CopyObject", "s3:PutObjectTagging", NULL},
-    {"x-amz-tagging", "CreateMultipartUpload", "s3:PutObjectTagging", NULL},
-    {"x-amz-object-lock-mode", NULL, "s3:PutObjectRetention", NULL},
-    {"x-amz-object-lock-retain-until-date", NULL, "s3:PutObjectRetention", NULL},
-    {"x-amz-object-lock-legal-hold", NULL, "s3:PutObjectLegalHold", NULL},
-    {"x-amz-bypass-governance-retention", NULL, "s3:BypassGovernanceRetention", NULL},
-    {"x-amz-acl", "CreateBucket", "s3:PutBucketAcl", "private"},
-    {"x-amz-grant-", "CreateBucket", "s3:PutBucketAcl", NULL},
-    {"x-amz-bucket-object-lock-enabled", "CreateBucket", "s3:PutBucketObjectLockConfiguration",
-     "false"},
-    {"x-amz-acl", NULL, "s3:PutObjectAcl", "private"},
-    {"x-amz-grant-", NULL, "s3:PutObjectAcl", NULL},
-};
-
-struct implied_walk {
-    struct s3_ctx *c;
-    int rc;
-};
-
-static int implied_hdr(void *ctx, const char *name, const char *value)
-{
-    struct implied_walk *w = ctx;
-    struct http_authz *q = &w->c->r->authz;
-    const char *op = w->c->op->name;
-    for (size_t i = 0; i < sizeof gw_implied / sizeof *gw_implied; i++) {
-        const char *p = gw_implied[i].prefix, *ok = gw_implied[i].accepted;
-        if (strncasecmp(name, p, strlen(p)) != 0 || (ok && strcasecmp(value, ok) == 0))
-            continue;
-        if (gw_implied[i].op
-                ? strcmp(op, gw_implied[i].op) != 0
-                : w->c->op->res != S3_RES_OBJECT || strncmp(w->c->op->action, "s3:Put", 6) != 0)
-            continue;
-        bool have = false;
-        for (size_t k = 0; k < q->nitems; k++)
-            have |= strcmp(q->item[k].action, gw_implied[i].action) == 0;
-        if (have)
-            return 0;
-        if (q->nitems >= HTTP_AUTHZ_MAX_ITEMS) {
-            w->rc = TS_E_ACCESS_DENIED; /* fail closed */
-            return 1;
-        }
-        q->item[q->nitems] = q->item[0];
-        q->item[q->nitems++].action = gw_implied[i].action;
-        return 0;
-    }
-    return 0;
-}
-
 int s3_gw_declare(struct s3_ctx *c)
 {
     struct http_authz *q = &c->r->authz;
@@ -204,9 +151,7 @@ int s3_gw_declare(struct s3_ctx *c)
         q->item[0].action = gw_version_action(q->item[0].action);
     if (c->src_versioned && q->nitems > 1)
         q->item[1].action = "s3:GetObjectVersion";
-    struct implied_walk w = {c, TS_OK};
-    http_req_header_foreach(c->r, implied_hdr, &w);
-    return w.rc;
+    return TS_OK;
 }
 
 int s3_gw_check_id(const char *v)

@@ -40,6 +40,19 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
     64u /* the object must exist (NoSuchKey): checked once the operation is authorized, before     \
            start and before any body byte is read */
 #define S3_F_STREAM 128u /* the body is object data: streamed (gateway: to the upstream) */
+#define S3_F_EXTAG                                                                                 \
+    256u /* s3:ExistingObjectTag/<key>: the tags of the object read (a copy: its source) are       \
+            condition keys of the decision (s3_tags_declare) */
+#define S3_F_TAGHDR                                                                                \
+    512u /* x-amz-tagging sets the new object's tags: checked before the decision, which sees      \
+            them (s3:RequestObjectTag/<key>, s3:RequestObjectTagKeys) and needs                    \
+            s3:PutObjectTagging too */
+#define S3_F_TAGBODY                                                                               \
+    1024u /* the body's Tagging document sets the object's tags: authorized once the body is       \
+             buffered (after_body), with its tags as condition keys; start does nothing */
+
+#define S3_MAX_OBJECT_TAGS 10
+#define S3_MAX_BUCKET_TAGS 50
 
 /* One "bytes=" range as written: first-last, first- (has_last false) or -suffix (has_first
  * false). */
@@ -80,9 +93,15 @@ struct s3_ctx {
     bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
     char *arn[HTTP_AUTHZ_MAX_ITEMS]; /* the resources of r->authz (owned) */
     bool src_versioned;              /* the copy source names a version */
-    struct gw_xfer *x;               /* gateway mode: the request to the upstream */
-    struct ts_error aerr;            /* gateway mode: the error of a relay after finish */
-    struct ts_error *e; /* the error of the phase running (s3_fail), for the server to answer */
+    struct http_kv *tags; /* the tags the request sets (x-amz-tagging, or the Tagging body) */
+    size_t ntags;
+    bool has_tags;        /* tags checked and to be applied */
+    bool tags_replace;    /* CopyObject: x-amz-tagging-directive REPLACE */
+    struct http_kv *cond; /* the condition keys of r->authz (owned) */
+    size_t ncond;
+    struct gw_xfer *x;    /* gateway mode: the request to the upstream */
+    struct ts_error aerr; /* gateway mode: the error of a relay after finish */
+    struct ts_error *e;   /* the error of the phase running (s3_fail), for the server to answer */
 };
 
 /* s3_ops.c */
@@ -98,9 +117,21 @@ int s3_authz_declare(struct s3_ctx *c);
 int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
                  bool list_keys);
 
+/* s3_tagging.c: the tags of the request (x-amz-tagging, x-amz-tagging-directive, the Tagging
+ * body of S3_F_TAGBODY rows) checked into c->tags, and the tag condition keys added to
+ * c->r->authz (S3_F_EXTAG, S3_F_TAGHDR, S3_F_TAGBODY). Called by s3_authz_declare: TS_OK, the
+ * request's error (InvalidArgument, InvalidTag, BadRequest, MalformedXML...), or
+ * TS_E_ACCESS_DENIED when the existing tags cannot be read (fail closed). */
+int s3_tags_declare(struct s3_ctx *c);
+/* The Tagging body of an S3_F_TAGBODY row into c->tags (once): TS_OK, or its error
+ * (MissingRequestBodyError, MalformedXML, InvalidTag, BadRequest), answered by s3_finish once
+ * the caller is authorized, for the store and the gateway alike (an unparsed body is never
+ * forwarded). */
+int s3_tags_body(struct s3_ctx *c);
+
 /* s3_gw.c: the route in gateway mode (c->st->gw set) */
 struct iam_strv;
-/* resolve: the versioned action, the actions headers imply (after s3_authz_declare). */
+/* resolve: the versioned actions (after s3_authz_declare). */
 int s3_gw_declare(struct s3_ctx *c);
 /* A version or upload id the upstream may know: 1..1024 printable ASCII characters. */
 int s3_gw_check_id(const char *v);
@@ -134,7 +165,7 @@ int s3_reply_done(struct s3_ctx *c, int rc, int status);
 void s3_xml_start(struct buf *b, size_t max, const char *root);
 /* Replies 200 with <root><LastModified/><ETag/></root> (CopyObject, UploadPartCopy). */
 int s3_reply_copy_result(struct s3_ctx *c, const char *root, int64_t mtime, const char *etag);
-/* Fills m's content type and kept headers from the request. */
+/* Fills m's content type, kept headers and tags (x-amz-tagging) from the request. */
 int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m);
 /* Parses Content-MD5 (InvalidDigest) and the declared length (MissingContentLength,
  * EntityTooLarge against max), and streams the body into a new writer. */
@@ -175,14 +206,15 @@ int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg);
 /* Copies len bytes at off of fd into a new writer c->w and finishes it (md5 of the bytes). */
 int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16]);
 
-/* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c). */
+/* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c, s3_tagging.c). */
 s3_handler s3_list_buckets, s3_create_bucket_start, s3_create_bucket, s3_delete_bucket,
     s3_head_bucket, s3_get_bucket_location, s3_list_objects, s3_list_objects_v2,
     s3_list_object_versions, s3_policy_start, s3_put_bucket_policy, s3_get_bucket_policy,
     s3_delete_bucket_policy, s3_get_bucket_versioning, s3_get_acl, s3_no_such_config,
     s3_not_implemented, s3_xml_body_start, s3_delete_objects;
-s3_handler s3_put_object_start, s3_put_object, s3_get_object, s3_delete_object, s3_copy_object,
-    s3_get_object_tagging;
+s3_handler s3_put_object_start, s3_put_object, s3_get_object, s3_delete_object, s3_copy_object;
+s3_handler s3_get_object_tagging, s3_put_object_tagging, s3_delete_object_tagging,
+    s3_put_bucket_tagging, s3_get_bucket_tagging, s3_delete_bucket_tagging;
 s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_part_copy_start,
     s3_upload_part_copy, s3_complete_multipart, s3_abort_multipart, s3_list_parts,
     s3_list_multipart_uploads;

@@ -1,5 +1,5 @@
 /* s3_object.c -- S3 object operations: PutObject, GetObject/HeadObject (ranges, conditions,
- * response-* overrides), DeleteObject, CopyObject, GetObjectTagging. */
+ * response-* overrides), DeleteObject, CopyObject. */
 #include "objstore/s3_int.h"
 
 #include <errno.h>
@@ -103,6 +103,10 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
         if (v)
             http_reply_header(c->r, std_headers[i].header, v);
     }
+    if (m->ntags > 0) {
+        snprintf(t, sizeof t, "%zu", m->ntags);
+        http_reply_header(c->r, "x-amz-tagging-count", t);
+    }
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
     if (whole && mode && strcasecmp(mode, "ENABLED") == 0)
         checksum_header(c, m);
@@ -189,15 +193,6 @@ out:
 int s3_delete_object(struct s3_ctx *c)
 {
     return s3_reply_done(c, obj_object_delete(c->st, c->bucket, c->key), 204);
-}
-
-int s3_get_object_tagging(struct s3_ctx *c)
-{
-    struct buf b; /* the object was checked (S3_F_OBJECT) */
-    s3_xml_start(&b, 4096, "Tagging");
-    buf_adds(&b, "<TagSet></TagSet>");
-    xml_close(&b, "Tagging");
-    return s3_reply_xml(c, 200, &b);
 }
 
 /* ---- copies ---- */
@@ -299,6 +294,10 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
                        "website redirect location or encryption attributes.");
     }
     int rc = replace ? s3_meta_from_req(c, &m) : obj_meta_copy(&m, src);
+    /* The tags: the source's (x-amz-tagging-directive COPY, the default) or the request's. */
+    if (rc == TS_OK)
+        rc = c->tags_replace ? obj_meta_set_tags(&m, c->tags, c->ntags)
+                             : obj_meta_set_tags(&m, src->tags, src->ntags);
     /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */
     bool hash = strchr(src->etag, '-') != NULL;
     if (rc == TS_OK)

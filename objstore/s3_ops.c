@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/enc.h"
 #include "core/err.h"
@@ -52,7 +53,12 @@ static const struct s3_op s3_ops[] = {
     {"GET", S3_BKT, "acl", 0, "GetBucketAcl", "s3:GetBucketAcl", S3_RES_BUCKET, NULL, s3_get_acl},
     {"PUT", S3_BKT, "acl", 0, "PutBucketAcl", "s3:PutBucketAcl", S3_RES_BUCKET, NULL,
      s3_not_implemented},
-    S3_CONF3("tagging", "BucketTagging", "BucketTagging", "BucketTagging"),
+    {"GET", S3_BKT, "tagging", 0, "GetBucketTagging", "s3:GetBucketTagging", S3_RES_BUCKET, NULL,
+     s3_get_bucket_tagging},
+    {"PUT", S3_BKT, "tagging", 0, "PutBucketTagging", "s3:PutBucketTagging", S3_RES_BUCKET,
+     s3_xml_body_start, s3_put_bucket_tagging},
+    {"DELETE", S3_BKT, "tagging", 0, "DeleteBucketTagging", "s3:PutBucketTagging", S3_RES_BUCKET,
+     NULL, s3_delete_bucket_tagging},
     S3_CONF3("cors", "BucketCors", "BucketCORS", "BucketCors"),
     S3_CONF3("lifecycle", "BucketLifecycleConfiguration", "LifecycleConfiguration",
              "BucketLifecycle"),
@@ -115,7 +121,7 @@ static const struct s3_op s3_ops[] = {
     {"DELETE", S3_BKT, NULL, 0, "DeleteBucket", "s3:DeleteBucket", S3_RES_BUCKET, NULL,
      s3_delete_bucket},
     /* multipart */
-    {"PUT", S3_OBJ, "uploadId", S3_F_COPY | S3_F_UPLOAD | S3_F_PART, "UploadPartCopy",
+    {"PUT", S3_OBJ, "uploadId", S3_F_COPY | S3_F_UPLOAD | S3_F_PART | S3_F_EXTAG, "UploadPartCopy",
      "s3:PutObject", S3_RES_OBJECT, s3_upload_part_copy_start, s3_upload_part_copy},
     {"PUT", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_PART | S3_F_STREAM, "UploadPart", "s3:PutObject",
      S3_RES_OBJECT, s3_upload_part_start, s3_upload_part},
@@ -125,40 +131,42 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_abort_multipart},
     {"POST", S3_OBJ, "uploadId", S3_F_UPLOAD, "CompleteMultipartUpload", "s3:PutObject",
      S3_RES_OBJECT, s3_xml_body_start, s3_complete_multipart},
-    {"POST", S3_OBJ, "uploads", 0, "CreateMultipartUpload", "s3:PutObject", S3_RES_OBJECT, NULL,
-     s3_create_multipart},
+    {"POST", S3_OBJ, "uploads", S3_F_TAGHDR, "CreateMultipartUpload", "s3:PutObject", S3_RES_OBJECT,
+     NULL, s3_create_multipart},
     /* object subresources */
-    {"GET", S3_OBJ, "acl", S3_F_OBJECT, "GetObjectAcl", "s3:GetObjectAcl", S3_RES_OBJECT, NULL,
-     s3_get_acl},
-    {"PUT", S3_OBJ, "acl", 0, "PutObjectAcl", "s3:PutObjectAcl", S3_RES_OBJECT, NULL,
+    {"GET", S3_OBJ, "acl", S3_F_OBJECT | S3_F_EXTAG, "GetObjectAcl", "s3:GetObjectAcl",
+     S3_RES_OBJECT, NULL, s3_get_acl},
+    {"PUT", S3_OBJ, "acl", S3_F_EXTAG, "PutObjectAcl", "s3:PutObjectAcl", S3_RES_OBJECT, NULL,
      s3_not_implemented},
-    {"GET", S3_OBJ, "tagging", S3_F_OBJECT, "GetObjectTagging", "s3:GetObjectTagging",
+    {"GET", S3_OBJ, "tagging", S3_F_OBJECT | S3_F_EXTAG, "GetObjectTagging", "s3:GetObjectTagging",
      S3_RES_OBJECT, NULL, s3_get_object_tagging},
-    {"PUT", S3_OBJ, "tagging", 0, "PutObjectTagging", "s3:PutObjectTagging", S3_RES_OBJECT, NULL,
-     s3_not_implemented},
-    {"DELETE", S3_OBJ, "tagging", 0, "DeleteObjectTagging", "s3:DeleteObjectTagging", S3_RES_OBJECT,
-     NULL, s3_not_implemented},
-    {"GET", S3_OBJ, "retention", 0, "GetObjectRetention", "s3:GetObjectRetention", S3_RES_OBJECT,
-     NULL, s3_not_implemented},
-    {"PUT", S3_OBJ, "retention", 0, "PutObjectRetention", "s3:PutObjectRetention", S3_RES_OBJECT,
-     NULL, s3_not_implemented},
-    {"GET", S3_OBJ, "legal-hold", 0, "GetObjectLegalHold", "s3:GetObjectLegalHold", S3_RES_OBJECT,
-     NULL, s3_not_implemented},
-    {"PUT", S3_OBJ, "legal-hold", 0, "PutObjectLegalHold", "s3:PutObjectLegalHold", S3_RES_OBJECT,
-     NULL, s3_not_implemented},
-    {"GET", S3_OBJ, "attributes", 0, "GetObjectAttributes", "s3:GetObjectAttributes", S3_RES_OBJECT,
-     NULL, s3_not_implemented},
+    {"PUT", S3_OBJ, "tagging", S3_F_OBJECT | S3_F_EXTAG | S3_F_TAGBODY, "PutObjectTagging",
+     "s3:PutObjectTagging", S3_RES_OBJECT, NULL, s3_put_object_tagging},
+    {"DELETE", S3_OBJ, "tagging", S3_F_OBJECT | S3_F_EXTAG, "DeleteObjectTagging",
+     "s3:DeleteObjectTagging", S3_RES_OBJECT, NULL, s3_delete_object_tagging},
+    {"GET", S3_OBJ, "retention", S3_F_EXTAG, "GetObjectRetention", "s3:GetObjectRetention",
+     S3_RES_OBJECT, NULL, s3_not_implemented},
+    {"PUT", S3_OBJ, "retention", S3_F_EXTAG, "PutObjectRetention", "s3:PutObjectRetention",
+     S3_RES_OBJECT, NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "legal-hold", S3_F_EXTAG, "GetObjectLegalHold", "s3:GetObjectLegalHold",
+     S3_RES_OBJECT, NULL, s3_not_implemented},
+    {"PUT", S3_OBJ, "legal-hold", S3_F_EXTAG, "PutObjectLegalHold", "s3:PutObjectLegalHold",
+     S3_RES_OBJECT, NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "attributes", S3_F_EXTAG, "GetObjectAttributes", "s3:GetObjectAttributes",
+     S3_RES_OBJECT, NULL, s3_not_implemented},
     {"POST", S3_OBJ, "restore", 0, "RestoreObject", "s3:RestoreObject", S3_RES_OBJECT, NULL,
      s3_not_implemented},
-    {"POST", S3_OBJ, "select", 0, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT, NULL,
-     s3_not_implemented},
+    {"POST", S3_OBJ, "select", S3_F_EXTAG, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT,
+     NULL, s3_not_implemented},
     /* objects */
-    {"PUT", S3_OBJ, NULL, S3_F_COPY, "CopyObject", "s3:PutObject", S3_RES_OBJECT, s3_copy_source,
-     s3_copy_object},
-    {"PUT", S3_OBJ, NULL, S3_F_STREAM, "PutObject", "s3:PutObject", S3_RES_OBJECT,
+    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG, "CopyObject", "s3:PutObject",
+     S3_RES_OBJECT, s3_copy_source, s3_copy_object},
+    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR, "PutObject", "s3:PutObject", S3_RES_OBJECT,
      s3_put_object_start, s3_put_object},
-    {"GET", S3_OBJ, NULL, 0, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
-    {"HEAD", S3_OBJ, NULL, 0, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL, s3_get_object},
+    {"GET", S3_OBJ, NULL, S3_F_EXTAG, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL,
+     s3_get_object},
+    {"HEAD", S3_OBJ, NULL, S3_F_EXTAG, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL,
+     s3_get_object},
     {"DELETE", S3_OBJ, NULL, 0, "DeleteObject", "s3:DeleteObject", S3_RES_OBJECT, NULL,
      s3_delete_object},
 };
@@ -241,6 +249,63 @@ static int s3_authz_add(struct http_authz *q, const char *action, const char *bu
     return TS_OK;
 }
 
+/* Headers that ask for more than the operation's own action: the caller must be allowed that
+ * too (AWS's rule), whichever backend answers. `accepted`: a value that asks nothing (a private
+ * ACL). op NULL: every object write (s3:Put... on an object). */
+#define S3_PUT_PREFIX "s3:Put" /* the actions of object writes */
+static const struct {
+    const char *prefix, *op, *action, *accepted;
+} implied[] = {
+    {"x-amz-tagging", "PutObject", "s3:PutObjectTagging", NULL},
+    {"x-amz-tagging", "CopyObject", "s3:PutObjectTagging", NULL},
+    {"x-amz-tagging", "CreateMultipartUpload", "s3:PutObjectTagging", NULL},
+    {"x-amz-object-lock-mode", NULL, "s3:PutObjectRetention", NULL},
+    {"x-amz-object-lock-retain-until-date", NULL, "s3:PutObjectRetention", NULL},
+    {"x-amz-object-lock-legal-hold", NULL, "s3:PutObjectLegalHold", NULL},
+    {"x-amz-bypass-governance-retention", NULL, "s3:BypassGovernanceRetention", NULL},
+    {"x-amz-acl", "CreateBucket", "s3:PutBucketAcl", "private"},
+    {"x-amz-grant-", "CreateBucket", "s3:PutBucketAcl", NULL},
+    {"x-amz-bucket-object-lock-enabled", "CreateBucket", "s3:PutBucketObjectLockConfiguration",
+     "false"},
+    {"x-amz-acl", NULL, "s3:PutObjectAcl", "private"},
+    {"x-amz-grant-", NULL, "s3:PutObjectAcl", NULL},
+};
+
+struct implied_walk {
+    struct s3_ctx *c;
+    int rc;
+};
+
+/* Adds the action header name implies (on the operation's resource) once. */
+static int implied_hdr(void *ctx, const char *name, const char *value)
+{
+    struct implied_walk *w = ctx;
+    struct http_authz *q = &w->c->r->authz;
+    const struct s3_op *op = w->c->op;
+    for (size_t i = 0; i < sizeof implied / sizeof *implied; i++) {
+        const char *p = implied[i].prefix, *ok = implied[i].accepted;
+        if (strncasecmp(name, p, strlen(p)) != 0 || (ok && strcasecmp(value, ok) == 0))
+            continue;
+        if (implied[i].op ? strcmp(op->name, implied[i].op) != 0
+                          : op->res != S3_RES_OBJECT ||
+                                strncmp(op->action, S3_PUT_PREFIX, strlen(S3_PUT_PREFIX)) != 0)
+            continue;
+        bool have = false;
+        for (size_t k = 0; k < q->nitems; k++)
+            have |= strcmp(q->item[k].action, implied[i].action) == 0;
+        if (have)
+            return 0;
+        if (q->nitems >= HTTP_AUTHZ_MAX_ITEMS) {
+            w->rc = TS_E_ACCESS_DENIED; /* fail closed */
+            return 1;
+        }
+        q->item[q->nitems] = q->item[0];
+        q->item[q->nitems++].action = implied[i].action;
+        return 0;
+    }
+    return 0;
+}
+
 int s3_authz_declare(struct s3_ctx *c)
 {
     struct http_authz *q = &c->r->authz;
@@ -259,7 +324,12 @@ int s3_authz_declare(struct s3_ctx *c)
         rc = c->src_bucket && c->src_key
                  ? s3_authz_add(q, "s3:GetObject", c->src_bucket, c->src_key, &c->arn[1])
                  : TS_E_INTERNAL;
-    return rc;
+    if (rc == TS_OK && q->nitems > 0) {
+        struct implied_walk w = {c, TS_OK};
+        http_req_header_foreach(c->r, implied_hdr, &w);
+        rc = w.rc;
+    }
+    return rc == TS_OK ? s3_tags_declare(c) : rc;
 }
 
 int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,

@@ -58,7 +58,6 @@ static int s3_check_names(struct s3_ctx *c)
 static const struct {
     const char *prefix, *what, *accepted;
 } refused_headers[] = {
-    {"x-amz-tagging", "object tags are not implemented", NULL},
     {"x-amz-server-side-encryption", "server-side encryption is not implemented", NULL},
     {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented", NULL},
     {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
@@ -93,12 +92,18 @@ static int s3_check_refused_headers(struct http_req *r, struct ts_error *e)
 
 /* route->resolve: the bucket and key of the path, the operation of the s3_ops table, every
  * name checked, and the authorization the operation asks for (s3_authz_declare). */
+static void s3_cleanup(struct http_req *r);
+
 static int s3_resolve(struct http_req *r, struct ts_error *e)
 {
-    struct s3_ctx *c = calloc(1, sizeof *c);
+    struct s3_ctx *c;
     enum s3_scope scope = S3_SVC;
     int rc;
-    if (c == NULL)
+    if (r->hctx != NULL) { /* the second round, once the body is in (S3_F_TAGBODY) */
+        s3_cleanup(r);
+        r->hctx = NULL;
+    }
+    if ((c = calloc(1, sizeof *c)) == NULL)
         return TS_E_INTERNAL;
     r->hctx = c;
     c->r = r;
@@ -176,17 +181,10 @@ static int s3_existence(struct s3_ctx *c, int rc)
     return c->e != NULL ? ts_error_set(c->e, TS_E_ACCESS_DENIED, NULL) : TS_E_ACCESS_DENIED;
 }
 
-/* route->start, once the authz phase allowed the operation: the object checked (S3_F_OBJECT;
- * the bucket was, by s3_resolve), then the operation's own start; what it answers about a
- * missing key goes through s3_existence. */
-static int s3_start(struct http_req *r, struct ts_error *e)
+/* The object checked (S3_F_OBJECT; the bucket was, by s3_resolve), once the operation is
+ * authorized. */
+static int s3_check_target(struct s3_ctx *c)
 {
-    struct s3_ctx *c = r->hctx;
-    if (c == NULL || c->op == NULL)
-        return TS_E_INTERNAL;
-    c->e = e;
-    if (c->st->gw != NULL)
-        return s3_gw_start(c);
     int rc = TS_OK;
     if (c->op->flags & S3_F_OBJECT) {
         struct obj_meta m;
@@ -194,6 +192,24 @@ static int s3_start(struct http_req *r, struct ts_error *e)
         if (rc == TS_OK)
             obj_meta_cleanup(&m);
     }
+    return rc;
+}
+
+/* route->start, once the authz phase allowed the operation: s3_check_target, then the
+ * operation's own start; what it answers about a missing key goes through s3_existence. An
+ * S3_F_TAGBODY operation is decided only once its body is in: its start does nothing, and the
+ * target is checked in finish. */
+static int s3_start(struct http_req *r, struct ts_error *e)
+{
+    struct s3_ctx *c = r->hctx;
+    if (c == NULL || c->op == NULL)
+        return TS_E_INTERNAL;
+    c->e = e;
+    if (c->op->flags & S3_F_TAGBODY)
+        return TS_OK;
+    if (c->st->gw != NULL)
+        return s3_gw_start(c);
+    int rc = s3_check_target(c);
     if (rc == TS_OK && c->op->start != NULL)
         rc = c->op->start(c);
     return s3_existence(c, rc);
@@ -205,6 +221,12 @@ static int s3_finish(struct http_req *r, struct ts_error *e)
 {
     struct s3_ctx *c = r->hctx;
     c->e = e;
+    bool tagbody = (c->op->flags & S3_F_TAGBODY) != 0;
+    int rc = tagbody && c->st->gw == NULL ? s3_existence(c, s3_check_target(c)) : TS_OK;
+    if (rc == TS_OK && tagbody)
+        rc = s3_tags_body(c);
+    if (rc != TS_OK)
+        return rc;
     return c->st->gw != NULL ? s3_gw_finish(c) : s3_existence(c, c->op->finish(c));
 }
 
@@ -215,6 +237,8 @@ static void s3_cleanup(struct http_req *r)
     for (size_t i = 0; i < HTTP_AUTHZ_MAX_ITEMS; i++)
         free(c->arn[i]);
     obj_writer_free(c->w);
+    http_kv_free(c->tags, c->ntags);
+    http_kv_free(c->cond, c->ncond);
     free(c->src_bucket);
     free(c->src_key);
     if (r->resource == c->resource)
@@ -397,6 +421,8 @@ int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m)
             return TS_E_INTERNAL;
     }
     http_req_header_foreach(c->r, meta_hdr, &mw);
+    if (mw.rc == TS_OK && c->has_tags) /* x-amz-tagging, checked by s3_tags_declare */
+        mw.rc = obj_meta_set_tags(m, c->tags, c->ntags);
     if (mw.rc == TS_OK && c->r->checksum_algo[0] && c->r->checksum_b64[0]) {
         char name[48] = "x-amz-checksum-";
         strncat(name, c->r->checksum_algo, sizeof name - strlen(name) - 1);

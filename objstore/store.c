@@ -645,7 +645,7 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
     }
     if (mdb_env_create(&st->env) != 0)
         goto fail;
-    mdb_env_set_maxdbs(st->env, 8);
+    mdb_env_set_maxdbs(st->env, 16);
     mdb_env_set_mapsize(st->env, (size_t)32 << 30);
     mdb_env_set_maxreaders(st->env, 1024);
     rc = mdb_env_open(st->env, metadir, MDB_NOTLS | MDB_NOMETASYNC, 0600);
@@ -660,6 +660,7 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
         mdb_dbi_open(txn, "parts", MDB_CREATE, &st->db_parts) != 0 ||
         mdb_dbi_open(txn, "policies", MDB_CREATE, &st->db_policies) != 0 ||
         mdb_dbi_open(txn, "completed", MDB_CREATE, &st->db_completed) != 0 ||
+        mdb_dbi_open(txn, "bucket_conf", MDB_CREATE, &st->db_bconf) != 0 ||
         mdb_txn_commit(txn) != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -937,6 +938,78 @@ void obj_idset_unlink(struct obj_store *st, const struct obj_idset *ids)
     }
 }
 
+/* ---- bucket configurations: "bucket\0name" -> bytes ---- */
+
+/* Removes every configuration of bucket in txn. */
+static int bconf_delete_all(struct obj_store *st, MDB_txn *txn, const char *bucket)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    MDB_val k = {0, kb}, v;
+    MDB_cursor *cur;
+    if (okey(bucket, "", 0, kb, &k.mv_size) != TS_OK ||
+        mdb_cursor_open(txn, st->db_bconf, &cur) != 0)
+        return TS_E_INTERNAL;
+    size_t plen = k.mv_size;
+    int g;
+    for (;;) {
+        k = (MDB_val){plen, kb};
+        g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (g != 0 || k.mv_size < plen || memcmp(k.mv_data, kb, plen) != 0)
+            break;
+        if ((g = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return g == 0 || g == MDB_NOTFOUND ? TS_OK : TS_E_INTERNAL;
+}
+
+int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, const void *val,
+                  size_t len)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    MDB_val k = {0, kb}, v = {len, (void *)val};
+    MDB_txn *txn;
+    int rc = okey(bucket, name, strlen(name), kb, &k.mv_size);
+    if (rc == TS_OK)
+        rc = obj_int_wr_bucket(st, bucket, &txn);
+    if (rc != TS_OK)
+        return rc;
+    int g = val ? mdb_put(txn, st->db_bconf, &k, &v, 0) : mdb_del(txn, st->db_bconf, &k, NULL);
+    if (g != 0 && (val != NULL || g != MDB_NOTFOUND)) {
+        mdb_txn_abort(txn);
+        return g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+    }
+    return obj_int_commit(st, txn);
+}
+
+int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, void **out,
+                  size_t *len)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    MDB_val k = {0, kb}, v;
+    MDB_txn *txn;
+    *out = NULL;
+    *len = 0;
+    int rc = okey(bucket, name, strlen(name), kb, &k.mv_size);
+    if (rc != TS_OK || (rc = obj_int_rd_begin(st, &txn)) != TS_OK)
+        return rc;
+    rc = obj_int_bucket_exists_txn(st, txn, bucket);
+    int g = rc == TS_OK ? mdb_get(txn, st->db_bconf, &k, &v) : MDB_NOTFOUND;
+    if (rc == TS_OK && g == 0) {
+        *out = malloc(v.mv_size ? v.mv_size : 1);
+        if (*out == NULL)
+            rc = TS_E_INTERNAL;
+        else {
+            memcpy(*out, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
+    } else if (rc == TS_OK && g != MDB_NOTFOUND) {
+        rc = TS_E_INTERNAL;
+    }
+    obj_int_rd_end(st, txn);
+    return rc;
+}
+
 int obj_bucket_delete(struct obj_store *st, const char *name)
 {
     MDB_txn *txn;
@@ -981,6 +1054,10 @@ int obj_bucket_delete(struct obj_store *st, const char *name)
     free(uploads.v);
     MDB_val bk = {strlen(name), (void *)name};
     mdb_del(txn, st->db_policies, &bk, NULL);
+    if (bconf_delete_all(st, txn, name) != TS_OK) {
+        rc = TS_E_INTERNAL;
+        goto fail;
+    }
     if (mdb_del(txn, st->db_buckets, &bk, NULL) != 0) {
         rc = TS_E_INTERNAL;
         goto fail;
@@ -1129,6 +1206,41 @@ int obj_object_head(struct obj_store *st, const char *bucket, const char *key, s
     int rc = object_head_txn(st, txn, bucket, key, out);
     obj_int_rd_end(st, txn);
     return rc;
+}
+
+struct tags_arg {
+    const char *bucket, *key;
+    const struct http_kv *tags;
+    size_t n;
+};
+
+/* Reads the object's record and writes it back with the new tags, in the one transaction:
+ * an object replaced or deleted meanwhile is never resurrected with stale metadata. */
+static int object_tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
+{
+    struct tags_arg *a = arg;
+    struct obj_meta m;
+    char old[OBJ_ID_LEN + 1];
+    size_t elen = 0;
+    void *enc = NULL;
+    int rc = object_head_txn(st, txn, a->bucket, a->key, &m);
+    if (rc != TS_OK)
+        return rc;
+    rc = obj_meta_set_tags(&m, a->tags, a->n);
+    if (rc == TS_OK && (enc = obj_meta_encode(&m, &elen)) == NULL)
+        rc = TS_E_INTERNAL;
+    if (rc == TS_OK)
+        rc = obj_int_object_put_txn(st, txn, a->bucket, a->key, enc, elen, old);
+    free(enc);
+    obj_meta_cleanup(&m);
+    return rc;
+}
+
+int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *key,
+                        const struct http_kv *tags, size_t n)
+{
+    struct tags_arg a = {bucket, key, tags, n};
+    return obj_int_group_commit(st, object_tags_apply, &a);
 }
 
 int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,

@@ -176,6 +176,7 @@ int pol_authz_http(void *ctx, struct http_req *r, const struct http_authz *q, st
     }
     rq.keys = keys;
     rq.nkeys = nkeys;
+    rq.unknown_keys = q->unknown_keys;
     for (size_t i = 0; i < q->nitems && i < HTTP_AUTHZ_MAX_ITEMS; i++) {
         rc = authorize_item(pe, r, &rq, q, &q->item[i], &why);
         if (rc != TS_OK) {

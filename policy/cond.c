@@ -5,7 +5,8 @@
  * values of one key OR together. A key missing from the request context makes a positive
  * operator false and a negated one (StringNotEquals, NotIpAddress, ...) true; "...IfExists"
  * makes a missing key match; Null tests presence; with the set qualifiers, ForAllValues on
- * an empty or missing set is true and ForAnyValue false.
+ * an empty or missing set is true and ForAnyValue false. A key the request marks unknown
+ * (pol_request.unknown_keys) cannot be evaluated: the statement fails closed.
  *
  * @test tests/unit/policy/test_eval.c
  */
@@ -481,6 +482,9 @@ int pol_cond_eval(const struct pol_cond *c, struct pol_ev *ev)
     size_t n;
     bool r;
 
+    if (rq->unknown_keys != NULL &&
+        strncasecmp(c->key.name, rq->unknown_keys, strlen(rq->unknown_keys)) == 0)
+        return -1; /* the request could not learn this key's values: fail closed */
     if (bound > POL_KEY_VALUES_STACK) {
         vals = malloc(bound * sizeof(*vals));
         if (vals == NULL)

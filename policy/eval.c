@@ -174,7 +174,7 @@ static bool stmt_applies(const struct pol_stmt *st, struct pol_ev *ev)
     for (size_t i = 0; i < st->nconds; i++) {
         int r = pol_cond_eval(&st->conds[i], ev);
         if (r < 0)
-            return st->deny; /* cannot be evaluated (out of memory): fail closed */
+            return st->deny; /* cannot be evaluated (out of memory, an unknown key): fail closed */
         if (r == 0)
             return false;
     }

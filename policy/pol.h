@@ -106,6 +106,10 @@ struct pol_request {
     time_t now;
     const struct http_kv *keys;
     size_t nkeys;
+    /* Keys starting with this prefix (case-insensitive) are unknown to the request: a condition
+     * on one cannot be evaluated and fails closed (its Deny statement applies, its Allow
+     * statement does not). NULL: none. */
+    const char *unknown_keys;
 };
 
 enum pol_decision { POL_IMPLICIT_DENY = 0, POL_ALLOW = 1, POL_EXPLICIT_DENY = 2 };

@@ -285,7 +285,6 @@ def plain_server():
 SSE_C_KEY = b"k" * 32
 
 REFUSED_PUTS = {
-    "tagging": dict(Tagging="team=a"),
     "sse-s3": dict(ServerSideEncryption="AES256"),
     "sse-kms": dict(ServerSideEncryption="aws:kms", SSEKMSKeyId="my-key"),
     "sse-bogus": dict(ServerSideEncryption="rot13"),
@@ -316,7 +315,7 @@ def assert_absent(s3, key):
 def test_boto3_put_copy_multipart_with_unsupported_headers_refused(plain_server, case):
     s3 = s3_client(plain_server)
     kw = REFUSED_PUTS[case]
-    header = {"tagging": "x-amz-tagging", "object-lock": "x-amz-object-lock-",
+    header = {"object-lock": "x-amz-object-lock-",
               "legal-hold": "x-amz-object-lock-", "acl": "x-amz-acl", "grant": "x-amz-grant-",
               "storage-class": "x-amz-storage-class"}.get(case, "x-amz-server-side-encryption")
     key = "put-" + case
@@ -375,14 +374,18 @@ def aws_bins():
 
 
 @pytest.mark.parametrize("gen", ["debian", "newer"])
-def test_aws_cli_tagging_and_sse_refused(plain_server, tmp, gen):
+def test_aws_cli_tagging_kept_and_sse_refused(plain_server, tmp, gen):
+    """Tags are kept since issue 18 (tests/integration/test_tagging.py); SSE is refused."""
     aws_bin = aws_bins()[0 if gen == "debian" else 1]
     f = os.path.join(tmp, "f.txt")
     with open(f, "w") as fh:
         fh.write("hello")
+    aws(plain_server, "s3api", "put-object", "--bucket", "bkt", "--key", "t1", "--body", f,
+        "--tagging", "team=a", aws_bin=aws_bin)
+    p = aws(plain_server, "s3api", "get-object-tagging", "--bucket", "bkt", "--key", "t1",
+            aws_bin=aws_bin)
+    assert json.loads(p.stdout)["TagSet"] == [{"Key": "team", "Value": "a"}]
     for args, header in [
-        (["s3api", "put-object", "--bucket", "bkt", "--key", "t1", "--body", f,
-          "--tagging", "team=a"], "x-amz-tagging"),
         (["s3api", "put-object", "--bucket", "bkt", "--key", "t2", "--body", f,
           "--server-side-encryption", "AES256"], "x-amz-server-side-encryption"),
         (["s3", "cp", f, "s3://bkt/t3", "--sse", "AES256"], "x-amz-server-side-encryption"),
@@ -394,7 +397,7 @@ def test_aws_cli_tagging_and_sse_refused(plain_server, tmp, gen):
         assert "NotImplemented" in p.stderr and header in p.stderr.lower(), (args, p.stderr)
     p = aws(plain_server, "s3api", "list-objects-v2", "--bucket", "bkt", aws_bin=aws_bin)
     keys = [o["Key"] for o in json.loads(p.stdout or "{}").get("Contents", [])]
-    assert not {"t1", "t2", "t3", "t4"} & set(keys), keys
+    assert not {"t2", "t3", "t4"} & set(keys), keys
 
 
 def policy_doc(*actions):

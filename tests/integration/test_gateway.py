@@ -491,9 +491,9 @@ def test_delete_objects_is_authorized_per_key(gw, upstream, tmp_root):
 
 
 def test_pass_through_operations_use_their_own_action(gw, upstream, tmp_root):
-    """Tagging is not kept by tessera's store: the gateway authorizes it with its own action
-    (s3:PutObjectTagging, also for x-amz-tagging on PutObject), then the upstream answers
-    (this upstream: 501 NotImplemented, relayed)."""
+    """Tagging: the gateway authorizes it with its own action (s3:PutObjectTagging, also for
+    x-amz-tagging on PutObject), then the upstream answers (this upstream, a tessera store,
+    keeps the tags since issue 18)."""
     root = s3_client(gw)
     root.create_bucket(Bucket="tags")
     make_user(gw, tmp_root, "putter", "putter-secret-1", [
@@ -510,9 +510,9 @@ def test_pass_through_operations_use_their_own_action(gw, upstream, tmp_root):
         assert code(e) == "AccessDenied"
     time.sleep(0.3)
     assert upstream_requests(upstream) == before
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        root.put_object_tagging(Bucket="tags", Key="plain", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
-    assert code(e) == "NotImplemented"  # the upstream's answer
+    root.put_object_tagging(Bucket="tags", Key="plain", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert s3_client(upstream).get_object_tagging(Bucket="tags", Key="plain")["TagSet"] == [
+        {"Key": "a", "Value": "b"}]  # the upstream's answer
     r = requests.get(gw.endpoint + "/tags?unknownsub", timeout=10,
                      auth=None)
     assert r.status_code in (403, 501)

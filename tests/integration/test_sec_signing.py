@@ -160,9 +160,8 @@ def test_sigv2_signs_every_amz_header(server):
 def test_signed_clients_still_work(server):
     """botocore signs every x-amz-* header it sends, in each of its payload modes."""
     root = setup_buckets(server)
-    # (x-amz-tagging is refused with NotImplemented since issue 15: another signed x-amz-*.)
     root.put_object(Bucket="uploads", Key="a", Body=b"1", Metadata={"k": "v"},
-                    ChecksumAlgorithm="SHA256", ContentType="text/plain")
+                    ChecksumAlgorithm="SHA256", ContentType="text/plain", Tagging="t=1")
     root.copy_object(Bucket="uploads", Key="b", CopySource="private-bucket/secret",
                      MetadataDirective="REPLACE", Metadata={"x": "y"})
     assert root.get_object(Bucket="uploads", Key="b")["Body"].read() == SECRET

@@ -491,6 +491,53 @@ static void test_policy_fail_closed(struct obj_store *st)
     obj_policy_release(h);
 }
 
+/* Tags: in the object's record (encoding version 2 only when there are any), replaced alone by
+ * obj_object_tags_set, removed with the object; bucket configurations go with their bucket. */
+static void test_tags(struct obj_store *st)
+{
+    struct obj_meta m = {0}, d;
+    struct http_kv tags[] = {{"team", "blue"}, {"\xc3\xbc", ""}};
+    is_int(obj_meta_set_tags(&m, tags, 2), TS_OK, "set tags");
+    size_t len;
+    uint8_t *enc = obj_meta_encode(&m, &len);
+    ok(enc != NULL && enc[0] == 2, "a record with tags is version 2");
+    is_int(obj_meta_decode(enc, len, &d), TS_OK, "decode v2");
+    is_int(d.ntags, 2, "two tags");
+    is_str(d.tags[1].key, "\xc3\xbc", "tag key");
+    struct obj_meta bad;
+    is_int(obj_meta_decode(enc, len - 1, &bad), TS_E_INTERNAL, "truncated tags are corrupt");
+    free(enc);
+    obj_meta_cleanup(&d);
+    struct obj_meta plain = {0};
+    enc = obj_meta_encode(&plain, &len);
+    ok(enc != NULL && enc[0] == 1, "a record without tags stays version 1");
+    free(enc);
+    is_int(obj_bucket_create(st, "tagb"), TS_OK, "bucket");
+    is_int(put(st, "tagb", "k", "v", 1), TS_OK, "put");
+    is_int(obj_object_tags_set(st, "tagb", "k", tags, 2), TS_OK, "tags set");
+    is_int(obj_object_head(st, "tagb", "k", &d), TS_OK, "head");
+    ok(d.ntags == 2 && strcmp(d.tags[0].value, "blue") == 0 && d.size == 1, "tags kept, rest too");
+    obj_meta_cleanup(&d);
+    is_int(obj_object_tags_set(st, "tagb", "missing", tags, 1), TS_E_NO_SUCH_KEY, "missing key");
+    is_int(obj_object_delete(st, "tagb", "k"), TS_OK, "delete");
+    is_int(put(st, "tagb", "k", "w", 1), TS_OK, "put again");
+    is_int(obj_object_head(st, "tagb", "k", &d), TS_OK, "head again");
+    is_int(d.ntags, 0, "tags went with the object");
+    obj_meta_cleanup(&d);
+    is_int(obj_object_delete(st, "tagb", "k"), TS_OK, "delete again");
+    void *v;
+    is_int(obj_bconf_put(st, "tagb", "tagging", "abc", 3), TS_OK, "bucket conf");
+    is_int(obj_bconf_get(st, "tagb", "tagging", &v, &len), TS_OK, "bucket conf read");
+    ok(v != NULL && len == 3 && memcmp(v, "abc", 3) == 0, "bucket conf value");
+    free(v);
+    is_int(obj_bucket_delete(st, "tagb"), TS_OK, "bucket delete");
+    is_int(obj_bucket_create(st, "tagb"), TS_OK, "bucket again");
+    is_int(obj_bconf_get(st, "tagb", "tagging", &v, &len), TS_OK, "read after recreate");
+    ok(v == NULL, "configurations went with the bucket");
+    is_int(obj_bconf_put(st, "nob", "tagging", "x", 1), TS_E_NO_SUCH_BUCKET, "no bucket");
+    obj_meta_cleanup(&m);
+}
+
 int main(void)
 {
     struct obj_store *st = NULL;
@@ -504,6 +551,7 @@ int main(void)
     test_group_commit(st);
     test_name_bounds(st);
     test_policy_fail_closed(st);
+    test_tags(st);
     char objdir[512], tmpdir[512], stray[600];
     snprintf(objdir, sizeof objdir, "%s/.tessera/objects", dir);
     snprintf(tmpdir, sizeof tmpdir, "%s/.tessera/tmp", dir);

@@ -676,6 +676,34 @@ static void test_sets(void)
     pol_principal_free(p);
 }
 
+/* A key the request marks unknown (the gateway and s3:ExistingObjectTag/): a condition on it
+ * fails closed, its Deny applies and its Allow does not, whatever the operator. */
+static void test_unknown_keys(void)
+{
+    struct pol_doc *allow =
+        tparse("{'Statement':{'Effect':'Allow','Action':'s3:GetObject','Resource':'*','Condition':"
+               "{'StringEquals':{'s3:ExistingObjectTag/security':'public'}}}}");
+    struct pol_doc *deny =
+        tparse("{'Statement':[{'Effect':'Allow','Action':'s3:GetObject','Resource':'*'},"
+               "{'Effect':'Deny','Action':'s3:GetObject','Resource':'*','Condition':"
+               "{'StringNotEqualsIfExists':{'s3:existingobjecttag/Classified':'no'}}}]}");
+    struct pol_principal *p = tprincipal('U', "bob", NULL);
+    struct http_kv kv[] = {{"s3:ExistingObjectTag/security", "public"}};
+    struct pol_request rq = {
+        .action = "s3:GetObject", .resource = R("b/k"), .principal = p, .keys = kv, .nkeys = 1};
+    is_int(pol_doc_eval(allow, &rq), POL_ALLOW, "known key allows");
+    is_int(pol_doc_eval(deny, &rq), POL_EXPLICIT_DENY, "IfExists on a missing key: deny");
+    kv[0].key = "s3:ExistingObjectTag/classified";
+    kv[0].value = "no";
+    is_int(pol_doc_eval(deny, &rq), POL_ALLOW, "known key: the deny does not apply");
+    rq.unknown_keys = "s3:ExistingObjectTag/";
+    is_int(pol_doc_eval(allow, &rq), POL_IMPLICIT_DENY, "unknown key: the allow does not");
+    is_int(pol_doc_eval(deny, &rq), POL_EXPLICIT_DENY, "unknown key: the deny applies");
+    pol_doc_free(allow);
+    pol_doc_free(deny);
+    pol_principal_free(p);
+}
+
 /* Wildcards must not backtrack exponentially. */
 static void test_glob_linear(void)
 {
@@ -728,6 +756,7 @@ int main(void)
     ok(n >= 150, "at least 150 table cases (%zu)", n);
     test_canned();
     test_sets();
+    test_unknown_keys();
     test_glob_linear();
     test_principal();
     return t_done();
