@@ -1,10 +1,10 @@
 /* obj_int.h -- the storage engine's interface inside objstore/ (not for other modules).
  *
  * Layout under DATA_DIR/.tessera/ (DESIGN §4.2):
- *   meta/              LMDB env: "buckets" (name -> created), "objects" (bucket\0key -> meta),
- *                      "uploads" (bucket\0key\0uploadid -> meta), "parts" (uploadid + BE32
- *                      part number -> meta), "policies" (bucket -> policy JSON),
- *                      "completed" (uploads completed lately, multipart.c),
+ *   meta/              LMDB env: "buckets" (name -> created LE64 + owner), "objects"
+ *                      (bucket\0key -> meta), "uploads" (bucket\0key\0uploadid -> meta),
+ *                      "parts" (uploadid + BE32 part number -> meta), "policies" (bucket ->
+ *                      policy JSON), "completed" (uploads completed lately, multipart.c),
  *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging")
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
@@ -157,8 +157,16 @@ void obj_store_sync(struct obj_store *st);
 
 /* ---- buckets ---- */
 
+/* The owner of a bucket: the identity that created it (s3_owner_of: "root", or the ARN of
+ * a static user, a role or a federated user). A record written before owners were kept has
+ * none: it reads as owned by root (OBJ_OWNER_ROOT), which decides nothing but the
+ * CreateBucket error and the ACL's Owner (authorization never looks at the owner). */
+#define OBJ_OWNER_ROOT "root"
+#define OBJ_MAX_OWNER_LEN 2048
+
 struct obj_bucket_ent {
     char *name;
+    char *owner;
     int64_t created;
 };
 
@@ -182,10 +190,17 @@ int obj_check_part_number(const char *v, unsigned *out);
 /* NULL (no version asked for) or "null" (the only version of an object here);
  * TS_E_INVALID_ARGUMENT otherwise. */
 int obj_check_version_id(const char *v);
-int obj_bucket_create(struct obj_store *st, const char *name); /* TS_E_BUCKET_EXISTS */
+/* Creates bucket name owned by owner (1..OBJ_MAX_OWNER_LEN bytes, else TS_E_INVALID_ARGUMENT).
+ * An existing bucket: TS_E_BUCKET_EXISTS when owner owns it (BucketAlreadyOwnedByYou), else
+ * TS_E_BUCKET_TAKEN (BucketAlreadyExists). obj_bucket_create: owned by OBJ_OWNER_ROOT. */
+int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner);
+int obj_bucket_create(struct obj_store *st, const char *name);
+/* The owner of bucket name into *owner (malloc'ed): TS_OK or TS_E_NO_SUCH_BUCKET. */
+int obj_bucket_owner(struct obj_store *st, const char *name, char **owner);
 int obj_bucket_exists(struct obj_store *st, const char *name); /* TS_E_NO_SUCH_BUCKET */
 /* Refused with TS_E_BUCKET_NOT_EMPTY when objects remain; pending uploads are aborted. */
 int obj_bucket_delete(struct obj_store *st, const char *name);
+/* Every bucket, sorted by name (byte order); TS_OK or TS_E_INTERNAL (nothing returned). */
 int obj_bucket_list(struct obj_store *st, struct obj_bucket_ent **out, size_t *n);
 void obj_bucket_list_free(struct obj_bucket_ent *v, size_t n);
 

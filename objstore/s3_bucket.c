@@ -13,54 +13,160 @@
 
 #define XML_MAX (64u << 20)
 
-/* ListBuckets as MinIO answers it: everything with s3:ListAllMyBuckets; otherwise the
- * buckets the caller may list or locate (s3:ListBucket / s3:GetBucketLocation), and
- * AccessDenied when there is none. */
+bool s3_bucket_visible(struct s3_ctx *c, bool all, const char *name)
+{
+    return all || s3_authorize(c, "s3:ListBucket", name, NULL, false) == TS_OK ||
+           s3_authorize(c, "s3:GetBucketLocation", name, NULL, false) == TS_OK;
+}
+
+#define LB_PAGE_MAX 10000 /* max-buckets: 1..10000, the page size when paging is asked for */
+#define LB_TOKEN_MAX 128  /* a continuation token is the base64url of a bucket name */
+
+/* ListBuckets' query: a page is asked for with any of max-buckets, continuation-token,
+ * prefix, bucket-region (AWS); without them every bucket is listed. */
+struct lb_query {
+    uint64_t max;
+    char *after; /* the decoded continuation-token (owned), NULL from the start */
+    const char *prefix, *region;
+};
+
+static int lb_query(struct s3_ctx *c, struct lb_query *q)
+{
+    const char *mb = http_req_query(c->r, "max-buckets");
+    const char *tok = http_req_query(c->r, "continuation-token");
+    q->prefix = http_req_query(c->r, "prefix");
+    q->region = http_req_query(c->r, "bucket-region");
+    q->after = NULL;
+    q->max = mb || tok || q->prefix || q->region ? LB_PAGE_MAX : UINT64_MAX;
+    if (mb && (s3_query_uint(c, "max-buckets", 0, UINT64_MAX, &q->max) != TS_OK || q->max < 1 ||
+               q->max > LB_PAGE_MAX))
+        return s3_fail(c, TS_E_INVALID_ARGUMENT,
+                       "Argument max-buckets must be an integer between 1 and 10000.");
+    if (tok == NULL || *tok == '\0')
+        return TS_OK; /* an empty token (0 characters are allowed) starts at the beginning */
+    /* Opaque to clients; here only a position: every bucket after it is still authorized. */
+    uint8_t *raw = NULL;
+    long n = strlen(tok) <= LB_TOKEN_MAX ? enc_unb64url(tok, strlen(tok), &raw) : -1;
+    if (n > 0 && n <= OBJ_MAX_BUCKET_LEN && memchr(raw, 0, (size_t)n) == NULL)
+        q->after = strndup((const char *)raw, (size_t)n);
+    free(raw);
+    if (q->after == NULL || obj_check_bucket(q->after) != TS_OK) {
+        free(q->after);
+        q->after = NULL;
+        return s3_fail(c, TS_E_INVALID_ARGUMENT, "The continuation token provided is incorrect");
+    }
+    return TS_OK;
+}
+
+/* Whether row is in the page's range: after the token, with the prefix, in the region. */
+static bool lb_match(const struct s3_ctx *c, const struct lb_query *q,
+                     const struct s3_bucket_row *row)
+{
+    const char *region = row->region ? row->region : c->st->region;
+    return (q->after == NULL || strcmp(row->name, q->after) > 0) &&
+           (q->prefix == NULL || strncmp(row->name, q->prefix, strlen(q->prefix)) == 0) &&
+           (q->region == NULL || strcmp(region, q->region) == 0);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct s3_bucket_row *)a)->name, ((const struct s3_bucket_row *)b)->name);
+}
+
+static void lb_bucket(struct s3_ctx *c, struct buf *b, const struct s3_bucket_row *row)
+{
+    xml_open(b, "Bucket", NULL);
+    xml_elem(b, "Name", row->name);
+    xml_elem(b, "CreationDate", row->created ? row->created : "");
+    xml_elem(b, "BucketRegion", row->region ? row->region : c->st->region);
+    xml_close(b, "Bucket");
+}
+
+/* The page into b (Buckets); *any: whether the caller sees some bucket at all. The token of
+ * the next page (base64url of the last name shown) into *next when more follow. */
+static int lb_page(struct s3_ctx *c, const struct lb_query *q, struct s3_bucket_row *v, size_t n,
+                   struct buf *b, bool *any, char **next)
+{
+    bool all = s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false) == TS_OK;
+    uint64_t shown = 0;
+    const char *last = NULL;
+    *any = all;
+    *next = NULL;
+    xml_open(b, "Buckets", NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!lb_match(c, q, &v[i])) {
+            *any = *any || s3_bucket_visible(c, false, v[i].name);
+            continue;
+        }
+        if (!s3_bucket_visible(c, all, v[i].name))
+            continue;
+        *any = true;
+        if (shown == q->max) {
+            *next = enc_b64url((const uint8_t *)last, strlen(last));
+            if (*next == NULL)
+                return TS_E_INTERNAL;
+            break;
+        }
+        lb_bucket(c, b, &v[i]);
+        last = v[i].name;
+        shown++;
+    }
+    xml_close(b, "Buckets");
+    return TS_OK;
+}
+
+int s3_list_buckets_reply(struct s3_ctx *c, struct s3_bucket_row *v, size_t n)
+{
+    struct lb_query q;
+    struct buf b;
+    bool any;
+    char *next;
+    int rc = lb_query(c, &q);
+    if (rc != TS_OK)
+        return rc;
+    qsort(v, n, sizeof *v, row_cmp);
+    s3_xml_start(&b, XML_MAX, "ListAllMyBucketsResult");
+    s3_xml_owner_as(&b, "Owner", s3_owner_of(c));
+    c->quiet_authz = true;
+    rc = lb_page(c, &q, v, n, &b, &any, &next);
+    c->quiet_authz = false;
+    free(q.after);
+    if (rc != TS_OK || !any) {
+        buf_free(&b);
+        free(next);
+        /* the audited denial when the caller sees nothing */
+        return rc != TS_OK ? rc : s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false);
+    }
+    xml_elem(&b, "ContinuationToken", next);
+    xml_elem(&b, "Prefix", q.prefix);
+    xml_close(&b, "ListAllMyBucketsResult");
+    free(next);
+    return s3_reply_xml(c, 200, &b);
+}
+
+/* ListBuckets of the embedded store. */
 int s3_list_buckets(struct s3_ctx *c)
 {
     struct obj_bucket_ent *v;
     size_t n;
-    struct buf b;
-    char t[32];
-    c->quiet_authz = true;
-    bool all = s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false) == TS_OK;
     int rc = obj_bucket_list(c->st, &v, &n);
     if (rc != TS_OK)
         return rc;
-    bool *show = calloc(n + 1, sizeof *show);
-    size_t shown = 0;
-    if (show == NULL) {
-        obj_bucket_list_free(v, n);
-        return TS_E_INTERNAL;
+    struct s3_bucket_row *rows = calloc(n + 1, sizeof *rows);
+    char(*dates)[32] = calloc(n + 1, sizeof *dates);
+    if (rows == NULL || dates == NULL) {
+        rc = TS_E_INTERNAL;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            enc_time_iso8601((time_t)v[i].created, dates[i]);
+            rows[i] = (struct s3_bucket_row){v[i].name, dates[i], NULL};
+        }
+        rc = s3_list_buckets_reply(c, rows, n);
     }
-    for (size_t i = 0; i < n; i++) {
-        show[i] = all || s3_authorize(c, "s3:ListBucket", v[i].name, NULL, false) == TS_OK ||
-                  s3_authorize(c, "s3:GetBucketLocation", v[i].name, NULL, false) == TS_OK;
-        shown += show[i];
-    }
-    c->quiet_authz = false;
-    if (!all && shown == 0) {
-        free(show);
-        obj_bucket_list_free(v, n);
-        return s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false); /* audited denial */
-    }
-    s3_xml_start(&b, XML_MAX, "ListAllMyBucketsResult");
-    s3_xml_owner(&b, "Owner");
-    xml_open(&b, "Buckets", NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (!show[i])
-            continue;
-        xml_open(&b, "Bucket", NULL);
-        xml_elem(&b, "Name", v[i].name);
-        enc_time_iso8601((time_t)v[i].created, t);
-        xml_elem(&b, "CreationDate", t);
-        xml_close(&b, "Bucket");
-    }
-    xml_close(&b, "Buckets");
-    xml_close(&b, "ListAllMyBucketsResult");
+    free(rows);
+    free(dates);
     obj_bucket_list_free(v, n);
-    free(show);
-    return s3_reply_xml(c, 200, &b);
+    return rc;
 }
 
 int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct pol_principal *p,
@@ -90,8 +196,7 @@ int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct p
     if (rc == TS_OK && n > 0 && (out->v = calloc(n, sizeof *out->v)) == NULL)
         rc = TS_E_INTERNAL;
     for (size_t i = 0; rc == TS_OK && i < n; i++) {
-        if (!(all || s3_authorize(&c, "s3:ListBucket", v[i].name, NULL, false) == TS_OK ||
-              s3_authorize(&c, "s3:GetBucketLocation", v[i].name, NULL, false) == TS_OK))
+        if (!s3_bucket_visible(&c, all, v[i].name))
             continue;
         if ((out->v[out->n] = strdup(v[i].name)) == NULL)
             rc = TS_E_INTERNAL;
@@ -125,7 +230,10 @@ int s3_create_bucket(struct s3_ctx *c)
             return TS_E_MALFORMED_XML;
         xml_free(x);
     }
-    int rc = obj_bucket_create(c->st, c->bucket);
+    const char *owner = s3_owner_of(c);
+    if (owner == NULL)
+        return TS_E_ACCESS_DENIED; /* a bucket needs an owner: never an anonymous one */
+    int rc = obj_bucket_create_owned(c->st, c->bucket, owner);
     if (rc != TS_OK)
         return rc;
     http_reply_header(c->r, "Location", c->resource);
@@ -166,19 +274,25 @@ struct list_params {
     bool url;
 };
 
+int s3_encoding_type(struct s3_ctx *c, bool *url)
+{
+    const char *e = http_req_query(c->r, "encoding-type");
+    *url = e != NULL;
+    if (e != NULL && strcmp(e, "url") != 0)
+        return s3_fail(c, TS_E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+    return TS_OK;
+}
+
 static int list_params(struct s3_ctx *c, struct list_params *lp)
 {
     lp->prefix = http_req_query(c->r, "prefix");
     lp->delimiter = http_req_query(c->r, "delimiter");
     lp->encoding = http_req_query(c->r, "encoding-type");
-    if (lp->encoding && strcmp(lp->encoding, "url") != 0)
-        return TS_E_INVALID_ARGUMENT;
-    lp->url = lp->encoding != NULL;
-    return s3_query_uint(c, "max-keys", 1000, 1000, &lp->max);
+    int rc = s3_encoding_type(c, &lp->url);
+    return rc != TS_OK ? rc : s3_query_uint(c, "max-keys", 1000, 1000, &lp->max);
 }
 
-/* <name>value</name>, URL-encoded when encoding-type=url. */
-static void elem_enc(struct buf *b, const char *name, const char *v, bool url)
+void s3_xml_elem_enc(struct buf *b, const char *name, const char *v, bool url)
 {
     if (v == NULL)
         return;
@@ -196,7 +310,7 @@ static void list_entry(struct buf *b, const char *tag, const struct obj_list_ent
 {
     char t[32];
     xml_open(b, tag, NULL);
-    elem_enc(b, "Key", e->key, url);
+    s3_xml_elem_enc(b, "Key", e->key, url);
     if (version) {
         xml_elem(b, "VersionId", "null");
         xml_elem(b, "IsLatest", "true");
@@ -217,7 +331,7 @@ static void list_prefixes(struct buf *b, const struct obj_list_res *res, bool ur
         if (!res->v[i].is_prefix)
             continue;
         xml_open(b, "CommonPrefixes", NULL);
-        elem_enc(b, "Prefix", res->v[i].key, url);
+        s3_xml_elem_enc(b, "Prefix", res->v[i].key, url);
         xml_close(b, "CommonPrefixes");
     }
 }
@@ -238,7 +352,7 @@ static int list_open(struct s3_ctx *c, struct listing *l, const char *after, con
         return rc;
     s3_xml_start(&l->b, XML_MAX, root);
     xml_elem(&l->b, "Name", c->bucket);
-    elem_enc(&l->b, "Prefix", l->lp.prefix ? l->lp.prefix : "", l->lp.url);
+    s3_xml_elem_enc(&l->b, "Prefix", l->lp.prefix ? l->lp.prefix : "", l->lp.url);
     return TS_OK;
 }
 
@@ -256,7 +370,7 @@ static void list_limits(struct listing *l)
 {
     xml_elemf(&l->b, "MaxKeys", "%llu", (unsigned long long)l->lp.max);
     if (l->lp.delimiter && *l->lp.delimiter)
-        elem_enc(&l->b, "Delimiter", l->lp.delimiter, l->lp.url);
+        s3_xml_elem_enc(&l->b, "Delimiter", l->lp.delimiter, l->lp.url);
     xml_elem(&l->b, "IsTruncated", l->res.truncated ? "true" : "false");
 }
 
@@ -288,10 +402,10 @@ int s3_list_objects(struct s3_ctx *c)
     int rc = list_start(c, &l, "marker", &marker, "ListBucketResult");
     if (rc != TS_OK)
         return rc;
-    elem_enc(&l.b, "Marker", marker ? marker : "", l.lp.url);
+    s3_xml_elem_enc(&l.b, "Marker", marker ? marker : "", l.lp.url);
     list_limits(&l);
     if (l.lp.delimiter && *l.lp.delimiter)
-        elem_enc(&l.b, "NextMarker", list_last(&l), l.lp.url);
+        s3_xml_elem_enc(&l.b, "NextMarker", list_last(&l), l.lp.url);
     return list_close(c, &l, "ListBucketResult", "Contents", true, false);
 }
 
@@ -300,7 +414,7 @@ int s3_list_objects(struct s3_ctx *c)
 static int list_v2_after(struct s3_ctx *c, const char *token, const char *start_after, char **after)
 {
     *after = NULL;
-    if (token) {
+    if (token && *token) { /* an empty token is no token (AWS, RGW): the listing starts */
         size_t tl = strlen(token);
         *after = malloc(tl / 4 * 3 + 4);
         long n = *after ? enc_unb64(token, tl, (uint8_t *)*after) : -1;
@@ -335,7 +449,7 @@ int s3_list_objects_v2(struct s3_ctx *c)
     if (rc != TS_OK)
         return rc;
     if (start_after)
-        elem_enc(&l.b, "StartAfter", start_after, l.lp.url);
+        s3_xml_elem_enc(&l.b, "StartAfter", start_after, l.lp.url);
     if (token)
         xml_elem(&l.b, "ContinuationToken", token);
     xml_elemf(&l.b, "KeyCount", "%zu", l.res.n);
@@ -355,11 +469,11 @@ int s3_list_object_versions(struct s3_ctx *c)
     int rc = list_start(c, &l, "key-marker", &km, "ListVersionsResult");
     if (rc != TS_OK)
         return rc;
-    elem_enc(&l.b, "KeyMarker", km ? km : "", l.lp.url);
+    s3_xml_elem_enc(&l.b, "KeyMarker", km ? km : "", l.lp.url);
     xml_elem(&l.b, "VersionIdMarker", vm ? vm : "");
     list_limits(&l);
     if (list_last(&l) != NULL) {
-        elem_enc(&l.b, "NextKeyMarker", list_last(&l), l.lp.url);
+        s3_xml_elem_enc(&l.b, "NextKeyMarker", list_last(&l), l.lp.url);
         xml_elem(&l.b, "NextVersionIdMarker", "null");
     }
     return list_close(c, &l, "ListVersionsResult", "Version", true, true);
@@ -415,15 +529,22 @@ int s3_get_bucket_versioning(struct s3_ctx *c)
 int s3_get_acl(struct s3_ctx *c)
 {
     struct buf b; /* the bucket (s3_resolve) or the object (S3_F_OBJECT) was checked */
+    char *owner = NULL;
+    /* A bucket's ACL names its owner, the full-control grantee; objects keep no owner. */
+    if (c->key == NULL && c->st->gw == NULL) {
+        int rc = obj_bucket_owner(c->st, c->bucket, &owner);
+        if (rc != TS_OK)
+            return rc;
+    }
     s3_xml_start(&b, 4096, "AccessControlPolicy");
-    s3_xml_owner(&b, "Owner");
+    s3_xml_owner_as(&b, "Owner", owner);
     xml_open(&b, "AccessControlList", NULL);
     xml_open(&b, "Grant", NULL);
     buf_adds(&b, "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
                  "xsi:type=\"CanonicalUser\">");
-    xml_elem(&b, "ID", S3_OWNER_ID);
-    xml_elem(&b, "DisplayName", S3_OWNER_NAME);
+    s3_xml_owner_ids(&b, owner);
     xml_close(&b, "Grantee");
+    free(owner);
     xml_elem(&b, "Permission", "FULL_CONTROL");
     xml_close(&b, "Grant");
     xml_close(&b, "AccessControlList");

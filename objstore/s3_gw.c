@@ -451,46 +451,34 @@ static int gw_bucket_list(struct s3_ctx *c, struct xml_node **doc)
     return rc;
 }
 
-/* Whether the caller sees bucket name in ListBuckets (MinIO's rule, as the embedded store). */
-static bool gw_bucket_shown(struct s3_ctx *c, bool all, const char *name)
-{
-    return all || s3_authorize(c, "s3:ListBucket", name, NULL, false) == TS_OK ||
-           s3_authorize(c, "s3:GetBucketLocation", name, NULL, false) == TS_OK;
-}
-
+/* ListBuckets: the upstream's whole list, then the embedded store's paging and filtering
+ * (s3_list_buckets_reply): the query is tessera's, never forwarded. */
 static int gw_list_buckets(struct s3_ctx *c)
 {
     struct xml_node *doc;
-    struct buf b;
-    size_t shown = 0;
-    c->quiet_authz = true;
-    bool all = s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false) == TS_OK;
     int rc = gw_bucket_list(c, &doc);
     if (rc != TS_OK)
         return rc;
     struct xml_node *bs = xml_child(doc, "Buckets");
-    s3_xml_start(&b, GW_LIST_MAX, "ListAllMyBucketsResult");
-    s3_xml_owner(&b, "Owner");
-    xml_open(&b, "Buckets", NULL);
-    for (struct xml_node *n = bs ? bs->child : NULL; n; n = n->next) {
-        const char *name = xml_child_text(n, "Name"), *date = xml_child_text(n, "CreationDate");
-        if (strcmp(n->name, "Bucket") != 0 || name == NULL || !gw_bucket_shown(c, all, name))
-            continue;
-        shown++;
-        xml_open(&b, "Bucket", NULL);
-        xml_elem(&b, "Name", name);
-        xml_elem(&b, "CreationDate", date ? date : "");
-        xml_close(&b, "Bucket");
+    size_t n = 0;
+    for (struct xml_node *k = bs ? bs->child : NULL; k; k = k->next)
+        n++;
+    struct s3_bucket_row *rows = calloc(n + 1, sizeof *rows);
+    if (rows == NULL) {
+        xml_free(doc);
+        return TS_E_INTERNAL;
     }
-    xml_close(&b, "Buckets");
-    xml_close(&b, "ListAllMyBucketsResult");
+    n = 0;
+    for (struct xml_node *k = bs ? bs->child : NULL; k; k = k->next) {
+        const char *name = xml_child_text(k, "Name");
+        if (strcmp(k->name, "Bucket") == 0 && name != NULL)
+            rows[n++] = (struct s3_bucket_row){name, xml_child_text(k, "CreationDate"),
+                                               xml_child_text(k, "BucketRegion")};
+    }
+    rc = s3_list_buckets_reply(c, rows, n);
+    free(rows);
     xml_free(doc);
-    c->quiet_authz = false;
-    if (!all && shown == 0) {
-        buf_free(&b);
-        return s3_authorize(c, "s3:ListAllMyBuckets", NULL, NULL, false); /* audited denial */
-    }
-    return s3_reply_xml(c, 200, &b);
+    return rc;
 }
 
 int s3_gw_buckets_visible(struct s3_ctx *c, struct iam_strv *out)
@@ -508,7 +496,7 @@ int s3_gw_buckets_visible(struct s3_ctx *c, struct iam_strv *out)
         rc = TS_E_INTERNAL;
     for (struct xml_node *k = bs ? bs->child : NULL; rc == TS_OK && k; k = k->next) {
         const char *name = xml_child_text(k, "Name");
-        if (name == NULL || !gw_bucket_shown(c, all, name))
+        if (name == NULL || !s3_bucket_visible(c, all, name))
             continue;
         if ((out->v[out->n] = strdup(name)) == NULL)
             rc = TS_E_INTERNAL;

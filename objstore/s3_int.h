@@ -129,6 +129,20 @@ int s3_tags_declare(struct s3_ctx *c);
  * forwarded). */
 int s3_tags_body(struct s3_ctx *c);
 
+/* s3_bucket.c: ListBuckets, shared with the gateway. */
+struct s3_bucket_row {
+    const char *name, *created; /* created: ISO 8601 */
+    const char *region;         /* NULL: the store's */
+};
+/* Whether the caller sees bucket name in ListBuckets: all (it has s3:ListAllMyBuckets), or it
+ * may list or locate that bucket (MinIO's rule). Quiet: set c->quiet_authz around it. */
+bool s3_bucket_visible(struct s3_ctx *c, bool all, const char *name);
+/* Answers ListBuckets from the store's or the upstream's buckets v (any order; sorted here):
+ * those the caller sees, filtered by prefix and bucket-region, one page of max-buckets after
+ * continuation-token; AccessDenied when the caller sees no bucket at all and lacks
+ * s3:ListAllMyBuckets. */
+int s3_list_buckets_reply(struct s3_ctx *c, struct s3_bucket_row *v, size_t n);
+
 /* s3_gw.c: the route in gateway mode (c->st->gw set) */
 struct iam_strv;
 /* resolve: the versioned actions (after s3_authz_declare). */
@@ -187,7 +201,24 @@ bool s3_range_parse(const char *h, struct s3_range *out);
 int s3_range_resolve(const struct s3_range *rg, uint64_t size, uint64_t *first, uint64_t *last);
 /* Parses a decimal query parameter into [0, max]; absent gives def. TS_E_INVALID_ARGUMENT. */
 int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max, uint64_t *out);
+/* The owner identity of the request's principal (obj_int.h): OBJ_OWNER_ROOT for root and
+ * its role-less sessions; a static user's ARN for the user and its role-less sessions (as
+ * MinIO: the sessions of one user own that user's buckets); the role's ARN for every session
+ * of a role; the federated user's ARN (one per OIDC / LDAP identity) otherwise. NULL for
+ * anonymous requests. Borrowed from the principal. */
+const char *s3_owner_of(const struct s3_ctx *c);
+/* <elem><ID/><DisplayName/></elem> of owner (NULL or OBJ_OWNER_ROOT: S3_OWNER_ID, "tessera",
+ * as before owners were kept; else the hex SHA-256 of owner and its ARN's resource part). */
+void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner);
+/* The <ID/><DisplayName/> of s3_xml_owner_as alone. */
+void s3_xml_owner_ids(struct buf *b, const char *owner);
+/* s3_xml_owner_as(b, elem, OBJ_OWNER_ROOT). */
 void s3_xml_owner(struct buf *b, const char *elem);
+/* encoding-type: absent (*url false) or "url" (*url true); anything else InvalidArgument. */
+int s3_encoding_type(struct s3_ctx *c, bool *url);
+/* <name>v</name> (nothing when v is NULL), v URL-encoded (slashes kept) when url: the
+ * encoding-type=url form of keys, prefixes, delimiters and markers in listings. */
+void s3_xml_elem_enc(struct buf *b, const char *name, const char *v, bool url);
 /* Parses the request's XML body: NULL (MalformedXML) when malformed. */
 struct xml_node *s3_body_xml(struct s3_ctx *c);
 

@@ -222,7 +222,10 @@ int s3_list_multipart_uploads(struct s3_ctx *c)
     const char *km = http_req_query(c->r, "key-marker");
     const char *um = http_req_query(c->r, "upload-id-marker");
     const char *delim = http_req_query(c->r, "delimiter");
-    int rc = s3_query_uint(c, "max-uploads", 1000, 1000, &max);
+    bool url;
+    int rc = s3_encoding_type(c, &url);
+    if (rc == TS_OK)
+        rc = s3_query_uint(c, "max-uploads", 1000, 1000, &max);
     if (rc == TS_OK)
         rc = obj_uploads_list(c->st, c->bucket, prefix, km, um, (size_t)max, &v, &n, &truncated);
     if (rc != TS_OK)
@@ -230,20 +233,21 @@ int s3_list_multipart_uploads(struct s3_ctx *c)
     struct buf b;
     s3_xml_start(&b, XML_MAX, "ListMultipartUploadsResult");
     xml_elem(&b, "Bucket", c->bucket);
-    xml_elem(&b, "KeyMarker", km ? km : "");
+    s3_xml_elem_enc(&b, "KeyMarker", km ? km : "", url);
     xml_elem(&b, "UploadIdMarker", um ? um : "");
     if (truncated && n) {
-        xml_elem(&b, "NextKeyMarker", v[n - 1].key);
+        s3_xml_elem_enc(&b, "NextKeyMarker", v[n - 1].key, url);
         xml_elem(&b, "NextUploadIdMarker", v[n - 1].upload_id);
     }
-    xml_elem(&b, "Prefix", prefix ? prefix : "");
-    if (delim)
-        xml_elem(&b, "Delimiter", delim);
+    s3_xml_elem_enc(&b, "Prefix", prefix ? prefix : "", url);
+    s3_xml_elem_enc(&b, "Delimiter", delim, url);
     xml_elemf(&b, "MaxUploads", "%llu", (unsigned long long)max);
     xml_elem(&b, "IsTruncated", truncated ? "true" : "false");
+    if (url)
+        xml_elem(&b, "EncodingType", "url");
     for (size_t i = 0; i < n; i++) {
         xml_open(&b, "Upload", NULL);
-        xml_elem(&b, "Key", v[i].key);
+        s3_xml_elem_enc(&b, "Key", v[i].key, url);
         xml_elem(&b, "UploadId", v[i].upload_id);
         s3_xml_owner(&b, "Initiator");
         s3_xml_owner(&b, "Owner");

@@ -338,12 +338,54 @@ int s3_reply_copy_result(struct s3_ctx *c, const char *root, int64_t mtime, cons
     return s3_reply_xml(c, 200, &b);
 }
 
-void s3_xml_owner(struct buf *b, const char *elem)
+const char *s3_owner_of(const struct s3_ctx *c)
+{
+    const struct pol_principal *p = c->r->principal;
+    if (p == NULL)
+        return NULL;
+    switch (p->type) {
+    case POL_PRINCIPAL_ROOT:
+        return OBJ_OWNER_ROOT;
+    case POL_PRINCIPAL_USER:
+        return p->arn;
+    case POL_PRINCIPAL_TEMP:
+        if (p->role_arn != NULL)
+            return p->role_arn; /* every session of the role */
+        if (p->source != NULL && strcmp(p->source, "root") == 0)
+            return OBJ_OWNER_ROOT;
+        return p->arn; /* the parent user's ARN, or the federated user's (one per identity) */
+    case POL_PRINCIPAL_ANONYMOUS:
+        break;
+    }
+    return NULL;
+}
+
+void s3_xml_owner_ids(struct buf *b, const char *owner)
+{
+    if (owner == NULL || strcmp(owner, OBJ_OWNER_ROOT) == 0) {
+        xml_elem(b, "ID", S3_OWNER_ID);
+        xml_elem(b, "DisplayName", S3_OWNER_NAME);
+    } else {
+        uint8_t md[32];
+        char id[65];
+        const char *colon = strrchr(owner, ':');
+        enc_sha256(owner, strlen(owner), md);
+        enc_hex(md, sizeof md, id);
+        xml_elem(b, "ID", id);
+        xml_elem(b, "DisplayName", colon != NULL ? colon + 1 : owner);
+    }
+}
+
+void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner)
 {
     xml_open(b, elem, NULL);
-    xml_elem(b, "ID", S3_OWNER_ID);
-    xml_elem(b, "DisplayName", S3_OWNER_NAME);
+    s3_xml_owner_ids(b, owner);
     xml_close(b, elem);
+}
+
+void s3_xml_owner(struct buf *b, const char *elem)
+{
+    s3_xml_owner_as(b, elem, OBJ_OWNER_ROOT);
 }
 
 struct xml_node *s3_body_xml(struct s3_ctx *c)

@@ -842,24 +842,81 @@ int obj_int_wr_bucket(struct obj_store *st, const char *bucket, MDB_txn **txn)
     return rc;
 }
 
-int obj_bucket_create(struct obj_store *st, const char *name)
+/* A bucket record: created (LE64), then the owner (absent in records from before owners were
+ * kept: OBJ_OWNER_ROOT). */
+static int bucket_decode(const MDB_val *v, int64_t *created, char **owner)
+{
+    const uint8_t *p = v->mv_data;
+    uint64_t t = 0;
+    if (v->mv_size < 8)
+        return TS_E_INTERNAL;
+    for (int i = 0; i < 8; i++)
+        t |= (uint64_t)p[i] << (8 * i);
+    *created = (int64_t)t;
+    *owner = v->mv_size > 8 ? strndup((const char *)p + 8, v->mv_size - 8) : strdup(OBJ_OWNER_ROOT);
+    return *owner != NULL ? TS_OK : TS_E_INTERNAL;
+}
+
+/* What CreateBucket of an existing bucket answers: whose it is. */
+static int bucket_exists_error(struct obj_store *st, MDB_txn *txn, const char *name,
+                               const char *owner)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int64_t created;
+    char *have = NULL;
+    if (mdb_get(txn, st->db_buckets, &k, &v) != 0 || bucket_decode(&v, &created, &have) != TS_OK)
+        return TS_E_INTERNAL;
+    int rc = strcmp(have, owner) == 0 ? TS_E_BUCKET_EXISTS : TS_E_BUCKET_TAKEN;
+    free(have);
+    return rc;
+}
+
+int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner)
 {
     MDB_txn *txn;
+    uint8_t val[8 + OBJ_MAX_OWNER_LEN];
+    size_t olen = owner != NULL ? strlen(owner) : 0;
     if (!obj_bucket_name_valid(name))
         return TS_E_INVALID_BUCKET_NAME;
-    int64_t now = (int64_t)enc_now();
-    uint8_t val[8];
+    if (olen == 0 || olen > OBJ_MAX_OWNER_LEN)
+        return TS_E_INVALID_ARGUMENT;
+    uint64_t now = (uint64_t)(int64_t)enc_now();
     for (int i = 0; i < 8; i++)
-        val[i] = (uint8_t)((uint64_t)now >> (8 * i));
-    MDB_val k = {strlen(name), (void *)name}, v = {8, val};
+        val[i] = (uint8_t)(now >> (8 * i));
+    memcpy(val + 8, owner, olen);
+    MDB_val k = {strlen(name), (void *)name}, v = {8 + olen, val};
     if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
         return TS_E_INTERNAL;
     int rc = mdb_put(txn, st->db_buckets, &k, &v, MDB_NOOVERWRITE);
     if (rc != 0) {
+        rc = rc == MDB_KEYEXIST ? bucket_exists_error(st, txn, name, owner) : TS_E_INTERNAL;
         mdb_txn_abort(txn);
-        return rc == MDB_KEYEXIST ? TS_E_BUCKET_EXISTS : TS_E_INTERNAL;
+        return rc;
     }
     return obj_int_commit(st, txn);
+}
+
+int obj_bucket_create(struct obj_store *st, const char *name)
+{
+    return obj_bucket_create_owned(st, name, OBJ_OWNER_ROOT);
+}
+
+int obj_bucket_owner(struct obj_store *st, const char *name, char **owner)
+{
+    MDB_txn *txn;
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int64_t created;
+    *owner = NULL;
+    if (obj_check_bucket(name) != TS_OK)
+        return TS_E_NO_SUCH_BUCKET;
+    if (obj_int_rd_begin(st, &txn) != TS_OK)
+        return TS_E_INTERNAL;
+    int rc = mdb_get(txn, st->db_buckets, &k, &v);
+    rc = rc == MDB_NOTFOUND ? TS_E_NO_SUCH_BUCKET
+         : rc != 0          ? TS_E_INTERNAL
+                            : bucket_decode(&v, &created, owner);
+    obj_int_rd_end(st, txn);
+    return rc;
 }
 
 int obj_bucket_exists(struct obj_store *st, const char *name)
@@ -1081,30 +1138,34 @@ int obj_bucket_list(struct obj_store *st, struct obj_bucket_ent **out, size_t *n
     MDB_val k, v;
     struct obj_bucket_ent *vec = NULL;
     size_t cnt = 0;
+    int rc = TS_OK;
     *out = NULL;
     *n = 0;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+    if (obj_int_rd_begin(st, &txn) != TS_OK)
         return TS_E_INTERNAL;
     if (mdb_cursor_open(txn, st->db_buckets, &c) != 0) {
-        mdb_txn_abort(txn);
+        obj_int_rd_end(st, txn);
         return TS_E_INTERNAL;
     }
-    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+    while (rc == TS_OK && mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
         struct obj_bucket_ent *nv = realloc(vec, (cnt + 1) * sizeof *nv);
-        if (nv == NULL)
+        if (nv == NULL) {
+            rc = TS_E_INTERNAL;
             break;
+        }
         vec = nv;
+        memset(&vec[cnt], 0, sizeof vec[cnt]);
         vec[cnt].name = strndup(k.mv_data, k.mv_size);
-        uint64_t t = 0;
-        for (int i = 0; i < 8 && (size_t)i < v.mv_size; i++)
-            t |= (uint64_t)((const uint8_t *)v.mv_data)[i] << (8 * i);
-        vec[cnt].created = (int64_t)t;
-        if (vec[cnt].name == NULL)
-            break;
-        cnt++;
+        if (vec[cnt].name == NULL || bucket_decode(&v, &vec[cnt].created, &vec[cnt].owner) != TS_OK)
+            rc = TS_E_INTERNAL;
+        cnt++; /* freed with the rest on failure */
     }
     mdb_cursor_close(c);
-    mdb_txn_abort(txn);
+    obj_int_rd_end(st, txn);
+    if (rc != TS_OK) { /* never a partial list: fail closed */
+        obj_bucket_list_free(vec, cnt);
+        return rc;
+    }
     *out = vec;
     *n = cnt;
     return TS_OK;
@@ -1112,8 +1173,10 @@ int obj_bucket_list(struct obj_store *st, struct obj_bucket_ent **out, size_t *n
 
 void obj_bucket_list_free(struct obj_bucket_ent *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(v[i].name);
+        free(v[i].owner);
+    }
     free(v);
 }
 

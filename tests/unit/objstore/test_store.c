@@ -97,11 +97,56 @@ static char *list_str(struct obj_store *st, const char *b, struct obj_list_opts 
     return out;
 }
 
+/* Buckets record their owner: CreateBucket of another's is BucketAlreadyExists. */
+static void test_owners(struct obj_store *st)
+{
+    const char *alice = "arn:aws:iam::000000000000:user/alice";
+    char *owner = NULL;
+    struct obj_bucket_ent *v;
+    size_t n;
+    is_int(obj_bucket_create_owned(st, "own-a", alice), TS_OK, "create owned");
+    is_int(obj_bucket_create_owned(st, "own-a", alice), TS_E_BUCKET_EXISTS, "owner again");
+    is_int(obj_bucket_create_owned(st, "own-a", OBJ_OWNER_ROOT), TS_E_BUCKET_TAKEN, "root: taken");
+    is_int(obj_bucket_create_owned(st, "bk1", alice), TS_E_BUCKET_TAKEN, "root's: taken");
+    is_int(obj_bucket_create_owned(st, "own-b", ""), TS_E_INVALID_ARGUMENT, "empty owner");
+    is_int(obj_bucket_owner(st, "own-a", &owner), TS_OK, "owner");
+    is_str(owner, alice, "owner recorded");
+    free(owner);
+    is_int(obj_bucket_owner(st, "bk1", &owner), TS_OK, "root's owner");
+    is_str(owner, OBJ_OWNER_ROOT, "root recorded");
+    free(owner);
+    is_int(obj_bucket_owner(st, "own-none", &owner), TS_E_NO_SUCH_BUCKET, "no bucket, no owner");
+    ok(owner == NULL, "no owner returned");
+    is_int(obj_bucket_list(st, &v, &n), TS_OK, "list");
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, "own-a") == 0)
+            found = strcmp(v[i].owner, alice) == 0;
+    ok(found, "listed with its owner");
+    obj_bucket_list_free(v, n);
+    is_int(obj_bucket_delete(st, "own-a"), TS_OK, "delete owned");
+
+    /* A record from before owners were kept (created only): root's. */
+    MDB_txn *txn;
+    uint8_t created[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+    MDB_val k = {10, "legacy-bkt"}, val = {8, created};
+    ok(mdb_txn_begin(st->env, NULL, 0, &txn) == 0 &&
+           mdb_put(txn, st->db_buckets, &k, &val, 0) == 0 && mdb_txn_commit(txn) == 0,
+       "legacy record written");
+    is_int(obj_bucket_owner(st, "legacy-bkt", &owner), TS_OK, "legacy owner");
+    is_str(owner, OBJ_OWNER_ROOT, "legacy: root's");
+    free(owner);
+    is_int(obj_bucket_create_owned(st, "legacy-bkt", alice), TS_E_BUCKET_TAKEN, "legacy: taken");
+    is_int(obj_bucket_create(st, "legacy-bkt"), TS_E_BUCKET_EXISTS, "legacy: root owns it");
+    is_int(obj_bucket_delete(st, "legacy-bkt"), TS_OK, "delete legacy");
+}
+
 static void test_objects(struct obj_store *st)
 {
     struct obj_meta m;
     is_int(obj_bucket_create(st, "bk1"), TS_OK, "create");
     is_int(obj_bucket_create(st, "bk1"), TS_E_BUCKET_EXISTS, "create twice");
+    test_owners(st);
     is_int(obj_bucket_exists(st, "nope"), TS_E_NO_SUCH_BUCKET, "exists missing");
     is_int(put(st, "nope", "k", "x", 1), TS_E_NO_SUCH_BUCKET, "put into missing bucket");
     is_int(put(st, "bk1", "hello", "world", 5), TS_OK, "put");
