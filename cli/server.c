@@ -358,7 +358,7 @@ struct server {
     struct oidc_providers *oidc;
     struct login_web *login;
     struct sts_cluster *cluster; /* this node's heartbeats */
-    struct http_route health_route, admin_route, sts_route, s3_route, login_route;
+    struct http_route health_route, admin_route, sts_route, s3_route, login_route, preflight_route;
 };
 
 static int health_store_fresh(struct http_req *r, struct ts_error *e)
@@ -518,7 +518,7 @@ static int server_open_backends(struct server *s)
 }
 
 /* The object store, the HTTP server and its routes in order (health, metrics, admin API, STS,
- * the browser login, S3) and the SigV4 authn hook; then listens. */
+ * the browser login, the CORS preflight, S3) and the SigV4 authn hook; then listens. */
 /* The S3 route: the embedded store's, or the gateway's in front of the upstream. */
 static int server_open_s3(struct server *s)
 {
@@ -577,6 +577,8 @@ static int server_open_http(struct server *s)
     http_server_add_route(s->srv, &s->admin_route);
     http_server_add_route(s->srv, &s->sts_route);
     http_server_add_route(s->srv, &s->login_route); /* the browser login, before S3 */
+    obj_preflight_route_init(&s->preflight_route, s->obj);
+    http_server_add_route(s->srv, &s->preflight_route); /* CORS: OPTIONS, before S3 */
     http_server_add_route(s->srv, &s->s3_route);
     http_server_set_authn(s->srv, sts_authenticate, sts_authenticate_finish, s->sts);
     http_server_set_authz(s->srv, pol_authz_http, s->pe);

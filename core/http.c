@@ -788,6 +788,8 @@ static bool req_first_call(struct http_server *s, struct http_req *r, struct MHD
     }
     if (pv->err != TS_OK)
         return false;
+    if (r->route->prepare != NULL)
+        r->route->prepare(r);
     r->body_max = r->route->body_max ? r->route->body_max : HTTP_DEFAULT_BODY_MAX;
     buf_init(&pv->body, r->body_max);
     if (r->has_content_length && r->content_length > r->body_max)

@@ -157,6 +157,10 @@ struct http_route {
      * (fail closed). */
     int (*resolve)(struct http_req *r, struct ts_error *e);
     bool no_authz; /* every request is public (browser login pages): no authz phase */
+    /* Optional: runs once the route is chosen, before the authn hook, whatever happens next.
+     * It may add reply headers (http_reply_header) that every answer to r then carries, error
+     * answers of any later phase included (S3: the CORS headers of an allowed origin). */
+    void (*prepare)(struct http_req *r);
     /* Optional: true when this request's finish may wait (on a remote service such as an
      * LDAP directory, or on fsync). It then runs on a worker thread of this route's own pool
      * while the connection is suspended, so that slow work never holds up the HTTP threads nor

@@ -26,6 +26,12 @@ int obj_gateway_route_init(struct http_route *route, struct gw *gw, struct pol_e
                            struct obj_store **out);
 void obj_gateway_free(struct obj_store *st);
 
+/* Fills *route with the CORS preflight route (`OPTIONS` on any path no earlier route took),
+ * answered from the bucket's CORS rules without authentication; st: the context the S3 route
+ * was given (the embedded store's, or the gateway's from obj_gateway_route_init). Add it before
+ * the S3 route. */
+void obj_preflight_route_init(struct http_route *route, struct obj_store *st);
+
 /* The names of the buckets principal p sees in ListBuckets (everything with
  * s3:ListAllMyBuckets, else those it may list or locate), authorized as a request like r
  * would be (source address, TLS, User-Agent); needs obj_route_init first. For the browser

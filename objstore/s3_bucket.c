@@ -582,17 +582,9 @@ int s3_xml_body_start(struct s3_ctx *c)
 
 int s3_delete_objects(struct s3_ctx *c)
 {
-    struct http_req *r = c->r;
-    const char *md5 = http_req_header(r, "Content-MD5");
-    if (md5) {
-        uint8_t want[64], got[16];
-        size_t n = strlen(md5);
-        if (n > 64 || enc_unb64(md5, n, want) != 16)
-            return TS_E_INVALID_DIGEST;
-        enc_md5(r->body ? r->body : (const uint8_t *)"", r->body_len, got);
-        if (memcmp(want, got, 16) != 0)
-            return TS_E_BAD_DIGEST;
-    }
+    int md5 = s3_body_md5_check(c);
+    if (md5 != TS_OK)
+        return md5;
     struct xml_node *x = s3_body_xml(c);
     if (x == NULL || strcmp(x->name, "Delete") != 0) {
         xml_free(x);

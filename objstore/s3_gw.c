@@ -11,7 +11,9 @@
  *   known here: conditions on it fail closed (s3_tags_declare, docs/GATEWAY.md);
  * - ListBuckets is filtered by the caller's policies; DeleteObjects is authorized per key;
  * - bucket policies are stored by tessera, in the IAM store (so in etcd when it is there), as
- *   blob "s3/bucket-policy/BUCKET", and evaluated by tessera; never sent to the upstream.
+ *   blob "s3/bucket-policy/BUCKET", and evaluated by tessera; never sent to the upstream;
+ * - so are CORS configurations (blob "s3/bucket-cors/BUCKET"): tessera answers preflights and
+ *   adds the Access-Control-* headers (s3_cors.c); the upstream never sees Origin headers.
  * Everything else is forwarded (objstore/gateway.c) and the answer relayed.
  */
 #include "objstore/s3_int.h"
@@ -507,11 +509,43 @@ int s3_gw_buckets_visible(struct s3_ctx *c, struct iam_strv *out)
     return rc;
 }
 
-/* ---- bucket policies: in the IAM store, evaluated by tessera ---- */
+/* ---- bucket policies and CORS configurations: in the IAM store, applied by tessera ---- */
 
 static void policy_blob(const char *bucket, char *out, size_t n)
 {
     snprintf(out, n, "s3/bucket-policy/%s", bucket);
+}
+
+static void cors_blob(const char *bucket, char *out, size_t n)
+{
+    snprintf(out, n, "s3/bucket-cors/%s", bucket);
+}
+
+/* TS_OK when the upstream confirms bucket exists (HEAD), else NoSuchBucket or BadGateway. */
+static int gw_bucket_check(struct s3_ctx *c)
+{
+    char path[80];
+    long status;
+    snprintf(path, sizeof path, "/%s", c->bucket); /* bucket names need no encoding */
+    int rc = gw_fetch(c, "HEAD", path, NULL, 0, &status);
+    if (rc == TS_OK && status == 404)
+        return TS_E_NO_SUCH_BUCKET;
+    if (rc == TS_OK && status != 200)
+        return s3_fail(c, TS_E_BAD_GATEWAY, "The upstream did not confirm the bucket exists.");
+    return rc;
+}
+
+/* Blob name as *doc (NULL, *len 0 when it is absent or empty; malloc'ed otherwise). */
+static int gw_blob_get(struct gw *g, const char *name, void **doc, size_t *len)
+{
+    int rc = iam_blob_get(gw_iam(g), name, doc, len, NULL);
+    if (rc == TS_E_NO_SUCH_ENTITY || (rc == TS_OK && *len == 0)) {
+        free(*doc);
+        *doc = NULL;
+        *len = 0;
+        return TS_OK;
+    }
+    return rc;
 }
 
 int s3_gw_policy_get(void *ctx, const char *bucket, const void **doc, void **handle)
@@ -524,11 +558,9 @@ int s3_gw_policy_get(void *ctx, const char *bucket, const void **doc, void **han
     *doc = NULL;
     *handle = NULL;
     policy_blob(bucket, name, sizeof name);
-    int rc = iam_blob_get(gw_iam(g), name, &json, &len, NULL);
-    if (rc == TS_E_NO_SUCH_ENTITY || (rc == TS_OK && len == 0)) {
-        free(json);
+    int rc = gw_blob_get(g, name, &json, &len);
+    if (rc == TS_OK && json == NULL)
         return TS_OK; /* no policy */
-    }
     if (rc == TS_OK && pol_doc_parse(json, len, &d, err, sizeof err) != TS_OK) {
         log_event(LOG_ERROR, "gateway.policy", "stored policy of %s does not parse: %s", bucket,
                   err);
@@ -547,20 +579,14 @@ void s3_gw_policy_release(void *handle)
 
 static int gw_put_bucket_policy(struct s3_ctx *c)
 {
-    char name[128], err[512] = "", path[80];
-    long status;
+    char name[128], err[512] = "";
     if (c->r->body_len > OBJ_MAX_POLICY)
         return s3_fail(c, TS_E_MALFORMED_POLICY, "Policy exceeds the maximum allowed size");
     if (c->r->body_len == 0)
         return s3_fail(c, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
     if (pol_validate((const char *)c->r->body, c->r->body_len, err, sizeof err) != TS_OK)
         return err[0] ? s3_fail(c, TS_E_MALFORMED_POLICY, err) : TS_E_MALFORMED_POLICY;
-    snprintf(path, sizeof path, "/%s", c->bucket); /* bucket names need no encoding */
-    int rc = gw_fetch(c, "HEAD", path, NULL, 0, &status);
-    if (rc == TS_OK && status == 404)
-        return TS_E_NO_SUCH_BUCKET;
-    if (rc == TS_OK && status != 200)
-        return s3_fail(c, TS_E_BAD_GATEWAY, "The upstream did not confirm the bucket exists.");
+    int rc = gw_bucket_check(c);
     policy_blob(c->bucket, name, sizeof name);
     if (rc == TS_OK)
         rc = iam_blob_put(gw_iam(c->st->gw), name, c->r->body, c->r->body_len);
@@ -573,11 +599,9 @@ static int gw_get_bucket_policy(struct s3_ctx *c)
     void *json = NULL;
     size_t len = 0;
     policy_blob(c->bucket, name, sizeof name);
-    int rc = iam_blob_get(gw_iam(c->st->gw), name, &json, &len, NULL);
-    if (rc == TS_E_NO_SUCH_ENTITY || (rc == TS_OK && len == 0)) {
-        free(json);
+    int rc = gw_blob_get(c->st->gw, name, &json, &len);
+    if (rc == TS_OK && json == NULL)
         return TS_E_NO_SUCH_BUCKET_POLICY;
-    }
     if (rc != TS_OK)
         return rc;
     return http_reply_data(c->r, 200, "application/json", json, len, true);
@@ -590,7 +614,47 @@ static int gw_delete_bucket_policy(struct s3_ctx *c)
     return s3_reply_done(c, iam_blob_put(gw_iam(c->st->gw), name, "", 0), 204);
 }
 
-/* DeleteBucket: forwarded; once the upstream deleted it, its policy goes too. */
+int s3_gw_cors_get(struct gw *g, const char *bucket, void **doc, size_t *len)
+{
+    char name[128];
+    cors_blob(bucket, name, sizeof name);
+    return gw_blob_get(g, name, doc, len);
+}
+
+static int gw_put_bucket_cors(struct s3_ctx *c)
+{
+    char name[128], *doc = NULL;
+    size_t len = 0;
+    int rc = s3_cors_body(c, &doc, &len);
+    if (rc == TS_OK)
+        rc = gw_bucket_check(c);
+    cors_blob(c->bucket, name, sizeof name);
+    if (rc == TS_OK)
+        rc = iam_blob_put(gw_iam(c->st->gw), name, doc, len);
+    free(doc);
+    return s3_reply_done(c, rc, 200);
+}
+
+static int gw_get_bucket_cors(struct s3_ctx *c)
+{
+    void *doc = NULL;
+    size_t len = 0;
+    int rc = s3_gw_cors_get(c->st->gw, c->bucket, &doc, &len);
+    if (rc == TS_OK && doc == NULL)
+        return TS_E_NO_SUCH_CORS;
+    if (rc != TS_OK)
+        return rc;
+    return http_reply_data(c->r, 200, "application/xml", doc, len, true);
+}
+
+static int gw_delete_bucket_cors(struct s3_ctx *c)
+{
+    char name[128];
+    cors_blob(c->bucket, name, sizeof name);
+    return s3_reply_done(c, iam_blob_put(gw_iam(c->st->gw), name, "", 0), 204);
+}
+
+/* DeleteBucket: forwarded; once the upstream deleted it, its policy and CORS rules go too. */
 static int gw_delete_bucket(struct s3_ctx *c)
 {
     char name[128];
@@ -599,6 +663,9 @@ static int gw_delete_bucket(struct s3_ctx *c)
         policy_blob(c->bucket, name, sizeof name);
         if (iam_blob_put(gw_iam(c->st->gw), name, "", 0) != TS_OK)
             log_event(LOG_ERROR, "gateway.policy", "cannot drop the policy of %s", c->bucket);
+        cors_blob(c->bucket, name, sizeof name);
+        if (iam_blob_put(gw_iam(c->st->gw), name, "", 0) != TS_OK)
+            log_event(LOG_ERROR, "gateway.cors", "cannot drop the CORS rules of %s", c->bucket);
     }
     return rc;
 }
@@ -732,6 +799,9 @@ static const struct {
     {s3_put_bucket_policy, gw_put_bucket_policy},
     {s3_get_bucket_policy, gw_get_bucket_policy},
     {s3_delete_bucket_policy, gw_delete_bucket_policy},
+    {s3_put_bucket_cors, gw_put_bucket_cors},
+    {s3_get_bucket_cors, gw_get_bucket_cors},
+    {s3_delete_bucket_cors, gw_delete_bucket_cors},
     {s3_delete_bucket, gw_delete_bucket},
     {s3_delete_objects, gw_delete_objects},
 };

@@ -129,6 +129,17 @@ int s3_tags_declare(struct s3_ctx *c);
  * forwarded). */
 int s3_tags_body(struct s3_ctx *c);
 
+/* s3_cors.c: the CORSConfiguration body of PutBucketCors (Content-MD5 checked, at most 64 KiB,
+ * checked with AWS's rules) in its canonical form: TS_OK with *doc (malloc'ed, *len bytes), or
+ * the request's error (MissingRequestBodyError, MaxMessageLengthExceeded, MalformedXML,
+ * InvalidRequest, InvalidArgument, BadDigest). For the store and the gateway alike. */
+int s3_cors_body(struct s3_ctx *c, char **doc, size_t *len);
+/* start of PutBucketCors: the body limit (MaxMessageLengthExceeded over 64 KiB). */
+int s3_cors_body_start(struct s3_ctx *c);
+/* route->prepare of the S3 route: the CORS headers of an actual request an allowed origin
+ * makes (docs/API.md "CORS"). */
+void s3_cors_prepare(struct http_req *r);
+
 /* s3_bucket.c: ListBuckets, shared with the gateway. */
 struct s3_bucket_row {
     const char *name, *created; /* created: ISO 8601 */
@@ -156,6 +167,9 @@ int s3_gw_finish(struct s3_ctx *c);
 bool s3_gw_blocking(const struct s3_ctx *c);
 void s3_gw_cleanup(struct s3_ctx *c);
 int s3_gw_buckets_visible(struct s3_ctx *c, struct iam_strv *out);
+/* The CORS configuration the gateway keeps for bucket: TS_OK with *doc (malloc'ed; NULL when
+ * none), or an error of the IAM store. */
+int s3_gw_cors_get(struct gw *g, const char *bucket, void **doc, size_t *len);
 /* The bucket policy for the authz phase (ctx: the struct gw). */
 int s3_gw_policy_get(void *ctx, const char *bucket, const void **doc, void **handle);
 void s3_gw_policy_release(void *handle);
@@ -219,6 +233,9 @@ int s3_encoding_type(struct s3_ctx *c, bool *url);
 /* <name>v</name> (nothing when v is NULL), v URL-encoded (slashes kept) when url: the
  * encoding-type=url form of keys, prefixes, delimiters and markers in listings. */
 void s3_xml_elem_enc(struct buf *b, const char *name, const char *v, bool url);
+/* The Content-MD5 header (when present) against the buffered body: TS_OK, TS_E_INVALID_DIGEST
+ * or TS_E_BAD_DIGEST. */
+int s3_body_md5_check(struct s3_ctx *c);
 /* Parses the request's XML body: NULL (MalformedXML) when malformed. */
 struct xml_node *s3_body_xml(struct s3_ctx *c);
 
@@ -244,6 +261,7 @@ s3_handler s3_list_buckets, s3_create_bucket_start, s3_create_bucket, s3_delete_
     s3_delete_bucket_policy, s3_get_bucket_versioning, s3_get_acl, s3_no_such_config,
     s3_not_implemented, s3_xml_body_start, s3_delete_objects;
 s3_handler s3_put_object_start, s3_put_object, s3_get_object, s3_delete_object, s3_copy_object;
+s3_handler s3_put_bucket_cors, s3_get_bucket_cors, s3_delete_bucket_cors;
 s3_handler s3_get_object_tagging, s3_put_object_tagging, s3_delete_object_tagging,
     s3_put_bucket_tagging, s3_get_bucket_tagging, s3_delete_bucket_tagging;
 s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_part_copy_start,

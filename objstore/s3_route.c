@@ -262,9 +262,9 @@ static bool s3_blocking(struct http_req *r)
 
 /* No match hook: the route of everything no earlier route took. */
 static const struct http_route s3_route =
-    HTTP_ROUTE("s3", HTTP_ERR_S3, OBJ_MAX_XML_BODY, .resolve = s3_resolve, .start = s3_start,
-               .finish = s3_finish, .cleanup = s3_cleanup, .blocking = s3_blocking,
-               .workers = S3_WRITE_WORKERS);
+    HTTP_ROUTE("s3", HTTP_ERR_S3, OBJ_MAX_XML_BODY, .prepare = s3_cors_prepare,
+               .resolve = s3_resolve, .start = s3_start, .finish = s3_finish, .cleanup = s3_cleanup,
+               .blocking = s3_blocking, .workers = S3_WRITE_WORKERS);
 
 void obj_route_init(struct http_route *route, struct obj_store *st, struct pol_engine *pe)
 {
@@ -386,6 +386,19 @@ void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner)
 void s3_xml_owner(struct buf *b, const char *elem)
 {
     s3_xml_owner_as(b, elem, OBJ_OWNER_ROOT);
+}
+
+int s3_body_md5_check(struct s3_ctx *c)
+{
+    const char *md5 = http_req_header(c->r, "Content-MD5");
+    uint8_t want[64], got[16];
+    if (md5 == NULL)
+        return TS_OK;
+    size_t n = strlen(md5);
+    if (n > 64 || enc_unb64(md5, n, want) != 16)
+        return TS_E_INVALID_DIGEST;
+    enc_md5(c->r->body ? c->r->body : (const uint8_t *)"", c->r->body_len, got);
+    return memcmp(want, got, 16) == 0 ? TS_OK : TS_E_BAD_DIGEST;
 }
 
 struct xml_node *s3_body_xml(struct s3_ctx *c)
