@@ -581,6 +581,7 @@ static int server_open_http(struct server *s)
     http_server_add_route(s->srv, &s->preflight_route); /* CORS: OPTIONS, before S3 */
     http_server_add_route(s->srv, &s->s3_route);
     http_server_set_authn(s->srv, sts_authenticate, sts_authenticate_finish, s->sts);
+    http_server_set_authn_form(s->srv, sts_authenticate_form);
     http_server_set_authz(s->srv, pol_authz_http, s->pe);
     if (pol_engine_plugin(s->pe) != NULL)
         http_server_set_authz_remote(s->srv, pol_authz_remote);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -49,6 +50,7 @@ struct http_server {
     size_t nroutes;
     http_authn_fn authn_begin, authn_finish;
     void *authn_ctx;
+    http_authn_form_fn authn_form; /* with authn_ctx */
     http_authz_fn authz;
     void *authz_ctx;
     http_authz_remote_fn authz_remote; /* NULL: the authz hook never waits */
@@ -1332,6 +1334,24 @@ void http_server_set_authn(struct http_server *s, http_authn_fn begin, http_auth
     s->authn_ctx = ctx;
 }
 
+void http_server_set_authn_form(struct http_server *s, http_authn_form_fn fn)
+{
+    s->authn_form = fn;
+}
+
+int http_authenticate_form(struct http_req *r, const struct http_form_auth *a, struct ts_error *e)
+{
+    struct http_server *s = r->priv->srv;
+    if (s == NULL || s->authn_form == NULL)
+        return ts_error_set(e, TS_E_ACCESS_DENIED, NULL); /* fail closed: nobody to ask */
+    return s->authn_form(s->authn_ctx, r, a, e);
+}
+
+bool http_authz_may_wait(struct http_req *r)
+{
+    return r->priv->srv != NULL && authz_waits(r->priv->srv, r);
+}
+
 /* Parses HOST:PORT / [V6]:PORT / :PORT into a socket address. */
 static int parse_address(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -1476,4 +1496,84 @@ void http_server_free(struct http_server *s)
     free(s->cert_pem);
     free(s->key_pem);
     free(s);
+}
+
+int http_req_fail(struct http_req *r, int err, const char *msg)
+{
+    if (err != TS_OK)
+        req_fail(r, err, msg);
+    return err;
+}
+
+/* ---- multipart/form-data (libmicrohttpd's post processor) ---- */
+
+struct http_form {
+    struct MHD_PostProcessor *pp;
+    http_form_fn fn;
+    void *ctx;
+    int err; /* the first error: the callback's, or TS_E_MALFORMED_POST */
+};
+
+static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size)
+{
+    struct http_form *f = cls;
+    (void)kind, (void)transfer_encoding;
+    struct http_form_piece p = {key ? key : "", filename, content_type, off};
+    int rc = f->fn(f->ctx, &p, (const uint8_t *)data, size);
+    if (rc != TS_OK && f->err == TS_OK)
+        f->err = rc;
+    return rc == TS_OK ? MHD_YES : MHD_NO;
+}
+
+int http_form_new(struct http_req *r, size_t bufsize, http_form_fn fn, void *ctx,
+                  struct http_form **out)
+{
+    const char *ct = http_req_header(r, "Content-Type");
+    static const char mp[] = "multipart/form-data";
+    *out = NULL;
+    /* The post processor would take a urlencoded form too: this parser is for multipart. */
+    if (ct == NULL || strncasecmp(ct, mp, sizeof mp - 1) != 0 || strstr(ct, "boundary=") == NULL)
+        return TS_E_MALFORMED_POST;
+    struct http_form *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return TS_E_INTERNAL;
+    f->fn = fn;
+    f->ctx = ctx;
+    f->pp = MHD_create_post_processor(r->priv->conn, bufsize < 1024 ? 1024 : bufsize, form_iter, f);
+    if (f->pp == NULL) {
+        free(f);
+        return TS_E_MALFORMED_POST;
+    }
+    *out = f;
+    return TS_OK;
+}
+
+int http_form_feed(struct http_form *f, const uint8_t *p, size_t n)
+{
+    if (f->err != TS_OK)
+        return f->err;
+    if (MHD_post_process(f->pp, (const char *)p, n) != MHD_YES && f->err == TS_OK)
+        f->err = TS_E_MALFORMED_POST;
+    return f->err;
+}
+
+int http_form_end(struct http_form *f)
+{
+    enum MHD_Result done = f->pp != NULL ? MHD_destroy_post_processor(f->pp) : MHD_NO;
+    f->pp = NULL;
+    if (f->err == TS_OK && done != MHD_YES)
+        f->err = TS_E_MALFORMED_POST;
+    return f->err;
+}
+
+void http_form_free(struct http_form *f)
+{
+    if (f == NULL)
+        return;
+    if (f->pp != NULL)
+        MHD_destroy_post_processor(f->pp);
+    free(f);
 }

@@ -239,6 +239,9 @@ const char *http_req_query(struct http_req *r, const char *name);
 
 /* Makes the body go to sink instead of the buffer. Call from route->start only. */
 void http_req_set_sink(struct http_req *r, struct http_sink sink);
+/* For sinks and filters whose write is about to return err: msg (copied; NULL: the code's
+ * default) is the message the server answers err with. Returns err. */
+int http_req_fail(struct http_req *r, int err, const char *msg);
 /* For filters: hands decoded body bytes to the sink or buffer. Returns TS_OK or an error. */
 int http_req_body_emit(struct http_req *r, const uint8_t *p, size_t n);
 
@@ -328,6 +331,60 @@ typedef bool (*http_authz_remote_fn)(void *ctx, const struct http_req *r);
  * the items of HTTP_AUTHZ_PER_ITEM operations). TS_OK, or q->deny (TS_E_ACCESS_DENIED when
  * 0) for a denial, an error, or no hook. msg (optional) gets the message. */
 int http_authorize(struct http_req *r, const struct http_authz *q, struct ts_error *e);
+
+/* ---- credentials carried in a form (S3 browser POST uploads) ---- */
+
+/* The signature fields of an HTML form POST, as sent (borrowed; NULL when absent). The
+ * signed string is the base64 policy itself. */
+struct http_form_auth {
+    int version;                /* 4: x-amz-algorithm/credential/date/signature; 2: V2 */
+    const char *policy;         /* the policy field (base64), the string signed */
+    const char *algorithm;      /* V4: x-amz-algorithm */
+    const char *credential;     /* V4: x-amz-credential, AK/YYYYMMDD/region/s3/aws4_request */
+    const char *amz_date;       /* V4: x-amz-date, YYYYMMDDTHHMMSSZ */
+    const char *access_key;     /* V2: AWSAccessKeyId */
+    const char *signature;      /* V4: hex x-amz-signature; V2: base64 signature */
+    const char *security_token; /* x-amz-security-token, or NULL */
+};
+
+/* The form authn hook (registered with the authn hook's ctx): verifies a's signature of its
+ * policy with the signer's secret and, on TS_OK, makes the signer r->principal (replacing
+ * the one the request's headers gave). An error (e filled) leaves r->principal alone. */
+typedef int (*http_authn_form_fn)(void *ctx, struct http_req *r, const struct http_form_auth *a,
+                                  struct ts_error *e);
+void http_server_set_authn_form(struct http_server *s, http_authn_form_fn fn);
+/* Runs the form authn hook for r: TS_OK (r->principal is the form's signer), or its error;
+ * TS_E_ACCESS_DENIED when no hook is registered (fail closed). */
+int http_authenticate_form(struct http_req *r, const struct http_form_auth *a, struct ts_error *e);
+/* Whether an authorization of r (http_authorize) may wait on a remote decision source: a
+ * handler then asks where waiting is allowed (its finish, on a worker), not in a sink. */
+bool http_authz_may_wait(struct http_req *r);
+
+/* ---- multipart/form-data bodies, parsed incrementally (libmicrohttpd's post processor) ---- */
+
+/* One piece of a form part's value: the part's name, filename (NULL when none) and
+ * Content-Type (NULL when none); off is the offset of data in the value. Every part is
+ * announced at least once, with off 0 (an empty value: n 0). */
+struct http_form_piece {
+    const char *name, *filename, *content_type;
+    uint64_t off;
+};
+/* Receives the pieces in order: TS_OK, or an error that stops the parser (http_form_feed
+ * returns it). */
+typedef int (*http_form_fn)(void *ctx, const struct http_form_piece *p, const uint8_t *data,
+                            size_t n);
+struct http_form;
+/* A parser of r's multipart/form-data body (its Content-Type names the boundary); no part
+ * header or piece is larger than bufsize (>= 1024). TS_OK with *out, or TS_E_MALFORMED_POST
+ * (not multipart/form-data, no usable boundary) or TS_E_INTERNAL. */
+int http_form_new(struct http_req *r, size_t bufsize, http_form_fn fn, void *ctx,
+                  struct http_form **out);
+/* Parses n more body bytes: TS_OK, the callback's error, or TS_E_MALFORMED_POST. */
+int http_form_feed(struct http_form *f, const uint8_t *p, size_t n);
+/* The body is complete: TS_OK when it ended with the closing boundary, TS_E_MALFORMED_POST
+ * otherwise (truncated, garbled), or the error an earlier feed returned. */
+int http_form_end(struct http_form *f);
+void http_form_free(struct http_form *f); /* NULL is a no-op */
 
 /* Creates a server (not yet listening). Returns NULL with a message on stderr on failure. */
 struct http_server *http_server_new(const struct http_config *cfg);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -50,6 +51,10 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
 #define S3_F_TAGBODY                                                                               \
     1024u /* the body's Tagging document sets the object's tags: authorized once the body is       \
              buffered (after_body), with its tags as condition keys; start does nothing */
+#define S3_F_FORM                                                                                  \
+    2048u /* a browser POST form (PostObject): the form names the key and carries its own          \
+             credentials, so the handler authorizes it (s3_authorize_post); the gateway refuses    \
+             it (501) */
 
 #define S3_MAX_OBJECT_TAGS 10
 #define S3_MAX_BUCKET_TAGS 50
@@ -99,6 +104,7 @@ struct s3_ctx {
     bool tags_replace;    /* CopyObject: x-amz-tagging-directive REPLACE */
     struct http_kv *cond; /* the condition keys of r->authz (owned) */
     size_t ncond;
+    struct s3_post *post; /* PostObject: the form being parsed (s3_post.c) */
     struct gw_xfer *x;    /* gateway mode: the request to the upstream */
     struct ts_error aerr; /* gateway mode: the error of a relay after finish */
     struct ts_error *e;   /* the error of the phase running (s3_fail), for the server to answer */
@@ -116,6 +122,11 @@ int s3_authz_declare(struct s3_ctx *c);
  * c->quiet_authz). */
 int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const char *key,
                  bool list_keys);
+
+/* PostObject: r->authz becomes the question of a PutObject of c->key (the form's): s3:PutObject,
+ * and s3:PutObjectTagging with the form's tags as condition keys when it sets tags; asked of
+ * the authorizer for r->principal (the form's signer). TS_OK, or the denial (c->e). */
+int s3_authorize_post(struct s3_ctx *c);
 
 /* s3_tagging.c: the tags of the request (x-amz-tagging, x-amz-tagging-directive, the Tagging
  * body of S3_F_TAGBODY rows) checked into c->tags, and the tag condition keys added to
@@ -139,6 +150,37 @@ int s3_cors_body_start(struct s3_ctx *c);
 /* route->prepare of the S3 route: the CORS headers of an actual request an allowed origin
  * makes (docs/API.md "CORS"). */
 void s3_cors_prepare(struct http_req *r);
+
+/* A Tagging document (xml[0..n)) into *v, *n: MalformedXML, or AWS's tag rules' errors
+ * (InvalidTag, BadRequest) for at most max tags. */
+int s3_tags_parse(struct s3_ctx *c, const char *xml, size_t n, size_t max, struct http_kv **v,
+                  size_t *nv);
+/* Adds the condition keys of the tags the request sets (c->tags when c->has_tags):
+ * s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys. TS_OK or TS_E_INTERNAL. */
+int s3_tags_cond_request(struct s3_ctx *c);
+
+/* s3_post_policy.c: the POST policy of a browser upload (pure). */
+struct s3_post_form {
+    const struct http_kv *fields; /* the form's fields as sent (key: ${filename} replaced) */
+    size_t nfields;
+    const char *bucket; /* the request's bucket: the value of "$bucket" */
+};
+struct s3_post_limits {
+    uint64_t min, max; /* content-length-range (0, UINT64_MAX when none) */
+};
+/* Fields S3 does not ask a policy to name: policy, x-amz-signature, signature,
+ * AWSAccessKeyId, file and x-ignore-* (any case). */
+bool s3_post_exempt(const char *name);
+/* Checks the base64 policy document against form f at now: TS_OK with *lim, or
+ * TS_E_INVALID_POLICY_DOCUMENT (not a policy document), TS_E_ACCESS_DENIED ("Invalid
+ * according to Policy: Policy expired." / "Policy Condition failed: <condition>" / "Extra
+ * input fields: <name>"), TS_E_INTERNAL; e has S3's message. */
+int s3_post_policy_check(const char *policy_b64, const struct s3_post_form *f, time_t now,
+                         struct s3_post_limits *lim, struct ts_error *e);
+
+/* s3_post.c: PostObject (the handlers below) and its state, freed with the request. */
+struct s3_post;
+void s3_post_free(struct s3_post *p); /* NULL is a no-op */
 
 /* s3_bucket.c: ListBuckets, shared with the gateway. */
 struct s3_bucket_row {
@@ -193,6 +235,12 @@ int s3_reply_done(struct s3_ctx *c, int rc, int status);
 void s3_xml_start(struct buf *b, size_t max, const char *root);
 /* Replies 200 with <root><LastModified/><ETag/></root> (CopyObject, UploadPartCopy). */
 int s3_reply_copy_result(struct s3_ctx *c, const char *root, int64_t mtime, const char *etag);
+/* The kept header name (x-amz-meta-*, Cache-Control, Content-Disposition, Content-Encoding,
+ * Content-Language, Expires; others are ignored) with value into m: TS_OK or TS_E_INTERNAL. */
+int s3_meta_field(struct obj_meta *m, const char *name, const char *value);
+/* TS_E_NOT_IMPLEMENTED (e: naming it) for a header or form field asking for what tessera does
+ * not do (docs/API.md "Refused headers"), else TS_OK. */
+int s3_refused(const char *name, const char *value, struct ts_error *e);
 /* Fills m's content type, kept headers and tags (x-amz-tagging) from the request. */
 int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m);
 /* Parses Content-MD5 (InvalidDigest) and the declared length (MissingContentLength,
@@ -267,5 +315,6 @@ s3_handler s3_get_object_tagging, s3_put_object_tagging, s3_delete_object_taggin
 s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_part_copy_start,
     s3_upload_part_copy, s3_complete_multipart, s3_abort_multipart, s3_list_parts,
     s3_list_multipart_uploads;
+s3_handler s3_post_start, s3_post_finish;
 
 #endif

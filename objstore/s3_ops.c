@@ -115,6 +115,10 @@ static const struct s3_op s3_ops[] = {
      S3_RES_BUCKET, NULL, s3_not_implemented},
     {"POST", S3_BKT, "delete", S3_F_PERKEY, "DeleteObjects", "s3:DeleteObject", S3_RES_OBJECT,
      s3_xml_body_start, s3_delete_objects},
+    /* A browser upload (HTML form): authorized by its handler once the form named the key and
+     * its signer (s3_authorize_post). */
+    {"POST", S3_BKT, NULL, S3_F_PERKEY | S3_F_FORM, "PostObject", "s3:PutObject", S3_RES_OBJECT,
+     s3_post_start, s3_post_finish},
     /* buckets */
     {"GET", S3_BKT, "list-type=2", S3_F_LISTKEYS, "ListObjectsV2", "s3:ListBucket", S3_RES_BUCKET,
      NULL, s3_list_objects_v2},
@@ -348,4 +352,19 @@ int s3_authorize(struct s3_ctx *c, const char *action, const char *bucket, const
         rc = http_authorize(c->r, &q, NULL);
     free(arn);
     return rc;
+}
+
+int s3_authorize_post(struct s3_ctx *c)
+{
+    struct http_authz *q = &c->r->authz;
+    free(c->arn[0]);
+    c->arn[0] = NULL;
+    s3_authz_init(c, q, false);
+    int rc = s3_authz_add(q, "s3:PutObject", c->bucket, c->key, &c->arn[0]);
+    if (rc == TS_OK && c->has_tags) { /* as PutObject with x-amz-tagging */
+        q->item[q->nitems] = q->item[0];
+        q->item[q->nitems++].action = "s3:PutObjectTagging";
+        rc = s3_tags_cond_request(c);
+    }
+    return rc == TS_OK ? http_authorize(c->r, q, c->e) : rc;
 }

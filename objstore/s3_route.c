@@ -67,19 +67,21 @@ static const struct {
     {"x-amz-storage-class", "storage classes other than STANDARD are not implemented", "STANDARD"},
 };
 
-static int refused_hdr(void *ctx, const char *name, const char *value)
+int s3_refused(const char *name, const char *value, struct ts_error *e)
 {
-    struct ts_error *e = ctx;
     for (size_t i = 0; i < sizeof refused_headers / sizeof *refused_headers; i++) {
         const char *p = refused_headers[i].prefix, *ok = refused_headers[i].accepted;
         if (strncasecmp(name, p, strlen(p)) == 0 &&
-            (ok == NULL || value == NULL || strcasecmp(value, ok) != 0)) {
-            ts_error_set(e, TS_E_NOT_IMPLEMENTED, "%.64s: %s by this server.", name,
-                         refused_headers[i].what);
-            return 1;
-        }
+            (ok == NULL || value == NULL || strcasecmp(value, ok) != 0))
+            return ts_error_set(e, TS_E_NOT_IMPLEMENTED, "%.64s: %s by this server.", name,
+                                refused_headers[i].what);
     }
-    return 0;
+    return TS_OK;
+}
+
+static int refused_hdr(void *ctx, const char *name, const char *value)
+{
+    return s3_refused(name, value, ctx) != TS_OK;
 }
 
 /* TS_E_NOT_IMPLEMENTED (its message in e) when r carries one of refused_headers. */
@@ -151,6 +153,10 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
     rc = s3_check_names(c);
+    if (rc == TS_OK && c->st->gw != NULL && (c->op->flags & S3_F_FORM))
+        return s3_fail(c, TS_E_NOT_IMPLEMENTED,
+                       "Browser POST uploads are not implemented by the gateway: the upstream "
+                       "would need a policy signed with its own keys.");
     if (c->st->gw != NULL) /* what tessera's store refuses, the upstream may do */
         return rc == TS_OK && (rc = s3_authz_declare(c)) == TS_OK ? s3_gw_declare(c) : rc;
     if (rc == TS_OK)
@@ -236,6 +242,7 @@ static void s3_cleanup(struct http_req *r)
     s3_gw_cleanup(c);
     for (size_t i = 0; i < HTTP_AUTHZ_MAX_ITEMS; i++)
         free(c->arn[i]);
+    s3_post_free(c->post);
     obj_writer_free(c->w);
     http_kv_free(c->tags, c->ntags);
     http_kv_free(c->cond, c->ncond);
@@ -444,25 +451,32 @@ struct meta_walk {
 static const char *const kept_headers[] = {"cache-control", "content-disposition",
                                            "content-language", "expires"};
 
-static int meta_hdr(void *ctx, const char *name, const char *value)
+int s3_meta_field(struct obj_meta *m, const char *name, const char *value)
 {
-    struct meta_walk *mw = ctx;
+    int rc = TS_OK;
     if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
         /* Kept as UTF-8 text (RFC 2047 decoded); object_headers encodes it again. */
         struct buf t;
         buf_init(&t, 2 * strlen(value) + 1);
-        mw->rc = buf_add_header_text(&t, value) == 0 ? obj_meta_add_hdr(mw->m, name, buf_str(&t))
-                                                     : TS_E_INTERNAL;
+        rc = buf_add_header_text(&t, value) == 0 ? obj_meta_add_hdr(m, name, buf_str(&t))
+                                                 : TS_E_INTERNAL;
         buf_free(&t);
     } else if (strcasecmp(name, "content-encoding") == 0) {
         char out[256];
         if (s3_content_encoding(value, out, sizeof out)[0])
-            mw->rc = obj_meta_add_hdr(mw->m, "content-encoding", out);
+            rc = obj_meta_add_hdr(m, "content-encoding", out);
     } else {
         for (size_t i = 0; i < sizeof kept_headers / sizeof *kept_headers; i++)
             if (strcasecmp(name, kept_headers[i]) == 0)
-                mw->rc = obj_meta_add_hdr(mw->m, kept_headers[i], value);
+                rc = obj_meta_add_hdr(m, kept_headers[i], value);
     }
+    return rc;
+}
+
+static int meta_hdr(void *ctx, const char *name, const char *value)
+{
+    struct meta_walk *mw = ctx;
+    mw->rc = s3_meta_field(mw->m, name, value);
     return mw->rc != TS_OK;
 }
 

@@ -173,15 +173,12 @@ static int tags_from_header(struct s3_ctx *c, const char *h, struct http_kv **v,
     return rc == TS_OK ? tags_check(c, *v, *n, S3_MAX_OBJECT_TAGS) : rc;
 }
 
-/* The Tagging document of the request's body into *v, *n: MissingRequestBodyError,
- * MalformedXML, or tags_check's errors. */
-static int tags_from_body(struct s3_ctx *c, size_t max, struct http_kv **v, size_t *n)
+int s3_tags_parse(struct s3_ctx *c, const char *xml, size_t len, size_t max, struct http_kv **v,
+                  size_t *n)
 {
-    if (c->r->body == NULL || c->r->body_len == 0)
-        return TS_E_MISSING_REQUEST_BODY;
-    if (c->r->body_len > TAG_XML_MAX)
+    if (len > TAG_XML_MAX)
         return TS_E_MALFORMED_XML;
-    struct xml_node *x = s3_body_xml(c);
+    struct xml_node *x = xml_parse(xml, len);
     struct xml_node *set = x && strcmp(x->name, "Tagging") == 0 ? xml_child(x, "TagSet") : NULL;
     int rc = set ? TS_OK : TS_E_MALFORMED_XML;
     size_t count = 0;
@@ -196,6 +193,15 @@ static int tags_from_body(struct s3_ctx *c, size_t max, struct http_kv **v, size
     if (rc == TS_OK && count > max)
         return tags_check(c, *v, count, max); /* too many: only counted */
     return rc == TS_OK ? tags_check(c, *v, *n, max) : rc;
+}
+
+/* The Tagging document of the request's body into *v, *n: MissingRequestBodyError, or
+ * s3_tags_parse's errors. */
+static int tags_from_body(struct s3_ctx *c, size_t max, struct http_kv **v, size_t *n)
+{
+    if (c->r->body == NULL || c->r->body_len == 0)
+        return TS_E_MISSING_REQUEST_BODY;
+    return s3_tags_parse(c, (const char *)c->r->body, c->r->body_len, max, v, n);
 }
 
 /* Writes <TagSet>...</TagSet>. */
@@ -287,6 +293,17 @@ int s3_tags_body(struct s3_ctx *c)
     return rc;
 }
 
+int s3_tags_cond_request(struct s3_ctx *c)
+{
+    int rc = TS_OK;
+    for (size_t i = 0; c->has_tags && i < c->ntags && rc == TS_OK; i++) {
+        rc = cond_add(c, "s3:RequestObjectTag/", c->tags[i].key, c->tags[i].value);
+        if (rc == TS_OK)
+            rc = cond_add(c, "s3:RequestObjectTagKeys", "", c->tags[i].key);
+    }
+    return rc;
+}
+
 int s3_tags_declare(struct s3_ctx *c)
 {
     struct http_req *r = c->r;
@@ -309,11 +326,8 @@ int s3_tags_declare(struct s3_ctx *c)
     } else if ((c->op->flags & S3_F_COPY) && (c->op->flags & S3_F_TAGHDR)) {
         rc = tagging_directive(c);
     }
-    for (size_t i = 0; c->has_tags && i < c->ntags && rc == TS_OK; i++) {
-        rc = cond_add(c, "s3:RequestObjectTag/", c->tags[i].key, c->tags[i].value);
-        if (rc == TS_OK)
-            rc = cond_add(c, "s3:RequestObjectTagKeys", "", c->tags[i].key);
-    }
+    if (rc == TS_OK)
+        rc = s3_tags_cond_request(c);
     if (rc == TS_OK && (c->op->flags & S3_F_EXTAG))
         rc = existing_tags(c);
     return rc;

@@ -30,6 +30,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/buf.h"
 #include "core/enc.h"
@@ -526,6 +528,131 @@ int sts_authenticate(void *ctx, struct http_req *r, struct ts_error *e)
 int sts_authenticate_finish(void *ctx, struct http_req *r, struct ts_error *e)
 {
     return authenticate(ctx, r, e, true);
+}
+
+/* ---- browser POST forms ---- */
+
+#define FORM_CRED_MSG                                                                              \
+    "the Credential is mal-formed; expecting "                                                     \
+    "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+
+/* x-amz-credential "AK/YYYYMMDD/region/s3/aws4_request" and x-amz-date into a: TS_OK or
+ * InvalidArgument (S3's messages for a POST form). */
+static int form_scope_v4(struct sts_ctx *c, const struct http_form_auth *f, struct sigv4_auth *a,
+                         struct ts_error *e)
+{
+    char part[5][130];
+    const char *p = f->credential;
+    size_t i = 0;
+    for (; i < 5 && p != NULL; i++) {
+        size_t n = strcspn(p, "/");
+        if (n >= sizeof part[i])
+            return ts_error_set(e, TS_E_INVALID_ARGUMENT, "%s", FORM_CRED_MSG);
+        memcpy(part[i], p, n);
+        part[i][n] = '\0';
+        p = p[n] == '/' ? p + n + 1 : NULL;
+    }
+    if (i != 5 || p != NULL || part[0][0] == '\0' || sizeof a->access_key <= strlen(part[0]) ||
+        strlen(part[2]) >= sizeof a->region)
+        return ts_error_set(e, TS_E_INVALID_ARGUMENT, "%s", FORM_CRED_MSG);
+    if (strlen(part[1]) != 8 || strspn(part[1], "0123456789") != 8)
+        return ts_error_set(e, TS_E_INVALID_ARGUMENT,
+                            "incorrect date format \"%.16s\". This date in the credential must be "
+                            "in the format \"yyyyMMdd\".",
+                            part[1]);
+    if (strcmp(part[4], "aws4_request") != 0)
+        return ts_error_set(e, TS_E_INVALID_ARGUMENT,
+                            "incorrect terminal \"%.32s\". This endpoint uses \"aws4_request\".",
+                            part[4]);
+    if (strcmp(part[3], "s3") != 0)
+        return ts_error_set(e, TS_E_INVALID_ARGUMENT,
+                            "incorrect service \"%.32s\". This endpoint belongs to \"s3\".",
+                            part[3]);
+    /* The rule of sigv4_verify: the server's region, or us-east-1. */
+    if (c->cfg.region != NULL && c->cfg.region[0] != '\0' && strcmp(part[2], c->cfg.region) != 0 &&
+        strcmp(part[2], "us-east-1") != 0)
+        return ts_error_set(e, TS_E_INVALID_ARGUMENT,
+                            "the region \"%.63s\" is wrong; expecting \"%s\"", part[2],
+                            c->cfg.region);
+    time_t t;
+    if (f->amz_date == NULL || strlen(f->amz_date) != 16 ||
+        enc_time_parse_amz(f->amz_date, &t) != 0 || strncmp(f->amz_date, part[1], 8) != 0)
+        return ts_error_set(
+            e, TS_E_INVALID_ARGUMENT,
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" "
+            "and name the day of the credential's scope.");
+    snprintf(a->access_key, sizeof a->access_key, "%.128s", part[0]);
+    snprintf(a->date, sizeof a->date, "%.8s", part[1]);
+    snprintf(a->region, sizeof a->region, "%.63s", part[2]);
+    snprintf(a->service, sizeof a->service, "%.31s", part[3]);
+    return TS_OK;
+}
+
+/* The signature the form must carry, computed with secret: V4 lower-case hex, V2 base64. */
+static bool form_signature_ok(struct sts_ctx *c, const struct http_form_auth *f,
+                              const struct sigv4_auth *a, const char *secret)
+{
+    const char *pol = f->policy;
+    bool ok = false;
+    if (f->version == 4) {
+        uint8_t key[32], mac[32];
+        char hex[65];
+        sigv4_signing_key(secret, a->date, a->region, a->service, c->keycache, key);
+        enc_hmac_sha256(key, sizeof key, pol, strlen(pol), mac);
+        enc_hex(mac, sizeof mac, hex);
+        ok = enc_ct_equal(hex, 64, f->signature, strlen(f->signature));
+        OPENSSL_cleanse(key, sizeof key);
+    } else {
+        uint8_t mac[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (HMAC(enc_md_sha1(), secret, (int)strlen(secret), (const unsigned char *)pol,
+                 strlen(pol), mac, &n) != NULL) {
+            char *b64 = enc_b64(mac, n);
+            ok = b64 != NULL && enc_ct_equal(b64, strlen(b64), f->signature, strlen(f->signature));
+            free(b64);
+        }
+    }
+    return ok;
+}
+
+int sts_authenticate_form(void *ctx, struct http_req *r, const struct http_form_auth *f,
+                          struct ts_error *e)
+{
+    struct sts_ctx *c = ctx;
+    struct sigv4_auth a;
+    struct pol_principal *p = NULL;
+    char *secret = NULL;
+    const char *msg = NULL;
+    int rc = TS_OK;
+
+    memset(&a, 0, sizeof a);
+    if (f->policy == NULL || f->signature == NULL || (f->version != 2 && f->version != 4))
+        return fail(r, e, TS_E_ACCESS_DENIED, NULL);
+    if (f->version == 4) {
+        if (f->algorithm == NULL || strcmp(f->algorithm, "AWS4-HMAC-SHA256") != 0)
+            return ts_error_set(e, TS_E_INVALID_ARGUMENT,
+                                "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"");
+        if (f->credential == NULL)
+            return fail(r, e, TS_E_INVALID_ARGUMENT, FORM_CRED_MSG);
+        if ((rc = form_scope_v4(c, f, &a, e)) != TS_OK)
+            return rc;
+    } else {
+        if (f->access_key == NULL || f->access_key[0] == '\0' ||
+            strlen(f->access_key) >= sizeof a.access_key)
+            return fail(r, e, TS_E_INVALID_ACCESS_KEY, NULL);
+        snprintf(a.access_key, sizeof a.access_key, "%s", f->access_key);
+        snprintf(a.service, sizeof a.service, "s3");
+    }
+    a.security_token = f->security_token;
+    if ((rc = store_fresh(c, &a, e)) != TS_OK)
+        return rc;
+    rc = resolve(c, &a, enc_now(), &p, &secret, &msg);
+    if (rc != TS_OK)
+        return fail(r, e, rc, msg);
+    if (!form_signature_ok(c, f, &a, secret))
+        rc = TS_E_SIGNATURE;
+    a.err_msg = NULL;
+    return adopt(r, e, rc, &a, p, secret);
 }
 
 int sts_principal_for(struct sts_ctx *c, const char *access_key, const char *session_token,

@@ -33,6 +33,12 @@ void sts_ctx_free(struct sts_ctx *c);
 /* The authn hook (core/http.h); ctx is the struct sts_ctx. */
 int sts_authenticate(void *ctx, struct http_req *r, struct ts_error *e);
 int sts_authenticate_finish(void *ctx, struct http_req *r, struct ts_error *e);
+/* The form authn hook (http_authn_form_fn): the signature of an S3 POST form's policy, V4
+ * (hex HMAC-SHA256 with the signing key of the x-amz-credential scope) or V2 (base64
+ * HMAC-SHA1 with the secret), by a static user, root or temporary credentials (the token in
+ * x-amz-security-token), with the checks of header authentication. */
+int sts_authenticate_form(void *ctx, struct http_req *r, const struct http_form_auth *a,
+                          struct ts_error *e);
 
 /* Fills *route with the STS route (POST / with a form body, or GET /?Action=...). */
 void sts_route_init(struct http_route *route, struct sts_ctx *c);

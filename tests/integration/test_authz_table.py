@@ -7,6 +7,8 @@ The tables are read from the source, so a new row is covered without editing thi
 What "denied" means, per operation:
 - S3: 403 AccessDenied, before anything is read or stored. Exception: DeleteObjects is
   authorized per key (as MinIO and AWS): 200 with every key in <Error><Code>AccessDenied.
+  PostObject (a browser form) is sent as a form without a signature of its own: the form's
+  signer decides, not the request's headers, so it is anonymous and denied.
 - admin API: 403 AccessDenied (JSON).
 - STS: AssumeRole denies anonymous callers (403 AccessDenied); a static user with no policy
   MAY assume (MinIO: allowed unless a policy explicitly denies sts:AssumeRole), so for it the
@@ -111,6 +113,12 @@ def s3_request(server, row, creds):
     if name == "DeleteObjects":
         body = b"<Delete><Object><Key>a</Key></Object><Object><Key>b</Key></Object></Delete>"
         headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+    elif name == "PostObject":  # a browser form: its own (absent) signature decides
+        boundary = "authz-table-form"
+        body = ("--{b}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nsome/key\r\n"
+                "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n"
+                "\r\ndata\r\n--{b}--\r\n").format(b=boundary).encode()
+        headers["Content-Type"] = "multipart/form-data; boundary=" + boundary
     elif method in ("PUT", "POST"):
         body = b"<x/>"
     return request(server, method, path, "&".join(q), headers, body, creds)
