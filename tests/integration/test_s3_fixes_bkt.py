@@ -31,7 +31,6 @@ NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 ROOT_ID = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4"
 ALL_S3 = {"Version": "2012-10-17",
           "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]}
-UNFIXED = "/work/main/build/tessera"
 
 
 def code(e):
@@ -140,18 +139,36 @@ def test_bucket_owner_in_acl_and_list_buckets(server, tmp_root):
     assert [b["Name"] for b in lb["Buckets"]] == ["bobb", "rootb"]
 
 
-@pytest.mark.skipif(not os.path.exists(UNFIXED), reason="no binary from before bucket owners")
+def strip_owner(data, bucket):
+    """Rewrites bucket's record in the stopped server's LMDB as a tessera from before owners
+    wrote it: the creation time (LE64) alone."""
+    import lmdb  # Debian's python3-lmdb (.ci/deps.sh)
+
+    env = lmdb.open(os.path.join(data, ".tessera", "meta"), max_dbs=32, subdir=True)
+    try:
+        dbi = env.open_db(b"buckets", create=False)
+        with env.begin(write=True, db=dbi) as txn:
+            rec = txn.get(bucket.encode())
+            assert rec is not None and len(rec) > 8, "the bucket's record has an owner"
+            txn.put(bucket.encode(), rec[:8])
+    finally:
+        env.close()
+
+
 def test_buckets_from_before_owners_are_roots(tmp_root):
     """A data directory written by a tessera that kept no owners: its buckets read as root's."""
     data = os.path.join(tmp_root, "data")
-    old = Server(data)
-    old.bin = UNFIXED
-    old.start()
+    srv = Server(data)
+    srv.start()
     try:
-        s3_client(old).create_bucket(Bucket="legacy")
-        make_user(old, tmp_root, "carol", "carol-secret-1", ALL_S3)
+        make_user(srv, tmp_root, "carol", "carol-secret-1", ALL_S3)
+        s3_client(srv, "carol", "carol-secret-1").create_bucket(Bucket="legacy")
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3_client(srv).create_bucket(Bucket="legacy")
+        assert code(e) == "BucketAlreadyExists"  # carol's, before the rewrite
     finally:
-        old.stop()
+        srv.stop()
+    strip_owner(data, "legacy")
     new = Server(data)
     new.start()
     try:
