@@ -273,6 +273,33 @@ def admin(server, *args, ak=None, sk=None, check=True):
     return p
 
 
+def newer_python():
+    """A python3 other than Debian's whose botocore is >= 1.36 (sends checksum trailers), or
+    None."""
+    import glob
+
+    for c in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/*/bin/python3"))):
+        p = subprocess.run([c, "-c", "import botocore,sys;v=tuple(int(x) for x in "
+                            "botocore.__version__.split('.')[:2]);sys.exit(0 if v>=(1,36) else 1)"],
+                           capture_output=True)
+        if p.returncode == 0:
+            return c
+    return None
+
+
+def run_newer_boto3(server, script, *args, timeout=300):
+    """Runs script with the newer boto3 (newer_python) as
+    `script ENDPOINT ROOT_USER ROOT_PASSWORD ARGS...`; asserts it exits 0; returns its stdout.
+    Skips (with the reason) where this machine has no such Python."""
+    py = newer_python()
+    if py is None:
+        pytest.skip("no Python with botocore >= 1.36 on this machine (Debian ships 1.29)")
+    p = subprocess.run([py, "-c", script, server.endpoint, server.root_user, server.root_password]
+                       + list(args), capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p.stdout
+
+
 def newer_aws_cli():
     """The aws cli first on PATH when it is not Debian's /usr/bin/aws (e.g. a pyenv v1)."""
     found = shutil.which("aws")

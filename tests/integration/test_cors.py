@@ -29,9 +29,9 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import aws, free_port, s3_client, sts_client
+from conftest import aws, free_port, run_newer_boto3, s3_client, sts_client
 from test_gateway import gw, upstream  # noqa: F401  (fixtures)
-from test_tagging import make_user, pyenv_python
+from test_tagging import make_user
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "browser")
@@ -241,12 +241,7 @@ PYENV_SCRIPT = textwrap.dedent("""
 
 def test_newer_boto3(server):
     """pyenv's boto3 (a CRC32 checksum header instead of Content-MD5)."""
-    py = pyenv_python()
-    if py is None:
-        pytest.skip("no pyenv python3")
-    p = subprocess.run([py, "-c", PYENV_SCRIPT, server.endpoint, server.root_user,
-                        server.root_password], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    assert "ok" in run_newer_boto3(server, PYENV_SCRIPT, timeout=120)
 
 
 # ---- preflight ----

@@ -3,27 +3,13 @@ default (STREAMING-UNSIGNED-PAYLOAD-TRAILER and x-amz-checksum-crc32 / crc64nvme
 machine's pyenv Python carries such a boto3 and an aws cli v1 built on it; Debian's are older.
 Both generations must work. The newer ones are found at run time; when a machine has none,
 these tests are skipped with that reason (Debian's clients are covered by every other test)."""
-import glob
 import hashlib
 import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import aws, newer_aws_cli, s3_client
-
-
-def newer_python():
-    """A python3 other than Debian's whose botocore is >= 1.36 (sends checksum trailers)."""
-    cands = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/*/bin/python3")))
-    for c in cands:
-        p = subprocess.run([c, "-c", "import botocore,sys;v=tuple(int(x) for x in "
-                            "botocore.__version__.split('.')[:2]);sys.exit(0 if v>=(1,36) else 1)"],
-                           capture_output=True)
-        if p.returncode == 0:
-            return c
-    return None
+from conftest import aws, newer_aws_cli, newer_python, s3_client
 
 
 SCRIPT = r'''

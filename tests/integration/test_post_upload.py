@@ -23,7 +23,7 @@ import botocore.config
 import pytest
 import requests
 
-from conftest import Server, admin, s3_client, sts_client
+from conftest import Server, admin, run_newer_boto3, s3_client, sts_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "browser")
@@ -410,21 +410,8 @@ PYENV_SCRIPT = textwrap.dedent("""
 """)
 
 
-def pyenv_python():
-    for cand in (shutil.which("python3"), os.path.expanduser("~/.pyenv/shims/python3")):
-        if cand and os.path.realpath(cand) != os.path.realpath("/usr/bin/python3") and \
-                os.path.exists(cand):
-            return cand
-    return None
-
-
 def test_newer_boto3(server):
-    py = pyenv_python()
-    if py is None:
-        pytest.skip("no pyenv python3")
-    p = subprocess.run([py, "-c", PYENV_SCRIPT, server.endpoint, server.root_user,
-                        server.root_password], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    assert "ok" in run_newer_boto3(server, PYENV_SCRIPT, timeout=120)
 
 
 def test_gateway_refuses_post_uploads(tmp_root):

@@ -10,9 +10,6 @@ import base64
 import hashlib
 import json
 import os
-import re
-import shutil
-import subprocess
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -23,9 +20,8 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import Server, admin, aws, newer_aws_cli, s3_client, sts_client
+from conftest import Server, admin, aws, newer_aws_cli, run_newer_boto3, s3_client, sts_client
 from test_gateway import start_gateway, upstream  # noqa: F401 (fixture)
-from test_newer_sdks import newer_python
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 ROOT_ID = "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4"
@@ -284,13 +280,7 @@ print("ok")
 
 
 def test_list_buckets_pages_with_newer_boto3_and_aws_cli(five):
-    py = newer_python()
-    if py is None:
-        pytest.skip("no newer boto3 (pyenv) on this machine")
-    p = subprocess.run([py, "-c", NEW_BOTO, five.endpoint,
-                        five.root_user, five.root_password], capture_output=True, text=True,
-                       timeout=120)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stdout + p.stderr
+    assert "ok" in run_newer_boto3(five, NEW_BOTO, timeout=120)
     cli = newer_aws_cli()
     if cli is None:
         pytest.skip("no newer aws cli on this machine")

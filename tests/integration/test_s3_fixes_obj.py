@@ -12,18 +12,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import aws, s3_client
-from test_newer_sdks import newer_python
-
-
-def run_newer(server, script, *args):
-    py = newer_python()
-    if py is None:
-        pytest.skip("no Python with botocore >= 1.36 on this machine (Debian ships 1.29)")
-    p = subprocess.run([py, "-c", script, server.endpoint, server.root_user, server.root_password]
-                       + list(args), capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return p.stdout
+from conftest import aws, run_newer_boto3, s3_client
 
 
 # ---- 1. a ranged GET carries no whole-object checksum ----
@@ -78,7 +67,7 @@ print("ok")
 
 
 def test_ranged_get_newer_boto3(server):
-    assert run_newer(server, RANGED, "ranged").strip() == "ok"
+    assert run_newer_boto3(server, RANGED, "ranged").strip() == "ok"
 
 
 def test_checksum_headers_debian_boto3(server):
@@ -317,7 +306,7 @@ except s3.exceptions.NoSuchUpload:
 def test_complete_retried_newer_boto3_and_expiry(server):
     """The newer boto3 retries a completion the same way; an hour later (the server's and the
     client's clocks moved together with libfaketime) the record is gone: NoSuchUpload."""
-    out = run_newer(server, RETRY, "newer").split()
+    out = run_newer_boto3(server, RETRY, "newer").split()
     uid = out[0]
     s3 = s3_client(server)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="newer")["Contents"]] == ["k"]

@@ -8,15 +8,13 @@ s3:RequestObjectTagKeys, with boto3 (Debian's and pyenv's python), the aws cli a
 requests."""
 import json
 import os
-import shutil
-import subprocess
 import textwrap
 
 import botocore.exceptions
 import pytest
 import requests
 
-from conftest import Server, admin, aws, s3_client
+from conftest import Server, admin, aws, run_newer_boto3, s3_client
 
 
 def code(excinfo):
@@ -314,22 +312,9 @@ PYENV_SCRIPT = textwrap.dedent("""
 """)
 
 
-def pyenv_python():
-    for cand in (shutil.which("python3"), os.path.expanduser("~/.pyenv/shims/python3")):
-        if cand and os.path.realpath(cand) != os.path.realpath("/usr/bin/python3") and \
-                os.path.exists(cand):
-            return cand
-    return None
-
-
 def test_newer_boto3(server):
     """pyenv's boto3 (checksums on every write by default: aws-chunked with trailers)."""
-    py = pyenv_python()
-    if py is None:
-        pytest.skip("no pyenv python3")
-    p = subprocess.run([py, "-c", PYENV_SCRIPT, server.endpoint, server.root_user,
-                        server.root_password], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    assert "ok" in run_newer_boto3(server, PYENV_SCRIPT, timeout=120)
 
 
 # ---- policies ----
