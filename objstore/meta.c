@@ -6,6 +6,9 @@
  * u32 name length + name + u32 value length + value. Version 2 (a record with tags; records
  * without any keep version 1, byte for byte) appends the tags: u32 count, then per tag u32 key
  * length + key + u32 value length + value. A tag set alone (obj_tags_encode) is that tail.
+ * Version 3 (a record of a versioned write: m->vid set) always has the tags' tail, then
+ * u8 flags (1: a delete marker), u64 vts (the version's write time in ns, its sort key),
+ * u8 version id length + version id; records without a version id keep version 1 or 2.
  */
 #include "objstore/obj_int.h"
 
@@ -17,6 +20,8 @@
 
 #define META_VERSION 1
 #define META_VERSION_TAGS 2
+#define META_VERSION_VID 3
+#define META_F_DM 1u
 #define META_MAX_PAIRS 10000
 
 void obj_meta_cleanup(struct obj_meta *m)
@@ -55,6 +60,9 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
     dst->mtime = src->mtime;
     memcpy(dst->id, src->id, sizeof dst->id);
     memcpy(dst->etag, src->etag, sizeof dst->etag);
+    memcpy(dst->vid, src->vid, sizeof dst->vid);
+    dst->vts = src->vts;
+    dst->dm = src->dm;
     if (src->content_type) {
         dst->content_type = strdup(src->content_type);
         if (dst->content_type == NULL)
@@ -146,12 +154,15 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     if (m->content_type)
         n += strlen(m->content_type);
     n += pairs_len(m->hdrs, m->nhdrs);
-    if (m->ntags > 0)
+    size_t vl = strnlen(m->vid, sizeof m->vid - 1);
+    if (m->ntags > 0 || vl > 0)
         n += pairs_len(m->tags, m->ntags);
+    if (vl > 0)
+        n += 1 + 8 + 1 + vl;
     uint8_t *out = malloc(n), *p = out;
     if (out == NULL)
         return NULL;
-    *p++ = m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
+    *p++ = vl > 0 ? META_VERSION_VID : m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
     put_u64(&p, m->size);
     put_u64(&p, (uint64_t)m->mtime);
     memset(p, '0', OBJ_ID_LEN);
@@ -165,8 +176,15 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     else
         put_u32(&p, 0xffffffffu);
     put_pairs(&p, m->hdrs, m->nhdrs);
-    if (m->ntags > 0)
+    if (m->ntags > 0 || vl > 0)
         put_pairs(&p, m->tags, m->ntags);
+    if (vl > 0) {
+        *p++ = m->dm ? META_F_DM : 0;
+        put_u64(&p, m->vts);
+        *p++ = (uint8_t)vl;
+        memcpy(p, m->vid, vl);
+        p += vl;
+    }
     *len = n;
     return out;
 }
@@ -244,6 +262,24 @@ int obj_tags_decode(const void *buf, size_t len, struct http_kv **v, size_t *n)
     return TS_E_INTERNAL;
 }
 
+/* The version tail of a version 3 record: flags, vts, version id (1..OBJ_VID_LEN bytes). */
+static int version_tail(struct rd *r, struct obj_meta *m)
+{
+    if (r->end - r->p < 1)
+        return -1;
+    uint8_t flags = *r->p++;
+    if (get_u64(r, &m->vts) != 0 || r->end - r->p < 1)
+        return -1;
+    size_t vl = *r->p++;
+    if (vl == 0 || vl >= sizeof m->vid || (size_t)(r->end - r->p) < vl)
+        return -1;
+    memcpy(m->vid, r->p, vl);
+    m->vid[vl] = 0;
+    r->p += vl;
+    m->dm = (flags & META_F_DM) != 0;
+    return 0;
+}
+
 int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
 {
     struct rd r = {buf, (const uint8_t *)buf + len};
@@ -253,7 +289,7 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
     if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1)
         return TS_E_INTERNAL;
     uint8_t version = *r.p++;
-    if (version != META_VERSION && version != META_VERSION_TAGS)
+    if (version != META_VERSION && version != META_VERSION_TAGS && version != META_VERSION_VID)
         return TS_E_INTERNAL;
     if (get_u64(&r, &m->size) != 0 || get_u64(&r, &mt) != 0)
         goto fail;
@@ -276,7 +312,9 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
     }
     if (get_pairs(&r, &m->hdrs, &m->nhdrs) != 0)
         goto fail;
-    if (version == META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+    if (version >= META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+        goto fail;
+    if (version == META_VERSION_VID && version_tail(&r, m) != 0)
         goto fail;
     return TS_OK;
 fail:

@@ -422,11 +422,10 @@ int obj_upload_completed(struct obj_store *st, const char *bucket, const char *k
     return rc == TS_OK || rc == TS_E_INTERNAL ? rc : TS_E_NO_SUCH_UPLOAD;
 }
 
-/* 3. Commits the object (encoded in enc, data id), and the upload and its parts gone, in one
- * transaction, after checking that no listed part was replaced meanwhile; records the
- * completion (done_put_txn) in the same transaction. */
-static int complete_commit(struct completion *c, const void *enc, size_t elen, const char *id,
-                           const uint8_t digest[32])
+/* 3. Commits the object m (a new version when the bucket is versioned: m->vid), and the upload and
+ * its parts gone, in one transaction, after checking that no listed part was replaced meanwhile;
+ * records the completion (done_put_txn) in the same transaction. */
+static int complete_commit(struct completion *c, struct obj_meta *m, const uint8_t digest[32])
 {
     MDB_txn *txn;
     if (mdb_txn_begin(c->st->env, NULL, 0, &txn) != 0)
@@ -440,11 +439,11 @@ static int complete_commit(struct completion *c, const void *enc, size_t elen, c
         obj_meta_cleanup(&cur);
     }
     if (rc == TS_OK)
-        rc = obj_int_object_put_txn(c->st, txn, c->bucket, c->key, enc, elen, c->old);
+        rc = obj_int_object_write_txn(c->st, txn, c->bucket, c->key, m, c->old);
     if (rc == TS_OK)
         rc = upload_remove_txn(c->st, txn, c->upload_id, &c->ids);
     if (rc == TS_OK)
-        rc = done_put_txn(c, txn, id, digest);
+        rc = done_put_txn(c, txn, m->id, digest);
     if (rc != TS_OK) {
         mdb_txn_abort(txn);
         return rc;
@@ -459,8 +458,6 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
     struct completion c = {
         .st = st, .bucket = bucket, .key = key, .upload_id = upload_id, .parts = parts, .n = n};
     struct obj_writer *w = NULL;
-    void *enc = NULL;
-    size_t elen;
     uint8_t digest[16], pdigest[32];
     memset(out, 0, sizeof *out);
     if (n == 0 || n > OBJ_MAX_PARTS)
@@ -483,8 +480,7 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
         out->mtime = (int64_t)enc_now();
         out->size = obj_writer_size(w);
         memcpy(out->id, obj_writer_id(w), OBJ_ID_LEN + 1);
-        enc = obj_meta_encode(out, &elen);
-        rc = enc ? complete_commit(&c, enc, elen, out->id, pdigest) : TS_E_INTERNAL;
+        rc = complete_commit(&c, out, pdigest);
     }
     if (rc == TS_OK) {
         obj_writer_committed(w);
@@ -495,7 +491,6 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
         obj_meta_cleanup(out);
     }
     obj_writer_free(w);
-    free(enc);
     free(c.ids.v);
     for (size_t i = 0; i < n; i++)
         obj_meta_cleanup(&c.pm[i]);

@@ -135,9 +135,14 @@ int obj_check_part_number(const char *v, unsigned *out)
 
 int obj_check_version_id(const char *v)
 {
-    /* Versioning is not implemented: every object has the one version "null" (as in an
-     * unversioned S3 bucket). Any other id names a version that cannot exist. */
+    /* What versions.c makes (OBJ_VID_LEN lower-case hex digits) or "null"; anything else can
+     * name no version. */
     if (v == NULL || strcmp(v, "null") == 0)
         return TS_OK;
-    return TS_E_INVALID_ARGUMENT;
+    if (strnlen(v, OBJ_VID_LEN + 1) != OBJ_VID_LEN)
+        return TS_E_INVALID_ARGUMENT;
+    for (const char *p = v; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return TS_E_INVALID_ARGUMENT;
+    return TS_OK;
 }

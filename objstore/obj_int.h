@@ -5,7 +5,9 @@
  *                      (bucket\0key -> meta), "uploads" (bucket\0key\0uploadid -> meta),
  *                      "parts" (uploadid + BE32 part number -> meta), "policies" (bucket ->
  *                      policy JSON), "completed" (uploads completed lately, multipart.c),
- *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging")
+ *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging",
+ *                      "versioning"), "versions" (bucket\0key\0BE64(~vts) -> u32 key length +
+ *                      key + meta: noncurrent versions and delete markers, see versions.c)
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
  *
@@ -44,6 +46,7 @@
 #define OBJ_MAX_POLICY (20u << 10)
 #define OBJ_SMALL_GET (64u << 10) /* served from a buffer, larger ones with sendfile */
 #define OBJ_ID_LEN 32             /* hex digits */
+#define OBJ_VID_LEN 32            /* a version id: 32 lower-case hex digits (or "null") */
 
 /* Metadata of an object, of a multipart upload (id = upload id, mtime = initiated) or of a
  * part (id = data file). Owned strings; release with obj_meta_cleanup. */
@@ -60,6 +63,13 @@ struct obj_meta {
      * They live in this record, so that each version of an object will carry its own. */
     struct http_kv *tags;
     size_t ntags;
+    /* Versioning (versions.c): the version id ("" for a record written before the bucket was
+     * ever versioned: the null version; "null"; or 32 hex digits), its sort key vts (write
+     * time in ns, unique in the store; 0 in records without a version id) and whether the
+     * version is a delete marker (no data: id is unused). */
+    char vid[OBJ_VID_LEN + 1];
+    uint64_t vts;
+    bool dm;
 };
 
 void obj_meta_cleanup(struct obj_meta *m);
@@ -87,6 +97,7 @@ struct obj_store {
     char *root, *objdir, *tmpdir;
     MDB_env *env;
     MDB_dbi db_buckets, db_objects, db_uploads, db_parts, db_policies, db_completed, db_bconf;
+    MDB_dbi db_versions;   /* noncurrent versions and delete markers (versions.c) */
     struct pol_engine *pe; /* set by obj_route_init */
     char region[64];
     struct gw *gw; /* gateway mode (obj_gateway_route_init): the upstream; no LMDB then */
@@ -187,8 +198,9 @@ int obj_check_key(const char *key);
 int obj_check_upload_id(const char *id);
 /* Decimal 1..OBJ_MAX_PARTS into *out (may be NULL); TS_E_INVALID_ARGUMENT. */
 int obj_check_part_number(const char *v, unsigned *out);
-/* NULL (no version asked for) or "null" (the only version of an object here);
- * TS_E_INVALID_ARGUMENT otherwise. */
+/* The one rule for version ids (query, copy source, DeleteObjects, markers): NULL (no version
+ * asked for), "null", or OBJ_VID_LEN lower-case hex digits (what versions.c makes);
+ * TS_E_INVALID_ARGUMENT ("Invalid version id specified") otherwise. */
 int obj_check_version_id(const char *v);
 /* Creates bucket name owned by owner (1..OBJ_MAX_OWNER_LEN bytes, else TS_E_INVALID_ARGUMENT).
  * An existing bucket: TS_E_BUCKET_EXISTS when owner owns it (BucketAlreadyOwnedByYou), else
@@ -230,9 +242,11 @@ int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, vo
 /* ---- objects ---- */
 
 /* Points bucket/key at w's finished data file with metadata m (id, size filled in from w;
- * etag, mtime, content type and headers from m). The replaced data file is removed. */
+ * etag, mtime, content type and headers from m; the version id and vts set in m by the
+ * bucket's versioning state). A replaced data file (unversioned, or the null version) is
+ * removed. */
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
-                      struct obj_writer *w, const struct obj_meta *m);
+                      struct obj_writer *w, struct obj_meta *m);
 /* Metadata of bucket/key (TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY). */
 int obj_object_head(struct obj_store *st, const char *bucket, const char *key,
                     struct obj_meta *out);
@@ -383,5 +397,87 @@ int obj_int_upload_split(const MDB_val *v, const char **b, size_t *bl, const cha
 int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
                            const void *enc, size_t elen, char old[OBJ_ID_LEN + 1]);
 void obj_int_pcache_invalidate(struct obj_store *st, const char *bucket);
+
+/* ---- versioning (versions.c) ----
+ * "objects" holds the current version of each key unless that is a delete marker, so that GET
+ * of the current object stays one LMDB get and ListObjects walks current objects only.
+ * "versions" holds every other version and every delete marker: LMDB key "bucket\0" + key +
+ * "\0" + BE64(~vts) (a key too long for that: its first bytes + "\1" + BE64(~vts)), value u32
+ * key length + key + meta. A bucket's versions are thus in list order (by key, newest first);
+ * ListObjectVersions merges the two ordered walks. The bucket's versioning state is its
+ * bucket_conf "versioning" ("Enabled" / "Suspended"; none: never versioned, and then every
+ * write is the plain one of obj_int_object_put_txn). Invariant: objects has bucket/key iff
+ * the newest version of key is not a delete marker, and it is newer than every entry of
+ * versions for key. Data files of noncurrent versions are unlinked only when the version is
+ * deleted (after the commit); referenced_ids counts them. */
+enum obj_versioning { OBJ_VER_OFF, OBJ_VER_ENABLED, OBJ_VER_SUSPENDED };
+
+int obj_versioning_get(struct obj_store *st, const char *bucket, enum obj_versioning *out);
+/* ENABLED or SUSPENDED (a bucket never goes back to OFF): TS_E_NO_SUCH_BUCKET. */
+int obj_versioning_set(struct obj_store *st, const char *bucket, enum obj_versioning v);
+/* Makes m (id and size set) the new current version of bucket/key in txn, as the bucket's
+ * state says (m->vid, m->vts set: "" when never versioned). *old: the data id of a version
+ * it replaced (the null one), to unlink after the commit, or "". */
+int obj_int_object_write_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                             const char *key, struct obj_meta *m, char old[OBJ_ID_LEN + 1]);
+/* Version vid (NULL: the current) of bucket/key into out. TS_E_NO_SUCH_KEY (vid NULL),
+ * TS_E_NO_SUCH_VERSION, or TS_E_METHOD_NOT_ALLOWED when vid names a delete marker (out then
+ * holds the marker: to be cleaned up). */
+int obj_version_head(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                     struct obj_meta *out);
+/* obj_version_head plus an open fd of the data (as obj_object_open). */
+int obj_version_open(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                     struct obj_meta *out, int *fd);
+/* Whether the current version of bucket/key is a delete marker: true with its id in vid. */
+bool obj_version_current_dm(struct obj_store *st, const char *bucket, const char *key,
+                            char vid[OBJ_VID_LEN + 1]);
+struct obj_del_res {
+    bool dm;                   /* a delete marker was made, or the version deleted was one */
+    char vid[OBJ_VID_LEN + 1]; /* the version made or deleted ("": none) */
+};
+/* vid NULL: deletes the current version (a versioned bucket: makes a delete marker; a suspended
+ * one: a null one, replacing the null version); else deletes version vid (TS_OK when it does
+ * not exist), the next newest becoming current. TS_E_NO_SUCH_BUCKET. */
+int obj_object_delete_version(struct obj_store *st, const char *bucket, const char *key,
+                              const char *vid, struct obj_del_res *res);
+/* Replaces the tags of version vid (NULL: the current) of bucket/key (errors of
+ * obj_version_head). */
+int obj_version_tags_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                         const struct http_kv *tags, size_t n);
+
+struct obj_vlist_opts {
+    const char *prefix, *delimiter; /* NULL or "" for none */
+    const char *key_marker, *vid_marker;
+    size_t max;
+};
+struct obj_vlist_ent {
+    char *key; /* key, or common prefix when is_prefix */
+    bool is_prefix, latest, dm;
+    uint64_t size;
+    int64_t mtime;
+    char etag[48];
+    char vid[OBJ_VID_LEN + 1]; /* "null" for the null version */
+};
+struct obj_vlist_res {
+    struct obj_vlist_ent *v;
+    size_t n;
+    bool truncated; /* the next markers are v[n-1]'s key and version id */
+};
+int obj_versions_list(struct obj_store *st, const char *bucket, const struct obj_vlist_opts *o,
+                      struct obj_vlist_res *res);
+void obj_vlist_res_cleanup(struct obj_vlist_res *res);
+/* In txn: 1 when bucket has a version or delete marker in versions, 0 when not, <0 on error. */
+int obj_int_versions_any_txn(struct obj_store *st, MDB_txn *txn, const char *bucket);
+/* Adds the data ids of every version in versions to s (delete markers have none). */
+int obj_int_versions_ids(struct obj_store *st, MDB_txn *txn, struct obj_idset *s);
+/* store.c for versions.c: the current record of bucket/key in txn (no bucket check): TS_OK,
+ * TS_E_NO_SUCH_KEY, or an error; removes it (*old: its data id, "" when absent). */
+int obj_int_object_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           struct obj_meta *out);
+int obj_int_object_del_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           char old[OBJ_ID_LEN + 1]);
+/* The raw bucket configuration name of bucket in txn into *v: 0, MDB_NOTFOUND or an error. */
+int obj_int_bconf_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *name,
+                          MDB_val *v);
 
 #endif

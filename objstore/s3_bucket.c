@@ -306,15 +306,11 @@ void s3_xml_elem_enc(struct buf *b, const char *name, const char *v, bool url)
 }
 
 static void list_entry(struct buf *b, const char *tag, const struct obj_list_ent *e, bool url,
-                       bool owner, bool version)
+                       bool owner)
 {
     char t[32];
     xml_open(b, tag, NULL);
     s3_xml_elem_enc(b, "Key", e->key, url);
-    if (version) {
-        xml_elem(b, "VersionId", "null");
-        xml_elem(b, "IsLatest", "true");
-    }
     enc_time_iso8601((time_t)e->mtime, t);
     xml_elem(b, "LastModified", t);
     xml_elemf(b, "ETag", "\"%s\"", e->etag);
@@ -376,13 +372,13 @@ static void list_limits(struct listing *l)
 
 /* EncodingType, the entries as `tag`, the common prefixes; closes `root` and replies. */
 static int list_close(struct s3_ctx *c, struct listing *l, const char *root, const char *tag,
-                      bool owner, bool version)
+                      bool owner)
 {
     if (l->lp.url)
         xml_elem(&l->b, "EncodingType", "url");
     for (size_t i = 0; i < l->res.n; i++)
         if (!l->res.v[i].is_prefix)
-            list_entry(&l->b, tag, &l->res.v[i], l->lp.url, owner, version);
+            list_entry(&l->b, tag, &l->res.v[i], l->lp.url, owner);
     list_prefixes(&l->b, &l->res, l->lp.url);
     xml_close(&l->b, root);
     obj_list_res_cleanup(&l->res);
@@ -406,7 +402,7 @@ int s3_list_objects(struct s3_ctx *c)
     list_limits(&l);
     if (l.lp.delimiter && *l.lp.delimiter)
         s3_xml_elem_enc(&l.b, "NextMarker", list_last(&l), l.lp.url);
-    return list_close(c, &l, "ListBucketResult", "Contents", true, false);
+    return list_close(c, &l, "ListBucketResult", "Contents", true);
 }
 
 /* The key a ListObjectsV2 continues after (*after, to free): the decoded continuation-token,
@@ -459,24 +455,78 @@ int s3_list_objects_v2(struct s3_ctx *c)
         xml_elem(&l.b, "NextContinuationToken", next);
         free(next);
     }
-    return list_close(c, &l, "ListBucketResult", "Contents", fo && strcmp(fo, "true") == 0, false);
+    return list_close(c, &l, "ListBucketResult", "Contents", fo && strcmp(fo, "true") == 0);
+}
+
+/* A <Version> or <DeleteMarker> of ListObjectVersions (AWS's element order). */
+static void version_entry(struct buf *b, const struct obj_vlist_ent *e, bool url)
+{
+    char t[32];
+    const char *tag = e->dm ? "DeleteMarker" : "Version";
+    xml_open(b, tag, NULL);
+    s3_xml_elem_enc(b, "Key", e->key, url);
+    xml_elem(b, "VersionId", e->vid);
+    xml_elem(b, "IsLatest", e->latest ? "true" : "false");
+    enc_time_iso8601((time_t)e->mtime, t);
+    xml_elem(b, "LastModified", t);
+    if (!e->dm) {
+        xml_elemf(b, "ETag", "\"%s\"", e->etag);
+        xml_elemf(b, "Size", "%llu", (unsigned long long)e->size);
+    }
+    s3_xml_owner(b, "Owner");
+    if (!e->dm)
+        xml_elem(b, "StorageClass", "STANDARD");
+    xml_close(b, tag);
 }
 
 int s3_list_object_versions(struct s3_ctx *c)
 {
-    struct listing l;
-    const char *km, *vm = http_req_query(c->r, "version-id-marker");
-    int rc = list_start(c, &l, "key-marker", &km, "ListVersionsResult");
+    struct list_params lp;
+    struct obj_vlist_res res;
+    struct buf b;
+    const char *km = http_req_query(c->r, "key-marker");
+    const char *vm = http_req_query(c->r, "version-id-marker");
+    int rc = list_params(c, &lp);
     if (rc != TS_OK)
         return rc;
-    s3_xml_elem_enc(&l.b, "KeyMarker", km ? km : "", l.lp.url);
-    xml_elem(&l.b, "VersionIdMarker", vm ? vm : "");
-    list_limits(&l);
-    if (list_last(&l) != NULL) {
-        s3_xml_elem_enc(&l.b, "NextKeyMarker", list_last(&l), l.lp.url);
-        xml_elem(&l.b, "NextVersionIdMarker", "null");
+    if (vm != NULL && vm[0] && (km == NULL || km[0] == 0))
+        return s3_fail(c, TS_E_INVALID_ARGUMENT,
+                       "A version-id marker cannot be specified without a key marker.");
+    if (vm != NULL && vm[0] && obj_check_version_id(vm) != TS_OK)
+        return s3_fail(c, TS_E_INVALID_ARGUMENT, "Invalid version id specified");
+    struct obj_vlist_opts o = {lp.prefix, lp.delimiter, km, vm, (size_t)lp.max};
+    rc = obj_versions_list(c->st, c->bucket, &o, &res);
+    if (rc != TS_OK)
+        return rc;
+    s3_xml_start(&b, XML_MAX, "ListVersionsResult");
+    xml_elem(&b, "Name", c->bucket);
+    s3_xml_elem_enc(&b, "Prefix", lp.prefix ? lp.prefix : "", lp.url);
+    s3_xml_elem_enc(&b, "KeyMarker", km ? km : "", lp.url);
+    xml_elem(&b, "VersionIdMarker", vm ? vm : "");
+    if (res.truncated && res.n) {
+        const struct obj_vlist_ent *last = &res.v[res.n - 1];
+        s3_xml_elem_enc(&b, "NextKeyMarker", last->key, lp.url);
+        if (!last->is_prefix)
+            xml_elem(&b, "NextVersionIdMarker", last->vid);
     }
-    return list_close(c, &l, "ListVersionsResult", "Version", true, true);
+    xml_elemf(&b, "MaxKeys", "%llu", (unsigned long long)lp.max);
+    if (lp.delimiter && *lp.delimiter)
+        s3_xml_elem_enc(&b, "Delimiter", lp.delimiter, lp.url);
+    xml_elem(&b, "IsTruncated", res.truncated ? "true" : "false");
+    if (lp.url)
+        xml_elem(&b, "EncodingType", "url");
+    for (size_t i = 0; i < res.n; i++)
+        if (!res.v[i].is_prefix)
+            version_entry(&b, &res.v[i], lp.url);
+    for (size_t i = 0; i < res.n; i++)
+        if (res.v[i].is_prefix) {
+            xml_open(&b, "CommonPrefixes", NULL);
+            s3_xml_elem_enc(&b, "Prefix", res.v[i].key, lp.url);
+            xml_close(&b, "CommonPrefixes");
+        }
+    xml_close(&b, "ListVersionsResult");
+    obj_vlist_res_cleanup(&res);
+    return s3_reply_xml(c, 200, &b);
 }
 
 /* ---- bucket policies ---- */
@@ -520,10 +570,47 @@ int s3_delete_bucket_policy(struct s3_ctx *c)
 int s3_get_bucket_versioning(struct s3_ctx *c)
 {
     struct buf b;
+    enum obj_versioning vs;
+    int rc = obj_versioning_get(c->st, c->bucket, &vs);
+    if (rc != TS_OK)
+        return rc;
     buf_init(&b, 4096);
     xml_begin(&b);
-    buf_addf(&b, "<VersioningConfiguration xmlns=\"%s\"/>", S3_XMLNS);
+    if (vs == OBJ_VER_OFF) { /* never versioned: an empty configuration, as S3 */
+        buf_addf(&b, "<VersioningConfiguration xmlns=\"%s\"/>", S3_XMLNS);
+        return s3_reply_xml(c, 200, &b);
+    }
+    xml_open(&b, "VersioningConfiguration", S3_XMLNS);
+    xml_elem(&b, "Status", vs == OBJ_VER_ENABLED ? "Enabled" : "Suspended");
+    xml_close(&b, "VersioningConfiguration");
     return s3_reply_xml(c, 200, &b);
+}
+
+int s3_put_bucket_versioning(struct s3_ctx *c)
+{
+    int rc = s3_body_md5_check(c);
+    if (rc != TS_OK)
+        return rc;
+    struct xml_node *x = s3_body_xml(c);
+    if (x == NULL || strcmp(x->name, "VersioningConfiguration") != 0) {
+        xml_free(x);
+        return TS_E_MALFORMED_XML;
+    }
+    const char *status = xml_child_text(x, "Status"), *mfa = xml_child_text(x, "MfaDelete");
+    enum obj_versioning vs = OBJ_VER_OFF;
+    if (status != NULL)
+        vs = strcmp(status, "Enabled") == 0     ? OBJ_VER_ENABLED
+             : strcmp(status, "Suspended") == 0 ? OBJ_VER_SUSPENDED
+                                                : OBJ_VER_OFF;
+    if ((status != NULL && vs == OBJ_VER_OFF) ||
+        (mfa != NULL && strcmp(mfa, "Enabled") != 0 && strcmp(mfa, "Disabled") != 0))
+        rc = TS_E_MALFORMED_XML;
+    else if (mfa != NULL && strcmp(mfa, "Enabled") == 0) /* it needs x-amz-mfa: never here */
+        rc = s3_fail(c, TS_E_ACCESS_DENIED, "Mfa Authentication must be used for this request");
+    else if (vs != OBJ_VER_OFF)
+        rc = obj_versioning_set(c->st, c->bucket, vs);
+    xml_free(x);
+    return s3_reply_done(c, rc, 200);
 }
 
 int s3_get_acl(struct s3_ctx *c)
@@ -617,9 +704,11 @@ int s3_delete_objects(struct s3_ctx *c)
         if (rc == TS_OK)
             rc = obj_check_version_id(vid);
         if (rc == TS_OK)
-            rc = s3_authorize(c, "s3:DeleteObject", c->bucket, key, false);
+            rc = s3_authorize(c, vid ? "s3:DeleteObjectVersion" : "s3:DeleteObject", c->bucket, key,
+                              false);
+        struct obj_del_res res;
         if (rc == TS_OK)
-            rc = obj_object_delete(c->st, c->bucket, key);
+            rc = obj_object_delete_version(c->st, c->bucket, key, vid, &res);
         if (rc == TS_OK) {
             if (quiet)
                 continue;
@@ -627,6 +716,10 @@ int s3_delete_objects(struct s3_ctx *c)
             xml_elem(&b, "Key", key);
             if (vid)
                 xml_elem(&b, "VersionId", vid);
+            if (res.dm)
+                xml_elem(&b, "DeleteMarker", "true");
+            if (res.dm && res.vid[0])
+                xml_elem(&b, "DeleteMarkerVersionId", res.vid);
             xml_close(&b, "Deleted");
         } else {
             xml_open(&b, "Error", NULL);

@@ -124,38 +124,6 @@ static int gw_query(struct s3_ctx *c, char **out)
     return *out ? TS_OK : TS_E_INTERNAL;
 }
 
-/* The action a version id turns an object action into (AWS's). */
-static const struct {
-    const char *action, *versioned;
-} gw_versioned[] = {
-    {"s3:GetObject", "s3:GetObjectVersion"},
-    {"s3:DeleteObject", "s3:DeleteObjectVersion"},
-    {"s3:GetObjectTagging", "s3:GetObjectVersionTagging"},
-    {"s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
-    {"s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"},
-    {"s3:GetObjectAcl", "s3:GetObjectVersionAcl"},
-    {"s3:PutObjectAcl", "s3:PutObjectVersionAcl"},
-    {"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"},
-};
-
-static const char *gw_version_action(const char *action)
-{
-    for (size_t i = 0; i < sizeof gw_versioned / sizeof *gw_versioned; i++)
-        if (strcmp(gw_versioned[i].action, action) == 0)
-            return gw_versioned[i].versioned;
-    return action;
-}
-
-int s3_gw_declare(struct s3_ctx *c)
-{
-    struct http_authz *q = &c->r->authz;
-    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL)
-        q->item[0].action = gw_version_action(q->item[0].action);
-    if (c->src_versioned && q->nitems > 1)
-        q->item[1].action = "s3:GetObjectVersion";
-    return TS_OK;
-}
-
 int s3_gw_check_id(const char *v)
 {
     size_t n = v ? strlen(v) : 0;

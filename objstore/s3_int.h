@@ -98,6 +98,9 @@ struct s3_ctx {
     bool quiet_authz; /* s3_authorize does not audit denials (probing, e.g. ListBuckets) */
     char *arn[HTTP_AUTHZ_MAX_ITEMS]; /* the resources of r->authz (owned) */
     bool src_versioned;              /* the copy source names a version */
+    const char *vid;                 /* ?versionId= (checked), NULL when absent */
+    char *src_vid;                   /* the copy source's versionId (checked), NULL when absent */
+    bool existence_known; /* s3_existence asked already: the caller may learn of a miss */
     struct http_kv *tags; /* the tags the request sets (x-amz-tagging, or the Tagging body) */
     size_t ntags;
     bool has_tags;        /* tags checked and to be applied */
@@ -198,8 +201,6 @@ int s3_list_buckets_reply(struct s3_ctx *c, struct s3_bucket_row *v, size_t n);
 
 /* s3_gw.c: the route in gateway mode (c->st->gw set) */
 struct iam_strv;
-/* resolve: the versioned actions (after s3_authz_declare). */
-int s3_gw_declare(struct s3_ctx *c);
 /* A version or upload id the upstream may know: 1..1024 printable ASCII characters. */
 int s3_gw_check_id(const char *v);
 int s3_gw_start(struct s3_ctx *c);
@@ -217,6 +218,12 @@ int s3_gw_policy_get(void *ctx, const char *bucket, const void **doc, void **han
 void s3_gw_policy_release(void *handle);
 
 /* s3_route.c: shared helpers */
+/* The existence rule (s3_route.c) applied to rc: TS_E_NO_SUCH_KEY / TS_E_NO_SUCH_VERSION stay
+ * for a caller allowed s3:ListBucket, else become AccessDenied. A handler may apply it before
+ * it says more about a miss (the delete marker headers). */
+int s3_existence(struct s3_ctx *c, int rc);
+/* The x-amz-version-id header of version m (nothing for an object never versioned). */
+void s3_version_header(struct s3_ctx *c, const struct obj_meta *m);
 /* A version id of the request (query or copy source): the store's rule, the upstream's in
  * gateway mode. */
 int s3_check_version_id(const struct s3_ctx *c, const char *v);
@@ -306,8 +313,8 @@ int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash
 s3_handler s3_list_buckets, s3_create_bucket_start, s3_create_bucket, s3_delete_bucket,
     s3_head_bucket, s3_get_bucket_location, s3_list_objects, s3_list_objects_v2,
     s3_list_object_versions, s3_policy_start, s3_put_bucket_policy, s3_get_bucket_policy,
-    s3_delete_bucket_policy, s3_get_bucket_versioning, s3_get_acl, s3_no_such_config,
-    s3_not_implemented, s3_xml_body_start, s3_delete_objects;
+    s3_delete_bucket_policy, s3_get_bucket_versioning, s3_put_bucket_versioning, s3_get_acl,
+    s3_no_such_config, s3_not_implemented, s3_xml_body_start, s3_delete_objects;
 s3_handler s3_put_object_start, s3_put_object, s3_get_object, s3_delete_object, s3_copy_object;
 s3_handler s3_put_bucket_cors, s3_get_bucket_cors, s3_delete_bucket_cors;
 s3_handler s3_get_object_tagging, s3_put_object_tagging, s3_delete_object_tagging,

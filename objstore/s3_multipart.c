@@ -156,6 +156,7 @@ int s3_complete_multipart(struct s3_ctx *c)
     xml_elem(&b, "Key", c->key);
     xml_elemf(&b, "ETag", "\"%s\"", m.etag);
     xml_close(&b, "CompleteMultipartUploadResult");
+    s3_version_header(c, &m);
     rc = s3_reply_xml(c, 200, &b);
 out:
     xml_free(x);

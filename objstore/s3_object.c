@@ -49,6 +49,7 @@ int s3_put_object(struct s3_ctx *c)
         snprintf(q, sizeof q, "\"%s\"", etag);
         http_reply_header(c->r, "ETag", q);
         checksum_header(c, &m);
+        s3_version_header(c, &m);
         rc = s3_reply_empty(c, 200);
     }
     obj_meta_cleanup(&m);
@@ -87,6 +88,7 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
     enc_time_http((time_t)m->mtime, t);
     http_reply_header(c->r, "Last-Modified", t);
     http_reply_header(c->r, "Accept-Ranges", "bytes");
+    s3_version_header(c, m);
     for (size_t i = 0; i < m->nhdrs; i++)
         if (strncmp(m->hdrs[i].key, "x-amz-meta-", 11) == 0) {
             /* UTF-8 text goes out RFC 2047-encoded: clients read header bytes as ISO-8859-1. */
@@ -112,6 +114,30 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
         checksum_header(c, m);
 }
 
+/* What GET/HEAD answer for a version they cannot return: a delete marker named by its id is
+ * 405 MethodNotAllowed; a key whose current version is a delete marker 404 NoSuchKey; both with
+ * x-amz-delete-marker (the second only for a caller the existence rule lets know). */
+static int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
+{
+    char vid[OBJ_VID_LEN + 1], t[64];
+    if (rc == TS_E_METHOD_NOT_ALLOWED) {
+        http_reply_header(c->r, "x-amz-delete-marker", "true");
+        s3_version_header(c, m);
+        enc_time_http((time_t)m->mtime, t);
+        http_reply_header(c->r, "Last-Modified", t);
+        http_reply_header(c->r, "Allow", "DELETE");
+        obj_meta_cleanup(m);
+        return s3_fail(c, rc, "The specified method is not allowed against this resource.");
+    }
+    if (rc != TS_E_NO_SUCH_KEY || c->vid != NULL || s3_existence(c, rc) != TS_E_NO_SUCH_KEY)
+        return rc;
+    if (obj_version_current_dm(c->st, c->bucket, c->key, vid)) {
+        http_reply_header(c->r, "x-amz-delete-marker", "true");
+        http_reply_header(c->r, "x-amz-version-id", vid);
+    }
+    return rc;
+}
+
 int s3_get_object(struct s3_ctx *c)
 {
     struct http_req *r = c->r;
@@ -126,9 +152,9 @@ int s3_get_object(struct s3_ctx *c)
         return s3_fail(c, TS_E_INVALID_REQUEST,
                        "Request specific response headers cannot be used for anonymous "
                        "GET requests.");
-    int rc = obj_object_open(c->st, c->bucket, c->key, &m, &fd);
+    int rc = obj_version_open(c->st, c->bucket, c->key, c->vid, &m, &fd);
     if (rc != TS_OK)
-        return rc;
+        return s3_missing_version(c, rc, &m);
     rc = s3_conditions(&m, http_req_header(r, "If-Match"), http_req_header(r, "If-None-Match"),
                        http_req_header(r, "If-Modified-Since"),
                        http_req_header(r, "If-Unmodified-Since"));
@@ -192,7 +218,15 @@ out:
 
 int s3_delete_object(struct s3_ctx *c)
 {
-    return s3_reply_done(c, obj_object_delete(c->st, c->bucket, c->key), 204);
+    struct obj_del_res res;
+    int rc = obj_object_delete_version(c->st, c->bucket, c->key, c->vid, &res);
+    if (rc != TS_OK)
+        return rc;
+    if (res.dm)
+        http_reply_header(c->r, "x-amz-delete-marker", "true");
+    if (res.vid[0])
+        http_reply_header(c->r, "x-amz-version-id", res.vid);
+    return s3_reply_empty(c, 204);
 }
 
 /* ---- copies ---- */
@@ -208,7 +242,9 @@ int s3_copy_source_parse(struct s3_ctx *c)
     /* The only query a copy source takes: ?versionId=, with the rule of the request's own. */
     if (q != NULL && (strncmp(q, "versionId=", 10) != 0 || s3_check_version_id(c, q + 10) != TS_OK))
         return TS_E_INVALID_ARGUMENT;
-    c->src_versioned = q != NULL && strcmp(q + 10, "null") != 0;
+    c->src_versioned = q != NULL; /* s3:GetObjectVersion on the source (s3_authz_declare) */
+    if (q != NULL && (c->src_vid = strdup(q + 10)) == NULL)
+        return TS_E_INTERNAL;
     char *dec = malloc(n + 1);
     if (dec == NULL)
         return TS_E_INTERNAL;
@@ -260,9 +296,17 @@ int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg)
 {
     struct obj_meta src;
     int fd = -1;
-    int rc = obj_object_open(c->st, c->src_bucket, c->src_key, &src, &fd);
+    int rc = obj_version_open(c->st, c->src_bucket, c->src_key, c->src_vid, &src, &fd);
+    if (rc == TS_E_METHOD_NOT_ALLOWED) {
+        obj_meta_cleanup(&src);
+        return s3_fail(c, TS_E_INVALID_REQUEST,
+                       "The source of a copy request may not specifically refer to a delete "
+                       "marker by version id.");
+    }
     if (rc != TS_OK)
         return rc;
+    if (src.vid[0])
+        http_reply_header(c->r, "x-amz-copy-source-version-id", src.vid);
     rc = s3_copy_conditions(c, &src);
     if (rc == TS_OK)
         rc = body(c, &src, fd, arg);
@@ -310,8 +354,10 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
         m.mtime = (int64_t)enc_now();
         rc = obj_object_commit(c->st, c->bucket, c->key, c->w, &m);
     }
-    if (rc == TS_OK)
+    if (rc == TS_OK) {
+        s3_version_header(c, &m);
         rc = s3_reply_copy_result(c, "CopyObjectResult", m.mtime, m.etag);
+    }
     obj_meta_cleanup(&m);
     return rc;
 }

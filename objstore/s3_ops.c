@@ -49,7 +49,7 @@ static const struct s3_op s3_ops[] = {
     {"GET", S3_BKT, "versioning", 0, "GetBucketVersioning", "s3:GetBucketVersioning", S3_RES_BUCKET,
      NULL, s3_get_bucket_versioning},
     {"PUT", S3_BKT, "versioning", 0, "PutBucketVersioning", "s3:PutBucketVersioning", S3_RES_BUCKET,
-     NULL, s3_not_implemented},
+     s3_xml_body_start, s3_put_bucket_versioning},
     {"GET", S3_BKT, "acl", 0, "GetBucketAcl", "s3:GetBucketAcl", S3_RES_BUCKET, NULL, s3_get_acl},
     {"PUT", S3_BKT, "acl", 0, "PutBucketAcl", "s3:PutBucketAcl", S3_RES_BUCKET, NULL,
      s3_not_implemented},
@@ -315,6 +315,33 @@ static int implied_hdr(void *ctx, const char *name, const char *value)
     return 0;
 }
 
+/* The action a version id turns an object action into (AWS's), for the store and the gateway:
+ * ?versionId= on the object, and the copy source's versionId (s3:GetObjectVersion). */
+static const struct {
+    const char *action, *versioned;
+} versioned_actions[] = {
+    {"s3:GetObject", "s3:GetObjectVersion"},
+    {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+    {"s3:GetObjectTagging", "s3:GetObjectVersionTagging"},
+    {"s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
+    {"s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"},
+    {"s3:GetObjectAcl", "s3:GetObjectVersionAcl"},
+    {"s3:PutObjectAcl", "s3:PutObjectVersionAcl"},
+    {"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"},
+};
+
+static void s3_versioned_actions(struct s3_ctx *c, struct http_authz *q)
+{
+    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL)
+        for (size_t i = 0; i < sizeof versioned_actions / sizeof *versioned_actions; i++)
+            if (strcmp(versioned_actions[i].action, q->item[0].action) == 0) {
+                q->item[0].action = versioned_actions[i].versioned;
+                break;
+            }
+    if (c->src_versioned && q->nitems > 1)
+        q->item[1].action = "s3:GetObjectVersion";
+}
+
 int s3_authz_declare(struct s3_ctx *c)
 {
     struct http_authz *q = &c->r->authz;
@@ -333,6 +360,8 @@ int s3_authz_declare(struct s3_ctx *c)
         rc = c->src_bucket && c->src_key
                  ? s3_authz_add(q, "s3:GetObject", c->src_bucket, c->src_key, &c->arn[1])
                  : TS_E_INTERNAL;
+    if (rc == TS_OK)
+        s3_versioned_actions(c, q);
     if (rc == TS_OK && q->nitems > 0) {
         struct implied_walk w = {c, TS_OK};
         http_req_header_foreach(c->r, implied_hdr, &w);

@@ -504,8 +504,10 @@ int s3_post_finish(struct s3_ctx *c)
         m.mtime = (int64_t)enc_now();
         rc = obj_object_commit(c->st, c->bucket, c->key, c->w, &m);
     }
-    if (rc == TS_OK)
+    if (rc == TS_OK) {
+        s3_version_header(c, &m);
         rc = post_reply(c, etag);
+    }
     obj_meta_cleanup(&m);
     return rc;
 }

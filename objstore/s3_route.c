@@ -31,8 +31,12 @@ static int s3_check_names(struct s3_ctx *c)
         obj_check_part_number(http_req_query(r, "partNumber"), &c->part) != TS_OK)
         return s3_fail(c, TS_E_INVALID_ARGUMENT,
                        "Part number must be an integer between 1 and 10000, inclusive");
-    if (rc == TS_OK && c->key != NULL)
-        rc = s3_check_version_id(c, http_req_query(r, "versionId"));
+    if (rc == TS_OK && c->key != NULL) {
+        c->vid = http_req_query(r, "versionId");
+        rc = s3_check_version_id(c, c->vid);
+        if (rc == TS_E_INVALID_ARGUMENT)
+            return s3_fail(c, rc, "Invalid version id specified");
+    }
     if (rc == TS_OK && (c->op->flags & S3_F_COPY))
         rc = s3_copy_source_parse(c);
     if (rc == TS_OK && (c->op->flags & S3_F_COPY) && (c->op->flags & S3_F_PART)) {
@@ -158,7 +162,7 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
                        "Browser POST uploads are not implemented by the gateway: the upstream "
                        "would need a policy signed with its own keys.");
     if (c->st->gw != NULL) /* what tessera's store refuses, the upstream may do */
-        return rc == TS_OK && (rc = s3_authz_declare(c)) == TS_OK ? s3_gw_declare(c) : rc;
+        return rc == TS_OK ? s3_authz_declare(c) : rc;
     if (rc == TS_OK)
         rc = s3_check_refused_headers(r, e);
     if (rc == TS_OK && c->bucket != NULL && !(c->op->flags & S3_F_CREATE))
@@ -171,19 +175,23 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
  * - a bucket that does not exist is 404 NoSuchBucket for every authenticated or anonymous
  *   caller, whatever its rights: checked by s3_resolve before the authz phase (an error while
  *   checking is a 500, never an allow);
- * - a key that does not exist is 404 NoSuchKey only for a caller allowed the operation (the
+ * - a key (or a version: NoSuchVersion) that does not exist is 404 NoSuchKey only for a caller
+ *   allowed the operation (the
  *   authz phase decided that before anything was looked up) AND allowed s3:ListBucket on the
  *   key's bucket (the copy source's for a copy), asked of the same authorizer now; anyone else
  *   is answered 403 AccessDenied, as a denial, so a missing key and a key it may not read look
  *   alike to it. Any error of that question denies.
  * Applied to what start and finish return, so that no handler decides it. */
-static int s3_existence(struct s3_ctx *c, int rc)
+int s3_existence(struct s3_ctx *c, int rc)
 {
-    if (rc != TS_E_NO_SUCH_KEY)
+    if (rc != TS_E_NO_SUCH_KEY && rc != TS_E_NO_SUCH_VERSION)
         return rc;
     const char *bucket = (c->op->flags & S3_F_COPY) ? c->src_bucket : c->bucket;
-    if (bucket != NULL && s3_authorize(c, "s3:ListBucket", bucket, NULL, false) == TS_OK)
+    if (c->existence_known ||
+        (bucket != NULL && s3_authorize(c, "s3:ListBucket", bucket, NULL, false) == TS_OK)) {
+        c->existence_known = true;
         return rc;
+    }
     return c->e != NULL ? ts_error_set(c->e, TS_E_ACCESS_DENIED, NULL) : TS_E_ACCESS_DENIED;
 }
 
@@ -194,8 +202,8 @@ static int s3_check_target(struct s3_ctx *c)
     int rc = TS_OK;
     if (c->op->flags & S3_F_OBJECT) {
         struct obj_meta m;
-        rc = obj_object_head(c->st, c->bucket, c->key, &m);
-        if (rc == TS_OK)
+        rc = obj_version_head(c->st, c->bucket, c->key, c->vid, &m);
+        if (rc == TS_OK || rc == TS_E_METHOD_NOT_ALLOWED)
             obj_meta_cleanup(&m);
     }
     return rc;
@@ -248,6 +256,7 @@ static void s3_cleanup(struct http_req *r)
     http_kv_free(c->cond, c->ncond);
     free(c->src_bucket);
     free(c->src_key);
+    free(c->src_vid);
     if (r->resource == c->resource)
         r->resource = NULL;
     free(c->resource);
@@ -436,6 +445,12 @@ const char *s3_content_encoding(const char *value, char *out, size_t n)
         p += len + (p[len] == ',');
     }
     return out;
+}
+
+void s3_version_header(struct s3_ctx *c, const struct obj_meta *m)
+{
+    if (m->vid[0])
+        http_reply_header(c->r, "x-amz-version-id", m->vid);
 }
 
 int s3_check_version_id(const struct s3_ctx *c, const char *v)

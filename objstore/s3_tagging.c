@@ -255,8 +255,12 @@ static int existing_tags(struct s3_ctx *c)
     }
     if ((p != NULL && p->type == POL_PRINCIPAL_ROOT) || bucket == NULL || key == NULL)
         return TS_OK; /* root is allowed outright: nothing to read */
-    int rc = obj_object_head(c->st, bucket, key, &m);
-    if (rc == TS_E_NO_SUCH_KEY || rc == TS_E_NO_SUCH_BUCKET)
+    const char *vid = c->op->flags & S3_F_COPY ? c->src_vid : c->vid;
+    int rc = obj_version_head(c->st, bucket, key, vid, &m);
+    if (rc == TS_E_METHOD_NOT_ALLOWED)
+        obj_meta_cleanup(&m); /* a delete marker: no tags */
+    if (rc == TS_E_NO_SUCH_KEY || rc == TS_E_NO_SUCH_BUCKET || rc == TS_E_NO_SUCH_VERSION ||
+        rc == TS_E_METHOD_NOT_ALLOWED)
         return TS_OK; /* no tags; the operation answers the 404 once authorized */
     if (rc != TS_OK) {
         log_event(LOG_ERROR, "s3.tags", "the tags of %s/%s cannot be read: denied", bucket, key);
@@ -338,24 +342,36 @@ int s3_tags_declare(struct s3_ctx *c)
 int s3_get_object_tagging(struct s3_ctx *c)
 {
     struct obj_meta m;
-    int rc = obj_object_head(c->st, c->bucket, c->key, &m);
+    int rc = obj_version_head(c->st, c->bucket, c->key, c->vid, &m);
+    if (rc == TS_E_METHOD_NOT_ALLOWED)
+        obj_meta_cleanup(&m);
     if (rc != TS_OK)
         return rc;
+    s3_version_header(c, &m);
     rc = reply_tagging(c, m.tags, m.ntags);
     obj_meta_cleanup(&m);
     return rc;
+}
+
+/* Sets the tags of the version the request names (the current one without ?versionId=). */
+static int tagging_set(struct s3_ctx *c, const struct http_kv *tags, size_t n, int status)
+{
+    int rc = obj_version_tags_set(c->st, c->bucket, c->key, c->vid, tags, n);
+    if (rc == TS_OK && c->vid != NULL)
+        http_reply_header(c->r, "x-amz-version-id", c->vid);
+    return s3_reply_done(c, rc, status);
 }
 
 int s3_put_object_tagging(struct s3_ctx *c)
 {
     if (!c->has_tags)
         return TS_E_INTERNAL; /* s3_finish answered the body's error */
-    return s3_reply_done(c, obj_object_tags_set(c->st, c->bucket, c->key, c->tags, c->ntags), 200);
+    return tagging_set(c, c->tags, c->ntags, 200);
 }
 
 int s3_delete_object_tagging(struct s3_ctx *c)
 {
-    return s3_reply_done(c, obj_object_tags_set(c->st, c->bucket, c->key, NULL, 0), 204);
+    return tagging_set(c, NULL, 0, 204);
 }
 
 /* ---- bucket tagging ---- */

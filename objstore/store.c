@@ -503,7 +503,7 @@ int obj_idset_add(struct obj_idset *s, const char *id)
     return 0;
 }
 
-/* Collects the data ids referenced by objects and parts. */
+/* Collects the data ids referenced by objects, versions and parts. */
 static int referenced_ids(struct obj_store *st, struct obj_idset *s)
 {
     MDB_txn *txn;
@@ -529,7 +529,7 @@ static int referenced_ids(struct obj_store *st, struct obj_idset *s)
     while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
         if (v.mv_size > 1 + 16 + OBJ_ID_LEN && obj_idset_add(s, (const char *)v.mv_data + 17) != 0)
             goto out_c;
-    rc = TS_OK;
+    rc = obj_int_versions_ids(st, txn, s);
 out_c:
     mdb_cursor_close(c);
 out:
@@ -661,6 +661,7 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
         mdb_dbi_open(txn, "policies", MDB_CREATE, &st->db_policies) != 0 ||
         mdb_dbi_open(txn, "completed", MDB_CREATE, &st->db_completed) != 0 ||
         mdb_dbi_open(txn, "bucket_conf", MDB_CREATE, &st->db_bconf) != 0 ||
+        mdb_dbi_open(txn, "versions", MDB_CREATE, &st->db_versions) != 0 ||
         mdb_txn_commit(txn) != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -1039,6 +1040,16 @@ int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, co
     return obj_int_commit(st, txn);
 }
 
+int obj_int_bconf_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *name,
+                          MDB_val *v)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    MDB_val k = {0, kb};
+    if (okey(bucket, name, strlen(name), kb, &k.mv_size) != TS_OK)
+        return MDB_NOTFOUND;
+    return mdb_get(txn, st->db_bconf, &k, v);
+}
+
 int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, void **out,
                   size_t *len)
 {
@@ -1084,6 +1095,10 @@ int obj_bucket_delete(struct obj_store *st, const char *name)
         rc = r < 0 ? TS_E_INTERNAL : r > 0 ? TS_E_BUCKET_NOT_EMPTY : TS_OK;
     }
     obj_iter_close(&it);
+    if (rc == TS_OK) { /* noncurrent versions and delete markers count too */
+        int r = obj_int_versions_any_txn(st, txn, name);
+        rc = r < 0 ? TS_E_INTERNAL : r > 0 ? TS_E_BUCKET_NOT_EMPTY : TS_OK;
+    }
     if (rc != TS_OK)
         goto fail;
     /* Abort the bucket's pending multipart uploads. */
@@ -1206,8 +1221,7 @@ int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
 
 struct put_arg {
     const char *bucket, *key;
-    const void *enc;
-    size_t elen;
+    struct obj_meta *m;
     char old[OBJ_ID_LEN + 1];
 };
 
@@ -1217,22 +1231,17 @@ static int object_put_apply(struct obj_store *st, MDB_txn *txn, void *arg)
     a->old[0] = 0;
     int rc = obj_int_bucket_exists_txn(st, txn, a->bucket);
     if (rc == TS_OK)
-        rc = obj_int_object_put_txn(st, txn, a->bucket, a->key, a->enc, a->elen, a->old);
+        rc = obj_int_object_write_txn(st, txn, a->bucket, a->key, a->m, a->old);
     return rc;
 }
 
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
-                      struct obj_writer *w, const struct obj_meta *m)
+                      struct obj_writer *w, struct obj_meta *m)
 {
-    struct obj_meta nm = *m;
-    struct put_arg a = {.bucket = bucket, .key = key};
-    memcpy(nm.id, w->id, sizeof nm.id);
-    nm.size = w->size;
-    a.enc = obj_meta_encode(&nm, &a.elen);
-    if (a.enc == NULL)
-        return TS_E_INTERNAL;
+    struct put_arg a = {.bucket = bucket, .key = key, .m = m};
+    memcpy(m->id, w->id, sizeof m->id);
+    m->size = w->size;
     int rc = obj_int_group_commit(st, object_put_apply, &a);
-    free((void *)a.enc);
     if (rc == TS_OK) {
         obj_writer_committed(w);
         if (a.old[0] && strcmp(a.old, w->id) != 0)
@@ -1261,6 +1270,49 @@ static int object_head_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
     return g < 0 ? TS_E_INTERNAL : g == 0 ? TS_E_NO_SUCH_KEY : TS_OK;
 }
 
+int obj_int_object_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           struct obj_meta *out)
+{
+    uint8_t kb[LMDB_MAXKEY];
+    MDB_val k = {0, kb}, v;
+    int rc = okey_object(bucket, key, kb, &k.mv_size);
+    if (rc != TS_OK)
+        return rc;
+    int g = mdb_get(txn, st->db_objects, &k, &v);
+    if (g == MDB_NOTFOUND)
+        return TS_E_NO_SUCH_KEY;
+    if (g != 0)
+        return TS_E_INTERNAL;
+    g = grp_find(&v, key, strlen(key), out);
+    return g < 0 ? TS_E_INTERNAL : g == 0 ? TS_E_NO_SUCH_KEY : TS_OK;
+}
+
+int obj_int_object_del_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                           char old[OBJ_ID_LEN + 1])
+{
+    uint8_t kb[LMDB_MAXKEY], *nv;
+    size_t klen = strlen(key), nlen;
+    MDB_val k = {0, kb}, v;
+    old[0] = 0;
+    int g = okey_object(bucket, key, kb, &k.mv_size);
+    if (g != TS_OK)
+        return g;
+    g = mdb_get(txn, st->db_objects, &k, &v);
+    if (g == MDB_NOTFOUND || (g == 0 && grp_find(&v, key, klen, NULL) == 0))
+        return TS_OK;
+    if (g != 0 || (nv = grp_set(&v, key, klen, NULL, 0, &nlen, old)) == NULL)
+        return TS_E_INTERNAL;
+    if (nlen == 0)
+        g = mdb_del(txn, st->db_objects, &k, NULL);
+    else {
+        v.mv_size = nlen;
+        v.mv_data = nv;
+        g = mdb_put(txn, st->db_objects, &k, &v, 0);
+    }
+    free(nv);
+    return g == 0 ? TS_OK : g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+}
+
 int obj_object_head(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out)
 {
     MDB_txn *txn;
@@ -1271,39 +1323,10 @@ int obj_object_head(struct obj_store *st, const char *bucket, const char *key, s
     return rc;
 }
 
-struct tags_arg {
-    const char *bucket, *key;
-    const struct http_kv *tags;
-    size_t n;
-};
-
-/* Reads the object's record and writes it back with the new tags, in the one transaction:
- * an object replaced or deleted meanwhile is never resurrected with stale metadata. */
-static int object_tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
-{
-    struct tags_arg *a = arg;
-    struct obj_meta m;
-    char old[OBJ_ID_LEN + 1];
-    size_t elen = 0;
-    void *enc = NULL;
-    int rc = object_head_txn(st, txn, a->bucket, a->key, &m);
-    if (rc != TS_OK)
-        return rc;
-    rc = obj_meta_set_tags(&m, a->tags, a->n);
-    if (rc == TS_OK && (enc = obj_meta_encode(&m, &elen)) == NULL)
-        rc = TS_E_INTERNAL;
-    if (rc == TS_OK)
-        rc = obj_int_object_put_txn(st, txn, a->bucket, a->key, enc, elen, old);
-    free(enc);
-    obj_meta_cleanup(&m);
-    return rc;
-}
-
 int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *key,
                         const struct http_kv *tags, size_t n)
 {
-    struct tags_arg a = {bucket, key, tags, n};
-    return obj_int_group_commit(st, object_tags_apply, &a);
+    return obj_version_tags_set(st, bucket, key, NULL, tags, n);
 }
 
 int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
@@ -1331,51 +1354,8 @@ int obj_object_open(struct obj_store *st, const char *bucket, const char *key, s
 
 int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)
 {
-    uint8_t kb[LMDB_MAXKEY], *nv = NULL;
-    size_t klen = strlen(key), nlen;
-    char old[OBJ_ID_LEN + 1];
-    MDB_val k = {0, kb}, v;
-    MDB_txn *txn;
-    int rc = okey_object(bucket, key, kb, &k.mv_size);
-    if (rc != TS_OK)
-        return rc;
-    rc = obj_int_wr_bucket(st, bucket, &txn);
-    if (rc != TS_OK)
-        return rc;
-    int g = mdb_get(txn, st->db_objects, &k, &v);
-    if (g == MDB_NOTFOUND || (g == 0 && grp_find(&v, key, klen, NULL) == 0)) {
-        mdb_txn_abort(txn);
-        return TS_OK;
-    }
-    if (g != 0) {
-        rc = TS_E_INTERNAL;
-        goto fail;
-    }
-    nv = grp_set(&v, key, klen, NULL, 0, &nlen, old);
-    if (nv == NULL) {
-        rc = TS_E_INTERNAL;
-        goto fail;
-    }
-    if (nlen == 0)
-        g = mdb_del(txn, st->db_objects, &k, NULL);
-    else {
-        v.mv_size = nlen;
-        v.mv_data = nv;
-        g = mdb_put(txn, st->db_objects, &k, &v, 0);
-    }
-    if (g != 0) {
-        rc = TS_E_INTERNAL;
-        goto fail;
-    }
-    rc = obj_int_commit(st, txn);
-    free(nv);
-    if (rc == TS_OK)
-        obj_data_unlink(st, old);
-    return rc;
-fail:
-    mdb_txn_abort(txn);
-    free(nv);
-    return rc;
+    struct obj_del_res res;
+    return obj_object_delete_version(st, bucket, key, NULL, &res);
 }
 
 /* ---- bucket policies and their compiled cache ---- */
