@@ -212,6 +212,7 @@ struct completion {
     const char *bucket, *key, *upload_id;
     const struct obj_part_ref *parts;
     size_t n;
+    struct obj_precond *pre;  /* NULL: unconditional */
     struct obj_meta up, *pm;  /* the upload's metadata; each listed part's */
     struct obj_idset ids;     /* data of the parts removed */
     char old[OBJ_ID_LEN + 1]; /* data of the object replaced */
@@ -423,8 +424,9 @@ int obj_upload_completed(struct obj_store *st, const char *bucket, const char *k
 }
 
 /* 3. Commits the object m (a new version when the bucket is versioned: m->vid), and the upload and
- * its parts gone, in one transaction, after checking that no listed part was replaced meanwhile;
- * records the completion (done_put_txn) in the same transaction. */
+ * its parts gone, in one transaction, after checking that no listed part was replaced meanwhile
+ * and that the precondition holds (obj_int_precond_txn); records the completion (done_put_txn) in
+ * the same transaction. */
 static int complete_commit(struct completion *c, struct obj_meta *m, const uint8_t digest[32])
 {
     MDB_txn *txn;
@@ -438,6 +440,8 @@ static int complete_commit(struct completion *c, struct obj_meta *m, const uint8
             rc = TS_E_INVALID_PART;
         obj_meta_cleanup(&cur);
     }
+    if (rc == TS_OK)
+        rc = obj_int_precond_txn(c->st, txn, c->bucket, c->key, c->pre);
     if (rc == TS_OK)
         rc = obj_int_object_write_txn(c->st, txn, c->bucket, c->key, m, c->old);
     if (rc == TS_OK)
@@ -455,8 +459,21 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
                         const char *upload_id, const struct obj_part_ref *parts, size_t n,
                         struct obj_meta *out)
 {
-    struct completion c = {
-        .st = st, .bucket = bucket, .key = key, .upload_id = upload_id, .parts = parts, .n = n};
+    return obj_upload_complete_if(st, bucket, key, upload_id, parts, n, NULL, out);
+}
+
+int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char *key,
+                           const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                           const struct obj_precond *pre, struct obj_meta *out)
+{
+    struct obj_precond p = pre ? *pre : (struct obj_precond){0};
+    struct completion c = {.st = st,
+                           .bucket = bucket,
+                           .key = key,
+                           .upload_id = upload_id,
+                           .parts = parts,
+                           .n = n,
+                           .pre = pre ? &p : NULL};
     struct obj_writer *w = NULL;
     uint8_t digest[16], pdigest[32];
     memset(out, 0, sizeof *out);
@@ -468,6 +485,8 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
     int rc = parts_digest(parts, n, pdigest);
     if (rc == TS_OK)
         rc = complete_validate(&c);
+    if (rc == TS_OK) /* fail fast, before the concatenation; the commit checks again */
+        rc = obj_precond_early(st, bucket, key, c.pre);
     if (rc == TS_OK)
         rc = obj_writer_new(st, &w);
     if (rc == TS_OK)

@@ -247,6 +247,36 @@ int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, vo
  * removed. */
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
                       struct obj_writer *w, struct obj_meta *m);
+/* ---- conditional writes (If-None-Match: *, If-Match) ----
+ * The precondition of a write is checked against the current record of bucket/key inside the
+ * one write transaction that records the new object (obj_int_precond_txn, called by the commit),
+ * never by a read before it: of concurrent writes of one key with If-None-Match: *, exactly one
+ * commits. "The current record" is the object's record; with versioning it must be the current
+ * version, a delete marker counting as absent (and If-Match never matching one). */
+struct obj_precond {
+    bool if_none_match_any; /* If-None-Match: * -- no object may have the key */
+    const char *if_match;   /* If-Match: the ETag (quotes optional) the object must have; NULL */
+    bool seen;              /* set by obj_precond_early: the object was there and matched, so
+                             * one gone at the commit was deleted meanwhile (409) */
+};
+
+/* p (NULL: none) against the current record cur (NULL: no object): TS_OK;
+ * TS_E_PRECONDITION_FAILED (If-None-Match: * and an object, If-Match and another ETag);
+ * TS_E_NO_SUCH_KEY (If-Match and no object); TS_E_CONDITIONAL_CONFLICT (If-Match, the object
+ * seen by obj_precond_early deleted since). If-Match is checked first. */
+int obj_precond_check(const struct obj_precond *p, const struct obj_meta *cur);
+/* obj_precond_check against bucket/key's record in txn (the commit's): TS_OK, its errors, or
+ * TS_E_NO_SUCH_BUCKET / TS_E_INTERNAL. */
+int obj_int_precond_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                        const struct obj_precond *p);
+/* The cheap early check (before a body is read or parts are concatenated): obj_precond_check
+ * against the committed record now; sets p->seen when If-Match matched. The commit checks again. */
+int obj_precond_early(struct obj_store *st, const char *bucket, const char *key,
+                      struct obj_precond *p);
+/* obj_object_commit when pre (NULL: unconditional) holds in the commit's transaction; else its
+ * error, nothing stored changes, and w's data file is removed by obj_writer_free. */
+int obj_object_commit_if(struct obj_store *st, const char *bucket, const char *key,
+                         struct obj_writer *w, struct obj_meta *m, const struct obj_precond *pre);
 /* Metadata of bucket/key (TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY). */
 int obj_object_head(struct obj_store *st, const char *bucket, const char *key,
                     struct obj_meta *out);
@@ -323,6 +353,12 @@ int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
 int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
                         const char *upload_id, const struct obj_part_ref *parts, size_t n,
                         struct obj_meta *out);
+/* obj_upload_complete when pre (NULL: unconditional) holds: checked early once the upload and
+ * its parts are validated (before the concatenation), and again in the completion's transaction.
+ * A refused completion leaves the upload as it was. */
+int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char *key,
+                           const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                           const struct obj_precond *pre, struct obj_meta *out);
 int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
                      const char *upload_id);
 /* A completed upload answers a repeated CompleteMultipartUpload (a client retrying after a lost

@@ -56,6 +56,11 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
              credentials, so the handler authorizes it (s3_authorize_post); the gateway refuses    \
              it (501) */
 
+#define S3_F_CONDWRITE                                                                             \
+    4096u /* a conditional write (If-None-Match: *, If-Match: the target's current object):        \
+             s3:if-none-match / s3:if-match condition keys, s3:GetObject too for If-Match (AWS's   \
+             rule); the store checks it in the commit's transaction (s3_precond_parse) */
+
 #define S3_MAX_OBJECT_TAGS 10
 #define S3_MAX_BUCKET_TAGS 50
 
@@ -107,10 +112,12 @@ struct s3_ctx {
     bool tags_replace;    /* CopyObject: x-amz-tagging-directive REPLACE */
     struct http_kv *cond; /* the condition keys of r->authz (owned) */
     size_t ncond;
-    struct s3_post *post; /* PostObject: the form being parsed (s3_post.c) */
-    struct gw_xfer *x;    /* gateway mode: the request to the upstream */
-    struct ts_error aerr; /* gateway mode: the error of a relay after finish */
-    struct ts_error *e;   /* the error of the phase running (s3_fail), for the server to answer */
+    struct s3_post *post;   /* PostObject: the form being parsed (s3_post.c) */
+    struct gw_xfer *x;      /* gateway mode: the request to the upstream */
+    struct ts_error aerr;   /* gateway mode: the error of a relay after finish */
+    struct ts_error *e;     /* the error of the phase running (s3_fail), for the server to answer */
+    struct obj_precond pre; /* S3_F_CONDWRITE: the request's precondition, when has_pre */
+    bool has_pre;
 };
 
 /* s3_ops.c */
@@ -302,6 +309,12 @@ struct xml_node *s3_body_xml(struct s3_ctx *c);
 int s3_copy_source_parse(struct s3_ctx *c);
 int s3_copy_source(struct s3_ctx *c);
 int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);
+/* The conditional-write headers of an S3_F_CONDWRITE request into c->pre (c->has_pre): TS_OK,
+ * or 501 NotImplemented for an If-None-Match other than "*" (AWS). Called by the router before
+ * authorization (the embedded store; the gateway forwards them). */
+int s3_precond_parse(struct s3_ctx *c);
+/* c->pre (when has_pre) or NULL: what the store's commit checks. */
+struct obj_precond *s3_precond(struct s3_ctx *c);
 /* What a copy does with its source (metadata and open descriptor). */
 typedef int (*s3_copy_body_fn)(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg);
 /* Opens the copy source, checks the x-amz-copy-source-if-* conditions, runs body, closes. */

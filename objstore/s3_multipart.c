@@ -142,7 +142,8 @@ int s3_complete_multipart(struct s3_ctx *c)
         s3_etag_unquote(parts[i].etag);
         i++;
     }
-    rc = obj_upload_complete(c->st, c->bucket, c->key, upload_id(c), parts, n, &m);
+    rc =
+        obj_upload_complete_if(c->st, c->bucket, c->key, upload_id(c), parts, n, s3_precond(c), &m);
     if (rc != TS_OK)
         goto out;
     struct buf b;

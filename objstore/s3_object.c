@@ -14,9 +14,34 @@
 #include "core/xml.h"
 #include "policy/pol.h"
 
+int s3_precond_parse(struct s3_ctx *c)
+{
+    const char *inm = http_req_header(c->r, "If-None-Match");
+    const char *im = http_req_header(c->r, "If-Match");
+    if (inm != NULL) {
+        while (*inm == ' ' || *inm == '\t')
+            inm++;
+        size_t n = strcspn(inm, " \t");
+        if (n != 1 || inm[0] != '*' || inm[n + strspn(inm + n, " \t")] != 0)
+            return s3_fail(c, TS_E_NOT_IMPLEMENTED,
+                           "A header you provided implies functionality that is not "
+                           "implemented: If-None-Match other than *.");
+    }
+    c->pre = (struct obj_precond){.if_none_match_any = inm != NULL, .if_match = im};
+    c->has_pre = inm != NULL || im != NULL;
+    return TS_OK;
+}
+
+struct obj_precond *s3_precond(struct s3_ctx *c)
+{
+    return c->has_pre ? &c->pre : NULL;
+}
+
+/* A conditional PUT fails fast, before its body is read; the commit checks again. */
 int s3_put_object_start(struct s3_ctx *c)
 {
-    return s3_stream_body(c, OBJ_MAX_OBJECT_SIZE);
+    int rc = obj_precond_early(c->st, c->bucket, c->key, s3_precond(c));
+    return rc == TS_OK ? s3_stream_body(c, OBJ_MAX_OBJECT_SIZE) : rc;
 }
 
 static void checksum_header(struct s3_ctx *c, const struct obj_meta *m)
@@ -43,7 +68,7 @@ int s3_put_object(struct s3_ctx *c)
     if (rc == TS_OK) {
         memcpy(m.etag, etag, sizeof m.etag);
         m.mtime = (int64_t)enc_now();
-        rc = obj_object_commit(c->st, c->bucket, c->key, c->w, &m);
+        rc = obj_object_commit_if(c->st, c->bucket, c->key, c->w, &m, s3_precond(c));
     }
     if (rc == TS_OK) {
         snprintf(q, sizeof q, "\"%s\"", etag);
@@ -326,6 +351,20 @@ int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash
     return rc;
 }
 
+/* A copy's destination named by If-Match does not exist: NoSuchKey only for a caller allowed
+ * s3:ListBucket on the destination's bucket too (s3_existence asks it of the source's). */
+static int copy_dest_missing(struct s3_ctx *c, int rc)
+{
+    if (rc == TS_E_NO_SUCH_KEY && s3_authorize(c, "s3:ListBucket", c->bucket, NULL, false) != TS_OK)
+        return c->e != NULL ? ts_error_set(c->e, TS_E_ACCESS_DENIED, NULL) : TS_E_ACCESS_DENIED;
+    return rc;
+}
+
+static int copy_dest_early(struct s3_ctx *c)
+{
+    return copy_dest_missing(c, obj_precond_early(c->st, c->bucket, c->key, s3_precond(c)));
+}
+
 static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
 {
     bool replace = *(const bool *)arg;
@@ -344,6 +383,8 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
                              : obj_meta_set_tags(&m, src->tags, src->ntags);
     /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */
     bool hash = strchr(src->etag, '-') != NULL;
+    if (rc == TS_OK) /* the destination's precondition, before the copy; the commit checks again */
+        rc = copy_dest_early(c);
     if (rc == TS_OK)
         rc = s3_copy_data(c, fd, 0, src->size, hash, md5);
     if (rc == TS_OK) {
@@ -352,7 +393,8 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
         else
             memcpy(m.etag, src->etag, sizeof m.etag);
         m.mtime = (int64_t)enc_now();
-        rc = obj_object_commit(c->st, c->bucket, c->key, c->w, &m);
+        rc = copy_dest_missing(
+            c, obj_object_commit_if(c->st, c->bucket, c->key, c->w, &m, s3_precond(c)));
     }
     if (rc == TS_OK) {
         s3_version_header(c, &m);

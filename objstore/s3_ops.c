@@ -138,8 +138,8 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_list_parts},
     {"DELETE", S3_OBJ, "uploadId", S3_F_UPLOAD, "AbortMultipartUpload", "s3:AbortMultipartUpload",
      S3_RES_OBJECT, NULL, s3_abort_multipart},
-    {"POST", S3_OBJ, "uploadId", S3_F_UPLOAD, "CompleteMultipartUpload", "s3:PutObject",
-     S3_RES_OBJECT, s3_xml_body_start, s3_complete_multipart},
+    {"POST", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_CONDWRITE, "CompleteMultipartUpload",
+     "s3:PutObject", S3_RES_OBJECT, s3_xml_body_start, s3_complete_multipart},
     {"POST", S3_OBJ, "uploads", S3_F_TAGHDR, "CreateMultipartUpload", "s3:PutObject", S3_RES_OBJECT,
      NULL, s3_create_multipart},
     /* object subresources */
@@ -168,10 +168,10 @@ static const struct s3_op s3_ops[] = {
     {"POST", S3_OBJ, "select", S3_F_EXTAG, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT,
      NULL, s3_not_implemented},
     /* objects */
-    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG, "CopyObject", "s3:PutObject",
-     S3_RES_OBJECT, s3_copy_source, s3_copy_object},
-    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR, "PutObject", "s3:PutObject", S3_RES_OBJECT,
-     s3_put_object_start, s3_put_object},
+    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG | S3_F_CONDWRITE, "CopyObject",
+     "s3:PutObject", S3_RES_OBJECT, s3_copy_source, s3_copy_object},
+    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR | S3_F_CONDWRITE, "PutObject", "s3:PutObject",
+     S3_RES_OBJECT, s3_put_object_start, s3_put_object},
     {"GET", S3_OBJ, NULL, S3_F_EXTAG, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL,
      s3_get_object},
     {"HEAD", S3_OBJ, NULL, S3_F_EXTAG, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL,
@@ -342,6 +342,31 @@ static void s3_versioned_actions(struct s3_ctx *c, struct http_authz *q)
         q->item[1].action = "s3:GetObjectVersion";
 }
 
+/* S3_F_CONDWRITE: the s3:if-match / s3:if-none-match condition keys (the header values), and
+ * s3:GetObject on the target for If-Match (AWS: a conditional write on the ETag needs it, the
+ * answer telling the ETag). */
+static int s3_condwrite_declare(struct s3_ctx *c, struct http_authz *q)
+{
+    static const char *const hdr[] = {"If-Match", "If-None-Match"};
+    static const char *const key[] = {"s3:if-match", "s3:if-none-match"};
+    if (!(c->op->flags & S3_F_CONDWRITE) || q->nitems == 0)
+        return TS_OK;
+    for (int i = 0; i < 2; i++) {
+        const char *v = http_req_header(c->r, hdr[i]);
+        if (v == NULL)
+            continue;
+        if (q->nkeys >= HTTP_AUTHZ_MAX_KEYS || (i == 0 && q->nitems >= HTTP_AUTHZ_MAX_ITEMS))
+            return TS_E_ACCESS_DENIED; /* fail closed */
+        q->keys[q->nkeys].key = (char *)key[i];
+        q->keys[q->nkeys++].value = (char *)v;
+        if (i == 0) { /* item[0]: the target object */
+            q->item[q->nitems] = q->item[0];
+            q->item[q->nitems++].action = "s3:GetObject";
+        }
+    }
+    return TS_OK;
+}
+
 int s3_authz_declare(struct s3_ctx *c)
 {
     struct http_authz *q = &c->r->authz;
@@ -367,6 +392,8 @@ int s3_authz_declare(struct s3_ctx *c)
         http_req_header_foreach(c->r, implied_hdr, &w);
         rc = w.rc;
     }
+    if (rc == TS_OK)
+        rc = s3_condwrite_declare(c, q);
     return rc == TS_OK ? s3_tags_declare(c) : rc;
 }
 

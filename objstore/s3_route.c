@@ -165,6 +165,8 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
         return rc == TS_OK ? s3_authz_declare(c) : rc;
     if (rc == TS_OK)
         rc = s3_check_refused_headers(r, e);
+    if (rc == TS_OK && (c->op->flags & S3_F_CONDWRITE))
+        rc = s3_precond_parse(c);
     if (rc == TS_OK && c->bucket != NULL && !(c->op->flags & S3_F_CREATE))
         rc = obj_bucket_exists(c->st, c->bucket); /* the existence rule (s3_existence) */
     return rc == TS_OK ? s3_authz_declare(c) : rc;

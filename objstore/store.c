@@ -1222,14 +1222,18 @@ int obj_int_object_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
 struct put_arg {
     const char *bucket, *key;
     struct obj_meta *m;
+    const struct obj_precond *pre;
     char old[OBJ_ID_LEN + 1];
 };
 
+/* The precondition is checked here, in the transaction that writes the record. */
 static int object_put_apply(struct obj_store *st, MDB_txn *txn, void *arg)
 {
     struct put_arg *a = arg;
     a->old[0] = 0;
     int rc = obj_int_bucket_exists_txn(st, txn, a->bucket);
+    if (rc == TS_OK && a->pre != NULL)
+        rc = obj_int_precond_txn(st, txn, a->bucket, a->key, a->pre);
     if (rc == TS_OK)
         rc = obj_int_object_write_txn(st, txn, a->bucket, a->key, a->m, a->old);
     return rc;
@@ -1238,7 +1242,13 @@ static int object_put_apply(struct obj_store *st, MDB_txn *txn, void *arg)
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
                       struct obj_writer *w, struct obj_meta *m)
 {
-    struct put_arg a = {.bucket = bucket, .key = key, .m = m};
+    return obj_object_commit_if(st, bucket, key, w, m, NULL);
+}
+
+int obj_object_commit_if(struct obj_store *st, const char *bucket, const char *key,
+                         struct obj_writer *w, struct obj_meta *m, const struct obj_precond *pre)
+{
+    struct put_arg a = {.bucket = bucket, .key = key, .m = m, .pre = pre};
     memcpy(m->id, w->id, sizeof m->id);
     m->size = w->size;
     int rc = obj_int_group_commit(st, object_put_apply, &a);
@@ -1311,6 +1321,71 @@ int obj_int_object_del_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
     }
     free(nv);
     return g == 0 ? TS_OK : g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+}
+
+/* ---- conditional writes ---- */
+
+/* Whether If-Match value v names etag (stored without quotes): AWS accepts the ETag quoted,
+ * unquoted, or with one of its quotes. */
+static bool etag_matches(const char *v, const char *etag)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v == '"')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n && v[n - 1] == '"')
+        n--;
+    return n == strlen(etag) && memcmp(v, etag, n) == 0;
+}
+
+int obj_precond_check(const struct obj_precond *p, const struct obj_meta *cur)
+{
+    if (p == NULL)
+        return TS_OK;
+    if (p->if_match != NULL) {
+        if (cur == NULL)
+            return p->seen ? TS_E_CONDITIONAL_CONFLICT : TS_E_NO_SUCH_KEY;
+        if (!etag_matches(p->if_match, cur->etag))
+            return TS_E_PRECONDITION_FAILED;
+    }
+    if (p->if_none_match_any && cur != NULL)
+        return TS_E_PRECONDITION_FAILED;
+    return TS_OK;
+}
+
+/* With versioning, the current version (a delete marker: absent) is what must be read here. */
+int obj_int_precond_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *key,
+                        const struct obj_precond *p)
+{
+    struct obj_meta cur;
+    if (p == NULL)
+        return TS_OK;
+    int rc = object_head_txn(st, txn, bucket, key, &cur);
+    if (rc == TS_E_NO_SUCH_KEY)
+        return obj_precond_check(p, NULL);
+    if (rc != TS_OK)
+        return rc;
+    rc = obj_precond_check(p, &cur);
+    obj_meta_cleanup(&cur);
+    return rc;
+}
+
+int obj_precond_early(struct obj_store *st, const char *bucket, const char *key,
+                      struct obj_precond *p)
+{
+    MDB_txn *txn;
+    if (p == NULL)
+        return TS_OK;
+    if (obj_int_rd_begin(st, &txn) != TS_OK)
+        return TS_E_INTERNAL;
+    p->seen = false;
+    int rc = obj_int_precond_txn(st, txn, bucket, key, p);
+    obj_int_rd_end(st, txn);
+    p->seen = rc == TS_OK && p->if_match != NULL;
+    return rc;
 }
 
 int obj_object_head(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out)
