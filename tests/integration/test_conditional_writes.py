@@ -10,8 +10,6 @@ hook: its model predates the parameters), pyenv's boto3 (IfNoneMatch / IfMatch p
 the newer aws cli and raw signed requests for the error shapes."""
 import json
 import os
-import shutil
-import subprocess
 import textwrap
 import threading
 import xml.etree.ElementTree as ET
@@ -23,7 +21,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import admin, aws, newer_aws_cli, s3_client
+from conftest import admin, aws, newer_aws_cli, run_newer_boto3, s3_client
 
 PART = 5 * 1024 * 1024
 
@@ -388,22 +386,9 @@ PYENV_SCRIPT = textwrap.dedent("""
 """)
 
 
-def pyenv_python():
-    for cand in (shutil.which("python3"), os.path.expanduser("~/.pyenv/shims/python3")):
-        if cand and os.path.realpath(cand) != os.path.realpath("/usr/bin/python3") and \
-                os.path.exists(cand):
-            return cand
-    return None
-
-
 def test_newer_boto3(server):
     """pyenv's boto3: IfNoneMatch / IfMatch parameters (and aws-chunked uploads)."""
-    py = pyenv_python()
-    if py is None:
-        pytest.skip("no pyenv python3")
-    p = subprocess.run([py, "-c", PYENV_SCRIPT, server.endpoint, server.root_user,
-                        server.root_password], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    assert "ok" in run_newer_boto3(server, PYENV_SCRIPT, timeout=120)
 
 
 def test_aws_cli(server, tmp_path):
@@ -421,3 +406,32 @@ def test_aws_cli(server, tmp_path):
     p = aws(server, "s3api", "put-object", "--bucket", "cli", "--key", "k", "--body", str(f),
             "--if-match", '"0000"', aws_bin=cli, check=False)
     assert p.returncode != 0 and "PreconditionFailed" in p.stderr
+
+
+# ---- with versioning: the condition is checked against the current version ----
+
+def test_versioned_bucket_current_version(server):
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="cwver")
+    s3.put_bucket_versioning(Bucket="cwver", VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket="cwver", Key="k", Body=b"one")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client(server, **{"If-None-Match": "*"}).put_object(Bucket="cwver", Key="k", Body=b"x")
+    assert err(e) == (412, "PreconditionFailed")
+    v2 = client(server, **{"If-Match": v1["ETag"]}).put_object(Bucket="cwver", Key="k",
+                                                                Body=b"two")
+    assert v2["VersionId"] != v1["VersionId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:  # an older version's ETag
+        client(server, **{"If-Match": v1["ETag"]}).put_object(Bucket="cwver", Key="k", Body=b"x")
+    assert err(e) == (412, "PreconditionFailed")
+    s3.delete_object(Bucket="cwver", Key="k")  # a delete marker is now current: absent
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client(server, **{"If-Match": v2["ETag"]}).put_object(Bucket="cwver", Key="k", Body=b"x")
+    assert err(e) == (404, "NoSuchKey")
+    v3 = client(server, **{"If-None-Match": "*"}).put_object(Bucket="cwver", Key="k",
+                                                              Body=b"three")
+    assert body(s3, "cwver", "k") == b"three"
+    vs = s3.list_object_versions(Bucket="cwver", Prefix="k")
+    assert [v["VersionId"] for v in vs["Versions"]] == [v3["VersionId"], v2["VersionId"],
+                                                        v1["VersionId"]]
+    assert len(vs["DeleteMarkers"]) == 1

@@ -4,17 +4,15 @@ while Suspended), ListObjectVersions (markers, delimiter, pages), DeleteObjects 
 copies from a version, tags per version, DeleteBucket, IAM *Version actions, the existence rule,
 crash safety (kill -9), with boto3 (Debian's and pyenv's python) and the aws cli."""
 import json
-import os
 import signal
-import subprocess
 import textwrap
 
 import botocore.exceptions
 import pytest
 import requests
 
-from conftest import Server, admin, aws, s3_client
-from test_tagging import make_user, pyenv_python
+from conftest import Server, aws, run_newer_boto3, s3_client
+from test_tagging import make_user
 
 
 def code(excinfo):
@@ -286,12 +284,7 @@ PYENV_SCRIPT = textwrap.dedent("""
 
 
 def test_newer_boto3(server):
-    py = pyenv_python()
-    if py is None:
-        pytest.skip("no pyenv python3")
-    p = subprocess.run([py, "-c", PYENV_SCRIPT, server.endpoint, server.root_user,
-                        server.root_password], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    assert "ok" in run_newer_boto3(server, PYENV_SCRIPT, timeout=120)
 
 
 def test_kill9_versioned_writes(tmp_path):
