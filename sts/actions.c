@@ -137,29 +137,57 @@ int sts_check_version(const char *v, struct ts_error *e)
     return TS_OK;
 }
 
+/* DurationSeconds as an integer of at least STS_MIN_DURATION into *d; TS_OK or the error. */
+static int duration_value(const char *v, long *d, struct ts_error *e)
+{
+    char *end;
+
+    errno = 0;
+    *d = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || !isdigit((unsigned char)*v)) {
+        return ts_error_set(e, TS_E_STS_INVALID_PARAMETER,
+                            "Value '%.32s' at 'durationSeconds' is not a valid integer", v);
+    }
+    if (*d < STS_MIN_DURATION) {
+        return ts_error_set(
+            e, TS_E_STS_VALIDATION,
+            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
+            "satisfy constraint: Member must have value greater than or equal to %ld",
+            *d, STS_MIN_DURATION);
+    }
+    return TS_OK;
+}
+
+int sts_check_duration_in(const char *v, long limit, long *out, struct ts_error *e)
+{
+    long d;
+    int rc = duration_value(v, &d, e);
+
+    if (rc != TS_OK)
+        return rc;
+    if (d > limit) {
+        return ts_error_set(
+            e, TS_E_STS_VALIDATION,
+            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
+            "satisfy constraint: Member must have value less than or equal to %ld",
+            d, limit);
+    }
+    *out = d;
+    return TS_OK;
+}
+
 int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, struct ts_error *e)
 {
     long max = c->cfg.max_duration;
-    char *end;
     long d;
+    int rc;
 
     if (v == NULL) {
         *out = max < 3600 ? max : 3600;
         return TS_OK;
     }
-    errno = 0;
-    d = strtol(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || !isdigit((unsigned char)*v)) {
-        return ts_error_set(e, TS_E_STS_INVALID_PARAMETER,
-                            "Value '%.32s' at 'durationSeconds' is not a valid integer", v);
-    }
-    if (d < STS_MIN_DURATION) {
-        return ts_error_set(
-            e, TS_E_STS_VALIDATION,
-            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
-            "satisfy constraint: Member must have value greater than or equal to %ld",
-            d, STS_MIN_DURATION);
-    }
+    if ((rc = duration_value(v, &d, e)) != TS_OK)
+        return rc;
     if (d > max) {
         return ts_error_set(
             e, TS_E_STS_VALIDATION,

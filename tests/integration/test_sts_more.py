@@ -1,0 +1,275 @@
+"""More STS (issue 20): managed session policies (PolicyArns) on every AssumeRole* call,
+GetSessionToken, and AssumeRoleWithCustomToken against the example identity plugin
+(docs/examples/identity_plugin.py), with boto3 (Debian's and pyenv's), the aws cli and raw
+requests as MinIO documents them."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+
+import botocore.exceptions
+import pytest
+import requests
+
+from conftest import ROOT, Server, admin, aws, free_port, s3_client, sts_client
+from test_ldap import directory, ldap_env, sts_ldap  # noqa: F401
+from slapd import SUFFIX, USER_PASSWORDS
+
+NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+ACCOUNT = "000000000000"
+
+READ_ONLY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+     "Resource": ["arn:aws:s3:::*"]}]}
+WRITE_TMP = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::pab/tmp/*"]}]}
+ALL_S3 = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]}]}
+
+
+def code(exc):
+    return exc.value.response["Error"]["Code"]
+
+
+def policy_arn(name):
+    return "arn:aws:iam::%s:policy/%s" % (ACCOUNT, name)
+
+
+def create_policy(server, tmp_root, name, doc):
+    path = os.path.join(tmp_root, name + ".json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    admin(server, "policy", "create", name, path)
+
+
+def user_with(server, tmp_root, name, secret, policy):
+    admin(server, "user", "add", name, secret)
+    admin(server, "policy", "attach", policy, "--user", name)
+
+
+def s3_of(server, c):
+    return s3_client(server, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+
+def allowed(fn, **kw):
+    try:
+        fn(**kw)
+        return True
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "AccessDenied", e.response
+        return False
+
+
+@pytest.fixture
+def pa(server, tmp_root):
+    """A bucket pa with objects, policies ro (read) and tmpw (write pa/tmp/*), user u1 with
+    readwrite."""
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="pab")
+    s3.put_object(Bucket="pab", Key="a", Body=b"a")
+    create_policy(server, tmp_root, "ro", READ_ONLY)
+    create_policy(server, tmp_root, "tmpw", WRITE_TMP)
+    user_with(server, tmp_root, "usr1", "u1-secret-1", "readwrite")
+    return server
+
+
+# ---- PolicyArns ----
+
+def test_policy_arns_narrow_the_session(pa):
+    """The session may do what the user's policies allow AND a session policy allows."""
+    r = sts_client(pa, "usr1", "u1-secret-1").assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss",
+        PolicyArns=[{"arn": policy_arn("ro")}])
+    assert r["PackedPolicySize"] >= 1
+    s3 = s3_of(pa, r["Credentials"])
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    assert not allowed(s3.put_object, Bucket="pab", Key="tmp/x", Body=b"x")
+    # two managed policies: their union, still within the user's readwrite
+    r = sts_client(pa, "usr1", "u1-secret-1").assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss",
+        PolicyArns=[{"arn": policy_arn("ro")}, {"arn": policy_arn("tmpw")}])
+    s3 = s3_of(pa, r["Credentials"])
+    assert allowed(s3.put_object, Bucket="pab", Key="tmp/x", Body=b"x")
+    assert not allowed(s3.put_object, Bucket="pab", Key="other", Body=b"x")
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    # inline Policy and PolicyArns together: the union of both
+    r = sts_client(pa, "usr1", "u1-secret-1").assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss", Policy=json.dumps(WRITE_TMP),
+        PolicyArns=[{"arn": policy_arn("ro")}])
+    s3 = s3_of(pa, r["Credentials"])
+    assert allowed(s3.put_object, Bucket="pab", Key="tmp/y", Body=b"y")
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    assert not allowed(s3.delete_object, Bucket="pab", Key="a")
+
+
+def test_policy_arns_cannot_widen(pa, tmp_root):
+    """A session policy broader than the identity's policies gives only the intersection."""
+    create_policy(pa, tmp_root, "alls3", ALL_S3)
+    admin(pa, "user", "add", "usr2", "u2-secret-1")
+    admin(pa, "policy", "attach", "ro", "--user", "usr2")
+    r = sts_client(pa, "usr2", "u2-secret-1").assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss",
+        PolicyArns=[{"arn": policy_arn("alls3")}])
+    s3 = s3_of(pa, r["Credentials"])
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    assert not allowed(s3.put_object, Bucket="pab", Key="tmp/z", Body=b"z")
+    assert not allowed(s3.create_bucket, Bucket="newbucket")
+
+
+def test_policy_arns_errors(pa):
+    sts = sts_client(pa, "usr1", "u1-secret-1", validate=False)
+    base = dict(RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.assume_role(PolicyArns=[{"arn": policy_arn("no-such-policy")}], **base)
+    assert code(e) == "InvalidParameterValue"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "does not exist" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.assume_role(PolicyArns=[{"arn": policy_arn("ro")}] * 11, **base)
+    assert code(e) == "ValidationError"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.assume_role(PolicyArns=[{"arn": "arn:aws:s3:::bucket/not-a-policy"}], **base)
+    assert code(e) == "InvalidParameterValue"
+    # the inline policy and the ARNs share AWS's 2048-character packed limit
+    stmt = {"Sid": "", "Effect": "Allow", "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::pab/*"]}
+    doc = {"Version": "2012-10-17", "Statement": [stmt]}
+    stmt["Sid"] = "x" * (2048 - len(json.dumps(doc, separators=(",", ":"))))
+    text = json.dumps(doc, separators=(",", ":"))
+    assert len(text) == 2048
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.assume_role(Policy=text, PolicyArns=[{"arn": policy_arn("ro")}], **base)
+    assert code(e) == "PackedPolicyTooLarge"
+    r = sts.assume_role(Policy=text, **base)
+    assert r["PackedPolicySize"] == 100
+
+
+def test_plain_policy_names_and_canned(pa):
+    """tessera's plain policy names and canned policies are accepted too (raw form)."""
+    r = sts_client(pa, "usr1", "u1-secret-1", validate=False).assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss",
+        PolicyArns=[{"arn": "readonly"}])
+    s3 = s3_of(pa, r["Credentials"])
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    assert not allowed(s3.put_object, Bucket="pab", Key="tmp/x", Body=b"x")
+
+
+def test_deleted_session_policy_fails_closed(pa, tmp_root):
+    """Session policies are resolved by name at each request: once deleted, the policy grants
+    nothing, and a session whose only session policy it was can do nothing."""
+    create_policy(pa, tmp_root, "gone", READ_ONLY)
+    r = sts_client(pa, "usr1", "u1-secret-1").assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss", PolicyArns=[{"arn": policy_arn("gone")}])
+    s3 = s3_of(pa, r["Credentials"])
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    admin(pa, "policy", "remove", "gone")
+    assert not allowed(s3.get_object, Bucket="pab", Key="a")
+    assert not allowed(s3.put_object, Bucket="pab", Key="tmp/x", Body=b"x")
+    # and an edited one applies at once
+    create_policy(pa, tmp_root, "gone", WRITE_TMP)
+    assert allowed(s3.put_object, Bucket="pab", Key="tmp/x", Body=b"x")
+    assert not allowed(s3.get_object, Bucket="pab", Key="a")
+
+
+def test_policy_arns_with_a_role(pa, tmp_root):
+    """A tessera role's session: the role's policies ∩ the session policies."""
+    trust = os.path.join(tmp_root, "trust.json")
+    with open(trust, "w") as f:
+        json.dump({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:user/usr1" % ACCOUNT},
+             "Action": "sts:AssumeRole"}]}, f)
+    admin(pa, "role", "create", "rw", "--trust", trust)
+    admin(pa, "role", "policy", "attach", "rw", "readwrite")
+    r = sts_client(pa, "usr1", "u1-secret-1").assume_role(
+        RoleArn="arn:aws:iam::%s:role/rw" % ACCOUNT, RoleSessionName="ss",
+        PolicyArns=[{"arn": policy_arn("tmpw")}])
+    s3 = s3_of(pa, r["Credentials"])
+    assert allowed(s3.put_object, Bucket="pab", Key="tmp/r", Body=b"r")
+    assert not allowed(s3.get_object, Bucket="pab", Key="a")
+
+
+def test_aws_cli_policy_arns(pa):
+    p = aws(pa, "sts", "assume-role", "--role-arn", "arn:xxx:xxx:xxx:xxxx",
+            "--role-session-name", "cli", "--policy-arns", "arn=" + policy_arn("ro"),
+            ak="usr1", sk="u1-secret-1")
+    out = json.loads(p.stdout)
+    assert out["PackedPolicySize"] >= 1
+    c = out["Credentials"]
+    s3 = s3_of(pa, c)
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    assert not allowed(s3.put_object, Bucket="pab", Key="tmp/x", Body=b"x")
+    p = aws(pa, "sts", "assume-role", "--role-arn", "arn:xxx:xxx:xxx:xxxx",
+            "--role-session-name", "cli", "--policy-arns", "arn=" + policy_arn("nope-nope"),
+            ak="usr1", sk="u1-secret-1", check=False)
+    assert p.returncode != 0 and "InvalidParameterValue" in p.stderr
+
+
+def test_policy_arns_ldap(directory, tmp_root):  # noqa: F811
+    """AssumeRoleWithLDAPIdentity with PolicyArns (raw form, as MinIO documents the action)."""
+    srv = Server(os.path.join(tmp_root, "data"), env=ldap_env(directory))
+    srv.start()
+    try:
+        create_policy(srv, tmp_root, "ro", READ_ONLY)
+        admin(srv, "policy", "attach", "readwrite", "--dn", "uid=alice,ou=people," + SUFFIX)
+        s3 = s3_client(srv)
+        s3.create_bucket(Bucket="pab")
+        s3.put_object(Bucket="pab", Key="a", Body=b"a")
+        status, root, _ = sts_ldap(srv, "alice", USER_PASSWORDS["alice"],
+                                   **{"PolicyArns.member.1.arn": policy_arn("ro")})
+        assert status == 200, ET.tostring(root)
+        res = root.find(NS + "AssumeRoleWithLDAPIdentityResult")
+        assert int(res.find(NS + "PackedPolicySize").text) >= 1
+        c = {k: res.find(NS + "Credentials/" + NS + k).text
+             for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+        s = s3_of(srv, c)
+        assert s.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+        assert not allowed(s.put_object, Bucket="pab", Key="x", Body=b"x")
+        status, root, _ = sts_ldap(srv, "alice", USER_PASSWORDS["alice"],
+                                   **{"PolicyArns.member.1.arn": policy_arn("missing")})
+        assert status == 400 and b"InvalidParameterValue" in ET.tostring(root)
+    finally:
+        srv.stop()
+
+
+PYENV_POLICY_ARNS = textwrap.dedent("""
+    import sys, boto3, botocore.config
+    ep, ak, sk, arn = sys.argv[1:5]
+    sts = boto3.client("sts", endpoint_url=ep, aws_access_key_id=ak, aws_secret_access_key=sk,
+                       region_name="us-east-1")
+    r = sts.assume_role(RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="nn",
+                        PolicyArns=[{"arn": arn}])
+    c = r["Credentials"]
+    s3 = boto3.client("s3", endpoint_url=ep, aws_access_key_id=c["AccessKeyId"],
+                      aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
+                      region_name="us-east-1",
+                      config=botocore.config.Config(s3={"addressing_style": "path"}))
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    try:
+        s3.put_object(Bucket="pab", Key="tmp/n", Body=b"n")
+        raise SystemExit("put allowed")
+    except s3.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "AccessDenied"
+    print("ok")
+""")
+
+
+def pyenv_python():
+    for cand in (shutil.which("python3"), os.path.expanduser("~/.pyenv/shims/python3")):
+        if cand and os.path.realpath(cand) != os.path.realpath("/usr/bin/python3") and \
+                os.path.exists(cand):
+            return cand
+    return None
+
+
+def test_newer_boto3(pa):
+    py = pyenv_python()
+    if py is None:
+        pytest.skip("no pyenv python3")
+    p = subprocess.run([py, "-c", PYENV_POLICY_ARNS, pa.endpoint, "usr1", "u1-secret-1",
+                        policy_arn("ro")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "ok" in p.stdout, p.stdout + p.stderr
