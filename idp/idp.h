@@ -94,6 +94,8 @@ struct idp_backend {
                                * ("LDAPUsername"), or NULL */
     bool duration_from_token; /* without DurationSeconds, the session lasts as long as the
                                * token (claims->token_expiry), within the STS bounds */
+    bool own_credentials;     /* the caller's own session, not a role's (GetSessionToken):
+                               * the answer has no AssumedRoleUser */
     long duration_default;    /* without DurationSeconds (and no token lifetime): seconds;
                                * 0 means AWS's 3600. Cut to the configured maximum. */
     long duration_limit;      /* DurationSeconds allowed up to this (AWS's limit of the

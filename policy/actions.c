@@ -115,6 +115,7 @@ static const char *const known_actions[] = {
     "sts:AssumeRoleWithLDAPIdentity",
     "sts:AssumeRoleWithWebIdentity",
     "sts:GetCallerIdentity",
+    "sts:GetSessionToken",
     "sts:TagSession",
     /* admin (sts/admin_api.c) */
     "admin:AddUserToGroup",

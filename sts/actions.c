@@ -332,6 +332,9 @@ static int act_get_caller_identity(struct sts_ctx *c, struct http_req *r,
  * role's trust policy (sts_federate). GetCallerIdentity needs only a signature (AWS). */
 #define ASSUME_ROLE_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_STATIC | HTTP_AUTHZ_UNLESS_DENIED
 #define CALLER_ID_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_ANY_CALLER
+/* GetSessionToken: as AssumeRole, but temporary credentials reach the backend, which refuses
+ * them with AWS's own message. */
+#define SESSION_TOKEN_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_UNLESS_DENIED
 #define PUB HTTP_AUTHZ_PUBLIC
 const struct sts_action sts_actions[STS_NACTIONS] = {
     /* name, builtin, blocking, rate_limited, metric, subject_elem, IAM action, resource, authz */
@@ -347,7 +350,8 @@ const struct sts_action sts_actions[STS_NACTIONS] = {
     {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
-    {"GetSessionToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"GetSessionToken", NULL, false, false, "static", NULL, "sts:GetSessionToken", NULL,
+     SESSION_TOKEN_AUTHZ},
     {"GetFederationToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"DecodeAuthorizationMessage", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"GetAccessKeyInfo", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
@@ -377,6 +381,10 @@ static int federate_and_reply(struct sts_ctx *c, const struct sts_action *a, str
         xml_elem(&extra, a->subject_elem, f.claims.subject);
         xml_elem(&extra, "Audience", f.claims.audience);
         xml_elem(&extra, "Provider", f.claims.issuer);
+    }
+    if (sts_backend(c, a->name)->own_credentials) { /* no AssumedRoleUser (AWS) */
+        free(f.creds.arn);
+        f.creds.arn = NULL;
     }
     rc =
         buf_failed(&extra) ? TS_E_INTERNAL : sts_reply_creds(r, a->name, &f.creds, buf_str(&extra));

@@ -91,6 +91,7 @@ struct sts_ctx {
                                     the server starts */
 
     struct idp_backend static_backend;                /* AssumeRole's (static.c) */
+    struct idp_backend session_token_backend;         /* GetSessionToken's (static.c) */
     const struct idp_backend *backends[STS_NACTIONS]; /* by row of sts_actions; NULL: none */
 };
 
@@ -192,6 +193,12 @@ void sts_time_expiration(time_t t, char *out);
 /* Fills *b with the static-user backend of AssumeRole: the SigV4 caller (a static user or
  * root) is the identity; a user's explicit Deny of sts:AssumeRole refuses. */
 void sts_static_backend_init(struct sts_ctx *c, struct idp_backend *b);
+/* Fills *b with the backend of GetSessionToken: the same identity (a static user or root,
+ * never temporary credentials: AccessDenied "Cannot call GetSessionToken with session
+ * credentials"), no role and no session parameters (RoleArn, RoleSessionName, Policy,
+ * PolicyArns: InvalidParameterValue), DurationSeconds 900..129600 (43200 when absent) cut to
+ * the configured maximum, root's sessions to 3600 (AWS). */
+void sts_session_token_backend_init(struct sts_ctx *c, struct idp_backend *b);
 
 /* ---- actions.c (exposed for tests) ---- */
 /* Parses an application/x-www-form-urlencoded body (+ is space) and appends to p. Returns

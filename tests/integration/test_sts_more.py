@@ -254,6 +254,11 @@ PYENV_POLICY_ARNS = textwrap.dedent("""
         raise SystemExit("put allowed")
     except s3.exceptions.ClientError as e:
         assert e.response["Error"]["Code"] == "AccessDenied"
+    t = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    me = boto3.client("sts", endpoint_url=ep, aws_access_key_id=t["AccessKeyId"],
+                      aws_secret_access_key=t["SecretAccessKey"], aws_session_token=t["SessionToken"],
+                      region_name="us-east-1").get_caller_identity()
+    assert me["Arn"].endswith(":user/" + ak), me
     print("ok")
 """)
 
@@ -273,3 +278,120 @@ def test_newer_boto3(pa):
     p = subprocess.run([py, "-c", PYENV_POLICY_ARNS, pa.endpoint, "usr1", "u1-secret-1",
                         policy_arn("ro")], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "ok" in p.stdout, p.stdout + p.stderr
+
+
+# ---- GetSessionToken ----
+
+def test_get_session_token(pa):
+    r = sts_client(pa, "usr1", "u1-secret-1").get_session_token()
+    c = r["Credentials"]
+    assert "AssumedRoleUser" not in r
+    # AWS's default 43200 s (the configured maximum by default)
+    exp = c["Expiration"].timestamp() - time.time()
+    assert 43100 < exp <= 43200, exp
+    s3 = s3_of(pa, c)
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    assert allowed(s3.put_object, Bucket="pab", Key="gst", Body=b"g")
+    me = sts_client(pa, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]) \
+        .get_caller_identity()
+    assert me["Arn"] == "arn:aws:iam::%s:user/usr1" % ACCOUNT
+    # durations: AWS's bounds, then cut to the configured maximum (43200)
+    r = sts_client(pa, "usr1", "u1-secret-1").get_session_token(DurationSeconds=900)
+    exp = r["Credentials"]["Expiration"].timestamp() - time.time()
+    assert 800 < exp <= 900
+    r = sts_client(pa, "usr1", "u1-secret-1").get_session_token(DurationSeconds=129600)
+    exp = r["Credentials"]["Expiration"].timestamp() - time.time()
+    assert 43100 < exp <= 43200
+    sts = sts_client(pa, "usr1", "u1-secret-1", validate=False)
+    for bad in (899, 129601):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts.get_session_token(DurationSeconds=bad)
+        assert code(e) == "ValidationError"
+
+
+def test_get_session_token_refusals(pa):
+    c = sts_client(pa, "usr1", "u1-secret-1").get_session_token()["Credentials"]
+    tmp = sts_client(pa, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        tmp.get_session_token()
+    assert code(e) == "AccessDenied"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert e.value.response["Error"]["Message"] == \
+        "Cannot call GetSessionToken with session credentials"
+    # nor from an AssumeRole session
+    a = sts_client(pa, "usr1", "u1-secret-1").assume_role(
+        RoleArn="arn:xxx:xxx:xxx:xxxx", RoleSessionName="ss")["Credentials"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts_client(pa, a["AccessKeyId"], a["SecretAccessKey"], a["SessionToken"]) \
+            .get_session_token()
+    assert code(e) == "AccessDenied"
+    # unsigned
+    r = requests.post(pa.endpoint + "/", data={"Action": "GetSessionToken",
+                                              "Version": "2011-06-15"})
+    assert r.status_code == 403 and b"AccessDenied" in r.content
+    # MFA and AssumeRole's parameters are refused, not ignored
+    sts = sts_client(pa, "usr1", "u1-secret-1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.get_session_token(SerialNumber="arn:aws:iam::000000000000:mfa/usr1",
+                              TokenCode="123456")
+    assert code(e) == "AccessDenied"
+
+
+def test_get_session_token_explicit_deny(pa, tmp_root):
+    create_policy(pa, tmp_root, "nogst", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "sts:GetSessionToken", "Resource": "*"}]})
+    admin(pa, "policy", "attach", "nogst", "--user", "usr1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts_client(pa, "usr1", "u1-secret-1").get_session_token()
+    assert code(e) == "AccessDenied"
+
+
+def test_get_session_token_dies_with_its_user(pa):
+    c = sts_client(pa, "usr1", "u1-secret-1").get_session_token()["Credentials"]
+    s3 = s3_of(pa, c)
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    admin(pa, "user", "disable", "usr1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="pab", Key="a")
+    assert code(e) == "InvalidAccessKeyId"
+    admin(pa, "user", "enable", "usr1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:  # disabling revoked it for good
+        s3.get_object(Bucket="pab", Key="a")
+    assert code(e) == "InvalidAccessKeyId"
+    # the parent's current policies apply: detach readwrite, the session loses it
+    c = sts_client(pa, "usr1", "u1-secret-1").get_session_token()["Credentials"]
+    s3 = s3_of(pa, c)
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    admin(pa, "policy", "detach", "readwrite", "--user", "usr1")
+    assert not allowed(s3.get_object, Bucket="pab", Key="a")
+    # revocation by user
+    admin(pa, "policy", "attach", "readwrite", "--user", "usr1")
+    admin(pa, "sts", "revoke", "--user", "usr1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="pab", Key="a")
+    assert code(e) == "InvalidAccessKeyId"
+
+
+def test_get_session_token_root(pa):
+    """Root may call it (as AWS); its session lasts at most an hour and acts as root's
+    consoleAdmin session."""
+    r = sts_client(pa).get_session_token()
+    exp = r["Credentials"]["Expiration"].timestamp() - time.time()
+    assert 3500 < exp <= 3600
+    c = r["Credentials"]
+    assert s3_of(pa, c).get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    me = sts_client(pa, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]) \
+        .get_caller_identity()
+    assert me["Arn"] == "arn:aws:iam::%s:root" % ACCOUNT
+
+
+def test_aws_cli_get_session_token(pa):
+    out = json.loads(aws(pa, "sts", "get-session-token", "--duration-seconds", "1800",
+                         ak="usr1", sk="u1-secret-1").stdout)
+    c = out["Credentials"]
+    assert "AssumedRoleUser" not in out
+    s3 = s3_of(pa, c)
+    assert s3.get_object(Bucket="pab", Key="a")["Body"].read() == b"a"
+    p = aws(pa, "sts", "get-session-token", ak=c["AccessKeyId"], sk=c["SecretAccessKey"],
+            token=c["SessionToken"], check=False)
+    assert p.returncode != 0 and "Cannot call GetSessionToken with session credentials" in p.stderr
