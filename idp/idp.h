@@ -18,7 +18,7 @@
 
 struct pol_principal;
 
-enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP };
+enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM };
 
 /* What a backend learned about an identity. Owned by whoever holds it; idp_claims_cleanup
  * frees every member. */

@@ -112,6 +112,7 @@ static const char *const known_actions[] = {
     /* sts (sts/actions.c; trust policies: policy/roles.c) */
     "sts:AssumeRole",
     "sts:AssumeRoleWithClientGrants",
+    "sts:AssumeRoleWithCustomToken",
     "sts:AssumeRoleWithLDAPIdentity",
     "sts:AssumeRoleWithWebIdentity",
     "sts:GetCallerIdentity",

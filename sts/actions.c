@@ -348,7 +348,7 @@ const struct sts_action sts_actions[STS_NACTIONS] = {
      PUB},
     {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL, NULL, NULL, PUB},
     {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
-    {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCustomToken", NULL, true, true, "custom", "AssumedUser", NULL, NULL, PUB},
     {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"GetSessionToken", NULL, false, false, "static", NULL, "sts:GetSessionToken", NULL,
      SESSION_TOKEN_AUTHZ},

@@ -119,6 +119,10 @@ const char *sts_param(const struct sts_params *p, const char *name);
  * thread-safe against requests); b NULL unplugs. Actions without a backend answer
  * NotImplemented. Returns TS_OK or TS_E_INVALID_ARGUMENT (no such federation action). */
 int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_backend *b);
+/* Plugs MinIO's identity management plugin (idp/idplugin.h; borrowed) into
+ * AssumeRoleWithCustomToken (sts/act_custom.c). As sts_set_backend. */
+struct idplugin;
+int sts_custom_register(struct sts_ctx *c, struct idplugin *p);
 /* The backend plugged into action, or NULL. */
 const struct idp_backend *sts_backend(const struct sts_ctx *c, const char *action);
 

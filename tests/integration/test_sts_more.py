@@ -395,3 +395,195 @@ def test_aws_cli_get_session_token(pa):
     p = aws(pa, "sts", "get-session-token", ak=c["AccessKeyId"], sk=c["SecretAccessKey"],
             token=c["SessionToken"], check=False)
     assert p.returncode != 0 and "Cannot call GetSessionToken with session credentials" in p.stderr
+
+
+# ---- AssumeRoleWithCustomToken (the identity plugin) ----
+
+PLUGIN = os.path.join(ROOT, "docs", "examples", "identity_plugin.py")
+PLUGIN_AUTH = "plugin-secret-42"
+PLUGIN_ROLE = "arn:minio:iam:::role/idmp-external-auth"
+
+
+class Plugin:
+    """The example plugin (docs/examples/identity_plugin.py) as a process; always stopped."""
+
+    def __init__(self, tmp_root, tokens):
+        self.port = free_port()
+        path = os.path.join(tmp_root, "tokens.json")
+        with open(path, "w") as f:
+            json.dump(tokens, f)
+        self.proc = subprocess.Popen(
+            [sys.executable, PLUGIN, "--port", str(self.port), "--tokens", path,
+             "--auth-token", PLUGIN_AUTH, "--misbehave"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert b"identity plugin on" in self.proc.stdout.readline()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/auth" % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+TOKENS = {
+    "alice-token": {"user": "alice", "maxValiditySeconds": 1800,
+                    "claims": {"groups": ["data", "ops"], "team": "blue", "sub": "evil"}},
+    "bob-token": {"user": "bob", "maxValiditySeconds": 7200, "claims": {"team": "red"}},
+    "ctl-token": {"user": "bad\u0001name", "maxValiditySeconds": 900},
+}
+
+TEAM_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+     "Resource": ["arn:aws:s3:::pab/${jwt:team}/*"]}]}
+
+
+@pytest.fixture
+def plugin_env(tmp_root):
+    pl = Plugin(tmp_root, TOKENS)
+    srv = Server(os.path.join(tmp_root, "data"), env={
+        "TESSERA_IDENTITY_PLUGIN_URL": pl.url,
+        "MINIO_IDENTITY_PLUGIN_TOKEN": "Bearer " + PLUGIN_AUTH,  # the MinIO alias and form
+        "TESSERA_IDENTITY_PLUGIN_ROLE_POLICY": "team, readonly",
+        "MINIO_IDENTITY_PLUGIN_ROLE_ID": "external-auth",
+        "TESSERA_IDENTITY_PLUGIN_TIMEOUT": "2s",
+        "TESSERA_STS_RATE_LIMIT": "off",
+    })
+    try:
+        srv.start()
+        create_policy(srv, tmp_root, "team", TEAM_POLICY)
+        s3 = s3_client(srv)
+        s3.create_bucket(Bucket="pab")
+        s3.put_object(Bucket="pab", Key="blue/x", Body=b"blue")
+        s3.put_object(Bucket="pab", Key="red/x", Body=b"red")
+        yield srv, pl
+    finally:
+        srv.stop()
+        pl.stop()
+
+
+def custom_token(srv, token, role=PLUGIN_ROLE, **extra):
+    """MinIO's documented request: a POST with the parameters in the query, unsigned."""
+    q = {"Action": "AssumeRoleWithCustomToken", "Version": "2011-06-15"}
+    if token is not None:
+        q["Token"] = token
+    if role is not None:
+        q["RoleArn"] = role
+    q.update(extra)
+    t0 = time.time()
+    r = requests.post(srv.endpoint + "/", params=q, timeout=30)
+    return r, time.time() - t0
+
+
+def result_of(r):
+    root = ET.fromstring(r.content)
+    assert root.tag == NS + "AssumeRoleWithCustomTokenResponse", r.text
+    res = root.find(NS + "AssumeRoleWithCustomTokenResult")
+    c = {k: res.find(NS + "Credentials/" + NS + k).text
+         for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}
+    return res, c
+
+
+def error_code(r):
+    root = ET.fromstring(r.content)
+    return root.find(NS + "Error/" + NS + "Code").text, root.find(NS + "Error/" + NS + "Message").text
+
+
+def test_custom_token_login(plugin_env):
+    srv, _ = plugin_env
+    r, _ = custom_token(srv, "alice-token")
+    assert r.status_code == 200, r.text
+    res, c = result_of(r)
+    assert res.find(NS + "AssumedUser").text == "custom:alice"
+    # maxValiditySeconds (1800) cuts the default 3600
+    left = time.mktime(time.strptime(c["Expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.mktime(
+        time.gmtime())
+    assert 1700 < left <= 1800, left
+    s3 = s3_of(srv, c)
+    # the role policy (team: ${jwt:team} from the plugin's claims; readonly)
+    assert s3.get_object(Bucket="pab", Key="red/x")["Body"].read() == b"red"  # readonly
+    assert allowed(s3.put_object, Bucket="pab", Key="blue/new", Body=b"n")
+    assert not allowed(s3.put_object, Bucket="pab", Key="red/new", Body=b"n")
+    me = sts_client(srv, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]) \
+        .get_caller_identity()
+    assert me["Arn"].startswith("arn:aws:sts::%s:federated-user/" % ACCOUNT)
+    # DurationSeconds below the plugin's bound is kept; above, cut to it
+    r, _ = custom_token(srv, "bob-token", DurationSeconds="900")
+    left = time.mktime(time.strptime(result_of(r)[1]["Expiration"], "%Y-%m-%dT%H:%M:%SZ")) - \
+        time.mktime(time.gmtime())
+    assert 800 < left <= 900
+    r, _ = custom_token(srv, "alice-token", DurationSeconds="7200")
+    assert r.status_code == 200
+
+
+def test_custom_token_policy_arns(plugin_env):
+    srv, _ = plugin_env
+    r, _ = custom_token(srv, "alice-token", **{"PolicyArns.member.1.arn": "readonly"})
+    res, c = result_of(r)
+    assert int(res.find(NS + "PackedPolicySize").text) >= 1
+    s3 = s3_of(srv, c)
+    assert s3.get_object(Bucket="pab", Key="blue/x")["Body"].read() == b"blue"
+    assert not allowed(s3.put_object, Bucket="pab", Key="blue/new2", Body=b"n")
+
+
+def test_custom_token_refusals(plugin_env):
+    srv, pl = plugin_env
+    r, _ = custom_token(srv, "no-such-token")
+    assert r.status_code == 403
+    assert error_code(r) == ("AccessDenied", "The identity plugin refused the token: unknown token")
+    r, _ = custom_token(srv, None)
+    assert r.status_code == 400 and error_code(r)[0] == "MissingParameter"
+    r, _ = custom_token(srv, "alice-token", role=None)
+    assert r.status_code == 400 and error_code(r)[0] == "MissingParameter"
+    r, _ = custom_token(srv, "alice-token", role="arn:minio:iam:::role/idmp-other")
+    assert r.status_code == 400 and error_code(r)[0] == "InvalidParameterValue"
+    r, _ = custom_token(srv, "ctl-token")
+    assert r.status_code == 403 and error_code(r)[0] == "AccessDenied"
+    for tok in ("garbage", "huge", "status500", "nouser"):
+        r, _ = custom_token(srv, tok)
+        assert r.status_code == 400 and error_code(r)[0] == "IDPCommunicationError", (tok, r.text)
+        assert "<Credentials>" not in r.text
+    # a plugin that does not answer in time: refused within the timeout (2 s)
+    r, secs = custom_token(srv, "slow")
+    assert r.status_code == 400 and error_code(r)[0] == "IDPCommunicationError"
+    assert secs < 6, secs
+    # a plugin that is down
+    pl.stop()
+    r, secs = custom_token(srv, "alice-token")
+    assert r.status_code == 400 and error_code(r)[0] == "IDPCommunicationError"
+    assert secs < 6
+
+
+def test_custom_token_wrong_plugin_secret(tmp_root):
+    pl = Plugin(tmp_root, TOKENS)
+    srv = Server(os.path.join(tmp_root, "data"), env={
+        "TESSERA_IDENTITY_PLUGIN_URL": pl.url,
+        "TESSERA_IDENTITY_PLUGIN_AUTH_TOKEN": "wrong",
+        "TESSERA_IDENTITY_PLUGIN_ROLE_POLICY": "readonly",
+    })
+    try:
+        srv.start()
+        r, _ = custom_token(srv, "alice-token", role="arn:minio:iam:::role/idmp-tessera")
+        assert r.status_code == 400 and error_code(r)[0] == "IDPCommunicationError", r.text
+    finally:
+        srv.stop()
+        pl.stop()
+
+
+def test_custom_token_not_configured(server):
+    r, _ = custom_token(server, "alice-token")
+    assert r.status_code == 400 and error_code(r)[0] == "NotImplemented"
+
+
+def test_custom_token_revocation(plugin_env):
+    srv, _ = plugin_env
+    r, _ = custom_token(srv, "alice-token")
+    c = result_of(r)[1]
+    s3 = s3_of(srv, c)
+    assert s3.get_object(Bucket="pab", Key="blue/x")["Body"].read() == b"blue"
+    admin(srv, "sts", "revoke", "--user", "custom:alice")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="pab", Key="blue/x")
+    assert code(e) == "InvalidAccessKeyId"
