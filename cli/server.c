@@ -36,6 +36,8 @@
 #include "objstore/obj.h"
 #include "policy/pol.h"
 #include "sts/act_oidc.h"
+#include "idp/idplugin.h"
+#include "core/curlx.h"
 #include "sts/cluster.h"
 #include "sts/login_web.h"
 #include "sts/sts.h"
@@ -356,6 +358,8 @@ struct server {
     struct http_server *srv;
     struct tldap *ldap;
     struct oidc_providers *oidc;
+    struct idplugin *idplugin; /* the identity management plugin, or NULL */
+    char **ca_dir;             /* CERTS_DIR/CAs files for it, or NULL */
     struct login_web *login;
     struct sts_cluster *cluster; /* this node's heartbeats */
     struct http_route health_route, admin_route, sts_route, s3_route, login_route, preflight_route;
@@ -497,11 +501,42 @@ static int server_open_identity(struct server *s)
     return 0;
 }
 
+/* MinIO's identity management plugin (AssumeRoleWithCustomToken), when
+ * TESSERA_IDENTITY_PLUGIN_URL is set. */
+static int server_open_idplugin(struct server *s)
+{
+    struct ts_error e;
+    ts_error_set(&e, TS_E_INVALID_ARGUMENT, "cannot register it");
+    struct idplugin_config pc = {
+        .url = cfg_str(CFG_IDENTITY_PLUGIN_URL),
+        .auth_token = cfg_str(CFG_IDENTITY_PLUGIN_AUTH_TOKEN),
+        .role_policy = cfg_str(CFG_IDENTITY_PLUGIN_ROLE_POLICY),
+        .role_id = cfg_str(CFG_IDENTITY_PLUGIN_ROLE_ID),
+        .timeout_ms = cfg_num(CFG_IDENTITY_PLUGIN_TIMEOUT) * 1000,
+        .ca_file = cfg_str(CFG_CA_FILE),
+    };
+    if (pc.url == NULL)
+        return 0;
+    s->ca_dir = curlx_ca_dir(s->o.certs);
+    pc.ca_extra = s->ca_dir;
+    if (idplugin_new(&pc, &s->idplugin, &e) != TS_OK ||
+        sts_custom_register(s->sts, s->idplugin) != TS_OK) {
+        fprintf(stderr, "tessera: cannot set up the identity plugin: %s\n", ts_error_msg(&e));
+        return -1;
+    }
+    log_kv(LOG_INFO, "identity.plugin", "state", "enabled", "role_arn",
+           idplugin_role_arn(s->idplugin), "token", pc.auth_token ? "set" : "none", "comment",
+           cfg_str(CFG_IDENTITY_PLUGIN_COMMENT), NULL);
+    return 0;
+}
+
 /* The identity backends besides the static users: OpenID Connect providers (none configured
- * is fine; discovery never blocks the start) and the LDAP directory. */
+ * is fine; discovery never blocks the start), the LDAP directory and the identity plugin. */
 static int server_open_backends(struct server *s)
 {
     char lerr[512] = "";
+    if (server_open_idplugin(s) != 0)
+        return -1;
     if (oidc_providers_new(s->o.certs, &s->oidc) != TS_OK ||
         sts_oidc_register(s->sts, s->oidc) != TS_OK)
         return -1;
@@ -646,6 +681,8 @@ static void server_close_backends(struct server *s)
 {
     tldap_free(s->ldap);
     oidc_providers_free(s->oidc);
+    idplugin_free(s->idplugin);
+    curlx_strv_free(s->ca_dir);
 }
 
 /* What server_open_identity opened, in reverse. */

@@ -18,7 +18,7 @@
 
 struct pol_principal;
 
-enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP };
+enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM };
 
 /* What a backend learned about an identity. Owned by whoever holds it; idp_claims_cleanup
  * frees every member. */
@@ -35,6 +35,8 @@ struct idp_claims {
     struct http_kv *vars;     /* condition keys / policy variables: "jwt:sub", "ldap:dn"... */
     size_t nvars;
     time_t token_expiry; /* OIDC exp; 0 when none */
+    long max_duration;   /* the identity source bounds its sessions to this many seconds
+                          * (longer ones are cut to it); 0 when it does not */
     char *audience;      /* OIDC aud/azp that matched */
     /* What the session is made of (filled by the backend that authenticated): */
     char *parent;              /* the session's parent: user name, LDAP DN, OIDC "iss#sub" */
@@ -92,6 +94,13 @@ struct idp_backend {
                                * ("LDAPUsername"), or NULL */
     bool duration_from_token; /* without DurationSeconds, the session lasts as long as the
                                * token (claims->token_expiry), within the STS bounds */
+    bool own_credentials;     /* the caller's own session, not a role's (GetSessionToken):
+                               * the answer has no AssumedRoleUser */
+    long duration_default;    /* without DurationSeconds (and no token lifetime): seconds;
+                               * 0 means AWS's 3600. Cut to the configured maximum. */
+    long duration_limit;      /* DurationSeconds allowed up to this (AWS's limit of the
+                               * action), then cut to the configured maximum; 0: up to the
+                               * configured maximum, longer is a ValidationError */
 };
 
 void idp_claims_cleanup(struct idp_claims *c);

@@ -112,9 +112,11 @@ static const char *const known_actions[] = {
     /* sts (sts/actions.c; trust policies: policy/roles.c) */
     "sts:AssumeRole",
     "sts:AssumeRoleWithClientGrants",
+    "sts:AssumeRoleWithCustomToken",
     "sts:AssumeRoleWithLDAPIdentity",
     "sts:AssumeRoleWithWebIdentity",
     "sts:GetCallerIdentity",
+    "sts:GetSessionToken",
     "sts:TagSession",
     /* admin (sts/admin_api.c) */
     "admin:AddUserToGroup",

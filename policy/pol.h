@@ -69,7 +69,9 @@ struct pol_principal {
     struct iam_strv policies;    /* TEMP from ldap/oidc/roles: the mapped policy names */
     char *session_policy;        /* TEMP: inline session policy JSON, or NULL */
     struct pol_doc *session_doc; /* compiled session_policy (owned) */
-    struct http_kv *claims;      /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
+    struct iam_strv session_policies; /* TEMP: managed session policies (PolicyArns), by name:
+                                       * with session_policy, the session policies */
+    struct http_kv *claims; /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
     size_t nclaims;
     char *session_name;
     time_t expires; /* TEMP: expiry */
@@ -163,6 +165,13 @@ void pol_engine_free(struct pol_engine *e);
  * Thread-safe. */
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
                                 const struct pol_doc *bucket_policy, const char **why);
+
+/* What the session policies of rq->principal decide (TEMP only; others: POL_ALLOW): POL_ALLOW
+ * when it has none; else the union of the inline session policy and the managed ones
+ * (session_policies, by name, resolved now: a deleted one grants nothing), an explicit Deny
+ * in any of them winning. Fails closed (POL_IMPLICIT_DENY) when one cannot be used.
+ * Thread-safe. */
+enum pol_decision pol_session_decision(struct pol_engine *e, const struct pol_request *rq);
 
 /* ---- the authorization plugin (policy/plugin.c; docs/OPA.md) ---- */
 

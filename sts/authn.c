@@ -192,6 +192,8 @@ static void take_token_fields(struct pol_principal *p, struct sts_token *t)
     t->source = NULL;
     p->policies = t->policies;
     memset(&t->policies, 0, sizeof t->policies);
+    p->session_policies = t->session_policies;
+    memset(&t->session_policies, 0, sizeof t->session_policies);
     p->session_name = t->session_name;
     t->session_name = NULL;
     p->expires = t->expires;

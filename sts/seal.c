@@ -22,7 +22,7 @@
  * as additional authenticated data. The plaintext is compact JSON:
  *   {"a":access key,"i":issued,"it":issued in ns,"e":expires,"p":parent,"u":username,
  *    "s":source,"m":[policies],"sp":session policy,"n":session name,"r":role arn,
- *    "ro":role name,"c":{claims}}
+ *    "ro":role name,"sm":[managed session policies],"c":{claims}}
  * (optional members omitted). "i" and "e" are seconds; "it" (added with sub-second
  * revocation) is the issue time in nanoseconds that not-before times are compared with. A
  * token without it (sealed before) counts as issued at the first nanosecond of its second "i",
@@ -404,6 +404,7 @@ void sts_token_cleanup(struct sts_token *t)
     free(t->role_arn);
     free(t->role);
     iam_strv_free(&t->policies);
+    iam_strv_free(&t->session_policies);
     http_kv_free(t->claims, t->nclaims);
     memset(t, 0, sizeof *t);
 }
@@ -438,6 +439,44 @@ static int claim_put(json_t *cl, const char *key, const char *value)
     return json_array_append_new(cur, v);
 }
 
+/* Sets o[k] to the array of sv's strings, when it has any. Returns 0 or -1. */
+static int strv_encode(json_t *o, const char *k, const struct iam_strv *sv)
+{
+    json_t *a;
+
+    if (sv->n == 0)
+        return 0;
+    if ((a = json_array()) == NULL || json_object_set_new(o, k, a) != 0)
+        return -1;
+    for (size_t i = 0; i < sv->n; i++)
+        if (json_array_append_new(a, json_string(sv->v[i])) != 0)
+            return -1;
+    return 0;
+}
+
+/* Reads the array of strings v (absent: none) into *sv. Returns 0 or -1 (not an array of
+ * strings, OOM). */
+static int strv_decode(const json_t *v, struct iam_strv *sv)
+{
+    size_t i;
+    json_t *it;
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_array(v))
+        return -1;
+    sv->v = calloc(json_array_size(v) + 1, sizeof *sv->v);
+    if (sv->v == NULL)
+        return -1;
+    json_array_foreach(v, i, it)
+    {
+        if (!json_is_string(it) || (sv->v[i] = strdup(json_string_value(it))) == NULL)
+            return -1;
+        sv->n++;
+    }
+    return 0;
+}
+
 static char *payload_encode(const struct sts_token *t)
 {
     json_t *o =
@@ -454,14 +493,8 @@ static char *payload_encode(const struct sts_token *t)
         set_opt(o, "n", t->session_name) || set_opt(o, "r", t->role_arn) ||
         set_opt(o, "ro", t->role))
         goto fail;
-    if (t->policies.n > 0) {
-        json_t *a = json_array();
-        if (a == NULL || json_object_set_new(o, "m", a) != 0)
-            goto fail;
-        for (size_t i = 0; i < t->policies.n; i++)
-            if (json_array_append_new(a, json_string(t->policies.v[i])) != 0)
-                goto fail;
-    }
+    if (strv_encode(o, "m", &t->policies) != 0 || strv_encode(o, "sm", &t->session_policies) != 0)
+        goto fail;
     if (t->nclaims > 0) {
         json_t *cl = json_object();
         if (cl == NULL || json_object_set_new(o, "c", cl) != 0)
@@ -587,22 +620,9 @@ static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
     t.role = dup_opt(o, "ro", &bad);
     if (bad || t.parent == NULL || t.source == NULL)
         goto fail;
-    v = json_object_get(o, "m");
-    if (v != NULL) {
-        size_t i;
-        json_t *it;
-        if (!json_is_array(v))
-            goto fail;
-        t.policies.v = calloc(json_array_size(v) + 1, sizeof *t.policies.v);
-        if (t.policies.v == NULL)
-            goto fail;
-        json_array_foreach(v, i, it)
-        {
-            if (!json_is_string(it) || (t.policies.v[i] = strdup(json_string_value(it))) == NULL)
-                goto fail;
-            t.policies.n++;
-        }
-    }
+    if (strv_decode(json_object_get(o, "m"), &t.policies) != 0 ||
+        strv_decode(json_object_get(o, "sm"), &t.session_policies) != 0)
+        goto fail;
     if (claims_decode(json_object_get(o, "c"), &t) != 0)
         goto fail;
     *out = t;
