@@ -609,6 +609,8 @@ static const char *const svc_fields[] = {
 static void show_svc(json_t *res)
 {
     char *pol = json_dumps(json_object_get(res, "policy"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!json_is_string(json_object_get(res, "expiration")))
+        json_object_set_new(res, "expiration", json_string("never"));
     show_fields(res, svc_fields);
     if (pol != NULL)
         printf("Policy:\n%s\n", pol);
