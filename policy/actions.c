@@ -143,6 +143,11 @@ static const char *const known_actions[] = {
     "admin:RotateTokenKey",
     "admin:UpdateRoleTrust",
     "admin:UpdateUser",
+    /* service accounts (sts/admin_svc.c), MinIO's names */
+    "admin:CreateServiceAccount",
+    "admin:ListServiceAccounts",
+    "admin:RemoveServiceAccount",
+    "admin:UpdateServiceAccount",
     /* MinIO's canned "diagnostics" policy (policy/canned.c) */
     "admin:BandwidthMonitor",
     "admin:ConsoleLog",

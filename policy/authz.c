@@ -56,8 +56,9 @@ static int principal_rules(const struct pol_principal *p, const struct http_auth
         *why = "the request is not signed";
         return TS_E_ACCESS_DENIED;
     }
-    if (p->type == POL_PRINCIPAL_TEMP && (q->flags & HTTP_AUTHZ_STATIC)) {
-        *why = "it is not allowed with temporary credentials; use a user's own keys";
+    if (POL_PRINCIPAL_DERIVED(p) && (q->flags & HTTP_AUTHZ_STATIC)) {
+        *why = "it is not allowed with temporary credentials or service accounts; use a user's "
+               "own keys";
         return TS_E_ACCESS_DENIED;
     }
     if (p->type == POL_PRINCIPAL_ROOT || (q->flags & (HTTP_AUTHZ_ANY_CALLER | HTTP_AUTHZ_PER_ITEM)))
@@ -81,7 +82,7 @@ static int plugin_item(struct pol_engine *pe, struct pol_plugin *pl, struct http
     const struct pol_principal *p = rq->principal;
     if (pol_plugin_ask(pl, r, rq, why) != POL_ALLOW)
         return TS_E_ACCESS_DENIED;
-    if (p->type == POL_PRINCIPAL_TEMP && pol_session_decision(pe, rq) != POL_ALLOW) {
+    if (POL_PRINCIPAL_DERIVED(p) && pol_session_decision(pe, rq) != POL_ALLOW) {
         *why = "the session policy does not allow it";
         return TS_E_ACCESS_DENIED;
     }
@@ -93,7 +94,7 @@ bool pol_authz_remote(void *ctx, const struct http_req *r)
     const struct pol_principal *p = r->principal;
     return pol_engine_plugin(ctx) != NULL &&
            (p == NULL ? r->authn_deferred
-                      : p->type == POL_PRINCIPAL_USER || p->type == POL_PRINCIPAL_TEMP);
+                      : p->type == POL_PRINCIPAL_USER || POL_PRINCIPAL_DERIVED(p));
 }
 
 /* One item: the identity policies, and the resource's own policy when it has one (or the

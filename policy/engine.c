@@ -372,8 +372,10 @@ static bool identity_entries(struct pol_engine *e, const struct pol_principal *p
                              const char **reason)
 {
     uint64_t gen = sync_gen(e);
-    /* A role session has exactly its role's policies, even none: never the parent's. */
-    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL)) {
+    /* A role session has exactly its role's policies, even none: never the parent's; nor
+     * does a federated identity without policies get a static user's of the same name. */
+    bool fed = p->source != NULL && strcmp(p->source, "static") != 0;
+    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL && !fed)) {
         const char *name = p->type == POL_PRINCIPAL_USER
                                ? (p->username != NULL ? p->username : p->access_key)
                                : p->parent;
@@ -457,7 +459,7 @@ enum pol_decision pol_session_decision(struct pol_engine *e, const struct pol_re
     struct pol_doc *tmp = NULL;
     struct pol_ev ev;
 
-    if (p == NULL || p->type != POL_PRINCIPAL_TEMP)
+    if (p == NULL || !POL_PRINCIPAL_DERIVED(p))
         return POL_ALLOW;
     if (e == NULL && p->session_policies.n > 0)
         return POL_IMPLICIT_DENY;
@@ -520,7 +522,7 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
         reason = "explicit deny in identity policy";
         goto out;
     }
-    if (p->type == POL_PRINCIPAL_TEMP) {
+    if (POL_PRINCIPAL_DERIVED(p)) {
         if (!session_decision(e, p, &ev, sync_gen(e), &tmp_session, &sd)) {
             res = POL_IMPLICIT_DENY;
             reason = "session policy is invalid";

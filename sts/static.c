@@ -21,6 +21,9 @@ static int static_precheck(void *arg, const struct idp_input *in, struct ts_erro
     if (in->caller->type == POL_PRINCIPAL_TEMP)
         return ts_error_set(err, TS_E_STS_ACCESS_DENIED,
                             "AssumeRole is not allowed with temporary credentials");
+    if (in->caller->type == POL_PRINCIPAL_SVC)
+        return ts_error_set(err, TS_E_STS_ACCESS_DENIED,
+                            "AssumeRole is not allowed with service account credentials");
     return TS_OK;
 }
 

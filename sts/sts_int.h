@@ -139,6 +139,26 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
 int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, struct sts_token *out,
                char secret[41]);
 
+/* ---- service-account secrets (seal.c) ---- */
+
+#define STS_SVC_KEY_BLOB "sts/svcacct-key"
+/* Seals secret (at most 40 bytes) for service account ak into *out (base64url, malloc'ed),
+ * creating the service-account master key in the store on first use. TS_OK, or
+ * TS_E_INVALID_ARGUMENT (too long) / a store error / TS_E_INTERNAL. */
+int sts_svc_seal(struct sts_ctx *c, const char *ak, const char *secret, char **out);
+/* Opens it into secret: TS_OK, or TS_E_INVALID_TOKEN (tampered, another account's, no key). */
+int sts_svc_open(struct sts_ctx *c, const char *ak, const char *sealed, char secret[41]);
+
+/* ---- service accounts (svcacct.c) ---- */
+
+/* The authn hook's lookup of an access key that is no static user: a service account that is
+ * enabled, not expired, and whose parent is still valid (static: exists and is enabled;
+ * LDAP/OpenID: not revoked since the account's creation). TS_OK with *out (type
+ * POL_PRINCIPAL_SVC) and *secret (malloc'ed), TS_E_INVALID_ACCESS_KEY with a client message
+ * in *msg, or another error. */
+int sts_svc_resolve(struct sts_ctx *c, const char *ak, struct pol_principal **out, char **secret,
+                    const char **msg);
+
 /* ---- opened-token cache (tokcache.c) ---- */
 
 struct sts_tokcache *sts_tokcache_new(void);
