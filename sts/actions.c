@@ -316,7 +316,7 @@ const struct sts_action sts_actions[STS_NACTIONS] = {
     {"AssumeRoleWithClientGrants", NULL, true, true, "clientgrants", "SubjectFromToken", NULL, NULL,
      PUB},
     {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL, NULL, NULL, PUB},
-    {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCertificate", NULL, false, false, "certificate", NULL, NULL, NULL, PUB},
     {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"GetSessionToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
