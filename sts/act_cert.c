@@ -16,7 +16,9 @@
  * The claims are that user's (source "static", parent = the user): sts_federate gives the
  * session the user's current policies, as AssumeRole does, so disabling the user, detaching
  * its policies or revoking its sessions takes effect on the next request; the session ends
- * no later than the certificate's notAfter (expiry_within_token). This file never mints.
+ * no later than the certificate's notAfter (expiry_within_token). A chain that passed is
+ * remembered by its SHA-256 while every certificate of it is valid (struct verified); the user
+ * is looked up on every request. This file never mints.
  */
 #include "sts/act_cert.h"
 
@@ -44,8 +46,9 @@
 /* A chain that passed every check (its bytes decide everything but the time, and the trust
  * store does not change while the server runs): what it proved, and the time window in which
  * that holds (every certificate of the verified chain within its validity period). Parsing a
- * certificate costs OpenSSL 3.0 a decoder lookup under global locks (~1.5 ms and serialised
- * across threads, measured), so a client that comes back with the same chain skips it. */
+ * certificate costs OpenSSL 3.0 a decoder lookup under global locks, serialised across threads
+ * (at most ~570 logins/s, docs/BENCHMARKS.md), so a client that comes back with the same chain
+ * skips it. */
 struct verified {
     uint8_t id[32]; /* SHA-256 over the SHA-256 of each certificate as sent */
     bool used;
