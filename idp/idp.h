@@ -18,7 +18,7 @@
 
 struct pol_principal;
 
-enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM };
+enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM, IDP_CERT };
 
 /* What a backend learned about an identity. Owned by whoever holds it; idp_claims_cleanup
  * frees every member. */
@@ -60,6 +60,10 @@ struct idp_input {
     const char *source_ip;
     const char *user_agent;
     bool tls;
+    /* The client certificate chain of the TLS handshake (leaf first, as sent, unverified; the
+     * first npeer_chain of npeer_sent), when the server asks for one (core/http.h). */
+    const struct http_der *peer_chain;
+    size_t npeer_chain, npeer_sent;
 };
 /* The value of parameter name (first occurrence), or NULL. */
 const char *idp_input_param(const struct idp_input *in, const char *name);
@@ -101,6 +105,8 @@ struct idp_backend {
     long duration_limit;      /* DurationSeconds allowed up to this (AWS's limit of the
                                * action), then cut to the configured maximum; 0: up to the
                                * configured maximum, longer is a ValidationError */
+    bool expiry_within_token; /* the session never outlives claims->token_expiry (a client
+                               * certificate's notAfter), whatever DurationSeconds asks */
 };
 
 void idp_claims_cleanup(struct idp_claims *c);

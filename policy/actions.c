@@ -111,6 +111,7 @@ static const char *const known_actions[] = {
     "kms:Version",
     /* sts (sts/actions.c; trust policies: policy/roles.c) */
     "sts:AssumeRole",
+    "sts:AssumeRoleWithCertificate",
     "sts:AssumeRoleWithClientGrants",
     "sts:AssumeRoleWithCustomToken",
     "sts:AssumeRoleWithLDAPIdentity",

@@ -347,7 +347,7 @@ const struct sts_action sts_actions[STS_NACTIONS] = {
     {"AssumeRoleWithClientGrants", NULL, true, true, "clientgrants", "SubjectFromToken", NULL, NULL,
      PUB},
     {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL, NULL, NULL, PUB},
-    {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCertificate", NULL, true, false, "certificate", NULL, NULL, NULL, PUB},
     {"AssumeRoleWithCustomToken", NULL, true, true, "custom", "AssumedUser", NULL, NULL, PUB},
     {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"GetSessionToken", NULL, false, false, "static", NULL, "sts:GetSessionToken", NULL,
@@ -532,7 +532,8 @@ static int sts_finish(struct http_req *r, struct ts_error *e)
 }
 
 /* The federation actions that may wait on their identity provider (LDAP binds and searches,
- * JWKS refetches, userinfo calls) run on the server's worker threads. */
+ * JWKS refetches, userinfo calls) or on OpenSSL's locks (a client certificate's chain not seen
+ * before: parsing serialises across threads) run on the server's worker threads. */
 static bool sts_blocking(struct http_req *r)
 {
     struct sts_params p = {0};

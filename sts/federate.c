@@ -178,9 +178,20 @@ static int choose_policies(struct fed *f, struct sts_federation *out, struct ts_
     return TS_OK;
 }
 
+/* d, cut to what is left of the identity's own validity (at least 0: the minter refuses). */
+static long within_token(long d, const struct idp_claims *cl)
+{
+    long left = (long)(cl->token_expiry - enc_now());
+
+    if (cl->token_expiry <= 0)
+        return 0; /* such a backend always says until when: fail closed */
+    return left < d ? (left > 0 ? left : 0) : d;
+}
+
 /* DurationSeconds, or the token's remaining lifetime (backends that want it), or the
  * backend's default (AWS's 3600 unless it says otherwise), within max_duration and the bound
- * the identity source put on it (claims max_duration). */
+ * the identity source put on it (claims max_duration), and within the identity's own validity
+ * for backends that say so (expiry_within_token). */
 static long session_duration(const struct fed *f, const struct idp_claims *cl)
 {
     long max = f->c->cfg.max_duration,
@@ -195,7 +206,8 @@ static long session_duration(const struct fed *f, const struct idp_claims *cl)
     }
     if (cl->max_duration > 0 && d > cl->max_duration)
         d = cl->max_duration;
-    return d > max ? max : d;
+    d = d > max ? max : d;
+    return f->b->expiry_within_token ? within_token(d, cl) : d;
 }
 
 static int mint(struct fed *f, struct sts_federation *out, struct ts_error *err)
@@ -268,6 +280,7 @@ static void audit_refusal(const struct fed *f, const struct sts_federation *out,
 int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,
                  const struct sts_params *p, struct sts_federation *out, struct ts_error *err)
 {
+    struct http_der chain[STS_PEER_CHAIN_MAX];
     struct fed f;
     int rc;
 
@@ -288,6 +301,9 @@ int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,
     f.in.source_ip = r->source_ip;
     f.in.user_agent = http_req_header(r, "User-Agent");
     f.in.tls = r->tls;
+    f.in.npeer_sent = http_req_peer_chain(r, chain, STS_PEER_CHAIN_MAX);
+    f.in.npeer_chain = f.in.npeer_sent < STS_PEER_CHAIN_MAX ? f.in.npeer_sent : STS_PEER_CHAIN_MAX;
+    f.in.peer_chain = chain;
     f.policy = sts_param(p, "Policy");
     f.session_name = sts_param(p, "RoleSessionName");
     f.duration_param = sts_param(p, "DurationSeconds");

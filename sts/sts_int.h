@@ -66,6 +66,8 @@ struct sts_action {
     unsigned authz_flags;
 };
 #define STS_NACTIONS 12
+/* Client certificates of a TLS handshake looked at (a leaf and MinIO's 10 intermediates fit). */
+#define STS_PEER_CHAIN_MAX 16
 extern const struct sts_action sts_actions[STS_NACTIONS];
 /* The row of action name, or NULL. */
 const struct sts_action *sts_action_find(const char *name);
