@@ -34,8 +34,20 @@
 #define ADMIN_EXIT_USAGE 2
 
 /* The options a command may take (struct admin_cmd.opts). */
-enum { O_USER = 1, O_GROUP = 2, O_DN = 4, O_AK = 8, O_TRUST = 16 };
-#define NOPTS 5 /* the O_ options: bit i is cli->opt[i] */
+enum {
+    O_USER = 1,
+    O_GROUP = 2,
+    O_DN = 4,
+    O_AK = 8,
+    O_TRUST = 16,
+    O_SK = 32,
+    O_POLICY = 64,
+    O_NAME = 128,
+    O_DESC = 256,
+    O_EXPIRY = 512,
+    O_ONE = 1024 /* exactly one of --user, --group, --dn, --access-key (not an option) */
+};
+#define NOPTS 10 /* the O_ options: bit i is cli->opt[i] */
 
 struct admin_cli {
     const char *endpoint;
@@ -47,7 +59,8 @@ struct admin_cli {
     bool json;
     char **pos; /* the command's positional arguments (after its words) */
     int npos;
-    const char *opt[NOPTS]; /* the values of --user, --group, --dn, --access-key, --trust */
+    const char *opt[NOPTS]; /* the values of --user, --group, --dn, --access-key, --trust,
+                               --secret-key, --policy, --name, --description, --expiry */
     unsigned given;         /* which of them were given (O_*) */
 };
 
@@ -587,6 +600,139 @@ static int cmd_role_policy(struct admin_cli *cli, const struct admin_cmd *cmd)
     return rc;
 }
 
+/* ---- service accounts ---- */
+
+static const char *const svc_fields[] = {
+    "AccessKey:accessKey",     "Parent:parent", "ParentType:parentType", "Name:name",
+    "Description:description", "Status:status", "Expiration:expiration", NULL};
+
+static void show_svc(json_t *res)
+{
+    char *pol = json_dumps(json_object_get(res, "policy"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!json_is_string(json_object_get(res, "expiration")))
+        json_object_set_new(res, "expiration", json_string("never"));
+    show_fields(res, svc_fields);
+    if (pol != NULL)
+        printf("Policy:\n%s\n", pol);
+    else
+        printf("Policy:      implied (the parent's)\n");
+    free(pol);
+}
+
+static void show_svc_new(json_t *res)
+{
+    printf("Access key:  %s\nSecret key:  %s\n", jstr(res, "accessKey"), jstr(res, "secretKey"));
+    printf("Parent:      %s\n", jstr(res, "parent"));
+    printf("Expiration:  %s\n",
+           json_is_string(json_object_get(res, "expiration")) ? jstr(res, "expiration") : "never");
+    printf("The secret key is shown only now: keep it.\n");
+}
+
+/* One line per account of res (only those of parent, when not NULL). */
+static void show_svc_lines(json_t *res, const char *parent)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(res, "accounts"), i, a)
+    {
+        if (parent != NULL && strcmp(jstr(a, "parent"), parent) != 0)
+            continue;
+        printf("%-9s %-22s %-24s %-20s %s\n", jstr(a, "status"), jstr(a, "accessKey"),
+               json_is_string(json_object_get(a, "expiration")) ? jstr(a, "expiration") : "never",
+               jstr(a, "name")[0] ? jstr(a, "name") : "-", jstr(a, "parent"));
+    }
+}
+
+static void show_svcs(json_t *res)
+{
+    show_svc_lines(res, NULL);
+}
+
+/* svcacct list [PARENT]: every account the caller may see, or those of PARENT. */
+static int cmd_svc_list(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    const char *segs[] = {"svcaccts"};
+    const char *parent = cli->npos > 0 ? cli->pos[0] : NULL;
+    bool json = cli->json;
+    json_t *res = NULL, *keep;
+    size_t i;
+    int rc;
+
+    (void)cmd;
+    cli->json = false; /* printed here, after the filter */
+    rc = request(cli, "GET", segs, 1, NULL, 0, &res);
+    cli->json = json;
+    if (rc == ADMIN_EXIT_OK && !json)
+        show_svc_lines(res, parent);
+    if (rc == ADMIN_EXIT_OK && json) {
+        json_t *arr = json_object_get(res, "accounts"), *a;
+        keep = json_array();
+        json_array_foreach(arr, i, a)
+        {
+            if (parent == NULL || strcmp(jstr(a, "parent"), parent) == 0)
+                json_array_append(keep, a);
+        }
+        json_object_set_new(res, "accounts", keep);
+        json_dumpf(res, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+    }
+    json_decref(res);
+    return rc;
+}
+
+/* The body of svcacct add|edit from the options (NULL after a message). */
+static json_t *svc_body(struct admin_cli *cli, bool add)
+{
+    static const char *const keys[NOPTS] = {[3] = "accessKey",
+                                            [5] = "secretKey",
+                                            [7] = "name",
+                                            [8] = "description",
+                                            [9] = "expiration"};
+    json_t *o = json_object();
+
+    if (add && cli->npos > 0)
+        json_object_set_new(o, "parent", json_string(cli->pos[0]));
+    for (int i = 0; i < NOPTS; i++)
+        if (keys[i] != NULL && cli->opt[i] != NULL)
+            json_object_set_new(o, keys[i],
+                                i == 9 && strcmp(cli->opt[i], "none") == 0
+                                    ? json_null()
+                                    : json_string(cli->opt[i]));
+    if (cli->opt[6] != NULL && strcmp(cli->opt[6], "none") == 0) {
+        json_object_set_new(o, "policy", json_null());
+    } else if (cli->opt[6] != NULL) {
+        size_t len = 0;
+        char *doc = read_file(cli->opt[6], &len);
+        if (doc == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, "policy", json_stringn(doc, len));
+        free(doc);
+    }
+    return o;
+}
+
+/* svcacct add [PARENT] ... (POST svcaccts) | svcacct edit AK ... (POST svcaccts/AK) */
+static int cmd_svc_write(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    bool add = strcmp(cmd->verb, "add") == 0;
+    const char *segs[2] = {"svcaccts", add ? NULL : cli->pos[0]};
+    json_t *body = svc_body(cli, add), *res = NULL;
+    int rc;
+
+    if (body == NULL)
+        return ADMIN_EXIT_ERR;
+    if (add && cli->opt[3] != NULL && cli->opt[5] == NULL)
+        fputs("tessera: --access-key without --secret-key: the server generates the secret\n",
+              stderr);
+    rc = request_obj(cli, "POST", segs, add ? 1 : 2, body, cli->json ? NULL : &res);
+    if (rc == ADMIN_EXIT_OK && res != NULL && cmd->show != NULL)
+        cmd->show(res);
+    json_decref(res);
+    return done(cli, cmd, rc, add ? "" : cli->pos[0]);
+}
+
 /* clang-format off */
 static const struct admin_cmd admin_cmds[] = {
     {"user", "add", "NAME SECRET", 2, 2, 0, cmd_secret, "PUT", "users", NULL, "Added user", NULL},
@@ -609,11 +755,11 @@ static const struct admin_cmd admin_cmds[] = {
      NULL},
     {"policy", "info", "NAME", 1, 1, 0, cmd_plain, "GET", "policies", NULL, NULL, show_policy},
     {"policy", "list", "", 0, 0, 0, cmd_plain, "GET", "policies", NULL, NULL, show_policies},
-    {"policy", "attach", "NAME --user U | --group G | --dn DN", 1, 1, O_USER | O_GROUP | O_DN,
+    {"policy", "attach", "NAME --user U | --group G | --dn DN", 1, 1, O_USER | O_GROUP | O_DN | O_ONE,
      cmd_attach, NULL, NULL, NULL, NULL, NULL},
-    {"policy", "detach", "NAME --user U | --group G | --dn DN", 1, 1, O_USER | O_GROUP | O_DN,
+    {"policy", "detach", "NAME --user U | --group G | --dn DN", 1, 1, O_USER | O_GROUP | O_DN | O_ONE,
      cmd_attach, NULL, NULL, NULL, NULL, NULL},
-    {"sts", "revoke", "--user U | --access-key AK", 0, 0, O_USER | O_AK, cmd_revoke, NULL, NULL,
+    {"sts", "revoke", "--user U | --access-key AK", 0, 0, O_USER | O_AK | O_ONE, cmd_revoke, NULL, NULL,
      NULL, NULL, NULL},
     {"sts", "rotate-key", "", 0, 0, 0, cmd_plain, "POST", "sts", "rotate-key", NULL, show_key},
     {"cluster", "status", "", 0, 0, 0, cmd_plain, "GET", "cluster", "status", NULL, show_cluster},
@@ -626,6 +772,15 @@ static const struct admin_cmd admin_cmds[] = {
     {"role", "list", "", 0, 0, 0, cmd_plain, "GET", "roles", NULL, NULL, show_roles},
     {"role", "policy", "attach|detach ROLE POLICY", 3, 3, 0, cmd_role_policy, NULL, NULL, NULL,
      NULL, NULL},
+    {"svcacct", "add", "[PARENT] [--access-key AK] [--secret-key SK] [--policy FILE] [--name N] [--description D] [--expiry TIME]   (no PARENT: your own)",
+     0, 1, O_AK | O_SK | O_POLICY | O_NAME | O_DESC | O_EXPIRY, cmd_svc_write, "POST", "svcaccts", NULL, NULL, show_svc_new},
+    {"svcacct", "list", "[PARENT]", 0, 1, 0, cmd_svc_list, "GET", "svcaccts", NULL, NULL, show_svcs},
+    {"svcacct", "info", "ACCESS_KEY", 1, 1, 0, cmd_plain, "GET", "svcaccts", NULL, NULL, show_svc},
+    {"svcacct", "edit", "ACCESS_KEY [--secret-key SK] [--policy FILE|none] [--name N] [--description D] [--expiry TIME|none]",
+     1, 1, O_SK | O_POLICY | O_NAME | O_DESC | O_EXPIRY, cmd_svc_write, "POST", "svcaccts", NULL, "Edited service account", NULL},
+    {"svcacct", "remove", "ACCESS_KEY", 1, 1, 0, cmd_plain, "DELETE", "svcaccts", NULL, "Removed service account", NULL},
+    {"svcacct", "enable", "ACCESS_KEY", 1, 1, 0, cmd_plain, "POST", "svcaccts", "enable", "Enabled service account", NULL},
+    {"svcacct", "disable", "ACCESS_KEY", 1, 1, 0, cmd_plain, "POST", "svcaccts", "disable", "Disabled service account", NULL},
 };
 /* clang-format on */
 #define NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
@@ -672,7 +827,9 @@ static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int arg
                      bool *help)
 {
     /* --NAME VALUE for bit i of cmd->opts (O_USER...), into cli->opt[i]; then --help. */
-    static const char *const names[NOPTS] = {"user", "group", "dn", "access-key", "trust"};
+    static const char *const names[NOPTS] = {"user",        "group",      "dn",     "access-key",
+                                             "trust",       "secret-key", "policy", "name",
+                                             "description", "expiry"};
     struct option opts[NOPTS + 2] = {{"help", no_argument, NULL, 'h'}}; /* zero-terminated */
     int c;
 
@@ -699,7 +856,7 @@ static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int arg
     cli->pos = argv + optind;
     cli->npos = argc - optind;
     if (cli->npos < cmd->min || (cmd->max >= 0 && cli->npos > cmd->max) ||
-        ((cmd->opts & (O_USER | O_GROUP | O_DN | O_AK)) && one_target(cli, cmd) < 0) ||
+        ((cmd->opts & O_ONE) && one_target(cli, cmd) < 0) ||
         ((cmd->opts & O_TRUST) && cli->opt[4] == NULL))
         return usage_error("wrong arguments", cmd->group, cmd);
     return 0;

@@ -37,6 +37,7 @@ static void usage(FILE *f)
           "                      sts revoke|rotate-key\n"
           "                      role create|trust|info|remove|list|policy\n"
           "                      cluster status\n"
+          "                      svcacct add|list|info|edit|remove|enable|disable\n"
           "       tessera login ldap [--endpoint URL] --user NAME [OPTIONS]\n"
           "       tessera login oidc [--endpoint URL] --provider NAME|ISSUER_URL [OPTIONS]\n"
           "       tessera config list\n"

@@ -35,7 +35,10 @@
 #include "objstore/gw.h"
 #include "objstore/obj.h"
 #include "policy/pol.h"
+#include "sts/act_cert.h"
 #include "sts/act_oidc.h"
+#include "idp/idplugin.h"
+#include "core/curlx.h"
 #include "sts/cluster.h"
 #include "sts/login_web.h"
 #include "sts/sts.h"
@@ -356,6 +359,9 @@ struct server {
     struct http_server *srv;
     struct tldap *ldap;
     struct oidc_providers *oidc;
+    struct idplugin *idplugin; /* the identity management plugin, or NULL */
+    char **ca_dir;             /* CERTS_DIR/CAs files for it, or NULL */
+    struct sts_cert *client_certs; /* AssumeRoleWithCertificate's trusted CAs, when enabled */
     struct login_web *login;
     struct sts_cluster *cluster; /* this node's heartbeats */
     struct http_route health_route, admin_route, sts_route, s3_route, login_route, preflight_route;
@@ -497,11 +503,67 @@ static int server_open_identity(struct server *s)
     return 0;
 }
 
+/* MinIO's identity management plugin (AssumeRoleWithCustomToken), when
+ * TESSERA_IDENTITY_PLUGIN_URL is set. */
+static int server_open_idplugin(struct server *s)
+{
+    struct ts_error e;
+    ts_error_set(&e, TS_E_INVALID_ARGUMENT, "cannot register it");
+    struct idplugin_config pc = {
+        .url = cfg_str(CFG_IDENTITY_PLUGIN_URL),
+        .auth_token = cfg_str(CFG_IDENTITY_PLUGIN_AUTH_TOKEN),
+        .role_policy = cfg_str(CFG_IDENTITY_PLUGIN_ROLE_POLICY),
+        .role_id = cfg_str(CFG_IDENTITY_PLUGIN_ROLE_ID),
+        .timeout_ms = cfg_num(CFG_IDENTITY_PLUGIN_TIMEOUT) * 1000,
+        .ca_file = cfg_str(CFG_CA_FILE),
+    };
+    if (pc.url == NULL)
+        return 0;
+    s->ca_dir = curlx_ca_dir(s->o.certs);
+    pc.ca_extra = s->ca_dir;
+    if (idplugin_new(&pc, &s->idplugin, &e) != TS_OK ||
+        sts_custom_register(s->sts, s->idplugin) != TS_OK) {
+        fprintf(stderr, "tessera: cannot set up the identity plugin: %s\n", ts_error_msg(&e));
+        return -1;
+    }
+    log_kv(LOG_INFO, "identity.plugin", "state", "enabled", "role_arn",
+           idplugin_role_arn(s->idplugin), "token", pc.auth_token ? "set" : "none", "comment",
+           cfg_str(CFG_IDENTITY_PLUGIN_COMMENT), NULL);
+    return 0;
+}
+
+/* AssumeRoleWithCertificate: client certificates verified against CERTS_DIR/CAs/ and
+ * TESSERA_IDENTITY_TLS_CA_FILE (or its MinIO-shaped "disabled" answer). */
+static int server_open_cert(struct server *s)
+{
+    char crt[4200], err[512] = "";
+    snprintf(crt, sizeof crt, "%s/public.crt", s->o.certs != NULL ? s->o.certs : ".");
+    struct sts_cert_config cc = {
+        .enable = cfg_on(CFG_IDENTITY_TLS_ENABLE),
+        .skip_verify = cfg_on(CFG_IDENTITY_TLS_SKIP_VERIFY),
+        .certs_dir = s->o.certs,
+        .ca_file = cfg_str(CFG_IDENTITY_TLS_CA_FILE),
+        .server_cert = s->o.certs != NULL ? crt : NULL,
+    };
+    if (sts_cert_register(s->sts, &cc, &s->client_certs, err, sizeof err) != TS_OK) {
+        fprintf(stderr, "tessera: %s\n", err[0] ? err : "cannot start the certificate backend");
+        return -1;
+    }
+    if (cc.enable && cc.skip_verify)
+        log_kv(LOG_WARN, "sts.certificate", "warning",
+               "TESSERA_IDENTITY_TLS_SKIP_VERIFY: client certificates are not verified (tests "
+               "only)",
+               NULL);
+    return 0;
+}
+
 /* The identity backends besides the static users: OpenID Connect providers (none configured
- * is fine; discovery never blocks the start) and the LDAP directory. */
+ * is fine; discovery never blocks the start), the LDAP directory and the identity plugin. */
 static int server_open_backends(struct server *s)
 {
     char lerr[512] = "";
+    if (server_open_idplugin(s) != 0)
+        return -1;
     if (oidc_providers_new(s->o.certs, &s->oidc) != TS_OK ||
         sts_oidc_register(s->sts, s->oidc) != TS_OK)
         return -1;
@@ -514,7 +576,7 @@ static int server_open_backends(struct server *s)
         fprintf(stderr, "tessera: cannot start the LDAP identity backend\n");
         return -1;
     }
-    return 0;
+    return server_open_cert(s);
 }
 
 /* The object store, the HTTP server and its routes in order (health, metrics, admin API, STS,
@@ -561,6 +623,7 @@ static int server_open_http(struct server *s)
         snprintf(s->key, sizeof s->key, "%s/private.key", s->o.certs);
         hc.cert_file = s->cert;
         hc.key_file = s->key;
+        hc.client_ca_pem = sts_cert_client_ca_pem(s->client_certs); /* NULL: none asked */
     }
     if ((s->srv = http_server_new(&hc)) == NULL)
         return -1;
@@ -646,6 +709,9 @@ static void server_close_backends(struct server *s)
 {
     tldap_free(s->ldap);
     oidc_providers_free(s->oidc);
+    idplugin_free(s->idplugin);
+    curlx_strv_free(s->ca_dir);
+    sts_cert_free(s->client_certs);
 }
 
 /* What server_open_identity opened, in reverse. */

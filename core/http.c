@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "core/buf.h"
@@ -680,6 +681,31 @@ static void req_peer(struct http_req *r, struct MHD_Connection *c)
 
 static void req_release(struct http_server *s, struct http_req *r,
                         enum MHD_RequestTerminationCode toe);
+
+size_t http_req_peer_chain(const struct http_req *r, struct http_der *out, size_t max)
+{
+    const union MHD_ConnectionInfo *ci;
+    const gnutls_datum_t *certs;
+    unsigned int n = 0;
+
+    if (!r->tls || r->priv == NULL || r->priv->conn == NULL ||
+        r->priv->srv->cfg.client_ca_pem == NULL)
+        return 0;
+    ci = MHD_get_connection_info(r->priv->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL)
+        return 0;
+    gnutls_session_t tls = (gnutls_session_t)ci->tls_session;
+    if (gnutls_certificate_type_get(tls) != GNUTLS_CRT_X509)
+        return 0;
+    certs = gnutls_certificate_get_peers(tls, &n);
+    if (certs == NULL)
+        return 0;
+    for (unsigned int i = 0; i < n && i < max; i++) {
+        out[i].data = certs[i].data;
+        out[i].len = certs[i].size;
+    }
+    return n;
+}
 
 static void *on_uri(void *cls, const char *uri_c, struct MHD_Connection *c)
 {
@@ -1451,6 +1477,10 @@ int http_server_start(struct http_server *s)
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {s->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert_pem},
         {s->cert_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key_pem},
+        /* A trust list makes libmicrohttpd ask for (GNUTLS_CERT_REQUEST), not require, a
+         * client certificate; it verifies none: http_req_peer_chain's caller does. */
+        {s->cert_pem && s->cfg.client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+         (void *)s->cfg.client_ca_pem},
         {MHD_OPTION_END, 0, NULL},
     };
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,

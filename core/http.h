@@ -296,6 +296,17 @@ void http_req_resume(struct http_req *r);
  * http_reply_error answered with, TS_OK for other replies. For metrics of the routes. */
 int http_reply_status(const struct http_req *r, int *err);
 
+/* A DER-encoded certificate the TLS peer sent; borrowed from the connection. */
+struct http_der {
+    const unsigned char *data;
+    size_t len;
+};
+/* The certificate chain the client presented in r's TLS handshake (leaf first, as sent;
+ * unverified), when the server asks for client certificates (http_config.client_ca_pem):
+ * up to max entries into out, valid while r lives. Returns how many the client sent (0: none,
+ * or no TLS, or not asked). */
+size_t http_req_peer_chain(const struct http_req *r, struct http_der *out, size_t max);
+
 /* ---- server ---- */
 
 struct http_config {
@@ -308,6 +319,12 @@ struct http_config {
     size_t header_max;           /* bytes of request line + headers; 0: 16 KiB */
     bool thread_per_connection;  /* instead of the epoll pool (for benchmarks only) */
     unsigned workers;            /* threads per pool of blocking requests (route->blocking); 0: 8 */
+    /* With TLS: PEM certificates sent to clients as the acceptable issuers; when set, the
+     * listener requests -- never requires -- a client certificate on every handshake (the TLS
+     * layer checks the client's proof of possession of its key, nothing else): whoever uses
+     * the chain (http_req_peer_chain) verifies it. NULL: no client certificate is asked.
+     * Borrowed: it must outlive the server. */
+    const char *client_ca_pem;
 };
 
 /* The authn hook: begin runs after routing (may set r->authn_deferred and r->filter);

@@ -16,6 +16,9 @@
  *   blobs      name -> bytes
  *   blobver    name -> uint64 version (host order; a blob without one is version 1)
  *   nodes      node id -> heartbeat JSON
+ *   svcaccts   access key -> {"parent","ptype","secret" (sealed by sts/),"policy","name",
+ *              "desc","claims":{..},"ppol":[..],"pgrp":[..],"exp","created","enabled"}
+ *   svcparent  parent -> {access key}  (written with the record, in one txn)
  *
  * Users read by iam_user_get are cached by name (a direct-mapped table) and valid while the
  * engine's generation is the one they were read at: any change, by this node or another one,
@@ -80,7 +83,10 @@ struct op {
     struct iam_strv sv, sv2;
     void *copy; /* a value read (NUL-terminated copy) */
     size_t copylen;
-    void *out; /* a record read (struct iam_user, struct iam_group) */
+    void *out; /* a record read (struct iam_user, struct iam_group, struct iam_svcacct) */
+    iam_svcacct_edit_fn edit; /* iam_svcacct_update */
+    void *edit_arg;
+    const char *msg; /* a body's explanation of TS_E_INVALID_ARGUMENT */
 };
 
 static int run(struct iam_store *st, bool write, kv_body_fn body, struct op *a)
@@ -425,6 +431,8 @@ static int user_add_body(struct kv_txn *t, void *arg)
     struct op *a = arg;
     int err = exists(t, a, KV_USERS, a->name);
 
+    if (err == TS_E_NO_SUCH_ENTITY) /* one namespace of access keys with service accounts */
+        err = exists(t, a, KV_SVCACCTS, a->name);
     if (err == TS_OK)
         return TS_E_ENTITY_EXISTS;
     return err == TS_E_NO_SUCH_ENTITY ? user_rec_put(t, a, a->value, true) : err;
@@ -575,7 +583,10 @@ int iam_user_get(struct iam_store *st, const char *name, struct iam_user *out)
     return TS_OK;
 }
 
-/* Removes user a->name, its group memberships and attachments, and revokes its sessions. */
+static int svc_remove_of_parent(struct kv_txn *t, struct op *a, const char *ptype);
+
+/* Removes user a->name, its group memberships, attachments and service accounts, and revokes
+ * its sessions. */
 static int user_remove_body(struct kv_txn *t, void *arg)
 {
     struct op *a = arg;
@@ -589,6 +600,8 @@ static int user_remove_body(struct kv_txn *t, void *arg)
         err = absent_ok(a->kv->del(t, KV_UGROUPS, a->name));
     if (err == TS_OK)
         err = absent_ok(a->kv->del(t, KV_ATT_USER, a->name));
+    if (err == TS_OK)
+        err = svc_remove_of_parent(t, a, "static");
     return err != TS_OK ? err : put_nb(t, a, a->name, nb_now());
 }
 
@@ -597,6 +610,7 @@ int iam_user_remove(struct iam_store *st, const char *name)
     struct op a = {.name = name};
     int err = key_ok(name) ? run(st, true, user_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
     iam_strv_free(&a.sv);
+    iam_strv_free(&a.sv2);
     return err;
 }
 
@@ -1158,6 +1172,337 @@ int iam_node_remove(struct iam_store *st, const char *id)
 {
     struct op a = {.name = id};
     return key_ok(id) ? run(st, true, node_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
+}
+
+/* ---- service accounts ---- */
+
+#define SVC_NAME_MAX 32
+#define SVC_DESC_MAX 256
+
+static bool text_ok(const char *s, size_t max)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return n <= max;
+}
+
+/* NULL when s may be stored, else the problem. */
+static const char *svc_check(const struct iam_store *st, const struct iam_svcacct *s)
+{
+    const char *why = check_user_name(s->access_key);
+    if (why != NULL)
+        return "access key must be 3 to 128 letters, digits or _ . @ = + -";
+    if (st->reserved != NULL && strcmp(s->access_key, st->reserved) == 0)
+        return "access key is reserved for the root user";
+    if (!key_ok(s->parent) || s->parent_type == NULL ||
+        (strcmp(s->parent_type, "static") != 0 && strcmp(s->parent_type, "ldap") != 0 &&
+         strcmp(s->parent_type, "oidc") != 0))
+        return "parent must be a static user, an LDAP DN or an OpenID subject";
+    if (s->sealed_secret == NULL || s->sealed_secret[0] == '\0')
+        return "sealed secret missing";
+    if (!text_ok(s->name, SVC_NAME_MAX))
+        return "name must be at most 32 characters, without control characters";
+    if (!text_ok(s->description, SVC_DESC_MAX))
+        return "description must be at most 256 characters, without control characters";
+    if (s->expiration < 0)
+        return "expiration must be in the future";
+    return NULL;
+}
+
+static json_t *strv_json(const struct iam_strv *sv)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < sv->n; i++)
+        if (json_array_append_new(a, json_string(sv->v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static int set_opt_str(json_t *o, const char *k, const char *v)
+{
+    return v == NULL ? 0 : json_object_set_new(o, k, json_string(v));
+}
+
+/* The record of s (compact JSON, malloc'ed) or NULL (OOM, or claims not a JSON object). */
+static char *svc_encode(const struct iam_svcacct *s)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o*, s:o*, s:I, s:I, s:b}", "parent", s->parent,
+                          "ptype", s->parent_type, "secret", s->sealed_secret, "ppol",
+                          strv_json(&s->parent_policies), "pgrp", strv_json(&s->parent_groups),
+                          "exp", (json_int_t)s->expiration, "created", (json_int_t)s->created_ns,
+                          "enabled", s->enabled);
+    json_t *cl = s->claims != NULL ? json_loads(s->claims, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    char *text = NULL;
+    int bad = o == NULL || (s->claims != NULL && !json_is_object(cl));
+
+    bad |= o != NULL && (set_opt_str(o, "policy", s->policy) | set_opt_str(o, "name", s->name) |
+                         set_opt_str(o, "desc", s->description));
+    if (!bad && cl != NULL)
+        bad = json_object_set(o, "claims", cl);
+    if (!bad)
+        text = json_dumps(o, JSON_COMPACT);
+    json_decref(cl);
+    json_decref(o);
+    return text;
+}
+
+static int strv_from_json(json_t *arr, struct iam_strv *out)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        if (!json_is_string(e) || strv_push(out, json_string_value(e), json_string_length(e)))
+            return TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+static char *opt_dup(json_t *o, const char *k, int *bad)
+{
+    json_t *v = json_object_get(o, k);
+    char *d;
+    if (v == NULL)
+        return NULL;
+    if (!json_is_string(v) || (d = strdup(json_string_value(v))) == NULL) {
+        *bad = 1;
+        return NULL;
+    }
+    return d;
+}
+
+/* Decodes the record (v, n) of access key ak into *out (zeroed first). */
+static int svc_decode(const char *ak, const void *v, size_t n, struct iam_svcacct *out)
+{
+    json_t *o = json_loadb(v, n, 0, NULL), *cl = json_object_get(o, "claims");
+    int bad = !json_is_object(o) || !json_is_integer(json_object_get(o, "exp")) ||
+              !json_is_integer(json_object_get(o, "created"));
+
+    memset(out, 0, sizeof *out);
+    if (!bad) {
+        out->access_key = strdup(ak);
+        out->parent = opt_dup(o, "parent", &bad);
+        out->parent_type = opt_dup(o, "ptype", &bad);
+        out->sealed_secret = opt_dup(o, "secret", &bad);
+        out->policy = opt_dup(o, "policy", &bad);
+        out->name = opt_dup(o, "name", &bad);
+        out->description = opt_dup(o, "desc", &bad);
+        out->claims = json_is_object(cl) ? json_dumps(cl, JSON_COMPACT) : NULL;
+        out->expiration = json_integer_value(json_object_get(o, "exp"));
+        out->created_ns = json_integer_value(json_object_get(o, "created"));
+        out->enabled = json_is_true(json_object_get(o, "enabled"));
+        bad |= out->access_key == NULL || out->parent == NULL || out->parent_type == NULL ||
+               out->sealed_secret == NULL || (cl != NULL && out->claims == NULL);
+        bad |= strv_from_json(json_object_get(o, "ppol"), &out->parent_policies) != TS_OK;
+        bad |= strv_from_json(json_object_get(o, "pgrp"), &out->parent_groups) != TS_OK;
+    }
+    json_decref(o);
+    if (bad)
+        iam_svcacct_cleanup(out);
+    return bad ? TS_E_INTERNAL : TS_OK;
+}
+
+static int svc_put(struct kv_txn *t, const struct op *a, const struct iam_svcacct *s)
+{
+    char *text = svc_encode(s);
+    int err = text != NULL ? a->kv->put(t, KV_SVCACCTS, s->access_key, text, strlen(text))
+                           : TS_E_INTERNAL;
+    enc_secret_free(text);
+    return err;
+}
+
+static int svc_read(struct kv_txn *t, const struct op *a, const char *ak, struct iam_svcacct *s)
+{
+    const void *v;
+    size_t n;
+    int err = a->kv->get(t, KV_SVCACCTS, ak, &v, &n);
+    memset(s, 0, sizeof *s); /* always safe to clean up */
+    return err != TS_OK ? err : svc_decode(ak, v, n, s);
+}
+
+static int svc_add_body(struct kv_txn *t, void *arg)
+{
+    struct op *a = arg;
+    const struct iam_svcacct *s = a->out;
+    int err = exists(t, a, KV_USERS, s->access_key);
+
+    if (err == TS_E_NO_SUCH_ENTITY)
+        err = exists(t, a, KV_SVCACCTS, s->access_key);
+    if (err == TS_OK)
+        return TS_E_ENTITY_EXISTS;
+    if (err != TS_E_NO_SUCH_ENTITY)
+        return err;
+    if (strcmp(s->parent_type, "static") == 0 && (err = exists(t, a, KV_USERS, s->parent)) != TS_OK)
+        return err;
+    err = svc_put(t, a, s);
+    return err != TS_OK ? err
+                        : present_ok(a->kv->member_add(t, KV_SVCPARENT, s->parent, s->access_key));
+}
+
+int iam_svcacct_add(struct iam_store *st, const struct iam_svcacct *s, const char **msg)
+{
+    struct op a = {.out = (void *)s};
+    const char *why = svc_check(st, s);
+
+    if (why != NULL) {
+        if (msg != NULL)
+            *msg = why;
+        return TS_E_INVALID_ARGUMENT;
+    }
+    return run(st, true, svc_add_body, &a);
+}
+
+static int svc_get_body(struct kv_txn *t, void *arg)
+{
+    struct op *a = arg;
+    struct iam_svcacct s;
+    int err = svc_read(t, a, a->name, &s);
+    if (err != TS_OK)
+        iam_svcacct_cleanup(&s);
+    if (err == TS_OK) {
+        iam_svcacct_cleanup(a->out);
+        *(struct iam_svcacct *)a->out = s;
+    }
+    return err;
+}
+
+int iam_svcacct_get(struct iam_store *st, const char *access_key, struct iam_svcacct *out)
+{
+    struct iam_svcacct s = {0};
+    struct op a = {.name = access_key, .out = &s};
+    int err = key_ok(access_key) ? run(st, false, svc_get_body, &a) : TS_E_NO_SUCH_ENTITY;
+    if (err == TS_OK)
+        *out = s;
+    return err;
+}
+
+/* Moves the identity fields (access key, parent, parent type) of from into to, freeing
+ * to's: an edit cannot change them. */
+static void svc_identity_move(struct iam_svcacct *to, struct iam_svcacct *from)
+{
+    free(to->access_key);
+    free(to->parent);
+    free(to->parent_type);
+    to->access_key = from->access_key;
+    to->parent = from->parent;
+    to->parent_type = from->parent_type;
+    from->access_key = from->parent = from->parent_type = NULL;
+}
+
+static int svc_update_body(struct kv_txn *t, void *arg)
+{
+    struct op *a = arg;
+    struct iam_svcacct s, keep = {0};
+    int err = svc_read(t, a, a->name, &s);
+
+    a->msg = NULL;
+    if (err == TS_OK) {
+        keep.access_key = strdup(s.access_key);
+        keep.parent = strdup(s.parent);
+        keep.parent_type = strdup(s.parent_type);
+        if (keep.access_key == NULL || keep.parent == NULL || keep.parent_type == NULL)
+            err = TS_E_INTERNAL;
+    }
+    if (err == TS_OK)
+        err = a->edit(&s, a->edit_arg, &a->msg);
+    if (err == TS_OK) {
+        svc_identity_move(&s, &keep);
+        a->msg = svc_check(a->out, &s);
+        err = a->msg != NULL ? TS_E_INVALID_ARGUMENT : svc_put(t, a, &s);
+    }
+    iam_svcacct_cleanup(&s);
+    iam_svcacct_cleanup(&keep);
+    return err;
+}
+
+int iam_svcacct_update(struct iam_store *st, const char *access_key, iam_svcacct_edit_fn edit,
+                       void *arg, const char **msg)
+{
+    struct op a = {.name = access_key, .edit = edit, .edit_arg = arg, .out = st};
+    int err = key_ok(access_key) ? run(st, true, svc_update_body, &a) : TS_E_NO_SUCH_ENTITY;
+    if (err == TS_E_INVALID_ARGUMENT && msg != NULL)
+        *msg = a.msg;
+    return err;
+}
+
+/* Deletes service account ak and its index entry. */
+static int svc_delete(struct kv_txn *t, const struct op *a, const char *ak)
+{
+    struct iam_svcacct s;
+    int err = svc_read(t, a, ak, &s);
+
+    if (err == TS_OK)
+        err = a->kv->del(t, KV_SVCACCTS, ak);
+    if (err == TS_OK)
+        err = absent_ok(a->kv->member_del(t, KV_SVCPARENT, s.parent, ak));
+    iam_svcacct_cleanup(&s);
+    return err;
+}
+
+static int svc_remove_body(struct kv_txn *t, void *arg)
+{
+    return svc_delete(t, arg, ((struct op *)arg)->name);
+}
+
+int iam_svcacct_remove(struct iam_store *st, const char *access_key)
+{
+    struct op a = {.name = access_key};
+    return key_ok(access_key) ? run(st, true, svc_remove_body, &a) : TS_E_NO_SUCH_ENTITY;
+}
+
+/* Removes the service accounts of parent a->name of type ptype (user removal). */
+static int svc_remove_of_parent(struct kv_txn *t, struct op *a, const char *ptype)
+{
+    int err = set_list(t, a, KV_SVCPARENT, a->name, &a->sv2);
+
+    for (size_t i = 0; err == TS_OK && i < a->sv2.n; i++) {
+        struct iam_svcacct s;
+        err = absent_ok(svc_read(t, a, a->sv2.v[i], &s));
+        if (err == TS_OK && s.parent_type != NULL && strcmp(s.parent_type, ptype) == 0)
+            err = svc_delete(t, a, a->sv2.v[i]);
+        iam_svcacct_cleanup(&s);
+    }
+    return err;
+}
+
+static int svc_list_body(struct kv_txn *t, void *arg)
+{
+    struct op *a = arg;
+    iam_strv_free(&a->sv);
+    if (a->name == NULL)
+        return a->kv->each(t, KV_SVCACCTS, NULL, collect_key, &a->sv);
+    return set_list(t, a, KV_SVCPARENT, a->name, &a->sv);
+}
+
+int iam_svcacct_list(struct iam_store *st, const char *parent, struct iam_strv *out)
+{
+    struct op a = {.name = parent};
+    if (parent != NULL && !key_ok(parent)) {
+        memset(out, 0, sizeof *out);
+        return TS_OK;
+    }
+    return read_list(st, svc_list_body, &a, out);
+}
+
+void iam_svcacct_cleanup(struct iam_svcacct *s)
+{
+    if (s == NULL)
+        return;
+    free(s->access_key);
+    free(s->parent);
+    free(s->parent_type);
+    enc_secret_free(s->sealed_secret);
+    free(s->policy);
+    free(s->name);
+    free(s->description);
+    free(s->claims);
+    iam_strv_free(&s->parent_policies);
+    iam_strv_free(&s->parent_groups);
+    memset(s, 0, sizeof *s);
 }
 
 /* ---- cleanup of returned records ---- */

@@ -198,4 +198,45 @@ int iam_node_put(struct iam_store *st, const char *id, const char *json);
 int iam_node_list(struct iam_store *st, struct iam_strv *ids, struct iam_strv *records);
 int iam_node_remove(struct iam_store *st, const char *id);
 
+/* ---- service accounts (issue 20) ----
+ *
+ * Long-lived access keys that belong to a parent identity: a static user, an LDAP DN
+ * (normalised) or an OpenID subject ("iss#sub"). The store keeps the record; sts/ decides
+ * what it means (sts/svcacct.c): the secret arrives sealed and is never stored in clear.
+ * Access keys share one namespace with static users: adding either refuses a name taken by
+ * the other (TS_E_ENTITY_EXISTS). Removing a static user removes its service accounts in the
+ * same transaction. */
+struct iam_svcacct {
+    char *access_key;
+    char *parent;        /* static user name, normalised LDAP DN, or OpenID "iss#sub" */
+    char *parent_type;   /* "static", "ldap" or "oidc" */
+    char *sealed_secret; /* the secret sealed by sts/ (never the secret itself) */
+    char *policy;        /* its own policy (JSON text), or NULL: the parent's policies */
+    char *name;          /* or NULL */
+    char *description;   /* or NULL */
+    char *claims;        /* JSON object of the parent's claims at creation (federated), or NULL */
+    struct iam_strv parent_policies; /* OpenID parent: the policies mapped at creation */
+    struct iam_strv parent_groups;   /* LDAP parent: its group DNs at creation */
+    int64_t expiration;              /* seconds since the epoch; 0: never expires */
+    int64_t created_ns;              /* iam_now_ns() at creation */
+    bool enabled;
+};
+void iam_svcacct_cleanup(struct iam_svcacct *s);
+/* Adds s (access_key: the rules of user names; name up to 32 and description up to 256
+ * characters without control characters). A static parent must exist. TS_E_ENTITY_EXISTS
+ * when the access key is a user's or a service account's; TS_E_NO_SUCH_ENTITY when a static
+ * parent does not exist; TS_E_INVALID_ARGUMENT with *msg. */
+int iam_svcacct_add(struct iam_store *st, const struct iam_svcacct *s, const char **msg);
+/* Fills *out (release with iam_svcacct_cleanup). TS_E_NO_SUCH_ENTITY when absent. */
+int iam_svcacct_get(struct iam_store *st, const char *access_key, struct iam_svcacct *out);
+/* An edit of a record inside its transaction: changes *s in place (access key, parent and
+ * parent type are kept whatever it does) and returns TS_OK, or an error that ends the update
+ * (*msg may name it). May run several times: it must depend only on s and arg. */
+typedef int (*iam_svcacct_edit_fn)(struct iam_svcacct *s, void *arg, const char **msg);
+int iam_svcacct_update(struct iam_store *st, const char *access_key, iam_svcacct_edit_fn edit,
+                       void *arg, const char **msg);
+int iam_svcacct_remove(struct iam_store *st, const char *access_key);
+/* The access keys of parent's service accounts (parent NULL: all), sorted. */
+int iam_svcacct_list(struct iam_store *st, const char *parent, struct iam_strv *out);
+
 #endif

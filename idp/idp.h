@@ -18,7 +18,7 @@
 
 struct pol_principal;
 
-enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP };
+enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM, IDP_CERT };
 
 /* What a backend learned about an identity. Owned by whoever holds it; idp_claims_cleanup
  * frees every member. */
@@ -35,6 +35,8 @@ struct idp_claims {
     struct http_kv *vars;     /* condition keys / policy variables: "jwt:sub", "ldap:dn"... */
     size_t nvars;
     time_t token_expiry; /* OIDC exp; 0 when none */
+    long max_duration;   /* the identity source bounds its sessions to this many seconds
+                          * (longer ones are cut to it); 0 when it does not */
     char *audience;      /* OIDC aud/azp that matched */
     /* What the session is made of (filled by the backend that authenticated): */
     char *parent;              /* the session's parent: user name, LDAP DN, OIDC "iss#sub" */
@@ -58,6 +60,10 @@ struct idp_input {
     const char *source_ip;
     const char *user_agent;
     bool tls;
+    /* The client certificate chain of the TLS handshake (leaf first, as sent, unverified; the
+     * first npeer_chain of npeer_sent), when the server asks for one (core/http.h). */
+    const struct http_der *peer_chain;
+    size_t npeer_chain, npeer_sent;
 };
 /* The value of parameter name (first occurrence), or NULL. */
 const char *idp_input_param(const struct idp_input *in, const char *name);
@@ -92,6 +98,15 @@ struct idp_backend {
                                * ("LDAPUsername"), or NULL */
     bool duration_from_token; /* without DurationSeconds, the session lasts as long as the
                                * token (claims->token_expiry), within the STS bounds */
+    bool own_credentials;     /* the caller's own session, not a role's (GetSessionToken):
+                               * the answer has no AssumedRoleUser */
+    long duration_default;    /* without DurationSeconds (and no token lifetime): seconds;
+                               * 0 means AWS's 3600. Cut to the configured maximum. */
+    long duration_limit;      /* DurationSeconds allowed up to this (AWS's limit of the
+                               * action), then cut to the configured maximum; 0: up to the
+                               * configured maximum, longer is a ValidationError */
+    bool expiry_within_token; /* the session never outlives claims->token_expiry (a client
+                               * certificate's notAfter), whatever DurationSeconds asks */
 };
 
 void idp_claims_cleanup(struct idp_claims *c);

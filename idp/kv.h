@@ -60,7 +60,9 @@
     X(KV_REVOKED, "revoked", false)     /* access key -> expiry */                                 \
     X(KV_BLOBS, "blobs", false)         /* name -> bytes */                                        \
     X(KV_BLOBVER, "blobver", false)     /* name -> version */                                      \
-    X(KV_NODES, "nodes", false)         /* node id -> heartbeat JSON (not in generation) */
+    X(KV_NODES, "nodes", false)         /* node id -> heartbeat JSON (not in generation) */        \
+    X(KV_SVCACCTS, "svcaccts", false)   /* service account access key -> record JSON */            \
+    X(KV_SVCPARENT, "svcparent", true)  /* parent -> {service account access key} */
 
 enum kv_table {
 #define KV_ENUM(id, name, set) id,

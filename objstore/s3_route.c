@@ -372,6 +372,8 @@ const char *s3_owner_of(const struct s3_ctx *c)
         if (p->source != NULL && strcmp(p->source, "root") == 0)
             return OBJ_OWNER_ROOT;
         return p->arn; /* the parent user's ARN, or the federated user's (one per identity) */
+    case POL_PRINCIPAL_SVC:
+        return p->arn; /* its parent's ARN, as the parent's own sessions */
     case POL_PRINCIPAL_ANONYMOUS:
         break;
     }

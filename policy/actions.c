@@ -111,10 +111,13 @@ static const char *const known_actions[] = {
     "kms:Version",
     /* sts (sts/actions.c; trust policies: policy/roles.c) */
     "sts:AssumeRole",
+    "sts:AssumeRoleWithCertificate",
     "sts:AssumeRoleWithClientGrants",
+    "sts:AssumeRoleWithCustomToken",
     "sts:AssumeRoleWithLDAPIdentity",
     "sts:AssumeRoleWithWebIdentity",
     "sts:GetCallerIdentity",
+    "sts:GetSessionToken",
     "sts:TagSession",
     /* admin (sts/admin_api.c) */
     "admin:AddUserToGroup",
@@ -141,6 +144,11 @@ static const char *const known_actions[] = {
     "admin:RotateTokenKey",
     "admin:UpdateRoleTrust",
     "admin:UpdateUser",
+    /* service accounts (sts/admin_svc.c), MinIO's names */
+    "admin:CreateServiceAccount",
+    "admin:ListServiceAccounts",
+    "admin:RemoveServiceAccount",
+    "admin:UpdateServiceAccount",
     /* MinIO's canned "diagnostics" policy (policy/canned.c) */
     "admin:BandwidthMonitor",
     "admin:ConsoleLog",

@@ -56,8 +56,9 @@ static int principal_rules(const struct pol_principal *p, const struct http_auth
         *why = "the request is not signed";
         return TS_E_ACCESS_DENIED;
     }
-    if (p->type == POL_PRINCIPAL_TEMP && (q->flags & HTTP_AUTHZ_STATIC)) {
-        *why = "it is not allowed with temporary credentials; use a user's own keys";
+    if (POL_PRINCIPAL_DERIVED(p) && (q->flags & HTTP_AUTHZ_STATIC)) {
+        *why = "it is not allowed with temporary credentials or service accounts; use a user's "
+               "own keys";
         return TS_E_ACCESS_DENIED;
     }
     if (p->type == POL_PRINCIPAL_ROOT || (q->flags & (HTTP_AUTHZ_ANY_CALLER | HTTP_AUTHZ_PER_ITEM)))
@@ -75,14 +76,13 @@ static int principal_rules(const struct pol_principal *p, const struct http_auth
 /* With a plugin (docs/OPA.md): the plugin decides for every signed principal (root never
  * gets here), in place of the identity and bucket policies, as MinIO; temporary credentials
  * with a session policy are also held to it (it can only narrow). */
-static int plugin_item(struct pol_plugin *pl, struct http_req *r, const struct pol_request *rq,
-                       const char **why)
+static int plugin_item(struct pol_engine *pe, struct pol_plugin *pl, struct http_req *r,
+                       const struct pol_request *rq, const char **why)
 {
     const struct pol_principal *p = rq->principal;
     if (pol_plugin_ask(pl, r, rq, why) != POL_ALLOW)
         return TS_E_ACCESS_DENIED;
-    if (p->type == POL_PRINCIPAL_TEMP && p->session_policy != NULL &&
-        (p->session_doc == NULL || pol_doc_eval(p->session_doc, rq) != POL_ALLOW)) {
+    if (POL_PRINCIPAL_DERIVED(p) && pol_session_decision(pe, rq) != POL_ALLOW) {
         *why = "the session policy does not allow it";
         return TS_E_ACCESS_DENIED;
     }
@@ -94,7 +94,7 @@ bool pol_authz_remote(void *ctx, const struct http_req *r)
     const struct pol_principal *p = r->principal;
     return pol_engine_plugin(ctx) != NULL &&
            (p == NULL ? r->authn_deferred
-                      : p->type == POL_PRINCIPAL_USER || p->type == POL_PRINCIPAL_TEMP);
+                      : p->type == POL_PRINCIPAL_USER || POL_PRINCIPAL_DERIVED(p));
 }
 
 /* One item: the identity policies, and the resource's own policy when it has one (or the
@@ -113,7 +113,7 @@ static int authorize_item(struct pol_engine *pe, struct http_req *r, struct pol_
         return TS_E_ACCESS_DENIED;
     }
     if (pl != NULL && rq->principal->type != POL_PRINCIPAL_ANONYMOUS)
-        return plugin_item(pl, r, rq, why);
+        return plugin_item(pe, pl, r, rq, why);
     if (it->policy_of != NULL && q->policy_get != NULL &&
         q->policy_get(q->policy_ctx, it->policy_of, &doc, &handle) != TS_OK) {
         *why = "resource policy unavailable";

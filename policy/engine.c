@@ -372,8 +372,10 @@ static bool identity_entries(struct pol_engine *e, const struct pol_principal *p
                              const char **reason)
 {
     uint64_t gen = sync_gen(e);
-    /* A role session has exactly its role's policies, even none: never the parent's. */
-    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL)) {
+    /* A role session has exactly its role's policies, even none: never the parent's; nor
+     * does a federated identity without policies get a static user's of the same name. */
+    bool fed = p->source != NULL && strcmp(p->source, "static") != 0;
+    if (p->type == POL_PRINCIPAL_USER || (p->policies.n == 0 && p->role_arn == NULL && !fed)) {
         const char *name = p->type == POL_PRINCIPAL_USER
                                ? (p->username != NULL ? p->username : p->access_key)
                                : p->parent;
@@ -406,13 +408,29 @@ static bool identity_entries(struct pol_engine *e, const struct pol_principal *p
     return true;
 }
 
-/* The decision of temporary credentials' session policy (*sd untouched when there is none);
- * false when the policy does not parse. A policy parsed here is left in *tmp for the caller
- * to free. */
-static bool session_decision(const struct pol_principal *p, struct pol_ev *ev, struct pol_doc **tmp,
-                             enum pol_decision *sd)
+/* Merges one session policy's decision into the union *sd: an explicit Deny wins, else an
+ * Allow. */
+static void session_merge(enum pol_decision d, enum pol_decision *sd)
+{
+    if (d == POL_EXPLICIT_DENY || (d == POL_ALLOW && *sd != POL_EXPLICIT_DENY))
+        *sd = d;
+}
+
+/* The decision of temporary credentials' session policies (*sd untouched when there are
+ * none): the inline policy and the managed ones (PolicyArns, by name; a name that no longer
+ * names a policy grants nothing) as one union. False when one cannot be used (an inline
+ * policy that does not parse, a stored one that cannot be read, OOM). A policy parsed here is
+ * left in *tmp for the caller to free. */
+static bool session_decision(struct pol_engine *e, const struct pol_principal *p, struct pol_ev *ev,
+                             uint64_t gen, struct pol_doc **tmp, enum pol_decision *sd)
 {
     const struct pol_doc *sdoc = p->session_doc;
+    struct plist pl;
+    bool ok = true;
+
+    if (sdoc == NULL && p->session_policy == NULL && p->session_policies.n == 0)
+        return true;
+    *sd = POL_IMPLICIT_DENY;
     if (sdoc == NULL && p->session_policy != NULL) {
         const char *sp = p->session_policy;
         if (pol_doc_parse(sp, strlen(sp), tmp, NULL, 0) != TS_OK)
@@ -420,8 +438,36 @@ static bool session_decision(const struct pol_principal *p, struct pol_ev *ev, s
         sdoc = *tmp;
     }
     if (sdoc != NULL)
-        *sd = pol_doc_eval_ev(sdoc, ev);
-    return true;
+        session_merge(pol_doc_eval_ev(sdoc, ev), sd);
+    pl.n = 0;
+    pl.overflow = false;
+    for (size_t i = 0; i < p->session_policies.n; i++)
+        plist_add(e, &pl, p->session_policies.v[i], gen);
+    ok = !pl.overflow;
+    for (size_t i = 0; i < pl.n; i++) {
+        if (ok && pl.v[i]->doc != NULL)
+            session_merge(pol_doc_eval_ev(pl.v[i]->doc, ev), sd);
+        centry_put(pl.v[i]);
+    }
+    return ok;
+}
+
+enum pol_decision pol_session_decision(struct pol_engine *e, const struct pol_request *rq)
+{
+    const struct pol_principal *p = rq->principal;
+    enum pol_decision sd = POL_ALLOW;
+    struct pol_doc *tmp = NULL;
+    struct pol_ev ev;
+
+    if (p == NULL || !POL_PRINCIPAL_DERIVED(p))
+        return POL_ALLOW;
+    if (e == NULL && p->session_policies.n > 0)
+        return POL_IMPLICIT_DENY;
+    pol_ev_init(&ev, rq);
+    if (!session_decision(e, p, &ev, e != NULL ? sync_gen(e) : 0, &tmp, &sd))
+        sd = POL_IMPLICIT_DENY;
+    pol_doc_free(tmp);
+    return sd;
 }
 
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
@@ -476,8 +522,8 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
         reason = "explicit deny in identity policy";
         goto out;
     }
-    if (p->type == POL_PRINCIPAL_TEMP) {
-        if (!session_decision(p, &ev, &tmp_session, &sd)) {
+    if (POL_PRINCIPAL_DERIVED(p)) {
+        if (!session_decision(e, p, &ev, sync_gen(e), &tmp_session, &sd)) {
             res = POL_IMPLICIT_DENY;
             reason = "session policy is invalid";
             goto out;

@@ -248,6 +248,7 @@ void pol_principal_free(struct pol_principal *p)
     iam_strv_free(&p->policies);
     free(p->session_policy);
     pol_doc_free(p->session_doc);
+    iam_strv_free(&p->session_policies);
     http_kv_free(p->claims, p->nclaims);
     free(p->session_name);
     free(p);

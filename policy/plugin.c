@@ -168,7 +168,7 @@ static const char *bare(const char *key)
 /* MinIO's names for the parent user: the access key's parent (sessions) or the access key. */
 static const char *user_name(const struct pol_principal *p)
 {
-    if (p->type == POL_PRINCIPAL_TEMP && p->parent != NULL)
+    if (POL_PRINCIPAL_DERIVED(p) && p->parent != NULL)
         return p->parent;
     return p->username != NULL ? p->username : p->access_key;
 }
@@ -220,7 +220,7 @@ static const char *claim_name(const char *key)
 static json_t *claims(const struct pol_principal *p)
 {
     json_t *o = json_object();
-    if (o == NULL || p->type != POL_PRINCIPAL_TEMP)
+    if (o == NULL || !POL_PRINCIPAL_DERIVED(p))
         return o;
     json_object_set_new(o, "accessKey", json_string(p->access_key ? p->access_key : ""));
     json_object_set_new(o, "parent", json_string(p->parent ? p->parent : ""));
@@ -252,7 +252,7 @@ static json_t *groups(struct pol_plugin *pl, const struct pol_principal *p)
 {
     json_t *a = json_array();
     bool is_static =
-        p->type == POL_PRINCIPAL_USER || (p->type == POL_PRINCIPAL_TEMP && p->role_arn == NULL &&
+        p->type == POL_PRINCIPAL_USER || (POL_PRINCIPAL_DERIVED(p) && p->role_arn == NULL &&
                                           p->source != NULL && strcmp(p->source, "static") == 0);
     if (a == NULL)
         return NULL;

@@ -40,7 +40,12 @@ enum pol_principal_type {
     POL_PRINCIPAL_ROOT,
     POL_PRINCIPAL_USER, /* static user */
     POL_PRINCIPAL_TEMP, /* temporary credentials */
+    POL_PRINCIPAL_SVC,  /* a service account (long-lived keys of a parent; sts/svcacct.c) */
 };
+
+/* Credentials that act for a parent within a policy of their own: temporary credentials
+ * (the session policy) and service accounts (their own policy, in session_policy). */
+#define POL_PRINCIPAL_DERIVED(p) ((p)->type == POL_PRINCIPAL_TEMP || (p)->type == POL_PRINCIPAL_SVC)
 
 /* Principals are typed by their ARN (arn), which is what bucket-policy and trust-policy
  * Principal elements match (see pol_doc_eval):
@@ -51,6 +56,9 @@ enum pol_principal_type {
  *   TEMP of OIDC / LDAP without a role     arn:aws:sts::ACCOUNT:federated-user/NAME
  *                                          (NAME: one per verified identity, from the kind
  *                                          and "iss#sub" / the user DN: sts_federated_name)
+ *   SVC (service account) of parent P      P's ARN as above (user/NAME, federated-user/NAME);
+ *                                          policies: P's current ones, bounded by the
+ *                                          account's own policy (in session_policy)
  * aws:username (username) is set only for root, static users and the role-less sessions of
  * a static user or root (the parent's name, as MinIO); it is unset (NULL) for role sessions
  * (as AWS) and for federated sessions, whose names come from outside tessera: they use
@@ -64,12 +72,14 @@ struct pol_principal {
     char *role_arn;              /* TEMP of a tessera role: arn:aws:iam::ACCOUNT:role/NAME, the
                                   * role whose trust policy admitted it (aws:PrincipalArn);
                                   * its policies are exactly `policies`. NULL otherwise. */
-    char *parent;                /* TEMP: parent identity (user name, LDAP DN, OIDC "iss#sub") */
+    char *parent;                /* TEMP, SVC: parent (user name, LDAP DN, OIDC "iss#sub") */
     char *source;                /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
     struct iam_strv policies;    /* TEMP from ldap/oidc/roles: the mapped policy names */
-    char *session_policy;        /* TEMP: inline session policy JSON, or NULL */
+    char *session_policy;        /* TEMP: inline session policy; SVC: its own; or NULL */
     struct pol_doc *session_doc; /* compiled session_policy (owned) */
-    struct http_kv *claims;      /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
+    struct iam_strv session_policies; /* TEMP: managed session policies (PolicyArns), by name:
+                                       * with session_policy, the session policies */
+    struct http_kv *claims; /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
     size_t nclaims;
     char *session_name;
     time_t expires; /* TEMP: expiry */
@@ -163,6 +173,13 @@ void pol_engine_free(struct pol_engine *e);
  * Thread-safe. */
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
                                 const struct pol_doc *bucket_policy, const char **why);
+
+/* What the session policies of rq->principal decide (TEMP only; others: POL_ALLOW): POL_ALLOW
+ * when it has none; else the union of the inline session policy and the managed ones
+ * (session_policies, by name, resolved now: a deleted one grants nothing), an explicit Deny
+ * in any of them winning. Fails closed (POL_IMPLICIT_DENY) when one cannot be used.
+ * Thread-safe. */
+enum pol_decision pol_session_decision(struct pol_engine *e, const struct pol_request *rq);
 
 /* ---- the authorization plugin (policy/plugin.c; docs/OPA.md) ---- */
 

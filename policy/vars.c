@@ -322,9 +322,9 @@ static const char *principal_key(struct pol_ev *ev, enum pol_key_id id)
     case KEY_PRINCIPALTYPE:
         if (anon)
             return "Anonymous";
-        return p->type == POL_PRINCIPAL_ROOT   ? "Account"
-               : p->type == POL_PRINCIPAL_USER ? "User"
-                                               : "AssumedRole";
+        return p->type == POL_PRINCIPAL_ROOT                                   ? "Account"
+               : p->type == POL_PRINCIPAL_USER || p->type == POL_PRINCIPAL_SVC ? "User"
+                                                                               : "AssumedRole";
     case KEY_SOURCEIP:
         return rq->source_ip != NULL && rq->source_ip[0] != '\0' ? rq->source_ip : NULL;
     case KEY_SECURETRANSPORT:

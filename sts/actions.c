@@ -137,29 +137,57 @@ int sts_check_version(const char *v, struct ts_error *e)
     return TS_OK;
 }
 
+/* DurationSeconds as an integer of at least STS_MIN_DURATION into *d; TS_OK or the error. */
+static int duration_value(const char *v, long *d, struct ts_error *e)
+{
+    char *end;
+
+    errno = 0;
+    *d = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || !isdigit((unsigned char)*v)) {
+        return ts_error_set(e, TS_E_STS_INVALID_PARAMETER,
+                            "Value '%.32s' at 'durationSeconds' is not a valid integer", v);
+    }
+    if (*d < STS_MIN_DURATION) {
+        return ts_error_set(
+            e, TS_E_STS_VALIDATION,
+            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
+            "satisfy constraint: Member must have value greater than or equal to %ld",
+            *d, STS_MIN_DURATION);
+    }
+    return TS_OK;
+}
+
+int sts_check_duration_in(const char *v, long limit, long *out, struct ts_error *e)
+{
+    long d;
+    int rc = duration_value(v, &d, e);
+
+    if (rc != TS_OK)
+        return rc;
+    if (d > limit) {
+        return ts_error_set(
+            e, TS_E_STS_VALIDATION,
+            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
+            "satisfy constraint: Member must have value less than or equal to %ld",
+            d, limit);
+    }
+    *out = d;
+    return TS_OK;
+}
+
 int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, struct ts_error *e)
 {
     long max = c->cfg.max_duration;
-    char *end;
     long d;
+    int rc;
 
     if (v == NULL) {
         *out = max < 3600 ? max : 3600;
         return TS_OK;
     }
-    errno = 0;
-    d = strtol(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || !isdigit((unsigned char)*v)) {
-        return ts_error_set(e, TS_E_STS_INVALID_PARAMETER,
-                            "Value '%.32s' at 'durationSeconds' is not a valid integer", v);
-    }
-    if (d < STS_MIN_DURATION) {
-        return ts_error_set(
-            e, TS_E_STS_VALIDATION,
-            "1 validation error detected: Value '%ld' at 'durationSeconds' failed to "
-            "satisfy constraint: Member must have value greater than or equal to %ld",
-            d, STS_MIN_DURATION);
-    }
+    if ((rc = duration_value(v, &d, e)) != TS_OK)
+        return rc;
     if (d > max) {
         return ts_error_set(
             e, TS_E_STS_VALIDATION,
@@ -304,6 +332,9 @@ static int act_get_caller_identity(struct sts_ctx *c, struct http_req *r,
  * role's trust policy (sts_federate). GetCallerIdentity needs only a signature (AWS). */
 #define ASSUME_ROLE_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_STATIC | HTTP_AUTHZ_UNLESS_DENIED
 #define CALLER_ID_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_ANY_CALLER
+/* GetSessionToken: as AssumeRole, but temporary credentials reach the backend, which refuses
+ * them with AWS's own message. */
+#define SESSION_TOKEN_AUTHZ HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_UNLESS_DENIED
 #define PUB HTTP_AUTHZ_PUBLIC
 const struct sts_action sts_actions[STS_NACTIONS] = {
     /* name, builtin, blocking, rate_limited, metric, subject_elem, IAM action, resource, authz */
@@ -316,10 +347,11 @@ const struct sts_action sts_actions[STS_NACTIONS] = {
     {"AssumeRoleWithClientGrants", NULL, true, true, "clientgrants", "SubjectFromToken", NULL, NULL,
      PUB},
     {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL, NULL, NULL, PUB},
-    {"AssumeRoleWithCertificate", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
-    {"AssumeRoleWithCustomToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCertificate", NULL, true, false, "certificate", NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithCustomToken", NULL, true, true, "custom", "AssumedUser", NULL, NULL, PUB},
     {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
-    {"GetSessionToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"GetSessionToken", NULL, false, false, "static", NULL, "sts:GetSessionToken", NULL,
+     SESSION_TOKEN_AUTHZ},
     {"GetFederationToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"DecodeAuthorizationMessage", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
     {"GetAccessKeyInfo", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
@@ -349,6 +381,10 @@ static int federate_and_reply(struct sts_ctx *c, const struct sts_action *a, str
         xml_elem(&extra, a->subject_elem, f.claims.subject);
         xml_elem(&extra, "Audience", f.claims.audience);
         xml_elem(&extra, "Provider", f.claims.issuer);
+    }
+    if (sts_backend(c, a->name)->own_credentials) { /* no AssumedRoleUser (AWS) */
+        free(f.creds.arn);
+        f.creds.arn = NULL;
     }
     rc =
         buf_failed(&extra) ? TS_E_INTERNAL : sts_reply_creds(r, a->name, &f.creds, buf_str(&extra));
@@ -496,7 +532,8 @@ static int sts_finish(struct http_req *r, struct ts_error *e)
 }
 
 /* The federation actions that may wait on their identity provider (LDAP binds and searches,
- * JWKS refetches, userinfo calls) run on the server's worker threads. */
+ * JWKS refetches, userinfo calls) or on OpenSSL's locks (a client certificate's chain not seen
+ * before: parsing serialises across threads) run on the server's worker threads. */
 static bool sts_blocking(struct http_req *r)
 {
     struct sts_params p = {0};

@@ -64,6 +64,19 @@ static const struct admin_endpoint admin_endpoints[] = {
      "role", "role.attach"},
     {"POST", "roles/*/detach", "admin:AttachRolePolicy", admin_role_attach, ADMIN_JSON, "role",
      "role.detach"},
+    {"POST", "svcaccts", "admin:CreateServiceAccount", admin_svc_create, ADMIN_JSON | ADMIN_SVC,
+     "service account", "svcacct.add"},
+    {"GET", "svcaccts", "admin:ListServiceAccounts", admin_svc_list, ADMIN_SVC, NULL, NULL},
+    {"GET", "svcaccts/*", "admin:ListServiceAccounts", admin_svc_info, ADMIN_SVC, "service account",
+     NULL},
+    {"POST", "svcaccts/*", "admin:UpdateServiceAccount", admin_svc_edit, ADMIN_JSON | ADMIN_SVC,
+     "service account", "svcacct.edit"},
+    {"POST", "svcaccts/*/enable", "admin:UpdateServiceAccount", admin_svc_enable,
+     ADMIN_SVC | ADMIN_ADD, "service account", "svcacct.enable"},
+    {"POST", "svcaccts/*/disable", "admin:UpdateServiceAccount", admin_svc_enable, ADMIN_SVC,
+     "service account", "svcacct.disable"},
+    {"DELETE", "svcaccts/*", "admin:RemoveServiceAccount", admin_svc_remove, ADMIN_SVC,
+     "service account", "svcacct.remove"},
 };
 
 size_t admin_api_endpoints(const char **method, const char **pattern, size_t max)
@@ -339,6 +352,8 @@ static int admin_resolve(struct http_req *r, struct ts_error *e)
         return call_error(c, c->unknown, e);
     q->op = c->ep != NULL ? c->ep->action : "admin:*";
     q->flags = HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_STATIC | HTTP_AUTHZ_EXPLAIN;
+    if (c->ep != NULL && (c->ep->flags & ADMIN_SVC)) /* the handler asks: admin_svc.c */
+        q->flags = HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_PER_ITEM | HTTP_AUTHZ_EXPLAIN;
     q->self = c->ep != NULL && (c->ep->flags & ADMIN_SELF) ? c->name : NULL;
     q->item[0] = (struct http_authz_item){q->op, "arn:aws:s3:::*", NULL};
     q->nitems = 1;

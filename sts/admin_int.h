@@ -48,6 +48,10 @@ typedef int (*admin_handler)(struct admin_call *c);
     4u /* the handler's adding form (create, add members, attach); without it the                  \
           other (set secret, remove members, detach): admin_adds() */
 
+#define ADMIN_SVC                                                                                  \
+    8u /* service accounts: any signed caller reaches the handler, which authorizes the action     \
+          once it knows the account's parent (its own accounts: unless denied; admin_svc.c) */
+
 struct admin_endpoint {
     const char *method;
     const char *pattern; /* segments separated by '/', '*' matches one name */
@@ -108,5 +112,13 @@ int admin_role_info(struct admin_call *c);
 int admin_role_remove(struct admin_call *c);
 int admin_role_set_trust(struct admin_call *c);
 int admin_role_attach(struct admin_call *c); /* ADMIN_ADD: attach; else detach */
+
+/* admin_svc.c */
+int admin_svc_create(struct admin_call *c);
+int admin_svc_list(struct admin_call *c);
+int admin_svc_info(struct admin_call *c);
+int admin_svc_edit(struct admin_call *c);
+int admin_svc_enable(struct admin_call *c); /* ADMIN_ADD: enable; else disable */
+int admin_svc_remove(struct admin_call *c);
 
 #endif

@@ -6,6 +6,8 @@
  *                                not revoked since issue -> POL_PRINCIPAL_TEMP
  *   root access key (config)  -> POL_PRINCIPAL_ROOT
  *   static user (IAM store)   -> POL_PRINCIPAL_USER (must be enabled)
+ *   service account (store)   -> POL_PRINCIPAL_SVC (sts/svcacct.c: enabled, not expired,
+ *                                parent still valid)
  *   anything else             -> InvalidAccessKeyId
  *
  * then the signature is verified: at once when the payload hash is declared
@@ -115,6 +117,7 @@ int sts_principal_ids(struct pol_principal *p)
         if (p->userid == NULL && p->username != NULL)
             p->userid = xstrdup(p->username, &bad);
         break;
+    case POL_PRINCIPAL_SVC:
     case POL_PRINCIPAL_TEMP:
         if (p->role_arn != NULL && !pol_role_from_arn(p->role_arn, role))
             return TS_E_INTERNAL;
@@ -192,6 +195,8 @@ static void take_token_fields(struct pol_principal *p, struct sts_token *t)
     t->source = NULL;
     p->policies = t->policies;
     memset(&t->policies, 0, sizeof t->policies);
+    p->session_policies = t->session_policies;
+    memset(&t->session_policies, 0, sizeof t->session_policies);
     p->session_name = t->session_name;
     t->session_name = NULL;
     p->expires = t->expires;
@@ -324,8 +329,8 @@ static int resolve(struct sts_ctx *c, const struct sigv4_auth *a, time_t now,
 
     memset(&u, 0, sizeof u);
     rc = iam_user_get(c->st, a->access_key, &u);
-    if (rc == TS_E_NO_SUCH_ENTITY)
-        return TS_E_INVALID_ACCESS_KEY;
+    if (rc == TS_E_NO_SUCH_ENTITY) /* one namespace: a service account's key, or nobody's */
+        return sts_svc_resolve(c, a->access_key, out, secret, msg);
     if (rc != TS_OK)
         return rc;
     if (!u.enabled) {

@@ -68,6 +68,8 @@ struct sts_ctx *sts_ctx_new(const struct sts_config *cfg, struct iam_store *st,
     }
     sts_static_backend_init(c, &c->static_backend);
     c->backends[sts_action_find("AssumeRole") - sts_actions] = &c->static_backend;
+    sts_session_token_backend_init(c, &c->session_token_backend);
+    c->backends[sts_action_find("GetSessionToken") - sts_actions] = &c->session_token_backend;
     sts_metrics_zero("AssumeRole");
     return c;
 fail:
@@ -109,8 +111,9 @@ const struct sts_config *sts_ctx_config(const struct sts_ctx *c)
 int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_backend *b)
 {
     const struct sts_action *a = sts_action_find(action);
-    /* Only the federation actions take a backend; AssumeRole keeps the static one. */
-    if (a == NULL || a->builtin != NULL || strcmp(action, "AssumeRole") == 0)
+    /* Only the federation actions take a backend; AssumeRole and GetSessionToken keep theirs. */
+    if (a == NULL || a->builtin != NULL || strcmp(action, "AssumeRole") == 0 ||
+        strcmp(action, "GetSessionToken") == 0)
         return TS_E_INVALID_ARGUMENT;
     c->backends[a - sts_actions] = b;
     if (b != NULL)

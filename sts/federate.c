@@ -30,8 +30,10 @@ struct fed {
     struct http_req *r;
     struct idp_input in;
     const char *policy, *session_name, *duration_param;
-    char *trust;               /* the role's trust policy, when a tessera role is requested */
-    struct iam_strv role_pols; /* its attached policies */
+    char *trust;                  /* the role's trust policy, when a tessera role is requested */
+    struct iam_strv role_pols;    /* its attached policies */
+    struct iam_strv session_pols; /* the managed session policies (PolicyArns), by name */
+    long duration;                /* DurationSeconds as checked, or 0 when absent */
 };
 
 void sts_federation_cleanup(struct sts_federation *f)
@@ -42,17 +44,27 @@ void sts_federation_cleanup(struct sts_federation *f)
     memset(f, 0, sizeof *f);
 }
 
+/* DurationSeconds: within the backend's own limit (GetSessionToken: AWS's 129600, then cut
+ * to the configured maximum), else within STS_MIN_DURATION..max_duration. */
+static int check_duration(struct fed *f, struct ts_error *err)
+{
+    if (f->duration_param == NULL)
+        return TS_OK;
+    if (f->b->duration_limit > 0)
+        return sts_check_duration_in(f->duration_param, f->b->duration_limit, &f->duration, err);
+    return sts_check_duration(f->c, f->duration_param, &f->duration, err);
+}
+
 /* The parameters every action shares, checked as AWS does. */
 static int check_params(struct fed *f, struct ts_error *err)
 {
-    long ignored;
     int rc;
 
-    if ((f->duration_param != NULL &&
-         (rc = sts_check_duration(f->c, f->duration_param, &ignored, err))) ||
-        (rc = sts_check_role_arn(f->in.role_arn, err)) ||
+    if ((rc = check_duration(f, err)) || (rc = sts_check_role_arn(f->in.role_arn, err)) ||
         (rc = sts_check_session_name(f->session_name, err)) ||
-        (rc = sts_check_policy(f->policy, err)))
+        (rc = sts_check_policy(f->policy, err)) ||
+        (rc = sts_session_policy_arns(f->in.params, f->in.nparams, &f->session_pols, err)) ||
+        (rc = sts_check_session_policies(f->c->st, f->policy, &f->session_pols, err)))
         return err->code = rc;
     return TS_OK;
 }
@@ -166,21 +178,36 @@ static int choose_policies(struct fed *f, struct sts_federation *out, struct ts_
     return TS_OK;
 }
 
-/* DurationSeconds, or the token's remaining lifetime (backends that want it), or AWS's 3600,
- * within STS_MIN_DURATION..max_duration. */
+/* d, cut to what is left of the identity's own validity (at least 0: the minter refuses). */
+static long within_token(long d, const struct idp_claims *cl)
+{
+    long left = (long)(cl->token_expiry - enc_now());
+
+    if (cl->token_expiry <= 0)
+        return 0; /* such a backend always says until when: fail closed */
+    return left < d ? (left > 0 ? left : 0) : d;
+}
+
+/* DurationSeconds, or the token's remaining lifetime (backends that want it), or the
+ * backend's default (AWS's 3600 unless it says otherwise), within max_duration and the bound
+ * the identity source put on it (claims max_duration), and within the identity's own validity
+ * for backends that say so (expiry_within_token). */
 static long session_duration(const struct fed *f, const struct idp_claims *cl)
 {
-    long max = f->c->cfg.max_duration, d = 3600;
-    struct ts_error ignored;
+    long max = f->c->cfg.max_duration,
+         d = f->b->duration_default > 0 ? f->b->duration_default : 3600;
 
-    if (f->duration_param != NULL && sts_check_duration(f->c, f->duration_param, &d, &ignored) == 0)
-        return d;
-    if (f->b->duration_from_token && cl->token_expiry > 0) {
+    if (f->duration > 0) {
+        d = f->duration;
+    } else if (f->b->duration_from_token && cl->token_expiry > 0) {
         d = (long)(cl->token_expiry - enc_now());
         if (d < STS_MIN_DURATION)
             d = STS_MIN_DURATION;
     }
-    return d > max ? max : d;
+    if (cl->max_duration > 0 && d > cl->max_duration)
+        d = cl->max_duration;
+    d = d > max ? max : d;
+    return f->b->expiry_within_token ? within_token(d, cl) : d;
 }
 
 static int mint(struct fed *f, struct sts_federation *out, struct ts_error *err)
@@ -195,6 +222,8 @@ static int mint(struct fed *f, struct sts_federation *out, struct ts_error *err)
     s->policies = (const char *const *)out->policies.v;
     s->npolicies = out->policies.n;
     s->session_policy = f->policy;
+    s->session_policies = (const char *const *)f->session_pols.v;
+    s->nsession_policies = f->session_pols.n;
     s->session_name = f->session_name;
     s->role = out->role[0] != '\0' ? out->role : NULL; /* its trust policy admitted the caller */
     s->role_arn = s->role == NULL ? out->claims.role_arn : NULL;
@@ -251,6 +280,7 @@ static void audit_refusal(const struct fed *f, const struct sts_federation *out,
 int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,
                  const struct sts_params *p, struct sts_federation *out, struct ts_error *err)
 {
+    struct http_der chain[STS_PEER_CHAIN_MAX];
     struct fed f;
     int rc;
 
@@ -271,6 +301,9 @@ int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,
     f.in.source_ip = r->source_ip;
     f.in.user_agent = http_req_header(r, "User-Agent");
     f.in.tls = r->tls;
+    f.in.npeer_sent = http_req_peer_chain(r, chain, STS_PEER_CHAIN_MAX);
+    f.in.npeer_chain = f.in.npeer_sent < STS_PEER_CHAIN_MAX ? f.in.npeer_sent : STS_PEER_CHAIN_MAX;
+    f.in.peer_chain = chain;
     f.policy = sts_param(p, "Policy");
     f.session_name = sts_param(p, "RoleSessionName");
     f.duration_param = sts_param(p, "DurationSeconds");
@@ -283,5 +316,6 @@ int sts_federate(struct sts_ctx *c, const char *action, struct http_req *r,
     }
     free(f.trust);
     iam_strv_free(&f.role_pols);
+    iam_strv_free(&f.session_pols);
     return rc;
 }

@@ -196,6 +196,8 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
     t.role = (char *)s->role;
     t.policies.v = (char **)s->policies;
     t.policies.n = s->npolicies;
+    t.session_policies.v = (char **)s->session_policies;
+    t.session_policies.n = s->nsession_policies;
     t.claims = (struct http_kv *)s->claims;
     t.nclaims = s->nclaims;
     rc = sts_seal(c, &t, &cr.session_token, cr.secret_key);
@@ -203,6 +205,8 @@ int sts_mint(struct sts_ctx *c, const struct sts_session *s, struct sts_creds *o
         goto fail;
     memcpy(cr.access_key, t.access_key, sizeof cr.access_key);
     cr.issued = t.issued;
+    cr.packed_policy_size =
+        sts_packed_policy_size(s->session_policy, s->session_policies, s->nsession_policies);
     cr.expires = t.expires;
     cr.arn = sts_session_arn(s->role, s->parent, s->source, s->session_name, cr.access_key);
     cr.role_id = sts_session_userid(s->role, s->parent, s->source, s->session_name, cr.access_key);
@@ -235,16 +239,23 @@ int sts_reply_creds(struct http_req *r, const char *action, const struct sts_cre
     xml_open(&b, result, NULL);
     if (extra_xml != NULL)
         buf_adds(&b, extra_xml);
-    xml_open(&b, "AssumedRoleUser", NULL);
-    xml_elem(&b, "Arn", cr->arn);
-    xml_elem(&b, "AssumedRoleId", cr->role_id);
-    xml_close(&b, "AssumedRoleUser");
+    if (cr->arn != NULL) { /* GetSessionToken answers without it (AWS) */
+        xml_open(&b, "AssumedRoleUser", NULL);
+        xml_elem(&b, "Arn", cr->arn);
+        xml_elem(&b, "AssumedRoleId", cr->role_id);
+        xml_close(&b, "AssumedRoleUser");
+    }
     xml_open(&b, "Credentials", NULL);
     xml_elem(&b, "AccessKeyId", cr->access_key);
     xml_elem(&b, "SecretAccessKey", cr->secret_key);
     xml_elem(&b, "SessionToken", cr->session_token);
     xml_elem(&b, "Expiration", exp);
     xml_close(&b, "Credentials");
+    if (cr->packed_policy_size >= 0) {
+        char packed[24];
+        snprintf(packed, sizeof packed, "%ld", cr->packed_policy_size);
+        xml_elem(&b, "PackedPolicySize", packed);
+    }
     xml_close(&b, result);
     xml_open(&b, "ResponseMetadata", NULL);
     xml_elem(&b, "RequestId", r->request_id);
@@ -264,7 +275,7 @@ void sts_audit_issue(struct http_req *r, const char *action, const struct sts_se
                      const struct sts_creds *cr)
 {
     char exp[32], labels[64], dur[24];
-    struct buf pols;
+    struct buf pols, spols;
     /* who: the identity proven and the credentials it got (the caller of an unsigned login
      * is that identity); never the secret or the token */
     struct log_actor who = {cr->access_key, cr->arn, r->source_ip, r->request_id};
@@ -274,11 +285,16 @@ void sts_audit_issue(struct http_req *r, const char *action, const struct sts_se
     buf_init(&pols, 8192);
     for (size_t i = 0; i < s->npolicies; i++)
         buf_addf(&pols, "%s%s", i ? "," : "", s->policies[i]);
+    buf_init(&spols, 4096);
+    for (size_t i = 0; i < s->nsession_policies; i++)
+        buf_addf(&spols, "%s%s", i ? "," : "", s->session_policies[i]);
     log_audit(&who, "sts.issue", "issued", "action", action, "user", s->parent, "backend",
               s->source, "arn", cr->arn, "userid", cr->role_id, "policies", buf_str(&pols),
-              "session_policy", s->session_policy ? "yes" : "no", "session", s->session_name,
+              "session_policy", s->session_policy ? "yes" : "no", "session_policies",
+              s->nsession_policies > 0 ? buf_str(&spols) : NULL, "session", s->session_name,
               "expires", exp, "#duration", dur, NULL);
     buf_free(&pols);
+    buf_free(&spols);
     snprintf(labels, sizeof labels, "backend=\"%s\"",
              s->source && strlen(s->source) < 32 ? s->source : "unknown");
     metrics_inc("tessera_sts_issued_total", "Temporary credentials issued, by backend.", labels, 1);

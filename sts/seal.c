@@ -22,7 +22,7 @@
  * as additional authenticated data. The plaintext is compact JSON:
  *   {"a":access key,"i":issued,"it":issued in ns,"e":expires,"p":parent,"u":username,
  *    "s":source,"m":[policies],"sp":session policy,"n":session name,"r":role arn,
- *    "ro":role name,"c":{claims}}
+ *    "ro":role name,"sm":[managed session policies],"c":{claims}}
  * (optional members omitted). "i" and "e" are seconds; "it" (added with sub-second
  * revocation) is the issue time in nanoseconds that not-before times are compared with. A
  * token without it (sealed before) counts as issued at the first nanosecond of its second "i",
@@ -47,6 +47,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "idp/kv.h"
 #include "sts/sts_int.h"
 
 #define NONCE_LEN 12
@@ -404,6 +405,7 @@ void sts_token_cleanup(struct sts_token *t)
     free(t->role_arn);
     free(t->role);
     iam_strv_free(&t->policies);
+    iam_strv_free(&t->session_policies);
     http_kv_free(t->claims, t->nclaims);
     memset(t, 0, sizeof *t);
 }
@@ -438,6 +440,44 @@ static int claim_put(json_t *cl, const char *key, const char *value)
     return json_array_append_new(cur, v);
 }
 
+/* Sets o[k] to the array of sv's strings, when it has any. Returns 0 or -1. */
+static int strv_encode(json_t *o, const char *k, const struct iam_strv *sv)
+{
+    json_t *a;
+
+    if (sv->n == 0)
+        return 0;
+    if ((a = json_array()) == NULL || json_object_set_new(o, k, a) != 0)
+        return -1;
+    for (size_t i = 0; i < sv->n; i++)
+        if (json_array_append_new(a, json_string(sv->v[i])) != 0)
+            return -1;
+    return 0;
+}
+
+/* Reads the array of strings v (absent: none) into *sv. Returns 0 or -1 (not an array of
+ * strings, OOM). */
+static int strv_decode(const json_t *v, struct iam_strv *sv)
+{
+    size_t i;
+    json_t *it;
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_array(v))
+        return -1;
+    sv->v = calloc(json_array_size(v) + 1, sizeof *sv->v);
+    if (sv->v == NULL)
+        return -1;
+    json_array_foreach(v, i, it)
+    {
+        if (!json_is_string(it) || (sv->v[i] = strdup(json_string_value(it))) == NULL)
+            return -1;
+        sv->n++;
+    }
+    return 0;
+}
+
 static char *payload_encode(const struct sts_token *t)
 {
     json_t *o =
@@ -454,14 +494,8 @@ static char *payload_encode(const struct sts_token *t)
         set_opt(o, "n", t->session_name) || set_opt(o, "r", t->role_arn) ||
         set_opt(o, "ro", t->role))
         goto fail;
-    if (t->policies.n > 0) {
-        json_t *a = json_array();
-        if (a == NULL || json_object_set_new(o, "m", a) != 0)
-            goto fail;
-        for (size_t i = 0; i < t->policies.n; i++)
-            if (json_array_append_new(a, json_string(t->policies.v[i])) != 0)
-                goto fail;
-    }
+    if (strv_encode(o, "m", &t->policies) != 0 || strv_encode(o, "sm", &t->session_policies) != 0)
+        goto fail;
     if (t->nclaims > 0) {
         json_t *cl = json_object();
         if (cl == NULL || json_object_set_new(o, "c", cl) != 0)
@@ -587,22 +621,9 @@ static int payload_decode(const uint8_t *p, size_t n, struct sts_token *out)
     t.role = dup_opt(o, "ro", &bad);
     if (bad || t.parent == NULL || t.source == NULL)
         goto fail;
-    v = json_object_get(o, "m");
-    if (v != NULL) {
-        size_t i;
-        json_t *it;
-        if (!json_is_array(v))
-            goto fail;
-        t.policies.v = calloc(json_array_size(v) + 1, sizeof *t.policies.v);
-        if (t.policies.v == NULL)
-            goto fail;
-        json_array_foreach(v, i, it)
-        {
-            if (!json_is_string(it) || (t.policies.v[i] = strdup(json_string_value(it))) == NULL)
-                goto fail;
-            t.policies.n++;
-        }
-    }
+    if (strv_decode(json_object_get(o, "m"), &t.policies) != 0 ||
+        strv_decode(json_object_get(o, "sm"), &t.session_policies) != 0)
+        goto fail;
     if (claims_decode(json_object_get(o, "c"), &t) != 0)
         goto fail;
     *out = t;
@@ -844,5 +865,133 @@ fail:
     }
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(&k, sizeof k);
+    return rc;
+}
+
+/* ---- service-account secrets (sts/svcacct.c) ----
+ *
+ * A service account's secret must be recoverable (SigV4 verifies with it), so it is sealed,
+ * not hashed: AES-256-GCM under HMAC-SHA256(svc master, "tessera-svcacct-seal-v1"), AAD the
+ * label and the account's access key, so a sealed secret opens only for its own account.
+ * Stored: "1" | nonce (12) | ciphertext | tag (16), base64url. The 32-byte svc master key is
+ * the IAM-store blob STS_SVC_KEY_BLOB ({"key": base64}), created once by whichever process
+ * needs it first (iam_blob_update: no two masters). It is separate from the token keyring:
+ * token keys are dropped after rotation, service accounts live on. */
+
+#define SVC_SEAL_LABEL "tessera-svcacct-seal-v1"
+#define SVC_SEAL_VERSION '1'
+#define SVC_SECRET_MAX 40
+
+static int svc_key_edit(const void *old, size_t oldlen, void *arg, void **out, size_t *outlen)
+{
+    uint8_t raw[32];
+    char *b64;
+    json_t *j;
+
+    (void)oldlen;
+    (void)arg;
+    if (old != NULL)
+        return TS_OK; /* there is one: keep it */
+    if (enc_random(raw, sizeof raw) != 0 || (b64 = enc_b64(raw, sizeof raw)) == NULL) {
+        OPENSSL_cleanse(raw, sizeof raw);
+        return TS_E_INTERNAL;
+    }
+    OPENSSL_cleanse(raw, sizeof raw);
+    j = json_pack("{s:s}", "key", b64);
+    *out = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    *outlen = *out != NULL ? strlen(*out) : 0;
+    json_decref(j);
+    enc_secret_free(b64);
+    return *out != NULL ? TS_OK : TS_E_INTERNAL;
+}
+
+/* The sealing key of service-account secrets into key, creating the master when create. */
+static int svc_key(struct sts_ctx *c, bool create, uint8_t key[32])
+{
+    static const char label[] = SVC_SEAL_LABEL;
+    void *data = NULL;
+    size_t len = 0;
+    uint8_t raw[64];
+    int rc = iam_blob_get(c->st, STS_SVC_KEY_BLOB, &data, &len, NULL);
+    json_t *j;
+    const char *b64;
+
+    if (rc == TS_E_NO_SUCH_ENTITY && create) {
+        rc = iam_blob_update(c->st, STS_SVC_KEY_BLOB, svc_key_edit, NULL);
+        if (rc == TS_OK)
+            rc = iam_blob_get(c->st, STS_SVC_KEY_BLOB, &data, &len, NULL);
+    }
+    if (rc != TS_OK)
+        return rc == TS_E_NO_SUCH_ENTITY ? TS_E_INVALID_TOKEN : rc;
+    j = json_loadb(data, len, 0, NULL);
+    b64 = json_string_value(json_object_get(j, "key"));
+    rc = b64 != NULL && strlen(b64) == 44 && enc_unb64(b64, 44, raw) == 32 ? TS_OK : TS_E_INTERNAL;
+    if (rc == TS_OK)
+        enc_hmac_sha256(raw, 32, label, sizeof label - 1, key);
+    OPENSSL_cleanse(raw, sizeof raw);
+    if (b64 != NULL)
+        OPENSSL_cleanse((char *)b64, strlen(b64));
+    json_decref(j);
+    OPENSSL_cleanse(data, len);
+    free(data);
+    return rc;
+}
+
+/* The AAD label of access key ak into out. */
+static void svc_label(const char *ak, char out[KV_KEY_MAX + 32])
+{
+    snprintf(out, KV_KEY_MAX + 32, "%s:%s", SVC_SEAL_LABEL, ak);
+}
+
+int sts_svc_seal(struct sts_ctx *c, const char *ak, const char *secret, char **out)
+{
+    uint8_t key[32], raw[1 + NONCE_LEN + SVC_SECRET_MAX + TAG_LEN];
+    char label[KV_KEY_MAX + 32];
+    size_t n = strlen(secret);
+    int rc;
+
+    if (n > SVC_SECRET_MAX || strlen(ak) > KV_KEY_MAX)
+        return TS_E_INVALID_ARGUMENT;
+    rc = svc_key(c, true, key);
+    if (rc != TS_OK)
+        return rc;
+    svc_label(ak, label);
+    raw[0] = SVC_SEAL_VERSION;
+    rc = gcm_seal(key, label, raw, 1, secret, n) == 0 ? TS_OK : TS_E_INTERNAL;
+    if (rc == TS_OK && (*out = enc_b64url(raw, 1 + NONCE_LEN + n + TAG_LEN)) == NULL)
+        rc = TS_E_INTERNAL;
+    OPENSSL_cleanse(raw, sizeof raw);
+    OPENSSL_cleanse(key, sizeof key);
+    return rc;
+}
+
+int sts_svc_open(struct sts_ctx *c, const char *ak, const char *sealed, char secret[41])
+{
+    uint8_t key[32], *raw = NULL;
+    char label[KV_KEY_MAX + 32];
+    long rawlen = sealed != NULL && strlen(ak) <= KV_KEY_MAX
+                      ? enc_unb64url(sealed, strlen(sealed), &raw)
+                      : -1;
+    size_t clen;
+    int rc = TS_E_INVALID_TOKEN;
+
+    secret[0] = '\0';
+    if (rawlen < 1 + NONCE_LEN + TAG_LEN + 1 || raw[0] != SVC_SEAL_VERSION ||
+        (clen = (size_t)rawlen - 1 - NONCE_LEN - TAG_LEN) > SVC_SECRET_MAX)
+        goto out;
+    rc = svc_key(c, false, key);
+    if (rc != TS_OK)
+        goto out;
+    svc_label(ak, label);
+    rc = gcm_open(key, label, raw, 1, clen, (uint8_t *)secret);
+    if (rc != TS_OK)
+        OPENSSL_cleanse(secret, SVC_SECRET_MAX + 1);
+    secret[rc == TS_OK ? clen : 0] = '\0';
+    OPENSSL_cleanse(key, sizeof key);
+out:
+    if (raw != NULL) {
+        OPENSSL_cleanse(raw, (size_t)rawlen);
+        free(raw);
+    }
     return rc;
 }

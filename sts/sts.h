@@ -63,7 +63,10 @@ struct sts_session {
     const char *const *policies; /* mapped policy names (none for static/root parents: the
                                   * parent's current policies apply at request time) */
     size_t npolicies;
-    const char *session_policy;   /* inline session policy JSON (validated by caller), or NULL */
+    const char *session_policy; /* inline session policy JSON (validated by caller), or NULL */
+    const char *const *session_policies; /* managed session policies (PolicyArns) by name:
+                                          * checked to exist by the caller */
+    size_t nsession_policies;
     const char *session_name;     /* RoleSessionName, or NULL */
     const char *role;             /* a tessera role whose trust policy admitted the caller:
                                    * its name (policies are then exactly the role's), or NULL */
@@ -80,8 +83,9 @@ struct sts_creds {
     char secret_key[41]; /* 40 chars of [A-Za-z0-9+/] */
     char *session_token; /* malloc'ed, base64url */
     time_t issued, expires;
-    char *arn;     /* AssumedRoleUser Arn: the session's typed ARN (sts_session_arn) */
-    char *role_id; /* AssumedRoleId (also aws:userid): "<access key>:<session name>" */
+    char *arn;               /* AssumedRoleUser Arn: the session's typed ARN (sts_session_arn) */
+    char *role_id;           /* AssumedRoleId (also aws:userid): "<access key>:<session name>" */
+    long packed_policy_size; /* PackedPolicySize (percent), -1 without session policies */
 };
 void sts_creds_cleanup(struct sts_creds *cr);
 
@@ -115,6 +119,10 @@ const char *sts_param(const struct sts_params *p, const char *name);
  * thread-safe against requests); b NULL unplugs. Actions without a backend answer
  * NotImplemented. Returns TS_OK or TS_E_INVALID_ARGUMENT (no such federation action). */
 int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_backend *b);
+/* Plugs MinIO's identity management plugin (idp/idplugin.h; borrowed) into
+ * AssumeRoleWithCustomToken (sts/act_custom.c). As sts_set_backend. */
+struct idplugin;
+int sts_custom_register(struct sts_ctx *c, struct idplugin *p);
 /* The backend plugged into action, or NULL. */
 const struct idp_backend *sts_backend(const struct sts_ctx *c, const char *action);
 

@@ -66,6 +66,8 @@ struct sts_action {
     unsigned authz_flags;
 };
 #define STS_NACTIONS 12
+/* Client certificates of a TLS handshake looked at (a leaf and MinIO's 10 intermediates fit). */
+#define STS_PEER_CHAIN_MAX 16
 extern const struct sts_action sts_actions[STS_NACTIONS];
 /* The row of action name, or NULL. */
 const struct sts_action *sts_action_find(const char *name);
@@ -91,6 +93,7 @@ struct sts_ctx {
                                     the server starts */
 
     struct idp_backend static_backend;                /* AssumeRole's (static.c) */
+    struct idp_backend session_token_backend;         /* GetSessionToken's (static.c) */
     const struct idp_backend *backends[STS_NACTIONS]; /* by row of sts_actions; NULL: none */
 };
 
@@ -102,6 +105,7 @@ struct sts_token {
     char *parent, *username, *source, *session_policy, *session_name, *role_arn;
     char *role; /* verified tessera role name ("ro"), or NULL */
     struct iam_strv policies;
+    struct iam_strv session_policies; /* managed session policies ("sm", PolicyArns), by name */
     struct http_kv *claims;
     size_t nclaims;
 };
@@ -136,6 +140,26 @@ int sts_seal(struct sts_ctx *c, const struct sts_token *t, char **token, char se
  * *out is untouched then. Never reads out of bounds, whatever the input. */
 int sts_unseal(struct sts_ctx *c, const char *token, size_t len, time_t now, struct sts_token *out,
                char secret[41]);
+
+/* ---- service-account secrets (seal.c) ---- */
+
+#define STS_SVC_KEY_BLOB "sts/svcacct-key"
+/* Seals secret (at most 40 bytes) for service account ak into *out (base64url, malloc'ed),
+ * creating the service-account master key in the store on first use. TS_OK, or
+ * TS_E_INVALID_ARGUMENT (too long) / a store error / TS_E_INTERNAL. */
+int sts_svc_seal(struct sts_ctx *c, const char *ak, const char *secret, char **out);
+/* Opens it into secret: TS_OK, or TS_E_INVALID_TOKEN (tampered, another account's, no key). */
+int sts_svc_open(struct sts_ctx *c, const char *ak, const char *sealed, char secret[41]);
+
+/* ---- service accounts (svcacct.c) ---- */
+
+/* The authn hook's lookup of an access key that is no static user: a service account that is
+ * enabled, not expired, and whose parent is still valid (static: exists and is enabled;
+ * LDAP/OpenID: not revoked since the account's creation). TS_OK with *out (type
+ * POL_PRINCIPAL_SVC) and *secret (malloc'ed), TS_E_INVALID_ACCESS_KEY with a client message
+ * in *msg, or another error. */
+int sts_svc_resolve(struct sts_ctx *c, const char *ak, struct pol_principal **out, char **secret,
+                    const char **msg);
 
 /* ---- opened-token cache (tokcache.c) ---- */
 
@@ -191,6 +215,12 @@ void sts_time_expiration(time_t t, char *out);
 /* Fills *b with the static-user backend of AssumeRole: the SigV4 caller (a static user or
  * root) is the identity; a user's explicit Deny of sts:AssumeRole refuses. */
 void sts_static_backend_init(struct sts_ctx *c, struct idp_backend *b);
+/* Fills *b with the backend of GetSessionToken: the same identity (a static user or root,
+ * never temporary credentials: AccessDenied "Cannot call GetSessionToken with session
+ * credentials"), no role and no session parameters (RoleArn, RoleSessionName, Policy,
+ * PolicyArns: InvalidParameterValue), DurationSeconds 900..129600 (43200 when absent) cut to
+ * the configured maximum, root's sessions to 3600 (AWS). */
+void sts_session_token_backend_init(struct sts_ctx *c, struct idp_backend *b);
 
 /* ---- actions.c (exposed for tests) ---- */
 /* Parses an application/x-www-form-urlencoded body (+ is space) and appends to p. Returns
@@ -202,6 +232,29 @@ void sts_params_cleanup(struct sts_params *p);
  * TS_OK or an error (p then holds what was read; clean it up either way). */
 int sts_request_params(struct http_req *r, struct sts_params *p);
 
+/* ---- session_pol.c: managed session policies (PolicyArns) ---- */
+
+#define STS_MAX_POLICY_ARNS 10  /* AWS: PolicyArns has at most 10 members */
+#define STS_POLICY_NAME_MAX 128 /* idp/iam.c's policy names */
+/* The tessera policy name in a PolicyArns value: "arn:PARTITION:iam::ACCOUNT:policy/NAME"
+ * (ACCOUNT digits or none) or a plain NAME, NAME a legal policy name (1..128 printable
+ * characters without ',', '/', ' '). TS_OK with out set, or TS_E_STS_INVALID_PARAMETER. */
+int sts_policy_arn_name(const char *v, char out[STS_POLICY_NAME_MAX + 1]);
+/* The policy names of the request's PolicyArns.member.N.arn parameters (N 1..10, first
+ * occurrence of each N; duplicates dropped) into *out (release with iam_strv_free; empty when
+ * there are none). TS_OK, or ValidationError (N > 10) / InvalidParameterValue (a value that is
+ * no policy ARN or name, another PolicyArns.* key) in e with *out empty. */
+int sts_session_policy_arns(const struct http_kv *params, size_t n, struct iam_strv *out,
+                            struct ts_error *e);
+/* AWS's PackedPolicySize: the session policies' plain text (the inline policy's characters
+ * and each policy's ARN arn:aws:iam::ACCOUNT:policy/NAME) as a percentage, rounded up, of
+ * STS_MAX_SESSION_POLICY characters; -1 when there is no session policy. */
+long sts_packed_policy_size(const char *policy, const char *const *names, size_t n);
+/* At mint time: the packed size is at most 100% (else PackedPolicyTooLarge) and every name
+ * is a stored or canned policy (else InvalidParameterValue "Policy ... does not exist."). */
+int sts_check_session_policies(struct iam_store *st, const char *policy,
+                               const struct iam_strv *names, struct ts_error *e);
+
 /* ---- sts_authz.c ---- */
 
 /* route->resolve of the STS route: what the action asks of the authz phase. */
@@ -212,6 +265,8 @@ int sts_resolve(struct http_req *r, struct ts_error *e);
  * for the client in msg (msglen bytes). */
 int sts_check_version(const char *v, struct ts_error *e);
 int sts_check_duration(const struct sts_ctx *c, const char *v, long *out, struct ts_error *e);
+/* DurationSeconds v (not NULL) within STS_MIN_DURATION..limit (AWS's messages). */
+int sts_check_duration_in(const char *v, long limit, long *out, struct ts_error *e);
 int sts_check_policy(const char *v, struct ts_error *e);
 int sts_check_role_arn(const char *v, struct ts_error *e);
 int sts_check_session_name(const char *v, struct ts_error *e);

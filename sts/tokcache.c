@@ -70,6 +70,17 @@ static char *dup_opt(const char *s, bool *bad)
     return d;
 }
 
+/* Copies src into the empty *dst (unless *bad); sets *bad on OOM. */
+static void strv_copy(const struct iam_strv *src, struct iam_strv *dst, bool *bad)
+{
+    if (src->n == 0 || *bad)
+        return;
+    dst->v = calloc(src->n, sizeof *dst->v);
+    *bad = dst->v == NULL;
+    for (size_t i = 0; i < src->n && !*bad; i++, dst->n++)
+        *bad = (dst->v[i] = dup_opt(src->v[i], bad)) == NULL;
+}
+
 /* A deep copy of src into *dst. TS_OK or TS_E_INTERNAL (nothing left allocated). */
 static int token_copy(const struct sts_token *src, struct sts_token *dst)
 {
@@ -86,12 +97,8 @@ static int token_copy(const struct sts_token *src, struct sts_token *dst)
     dst->session_name = dup_opt(src->session_name, &bad);
     dst->role_arn = dup_opt(src->role_arn, &bad);
     dst->role = dup_opt(src->role, &bad);
-    if (src->policies.n > 0 && !bad) {
-        dst->policies.v = calloc(src->policies.n, sizeof *dst->policies.v);
-        bad = dst->policies.v == NULL;
-        for (size_t i = 0; i < src->policies.n && !bad; i++, dst->policies.n++)
-            bad = (dst->policies.v[i] = dup_opt(src->policies.v[i], &bad)) == NULL;
-    }
+    strv_copy(&src->policies, &dst->policies, &bad);
+    strv_copy(&src->session_policies, &dst->session_policies, &bad);
     if (src->nclaims > 0 && !bad) {
         dst->claims = calloc(src->nclaims, sizeof *dst->claims);
         bad = dst->claims == NULL;

@@ -160,11 +160,23 @@ def test_every_admin_operation_denies(setup, who):
     server = setup
     creds = None if who == "anonymous" else (USER, SECRET)
     for method, pattern, action in admin_ops():
+        if creds is not None and pattern == "svcaccts":
+            continue  # a user's own service accounts: allowed unless denied (below)
         path = "/tessera/admin/v1/" + pattern.replace("*", "someone")
         body = b"{}" if method in ("PUT", "POST") else b""
         r = request(server, method, path, body=body, creds=creds, service="s3")
         assert r.status_code == 403, (method, pattern, who, r.text)
         assert r.json()["Code"] == "AccessDenied", (method, pattern, who, r.text)
+    if creds is not None:
+        # exception (MinIO): service accounts of the user itself, unless explicitly denied;
+        # anybody else's need admin:CreateServiceAccount / admin:ListServiceAccounts
+        r = request(server, "POST", "/tessera/admin/v1/svcaccts", body=b'{"parent":"root2"}',
+                    creds=creds)
+        assert r.status_code == 403 and r.json()["Code"] == "AccessDenied", r.text
+        r = request(server, "POST", "/tessera/admin/v1/svcaccts", body=b"{}", creds=creds)
+        assert r.status_code == 200 and r.json()["parent"] == USER, r.text
+        r = request(server, "GET", "/tessera/admin/v1/svcaccts", creds=creds)
+        assert r.status_code == 200 and [a["parent"] for a in r.json()["accounts"]] == [USER]
     # a static user may still change its own secret (ADMIN_SELF), and only its own
     r = request(server, "PUT", "/tessera/admin/v1/users/%s/secret" % USER,
                 body=b'{"secretKey":"nobody-secret-2"}', creds=(USER, SECRET)) \

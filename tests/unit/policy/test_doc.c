@@ -238,7 +238,8 @@ static void test_known_actions(void)
         {"s3:GetObjekt", false},
         {"s3:Frob*", false},
         {"admin:ServerUpdate", false},
-        {"sts:GetSessionToken", false},
+        {"sts:GetSessionToken", true},
+        {"sts:GetFederationToken", false},
         {"kms:*", true},               /* MinIO's KMS actions (consoleAdmin names kms:*) */
         {"s3:GetObjectVersion", true}, /* an S3 action tessera does not check yet */
         {"kms:Frob", false},

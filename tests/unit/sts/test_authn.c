@@ -216,7 +216,9 @@ int main(int argc, char **argv)
            "<AssumeRoleResult><AssumedRoleUser><Arn>arn:aws:iam::000000000000:user/"
            "alice1</Arn><AssumedRoleId>");
     HAS(r, "</AssumedRoleUser><Credentials><AccessKeyId>");
-    HAS(r, "</Credentials></AssumeRoleResult><ResponseMetadata><RequestId>");
+    /* with a session policy, AWS's PackedPolicySize after the credentials */
+    HAS(r, "</Credentials><PackedPolicySize>5</PackedPolicySize></AssumeRoleResult>"
+           "<ResponseMetadata><RequestId>");
     ok(xml_get(r.body, "AccessKeyId", ak, sizeof ak) &&
            xml_get(r.body, "SecretAccessKey", sk, sizeof sk) &&
            xml_get(r.body, "SessionToken", token, sizeof token),

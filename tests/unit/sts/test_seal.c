@@ -30,6 +30,7 @@ static struct sts_ctx *ctx_open(const char *sub, struct iam_store **st)
 static void token_fill(struct sts_token *t, time_t now)
 {
     static char *pols[] = {"readwrite", "diagnostics"};
+    static char *spols[] = {"ro"};
     static struct http_kv claims[] = {{"jwt:sub", "alice-sub"}, {"ldap:dn", "cn=a,dc=x"}};
     memset(t, 0, sizeof *t);
     memcpy(t->access_key, "ABCDEFGHIJ0123456789", 21);
@@ -40,6 +41,8 @@ static void token_fill(struct sts_token *t, time_t now)
     t->source = "ldap";
     t->policies.v = pols;
     t->policies.n = 2;
+    t->session_policies.v = spols;
+    t->session_policies.n = 1;
     t->session_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
     t->session_name = "sess-1";
     t->role_arn = "arn:aws:iam::000000000000:role/r1";
@@ -128,6 +131,9 @@ int main(void)
         is_str(out.policies.v[1], "diagnostics", "pol1");
     }
     is_str(out.session_policy, in.session_policy, "session policy");
+    is_int(out.session_policies.n, 1, "managed session policies");
+    if (out.session_policies.n == 1)
+        is_str(out.session_policies.v[0], "ro", "managed session policy");
     is_str(out.session_name, "sess-1", "session name");
     is_str(out.role_arn, in.role_arn, "role arn");
     is_int(out.nclaims, 2, "nclaims");
