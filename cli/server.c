@@ -28,7 +28,9 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/buf.h"
+#include "core/curlx.h"
 #include "idp/iam.h"
+#include "idp/idplugin.h"
 #include "idp/kv.h"
 #include "idp/oidc.h"
 #include "ldap/tldap.h"
@@ -37,8 +39,6 @@
 #include "policy/pol.h"
 #include "sts/act_cert.h"
 #include "sts/act_oidc.h"
-#include "idp/idplugin.h"
-#include "core/curlx.h"
 #include "sts/cluster.h"
 #include "sts/login_web.h"
 #include "sts/sts.h"
@@ -359,8 +359,8 @@ struct server {
     struct http_server *srv;
     struct tldap *ldap;
     struct oidc_providers *oidc;
-    struct idplugin *idplugin; /* the identity management plugin, or NULL */
-    char **ca_dir;             /* CERTS_DIR/CAs files for it, or NULL */
+    struct idplugin *idplugin;     /* the identity management plugin, or NULL */
+    char **ca_dir;                 /* CERTS_DIR/CAs files for it, or NULL */
     struct sts_cert *client_certs; /* AssumeRoleWithCertificate's trusted CAs, when enabled */
     struct login_web *login;
     struct sts_cluster *cluster; /* this node's heartbeats */

@@ -65,18 +65,18 @@ enum pol_principal_type {
  * ${jwt:...} / ${ldap:...} instead, so no claim can pose as a static user's name. */
 struct pol_principal {
     enum pol_principal_type type;
-    char *access_key;            /* the key that signed the request */
-    char *username;              /* aws:username (see above), or NULL when unset */
-    char *userid;                /* aws:userid */
-    char *arn;                   /* GetCallerIdentity Arn (see above) */
-    char *role_arn;              /* TEMP of a tessera role: arn:aws:iam::ACCOUNT:role/NAME, the
-                                  * role whose trust policy admitted it (aws:PrincipalArn);
-                                  * its policies are exactly `policies`. NULL otherwise. */
-    char *parent;                /* TEMP, SVC: parent (user name, LDAP DN, OIDC "iss#sub") */
-    char *source;                /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
-    struct iam_strv policies;    /* TEMP from ldap/oidc/roles: the mapped policy names */
-    char *session_policy;        /* TEMP: inline session policy; SVC: its own; or NULL */
-    struct pol_doc *session_doc; /* compiled session_policy (owned) */
+    char *access_key;                 /* the key that signed the request */
+    char *username;                   /* aws:username (see above), or NULL when unset */
+    char *userid;                     /* aws:userid */
+    char *arn;                        /* GetCallerIdentity Arn (see above) */
+    char *role_arn;                   /* TEMP of a tessera role: arn:aws:iam::ACCOUNT:role/NAME, the
+                                       * role whose trust policy admitted it (aws:PrincipalArn);
+                                       * its policies are exactly `policies`. NULL otherwise. */
+    char *parent;                     /* TEMP, SVC: parent (user name, LDAP DN, OIDC "iss#sub") */
+    char *source;                     /* "root", "static", "ldap", "oidc", "clientgrants", "role" */
+    struct iam_strv policies;         /* TEMP from ldap/oidc/roles: the mapped policy names */
+    char *session_policy;             /* TEMP: inline session policy; SVC: its own; or NULL */
+    struct pol_doc *session_doc;      /* compiled session_policy (owned) */
     struct iam_strv session_policies; /* TEMP: managed session policies (PolicyArns), by name:
                                        * with session_policy, the session policies */
     struct http_kv *claims; /* condition keys from the identity: "jwt:sub", "ldap:dn"... */
