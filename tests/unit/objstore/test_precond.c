@@ -13,30 +13,9 @@
 #include "core/err.h"
 #include "objstore/obj_int.h"
 #include "tests/harness/t.h"
+#include "tests/unit/objstore/files.h"
 
 static char dir[256];
-
-static size_t count_files(const char *path)
-{
-    size_t n = 0;
-    DIR *d = opendir(path);
-    struct dirent *e;
-    if (d == NULL)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        char p[1024];
-        struct stat sb;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            n += count_files(p);
-        else
-            n++;
-    }
-    closedir(d);
-    return n;
-}
 
 static size_t data_files(void)
 {

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "objstore/obj_int.h"
 #include "tests/harness/t.h"
+#include "tests/unit/objstore/files.h"
 
 static char dir[256];
 
@@ -52,28 +53,6 @@ static char *get(struct obj_store *st, const char *b, const char *k)
     }
     obj_meta_cleanup(&m);
     return buf;
-}
-
-static size_t count_files(const char *path)
-{
-    size_t n = 0;
-    DIR *d = opendir(path);
-    struct dirent *e;
-    if (d == NULL)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        char p[1024];
-        struct stat sb;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            n += count_files(p);
-        else
-            n++;
-    }
-    closedir(d);
-    return n;
 }
 
 /* Lists with o and joins the entries as "k1,k2/,..." (prefixes end with their delimiter). */

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "objstore/obj_int.h"
 #include "tests/harness/t.h"
+#include "tests/unit/objstore/files.h"
 
 static char dir[256];
 
@@ -62,25 +63,6 @@ static bool get_is(struct obj_store *st, const char *b, const char *k, const cha
     bool ok = s != NULL && strcmp(s, want) == 0;
     free(s);
     return ok;
-}
-
-static size_t count_files(const char *path)
-{
-    size_t n = 0;
-    DIR *d = opendir(path);
-    struct dirent *e;
-    if (d == NULL)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        char p[1024];
-        struct stat sb;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        n += stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) ? count_files(p) : 1;
-    }
-    closedir(d);
-    return n;
 }
 
 static size_t data_files(void)
