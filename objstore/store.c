@@ -1407,24 +1407,7 @@ int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *ke
 int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
                     int *fd)
 {
-    char path[PATH_MAX];
-    /* A concurrent replace may unlink the file between the lookup and the open: look again. */
-    for (int attempt = 0; attempt < 8; attempt++) {
-        int rc = obj_object_head(st, bucket, key, out);
-        if (rc != TS_OK)
-            return rc;
-        if (obj_data_path(st, out->id, path, sizeof path) != TS_OK) {
-            obj_meta_cleanup(out);
-            return TS_E_INTERNAL;
-        }
-        *fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (*fd >= 0)
-            return TS_OK;
-        obj_meta_cleanup(out);
-        if (errno != ENOENT)
-            return TS_E_INTERNAL;
-    }
-    return TS_E_INTERNAL;
+    return obj_version_open(st, bucket, key, NULL, out, fd);
 }
 
 int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)

@@ -491,11 +491,11 @@ int obj_version_open(struct obj_store *st, const char *bucket, const char *key, 
                      struct obj_meta *out, int *fd)
 {
     char path[PATH_MAX];
-    if (vid == NULL)
-        return obj_object_open(st, bucket, key, out, fd);
-    /* A version deleted between the lookup and the open: look again. */
+    /* A concurrent replace or delete may unlink the file between the lookup and the open:
+     * look again. */
     for (int attempt = 0; attempt < 8; attempt++) {
-        int rc = obj_version_head(st, bucket, key, vid, out);
+        int rc = vid != NULL ? obj_version_head(st, bucket, key, vid, out)
+                             : obj_object_head(st, bucket, key, out);
         if (rc != TS_OK)
             return rc;
         if (obj_data_path(st, out->id, path, sizeof path) != TS_OK) {
