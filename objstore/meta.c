@@ -6,6 +6,10 @@
  * u32 name length + name + u32 value length + value. Version 2 (a record with tags; records
  * without any keep version 1, byte for byte) appends the tags: u32 count, then per tag u32 key
  * length + key + u32 value length + value. A tag set alone (obj_tags_encode) is that tail.
+ * Version 3 (a multipart object completed with its parts kept; every other record keeps
+ * version 1 or 2) is version 2 (the tags, their count possibly 0) followed by the parts: u32
+ * count, u8 checksum length L (0..32), then per part u16 part number, u64 size and L bytes of
+ * the part's checksum (zeros: none) -- OBJ_PART_REC(L) bytes each, kept as one block.
  */
 #include "objstore/obj_int.h"
 
@@ -17,6 +21,7 @@
 
 #define META_VERSION 1
 #define META_VERSION_TAGS 2
+#define META_VERSION_PARTS 3
 #define META_MAX_PAIRS 10000
 
 void obj_meta_cleanup(struct obj_meta *m)
@@ -26,7 +31,43 @@ void obj_meta_cleanup(struct obj_meta *m)
     free(m->content_type);
     http_kv_free(m->hdrs, m->nhdrs);
     http_kv_free(m->tags, m->ntags);
+    free(m->parts);
     memset(m, 0, sizeof *m);
+}
+
+int obj_meta_set_parts(struct obj_meta *m, size_t n, size_t cklen)
+{
+    uint8_t *p = n && cklen <= 32 ? calloc(n, OBJ_PART_REC(cklen)) : NULL;
+    if (n && p == NULL)
+        return TS_E_INTERNAL;
+    free(m->parts);
+    m->parts = p;
+    m->nparts = n;
+    m->part_cklen = (uint8_t)cklen;
+    return TS_OK;
+}
+
+void obj_meta_part_set(struct obj_meta *m, size_t i, unsigned number, uint64_t size,
+                       const uint8_t *ck)
+{
+    uint8_t *p = m->parts + i * OBJ_PART_REC(m->part_cklen);
+    p[0] = (uint8_t)number;
+    p[1] = (uint8_t)(number >> 8);
+    for (int k = 0; k < 8; k++)
+        p[2 + k] = (uint8_t)(size >> (8 * k));
+    if (ck != NULL)
+        memcpy(p + 10, ck, m->part_cklen);
+}
+
+void obj_meta_part_get(const struct obj_meta *m, size_t i, unsigned *number, uint64_t *size,
+                       const uint8_t **ck)
+{
+    const uint8_t *p = m->parts + i * OBJ_PART_REC(m->part_cklen);
+    *number = (unsigned)p[0] | (unsigned)p[1] << 8;
+    *size = 0;
+    for (int k = 0; k < 8; k++)
+        *size |= (uint64_t)p[2 + k] << (8 * k);
+    *ck = p + 10;
 }
 
 int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value)
@@ -38,6 +79,20 @@ int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
     return TS_OK;
+}
+
+void obj_meta_del_hdr(struct obj_meta *m, const char *name)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(m->hdrs[i].key, name) == 0) {
+            free(m->hdrs[i].key);
+            free(m->hdrs[i].value);
+        } else {
+            m->hdrs[k++] = m->hdrs[i];
+        }
+    }
+    m->nhdrs = k;
 }
 
 const char *obj_meta_hdr(const struct obj_meta *m, const char *name)
@@ -63,8 +118,11 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
     for (size_t i = 0; i < src->nhdrs; i++)
         if (obj_meta_add_hdr(dst, src->hdrs[i].key, src->hdrs[i].value) != TS_OK)
             goto fail;
-    if (obj_meta_set_tags(dst, src->tags, src->ntags) != TS_OK)
+    if (obj_meta_set_tags(dst, src->tags, src->ntags) != TS_OK ||
+        obj_meta_set_parts(dst, src->nparts, src->part_cklen) != TS_OK)
         goto fail;
+    if (src->nparts)
+        memcpy(dst->parts, src->parts, src->nparts * OBJ_PART_REC(src->part_cklen));
     return TS_OK;
 fail:
     obj_meta_cleanup(dst);
@@ -146,12 +204,15 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     if (m->content_type)
         n += strlen(m->content_type);
     n += pairs_len(m->hdrs, m->nhdrs);
-    if (m->ntags > 0)
+    size_t pl = m->nparts * OBJ_PART_REC(m->part_cklen);
+    if (m->ntags > 0 || m->nparts > 0)
         n += pairs_len(m->tags, m->ntags);
+    if (m->nparts > 0)
+        n += 5 + pl;
     uint8_t *out = malloc(n), *p = out;
     if (out == NULL)
         return NULL;
-    *p++ = m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
+    *p++ = m->nparts > 0 ? META_VERSION_PARTS : m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
     put_u64(&p, m->size);
     put_u64(&p, (uint64_t)m->mtime);
     memset(p, '0', OBJ_ID_LEN);
@@ -165,8 +226,13 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     else
         put_u32(&p, 0xffffffffu);
     put_pairs(&p, m->hdrs, m->nhdrs);
-    if (m->ntags > 0)
+    if (m->ntags > 0 || m->nparts > 0)
         put_pairs(&p, m->tags, m->ntags);
+    if (m->nparts > 0) {
+        put_u32(&p, (uint32_t)m->nparts);
+        *p++ = m->part_cklen;
+        memcpy(p, m->parts, pl);
+    }
     *len = n;
     return out;
 }
@@ -244,6 +310,21 @@ int obj_tags_decode(const void *buf, size_t len, struct http_kv **v, size_t *n)
     return TS_E_INTERNAL;
 }
 
+/* The parts block of a version 3 record. */
+static int get_parts(struct rd *r, struct obj_meta *m)
+{
+    uint32_t n;
+    if (get_u32(r, &n) != 0 || n == 0 || n > OBJ_MAX_PARTS || r->p >= r->end || *r->p > 32)
+        return -1;
+    size_t cklen = *r->p++;
+    if ((size_t)(r->end - r->p) < n * OBJ_PART_REC(cklen) ||
+        obj_meta_set_parts(m, n, cklen) != TS_OK)
+        return -1;
+    memcpy(m->parts, r->p, n * OBJ_PART_REC(cklen));
+    r->p += n * OBJ_PART_REC(cklen);
+    return 0;
+}
+
 int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
 {
     struct rd r = {buf, (const uint8_t *)buf + len};
@@ -253,7 +334,7 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
     if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1)
         return TS_E_INTERNAL;
     uint8_t version = *r.p++;
-    if (version != META_VERSION && version != META_VERSION_TAGS)
+    if (version != META_VERSION && version != META_VERSION_TAGS && version != META_VERSION_PARTS)
         return TS_E_INTERNAL;
     if (get_u64(&r, &m->size) != 0 || get_u64(&r, &mt) != 0)
         goto fail;
@@ -276,7 +357,9 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
     }
     if (get_pairs(&r, &m->hdrs, &m->nhdrs) != 0)
         goto fail;
-    if (version == META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+    if (version >= META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+        goto fail;
+    if (version == META_VERSION_PARTS && get_parts(&r, m) != 0)
         goto fail;
     return TS_OK;
 fail:

@@ -149,8 +149,11 @@ static const char *gw_version_action(const char *action)
 int s3_gw_declare(struct s3_ctx *c)
 {
     struct http_authz *q = &c->r->authz;
-    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL)
+    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL) {
         q->item[0].action = gw_version_action(q->item[0].action);
+        if ((c->op->flags & S3_F_ALSO_GET) && q->nitems > 1) /* s3:GetObject, item 1 */
+            q->item[1].action = gw_version_action(q->item[1].action);
+    }
     if (c->src_versioned && q->nitems > 1)
         q->item[1].action = "s3:GetObjectVersion";
     return TS_OK;
