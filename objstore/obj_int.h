@@ -35,6 +35,7 @@
 
 #include "core/http.h"
 #include "objstore/obj.h"
+#include "sts/sigv4.h"
 
 #define OBJ_MAX_KEY_LEN 1024             /* bytes of UTF-8 */
 #define OBJ_MAX_BUCKET_LEN 63            /* every bucket name the store holds or looks up */
@@ -47,6 +48,7 @@
 #define OBJ_SMALL_GET (64u << 10) /* served from a buffer, larger ones with sendfile */
 #define OBJ_ID_LEN 32             /* hex digits */
 #define OBJ_VID_LEN 32            /* a version id: 32 lower-case hex digits (or "null") */
+#define OBJ_CK_B64_MAX 96         /* a base64 checksum, "-N" included, with its NUL */
 
 /* Metadata of an object, of a multipart upload (id = upload id, mtime = initiated) or of a
  * part (id = data file). Owned strings; release with obj_meta_cleanup. */
@@ -70,17 +72,34 @@ struct obj_meta {
     char vid[OBJ_VID_LEN + 1];
     uint64_t vts;
     bool dm;
+    /* A multipart object's parts (obj_meta_part_get), in object order; none (nparts 0) for
+     * other objects and for multipart objects completed before parts were kept. */
+    uint8_t *parts;
+    size_t nparts;
+    uint8_t part_cklen; /* checksum bytes per part (0: the upload had no algorithm) */
 };
+/* Bytes of one part of obj_meta.parts: u16 number, u64 size (little-endian), checksum. */
+#define OBJ_PART_REC(cklen) (10 + (size_t)(cklen))
 
 void obj_meta_cleanup(struct obj_meta *m);
 /* Deep copy; returns TS_OK or TS_E_INTERNAL (dst zeroed). */
 int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src);
 /* Appends a kept header (copied). */
 int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value);
+/* Removes every kept header name (any case). */
+void obj_meta_del_hdr(struct obj_meta *m, const char *name);
 /* The kept header's value, or NULL. */
 const char *obj_meta_hdr(const struct obj_meta *m, const char *name);
 /* Replaces m's tags with copies of v[0..n). TS_OK or TS_E_INTERNAL (m's tags unchanged). */
 int obj_meta_set_tags(struct obj_meta *m, const struct http_kv *v, size_t n);
+/* Makes room for n parts of cklen-byte checksums (zeroed), replacing m's: TS_OK or
+ * TS_E_INTERNAL (m unchanged). */
+int obj_meta_set_parts(struct obj_meta *m, size_t n, size_t cklen);
+/* Part i (< nparts): its number, size and checksum (part_cklen bytes; ck NULL: zeros). */
+void obj_meta_part_set(struct obj_meta *m, size_t i, unsigned number, uint64_t size,
+                       const uint8_t *ck);
+void obj_meta_part_get(const struct obj_meta *m, size_t i, unsigned *number, uint64_t *size,
+                       const uint8_t **ck);
 /* A tag set alone (bucket tags): the encoding of the tags of a meta record. */
 void *obj_tags_encode(const struct http_kv *v, size_t n, size_t *len);
 int obj_tags_decode(const void *p, size_t len, struct http_kv **v, size_t *n);
@@ -323,6 +342,8 @@ void obj_list_res_cleanup(struct obj_list_res *res);
 struct obj_part_ref {
     unsigned number;
     char etag[48]; /* without quotes */
+    /* The part's checksum the request names (base64 of the upload's algorithm; "" none). */
+    char checksum[OBJ_CK_B64_MAX];
 };
 
 struct obj_upload_ent {
@@ -336,6 +357,8 @@ struct obj_part_ent {
     uint64_t size;
     int64_t mtime;
     char etag[48];
+    char checksum_algo[16];        /* "CRC32"...; "" when the part has no checksum */
+    char checksum[OBJ_CK_B64_MAX]; /* base64 */
 };
 
 /* Creates an upload for bucket/key; m carries content type and kept headers. */
@@ -348,6 +371,12 @@ int obj_upload_get(struct obj_store *st, const char *bucket, const char *key, co
 int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
                     const char *upload_id, unsigned number, struct obj_writer *w, const char *etag,
                     struct obj_meta *out);
+/* Records part number as obj_part_commit does, with its checksum ck_b64 of algo (kept header
+ * x-amz-checksum-<algo>; algo SIGV4_CK_NONE: none). */
+int obj_part_commit_ck(struct obj_store *st, const char *bucket, const char *key,
+                       const char *upload_id, unsigned number, struct obj_writer *w,
+                       const char *etag, enum sigv4_cksum_algo algo, const char *ck_b64,
+                       struct obj_meta *out);
 /* Validates parts (TS_E_INVALID_PART_ORDER, TS_E_INVALID_PART, TS_E_ENTITY_TOO_SMALL),
  * concatenates them into the object, removes the upload. *out gets the object's meta. */
 int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
@@ -359,6 +388,15 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
 int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char *key,
                            const char *upload_id, const struct obj_part_ref *parts, size_t n,
                            const struct obj_precond *pre, struct obj_meta *out);
+/* obj_upload_complete with the checksums: a part checksum named in parts[i].checksum must be
+ * the part's (else TS_E_INVALID_PART; the caller checked that those the upload requires are
+ * there); the object gets the upload's checksum (obj_ck_object) as its kept header, and want
+ * (NULL: none), the object's checksum the client expects (base64; COMPOSITE with or without
+ * "-N"), must equal it (else TS_E_BAD_DIGEST, nothing changed). The object keeps its parts'
+ * numbers, sizes and checksums (obj_meta.parts). pre as obj_upload_complete_if. */
+int obj_upload_complete_ck(struct obj_store *st, const char *bucket, const char *key,
+                           const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                           const char *want, const struct obj_precond *pre, struct obj_meta *out);
 int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
                      const char *upload_id);
 /* A completed upload answers a repeated CompleteMultipartUpload (a client retrying after a lost
@@ -382,6 +420,30 @@ int obj_uploads_list(struct obj_store *st, const char *bucket, const char *prefi
                      const char *key_marker, const char *upload_id_marker, size_t max,
                      struct obj_upload_ent **out, size_t *n, bool *truncated);
 void obj_uploads_list_free(struct obj_upload_ent *v, size_t n);
+
+/* ---- checksums of multipart uploads (checksum.c) ----
+ * An upload keeps its algorithm and type as the kept headers OBJ_CK_ALGO_HDR ("CRC32"...) and
+ * OBJ_CK_TYPE_HDR ("COMPOSITE" / "FULL_OBJECT"); a part and an object keep their checksum as
+ * the kept header x-amz-checksum-<algo> (base64; an object's composite one ends in "-N"). */
+#define OBJ_CK_ALGO_HDR "x-amz-checksum-algorithm"
+#define OBJ_CK_TYPE_HDR "x-amz-checksum-type"
+
+struct obj_ck_mode {
+    enum sigv4_cksum_algo algo; /* SIGV4_CK_NONE: the upload has none */
+    bool full;                  /* FULL_OBJECT, else COMPOSITE */
+};
+/* "x-amz-checksum-crc32"... for algo. */
+void obj_ck_hdr_name(enum sigv4_cksum_algo algo, char out[32]);
+/* The algorithm and type an upload's meta declares. */
+void obj_ck_mode_of(const struct obj_meta *upload, struct obj_ck_mode *out);
+/* A base64 checksum of algo (exactly its size) into out: TS_OK or TS_E_INVALID_ARGUMENT. */
+int obj_ck_decode(enum sigv4_cksum_algo algo, const char *b64, uint8_t out[32]);
+/* The checksum of algo that part or object m keeps, into out: false when it has none. */
+bool obj_ck_of(const struct obj_meta *m, enum sigv4_cksum_algo algo, uint8_t out[32]);
+/* The object's checksum from its parts (each with its checksum of mode->algo and its size), as
+ * base64 (COMPOSITE: with "-N"): TS_OK, TS_E_INVALID_PART (a part has none), TS_E_INTERNAL. */
+int obj_ck_object(const struct obj_ck_mode *mode, const struct obj_meta *parts, size_t n,
+                  char out[OBJ_CK_B64_MAX]);
 
 /* ---- the objects DB (store.c) ----
  * LMDB keys are limited to 511 bytes, keys to 1024: the LMDB key of bucket/key is

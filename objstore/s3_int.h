@@ -60,6 +60,9 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
     4096u /* a conditional write (If-None-Match: *, If-Match: the target's current object):        \
              s3:if-none-match / s3:if-match condition keys, s3:GetObject too for If-Match (AWS's   \
              rule); the store checks it in the commit's transaction (s3_precond_parse) */
+#define S3_F_ALSO_GET                                                                              \
+    8192u /* the caller needs s3:GetObject on the object too (GetObjectAttributes, AWS's rule;     \
+             with a version id the gateway asks s3:GetObjectVersion) */
 
 #define S3_MAX_OBJECT_TAGS 10
 #define S3_MAX_BUCKET_TAGS 50
@@ -118,6 +121,10 @@ struct s3_ctx {
     struct ts_error *e;     /* the error of the phase running (s3_fail), for the server to answer */
     struct obj_precond pre; /* S3_F_CONDWRITE: the request's precondition, when has_pre */
     bool has_pre;
+    /* UploadPart / UploadPartCopy of an upload with a checksum algorithm (s3_checksum.c): the
+     * algorithm, and the checksum computed here when the request brings none (NULL else). */
+    enum sigv4_cksum_algo ck_algo;
+    struct sigv4_cksum *ck;
 };
 
 /* s3_ops.c */
@@ -191,6 +198,41 @@ int s3_post_policy_check(const char *policy_b64, const struct s3_post_form *f, t
 /* s3_post.c: PostObject (the handlers below) and its state, freed with the request. */
 struct s3_post;
 void s3_post_free(struct s3_post *p); /* NULL is a no-op */
+
+/* s3_checksum.c: the additional checksums of the S3 layer (docs/API.md "Checksums"). */
+struct xml_node;
+/* CreateMultipartUpload: x-amz-checksum-algorithm and x-amz-checksum-type checked (AWS's
+ * rules and messages) into the upload's kept headers (obj_int.h), and echoed. */
+int s3_ck_create(struct s3_ctx *c, struct obj_meta *m);
+void s3_ck_create_reply(struct s3_ctx *c, const struct obj_meta *m);
+/* UploadPart(Copy) start: the upload's algorithm into c->ck_algo; for UploadPart the checksum
+ * the request declares (header or trailer) must be of that algorithm (InvalidRequest), and
+ * when it declares none c->ck computes it over the body. */
+int s3_ck_part_start(struct s3_ctx *c, bool copy);
+/* The part's checksum once its body is in: *algo and b64 (SIGV4_CK_NONE: none). */
+int s3_ck_part_value(struct s3_ctx *c, enum sigv4_cksum_algo *algo, char b64[OBJ_CK_B64_MAX]);
+/* UploadPartCopy: the checksum of algo over len bytes of fd at off into b64. */
+int s3_ck_fd(enum sigv4_cksum_algo algo, int fd, uint64_t off, uint64_t len,
+             char b64[OBJ_CK_B64_MAX]);
+/* CompleteMultipartUpload: the part checksums of one Part element into ref (InvalidArgument,
+ * InvalidPart), and the rules of the upload's mode (a COMPOSITE upload needs every part's:
+ * InvalidRequest naming the part); *want gets the object checksum header of the request. */
+int s3_ck_complete_part(struct s3_ctx *c, const struct obj_meta *up, struct xml_node *part,
+                        struct obj_part_ref *ref);
+int s3_ck_complete_want(struct s3_ctx *c, const struct obj_meta *up, const char **want);
+/* <ChecksumX>v</ChecksumX><ChecksumType>..</ChecksumType> of object m (nothing when none). */
+void s3_ck_xml(struct buf *b, const struct obj_meta *m);
+/* <ChecksumX>v</ChecksumX> of a part; <ChecksumAlgorithm/><ChecksumType/> of an upload. */
+void s3_ck_xml_part(struct buf *b, const struct obj_meta *part);
+void s3_ck_xml_upload(struct buf *b, const struct obj_meta *up);
+/* BadDigest naming the upload's algorithm (a CompleteMultipartUpload's object checksum). */
+int s3_ck_bad_digest(struct s3_ctx *c, const struct obj_meta *up);
+/* The x-amz-checksum-<algo> and x-amz-checksum-type headers of object m's checksum. */
+void s3_ck_headers(struct s3_ctx *c, const struct obj_meta *m);
+/* The same for part i of multipart object m: the part's checksum, the object's type. */
+void s3_ck_headers_part(struct s3_ctx *c, const struct obj_meta *m, size_t i);
+/* <ChecksumX>v</ChecksumX> of part i of multipart object m (nothing when it has none). */
+void s3_ck_xml_part_of(struct buf *b, const struct obj_meta *m, size_t i);
 
 /* s3_bucket.c: ListBuckets, shared with the gateway. */
 struct s3_bucket_row {
@@ -336,5 +378,6 @@ s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_
     s3_upload_part_copy, s3_complete_multipart, s3_abort_multipart, s3_list_parts,
     s3_list_multipart_uploads;
 s3_handler s3_post_start, s3_post_finish;
+s3_handler s3_get_object_attributes;
 
 #endif

@@ -44,19 +44,6 @@ int s3_put_object_start(struct s3_ctx *c)
     return rc == TS_OK ? s3_stream_body(c, OBJ_MAX_OBJECT_SIZE) : rc;
 }
 
-static void checksum_header(struct s3_ctx *c, const struct obj_meta *m)
-{
-    for (size_t i = 0; i < m->nhdrs; i++)
-        if (strncmp(m->hdrs[i].key, "x-amz-checksum-", 15) == 0) {
-            char name[48];
-            snprintf(name, sizeof name, "x-amz-checksum-%s", m->hdrs[i].key + 15);
-            for (char *p = name; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-            http_reply_header(c->r, name, m->hdrs[i].value);
-        }
-}
-
 int s3_put_object(struct s3_ctx *c)
 {
     struct obj_meta m = {0};
@@ -73,7 +60,7 @@ int s3_put_object(struct s3_ctx *c)
     if (rc == TS_OK) {
         snprintf(q, sizeof q, "\"%s\"", etag);
         http_reply_header(c->r, "ETag", q);
-        checksum_header(c, &m);
+        s3_ck_headers(c, &m);
         s3_version_header(c, &m);
         rc = s3_reply_empty(c, 200);
     }
@@ -104,8 +91,10 @@ static bool has_overrides(struct s3_ctx *c)
 
 /* The headers of a GET or HEAD answer. The object's checksum describes the whole object: as S3,
  * it is sent only when the whole object is returned (not for a Range) and the request asked for
- * it (x-amz-checksum-mode: ENABLED); a client validating it against a part would fail. */
-static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whole)
+ * it (x-amz-checksum-mode: ENABLED); a client validating it against a part would fail. For
+ * ?partNumber=N of a multipart object (part: its index, else -1) the part's checksum is sent
+ * instead, when it has one. */
+static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whole, int part)
 {
     char t[64];
     snprintf(t, sizeof t, "\"%s\"", m->etag);
@@ -135,8 +124,77 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
         http_reply_header(c->r, "x-amz-tagging-count", t);
     }
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
-    if (whole && mode && strcasecmp(mode, "ENABLED") == 0)
-        checksum_header(c, m);
+    if (mode && strcasecmp(mode, "ENABLED") == 0) {
+        if (part >= 0)
+            s3_ck_headers_part(c, m, (size_t)part);
+        else if (whole)
+            s3_ck_headers(c, m);
+    }
+}
+
+/* The bytes of part N (?partNumber=N) of m into [*a, *b] and *part (its index; -1 for an
+ * object not uploaded in parts, which is one part): AWS's rules -- not with a Range
+ * (InvalidRequest), N past the parts (InvalidPartNumber, 416). */
+static int part_range(struct s3_ctx *c, const struct obj_meta *m, const char *pn, uint64_t *a,
+                      uint64_t *b, int *part)
+{
+    unsigned want, number;
+    uint64_t off = 0, size = m->size;
+    const uint8_t *ck;
+    char t[32];
+    if (obj_check_part_number(pn, &want) != TS_OK)
+        return s3_fail(c, TS_E_INVALID_ARGUMENT,
+                       "Part number must be an integer between 1 and 10000, inclusive");
+    if (http_req_header(c->r, "Range") != NULL)
+        return s3_fail(c, TS_E_INVALID_REQUEST,
+                       "Cannot specify both Range header and partNumber query parameter");
+    if (want > (m->nparts ? m->nparts : 1))
+        return TS_E_INVALID_PART_NUMBER;
+    *part = -1;
+    if (m->nparts == 0) {
+        *a = 0;
+        *b = m->size ? m->size - 1 : 0;
+        return TS_OK;
+    }
+    for (size_t i = 0; i < want; i++) {
+        obj_meta_part_get(m, i, &number, &size, &ck);
+        if (i + 1 < want)
+            off += size;
+    }
+    *a = off;
+    *b = size ? off + size - 1 : off;
+    snprintf(t, sizeof t, "%zu", m->nparts);
+    http_reply_header(c->r, "x-amz-mp-parts-count", t);
+    *part = (int)want - 1;
+    return TS_OK;
+}
+
+/* The bytes a GET or HEAD answers: *a, *len, *status 200 (the whole object) or 206 with its
+ * Content-Range (?partNumber=N: part_range; a Range), *part as part_range sets it. */
+static int select_bytes(struct s3_ctx *c, const struct obj_meta *m, uint64_t *a, uint64_t *len,
+                        int *status, int *part)
+{
+    struct s3_range rg;
+    uint64_t b = m->size ? m->size - 1 : 0;
+    char cr[96];
+    const char *pn = http_req_query(c->r, "partNumber");
+    if (pn != NULL) {
+        int rc = part_range(c, m, pn, a, &b, part);
+        if (rc != TS_OK)
+            return rc;
+    } else if (!s3_range_parse(http_req_header(c->r, "Range"), &rg)) {
+        return TS_OK; /* none, or not one well-formed range: ignored (200, the whole object) */
+    } else if (s3_range_resolve(&rg, m->size, a, &b) != 0) {
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)m->size);
+        http_reply_header(c->r, "Content-Range", cr);
+        return TS_E_INVALID_RANGE;
+    }
+    snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)*a, (unsigned long long)b,
+             (unsigned long long)m->size);
+    http_reply_header(c->r, "Content-Range", cr);
+    *len = m->size ? b - *a + 1 : 0;
+    *status = 206;
+    return TS_OK;
 }
 
 /* What GET/HEAD answer for a version they cannot return: a delete marker named by its id is
@@ -194,26 +252,11 @@ int s3_get_object(struct s3_ctx *c)
     }
     if (rc != TS_OK)
         goto out;
-    uint64_t a = 0, b = m.size ? m.size - 1 : 0, len = m.size;
-    int status = 200;
-    struct s3_range rg;
-    /* A Range that is not one well-formed range is ignored (200, the whole object). */
-    if (s3_range_parse(http_req_header(r, "Range"), &rg)) {
-        if (s3_range_resolve(&rg, m.size, &a, &b) != 0) {
-            char cr[64];
-            snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)m.size);
-            http_reply_header(r, "Content-Range", cr);
-            rc = TS_E_INVALID_RANGE;
-            goto out;
-        }
-        char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)a,
-                 (unsigned long long)b, (unsigned long long)m.size);
-        http_reply_header(r, "Content-Range", cr);
-        len = b - a + 1;
-        status = 206;
-    }
-    object_headers(c, &m, status == 200);
+    uint64_t a = 0, len = m.size;
+    int status = 200, part = -1;
+    if ((rc = select_bytes(c, &m, &a, &len, &status, &part)) != TS_OK)
+        goto out;
+    object_headers(c, &m, status == 200 || (part == -1 && http_req_query(r, "partNumber")), part);
     const char *ct = http_req_query(r, "response-content-type");
     if (ct == NULL)
         ct = m.content_type ? m.content_type : "binary/octet-stream";
@@ -377,6 +420,17 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
                        "website redirect location or encryption attributes.");
     }
     int rc = replace ? s3_meta_from_req(c, &m) : obj_meta_copy(&m, src);
+    /* The copy is one piece: no parts, and no composite checksum (which names the parts). */
+    if (rc == TS_OK)
+        rc = obj_meta_set_parts(&m, 0, 0);
+    for (size_t i = 0; rc == TS_OK && i < m.nhdrs; i++)
+        if (sigv4_cksum_from_header(m.hdrs[i].key) != SIGV4_CK_NONE &&
+            strchr(m.hdrs[i].value, '-') != NULL) {
+            char name[32];
+            snprintf(name, sizeof name, "%s", m.hdrs[i].key);
+            obj_meta_del_hdr(&m, name);
+            break; /* an object keeps one checksum */
+        }
     /* The tags: the source's (x-amz-tagging-directive COPY, the default) or the request's. */
     if (rc == TS_OK)
         rc = c->tags_replace ? obj_meta_set_tags(&m, c->tags, c->ntags)

@@ -161,8 +161,8 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_not_implemented},
     {"PUT", S3_OBJ, "legal-hold", S3_F_EXTAG, "PutObjectLegalHold", "s3:PutObjectLegalHold",
      S3_RES_OBJECT, NULL, s3_not_implemented},
-    {"GET", S3_OBJ, "attributes", S3_F_EXTAG, "GetObjectAttributes", "s3:GetObjectAttributes",
-     S3_RES_OBJECT, NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "attributes", S3_F_OBJECT | S3_F_EXTAG | S3_F_ALSO_GET, "GetObjectAttributes",
+     "s3:GetObjectAttributes", S3_RES_OBJECT, NULL, s3_get_object_attributes},
     {"POST", S3_OBJ, "restore", 0, "RestoreObject", "s3:RestoreObject", S3_RES_OBJECT, NULL,
      s3_not_implemented},
     {"POST", S3_OBJ, "select", S3_F_EXTAG, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT,
@@ -330,14 +330,23 @@ static const struct {
     {"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"},
 };
 
+static void s3_version_action(struct http_authz_item *it)
+{
+    for (size_t i = 0; i < sizeof versioned_actions / sizeof *versioned_actions; i++)
+        if (strcmp(versioned_actions[i].action, it->action) == 0) {
+            it->action = versioned_actions[i].versioned;
+            return;
+        }
+}
+
+/* item[0] is the target; S3_F_ALSO_GET's s3:GetObject on it is item[1] (no copy source then). */
 static void s3_versioned_actions(struct s3_ctx *c, struct http_authz *q)
 {
-    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL)
-        for (size_t i = 0; i < sizeof versioned_actions / sizeof *versioned_actions; i++)
-            if (strcmp(versioned_actions[i].action, q->item[0].action) == 0) {
-                q->item[0].action = versioned_actions[i].versioned;
-                break;
-            }
+    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL) {
+        s3_version_action(&q->item[0]);
+        if ((c->op->flags & S3_F_ALSO_GET) && q->nitems > 1)
+            s3_version_action(&q->item[1]);
+    }
     if (c->src_versioned && q->nitems > 1)
         q->item[1].action = "s3:GetObjectVersion";
 }
@@ -381,6 +390,10 @@ int s3_authz_declare(struct s3_ctx *c)
     }
     rc = s3_authz_add(q, op->action, op->res == S3_RES_ALL ? NULL : c->bucket,
                       op->res == S3_RES_OBJECT ? c->key : NULL, &c->arn[0]);
+    if (rc == TS_OK && (op->flags & S3_F_ALSO_GET)) {
+        q->item[q->nitems] = q->item[0];
+        q->item[q->nitems++].action = "s3:GetObject";
+    }
     if (rc == TS_OK && (op->flags & S3_F_COPY))
         rc = c->src_bucket && c->src_key
                  ? s3_authz_add(q, "s3:GetObject", c->src_bucket, c->src_key, &c->arn[1])

@@ -254,6 +254,9 @@ static void s3_cleanup(struct http_req *r)
         free(c->arn[i]);
     s3_post_free(c->post);
     obj_writer_free(c->w);
+    if (c->ck != NULL)
+        sigv4_cksum_free(c->ck);
+    free(c->ck);
     http_kv_free(c->tags, c->ntags);
     http_kv_free(c->cond, c->ncond);
     free(c->src_bucket);
@@ -524,6 +527,8 @@ static int body_sink(void *ctx, const uint8_t *p, size_t n)
     struct s3_ctx *c = ctx;
     if (obj_writer_size(c->w) + n > c->max_size)
         return TS_E_ENTITY_TOO_LARGE;
+    if (c->ck != NULL) /* a part of an upload with a checksum, sent without one */
+        sigv4_cksum_update(c->ck, p, n);
     return obj_writer_write(c->w, p, n);
 }
 
