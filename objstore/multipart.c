@@ -160,14 +160,20 @@ int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
     m.mtime = (int64_t)enc_now();
     memcpy(m.id, obj_writer_id(w), OBJ_ID_LEN + 1);
     snprintf(m.etag, sizeof m.etag, "%s", etag);
-    int rc = part_key(a.kb, upload_id, number);
+    int rc = obj_sse_meta_set(&m, w);
+    if (rc != TS_OK) {
+        obj_meta_cleanup(&m);
+        return rc;
+    }
+    rc = part_key(a.kb, upload_id, number);
     if (rc == TS_OK && (number < 1 || number > OBJ_MAX_PARTS))
         rc = TS_E_INVALID_ARGUMENT;
-    if (rc != TS_OK)
+    if (rc == TS_OK && (a.enc = obj_meta_encode(&m, &a.elen)) == NULL)
+        rc = TS_E_INTERNAL;
+    if (rc != TS_OK) {
+        obj_meta_cleanup(&m);
         return rc;
-    a.enc = obj_meta_encode(&m, &a.elen);
-    if (a.enc == NULL)
-        return TS_E_INTERNAL;
+    }
     rc = obj_int_group_commit(st, part_put_apply, &a);
     free((void *)a.enc);
     if (rc == TS_OK) {
@@ -177,6 +183,7 @@ int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
         if (out)
             rc = obj_meta_copy(out, &m);
     }
+    obj_meta_cleanup(&m);
     return rc;
 }
 
@@ -262,8 +269,13 @@ static int complete_concat(struct completion *c, struct obj_writer *w, uint8_t d
             rc = TS_E_INVALID_PART; /* replaced or aborted meanwhile */
             break;
         }
-        rc = obj_writer_copy_fd(w, fd, 0, pm->size, false);
-        close(fd);
+        /* Encrypted parts are decrypted and sealed again as one stream under the object's
+         * own key (a plain upload's parts are concatenated in the kernel). */
+        struct obj_reader *rd;
+        rc = obj_reader_new(c->st, pm, fd, &rd);
+        if (rc == TS_OK)
+            rc = obj_writer_copy(w, rd, 0, pm->size, false);
+        obj_reader_free(rd);
         if (rc != TS_OK)
             break;
     }
@@ -473,10 +485,14 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
         rc = complete_validate(&c);
     if (rc == TS_OK)
         rc = obj_writer_new(st, &w);
+    if (rc == TS_OK && obj_sse_meta_encrypted(&c.up))
+        rc = obj_writer_encrypt(w);
     if (rc == TS_OK)
         rc = complete_concat(&c, w, digest);
     if (rc == TS_OK)
         rc = obj_meta_copy(out, &c.up);
+    if (rc == TS_OK)
+        rc = obj_sse_meta_set(out, w);
     if (rc == TS_OK) {
         enc_hex(digest, 16, out->etag);
         snprintf(out->etag + 32, sizeof out->etag - 32, "-%zu", n);

@@ -19,10 +19,17 @@ int s3_create_multipart(struct s3_ctx *c)
     char id[OBJ_ID_LEN + 1];
     int rc = s3_meta_from_req(c, &m);
     if (rc == TS_OK)
+        rc = s3_sse_decide(c);
+    /* The upload's record marks it encrypted: its parts and the object it completes into. */
+    if (rc == TS_OK && c->sse_enc)
+        rc = obj_meta_add_hdr(&m, OBJ_SSE_HDR, OBJ_SSE_ALGO);
+    if (rc == TS_OK)
         rc = obj_upload_create(c->st, c->bucket, c->key, &m, id);
     obj_meta_cleanup(&m);
     if (rc != TS_OK)
         return rc;
+    if (c->sse_enc)
+        http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
     struct buf b;
     s3_xml_start(&b, 8192, "InitiateMultipartUploadResult");
     xml_elem(&b, "Bucket", c->bucket);
@@ -38,9 +45,21 @@ static const char *upload_id(struct s3_ctx *c)
 }
 
 /* The upload id and part number were checked by the router (S3_F_UPLOAD, S3_F_PART). */
+/* The upload exists; c->sse_enc: its parts are encrypted. */
+static int upload_check(struct s3_ctx *c)
+{
+    struct obj_meta um;
+    int rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), &um);
+    if (rc == TS_OK) {
+        c->sse_enc = obj_sse_meta_encrypted(&um);
+        obj_meta_cleanup(&um);
+    }
+    return rc;
+}
+
 int s3_upload_part_start(struct s3_ctx *c)
 {
-    int rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+    int rc = upload_check(c);
     if (rc == TS_OK)
         rc = s3_stream_body(c, OBJ_MAX_PART_SIZE);
     return rc;
@@ -56,6 +75,8 @@ int s3_upload_part(struct s3_ctx *c)
         return rc;
     snprintf(q, sizeof q, "\"%s\"", etag);
     http_reply_header(c->r, "ETag", q);
+    if (obj_writer_encrypted(c->w))
+        http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
     return s3_reply_empty(c, 200);
 }
 
@@ -63,11 +84,12 @@ int s3_upload_part_copy_start(struct s3_ctx *c)
 {
     int rc = s3_copy_source(c);
     if (rc == TS_OK)
-        rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), NULL);
+        rc = upload_check(c);
     return rc;
 }
 
-static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
+static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, struct obj_reader *rd,
+                          void *arg)
 {
     struct obj_meta pm = {0};
     uint64_t a = 0, len = src->size;
@@ -83,13 +105,15 @@ static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, 
     }
     if (len > OBJ_MAX_PART_SIZE)
         return TS_E_ENTITY_TOO_LARGE;
-    int rc = s3_copy_data(c, fd, a, len, true, md5);
+    int rc = s3_copy_data(c, rd, a, len, true, md5);
     if (rc != TS_OK)
         return rc;
     enc_hex(md5, 16, etag);
     rc = obj_part_commit(c->st, c->bucket, c->key, upload_id(c), c->part, c->w, etag, &pm);
-    if (rc == TS_OK)
+    if (rc == TS_OK) {
+        s3_sse_echo(c, &pm);
         rc = s3_reply_copy_result(c, "CopyPartResult", pm.mtime, etag);
+    }
     obj_meta_cleanup(&pm);
     return rc;
 }
@@ -156,6 +180,7 @@ int s3_complete_multipart(struct s3_ctx *c)
     xml_elem(&b, "Key", c->key);
     xml_elemf(&b, "ETag", "\"%s\"", m.etag);
     xml_close(&b, "CompleteMultipartUploadResult");
+    s3_sse_echo(c, &m);
     rc = s3_reply_xml(c, 200, &b);
 out:
     xml_free(x);
