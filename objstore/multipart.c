@@ -170,7 +170,9 @@ int obj_part_commit_ck(struct obj_store *st, const char *bucket, const char *key
     m.mtime = (int64_t)enc_now();
     memcpy(m.id, obj_writer_id(w), OBJ_ID_LEN + 1);
     snprintf(m.etag, sizeof m.etag, "%s", etag);
-    int rc = part_key(a.kb, upload_id, number);
+    int rc = obj_sse_meta_set(&m, w);
+    if (rc == TS_OK)
+        rc = part_key(a.kb, upload_id, number);
     if (rc == TS_OK && algo != SIGV4_CK_NONE && ck_b64 != NULL) {
         obj_ck_hdr_name(algo, name);
         rc = obj_meta_add_hdr(&m, name, ck_b64);
@@ -294,8 +296,13 @@ static int complete_concat(struct completion *c, struct obj_writer *w, uint8_t d
             rc = TS_E_INVALID_PART; /* replaced or aborted meanwhile */
             break;
         }
-        rc = obj_writer_copy_fd(w, fd, 0, pm->size, false);
-        close(fd);
+        /* Encrypted parts are decrypted and sealed again as one stream under the object's
+         * own key (a plain upload's parts are concatenated in the kernel). */
+        struct obj_reader *rd;
+        rc = obj_reader_new(c->st, pm, fd, &rd);
+        if (rc == TS_OK)
+            rc = obj_writer_copy(w, rd, 0, pm->size, false);
+        obj_reader_free(rd);
         if (rc != TS_OK)
             break;
     }
@@ -570,10 +577,14 @@ int obj_upload_complete_ck(struct obj_store *st, const char *bucket, const char 
         rc = complete_checksum(&c, want, ck);
     if (rc == TS_OK)
         rc = obj_writer_new(st, &w);
+    if (rc == TS_OK && obj_sse_meta_encrypted(&c.up))
+        rc = obj_writer_encrypt(w);
     if (rc == TS_OK)
         rc = complete_concat(&c, w, digest);
     if (rc == TS_OK)
         rc = complete_meta(&c, ck, out);
+    if (rc == TS_OK)
+        rc = obj_sse_meta_set(out, w);
     if (rc == TS_OK) {
         enc_hex(digest, 16, out->etag);
         snprintf(out->etag + 32, sizeof out->etag - 32, "-%zu", n);

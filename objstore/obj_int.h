@@ -10,6 +10,7 @@
  *                      key + meta: noncurrent versions and delete markers, see versions.c)
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
+ *   sse.key            the SSE-S3 master key when TESSERA_KMS_SECRET_KEY is not set (sse.c)
  *
  * Write protocol: bytes go to tmp/, are fsynced, renamed into objects/ (directory fsynced);
  * only then one short LMDB write transaction points the metadata at the new file and
@@ -132,6 +133,10 @@ struct obj_store {
     pthread_cond_t gc_done;
     struct obj_gc_op *gc_head, **gc_tail;
     bool gc_busy; /* a leader is committing a batch */
+    /* SSE-S3 (sse.c): the key-encryption key derived from the master key, and its name. */
+    uint8_t sse_kek[32];
+    char sse_key_name[64];
+    bool sse_ready;
 };
 
 /* One metadata change for obj_int_group_commit: apply() runs inside a nested write
@@ -164,9 +169,12 @@ struct obj_writer;
 int obj_writer_new(struct obj_store *st, struct obj_writer **out);
 /* Appends bytes (hashed). */
 int obj_writer_write(struct obj_writer *w, const uint8_t *p, size_t n);
-/* Appends len bytes of fd from off; with hash the bytes are hashed too, else the MD5 becomes
- * invalid (copy_file_range fast path). */
-int obj_writer_copy_fd(struct obj_writer *w, int fd, uint64_t off, uint64_t len, bool hash);
+/* Appends the len plaintext bytes of rd from off; with hash the bytes are hashed too, else the
+ * MD5 becomes invalid (copy_file_range fast path when neither side is encrypted). */
+struct obj_reader;
+int obj_writer_copy(struct obj_writer *w, struct obj_reader *rd, uint64_t off, uint64_t len,
+                    bool hash);
+/* The plaintext bytes written so far (the object's size; an encrypted file is larger). */
 uint64_t obj_writer_size(const struct obj_writer *w);
 /* fsyncs the temp file, renames it into objects/ and fsyncs the directory. Writes the MD5
  * (when valid) to md5 (may be NULL). */
@@ -470,6 +478,74 @@ int obj_iter_seek(struct obj_iter *it, MDB_txn *txn, struct obj_store *st, const
 int obj_iter_next(struct obj_iter *it, const char **key, size_t *klen, const uint8_t **meta,
                   size_t *mlen);
 void obj_iter_close(struct obj_iter *it);
+
+/* ---- SSE-S3: data files encrypted at rest (sse.c) ----
+ * An encrypted data file is a sequence of chunks, each the AES-256-GCM encryption of
+ * OBJ_SSE_CHUNK plaintext bytes (the last one fewer; none for an empty object) followed by its
+ * 16-byte tag. Chunk i is sealed under the object's random data key with nonce = the object's
+ * random IV XOR BE64(i) in its last 8 bytes, and "tessera-sse-v1" || BE64(i) || final (1 byte:
+ * 1 for the last chunk) as additional data: chunks cannot be reordered, dropped or the file cut
+ * without the authentication failing. The data key and IV are sealed (AES-256-GCM, random nonce)
+ * under the key-encryption key HMAC-SHA256(master key, "tessera-sse-kek-v1") and kept, base64,
+ * as the internal header OBJ_SSE_KEY_HDR of the object's (or part's) record, next to
+ * OBJ_SSE_HDR: "AES256" (the header S3 echoes). An upload's record carries OBJ_SSE_HDR alone:
+ * its parts, and the object it completes into, are encrypted. */
+#define OBJ_SSE_CHUNK (64u << 10)
+#define OBJ_SSE_TAG 16u
+#define OBJ_SSE_ALGO "AES256"
+#define OBJ_SSE_HDR "x-amz-server-side-encryption"
+#define OBJ_SSE_KEY_HDR "x-tessera-sse-key" /* internal: never sent to a client */
+
+/* Loads the master key: TESSERA_KMS_SECRET_KEY ("name:base64 of 32 bytes"), else
+ * DATA_DIR/.tessera/sse.key (same form, created 0600 on first start). TS_OK, or TS_E_INTERNAL
+ * after a message on stderr (malformed key, a key file others may read). */
+int obj_sse_init(struct obj_store *st);
+/* Makes w encrypt what it is given (before any byte): a new data key and IV. */
+int obj_writer_encrypt(struct obj_writer *w);
+bool obj_writer_encrypted(const struct obj_writer *w);
+/* Sets m's SSE headers to what w's file is (removes them when w does not encrypt).
+ * TS_OK or TS_E_INTERNAL. */
+int obj_sse_meta_set(struct obj_meta *m, const struct obj_writer *w);
+/* Whether the record m describes encrypted data (or, for an upload, parts to encrypt). */
+bool obj_sse_meta_encrypted(const struct obj_meta *m);
+/* Removes m's SSE headers (an upload's marker, or a source's key before it is copied). */
+void obj_sse_meta_clear(struct obj_meta *m);
+
+/* The plaintext of a data file: m's (its size and SSE headers), fd owned by the reader (closed
+ * by obj_reader_free). TS_OK, or TS_E_INTERNAL (the sealed key does not open: logged). */
+int obj_reader_new(struct obj_store *st, const struct obj_meta *m, int fd, struct obj_reader **out);
+/* Reads n plaintext bytes at off into buf (off + n <= size). TS_OK or TS_E_INTERNAL (a short
+ * file or a chunk that does not authenticate: logged). */
+int obj_reader_read(struct obj_reader *rd, uint64_t off, void *buf, size_t n);
+bool obj_reader_encrypted(const struct obj_reader *rd);
+/* The data file's descriptor (plain files: their bytes are the object's). */
+int obj_reader_fd(const struct obj_reader *rd);
+/* Gives the descriptor to the caller (the reader no longer closes it). */
+int obj_reader_take_fd(struct obj_reader *rd);
+void obj_reader_free(struct obj_reader *rd); /* NULL is a no-op */
+
+/* The encrypting side of a writer (store.c calls it): seals what it is given into fd, chunk by
+ * chunk (the last one at finish). TS_OK, TS_E_STORAGE_FULL or TS_E_INTERNAL. */
+struct obj_sse_enc;
+int obj_sse_enc_new(struct obj_store *st, struct obj_sse_enc **out);
+int obj_sse_enc_write(struct obj_sse_enc *e, int fd, const uint8_t *p, size_t n);
+int obj_sse_enc_finish(struct obj_sse_enc *e, int fd);
+const char *obj_sse_enc_sealed(const struct obj_sse_enc *e); /* base64 */
+void obj_sse_enc_free(struct obj_sse_enc *e);
+/* w's sealed data key (base64), NULL when w does not encrypt. */
+const char *obj_writer_sealed_key(const struct obj_writer *w);
+/* write(2) until done: TS_OK, TS_E_STORAGE_FULL (ENOSPC, EDQUOT) or TS_E_INTERNAL. */
+int obj_int_write_all(int fd, const uint8_t *p, size_t n);
+
+/* The chunk cipher itself (for tests): seals n <= OBJ_SSE_CHUNK bytes of chunk idx into out
+ * (n + OBJ_SSE_TAG bytes), or opens such a sealed chunk (clen bytes, tag included) into out.
+ * ctx: a context initialised with key (obj_sse_ctx_new). 0 or -1 (open: not authentic). */
+void *obj_sse_ctx_new(const uint8_t key[32], bool encrypt);
+void obj_sse_ctx_free(void *ctx);
+int obj_sse_seal_chunk(void *ctx, const uint8_t iv[12], uint64_t idx, bool final, const uint8_t *in,
+                       size_t n, uint8_t *out);
+int obj_sse_open_chunk(void *ctx, const uint8_t iv[12], uint64_t idx, bool final, const uint8_t *in,
+                       size_t clen, uint8_t *out);
 
 /* ---- helpers shared by store.c and multipart.c ---- */
 

@@ -91,17 +91,12 @@ static int declared_hdr(void *ctx, const char *name, const char *value)
     return 0;
 }
 
-int s3_ck_part_start(struct s3_ctx *c, bool copy)
+int s3_ck_part_start(struct s3_ctx *c, const struct obj_meta *up, bool copy)
 {
-    struct obj_meta up;
     struct obj_ck_mode mode;
     struct declared d = {SIGV4_CK_NONE};
     char want[16], got[16];
-    int rc = obj_upload_get(c->st, c->bucket, c->key, http_req_query(c->r, "uploadId"), &up);
-    if (rc != TS_OK)
-        return rc;
-    obj_ck_mode_of(&up, &mode);
-    obj_meta_cleanup(&up);
+    obj_ck_mode_of(up, &mode);
     c->ck_algo = mode.algo;
     if (copy)
         return TS_OK;
@@ -155,8 +150,8 @@ int s3_ck_part_value(struct s3_ctx *c, enum sigv4_cksum_algo *algo, char b64[OBJ
     return TS_OK;
 }
 
-int s3_ck_fd(enum sigv4_cksum_algo algo, int fd, uint64_t off, uint64_t len,
-             char b64[OBJ_CK_B64_MAX])
+int s3_ck_reader(enum sigv4_cksum_algo algo, struct obj_reader *rd, uint64_t off, uint64_t len,
+                 char b64[OBJ_CK_B64_MAX])
 {
     struct sigv4_cksum ck;
     size_t bufsz = 1u << 20;
@@ -166,15 +161,15 @@ int s3_ck_fd(enum sigv4_cksum_algo algo, int fd, uint64_t off, uint64_t len,
         return TS_E_INTERNAL;
     }
     while (len > 0) {
-        ssize_t got = pread(fd, buf, len < bufsz ? (size_t)len : bufsz, (off_t)off);
-        if (got <= 0) {
+        size_t n = len < bufsz ? (size_t)len : bufsz;
+        if (obj_reader_read(rd, off, buf, n) != TS_OK) {
             sigv4_cksum_free(&ck);
             free(buf);
             return TS_E_INTERNAL;
         }
-        sigv4_cksum_update(&ck, buf, (size_t)got);
-        off += (uint64_t)got;
-        len -= (uint64_t)got;
+        sigv4_cksum_update(&ck, buf, n);
+        off += n;
+        len -= n;
     }
     free(buf);
     return ck_final_b64(&ck, b64);

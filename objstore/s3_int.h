@@ -125,6 +125,8 @@ struct s3_ctx {
      * algorithm, and the checksum computed here when the request brings none (NULL else). */
     enum sigv4_cksum_algo ck_algo;
     struct sigv4_cksum *ck;
+    bool sse_asked; /* x-amz-server-side-encryption: AES256 (s3_sse_field) */
+    bool sse_enc;   /* the object written is encrypted (s3_sse_decide) */
 };
 
 /* s3_ops.c */
@@ -176,6 +178,19 @@ int s3_tags_parse(struct s3_ctx *c, const char *xml, size_t n, size_t max, struc
  * s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys. TS_OK or TS_E_INTERNAL. */
 int s3_tags_cond_request(struct s3_ctx *c);
 
+/* s3_sse.c: server-side encryption. One SSE header or PostObject field: TS_OK (c->sse_asked set
+ * by AES256), or the request's error (InvalidRequest: SSE-C without TLS; NotImplemented: SSE-C,
+ * aws:kms; InvalidArgument: another method, or the header where nothing is stored). Gateway
+ * mode: only the SSE-C rule (the rest is forwarded). s3_sse_request: every header of c->r. */
+int s3_sse_field(struct s3_ctx *c, const char *name, const char *value);
+int s3_sse_request(struct s3_ctx *c);
+/* c->sse_enc: asked for, or the bucket's default encryption. TS_OK or the store's error. */
+int s3_sse_decide(struct s3_ctx *c);
+/* Makes c->w encrypt when c->sse_enc (before any byte is written). */
+int s3_sse_writer(struct s3_ctx *c);
+/* x-amz-server-side-encryption: AES256 on the answer when m is encrypted. */
+void s3_sse_echo(struct s3_ctx *c, const struct obj_meta *m);
+
 /* s3_post_policy.c: the POST policy of a browser upload (pure). */
 struct s3_post_form {
     const struct http_kv *fields; /* the form's fields as sent (key: ${filename} replaced) */
@@ -205,15 +220,15 @@ struct xml_node;
  * rules and messages) into the upload's kept headers (obj_int.h), and echoed. */
 int s3_ck_create(struct s3_ctx *c, struct obj_meta *m);
 void s3_ck_create_reply(struct s3_ctx *c, const struct obj_meta *m);
-/* UploadPart(Copy) start: the upload's algorithm into c->ck_algo; for UploadPart the checksum
- * the request declares (header or trailer) must be of that algorithm (InvalidRequest), and
- * when it declares none c->ck computes it over the body. */
-int s3_ck_part_start(struct s3_ctx *c, bool copy);
+/* UploadPart(Copy) start, with the upload's record: its algorithm into c->ck_algo; for UploadPart
+ * the checksum the request declares (header or trailer) must be of that algorithm (InvalidRequest),
+ * and when it declares none c->ck computes it over the body. */
+int s3_ck_part_start(struct s3_ctx *c, const struct obj_meta *up, bool copy);
 /* The part's checksum once its body is in: *algo and b64 (SIGV4_CK_NONE: none). */
 int s3_ck_part_value(struct s3_ctx *c, enum sigv4_cksum_algo *algo, char b64[OBJ_CK_B64_MAX]);
-/* UploadPartCopy: the checksum of algo over len bytes of fd at off into b64. */
-int s3_ck_fd(enum sigv4_cksum_algo algo, int fd, uint64_t off, uint64_t len,
-             char b64[OBJ_CK_B64_MAX]);
+/* UploadPartCopy: the checksum of algo over len plaintext bytes of rd at off into b64. */
+int s3_ck_reader(enum sigv4_cksum_algo algo, struct obj_reader *rd, uint64_t off, uint64_t len,
+                 char b64[OBJ_CK_B64_MAX]);
 /* CompleteMultipartUpload: the part checksums of one Part element into ref (InvalidArgument,
  * InvalidPart), and the rules of the upload's mode (a COMPOSITE upload needs every part's:
  * InvalidRequest naming the part); *want gets the object checksum header of the request. */
@@ -357,12 +372,15 @@ int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);
 int s3_precond_parse(struct s3_ctx *c);
 /* c->pre (when has_pre) or NULL: what the store's commit checks. */
 struct obj_precond *s3_precond(struct s3_ctx *c);
-/* What a copy does with its source (metadata and open descriptor). */
-typedef int (*s3_copy_body_fn)(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg);
+/* What a copy does with its source (metadata and its plaintext reader). */
+typedef int (*s3_copy_body_fn)(struct s3_ctx *c, const struct obj_meta *src, struct obj_reader *rd,
+                               void *arg);
 /* Opens the copy source, checks the x-amz-copy-source-if-* conditions, runs body, closes. */
 int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg);
-/* Copies len bytes at off of fd into a new writer c->w and finishes it (md5 of the bytes). */
-int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16]);
+/* Copies len plaintext bytes at off of rd into a new writer c->w (encrypting when c->sse_enc)
+ * and finishes it (md5 of the bytes). */
+int s3_copy_data(struct s3_ctx *c, struct obj_reader *rd, uint64_t off, uint64_t len, bool hash,
+                 uint8_t md5[16]);
 
 /* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c, s3_tagging.c). */
 s3_handler s3_list_buckets, s3_create_bucket_start, s3_create_bucket, s3_delete_bucket,
@@ -379,5 +397,6 @@ s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_
     s3_list_multipart_uploads;
 s3_handler s3_post_start, s3_post_finish;
 s3_handler s3_get_object_attributes;
+s3_handler s3_put_bucket_encryption, s3_get_bucket_encryption, s3_delete_bucket_encryption;
 
 #endif

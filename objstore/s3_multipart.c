@@ -19,6 +19,11 @@ int s3_create_multipart(struct s3_ctx *c)
     char id[OBJ_ID_LEN + 1];
     int rc = s3_meta_from_req(c, &m);
     if (rc == TS_OK)
+        rc = s3_sse_decide(c);
+    /* The upload's record marks it encrypted: its parts and the object it completes into. */
+    if (rc == TS_OK && c->sse_enc)
+        rc = obj_meta_add_hdr(&m, OBJ_SSE_HDR, OBJ_SSE_ALGO);
+    if (rc == TS_OK)
         rc = s3_ck_create(c, &m);
     if (rc == TS_OK)
         rc = obj_upload_create(c->st, c->bucket, c->key, &m, id);
@@ -27,6 +32,8 @@ int s3_create_multipart(struct s3_ctx *c)
     obj_meta_cleanup(&m);
     if (rc != TS_OK)
         return rc;
+    if (c->sse_enc)
+        http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
     struct buf b;
     s3_xml_start(&b, 8192, "InitiateMultipartUploadResult");
     xml_elem(&b, "Bucket", c->bucket);
@@ -41,10 +48,24 @@ static const char *upload_id(struct s3_ctx *c)
     return http_req_query(c->r, "uploadId");
 }
 
-/* The upload id and part number were checked by the router (S3_F_UPLOAD, S3_F_PART). */
+/* The upload id and part number were checked by the router (S3_F_UPLOAD, S3_F_PART).
+ * The upload exists; c->sse_enc: its parts are encrypted; its checksum algorithm
+ * (s3_ck_part_start). */
+static int upload_check(struct s3_ctx *c, bool copy)
+{
+    struct obj_meta um;
+    int rc = obj_upload_get(c->st, c->bucket, c->key, upload_id(c), &um);
+    if (rc == TS_OK) {
+        c->sse_enc = obj_sse_meta_encrypted(&um);
+        rc = s3_ck_part_start(c, &um, copy);
+        obj_meta_cleanup(&um);
+    }
+    return rc;
+}
+
 int s3_upload_part_start(struct s3_ctx *c)
 {
-    int rc = s3_ck_part_start(c, false);
+    int rc = upload_check(c, false);
     if (rc == TS_OK)
         rc = s3_stream_body(c, OBJ_MAX_PART_SIZE);
     return rc;
@@ -68,6 +89,8 @@ int s3_upload_part(struct s3_ctx *c)
         obj_ck_hdr_name(algo, name);
         http_reply_header(c->r, name, ck);
     }
+    if (obj_writer_encrypted(c->w))
+        http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
     return s3_reply_empty(c, 200);
 }
 
@@ -75,11 +98,12 @@ int s3_upload_part_copy_start(struct s3_ctx *c)
 {
     int rc = s3_copy_source(c);
     if (rc == TS_OK)
-        rc = s3_ck_part_start(c, true);
+        rc = upload_check(c, true);
     return rc;
 }
 
-static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
+static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, struct obj_reader *rd,
+                          void *arg)
 {
     struct obj_meta pm = {0};
     uint64_t a = 0, len = src->size;
@@ -96,9 +120,9 @@ static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, 
     if (len > OBJ_MAX_PART_SIZE)
         return TS_E_ENTITY_TOO_LARGE;
     char ck[OBJ_CK_B64_MAX] = "";
-    int rc = s3_copy_data(c, fd, a, len, true, md5);
+    int rc = s3_copy_data(c, rd, a, len, true, md5);
     if (rc == TS_OK && c->ck_algo != SIGV4_CK_NONE) /* the upload's checksum of the part */
-        rc = s3_ck_fd(c->ck_algo, fd, a, len, ck);
+        rc = s3_ck_reader(c->ck_algo, rd, a, len, ck);
     if (rc != TS_OK)
         return rc;
     enc_hex(md5, 16, etag);
@@ -107,6 +131,7 @@ static int part_copy_body(struct s3_ctx *c, const struct obj_meta *src, int fd, 
     if (rc == TS_OK) {
         struct buf b;
         char t[32];
+        s3_sse_echo(c, &pm);
         s3_xml_start(&b, 4096, "CopyPartResult");
         enc_time_iso8601((time_t)pm.mtime, t);
         xml_elem(&b, "LastModified", t);
@@ -194,6 +219,7 @@ int s3_complete_multipart(struct s3_ctx *c)
     s3_ck_xml(&b, &m);
     xml_close(&b, "CompleteMultipartUploadResult");
     s3_version_header(c, &m);
+    s3_sse_echo(c, &m);
     rc = s3_reply_xml(c, 200, &b);
 out:
     xml_free(x);

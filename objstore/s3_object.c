@@ -41,6 +41,8 @@ struct obj_precond *s3_precond(struct s3_ctx *c)
 int s3_put_object_start(struct s3_ctx *c)
 {
     int rc = obj_precond_early(c->st, c->bucket, c->key, s3_precond(c));
+    if (rc == TS_OK)
+        rc = s3_sse_decide(c);
     return rc == TS_OK ? s3_stream_body(c, OBJ_MAX_OBJECT_SIZE) : rc;
 }
 
@@ -62,6 +64,8 @@ int s3_put_object(struct s3_ctx *c)
         http_reply_header(c->r, "ETag", q);
         s3_ck_headers(c, &m);
         s3_version_header(c, &m);
+        if (obj_writer_encrypted(c->w))
+            http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
         rc = s3_reply_empty(c, 200);
     }
     obj_meta_cleanup(&m);
@@ -123,6 +127,7 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
         snprintf(t, sizeof t, "%zu", m->ntags);
         http_reply_header(c->r, "x-amz-tagging-count", t);
     }
+    s3_sse_echo(c, m);
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
     if (mode && strcasecmp(mode, "ENABLED") == 0) {
         if (part >= 0)
@@ -221,6 +226,83 @@ static int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
     return rc;
 }
 
+/* An encrypted object's body streamed: the range decrypted chunk by chunk as the connection
+ * takes it, after head (the bytes read before replying). */
+struct get_stream {
+    struct obj_reader *rd;
+    char *head;
+    size_t hlen, hoff;
+    uint64_t off, left; /* what follows head */
+};
+
+static long get_stream_read(void *ctx, char *buf, size_t max)
+{
+    struct get_stream *g = ctx;
+    if (g->hoff < g->hlen) {
+        size_t k = g->hlen - g->hoff < max ? g->hlen - g->hoff : max;
+        memcpy(buf, g->head + g->hoff, k);
+        g->hoff += k;
+        return (long)k;
+    }
+    if (g->left == 0)
+        return HTTP_STREAM_END;
+    size_t k = g->left < max ? (size_t)g->left : max;
+    if (obj_reader_read(g->rd, g->off, buf, k) != TS_OK)
+        return HTTP_STREAM_ERROR; /* a chunk that does not authenticate: the body is cut */
+    g->off += k;
+    g->left -= k;
+    return (long)k;
+}
+
+static void get_stream_free(void *ctx)
+{
+    struct get_stream *g = ctx;
+    obj_reader_free(g->rd);
+    free(g->head);
+    free(g);
+}
+
+/* Encrypted bodies up to this size are decrypted whole into one buffer (in place, no copy). */
+#define S3_SSE_BUFFERED (1u << 20)
+
+/* The body of a GET: bytes [a, a + len) of the object. Small ones (encrypted ones up to
+ * S3_SSE_BUFFERED) are read into a buffer; larger plain ones go out with sendfile; larger
+ * encrypted ones are streamed, their first chunk read before the status is sent, so that a
+ * damaged file fails with 500 unless the damage is further in (the connection is then cut).
+ * *fd is taken. */
+static int get_body(struct s3_ctx *c, const struct obj_meta *m, int *fd, int status, const char *ct,
+                    uint64_t a, uint64_t len)
+{
+    struct obj_reader *rd;
+    int rc = obj_reader_new(c->st, m, *fd, &rd);
+    *fd = -1;
+    if (rc != TS_OK)
+        return rc;
+    bool enc = obj_reader_encrypted(rd);
+    if (!enc && len > OBJ_SMALL_GET) {
+        rc = http_reply_fd(c->r, status, ct, obj_reader_take_fd(rd), a, len);
+        obj_reader_free(rd);
+        return rc;
+    }
+    size_t first = len <= (enc ? S3_SSE_BUFFERED : OBJ_SMALL_GET)
+                       ? (size_t)len
+                       : OBJ_SSE_CHUNK - (size_t)(a % OBJ_SSE_CHUNK);
+    char *buf = malloc(first ? first : 1);
+    rc = buf == NULL ? TS_E_INTERNAL : obj_reader_read(rd, a, buf, first);
+    struct get_stream *g = rc == TS_OK && first < len ? malloc(sizeof *g) : NULL;
+    if (rc != TS_OK || (first < len && g == NULL)) {
+        free(buf);
+        obj_reader_free(rd);
+        return rc == TS_OK ? TS_E_INTERNAL : rc;
+    }
+    if (first == len) {
+        obj_reader_free(rd);
+        return http_reply_data(c->r, status, ct, buf, len, true);
+    }
+    *g = (struct get_stream){rd, buf, first, 0, a + first, len - first};
+    return http_reply_stream(c->r, status, ct, len, true, get_stream_read, g, get_stream_free);
+}
+
 int s3_get_object(struct s3_ctx *c)
 {
     struct http_req *r = c->r;
@@ -263,19 +345,8 @@ int s3_get_object(struct s3_ctx *c)
     if (head) {
         http_reply_header(r, "Content-Type", ct);
         rc = http_reply_head(r, status, len);
-    } else if (len <= OBJ_SMALL_GET) {
-        /* Small bodies: one pread into a buffer beats sendfile (DESIGN §6). */
-        char *buf = malloc(len ? len : 1);
-        ssize_t got = buf ? pread(fd, buf, len, (off_t)a) : -1;
-        if (got != (ssize_t)len) {
-            free(buf);
-            rc = TS_E_INTERNAL;
-            goto out;
-        }
-        rc = http_reply_data(r, status, ct, buf, len, true);
     } else {
-        rc = http_reply_fd(r, status, ct, fd, a, len);
-        fd = -1;
+        rc = get_body(c, &m, &fd, status, ct, a, len);
     }
 out:
     if (fd >= 0)
@@ -363,6 +434,7 @@ int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m)
 int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg)
 {
     struct obj_meta src;
+    struct obj_reader *rd = NULL;
     int fd = -1;
     int rc = obj_version_open(c->st, c->src_bucket, c->src_key, c->src_vid, &src, &fd);
     if (rc == TS_E_METHOD_NOT_ALLOWED) {
@@ -376,19 +448,27 @@ int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg)
     if (src.vid[0])
         http_reply_header(c->r, "x-amz-copy-source-version-id", src.vid);
     rc = s3_copy_conditions(c, &src);
+    if (rc == TS_OK) {
+        rc = obj_reader_new(c->st, &src, fd, &rd);
+        fd = -1;
+    }
     if (rc == TS_OK)
-        rc = body(c, &src, fd, arg);
+        rc = body(c, &src, rd, arg);
+    obj_reader_free(rd);
     if (fd >= 0)
         close(fd);
     obj_meta_cleanup(&src);
     return rc;
 }
 
-int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16])
+int s3_copy_data(struct s3_ctx *c, struct obj_reader *rd, uint64_t off, uint64_t len, bool hash,
+                 uint8_t md5[16])
 {
     int rc = obj_writer_new(c->st, &c->w);
     if (rc == TS_OK)
-        rc = obj_writer_copy_fd(c->w, fd, off, len, hash);
+        rc = s3_sse_writer(c);
+    if (rc == TS_OK)
+        rc = obj_writer_copy(c->w, rd, off, len, hash);
     if (rc == TS_OK)
         rc = obj_writer_finish(c->w, md5);
     return rc;
@@ -408,12 +488,15 @@ static int copy_dest_early(struct s3_ctx *c)
     return copy_dest_missing(c, obj_precond_early(c->st, c->bucket, c->key, s3_precond(c)));
 }
 
-static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
+static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, struct obj_reader *rd,
+                            void *arg)
 {
     bool replace = *(const bool *)arg;
     struct obj_meta m = {0};
     uint8_t md5[16];
-    if (!replace && strcmp(c->src_bucket, c->bucket) == 0 && strcmp(c->src_key, c->key) == 0) {
+    /* Encryption is a change: a copy onto itself that asks for it is allowed (as S3). */
+    if (!replace && !c->sse_asked && strcmp(c->src_bucket, c->bucket) == 0 &&
+        strcmp(c->src_key, c->key) == 0) {
         return s3_fail(c, TS_E_INVALID_REQUEST,
                        "This copy request is illegal because it is trying to copy an object "
                        "to itself without changing the object's metadata, storage class, "
@@ -435,12 +518,15 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
     if (rc == TS_OK)
         rc = c->tags_replace ? obj_meta_set_tags(&m, c->tags, c->ntags)
                              : obj_meta_set_tags(&m, src->tags, src->ntags);
-    /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */
+    /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. The
+     * copy is encrypted as the request or the destination bucket asks, whatever the source. */
     bool hash = strchr(src->etag, '-') != NULL;
     if (rc == TS_OK) /* the destination's precondition, before the copy; the commit checks again */
         rc = copy_dest_early(c);
     if (rc == TS_OK)
-        rc = s3_copy_data(c, fd, 0, src->size, hash, md5);
+        rc = s3_sse_decide(c);
+    if (rc == TS_OK)
+        rc = s3_copy_data(c, rd, 0, src->size, hash, md5);
     if (rc == TS_OK) {
         if (hash)
             enc_hex(md5, 16, m.etag);
@@ -452,6 +538,8 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
     }
     if (rc == TS_OK) {
         s3_version_header(c, &m);
+        if (obj_writer_encrypted(c->w))
+            http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
         rc = s3_reply_copy_result(c, "CopyObjectResult", m.mtime, m.etag);
     }
     obj_meta_cleanup(&m);

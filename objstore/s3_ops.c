@@ -67,7 +67,12 @@ static const struct s3_op s3_ops[] = {
      s3_delete_bucket_cors},
     S3_CONF3("lifecycle", "BucketLifecycleConfiguration", "LifecycleConfiguration",
              "BucketLifecycle"),
-    S3_CONF3("encryption", "BucketEncryption", "EncryptionConfiguration", "BucketEncryption"),
+    {"GET", S3_BKT, "encryption", 0, "GetBucketEncryption", "s3:GetEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_get_bucket_encryption},
+    {"PUT", S3_BKT, "encryption", 0, "PutBucketEncryption", "s3:PutEncryptionConfiguration",
+     S3_RES_BUCKET, s3_xml_body_start, s3_put_bucket_encryption},
+    {"DELETE", S3_BKT, "encryption", 0, "DeleteBucketEncryption", "s3:PutEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_delete_bucket_encryption},
     S3_CONF2("object-lock", "ObjectLockConfiguration", "BucketObjectLockConfiguration"),
     /* Configurations tessera's store does not keep, passed through by the gateway: here so
      * that they are authorized with their own action (the store answers NotImplemented). */

@@ -62,8 +62,6 @@ static int s3_check_names(struct s3_ctx *c)
 static const struct {
     const char *prefix, *what, *accepted;
 } refused_headers[] = {
-    {"x-amz-server-side-encryption", "server-side encryption is not implemented", NULL},
-    {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented", NULL},
     {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
     {"x-amz-bucket-object-lock-enabled", "object lock is not implemented", "false"},
     {"x-amz-acl", "ACLs other than private are not implemented", "private"},
@@ -161,7 +159,9 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
         return s3_fail(c, TS_E_NOT_IMPLEMENTED,
                        "Browser POST uploads are not implemented by the gateway: the upstream "
                        "would need a policy signed with its own keys.");
-    if (c->st->gw != NULL) /* what tessera's store refuses, the upstream may do */
+    if (rc == TS_OK)
+        rc = s3_sse_request(c); /* SSE-C without TLS: refused by both backends */
+    if (c->st->gw != NULL)      /* what tessera's store refuses, the upstream may do */
         return rc == TS_OK ? s3_authz_declare(c) : rc;
     if (rc == TS_OK)
         rc = s3_check_refused_headers(r, e);
@@ -563,6 +563,8 @@ int s3_stream_body(struct s3_ctx *c, uint64_t max)
         return TS_E_ENTITY_TOO_LARGE;
     c->max_size = max;
     int rc = obj_writer_new(c->st, &c->w);
+    if (rc == TS_OK)
+        rc = s3_sse_writer(c);
     if (rc != TS_OK)
         return rc;
     http_req_set_sink(r, (struct http_sink){body_sink, c});

@@ -72,7 +72,8 @@ struct obj_writer {
     char tmp[PATH_MAX];
     EVP_MD_CTX *md5;
     bool md5_valid, finished, committed;
-    uint64_t size;
+    uint64_t size;           /* plaintext bytes */
+    struct obj_sse_enc *sse; /* encrypting (obj_writer_encrypt), else NULL */
 };
 
 static void new_id(char out[OBJ_ID_LEN + 1])
@@ -111,7 +112,7 @@ fail:
     return TS_E_INTERNAL;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int obj_int_write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
         ssize_t k = write(fd, p, n);
@@ -132,50 +133,68 @@ int obj_writer_write(struct obj_writer *w, const uint8_t *p, size_t n)
         return TS_OK;
     if (w->md5_valid)
         EVP_DigestUpdate(w->md5, p, n);
-    int rc = write_all(w->fd, p, n);
+    int rc = w->sse ? obj_sse_enc_write(w->sse, w->fd, p, n) : obj_int_write_all(w->fd, p, n);
     if (rc == TS_OK)
         w->size += n;
     return rc;
 }
 
-int obj_writer_copy_fd(struct obj_writer *w, int fd, uint64_t off, uint64_t len, bool hash)
+int obj_writer_encrypt(struct obj_writer *w)
 {
-    if (!hash) {
-        w->md5_valid = false;
-        loff_t in = (loff_t)off;
-        while (len) {
-            ssize_t k = copy_file_range(fd, &in, w->fd, NULL, len > (1u << 30) ? 1u << 30 : len, 0);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                goto slow; /* EXDEV, ENOSYS, or short file: fall back to read/write */
-            len -= (uint64_t)k;
-            w->size += (uint64_t)k;
-        }
-        return TS_OK;
-    slow:
-        off = (uint64_t)in;
-    }
-    uint8_t *buf = malloc(1 << 20);
-    if (buf == NULL)
+    if (w->size != 0 || w->sse != NULL)
         return TS_E_INTERNAL;
-    int rc = TS_OK;
-    while (len) {
-        ssize_t k = pread(fd, buf, len > (1u << 20) ? 1u << 20 : len, (off_t)off);
+    return obj_sse_enc_new(w->st, &w->sse);
+}
+
+bool obj_writer_encrypted(const struct obj_writer *w)
+{
+    return w->sse != NULL;
+}
+
+const char *obj_writer_sealed_key(const struct obj_writer *w)
+{
+    return w->sse ? obj_sse_enc_sealed(w->sse) : NULL;
+}
+
+/* Plain to plain without hashing: copy_file_range (in the kernel). 1 when it did not apply
+ * (EXDEV, ENOSYS...): *off, *len tell what is left. */
+static int copy_range(struct obj_writer *w, int fd, uint64_t *off, uint64_t *len)
+{
+    loff_t in = (loff_t)*off;
+    while (*len) {
+        ssize_t k = copy_file_range(fd, &in, w->fd, NULL, *len > (1u << 30) ? 1u << 30 : *len, 0);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
-            rc = TS_E_INTERNAL;
-            break;
+            *off = (uint64_t)in;
+            return 1;
         }
-        if (hash && w->md5_valid)
-            EVP_DigestUpdate(w->md5, buf, (size_t)k);
-        rc = write_all(w->fd, buf, (size_t)k);
-        if (rc != TS_OK)
-            break;
+        *len -= (uint64_t)k;
         w->size += (uint64_t)k;
-        off += (uint64_t)k;
-        len -= (uint64_t)k;
+    }
+    return 0;
+}
+
+int obj_writer_copy(struct obj_writer *w, struct obj_reader *rd, uint64_t off, uint64_t len,
+                    bool hash)
+{
+    if (!hash)
+        w->md5_valid = false;
+    if (!hash && w->sse == NULL && !obj_reader_encrypted(rd) &&
+        copy_range(w, obj_reader_fd(rd), &off, &len) == 0)
+        return TS_OK;
+    size_t bsz = len < (1u << 20) ? (size_t)len : 1u << 20;
+    uint8_t *buf = malloc(bsz ? bsz : 1);
+    if (buf == NULL)
+        return TS_E_INTERNAL;
+    int rc = TS_OK;
+    while (len && rc == TS_OK) {
+        size_t k = len > bsz ? bsz : (size_t)len;
+        rc = obj_reader_read(rd, off, buf, k);
+        if (rc == TS_OK)
+            rc = obj_writer_write(w, buf, k);
+        off += k;
+        len -= k;
     }
     free(buf);
     return rc;
@@ -198,6 +217,11 @@ int obj_writer_finish(struct obj_writer *w, uint8_t md5[16])
         unsigned int n = 16;
         EVP_DigestFinal_ex(w->md5, md5, &n);
         w->md5_valid = false;
+    }
+    if (w->sse != NULL) {
+        int rc = obj_sse_enc_finish(w->sse, w->fd);
+        if (rc != TS_OK)
+            return rc;
     }
     if (fsync(w->fd) != 0)
         return TS_E_INTERNAL;
@@ -236,6 +260,7 @@ void obj_writer_free(struct obj_writer *w)
     else if (!w->committed)
         obj_data_unlink(w->st, w->id);
     EVP_MD_CTX_free(w->md5);
+    obj_sse_enc_free(w->sse);
     free(w);
 }
 
@@ -643,6 +668,8 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
         fprintf(stderr, "tessera: cannot create %s: %s\n", st->root, strerror(errno));
         goto fail;
     }
+    if (obj_sse_init(st) != TS_OK)
+        goto fail;
     if (mdb_env_create(&st->env) != 0)
         goto fail;
     mdb_env_set_maxdbs(st->env, 16);
@@ -1251,6 +1278,9 @@ int obj_object_commit_if(struct obj_store *st, const char *bucket, const char *k
     struct put_arg a = {.bucket = bucket, .key = key, .m = m, .pre = pre};
     memcpy(m->id, w->id, sizeof m->id);
     m->size = w->size;
+    /* The record says what the file is: its SSE headers come from w, whatever m carried. */
+    if (obj_sse_meta_set(m, w) != TS_OK)
+        return TS_E_INTERNAL;
     int rc = obj_int_group_commit(st, object_put_apply, &a);
     if (rc == TS_OK) {
         obj_writer_committed(w);
