@@ -6,6 +6,8 @@
  * u32 name length + name + u32 value length + value. Version 2 (a record with tags; records
  * without any keep version 1, byte for byte) appends the tags: u32 count, then per tag u32 key
  * length + key + u32 value length + value. A tag set alone (obj_tags_encode) is that tail.
+ * Version 3 (a record with an ACL or an owner) appends, after the tags (present, maybe 0 of
+ * them), u32 ACL, then u32 owner length (0xffffffff: none) + owner.
  */
 #include "objstore/obj_int.h"
 
@@ -17,6 +19,7 @@
 
 #define META_VERSION 1
 #define META_VERSION_TAGS 2
+#define META_VERSION_ACL 3
 #define META_MAX_PAIRS 10000
 
 void obj_meta_cleanup(struct obj_meta *m)
@@ -24,6 +27,7 @@ void obj_meta_cleanup(struct obj_meta *m)
     if (m == NULL)
         return;
     free(m->content_type);
+    free(m->owner);
     http_kv_free(m->hdrs, m->nhdrs);
     http_kv_free(m->tags, m->ntags);
     memset(m, 0, sizeof *m);
@@ -64,6 +68,9 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
         if (obj_meta_add_hdr(dst, src->hdrs[i].key, src->hdrs[i].value) != TS_OK)
             goto fail;
     if (obj_meta_set_tags(dst, src->tags, src->ntags) != TS_OK)
+        goto fail;
+    dst->acl = src->acl;
+    if (src->owner != NULL && (dst->owner = strdup(src->owner)) == NULL)
         goto fail;
     return TS_OK;
 fail:
@@ -146,12 +153,15 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     if (m->content_type)
         n += strlen(m->content_type);
     n += pairs_len(m->hdrs, m->nhdrs);
-    if (m->ntags > 0)
+    bool acl = m->acl != 0 || m->owner != NULL;
+    if (m->ntags > 0 || acl)
         n += pairs_len(m->tags, m->ntags);
+    if (acl)
+        n += 8 + (m->owner ? strlen(m->owner) : 0);
     uint8_t *out = malloc(n), *p = out;
     if (out == NULL)
         return NULL;
-    *p++ = m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
+    *p++ = acl ? META_VERSION_ACL : m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
     put_u64(&p, m->size);
     put_u64(&p, (uint64_t)m->mtime);
     memset(p, '0', OBJ_ID_LEN);
@@ -165,8 +175,15 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     else
         put_u32(&p, 0xffffffffu);
     put_pairs(&p, m->hdrs, m->nhdrs);
-    if (m->ntags > 0)
+    if (m->ntags > 0 || acl)
         put_pairs(&p, m->tags, m->ntags);
+    if (acl) {
+        put_u32(&p, m->acl);
+        if (m->owner)
+            put_str(&p, m->owner);
+        else
+            put_u32(&p, 0xffffffffu);
+    }
     *len = n;
     return out;
 }
@@ -244,6 +261,18 @@ int obj_tags_decode(const void *buf, size_t len, struct http_kv **v, size_t *n)
     return TS_E_INTERNAL;
 }
 
+/* The ACL tail of a version 3 record. */
+static int get_acl(struct rd *r, struct obj_meta *m)
+{
+    uint32_t ol;
+    if (get_u32(r, &m->acl) != 0 || get_u32(r, &ol) != 0)
+        return -1;
+    if (ol == 0xffffffffu)
+        return 0;
+    r->p -= 4;
+    return get_str(r, &m->owner);
+}
+
 int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
 {
     struct rd r = {buf, (const uint8_t *)buf + len};
@@ -253,7 +282,7 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
     if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1)
         return TS_E_INTERNAL;
     uint8_t version = *r.p++;
-    if (version != META_VERSION && version != META_VERSION_TAGS)
+    if (version != META_VERSION && version != META_VERSION_TAGS && version != META_VERSION_ACL)
         return TS_E_INTERNAL;
     if (get_u64(&r, &m->size) != 0 || get_u64(&r, &mt) != 0)
         goto fail;
@@ -276,7 +305,9 @@ int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
     }
     if (get_pairs(&r, &m->hdrs, &m->nhdrs) != 0)
         goto fail;
-    if (version == META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+    if (version >= META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
+        goto fail;
+    if (version == META_VERSION_ACL && get_acl(&r, m) != 0)
         goto fail;
     return TS_OK;
 fail:

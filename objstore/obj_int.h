@@ -60,6 +60,10 @@ struct obj_meta {
      * They live in this record, so that each version of an object will carry its own. */
     struct http_kv *tags;
     size_t ntags;
+    /* Its ACL (objstore/acl.h; 0: private) and its owner (the writer, s3_owner_of; NULL: the
+     * bucket's owner), also in this record, for each version alike. */
+    uint32_t acl;
+    char *owner;
 };
 
 void obj_meta_cleanup(struct obj_meta *m);
@@ -195,6 +199,16 @@ int obj_check_version_id(const char *v);
  * TS_E_BUCKET_TAKEN (BucketAlreadyExists). obj_bucket_create: owned by OBJ_OWNER_ROOT. */
 int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner);
 int obj_bucket_create(struct obj_store *st, const char *name);
+/* One bucket configuration (bucket_conf) by name. */
+struct obj_bconf_ent {
+    const char *name;
+    const void *val;
+    size_t len;
+};
+/* obj_bucket_create_owned with the configurations conf[0..n) (its ACL, ownership controls)
+ * written in the bucket's creating transaction. */
+int obj_bucket_create_with(struct obj_store *st, const char *name, const char *owner,
+                           const struct obj_bconf_ent *conf, size_t n);
 /* The owner of bucket name into *owner (malloc'ed): TS_OK or TS_E_NO_SUCH_BUCKET. */
 int obj_bucket_owner(struct obj_store *st, const char *name, char **owner);
 int obj_bucket_exists(struct obj_store *st, const char *name); /* TS_E_NO_SUCH_BUCKET */
@@ -220,6 +234,26 @@ void obj_policy_cache_free(struct obj_store *st);
 
 /* ---- bucket configurations (bucket_conf), removed with their bucket ---- */
 
+/* The access configurations (s3_acl.c), which obj_access_acquire caches with the policy:
+ * "acl" (u32 LE, acl.h), "pab" (one byte of OBJ_PAB_* bits), "ownership" (one byte,
+ * enum obj_ownership). */
+#define OBJ_PAB_BLOCK_ACLS 1u      /* BlockPublicAcls */
+#define OBJ_PAB_IGNORE_ACLS 2u     /* IgnorePublicAcls */
+#define OBJ_PAB_BLOCK_POLICY 4u    /* BlockPublicPolicy */
+#define OBJ_PAB_RESTRICT_PUBLIC 8u /* RestrictPublicBuckets */
+enum obj_ownership { OBJ_OWN_NONE, OBJ_OWN_ENFORCED, OBJ_OWN_PREFERRED, OBJ_OWN_WRITER };
+/* What the authorizer asks of a bucket (struct pol_resource of policy/pol.h: its policy, its
+ * public access block, its ACL source), cached with the compiled policy: TS_OK with *res
+ * (NULL: the bucket does not exist) and a handle for obj_policy_release, or an error reading
+ * any of it (callers deny). */
+struct pol_resource;
+int obj_access_acquire(struct obj_store *st, const char *bucket, const struct pol_resource **res,
+                       struct obj_pcache **handle);
+/* The bucket's public access block bits and ownership of a handle of obj_access_acquire. */
+unsigned obj_access_pab(const struct obj_pcache *h);
+enum obj_ownership obj_access_ownership(const struct obj_pcache *h);
+uint32_t obj_access_acl(const struct obj_pcache *h); /* the bucket's ACL (acl.h; 0: private) */
+
 /* Sets (val) or removes (val NULL) configuration name of bucket: TS_E_NO_SUCH_BUCKET. */
 int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, const void *val,
                   size_t len);
@@ -243,6 +277,9 @@ int obj_object_open(struct obj_store *st, const char *bucket, const char *key, s
  * change, durable on return): TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY. */
 int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *key,
                         const struct http_kv *tags, size_t n);
+/* Replaces the ACL of bucket/key (acl.h), everything else of its record kept, as
+ * obj_object_tags_set. */
+int obj_object_acl_set(struct obj_store *st, const char *bucket, const char *key, uint32_t acl);
 /* Deletes bucket/key; TS_OK when it did not exist (TS_E_NO_SUCH_BUCKET when the bucket did
  * not). */
 int obj_object_delete(struct obj_store *st, const char *bucket, const char *key);
