@@ -5,7 +5,8 @@
  *                      (bucket\0key -> meta), "uploads" (bucket\0key\0uploadid -> meta),
  *                      "parts" (uploadid + BE32 part number -> meta), "policies" (bucket ->
  *                      policy JSON), "completed" (uploads completed lately, multipart.c),
- *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging")
+ *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging", "cors",
+ *                      "acl", "pab", "ownership")
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
  *

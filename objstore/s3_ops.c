@@ -279,6 +279,7 @@ static const struct {
      "false"},
     {"x-amz-acl", NULL, "s3:PutObjectAcl", "private"},
     {"x-amz-grant-", NULL, "s3:PutObjectAcl", NULL},
+    {"x-amz-object-ownership", "CreateBucket", "s3:PutBucketOwnershipControls", NULL},
 };
 
 struct implied_walk {

@@ -401,6 +401,19 @@ def test_bucket_owner_enforced_disables_acls(server, tmp_path):
     assert err(e) == (400, "AccessControlListNotSupported")
 
 
+def test_create_bucket_headers_need_their_actions(server, tmp_path):
+    ivy = make_user(server, tmp_path, "ivy", "ivy-secret-1234", [
+        {"Effect": "Allow", "Action": "s3:CreateBucket", "Resource": "*"}])
+    ivy.create_bucket(Bucket="ivy1", ACL="private")
+    for kw in (dict(ACL="public-read"), dict(ObjectOwnership="BucketOwnerEnforced")):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            ivy.create_bucket(Bucket="ivy2", **kw)
+        assert err(e) == (403, "AccessDenied")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3_client(server).create_bucket(Bucket="ivy3", ObjectOwnership="Nobody")
+    assert err(e) == (400, "InvalidArgument")
+
+
 def test_bucket_owner_preferred(server, tmp_path):
     s3 = s3_client(server)
     s3.create_bucket(Bucket="pref", ObjectOwnership="BucketOwnerPreferred")
