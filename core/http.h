@@ -130,8 +130,9 @@ struct http_authz {
      * not learn (e.g. "s3:ExistingObjectTag/" in gateway mode): a condition on one fails
      * closed (Deny statements apply, Allow statements do not). NULL: none. */
     const char *unknown_keys;
-    /* The resource's own policy (S3: the bucket policy): TS_OK with *doc (NULL: it has none)
-     * and a *handle for policy_release, or an error, which denies. */
+    /* What the resource says (S3: the bucket policy, public access block and ACLs, as a
+     * policy/pol.h struct pol_resource): TS_OK with *doc (NULL: nothing) and a *handle for
+     * policy_release, or an error, which denies. */
     int (*policy_get)(void *ctx, const char *name, const void **doc, void **handle);
     void (*policy_release)(void *handle);
     void *policy_ctx;

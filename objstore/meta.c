@@ -9,15 +9,17 @@
  * Version 3 (a record of a versioned write: m->vid set, and nothing of version 4) always has
  * the tags' tail, then the version section's bytes (below) unframed.
  * Version 4 (a record with any section but the version alone) always has the tags' tail, then
- * sections until the end of the record, each u8 type + u32 length + that many bytes, in
- * increasing type order, each at most once; a section's reader must use exactly its bytes, and a
- * type this build does not know makes the record corrupt (fail closed: never serve an object
- * whose ACL, say, was not understood):
+ * u8 N (1..), then N sections, each u8 type + u32 length + that many bytes, in increasing type
+ * order, each at most once, and nothing after them (a record cut anywhere is corrupt); a
+ * section's reader must use exactly its bytes, and a type this build does not know makes the
+ * record corrupt (fail closed: never serve an object whose ACL, say, was not understood):
  *   1 version: u8 flags (1: a delete marker), u64 vts (the version's write time in ns, its sort
  *     key), u8 version id length (1..OBJ_VID_LEN) + version id;
  *   2 parts (a multipart object completed with its parts kept): u32 count, u8 checksum length L
  *     (0..32), then per part u16 part number, u64 size and L bytes of the part's checksum
- *     (zeros: none) -- OBJ_PART_REC(L) bytes each, kept as one block.
+ *     (zeros: none) -- OBJ_PART_REC(L) bytes each, kept as one block;
+ *   3 access (a record with an ACL or an owner): u32 ACL (acl.h), u32 owner length
+ *     (0xffffffff: none) + owner.
  * The encoder writes the lowest version that carries the record, so a record without sections
  * stays byte for byte what older builds wrote (and read).
  */
@@ -41,6 +43,7 @@ void obj_meta_cleanup(struct obj_meta *m)
     if (m == NULL)
         return;
     free(m->content_type);
+    free(m->owner);
     http_kv_free(m->hdrs, m->nhdrs);
     http_kv_free(m->tags, m->ntags);
     free(m->parts);
@@ -138,6 +141,9 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
         goto fail;
     if (src->nparts)
         memcpy(dst->parts, src->parts, src->nparts * OBJ_PART_REC(src->part_cklen));
+    dst->acl = src->acl;
+    if (src->owner != NULL && (dst->owner = strdup(src->owner)) == NULL)
+        goto fail;
     return TS_OK;
 fail:
     obj_meta_cleanup(dst);
@@ -348,6 +354,31 @@ static int get_parts(struct rd *r, struct obj_meta *m)
     return 0;
 }
 
+static size_t access_sec_len(const struct obj_meta *m)
+{
+    return m->acl != 0 || m->owner != NULL ? 4 + 4 + (m->owner ? strlen(m->owner) : 0) : 0;
+}
+
+static void put_access(uint8_t **p, const struct obj_meta *m)
+{
+    put_u32(p, m->acl);
+    if (m->owner)
+        put_str(p, m->owner);
+    else
+        put_u32(p, 0xffffffffu);
+}
+
+static int get_access(struct rd *r, struct obj_meta *m)
+{
+    uint32_t ol;
+    if (get_u32(r, &m->acl) != 0 || get_u32(r, &ol) != 0)
+        return -1;
+    if (ol == 0xffffffffu)
+        return 0;
+    r->p -= 4;
+    return get_str(r, &m->owner);
+}
+
 /* The sections, in their order (type increasing). len: the section's bytes, 0 when m has none. */
 static const struct meta_sec {
     uint8_t type;
@@ -357,6 +388,7 @@ static const struct meta_sec {
 } meta_secs[] = {
     {1, version_sec_len, put_version, get_version},
     {2, parts_sec_len, put_parts, get_parts},
+    {3, access_sec_len, put_access, get_access},
 };
 #define META_NSECS (sizeof meta_secs / sizeof *meta_secs)
 
@@ -370,7 +402,7 @@ static uint8_t meta_version(const struct obj_meta *m, size_t *tail)
         *tail = m->ntags > 0 || vl > 0 ? pairs_len(m->tags, m->ntags) + vl : 0;
         return vl > 0 ? META_VERSION_VID : m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
     }
-    *tail = pairs_len(m->tags, m->ntags);
+    *tail = pairs_len(m->tags, m->ntags) + 1;
     for (size_t i = 0; i < META_NSECS; i++) {
         size_t sl = meta_secs[i].len(m);
         *tail += sl > 0 ? 1 + 4 + sl : 0;
@@ -380,6 +412,8 @@ static uint8_t meta_version(const struct obj_meta *m, size_t *tail)
 
 static void put_sections(uint8_t **p, const struct obj_meta *m)
 {
+    uint8_t *count = (*p)++;
+    *count = 0;
     for (size_t i = 0; i < META_NSECS; i++) {
         size_t sl = meta_secs[i].len(m);
         if (sl == 0)
@@ -387,6 +421,7 @@ static void put_sections(uint8_t **p, const struct obj_meta *m)
         *(*p)++ = meta_secs[i].type;
         put_u32(p, (uint32_t)sl);
         meta_secs[i].put(p, m);
+        (*count)++;
     }
 }
 
@@ -426,12 +461,16 @@ void *obj_meta_encode(const struct obj_meta *m, size_t *len)
     return out;
 }
 
-/* The sections of a version 4 record, up to its end. */
+/* The sections of a version 4 record, which must end it. */
 static int get_sections(struct rd *r, struct obj_meta *m)
 {
     size_t next = 0; /* the first entry of meta_secs the next section may be */
-    while (r->p < r->end) {
+    if (r->p >= r->end || *r->p == 0)
+        return -1;
+    for (uint8_t n = *r->p++; n > 0; n--) {
         uint32_t sl;
+        if (r->p >= r->end)
+            return -1;
         uint8_t type = *r->p++;
         if (get_u32(r, &sl) != 0 || (size_t)(r->end - r->p) < sl)
             return -1;
@@ -445,7 +484,7 @@ static int get_sections(struct rd *r, struct obj_meta *m)
         r->p += sl;
         next++;
     }
-    return 0;
+    return r->p == r->end ? 0 : -1;
 }
 
 /* The fixed fields, content type and kept headers, common to every version. */

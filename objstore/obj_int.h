@@ -5,9 +5,10 @@
  *                      (bucket\0key -> meta), "uploads" (bucket\0key\0uploadid -> meta),
  *                      "parts" (uploadid + BE32 part number -> meta), "policies" (bucket ->
  *                      policy JSON), "completed" (uploads completed lately, multipart.c),
- *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging",
- *                      "versioning"), "versions" (bucket\0key\0BE64(~vts) -> u32 key length +
- *                      key + meta: noncurrent versions and delete markers, see versions.c)
+ *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging", "cors",
+ *                      "versioning", "acl", "pab", "ownership"), "versions"
+ *                      (bucket\0key\0BE64(~vts) -> u32 key length + key + meta: noncurrent
+ *                      versions and delete markers, see versions.c)
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
  *   sse.key            the SSE-S3 master key when TESSERA_KMS_SECRET_KEY is not set (sse.c)
@@ -78,6 +79,10 @@ struct obj_meta {
     uint8_t *parts;
     size_t nparts;
     uint8_t part_cklen; /* checksum bytes per part (0: the upload had no algorithm) */
+    /* Its ACL (objstore/acl.h; 0: private) and its owner (the writer, s3_owner_of; NULL: the
+     * bucket's owner), also in this record, for each version alike. */
+    uint32_t acl;
+    char *owner;
 };
 /* Bytes of one part of obj_meta.parts: u16 number, u64 size (little-endian), checksum. */
 #define OBJ_PART_REC(cklen) (10 + (size_t)(cklen))
@@ -234,6 +239,16 @@ int obj_check_version_id(const char *v);
  * TS_E_BUCKET_TAKEN (BucketAlreadyExists). obj_bucket_create: owned by OBJ_OWNER_ROOT. */
 int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner);
 int obj_bucket_create(struct obj_store *st, const char *name);
+/* One bucket configuration (bucket_conf) by name. */
+struct obj_bconf_ent {
+    const char *name;
+    const void *val;
+    size_t len;
+};
+/* obj_bucket_create_owned with the configurations conf[0..n) (its ACL, ownership controls)
+ * written in the bucket's creating transaction. */
+int obj_bucket_create_with(struct obj_store *st, const char *name, const char *owner,
+                           const struct obj_bconf_ent *conf, size_t n);
 /* The owner of bucket name into *owner (malloc'ed): TS_OK or TS_E_NO_SUCH_BUCKET. */
 int obj_bucket_owner(struct obj_store *st, const char *name, char **owner);
 int obj_bucket_exists(struct obj_store *st, const char *name); /* TS_E_NO_SUCH_BUCKET */
@@ -258,6 +273,26 @@ void obj_policy_release(struct obj_pcache *handle);
 void obj_policy_cache_free(struct obj_store *st);
 
 /* ---- bucket configurations (bucket_conf), removed with their bucket ---- */
+
+/* The access configurations (s3_acl.c), which obj_access_acquire caches with the policy:
+ * "acl" (u32 LE, acl.h), "pab" (one byte of OBJ_PAB_* bits), "ownership" (one byte,
+ * enum obj_ownership). */
+#define OBJ_PAB_BLOCK_ACLS 1u      /* BlockPublicAcls */
+#define OBJ_PAB_IGNORE_ACLS 2u     /* IgnorePublicAcls */
+#define OBJ_PAB_BLOCK_POLICY 4u    /* BlockPublicPolicy */
+#define OBJ_PAB_RESTRICT_PUBLIC 8u /* RestrictPublicBuckets */
+enum obj_ownership { OBJ_OWN_NONE, OBJ_OWN_ENFORCED, OBJ_OWN_PREFERRED, OBJ_OWN_WRITER };
+/* What the authorizer asks of a bucket (struct pol_resource of policy/pol.h: its policy, its
+ * public access block, its ACL source), cached with the compiled policy: TS_OK with *res
+ * (NULL: the bucket does not exist) and a handle for obj_policy_release, or an error reading
+ * any of it (callers deny). */
+struct pol_resource;
+int obj_access_acquire(struct obj_store *st, const char *bucket, const struct pol_resource **res,
+                       struct obj_pcache **handle);
+/* The bucket's public access block bits and ownership of a handle of obj_access_acquire. */
+unsigned obj_access_pab(const struct obj_pcache *h);
+enum obj_ownership obj_access_ownership(const struct obj_pcache *h);
+uint32_t obj_access_acl(const struct obj_pcache *h); /* the bucket's ACL (acl.h; 0: private) */
 
 /* Sets (val) or removes (val NULL) configuration name of bucket: TS_E_NO_SUCH_BUCKET. */
 int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, const void *val,
@@ -314,6 +349,9 @@ int obj_object_open(struct obj_store *st, const char *bucket, const char *key, s
  * change, durable on return): TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY. */
 int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *key,
                         const struct http_kv *tags, size_t n);
+/* Replaces the ACL of bucket/key (acl.h), everything else of its record kept, as
+ * obj_object_tags_set. */
+int obj_object_acl_set(struct obj_store *st, const char *bucket, const char *key, uint32_t acl);
 /* Deletes bucket/key; TS_OK when it did not exist (TS_E_NO_SUCH_BUCKET when the bucket did
  * not). */
 int obj_object_delete(struct obj_store *st, const char *bucket, const char *key);
@@ -618,6 +656,10 @@ int obj_object_delete_version(struct obj_store *st, const char *bucket, const ch
  * obj_version_head). */
 int obj_version_tags_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
                          const struct http_kv *tags, size_t n);
+/* Replaces the ACL (acl.h) of version vid (NULL: the current) of bucket/key, as
+ * obj_version_tags_set. */
+int obj_version_acl_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                        uint32_t acl);
 
 struct obj_vlist_opts {
     const char *prefix, *delimiter; /* NULL or "" for none */

@@ -63,6 +63,9 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
 #define S3_F_ALSO_GET                                                                              \
     8192u /* the caller needs s3:GetObject on the object too (GetObjectAttributes, AWS's rule;     \
              with a version id the gateway asks s3:GetObjectVersion) */
+#define S3_F_ACLHDR                                                                                \
+    16384u /* an object write whose x-amz-acl / x-amz-grant-* headers set the new object's ACL:    \
+             checked at start, before any body byte (s3_acl_write_prepare) */
 
 #define S3_MAX_OBJECT_TAGS 10
 #define S3_MAX_BUCKET_TAGS 50
@@ -125,8 +128,11 @@ struct s3_ctx {
      * algorithm, and the checksum computed here when the request brings none (NULL else). */
     enum sigv4_cksum_algo ck_algo;
     struct sigv4_cksum *ck;
-    bool sse_asked; /* x-amz-server-side-encryption: AES256 (s3_sse_field) */
-    bool sse_enc;   /* the object written is encrypted (s3_sse_decide) */
+    bool sse_asked;       /* x-amz-server-side-encryption: AES256 (s3_sse_field) */
+    bool sse_enc;         /* the object written is encrypted (s3_sse_decide) */
+    const char *form_acl; /* PostObject: its acl field (borrowed from post), or NULL */
+    uint32_t wacl;        /* an object write: the new object's ACL (s3_acl_write_prepare) */
+    char *wowner;         /* ... and its owner (NULL: the bucket's) */
 };
 
 /* s3_ops.c */
@@ -190,6 +196,21 @@ int s3_sse_decide(struct s3_ctx *c);
 int s3_sse_writer(struct s3_ctx *c);
 /* x-amz-server-side-encryption: AES256 on the answer when m is encrypted. */
 void s3_sse_echo(struct s3_ctx *c, const struct obj_meta *m);
+/* s3_acl.c (the model: acl.h) */
+/* The ACL and owner of the object a write makes (c->wacl, c->wowner): from form_acl (PostObject's
+ * acl field) or the x-amz-acl / x-amz-grant-* headers, with the bucket's ownership controls and
+ * public access block applied: TS_OK, InvalidArgument / InvalidRequest /
+ * UnresolvableGrantByEmailAddress / NotImplemented (the ACL asked), AccessControlListNotSupported
+ * (BucketOwnerEnforced), AccessDenied (BlockPublicAcls). */
+int s3_acl_write_prepare(struct s3_ctx *c, const char *form_acl);
+/* m's ACL and owner become c->wacl, c->wowner. TS_OK or TS_E_INTERNAL. */
+int s3_acl_apply(struct s3_ctx *c, struct obj_meta *m);
+/* CreateBucket: the bucket owned by owner, with the ACL of its headers and its
+ * x-amz-object-ownership, in one transaction. */
+int s3_acl_create_bucket(struct s3_ctx *c, const char *owner);
+/* PutBucketPolicy: AccessDenied for a public policy when the bucket blocks them
+ * (BlockPublicPolicy). */
+int s3_acl_policy_check(struct s3_ctx *c, const char *json, size_t len);
 
 /* s3_post_policy.c: the POST policy of a browser upload (pure). */
 struct s3_post_form {
@@ -340,6 +361,9 @@ int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max
  * of a role; the federated user's ARN (one per OIDC / LDAP identity) otherwise. NULL for
  * anonymous requests. Borrowed from the principal. */
 const char *s3_owner_of(const struct s3_ctx *c);
+/* The canonical id of owner (NULL or OBJ_OWNER_ROOT: S3_OWNER_ID; else the hex SHA-256 of
+ * owner): the ID of ACLs' Owner and CanonicalUser grantees. */
+void s3_canonical_id(const char *owner, char id[65]);
 /* <elem><ID/><DisplayName/></elem> of owner (NULL or OBJ_OWNER_ROOT: S3_OWNER_ID, "tessera",
  * as before owners were kept; else the hex SHA-256 of owner and its ARN's resource part). */
 void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner);
@@ -398,5 +422,7 @@ s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_
 s3_handler s3_post_start, s3_post_finish;
 s3_handler s3_get_object_attributes;
 s3_handler s3_put_bucket_encryption, s3_get_bucket_encryption, s3_delete_bucket_encryption;
+s3_handler s3_put_acl, s3_put_ownership, s3_get_ownership, s3_delete_ownership, s3_put_pab,
+    s3_get_pab, s3_delete_pab, s3_get_policy_status;
 
 #endif

@@ -518,6 +518,8 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, struct
     if (rc == TS_OK)
         rc = c->tags_replace ? obj_meta_set_tags(&m, c->tags, c->ntags)
                              : obj_meta_set_tags(&m, src->tags, src->ntags);
+    if (rc == TS_OK) /* never the source's ACL: the request's, and the copier owns the copy */
+        rc = s3_acl_apply(c, &m);
     /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. The
      * copy is encrypted as the request or the destination bucket asks, whatever the source. */
     bool hash = strchr(src->etag, '-') != NULL;

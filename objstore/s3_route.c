@@ -57,15 +57,13 @@ static int s3_check_names(struct s3_ctx *c)
 /* Request headers that ask for something tessera does not do. Never drop what a client asked
  * for: a request carrying one is refused with 501 NotImplemented naming the header, before any
  * body is read (docs/API.md "Refused headers"), unless its value is the one listed as
- * `accepted` (what tessera does anyway: a private ACL, the standard storage class).
+ * `accepted` (what tessera does anyway: the standard storage class).
  * Prefixes and values, any case. */
 static const struct {
     const char *prefix, *what, *accepted;
 } refused_headers[] = {
     {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
     {"x-amz-bucket-object-lock-enabled", "object lock is not implemented", "false"},
-    {"x-amz-acl", "ACLs other than private are not implemented", "private"},
-    {"x-amz-grant-", "ACL grants are not implemented", NULL},
     {"x-amz-storage-class", "storage classes other than STANDARD are not implemented", "STANDARD"},
 };
 
@@ -226,6 +224,8 @@ static int s3_start(struct http_req *r, struct ts_error *e)
     if (c->st->gw != NULL)
         return s3_gw_start(c);
     int rc = s3_check_target(c);
+    if (rc == TS_OK && (c->op->flags & S3_F_ACLHDR))
+        rc = s3_acl_write_prepare(c, NULL);
     if (rc == TS_OK && c->op->start != NULL)
         rc = c->op->start(c);
     return s3_existence(c, rc);
@@ -262,6 +262,7 @@ static void s3_cleanup(struct http_req *r)
     free(c->src_bucket);
     free(c->src_key);
     free(c->src_vid);
+    free(c->wowner);
     if (r->resource == c->resource)
         r->resource = NULL;
     free(c->resource);
@@ -383,20 +384,27 @@ const char *s3_owner_of(const struct s3_ctx *c)
     return NULL;
 }
 
-void s3_xml_owner_ids(struct buf *b, const char *owner)
+void s3_canonical_id(const char *owner, char id[65])
 {
     if (owner == NULL || strcmp(owner, OBJ_OWNER_ROOT) == 0) {
-        xml_elem(b, "ID", S3_OWNER_ID);
-        xml_elem(b, "DisplayName", S3_OWNER_NAME);
+        snprintf(id, 65, "%s", S3_OWNER_ID);
     } else {
         uint8_t md[32];
-        char id[65];
-        const char *colon = strrchr(owner, ':');
         enc_sha256(owner, strlen(owner), md);
         enc_hex(md, sizeof md, id);
-        xml_elem(b, "ID", id);
-        xml_elem(b, "DisplayName", colon != NULL ? colon + 1 : owner);
     }
+}
+
+void s3_xml_owner_ids(struct buf *b, const char *owner)
+{
+    char id[65];
+    const char *colon = owner != NULL ? strrchr(owner, ':') : NULL;
+    s3_canonical_id(owner, id);
+    xml_elem(b, "ID", id);
+    if (owner == NULL || strcmp(owner, OBJ_OWNER_ROOT) == 0)
+        xml_elem(b, "DisplayName", S3_OWNER_NAME);
+    else
+        xml_elem(b, "DisplayName", colon != NULL ? colon + 1 : owner);
 }
 
 void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner)
@@ -512,6 +520,8 @@ int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m)
             return TS_E_INTERNAL;
     }
     http_req_header_foreach(c->r, meta_hdr, &mw);
+    if (mw.rc == TS_OK)
+        mw.rc = s3_acl_apply(c, m);    /* checked by s3_acl_write_prepare */
     if (mw.rc == TS_OK && c->has_tags) /* x-amz-tagging, checked by s3_tags_declare */
         mw.rc = obj_meta_set_tags(m, c->tags, c->ntags);
     if (mw.rc == TS_OK && c->r->checksum_algo[0] && c->r->checksum_b64[0]) {

@@ -1,6 +1,7 @@
 /* store.c -- the storage engine: LMDB environment, recovery on open, the durable data-file
  * write protocol, buckets, objects and bucket policies (see obj_int.h for the layout). */
 #include "objstore/obj_int.h"
+#include "objstore/acl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -901,6 +902,28 @@ static int bucket_exists_error(struct obj_store *st, MDB_txn *txn, const char *n
 
 int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner)
 {
+    return obj_bucket_create_with(st, name, owner, NULL, 0);
+}
+
+/* Puts the configurations conf[0..n) of bucket in txn. */
+static int bconf_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                         const struct obj_bconf_ent *conf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kb[LMDB_MAXKEY];
+        MDB_val k = {0, kb}, v = {conf[i].len, (void *)conf[i].val};
+        int rc = okey(bucket, conf[i].name, strlen(conf[i].name), kb, &k.mv_size);
+        if (rc != TS_OK)
+            return rc;
+        if ((rc = mdb_put(txn, st->db_bconf, &k, &v, 0)) != 0)
+            return rc == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+int obj_bucket_create_with(struct obj_store *st, const char *name, const char *owner,
+                           const struct obj_bconf_ent *conf, size_t nconf)
+{
     MDB_txn *txn;
     uint8_t val[8 + OBJ_MAX_OWNER_LEN];
     size_t olen = owner != NULL ? strlen(owner) : 0;
@@ -921,7 +944,14 @@ int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *
         mdb_txn_abort(txn);
         return rc;
     }
-    return obj_int_commit(st, txn);
+    /* Its ACL and ownership controls in the same transaction: never a bucket without them. */
+    if ((rc = bconf_put_txn(st, txn, name, conf, nconf)) != TS_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, name);
+    return rc;
 }
 
 int obj_bucket_create(struct obj_store *st, const char *name)
@@ -1064,7 +1094,9 @@ int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, co
         mdb_txn_abort(txn);
         return g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
     }
-    return obj_int_commit(st, txn);
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, bucket); /* the ACL, public access block, ownership it holds */
+    return rc;
 }
 
 int obj_int_bconf_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *name,
@@ -1434,6 +1466,11 @@ int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *ke
     return obj_version_tags_set(st, bucket, key, NULL, tags, n);
 }
 
+int obj_object_acl_set(struct obj_store *st, const char *bucket, const char *key, uint32_t acl)
+{
+    return obj_version_acl_set(st, bucket, key, NULL, acl);
+}
+
 int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
                     int *fd)
 {
@@ -1465,10 +1502,18 @@ int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)
 
 /* ---- bucket policies and their compiled cache ---- */
 
+/* One bucket's access configuration as the authorizer asks it (struct pol_resource): the
+ * compiled policy, the public access block, the bucket ACL; the ACL source reads an object's
+ * ACL from its record only when asked (no policy allowed). */
 struct obj_pcache {
     struct obj_pcache *next;
     char *bucket;
+    struct obj_store *st;
     struct pol_doc *doc; /* NULL: the bucket has no policy */
+    struct pol_resource res;
+    uint32_t acl; /* the bucket's ACL (acl.h) */
+    unsigned pab; /* OBJ_PAB_* */
+    enum obj_ownership own;
     atomic_int refs;
 };
 
@@ -1523,66 +1568,151 @@ void obj_policy_cache_free(struct obj_store *st)
     }
 }
 
-int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
-                       struct obj_pcache **handle)
+/* The ACL source of a bucket (pol_resource.acl): the group grants of the bucket's ACL or of
+ * the object's, for the action asked. An object that cannot be read grants nothing. */
+static enum pol_decision access_acl(const void *ctx, const struct pol_request *rq)
 {
-    unsigned h = pcache_hash(bucket);
-    *doc = NULL;
-    *handle = NULL;
-    pthread_rwlock_rdlock(&st->pcache_lock);
-    for (struct obj_pcache *e = st->pcache[h]; e; e = e->next) {
-        if (strcmp(e->bucket, bucket) == 0) {
-            atomic_fetch_add(&e->refs, 1);
-            *doc = e->doc;
-            *handle = e;
-            break;
-        }
+    const struct obj_pcache *e = ctx;
+    unsigned perm = 0;
+    bool sig = rq->principal != NULL && rq->principal->type != POL_PRINCIPAL_ANONYMOUS;
+    enum acl_on on = acl_action(rq->action, &perm);
+    if (on == ACL_ON_BUCKET)
+        return acl_allows(e->acl, perm, sig) ? POL_ALLOW : POL_IMPLICIT_DENY;
+    size_t pl = strlen("arn:aws:s3:::") + strlen(e->bucket);
+    if (on != ACL_ON_OBJECT || rq->resource == NULL ||
+        strncmp(rq->resource, "arn:aws:s3:::", 13) != 0 ||
+        strncmp(rq->resource + 13, e->bucket, pl - 13) != 0 || rq->resource[pl] != '/')
+        return POL_IMPLICIT_DENY;
+    struct obj_meta m;
+    if (obj_object_head(e->st, e->bucket, rq->resource + pl + 1, &m) != TS_OK)
+        return POL_IMPLICIT_DENY; /* fail closed */
+    bool ok = acl_allows(m.acl, perm, sig);
+    obj_meta_cleanup(&m);
+    return ok ? POL_ALLOW : POL_IMPLICIT_DENY;
+}
+
+/* One byte or u32 configuration of the bucket into *v (absent: unchanged). */
+static int access_conf(struct obj_store *st, const char *bucket, const char *name, uint32_t *v)
+{
+    void *p = NULL;
+    size_t len = 0;
+    int rc = obj_bconf_get(st, bucket, name, &p, &len);
+    if (rc == TS_OK && p != NULL) {
+        const uint8_t *b = p;
+        if (len == 1)
+            *v = b[0];
+        else if (len == 4)
+            *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        else
+            rc = TS_E_INTERNAL;
     }
-    pthread_rwlock_unlock(&st->pcache_lock);
-    if (*handle)
-        return TS_OK;
-    /* Miss: compile from LMDB, insert unless an invalidation happened meanwhile. */
-    uint64_t gen = atomic_load(&pcache_gen_counter);
+    free(p);
+    return rc;
+}
+
+/* Fills e's access configuration and its pol_resource. */
+static int access_load(struct obj_store *st, const char *bucket, struct obj_pcache *e)
+{
+    uint32_t acl = 0, pab = 0, own = OBJ_OWN_NONE;
+    int rc = access_conf(st, bucket, "acl", &acl);
+    if (rc == TS_OK)
+        rc = access_conf(st, bucket, "pab", &pab);
+    if (rc == TS_OK)
+        rc = access_conf(st, bucket, "ownership", &own);
+    if (rc == TS_E_NO_SUCH_BUCKET)
+        return rc;
+    if (rc != TS_OK) {
+        log_event(LOG_ERROR, "obj.policy", "cannot read the access configuration of %s: %s", bucket,
+                  ts_err_code(rc));
+        return TS_E_INTERNAL;
+    }
+    e->st = st;
+    e->acl = acl;
+    e->pab = pab;
+    e->own = (enum obj_ownership)own;
+    e->res.policy = e->doc;
+    e->res.restrict_public = (pab & OBJ_PAB_RESTRICT_PUBLIC) && pol_doc_is_public(e->doc);
+    /* ACLs decide nothing when disabled (BucketOwnerEnforced) or ignored (IgnorePublicAcls:
+     * every grant the decisions count is public). */
+    if (own != OBJ_OWN_ENFORCED && !(pab & OBJ_PAB_IGNORE_ACLS)) {
+        e->res.acl = access_acl;
+        e->res.acl_ctx = e;
+    }
+    return TS_OK;
+}
+
+/* Reads and compiles the bucket's policy into *d (NULL: none). */
+static int policy_load(struct obj_store *st, const char *bucket, struct pol_doc **d)
+{
     char *json = NULL;
     size_t len = 0;
-    struct pol_doc *d = NULL;
     int rc = obj_policy_get(st, bucket, &json, &len);
-    if (rc == TS_E_NO_SUCH_BUCKET) {
-        /* A bucket that does not exist has no policy; not cached (it may be created). */
-        return TS_OK;
-    }
+    *d = NULL;
     if (rc == TS_OK) {
         char err[256];
-        if (pol_doc_parse(json, len, &d, err, sizeof err) != TS_OK) {
+        if (pol_doc_parse(json, len, d, err, sizeof err) != TS_OK) {
             /* Fail closed: a policy that exists but cannot be used is an error for the
              * caller (a denial), never "no policy", which would drop its Deny statements. */
             log_event(LOG_ERROR, "obj.policy", "stored policy of %s does not parse: %s", bucket,
                       err);
-            free(json);
-            return TS_E_INTERNAL;
+            rc = TS_E_INTERNAL;
         }
-    } else if (rc != TS_E_NO_SUCH_BUCKET_POLICY) {
+    } else if (rc == TS_E_NO_SUCH_BUCKET_POLICY) {
+        rc = TS_OK;
+    } else if (rc != TS_E_NO_SUCH_BUCKET) {
         log_event(LOG_ERROR, "obj.policy", "cannot read the policy of %s: %s", bucket,
                   ts_err_code(rc));
-        free(json);
-        return rc;
     }
     free(json);
+    return rc;
+}
+
+/* A cached entry of bucket with a reference taken, or NULL. */
+static struct obj_pcache *pcache_find(struct obj_store *st, const char *bucket, unsigned h)
+{
+    struct obj_pcache *found = NULL;
+    pthread_rwlock_rdlock(&st->pcache_lock);
+    for (struct obj_pcache *e = st->pcache[h]; e && found == NULL; e = e->next) {
+        if (strcmp(e->bucket, bucket) == 0) {
+            atomic_fetch_add(&e->refs, 1);
+            found = e;
+        }
+    }
+    pthread_rwlock_unlock(&st->pcache_lock);
+    return found;
+}
+
+int obj_access_acquire(struct obj_store *st, const char *bucket, const struct pol_resource **res,
+                       struct obj_pcache **handle)
+{
+    unsigned h = pcache_hash(bucket);
+    *res = NULL;
+    if ((*handle = pcache_find(st, bucket, h)) != NULL) {
+        *res = &(*handle)->res;
+        return TS_OK;
+    }
+    /* Miss: load from LMDB, insert unless an invalidation happened meanwhile. */
+    uint64_t gen = atomic_load(&pcache_gen_counter);
     struct obj_pcache *e = calloc(1, sizeof *e);
     if (e == NULL || (e->bucket = strdup(bucket)) == NULL) {
         free(e);
-        pol_doc_free(d);
         return TS_E_INTERNAL;
     }
-    e->doc = d;
+    int rc = policy_load(st, bucket, &e->doc);
+    if (rc == TS_OK)
+        rc = access_load(st, bucket, e);
+    if (rc != TS_OK) {
+        atomic_init(&e->refs, 1);
+        obj_policy_release(e);
+        /* A bucket that does not exist has nothing; not cached (it may be created). */
+        return rc == TS_E_NO_SUCH_BUCKET ? TS_OK : rc;
+    }
     atomic_init(&e->refs, 2); /* the cache's and the caller's */
     pthread_rwlock_wrlock(&st->pcache_lock);
     bool insert = atomic_load(&pcache_gen_counter) == gen;
-    if (insert) {
-        for (struct obj_pcache *x = st->pcache[h]; x; x = x->next)
-            if (strcmp(x->bucket, bucket) == 0)
-                insert = false;
-    }
+    for (struct obj_pcache *x = st->pcache[h]; insert && x; x = x->next)
+        if (strcmp(x->bucket, bucket) == 0)
+            insert = false;
     if (insert) {
         e->next = st->pcache[h];
         st->pcache[h] = e;
@@ -1590,9 +1720,33 @@ int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct po
         atomic_store(&e->refs, 1);
     }
     pthread_rwlock_unlock(&st->pcache_lock);
-    *doc = e->doc;
+    *res = &e->res;
     *handle = e;
     return TS_OK;
+}
+
+int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
+                       struct obj_pcache **handle)
+{
+    const struct pol_resource *res;
+    int rc = obj_access_acquire(st, bucket, &res, handle);
+    *doc = res != NULL ? res->policy : NULL;
+    return rc;
+}
+
+unsigned obj_access_pab(const struct obj_pcache *h)
+{
+    return h != NULL ? h->pab : 0;
+}
+
+enum obj_ownership obj_access_ownership(const struct obj_pcache *h)
+{
+    return h != NULL ? h->own : OBJ_OWN_NONE;
+}
+
+uint32_t obj_access_acl(const struct obj_pcache *h)
+{
+    return h != NULL ? h->acl : 0;
 }
 
 /* Puts (v) or deletes (v NULL) the bucket's stored policy, then drops its cached parse. */

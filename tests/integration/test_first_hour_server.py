@@ -290,8 +290,6 @@ REFUSED_PUTS = {
     "object-lock": dict(ObjectLockMode="GOVERNANCE",
                         ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
     "legal-hold": dict(ObjectLockLegalHoldStatus="ON"),
-    "acl": dict(ACL="public-read"),
-    "grant": dict(GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"'),
     "storage-class": dict(StorageClass="GLACIER"),
 }
 
@@ -314,7 +312,7 @@ def test_boto3_put_copy_multipart_with_unsupported_headers_refused(plain_server,
     s3 = s3_client(plain_server)
     kw = REFUSED_PUTS[case]
     header = {"object-lock": "x-amz-object-lock-",
-              "legal-hold": "x-amz-object-lock-", "acl": "x-amz-acl", "grant": "x-amz-grant-",
+              "legal-hold": "x-amz-object-lock-",
               "storage-class": "x-amz-storage-class"}.get(case, "kms is not configured")
     key = "put-" + case
     with pytest.raises(botocore.exceptions.ClientError) as e:

@@ -30,8 +30,8 @@ static void test_codec(void)
     obj_meta_part_set(&m, 1, 7, 3, NULL);
     uint8_t *enc = obj_meta_encode(&m, &len);
     ok(enc != NULL && enc[0] == 4, "with parts: version 4");
-    is_int(len, plain_len + 4 + 5 + 5 + 2 * OBJ_PART_REC(4),
-           "v1 + empty tags + the parts section (type, length, block)");
+    is_int(len, plain_len + 4 + 1 + 5 + 5 + 2 * OBJ_PART_REC(4),
+           "v1 + empty tags + one section: the parts (type, length, block)");
     ok(memcmp(enc + 1, plain + 1, plain_len - 1) == 0, "the v1 fields are the same bytes");
     is_int(obj_meta_decode(enc, len, &d), TS_OK, "decode v4");
     ok(d.nparts == 2 && d.part_cklen == 4, "two parts, 4-byte checksums");
