@@ -114,6 +114,8 @@ struct http_authz_item {
     const char *resource;  /* ARN; NULL: an action without resource */
     const char *policy_of; /* the resource's own policy is policy_get(policy_ctx, policy_of)
                             * (S3: the bucket name); NULL: none */
+    const char *version;   /* S3: the object version the item names (its ACL is that
+                            * version's); NULL: the current one */
 };
 
 struct http_authz {

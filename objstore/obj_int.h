@@ -349,9 +349,6 @@ int obj_object_open(struct obj_store *st, const char *bucket, const char *key, s
  * change, durable on return): TS_E_NO_SUCH_BUCKET / TS_E_NO_SUCH_KEY. */
 int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *key,
                         const struct http_kv *tags, size_t n);
-/* Replaces the ACL of bucket/key (acl.h), everything else of its record kept, as
- * obj_object_tags_set. */
-int obj_object_acl_set(struct obj_store *st, const char *bucket, const char *key, uint32_t acl);
 /* Deletes bucket/key; TS_OK when it did not exist (TS_E_NO_SUCH_BUCKET when the bucket did
  * not). */
 int obj_object_delete(struct obj_store *st, const char *bucket, const char *key);

@@ -244,11 +244,14 @@ static int acl_reply(struct s3_ctx *c, uint32_t acl, const char *owner, const ch
     return s3_reply_xml(c, 200, &b);
 }
 
-/* The object's ACL and owner (its writer, or the bucket's), as the bucket's ownership says. */
+/* The object's ACL and owner (its writer, or the bucket's), as the bucket's ownership says: of
+ * the version ?versionId= names (each version has its own), else of the current one. */
 static int object_acl(struct s3_ctx *c, const struct acl_bucket *b, uint32_t *acl, char **owner)
 {
     struct obj_meta m;
-    int rc = obj_object_head(c->st, c->bucket, c->key, &m);
+    int rc = obj_version_head(c->st, c->bucket, c->key, c->vid, &m);
+    if (rc == TS_E_METHOD_NOT_ALLOWED) /* a delete marker has no ACL (AWS: 405) */
+        obj_meta_cleanup(&m);
     if (rc != TS_OK)
         return rc;
     bool enforced = b->own == OBJ_OWN_ENFORCED;
@@ -321,7 +324,7 @@ int s3_put_acl(struct s3_ctx *c)
     if (rc == TS_OK && c->key != NULL && owner != NULL && strcmp(owner, b.owner) == 0)
         acl &= ~ACL_BITS(ACL_G_BUCKET_OWNER, ACL_PERMS); /* the same grantee twice */
     if (rc == TS_OK && c->key != NULL) {
-        rc = obj_object_acl_set(c->st, c->bucket, c->key, acl == ACL_PRIVATE ? 0 : acl);
+        rc = obj_version_acl_set(c->st, c->bucket, c->key, c->vid, acl == ACL_PRIVATE ? 0 : acl);
     } else if (rc == TS_OK) {
         uint8_t v[4] = {(uint8_t)acl, (uint8_t)(acl >> 8), (uint8_t)(acl >> 16),
                         (uint8_t)(acl >> 24)};

@@ -3,7 +3,8 @@
  * x-amz-object-attributes (ETag, Checksum, ObjectParts, StorageClass, ObjectSize), the parts of
  * a multipart object (kept in its record, obj_meta.parts) one page at a time (x-amz-max-parts,
  * x-amz-part-number-marker). Authorized for s3:GetObjectAttributes and s3:GetObject (the row's
- * S3_F_ALSO_GET). The current object only (versions: docs/API.md). */
+ * S3_F_ALSO_GET; with ?versionId= their version actions). ?versionId= reads that version's
+ * record (x-amz-version-id answered); delete markers are answered as GET answers them. */
 #include "objstore/s3_int.h"
 
 #include <stdio.h>
@@ -125,12 +126,13 @@ int s3_get_object_attributes(struct s3_ctx *c)
         rc = header_uint(c, "x-amz-max-parts", 1000, 1000, &max);
     if (rc == TS_OK)
         rc = header_uint(c, "x-amz-part-number-marker", 0, OBJ_MAX_PARTS, &marker);
-    if (rc == TS_OK)
-        rc = obj_object_head(c->st, c->bucket, c->key, &m);
     if (rc != TS_OK)
         return rc;
+    if ((rc = obj_version_head(c->st, c->bucket, c->key, c->vid, &m)) != TS_OK)
+        return s3_missing_version(c, rc, &m);
     enc_time_http((time_t)m.mtime, t);
     http_reply_header(c->r, "Last-Modified", t);
+    s3_version_header(c, &m);
     struct buf b;
     s3_xml_start(&b, 32u << 20, "GetObjectAttributesResponse");
     if (want & ATTR_ETAG)

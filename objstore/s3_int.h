@@ -309,6 +309,12 @@ void s3_gw_policy_release(void *handle);
 int s3_existence(struct s3_ctx *c, int rc);
 /* The x-amz-version-id header of version m (nothing for an object never versioned). */
 void s3_version_header(struct s3_ctx *c, const struct obj_meta *m);
+/* What GET/HEAD (and GetObjectAttributes) answer for a version they cannot return (rc from
+ * obj_version_head/open; m its record): a delete marker named by its id is 405
+ * MethodNotAllowed; a key whose current version is a delete marker 404 NoSuchKey; both with
+ * x-amz-delete-marker (the second only for a caller the existence rule lets know). Cleans m
+ * up where needed; returns the error to answer. */
+int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m);
 /* A version id of the request (query or copy source): the store's rule, the upstream's in
  * gateway mode. */
 int s3_check_version_id(const struct s3_ctx *c, const char *v);

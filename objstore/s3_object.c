@@ -202,10 +202,7 @@ static int select_bytes(struct s3_ctx *c, const struct obj_meta *m, uint64_t *a,
     return TS_OK;
 }
 
-/* What GET/HEAD answer for a version they cannot return: a delete marker named by its id is
- * 405 MethodNotAllowed; a key whose current version is a delete marker 404 NoSuchKey; both with
- * x-amz-delete-marker (the second only for a caller the existence rule lets know). */
-static int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
+int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
 {
     char vid[OBJ_VID_LEN + 1], t[64];
     if (rc == TS_E_METHOD_NOT_ALLOWED) {

@@ -166,7 +166,7 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_not_implemented},
     {"PUT", S3_OBJ, "legal-hold", S3_F_EXTAG, "PutObjectLegalHold", "s3:PutObjectLegalHold",
      S3_RES_OBJECT, NULL, s3_not_implemented},
-    {"GET", S3_OBJ, "attributes", S3_F_OBJECT | S3_F_EXTAG | S3_F_ALSO_GET, "GetObjectAttributes",
+    {"GET", S3_OBJ, "attributes", S3_F_EXTAG | S3_F_ALSO_GET, "GetObjectAttributes",
      "s3:GetObjectAttributes", S3_RES_OBJECT, NULL, s3_get_object_attributes},
     {"POST", S3_OBJ, "restore", 0, "RestoreObject", "s3:RestoreObject", S3_RES_OBJECT, NULL,
      s3_not_implemented},
@@ -260,7 +260,7 @@ static int s3_authz_add(struct http_authz *q, const char *action, const char *bu
         snprintf(*arn, rlen, "arn:aws:s3:::%s", bucket);
     else
         snprintf(*arn, rlen, "arn:aws:s3:::%s/%s", bucket, key);
-    q->item[q->nitems++] = (struct http_authz_item){action, *arn, bucket};
+    q->item[q->nitems++] = (struct http_authz_item){action, *arn, bucket, NULL};
     return TS_OK;
 }
 
@@ -346,16 +346,24 @@ static void s3_version_action(struct http_authz_item *it)
         }
 }
 
-/* item[0] is the target; S3_F_ALSO_GET's s3:GetObject on it is item[1] (no copy source then). */
+/* item[0] is the target; S3_F_ALSO_GET's s3:GetObject on it is item[1] (no copy source then),
+ * else item[1] is the copy source. Each names its version (the ACL source reads that one's):
+ * the target's ?versionId=, the source's versionId. */
 static void s3_versioned_actions(struct s3_ctx *c, struct http_authz *q)
 {
-    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL) {
+    const char *vid = http_req_query(c->r, "versionId");
+    if (q->nitems > 0 && c->key != NULL && vid != NULL) {
         s3_version_action(&q->item[0]);
-        if ((c->op->flags & S3_F_ALSO_GET) && q->nitems > 1)
+        q->item[0].version = vid;
+        if ((c->op->flags & S3_F_ALSO_GET) && q->nitems > 1) {
             s3_version_action(&q->item[1]);
+            q->item[1].version = vid;
+        }
     }
-    if (c->src_versioned && q->nitems > 1)
+    if (c->src_versioned && q->nitems > 1) {
         q->item[1].action = "s3:GetObjectVersion";
+        q->item[1].version = c->src_vid;
+    }
 }
 
 /* S3_F_CONDWRITE: the s3:if-match / s3:if-none-match condition keys (the header values), and

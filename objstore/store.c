@@ -1466,11 +1466,6 @@ int obj_object_tags_set(struct obj_store *st, const char *bucket, const char *ke
     return obj_version_tags_set(st, bucket, key, NULL, tags, n);
 }
 
-int obj_object_acl_set(struct obj_store *st, const char *bucket, const char *key, uint32_t acl)
-{
-    return obj_version_acl_set(st, bucket, key, NULL, acl);
-}
-
 int obj_object_open(struct obj_store *st, const char *bucket, const char *key, struct obj_meta *out,
                     int *fd)
 {
@@ -1569,7 +1564,9 @@ void obj_policy_cache_free(struct obj_store *st)
 }
 
 /* The ACL source of a bucket (pol_resource.acl): the group grants of the bucket's ACL or of
- * the object's, for the action asked. An object that cannot be read grants nothing. */
+ * the object's -- of the version the request names (rq->version), else the current one -- for
+ * the action asked. An object or version that cannot be read (a delete marker included) grants
+ * nothing. */
 static enum pol_decision access_acl(const void *ctx, const struct pol_request *rq)
 {
     const struct obj_pcache *e = ctx;
@@ -1584,7 +1581,10 @@ static enum pol_decision access_acl(const void *ctx, const struct pol_request *r
         strncmp(rq->resource + 13, e->bucket, pl - 13) != 0 || rq->resource[pl] != '/')
         return POL_IMPLICIT_DENY;
     struct obj_meta m;
-    if (obj_object_head(e->st, e->bucket, rq->resource + pl + 1, &m) != TS_OK)
+    int rc = obj_version_head(e->st, e->bucket, rq->resource + pl + 1, rq->version, &m);
+    if (rc == TS_E_METHOD_NOT_ALLOWED)
+        obj_meta_cleanup(&m);
+    if (rc != TS_OK)
         return POL_IMPLICIT_DENY; /* fail closed */
     bool ok = acl_allows(m.acl, perm, sig);
     obj_meta_cleanup(&m);

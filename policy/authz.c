@@ -109,6 +109,7 @@ static int authorize_item(struct pol_engine *pe, struct http_req *r, struct pol_
     struct pol_plugin *pl = pol_engine_plugin(pe);
     rq->action = it->action;
     rq->resource = it->resource;
+    rq->version = it->version;
     if (it->action == NULL) {
         *why = "no action";
         return TS_E_ACCESS_DENIED;

@@ -109,6 +109,8 @@ int pol_principal_add_claim(struct pol_principal *p, const char *key, const char
 struct pol_request {
     const char *action;   /* "s3:GetObject" */
     const char *resource; /* "arn:aws:s3:::bucket/key" */
+    const char *version;  /* the version of the object resource named (NULL: the current one);
+                           * the ACL source reads that version's ACL */
     const struct pol_principal *principal;
     const char *source_ip;
     bool secure_transport;
