@@ -303,10 +303,10 @@ int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, vo
 
 /* ---- objects ---- */
 
-/* Points bucket/key at w's finished data file with metadata m (id, size filled in from w;
- * etag, mtime, content type and headers from m; the version id and vts set in m by the
- * bucket's versioning state). A replaced data file (unversioned, or the null version) is
- * removed. */
+/* Points bucket/key at w's finished data file with metadata m (id, size and SSE headers
+ * filled in from w; etag, mtime, content type and headers from m; the version id and vts set
+ * in m by the bucket's versioning state). m is the record written (the caller cleans it up). A
+ * replaced data file (unversioned, or the null version) is removed. */
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
                       struct obj_writer *w, struct obj_meta *m);
 /* ---- conditional writes (If-None-Match: *, If-Match) ----

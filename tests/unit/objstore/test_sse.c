@@ -69,6 +69,8 @@ static void through_store(void)
         obj_writer_write(w, data + off, size - off < 1000 ? size - off : 1000);
     is_int(obj_writer_finish(w, md5), TS_OK, "finish");
     is_int(obj_object_commit(st, "bkt", "k", w, &m), TS_OK, "commit");
+    ok(obj_sse_meta_encrypted(&m), "the caller's record is the one written (its SSE headers)");
+    obj_meta_cleanup(&m);
     obj_writer_free(w);
     is_int(obj_object_open(st, "bkt", "k", &got, &fd), TS_OK, "open object");
     ok(obj_sse_meta_encrypted(&got), "record says encrypted");
