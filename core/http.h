@@ -114,6 +114,8 @@ struct http_authz_item {
     const char *resource;  /* ARN; NULL: an action without resource */
     const char *policy_of; /* the resource's own policy is policy_get(policy_ctx, policy_of)
                             * (S3: the bucket name); NULL: none */
+    const char *version;   /* S3: the object version the item names (its ACL is that
+                            * version's); NULL: the current one */
 };
 
 struct http_authz {
@@ -130,8 +132,9 @@ struct http_authz {
      * not learn (e.g. "s3:ExistingObjectTag/" in gateway mode): a condition on one fails
      * closed (Deny statements apply, Allow statements do not). NULL: none. */
     const char *unknown_keys;
-    /* The resource's own policy (S3: the bucket policy): TS_OK with *doc (NULL: it has none)
-     * and a *handle for policy_release, or an error, which denies. */
+    /* What the resource says (S3: the bucket policy, public access block and ACLs, as a
+     * policy/pol.h struct pol_resource): TS_OK with *doc (NULL: nothing) and a *handle for
+     * policy_release, or an error, which denies. */
     int (*policy_get)(void *ctx, const char *name, const void **doc, void **handle);
     void (*policy_release)(void *handle);
     void *policy_ctx;

@@ -6,9 +6,22 @@
  * u32 name length + name + u32 value length + value. Version 2 (a record with tags; records
  * without any keep version 1, byte for byte) appends the tags: u32 count, then per tag u32 key
  * length + key + u32 value length + value. A tag set alone (obj_tags_encode) is that tail.
- * Version 3 (a record of a versioned write: m->vid set) always has the tags' tail, then
- * u8 flags (1: a delete marker), u64 vts (the version's write time in ns, its sort key),
- * u8 version id length + version id; records without a version id keep version 1 or 2.
+ * Version 3 (a record of a versioned write: m->vid set, and nothing of version 4) always has
+ * the tags' tail, then the version section's bytes (below) unframed.
+ * Version 4 (a record with any section but the version alone) always has the tags' tail, then
+ * u8 N (1..), then N sections, each u8 type + u32 length + that many bytes, in increasing type
+ * order, each at most once, and nothing after them (a record cut anywhere is corrupt); a
+ * section's reader must use exactly its bytes, and a type this build does not know makes the
+ * record corrupt (fail closed: never serve an object whose ACL, say, was not understood):
+ *   1 version: u8 flags (1: a delete marker), u64 vts (the version's write time in ns, its sort
+ *     key), u8 version id length (1..OBJ_VID_LEN) + version id;
+ *   2 parts (a multipart object completed with its parts kept): u32 count, u8 checksum length L
+ *     (0..32), then per part u16 part number, u64 size and L bytes of the part's checksum
+ *     (zeros: none) -- OBJ_PART_REC(L) bytes each, kept as one block;
+ *   3 access (a record with an ACL or an owner): u32 ACL (acl.h), u32 owner length
+ *     (0xffffffff: none) + owner.
+ * The encoder writes the lowest version that carries the record, so a record without sections
+ * stays byte for byte what older builds wrote (and read).
  */
 #include "objstore/obj_int.h"
 
@@ -21,6 +34,7 @@
 #define META_VERSION 1
 #define META_VERSION_TAGS 2
 #define META_VERSION_VID 3
+#define META_VERSION_SECTIONS 4
 #define META_F_DM 1u
 #define META_MAX_PAIRS 10000
 
@@ -29,9 +43,46 @@ void obj_meta_cleanup(struct obj_meta *m)
     if (m == NULL)
         return;
     free(m->content_type);
+    free(m->owner);
     http_kv_free(m->hdrs, m->nhdrs);
     http_kv_free(m->tags, m->ntags);
+    free(m->parts);
     memset(m, 0, sizeof *m);
+}
+
+int obj_meta_set_parts(struct obj_meta *m, size_t n, size_t cklen)
+{
+    uint8_t *p = n && cklen <= 32 ? calloc(n, OBJ_PART_REC(cklen)) : NULL;
+    if (n && p == NULL)
+        return TS_E_INTERNAL;
+    free(m->parts);
+    m->parts = p;
+    m->nparts = n;
+    m->part_cklen = (uint8_t)cklen;
+    return TS_OK;
+}
+
+void obj_meta_part_set(struct obj_meta *m, size_t i, unsigned number, uint64_t size,
+                       const uint8_t *ck)
+{
+    uint8_t *p = m->parts + i * OBJ_PART_REC(m->part_cklen);
+    p[0] = (uint8_t)number;
+    p[1] = (uint8_t)(number >> 8);
+    for (int k = 0; k < 8; k++)
+        p[2 + k] = (uint8_t)(size >> (8 * k));
+    if (ck != NULL)
+        memcpy(p + 10, ck, m->part_cklen);
+}
+
+void obj_meta_part_get(const struct obj_meta *m, size_t i, unsigned *number, uint64_t *size,
+                       const uint8_t **ck)
+{
+    const uint8_t *p = m->parts + i * OBJ_PART_REC(m->part_cklen);
+    *number = (unsigned)p[0] | (unsigned)p[1] << 8;
+    *size = 0;
+    for (int k = 0; k < 8; k++)
+        *size |= (uint64_t)p[2 + k] << (8 * k);
+    *ck = p + 10;
 }
 
 int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value)
@@ -43,6 +94,20 @@ int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
     return TS_OK;
+}
+
+void obj_meta_del_hdr(struct obj_meta *m, const char *name)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(m->hdrs[i].key, name) == 0) {
+            free(m->hdrs[i].key);
+            free(m->hdrs[i].value);
+        } else {
+            m->hdrs[k++] = m->hdrs[i];
+        }
+    }
+    m->nhdrs = k;
 }
 
 const char *obj_meta_hdr(const struct obj_meta *m, const char *name)
@@ -71,7 +136,13 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
     for (size_t i = 0; i < src->nhdrs; i++)
         if (obj_meta_add_hdr(dst, src->hdrs[i].key, src->hdrs[i].value) != TS_OK)
             goto fail;
-    if (obj_meta_set_tags(dst, src->tags, src->ntags) != TS_OK)
+    if (obj_meta_set_tags(dst, src->tags, src->ntags) != TS_OK ||
+        obj_meta_set_parts(dst, src->nparts, src->part_cklen) != TS_OK)
+        goto fail;
+    if (src->nparts)
+        memcpy(dst->parts, src->parts, src->nparts * OBJ_PART_REC(src->part_cklen));
+    dst->acl = src->acl;
+    if (src->owner != NULL && (dst->owner = strdup(src->owner)) == NULL)
         goto fail;
     return TS_OK;
 fail:
@@ -144,48 +215,6 @@ void *obj_tags_encode(const struct http_kv *v, size_t n, size_t *len)
         put_pairs(&p, v, n);
         *len = (size_t)(p - out);
     }
-    return out;
-}
-
-void *obj_meta_encode(const struct obj_meta *m, size_t *len)
-{
-    size_t etl = strnlen(m->etag, sizeof m->etag - 1);
-    size_t n = 1 + 8 + 8 + OBJ_ID_LEN + 1 + etl + 4;
-    if (m->content_type)
-        n += strlen(m->content_type);
-    n += pairs_len(m->hdrs, m->nhdrs);
-    size_t vl = strnlen(m->vid, sizeof m->vid - 1);
-    if (m->ntags > 0 || vl > 0)
-        n += pairs_len(m->tags, m->ntags);
-    if (vl > 0)
-        n += 1 + 8 + 1 + vl;
-    uint8_t *out = malloc(n), *p = out;
-    if (out == NULL)
-        return NULL;
-    *p++ = vl > 0 ? META_VERSION_VID : m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
-    put_u64(&p, m->size);
-    put_u64(&p, (uint64_t)m->mtime);
-    memset(p, '0', OBJ_ID_LEN);
-    memcpy(p, m->id, strnlen(m->id, OBJ_ID_LEN));
-    p += OBJ_ID_LEN;
-    *p++ = (uint8_t)etl;
-    memcpy(p, m->etag, etl);
-    p += etl;
-    if (m->content_type)
-        put_str(&p, m->content_type);
-    else
-        put_u32(&p, 0xffffffffu);
-    put_pairs(&p, m->hdrs, m->nhdrs);
-    if (m->ntags > 0 || vl > 0)
-        put_pairs(&p, m->tags, m->ntags);
-    if (vl > 0) {
-        *p++ = m->dm ? META_F_DM : 0;
-        put_u64(&p, m->vts);
-        *p++ = (uint8_t)vl;
-        memcpy(p, m->vid, vl);
-        p += vl;
-    }
-    *len = n;
     return out;
 }
 
@@ -262,8 +291,25 @@ int obj_tags_decode(const void *buf, size_t len, struct http_kv **v, size_t *n)
     return TS_E_INTERNAL;
 }
 
-/* The version tail of a version 3 record: flags, vts, version id (1..OBJ_VID_LEN bytes). */
-static int version_tail(struct rd *r, struct obj_meta *m)
+/* ---- the sections of a version 4 record (and the unframed version section of version 3) ---- */
+
+static size_t version_sec_len(const struct obj_meta *m)
+{
+    size_t vl = strnlen(m->vid, sizeof m->vid - 1);
+    return vl > 0 ? 1 + 8 + 1 + vl : 0;
+}
+
+static void put_version(uint8_t **p, const struct obj_meta *m)
+{
+    size_t vl = strnlen(m->vid, sizeof m->vid - 1);
+    *(*p)++ = m->dm ? META_F_DM : 0;
+    put_u64(p, m->vts);
+    *(*p)++ = (uint8_t)vl;
+    memcpy(*p, m->vid, vl);
+    *p += vl;
+}
+
+static int get_version(struct rd *r, struct obj_meta *m)
 {
     if (r->end - r->p < 1)
         return -1;
@@ -280,41 +326,210 @@ static int version_tail(struct rd *r, struct obj_meta *m)
     return 0;
 }
 
+static size_t parts_sec_len(const struct obj_meta *m)
+{
+    return m->nparts > 0 ? 4 + 1 + m->nparts * OBJ_PART_REC(m->part_cklen) : 0;
+}
+
+static void put_parts(uint8_t **p, const struct obj_meta *m)
+{
+    size_t pl = m->nparts * OBJ_PART_REC(m->part_cklen);
+    put_u32(p, (uint32_t)m->nparts);
+    *(*p)++ = m->part_cklen;
+    memcpy(*p, m->parts, pl);
+    *p += pl;
+}
+
+static int get_parts(struct rd *r, struct obj_meta *m)
+{
+    uint32_t n;
+    if (get_u32(r, &n) != 0 || n == 0 || n > OBJ_MAX_PARTS || r->p >= r->end || *r->p > 32)
+        return -1;
+    size_t cklen = *r->p++;
+    if ((size_t)(r->end - r->p) < n * OBJ_PART_REC(cklen) ||
+        obj_meta_set_parts(m, n, cklen) != TS_OK)
+        return -1;
+    memcpy(m->parts, r->p, n * OBJ_PART_REC(cklen));
+    r->p += n * OBJ_PART_REC(cklen);
+    return 0;
+}
+
+static size_t access_sec_len(const struct obj_meta *m)
+{
+    return m->acl != 0 || m->owner != NULL ? 4 + 4 + (m->owner ? strlen(m->owner) : 0) : 0;
+}
+
+static void put_access(uint8_t **p, const struct obj_meta *m)
+{
+    put_u32(p, m->acl);
+    if (m->owner)
+        put_str(p, m->owner);
+    else
+        put_u32(p, 0xffffffffu);
+}
+
+static int get_access(struct rd *r, struct obj_meta *m)
+{
+    uint32_t ol;
+    if (get_u32(r, &m->acl) != 0 || get_u32(r, &ol) != 0)
+        return -1;
+    if (ol == 0xffffffffu)
+        return 0;
+    r->p -= 4;
+    return get_str(r, &m->owner);
+}
+
+/* The sections, in their order (type increasing). len: the section's bytes, 0 when m has none. */
+static const struct meta_sec {
+    uint8_t type;
+    size_t (*len)(const struct obj_meta *m);
+    void (*put)(uint8_t **p, const struct obj_meta *m);
+    int (*get)(struct rd *r, struct obj_meta *m);
+} meta_secs[] = {
+    {1, version_sec_len, put_version, get_version},
+    {2, parts_sec_len, put_parts, get_parts},
+    {3, access_sec_len, put_access, get_access},
+};
+#define META_NSECS (sizeof meta_secs / sizeof *meta_secs)
+
+/* The lowest version that carries m, and the bytes of what follows the kept headers. */
+static uint8_t meta_version(const struct obj_meta *m, size_t *tail)
+{
+    size_t vl = version_sec_len(m), any = 0;
+    for (size_t i = 1; i < META_NSECS; i++)
+        any += meta_secs[i].len(m);
+    if (any == 0) {
+        *tail = m->ntags > 0 || vl > 0 ? pairs_len(m->tags, m->ntags) + vl : 0;
+        return vl > 0 ? META_VERSION_VID : m->ntags > 0 ? META_VERSION_TAGS : META_VERSION;
+    }
+    *tail = pairs_len(m->tags, m->ntags) + 1;
+    for (size_t i = 0; i < META_NSECS; i++) {
+        size_t sl = meta_secs[i].len(m);
+        *tail += sl > 0 ? 1 + 4 + sl : 0;
+    }
+    return META_VERSION_SECTIONS;
+}
+
+static void put_sections(uint8_t **p, const struct obj_meta *m)
+{
+    uint8_t *count = (*p)++;
+    *count = 0;
+    for (size_t i = 0; i < META_NSECS; i++) {
+        size_t sl = meta_secs[i].len(m);
+        if (sl == 0)
+            continue;
+        *(*p)++ = meta_secs[i].type;
+        put_u32(p, (uint32_t)sl);
+        meta_secs[i].put(p, m);
+        (*count)++;
+    }
+}
+
+void *obj_meta_encode(const struct obj_meta *m, size_t *len)
+{
+    size_t etl = strnlen(m->etag, sizeof m->etag - 1), tail;
+    size_t n = 1 + 8 + 8 + OBJ_ID_LEN + 1 + etl + 4;
+    if (m->content_type)
+        n += strlen(m->content_type);
+    n += pairs_len(m->hdrs, m->nhdrs);
+    uint8_t version = meta_version(m, &tail);
+    n += tail;
+    uint8_t *out = malloc(n), *p = out;
+    if (out == NULL)
+        return NULL;
+    *p++ = version;
+    put_u64(&p, m->size);
+    put_u64(&p, (uint64_t)m->mtime);
+    memset(p, '0', OBJ_ID_LEN);
+    memcpy(p, m->id, strnlen(m->id, OBJ_ID_LEN));
+    p += OBJ_ID_LEN;
+    *p++ = (uint8_t)etl;
+    memcpy(p, m->etag, etl);
+    p += etl;
+    if (m->content_type)
+        put_str(&p, m->content_type);
+    else
+        put_u32(&p, 0xffffffffu);
+    put_pairs(&p, m->hdrs, m->nhdrs);
+    if (version >= META_VERSION_TAGS)
+        put_pairs(&p, m->tags, m->ntags);
+    if (version == META_VERSION_VID)
+        put_version(&p, m);
+    else if (version == META_VERSION_SECTIONS)
+        put_sections(&p, m);
+    *len = n;
+    return out;
+}
+
+/* The sections of a version 4 record, which must end it. */
+static int get_sections(struct rd *r, struct obj_meta *m)
+{
+    size_t next = 0; /* the first entry of meta_secs the next section may be */
+    if (r->p >= r->end || *r->p == 0)
+        return -1;
+    for (uint8_t n = *r->p++; n > 0; n--) {
+        uint32_t sl;
+        if (r->p >= r->end)
+            return -1;
+        uint8_t type = *r->p++;
+        if (get_u32(r, &sl) != 0 || (size_t)(r->end - r->p) < sl)
+            return -1;
+        while (next < META_NSECS && meta_secs[next].type != type)
+            next++;
+        if (next == META_NSECS) /* unknown, repeated or out of order */
+            return -1;
+        struct rd sub = {r->p, r->p + sl};
+        if (meta_secs[next].get(&sub, m) != 0 || sub.p != sub.end)
+            return -1;
+        r->p += sl;
+        next++;
+    }
+    return r->p == r->end ? 0 : -1;
+}
+
+/* The fixed fields, content type and kept headers, common to every version. */
+static int get_head(struct rd *r, struct obj_meta *m)
+{
+    uint64_t mt;
+    uint32_t ctl;
+    if (get_u64(r, &m->size) != 0 || get_u64(r, &mt) != 0 || r->end - r->p < OBJ_ID_LEN + 1)
+        return -1;
+    m->mtime = (int64_t)mt;
+    memcpy(m->id, r->p, OBJ_ID_LEN);
+    m->id[OBJ_ID_LEN] = 0;
+    r->p += OBJ_ID_LEN;
+    size_t etl = *r->p++;
+    if (etl >= sizeof m->etag || (size_t)(r->end - r->p) < etl)
+        return -1;
+    memcpy(m->etag, r->p, etl);
+    m->etag[etl] = 0;
+    r->p += etl;
+    if (get_u32(r, &ctl) != 0)
+        return -1;
+    if (ctl != 0xffffffffu) {
+        r->p -= 4;
+        if (get_str(r, &m->content_type) != 0)
+            return -1;
+    }
+    return get_pairs(r, &m->hdrs, &m->nhdrs);
+}
+
 int obj_meta_decode(const void *buf, size_t len, struct obj_meta *m)
 {
     struct rd r = {buf, (const uint8_t *)buf + len};
-    uint64_t mt;
-    uint32_t ctl;
     memset(m, 0, sizeof *m);
     if (len < 1 + 8 + 8 + OBJ_ID_LEN + 1)
         return TS_E_INTERNAL;
     uint8_t version = *r.p++;
-    if (version != META_VERSION && version != META_VERSION_TAGS && version != META_VERSION_VID)
+    if (version < META_VERSION || version > META_VERSION_SECTIONS)
         return TS_E_INTERNAL;
-    if (get_u64(&r, &m->size) != 0 || get_u64(&r, &mt) != 0)
-        goto fail;
-    m->mtime = (int64_t)mt;
-    memcpy(m->id, r.p, OBJ_ID_LEN);
-    m->id[OBJ_ID_LEN] = 0;
-    r.p += OBJ_ID_LEN;
-    size_t etl = *r.p++;
-    if (etl >= sizeof m->etag || (size_t)(r.end - r.p) < etl)
-        goto fail;
-    memcpy(m->etag, r.p, etl);
-    m->etag[etl] = 0;
-    r.p += etl;
-    if (get_u32(&r, &ctl) != 0)
-        goto fail;
-    if (ctl != 0xffffffffu) {
-        r.p -= 4;
-        if (get_str(&r, &m->content_type) != 0)
-            goto fail;
-    }
-    if (get_pairs(&r, &m->hdrs, &m->nhdrs) != 0)
+    if (get_head(&r, m) != 0)
         goto fail;
     if (version >= META_VERSION_TAGS && get_pairs(&r, &m->tags, &m->ntags) != 0)
         goto fail;
-    if (version == META_VERSION_VID && version_tail(&r, m) != 0)
+    if (version == META_VERSION_VID && get_version(&r, m) != 0)
+        goto fail;
+    if (version == META_VERSION_SECTIONS && get_sections(&r, m) != 0)
         goto fail;
     return TS_OK;
 fail:

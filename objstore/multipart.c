@@ -154,20 +154,37 @@ int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
                     const char *upload_id, unsigned number, struct obj_writer *w, const char *etag,
                     struct obj_meta *out)
 {
+    return obj_part_commit_ck(st, bucket, key, upload_id, number, w, etag, SIGV4_CK_NONE, NULL,
+                              out);
+}
+
+int obj_part_commit_ck(struct obj_store *st, const char *bucket, const char *key,
+                       const char *upload_id, unsigned number, struct obj_writer *w,
+                       const char *etag, enum sigv4_cksum_algo algo, const char *ck_b64,
+                       struct obj_meta *out)
+{
     struct obj_meta m = {0};
     struct part_arg a = {.bucket = bucket, .key = key, .upload_id = upload_id};
+    char name[32];
     m.size = obj_writer_size(w);
     m.mtime = (int64_t)enc_now();
     memcpy(m.id, obj_writer_id(w), OBJ_ID_LEN + 1);
     snprintf(m.etag, sizeof m.etag, "%s", etag);
-    int rc = part_key(a.kb, upload_id, number);
+    int rc = obj_sse_meta_set(&m, w);
+    if (rc == TS_OK)
+        rc = part_key(a.kb, upload_id, number);
+    if (rc == TS_OK && algo != SIGV4_CK_NONE && ck_b64 != NULL) {
+        obj_ck_hdr_name(algo, name);
+        rc = obj_meta_add_hdr(&m, name, ck_b64);
+    }
     if (rc == TS_OK && (number < 1 || number > OBJ_MAX_PARTS))
         rc = TS_E_INVALID_ARGUMENT;
-    if (rc != TS_OK)
+    if (rc == TS_OK && (a.enc = obj_meta_encode(&m, &a.elen)) == NULL)
+        rc = TS_E_INTERNAL;
+    if (rc != TS_OK) {
+        obj_meta_cleanup(&m);
         return rc;
-    a.enc = obj_meta_encode(&m, &a.elen);
-    if (a.enc == NULL)
-        return TS_E_INTERNAL;
+    }
     rc = obj_int_group_commit(st, part_put_apply, &a);
     free((void *)a.enc);
     if (rc == TS_OK) {
@@ -177,6 +194,7 @@ int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
         if (out)
             rc = obj_meta_copy(out, &m);
     }
+    obj_meta_cleanup(&m);
     return rc;
 }
 
@@ -214,9 +232,22 @@ struct completion {
     size_t n;
     struct obj_precond *pre;  /* NULL: unconditional */
     struct obj_meta up, *pm;  /* the upload's metadata; each listed part's */
+    struct obj_ck_mode mode;  /* the upload's checksum algorithm and type */
     struct obj_idset ids;     /* data of the parts removed */
     char old[OBJ_ID_LEN + 1]; /* data of the object replaced */
 };
+
+/* Whether the checksum the request names for a part (if any) is the part's: a named checksum
+ * must be of the upload's algorithm and equal the part's. */
+static bool part_checksum_matches(const struct obj_ck_mode *mode, const struct obj_part_ref *ref,
+                                  const struct obj_meta *pm)
+{
+    uint8_t want[32], have[32];
+    if (ref->checksum[0] == 0)
+        return true;
+    return mode->algo != SIGV4_CK_NONE && obj_ck_decode(mode->algo, ref->checksum, want) == TS_OK &&
+           obj_ck_of(pm, mode->algo, have) && memcmp(want, have, sigv4_cksum_size(mode->algo)) == 0;
+}
 
 /* 1. Validates the upload and the listed parts against a snapshot, reading each part into pm. */
 static int complete_validate(struct completion *c)
@@ -226,6 +257,7 @@ static int complete_validate(struct completion *c)
     if (mdb_txn_begin(c->st->env, NULL, MDB_RDONLY, &txn) != 0)
         return TS_E_INTERNAL;
     int rc = upload_find_txn(c->st, txn, c->bucket, c->key, c->upload_id, &c->up);
+    obj_ck_mode_of(&c->up, &c->mode);
     for (size_t i = 1; rc == TS_OK && i < c->n; i++)
         if (parts[i].number <= parts[i - 1].number)
             rc = TS_E_INVALID_PART_ORDER;
@@ -235,7 +267,8 @@ static int complete_validate(struct completion *c)
             break;
         }
         rc = part_get_txn(c->st, txn, c->upload_id, parts[i].number, &c->pm[i]);
-        if (rc == TS_OK && strcmp(c->pm[i].etag, parts[i].etag) != 0)
+        if (rc == TS_OK && (strcmp(c->pm[i].etag, parts[i].etag) != 0 ||
+                            !part_checksum_matches(&c->mode, &parts[i], &c->pm[i])))
             rc = TS_E_INVALID_PART;
         if (rc == TS_OK && i + 1 < c->n && c->pm[i].size < OBJ_MIN_PART_SIZE)
             rc = TS_E_ENTITY_TOO_SMALL;
@@ -263,8 +296,13 @@ static int complete_concat(struct completion *c, struct obj_writer *w, uint8_t d
             rc = TS_E_INVALID_PART; /* replaced or aborted meanwhile */
             break;
         }
-        rc = obj_writer_copy_fd(w, fd, 0, pm->size, false);
-        close(fd);
+        /* Encrypted parts are decrypted and sealed again as one stream under the object's
+         * own key (a plain upload's parts are concatenated in the kernel). */
+        struct obj_reader *rd;
+        rc = obj_reader_new(c->st, pm, fd, &rd);
+        if (rc == TS_OK)
+            rc = obj_writer_copy(w, rd, 0, pm->size, false);
+        obj_reader_free(rd);
         if (rc != TS_OK)
             break;
     }
@@ -455,16 +493,63 @@ static int complete_commit(struct completion *c, struct obj_meta *m, const uint8
     return obj_int_commit(c->st, txn);
 }
 
+/* The object's checksum (ck, "" when the upload has no algorithm), compared with want. */
+static int complete_checksum(struct completion *c, const char *want, char ck[OBJ_CK_B64_MAX])
+{
+    ck[0] = 0;
+    if (c->mode.algo == SIGV4_CK_NONE)
+        return TS_OK;
+    int rc = obj_ck_object(&c->mode, c->pm, c->n, ck);
+    size_t wl = want ? strcspn(want, "-") : 0;
+    if (rc == TS_OK && want != NULL &&
+        (wl != strcspn(ck, "-") || strncmp(want, ck, wl) != 0 ||
+         (want[wl] != 0 && strcmp(want + wl, ck + wl) != 0)))
+        rc = TS_E_BAD_DIGEST;
+    return rc;
+}
+
+/* The object's record from the upload's: its checksum instead of the upload's algorithm and
+ * type, and its parts. */
+static int complete_meta(struct completion *c, const char *ck, struct obj_meta *out)
+{
+    char name[32];
+    int rc = obj_meta_copy(out, &c->up);
+    if (rc != TS_OK)
+        return rc;
+    obj_meta_del_hdr(out, OBJ_CK_ALGO_HDR);
+    obj_meta_del_hdr(out, OBJ_CK_TYPE_HDR);
+    if (ck[0]) {
+        obj_ck_hdr_name(c->mode.algo, name);
+        rc = obj_meta_add_hdr(out, name, ck);
+    }
+    size_t cklen = sigv4_cksum_size(c->mode.algo);
+    if (rc == TS_OK)
+        rc = obj_meta_set_parts(out, c->n, cklen);
+    for (size_t i = 0; rc == TS_OK && i < c->n; i++) {
+        uint8_t d[32];
+        bool has = cklen > 0 && obj_ck_of(&c->pm[i], c->mode.algo, d);
+        obj_meta_part_set(out, i, c->parts[i].number, c->pm[i].size, has ? d : NULL);
+    }
+    return rc;
+}
+
 int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
                         const char *upload_id, const struct obj_part_ref *parts, size_t n,
                         struct obj_meta *out)
 {
-    return obj_upload_complete_if(st, bucket, key, upload_id, parts, n, NULL, out);
+    return obj_upload_complete_ck(st, bucket, key, upload_id, parts, n, NULL, NULL, out);
 }
 
 int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char *key,
                            const char *upload_id, const struct obj_part_ref *parts, size_t n,
                            const struct obj_precond *pre, struct obj_meta *out)
+{
+    return obj_upload_complete_ck(st, bucket, key, upload_id, parts, n, NULL, pre, out);
+}
+
+int obj_upload_complete_ck(struct obj_store *st, const char *bucket, const char *key,
+                           const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                           const char *want, const struct obj_precond *pre, struct obj_meta *out)
 {
     struct obj_precond p = pre ? *pre : (struct obj_precond){0};
     struct completion c = {.st = st,
@@ -476,6 +561,7 @@ int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char 
                            .pre = pre ? &p : NULL};
     struct obj_writer *w = NULL;
     uint8_t digest[16], pdigest[32];
+    char ck[OBJ_CK_B64_MAX];
     memset(out, 0, sizeof *out);
     if (n == 0 || n > OBJ_MAX_PARTS)
         return TS_E_MALFORMED_XML;
@@ -488,11 +574,17 @@ int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char 
     if (rc == TS_OK) /* fail fast, before the concatenation; the commit checks again */
         rc = obj_precond_early(st, bucket, key, c.pre);
     if (rc == TS_OK)
+        rc = complete_checksum(&c, want, ck);
+    if (rc == TS_OK)
         rc = obj_writer_new(st, &w);
+    if (rc == TS_OK && obj_sse_meta_encrypted(&c.up))
+        rc = obj_writer_encrypt(w);
     if (rc == TS_OK)
         rc = complete_concat(&c, w, digest);
     if (rc == TS_OK)
-        rc = obj_meta_copy(out, &c.up);
+        rc = complete_meta(&c, ck, out);
+    if (rc == TS_OK)
+        rc = obj_sse_meta_set(out, w);
     if (rc == TS_OK) {
         enc_hex(digest, 16, out->etag);
         snprintf(out->etag + 32, sizeof out->etag - 32, "-%zu", n);
@@ -542,6 +634,19 @@ int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
     return rc;
 }
 
+/* The checksum a part keeps (x-amz-checksum-<algo>), if any, into e. */
+static void part_ent_checksum(struct obj_part_ent *e, const struct obj_meta *m)
+{
+    e->checksum_algo[0] = e->checksum[0] = 0;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        enum sigv4_cksum_algo a = sigv4_cksum_from_header(m->hdrs[i].key);
+        if (a != SIGV4_CK_NONE) {
+            snprintf(e->checksum_algo, sizeof e->checksum_algo, "%s", sigv4_cksum_name(a));
+            snprintf(e->checksum, sizeof e->checksum, "%s", m->hdrs[i].value);
+        }
+    }
+}
+
 int obj_parts_list(struct obj_store *st, const char *upload_id, unsigned marker, size_t max,
                    struct obj_part_ent **out, size_t *n, bool *truncated)
 {
@@ -587,6 +692,7 @@ int obj_parts_list(struct obj_store *st, const char *upload_id, unsigned marker,
         v[cnt].size = m.size;
         v[cnt].mtime = m.mtime;
         memcpy(v[cnt].etag, m.etag, sizeof v[cnt].etag);
+        part_ent_checksum(&v[cnt], &m);
         obj_meta_cleanup(&m);
         cnt++;
         g = mdb_cursor_get(c, &k, &val, MDB_NEXT);

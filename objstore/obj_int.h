@@ -5,11 +5,13 @@
  *                      (bucket\0key -> meta), "uploads" (bucket\0key\0uploadid -> meta),
  *                      "parts" (uploadid + BE32 part number -> meta), "policies" (bucket ->
  *                      policy JSON), "completed" (uploads completed lately, multipart.c),
- *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging",
- *                      "versioning"), "versions" (bucket\0key\0BE64(~vts) -> u32 key length +
- *                      key + meta: noncurrent versions and delete markers, see versions.c)
+ *                      "bucket_conf" (bucket\0name -> a bucket configuration: "tagging", "cors",
+ *                      "versioning", "acl", "pab", "ownership"), "versions"
+ *                      (bucket\0key\0BE64(~vts) -> u32 key length + key + meta: noncurrent
+ *                      versions and delete markers, see versions.c)
  *   objects/ab/cd/ID   data files, ID = 32 hex digits of a random 128-bit id
  *   tmp/               in-progress writes
+ *   sse.key            the SSE-S3 master key when TESSERA_KMS_SECRET_KEY is not set (sse.c)
  *
  * Write protocol: bytes go to tmp/, are fsynced, renamed into objects/ (directory fsynced);
  * only then one short LMDB write transaction points the metadata at the new file and
@@ -35,6 +37,7 @@
 
 #include "core/http.h"
 #include "objstore/obj.h"
+#include "sts/sigv4.h"
 
 #define OBJ_MAX_KEY_LEN 1024             /* bytes of UTF-8 */
 #define OBJ_MAX_BUCKET_LEN 63            /* every bucket name the store holds or looks up */
@@ -47,6 +50,7 @@
 #define OBJ_SMALL_GET (64u << 10) /* served from a buffer, larger ones with sendfile */
 #define OBJ_ID_LEN 32             /* hex digits */
 #define OBJ_VID_LEN 32            /* a version id: 32 lower-case hex digits (or "null") */
+#define OBJ_CK_B64_MAX 96         /* a base64 checksum, "-N" included, with its NUL */
 
 /* Metadata of an object, of a multipart upload (id = upload id, mtime = initiated) or of a
  * part (id = data file). Owned strings; release with obj_meta_cleanup. */
@@ -70,17 +74,38 @@ struct obj_meta {
     char vid[OBJ_VID_LEN + 1];
     uint64_t vts;
     bool dm;
+    /* A multipart object's parts (obj_meta_part_get), in object order; none (nparts 0) for
+     * other objects and for multipart objects completed before parts were kept. */
+    uint8_t *parts;
+    size_t nparts;
+    uint8_t part_cklen; /* checksum bytes per part (0: the upload had no algorithm) */
+    /* Its ACL (objstore/acl.h; 0: private) and its owner (the writer, s3_owner_of; NULL: the
+     * bucket's owner), also in this record, for each version alike. */
+    uint32_t acl;
+    char *owner;
 };
+/* Bytes of one part of obj_meta.parts: u16 number, u64 size (little-endian), checksum. */
+#define OBJ_PART_REC(cklen) (10 + (size_t)(cklen))
 
 void obj_meta_cleanup(struct obj_meta *m);
 /* Deep copy; returns TS_OK or TS_E_INTERNAL (dst zeroed). */
 int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src);
 /* Appends a kept header (copied). */
 int obj_meta_add_hdr(struct obj_meta *m, const char *name, const char *value);
+/* Removes every kept header name (any case). */
+void obj_meta_del_hdr(struct obj_meta *m, const char *name);
 /* The kept header's value, or NULL. */
 const char *obj_meta_hdr(const struct obj_meta *m, const char *name);
 /* Replaces m's tags with copies of v[0..n). TS_OK or TS_E_INTERNAL (m's tags unchanged). */
 int obj_meta_set_tags(struct obj_meta *m, const struct http_kv *v, size_t n);
+/* Makes room for n parts of cklen-byte checksums (zeroed), replacing m's: TS_OK or
+ * TS_E_INTERNAL (m unchanged). */
+int obj_meta_set_parts(struct obj_meta *m, size_t n, size_t cklen);
+/* Part i (< nparts): its number, size and checksum (part_cklen bytes; ck NULL: zeros). */
+void obj_meta_part_set(struct obj_meta *m, size_t i, unsigned number, uint64_t size,
+                       const uint8_t *ck);
+void obj_meta_part_get(const struct obj_meta *m, size_t i, unsigned *number, uint64_t *size,
+                       const uint8_t **ck);
 /* A tag set alone (bucket tags): the encoding of the tags of a meta record. */
 void *obj_tags_encode(const struct http_kv *v, size_t n, size_t *len);
 int obj_tags_decode(const void *p, size_t len, struct http_kv **v, size_t *n);
@@ -113,6 +138,10 @@ struct obj_store {
     pthread_cond_t gc_done;
     struct obj_gc_op *gc_head, **gc_tail;
     bool gc_busy; /* a leader is committing a batch */
+    /* SSE-S3 (sse.c): the key-encryption key derived from the master key, and its name. */
+    uint8_t sse_kek[32];
+    char sse_key_name[64];
+    bool sse_ready;
 };
 
 /* One metadata change for obj_int_group_commit: apply() runs inside a nested write
@@ -145,9 +174,12 @@ struct obj_writer;
 int obj_writer_new(struct obj_store *st, struct obj_writer **out);
 /* Appends bytes (hashed). */
 int obj_writer_write(struct obj_writer *w, const uint8_t *p, size_t n);
-/* Appends len bytes of fd from off; with hash the bytes are hashed too, else the MD5 becomes
- * invalid (copy_file_range fast path). */
-int obj_writer_copy_fd(struct obj_writer *w, int fd, uint64_t off, uint64_t len, bool hash);
+/* Appends the len plaintext bytes of rd from off; with hash the bytes are hashed too, else the
+ * MD5 becomes invalid (copy_file_range fast path when neither side is encrypted). */
+struct obj_reader;
+int obj_writer_copy(struct obj_writer *w, struct obj_reader *rd, uint64_t off, uint64_t len,
+                    bool hash);
+/* The plaintext bytes written so far (the object's size; an encrypted file is larger). */
 uint64_t obj_writer_size(const struct obj_writer *w);
 /* fsyncs the temp file, renames it into objects/ and fsyncs the directory. Writes the MD5
  * (when valid) to md5 (may be NULL). */
@@ -207,6 +239,16 @@ int obj_check_version_id(const char *v);
  * TS_E_BUCKET_TAKEN (BucketAlreadyExists). obj_bucket_create: owned by OBJ_OWNER_ROOT. */
 int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner);
 int obj_bucket_create(struct obj_store *st, const char *name);
+/* One bucket configuration (bucket_conf) by name. */
+struct obj_bconf_ent {
+    const char *name;
+    const void *val;
+    size_t len;
+};
+/* obj_bucket_create_owned with the configurations conf[0..n) (its ACL, ownership controls)
+ * written in the bucket's creating transaction. */
+int obj_bucket_create_with(struct obj_store *st, const char *name, const char *owner,
+                           const struct obj_bconf_ent *conf, size_t n);
 /* The owner of bucket name into *owner (malloc'ed): TS_OK or TS_E_NO_SUCH_BUCKET. */
 int obj_bucket_owner(struct obj_store *st, const char *name, char **owner);
 int obj_bucket_exists(struct obj_store *st, const char *name); /* TS_E_NO_SUCH_BUCKET */
@@ -232,6 +274,26 @@ void obj_policy_cache_free(struct obj_store *st);
 
 /* ---- bucket configurations (bucket_conf), removed with their bucket ---- */
 
+/* The access configurations (s3_acl.c), which obj_access_acquire caches with the policy:
+ * "acl" (u32 LE, acl.h), "pab" (one byte of OBJ_PAB_* bits), "ownership" (one byte,
+ * enum obj_ownership). */
+#define OBJ_PAB_BLOCK_ACLS 1u      /* BlockPublicAcls */
+#define OBJ_PAB_IGNORE_ACLS 2u     /* IgnorePublicAcls */
+#define OBJ_PAB_BLOCK_POLICY 4u    /* BlockPublicPolicy */
+#define OBJ_PAB_RESTRICT_PUBLIC 8u /* RestrictPublicBuckets */
+enum obj_ownership { OBJ_OWN_NONE, OBJ_OWN_ENFORCED, OBJ_OWN_PREFERRED, OBJ_OWN_WRITER };
+/* What the authorizer asks of a bucket (struct pol_resource of policy/pol.h: its policy, its
+ * public access block, its ACL source), cached with the compiled policy: TS_OK with *res
+ * (NULL: the bucket does not exist) and a handle for obj_policy_release, or an error reading
+ * any of it (callers deny). */
+struct pol_resource;
+int obj_access_acquire(struct obj_store *st, const char *bucket, const struct pol_resource **res,
+                       struct obj_pcache **handle);
+/* The bucket's public access block bits and ownership of a handle of obj_access_acquire. */
+unsigned obj_access_pab(const struct obj_pcache *h);
+enum obj_ownership obj_access_ownership(const struct obj_pcache *h);
+uint32_t obj_access_acl(const struct obj_pcache *h); /* the bucket's ACL (acl.h; 0: private) */
+
 /* Sets (val) or removes (val NULL) configuration name of bucket: TS_E_NO_SUCH_BUCKET. */
 int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, const void *val,
                   size_t len);
@@ -241,10 +303,10 @@ int obj_bconf_get(struct obj_store *st, const char *bucket, const char *name, vo
 
 /* ---- objects ---- */
 
-/* Points bucket/key at w's finished data file with metadata m (id, size filled in from w;
- * etag, mtime, content type and headers from m; the version id and vts set in m by the
- * bucket's versioning state). A replaced data file (unversioned, or the null version) is
- * removed. */
+/* Points bucket/key at w's finished data file with metadata m (id, size and SSE headers
+ * filled in from w; etag, mtime, content type and headers from m; the version id and vts set
+ * in m by the bucket's versioning state). m is the record written (the caller cleans it up). A
+ * replaced data file (unversioned, or the null version) is removed. */
 int obj_object_commit(struct obj_store *st, const char *bucket, const char *key,
                       struct obj_writer *w, struct obj_meta *m);
 /* ---- conditional writes (If-None-Match: *, If-Match) ----
@@ -323,6 +385,8 @@ void obj_list_res_cleanup(struct obj_list_res *res);
 struct obj_part_ref {
     unsigned number;
     char etag[48]; /* without quotes */
+    /* The part's checksum the request names (base64 of the upload's algorithm; "" none). */
+    char checksum[OBJ_CK_B64_MAX];
 };
 
 struct obj_upload_ent {
@@ -336,6 +400,8 @@ struct obj_part_ent {
     uint64_t size;
     int64_t mtime;
     char etag[48];
+    char checksum_algo[16];        /* "CRC32"...; "" when the part has no checksum */
+    char checksum[OBJ_CK_B64_MAX]; /* base64 */
 };
 
 /* Creates an upload for bucket/key; m carries content type and kept headers. */
@@ -348,6 +414,12 @@ int obj_upload_get(struct obj_store *st, const char *bucket, const char *key, co
 int obj_part_commit(struct obj_store *st, const char *bucket, const char *key,
                     const char *upload_id, unsigned number, struct obj_writer *w, const char *etag,
                     struct obj_meta *out);
+/* Records part number as obj_part_commit does, with its checksum ck_b64 of algo (kept header
+ * x-amz-checksum-<algo>; algo SIGV4_CK_NONE: none). */
+int obj_part_commit_ck(struct obj_store *st, const char *bucket, const char *key,
+                       const char *upload_id, unsigned number, struct obj_writer *w,
+                       const char *etag, enum sigv4_cksum_algo algo, const char *ck_b64,
+                       struct obj_meta *out);
 /* Validates parts (TS_E_INVALID_PART_ORDER, TS_E_INVALID_PART, TS_E_ENTITY_TOO_SMALL),
  * concatenates them into the object, removes the upload. *out gets the object's meta. */
 int obj_upload_complete(struct obj_store *st, const char *bucket, const char *key,
@@ -359,6 +431,15 @@ int obj_upload_complete(struct obj_store *st, const char *bucket, const char *ke
 int obj_upload_complete_if(struct obj_store *st, const char *bucket, const char *key,
                            const char *upload_id, const struct obj_part_ref *parts, size_t n,
                            const struct obj_precond *pre, struct obj_meta *out);
+/* obj_upload_complete with the checksums: a part checksum named in parts[i].checksum must be
+ * the part's (else TS_E_INVALID_PART; the caller checked that those the upload requires are
+ * there); the object gets the upload's checksum (obj_ck_object) as its kept header, and want
+ * (NULL: none), the object's checksum the client expects (base64; COMPOSITE with or without
+ * "-N"), must equal it (else TS_E_BAD_DIGEST, nothing changed). The object keeps its parts'
+ * numbers, sizes and checksums (obj_meta.parts). pre as obj_upload_complete_if. */
+int obj_upload_complete_ck(struct obj_store *st, const char *bucket, const char *key,
+                           const char *upload_id, const struct obj_part_ref *parts, size_t n,
+                           const char *want, const struct obj_precond *pre, struct obj_meta *out);
 int obj_upload_abort(struct obj_store *st, const char *bucket, const char *key,
                      const char *upload_id);
 /* A completed upload answers a repeated CompleteMultipartUpload (a client retrying after a lost
@@ -382,6 +463,30 @@ int obj_uploads_list(struct obj_store *st, const char *bucket, const char *prefi
                      const char *key_marker, const char *upload_id_marker, size_t max,
                      struct obj_upload_ent **out, size_t *n, bool *truncated);
 void obj_uploads_list_free(struct obj_upload_ent *v, size_t n);
+
+/* ---- checksums of multipart uploads (checksum.c) ----
+ * An upload keeps its algorithm and type as the kept headers OBJ_CK_ALGO_HDR ("CRC32"...) and
+ * OBJ_CK_TYPE_HDR ("COMPOSITE" / "FULL_OBJECT"); a part and an object keep their checksum as
+ * the kept header x-amz-checksum-<algo> (base64; an object's composite one ends in "-N"). */
+#define OBJ_CK_ALGO_HDR "x-amz-checksum-algorithm"
+#define OBJ_CK_TYPE_HDR "x-amz-checksum-type"
+
+struct obj_ck_mode {
+    enum sigv4_cksum_algo algo; /* SIGV4_CK_NONE: the upload has none */
+    bool full;                  /* FULL_OBJECT, else COMPOSITE */
+};
+/* "x-amz-checksum-crc32"... for algo. */
+void obj_ck_hdr_name(enum sigv4_cksum_algo algo, char out[32]);
+/* The algorithm and type an upload's meta declares. */
+void obj_ck_mode_of(const struct obj_meta *upload, struct obj_ck_mode *out);
+/* A base64 checksum of algo (exactly its size) into out: TS_OK or TS_E_INVALID_ARGUMENT. */
+int obj_ck_decode(enum sigv4_cksum_algo algo, const char *b64, uint8_t out[32]);
+/* The checksum of algo that part or object m keeps, into out: false when it has none. */
+bool obj_ck_of(const struct obj_meta *m, enum sigv4_cksum_algo algo, uint8_t out[32]);
+/* The object's checksum from its parts (each with its checksum of mode->algo and its size), as
+ * base64 (COMPOSITE: with "-N"): TS_OK, TS_E_INVALID_PART (a part has none), TS_E_INTERNAL. */
+int obj_ck_object(const struct obj_ck_mode *mode, const struct obj_meta *parts, size_t n,
+                  char out[OBJ_CK_B64_MAX]);
 
 /* ---- the objects DB (store.c) ----
  * LMDB keys are limited to 511 bytes, keys to 1024: the LMDB key of bucket/key is
@@ -408,6 +513,74 @@ int obj_iter_seek(struct obj_iter *it, MDB_txn *txn, struct obj_store *st, const
 int obj_iter_next(struct obj_iter *it, const char **key, size_t *klen, const uint8_t **meta,
                   size_t *mlen);
 void obj_iter_close(struct obj_iter *it);
+
+/* ---- SSE-S3: data files encrypted at rest (sse.c) ----
+ * An encrypted data file is a sequence of chunks, each the AES-256-GCM encryption of
+ * OBJ_SSE_CHUNK plaintext bytes (the last one fewer; none for an empty object) followed by its
+ * 16-byte tag. Chunk i is sealed under the object's random data key with nonce = the object's
+ * random IV XOR BE64(i) in its last 8 bytes, and "tessera-sse-v1" || BE64(i) || final (1 byte:
+ * 1 for the last chunk) as additional data: chunks cannot be reordered, dropped or the file cut
+ * without the authentication failing. The data key and IV are sealed (AES-256-GCM, random nonce)
+ * under the key-encryption key HMAC-SHA256(master key, "tessera-sse-kek-v1") and kept, base64,
+ * as the internal header OBJ_SSE_KEY_HDR of the object's (or part's) record, next to
+ * OBJ_SSE_HDR: "AES256" (the header S3 echoes). An upload's record carries OBJ_SSE_HDR alone:
+ * its parts, and the object it completes into, are encrypted. */
+#define OBJ_SSE_CHUNK (64u << 10)
+#define OBJ_SSE_TAG 16u
+#define OBJ_SSE_ALGO "AES256"
+#define OBJ_SSE_HDR "x-amz-server-side-encryption"
+#define OBJ_SSE_KEY_HDR "x-tessera-sse-key" /* internal: never sent to a client */
+
+/* Loads the master key: TESSERA_KMS_SECRET_KEY ("name:base64 of 32 bytes"), else
+ * DATA_DIR/.tessera/sse.key (same form, created 0600 on first start). TS_OK, or TS_E_INTERNAL
+ * after a message on stderr (malformed key, a key file others may read). */
+int obj_sse_init(struct obj_store *st);
+/* Makes w encrypt what it is given (before any byte): a new data key and IV. */
+int obj_writer_encrypt(struct obj_writer *w);
+bool obj_writer_encrypted(const struct obj_writer *w);
+/* Sets m's SSE headers to what w's file is (removes them when w does not encrypt).
+ * TS_OK or TS_E_INTERNAL. */
+int obj_sse_meta_set(struct obj_meta *m, const struct obj_writer *w);
+/* Whether the record m describes encrypted data (or, for an upload, parts to encrypt). */
+bool obj_sse_meta_encrypted(const struct obj_meta *m);
+/* Removes m's SSE headers (an upload's marker, or a source's key before it is copied). */
+void obj_sse_meta_clear(struct obj_meta *m);
+
+/* The plaintext of a data file: m's (its size and SSE headers), fd owned by the reader (closed
+ * by obj_reader_free). TS_OK, or TS_E_INTERNAL (the sealed key does not open: logged). */
+int obj_reader_new(struct obj_store *st, const struct obj_meta *m, int fd, struct obj_reader **out);
+/* Reads n plaintext bytes at off into buf (off + n <= size). TS_OK or TS_E_INTERNAL (a short
+ * file or a chunk that does not authenticate: logged). */
+int obj_reader_read(struct obj_reader *rd, uint64_t off, void *buf, size_t n);
+bool obj_reader_encrypted(const struct obj_reader *rd);
+/* The data file's descriptor (plain files: their bytes are the object's). */
+int obj_reader_fd(const struct obj_reader *rd);
+/* Gives the descriptor to the caller (the reader no longer closes it). */
+int obj_reader_take_fd(struct obj_reader *rd);
+void obj_reader_free(struct obj_reader *rd); /* NULL is a no-op */
+
+/* The encrypting side of a writer (store.c calls it): seals what it is given into fd, chunk by
+ * chunk (the last one at finish). TS_OK, TS_E_STORAGE_FULL or TS_E_INTERNAL. */
+struct obj_sse_enc;
+int obj_sse_enc_new(struct obj_store *st, struct obj_sse_enc **out);
+int obj_sse_enc_write(struct obj_sse_enc *e, int fd, const uint8_t *p, size_t n);
+int obj_sse_enc_finish(struct obj_sse_enc *e, int fd);
+const char *obj_sse_enc_sealed(const struct obj_sse_enc *e); /* base64 */
+void obj_sse_enc_free(struct obj_sse_enc *e);
+/* w's sealed data key (base64), NULL when w does not encrypt. */
+const char *obj_writer_sealed_key(const struct obj_writer *w);
+/* write(2) until done: TS_OK, TS_E_STORAGE_FULL (ENOSPC, EDQUOT) or TS_E_INTERNAL. */
+int obj_int_write_all(int fd, const uint8_t *p, size_t n);
+
+/* The chunk cipher itself (for tests): seals n <= OBJ_SSE_CHUNK bytes of chunk idx into out
+ * (n + OBJ_SSE_TAG bytes), or opens such a sealed chunk (clen bytes, tag included) into out.
+ * ctx: a context initialised with key (obj_sse_ctx_new). 0 or -1 (open: not authentic). */
+void *obj_sse_ctx_new(const uint8_t key[32], bool encrypt);
+void obj_sse_ctx_free(void *ctx);
+int obj_sse_seal_chunk(void *ctx, const uint8_t iv[12], uint64_t idx, bool final, const uint8_t *in,
+                       size_t n, uint8_t *out);
+int obj_sse_open_chunk(void *ctx, const uint8_t iv[12], uint64_t idx, bool final, const uint8_t *in,
+                       size_t clen, uint8_t *out);
 
 /* ---- helpers shared by store.c and multipart.c ---- */
 
@@ -480,6 +653,10 @@ int obj_object_delete_version(struct obj_store *st, const char *bucket, const ch
  * obj_version_head). */
 int obj_version_tags_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
                          const struct http_kv *tags, size_t n);
+/* Replaces the ACL (acl.h) of version vid (NULL: the current) of bucket/key, as
+ * obj_version_tags_set. */
+int obj_version_acl_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                        uint32_t acl);
 
 struct obj_vlist_opts {
     const char *prefix, *delimiter; /* NULL or "" for none */

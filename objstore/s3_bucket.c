@@ -232,8 +232,8 @@ int s3_create_bucket(struct s3_ctx *c)
     }
     const char *owner = s3_owner_of(c);
     if (owner == NULL)
-        return TS_E_ACCESS_DENIED; /* a bucket needs an owner: never an anonymous one */
-    int rc = obj_bucket_create_owned(c->st, c->bucket, owner);
+        return TS_E_ACCESS_DENIED;           /* a bucket needs an owner: never an anonymous one */
+    int rc = s3_acl_create_bucket(c, owner); /* with its ACL and ownership controls */
     if (rc != TS_OK)
         return rc;
     http_reply_header(c->r, "Location", c->resource);
@@ -546,7 +546,9 @@ int s3_put_bucket_policy(struct s3_ctx *c)
         return s3_fail(c, TS_E_MALFORMED_POLICY, "Policies must be valid JSON");
     if (pol_validate((const char *)c->r->body, c->r->body_len, err, sizeof err) != TS_OK)
         return err[0] ? s3_fail(c, TS_E_MALFORMED_POLICY, err) : TS_E_MALFORMED_POLICY;
-    int rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
+    int rc = s3_acl_policy_check(c, (const char *)c->r->body, c->r->body_len);
+    if (rc == TS_OK)
+        rc = obj_policy_put(c->st, c->bucket, (const char *)c->r->body, c->r->body_len);
     return s3_reply_done(c, rc, 204);
 }
 
@@ -611,32 +613,6 @@ int s3_put_bucket_versioning(struct s3_ctx *c)
         rc = obj_versioning_set(c->st, c->bucket, vs);
     xml_free(x);
     return s3_reply_done(c, rc, 200);
-}
-
-int s3_get_acl(struct s3_ctx *c)
-{
-    struct buf b; /* the bucket (s3_resolve) or the object (S3_F_OBJECT) was checked */
-    char *owner = NULL;
-    /* A bucket's ACL names its owner, the full-control grantee; objects keep no owner. */
-    if (c->key == NULL && c->st->gw == NULL) {
-        int rc = obj_bucket_owner(c->st, c->bucket, &owner);
-        if (rc != TS_OK)
-            return rc;
-    }
-    s3_xml_start(&b, 4096, "AccessControlPolicy");
-    s3_xml_owner_as(&b, "Owner", owner);
-    xml_open(&b, "AccessControlList", NULL);
-    xml_open(&b, "Grant", NULL);
-    buf_adds(&b, "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                 "xsi:type=\"CanonicalUser\">");
-    s3_xml_owner_ids(&b, owner);
-    xml_close(&b, "Grantee");
-    free(owner);
-    xml_elem(&b, "Permission", "FULL_CONTROL");
-    xml_close(&b, "Grant");
-    xml_close(&b, "AccessControlList");
-    xml_close(&b, "AccessControlPolicy");
-    return s3_reply_xml(c, 200, &b);
 }
 
 int s3_no_such_config(struct s3_ctx *c)

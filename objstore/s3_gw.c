@@ -516,33 +516,50 @@ static int gw_blob_get(struct gw *g, const char *name, void **doc, size_t *len)
     return rc;
 }
 
+/* The gateway's resources: the bucket policy tessera keeps, and no ACL source (an upstream's
+ * ACL never grants anything through the gateway). */
+struct gw_res {
+    struct pol_resource res;
+    struct pol_doc *doc;
+};
+
 int s3_gw_policy_get(void *ctx, const char *bucket, const void **doc, void **handle)
 {
     struct gw *g = ctx;
     char name[128], err[256];
     void *json = NULL;
     size_t len = 0;
-    struct pol_doc *d = NULL;
+    struct gw_res *gr = NULL;
     *doc = NULL;
     *handle = NULL;
     policy_blob(bucket, name, sizeof name);
     int rc = gw_blob_get(g, name, &json, &len);
     if (rc == TS_OK && json == NULL)
         return TS_OK; /* no policy */
-    if (rc == TS_OK && pol_doc_parse(json, len, &d, err, sizeof err) != TS_OK) {
+    if (rc == TS_OK && (gr = calloc(1, sizeof *gr)) == NULL)
+        rc = TS_E_INTERNAL;
+    if (rc == TS_OK && pol_doc_parse(json, len, &gr->doc, err, sizeof err) != TS_OK) {
         log_event(LOG_ERROR, "gateway.policy", "stored policy of %s does not parse: %s", bucket,
                   err);
         rc = TS_E_INTERNAL; /* fail closed */
     }
     free(json);
-    *doc = d;
-    *handle = d;
+    if (rc != TS_OK) {
+        s3_gw_policy_release(gr);
+        return rc;
+    }
+    gr->res.policy = gr->doc;
+    *doc = &gr->res;
+    *handle = gr;
     return rc;
 }
 
 void s3_gw_policy_release(void *handle)
 {
-    pol_doc_free(handle);
+    struct gw_res *gr = handle;
+    if (gr != NULL)
+        pol_doc_free(gr->doc);
+    free(gr);
 }
 
 static int gw_put_bucket_policy(struct s3_ctx *c)
@@ -758,6 +775,17 @@ static int gw_delete_objects(struct s3_ctx *c)
 
 /* ---- the route's phases in gateway mode ---- */
 
+/* Public access blocks and the policy status are about the policies tessera keeps and decides
+ * with: the upstream's would say nothing true of them, so the gateway refuses them. (ACLs pass
+ * through, authorized with their actions; an upstream's ACL grants nothing through the gateway,
+ * whose decisions are tessera's policies alone.) */
+static int gw_refused(struct s3_ctx *c)
+{
+    return s3_fail(c, TS_E_NOT_IMPLEMENTED,
+                   "Public access blocks and policy status are not implemented by the gateway: "
+                   "it decides with tessera's policies only.");
+}
+
 /* Operations the gateway answers itself (on the route's workers: they wait on the upstream
  * or the IAM store); every other one is forwarded (gw_forward_async). */
 static const struct {
@@ -772,6 +800,10 @@ static const struct {
     {s3_delete_bucket_cors, gw_delete_bucket_cors},
     {s3_delete_bucket, gw_delete_bucket},
     {s3_delete_objects, gw_delete_objects},
+    {s3_put_pab, gw_refused},
+    {s3_get_pab, gw_refused},
+    {s3_delete_pab, gw_refused},
+    {s3_get_policy_status, gw_refused},
 };
 
 static s3_handler *gw_own_handler(const struct s3_ctx *c)

@@ -60,6 +60,12 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
     4096u /* a conditional write (If-None-Match: *, If-Match: the target's current object):        \
              s3:if-none-match / s3:if-match condition keys, s3:GetObject too for If-Match (AWS's   \
              rule); the store checks it in the commit's transaction (s3_precond_parse) */
+#define S3_F_ALSO_GET                                                                              \
+    8192u /* the caller needs s3:GetObject on the object too (GetObjectAttributes, AWS's rule;     \
+             with a version id the gateway asks s3:GetObjectVersion) */
+#define S3_F_ACLHDR                                                                                \
+    16384u /* an object write whose x-amz-acl / x-amz-grant-* headers set the new object's ACL:    \
+             checked at start, before any body byte (s3_acl_write_prepare) */
 
 #define S3_MAX_OBJECT_TAGS 10
 #define S3_MAX_BUCKET_TAGS 50
@@ -118,6 +124,15 @@ struct s3_ctx {
     struct ts_error *e;     /* the error of the phase running (s3_fail), for the server to answer */
     struct obj_precond pre; /* S3_F_CONDWRITE: the request's precondition, when has_pre */
     bool has_pre;
+    /* UploadPart / UploadPartCopy of an upload with a checksum algorithm (s3_checksum.c): the
+     * algorithm, and the checksum computed here when the request brings none (NULL else). */
+    enum sigv4_cksum_algo ck_algo;
+    struct sigv4_cksum *ck;
+    bool sse_asked;       /* x-amz-server-side-encryption: AES256 (s3_sse_field) */
+    bool sse_enc;         /* the object written is encrypted (s3_sse_decide) */
+    const char *form_acl; /* PostObject: its acl field (borrowed from post), or NULL */
+    uint32_t wacl;        /* an object write: the new object's ACL (s3_acl_write_prepare) */
+    char *wowner;         /* ... and its owner (NULL: the bucket's) */
 };
 
 /* s3_ops.c */
@@ -169,6 +184,34 @@ int s3_tags_parse(struct s3_ctx *c, const char *xml, size_t n, size_t max, struc
  * s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys. TS_OK or TS_E_INTERNAL. */
 int s3_tags_cond_request(struct s3_ctx *c);
 
+/* s3_sse.c: server-side encryption. One SSE header or PostObject field: TS_OK (c->sse_asked set
+ * by AES256), or the request's error (InvalidRequest: SSE-C without TLS; NotImplemented: SSE-C,
+ * aws:kms; InvalidArgument: another method, or the header where nothing is stored). Gateway
+ * mode: only the SSE-C rule (the rest is forwarded). s3_sse_request: every header of c->r. */
+int s3_sse_field(struct s3_ctx *c, const char *name, const char *value);
+int s3_sse_request(struct s3_ctx *c);
+/* c->sse_enc: asked for, or the bucket's default encryption. TS_OK or the store's error. */
+int s3_sse_decide(struct s3_ctx *c);
+/* Makes c->w encrypt when c->sse_enc (before any byte is written). */
+int s3_sse_writer(struct s3_ctx *c);
+/* x-amz-server-side-encryption: AES256 on the answer when m is encrypted. */
+void s3_sse_echo(struct s3_ctx *c, const struct obj_meta *m);
+/* s3_acl.c (the model: acl.h) */
+/* The ACL and owner of the object a write makes (c->wacl, c->wowner): from form_acl (PostObject's
+ * acl field) or the x-amz-acl / x-amz-grant-* headers, with the bucket's ownership controls and
+ * public access block applied: TS_OK, InvalidArgument / InvalidRequest /
+ * UnresolvableGrantByEmailAddress / NotImplemented (the ACL asked), AccessControlListNotSupported
+ * (BucketOwnerEnforced), AccessDenied (BlockPublicAcls). */
+int s3_acl_write_prepare(struct s3_ctx *c, const char *form_acl);
+/* m's ACL and owner become c->wacl, c->wowner. TS_OK or TS_E_INTERNAL. */
+int s3_acl_apply(struct s3_ctx *c, struct obj_meta *m);
+/* CreateBucket: the bucket owned by owner, with the ACL of its headers and its
+ * x-amz-object-ownership, in one transaction. */
+int s3_acl_create_bucket(struct s3_ctx *c, const char *owner);
+/* PutBucketPolicy: AccessDenied for a public policy when the bucket blocks them
+ * (BlockPublicPolicy). */
+int s3_acl_policy_check(struct s3_ctx *c, const char *json, size_t len);
+
 /* s3_post_policy.c: the POST policy of a browser upload (pure). */
 struct s3_post_form {
     const struct http_kv *fields; /* the form's fields as sent (key: ${filename} replaced) */
@@ -191,6 +234,41 @@ int s3_post_policy_check(const char *policy_b64, const struct s3_post_form *f, t
 /* s3_post.c: PostObject (the handlers below) and its state, freed with the request. */
 struct s3_post;
 void s3_post_free(struct s3_post *p); /* NULL is a no-op */
+
+/* s3_checksum.c: the additional checksums of the S3 layer (docs/API.md "Checksums"). */
+struct xml_node;
+/* CreateMultipartUpload: x-amz-checksum-algorithm and x-amz-checksum-type checked (AWS's
+ * rules and messages) into the upload's kept headers (obj_int.h), and echoed. */
+int s3_ck_create(struct s3_ctx *c, struct obj_meta *m);
+void s3_ck_create_reply(struct s3_ctx *c, const struct obj_meta *m);
+/* UploadPart(Copy) start, with the upload's record: its algorithm into c->ck_algo; for UploadPart
+ * the checksum the request declares (header or trailer) must be of that algorithm (InvalidRequest),
+ * and when it declares none c->ck computes it over the body. */
+int s3_ck_part_start(struct s3_ctx *c, const struct obj_meta *up, bool copy);
+/* The part's checksum once its body is in: *algo and b64 (SIGV4_CK_NONE: none). */
+int s3_ck_part_value(struct s3_ctx *c, enum sigv4_cksum_algo *algo, char b64[OBJ_CK_B64_MAX]);
+/* UploadPartCopy: the checksum of algo over len plaintext bytes of rd at off into b64. */
+int s3_ck_reader(enum sigv4_cksum_algo algo, struct obj_reader *rd, uint64_t off, uint64_t len,
+                 char b64[OBJ_CK_B64_MAX]);
+/* CompleteMultipartUpload: the part checksums of one Part element into ref (InvalidArgument,
+ * InvalidPart), and the rules of the upload's mode (a COMPOSITE upload needs every part's:
+ * InvalidRequest naming the part); *want gets the object checksum header of the request. */
+int s3_ck_complete_part(struct s3_ctx *c, const struct obj_meta *up, struct xml_node *part,
+                        struct obj_part_ref *ref);
+int s3_ck_complete_want(struct s3_ctx *c, const struct obj_meta *up, const char **want);
+/* <ChecksumX>v</ChecksumX><ChecksumType>..</ChecksumType> of object m (nothing when none). */
+void s3_ck_xml(struct buf *b, const struct obj_meta *m);
+/* <ChecksumX>v</ChecksumX> of a part; <ChecksumAlgorithm/><ChecksumType/> of an upload. */
+void s3_ck_xml_part(struct buf *b, const struct obj_meta *part);
+void s3_ck_xml_upload(struct buf *b, const struct obj_meta *up);
+/* BadDigest naming the upload's algorithm (a CompleteMultipartUpload's object checksum). */
+int s3_ck_bad_digest(struct s3_ctx *c, const struct obj_meta *up);
+/* The x-amz-checksum-<algo> and x-amz-checksum-type headers of object m's checksum. */
+void s3_ck_headers(struct s3_ctx *c, const struct obj_meta *m);
+/* The same for part i of multipart object m: the part's checksum, the object's type. */
+void s3_ck_headers_part(struct s3_ctx *c, const struct obj_meta *m, size_t i);
+/* <ChecksumX>v</ChecksumX> of part i of multipart object m (nothing when it has none). */
+void s3_ck_xml_part_of(struct buf *b, const struct obj_meta *m, size_t i);
 
 /* s3_bucket.c: ListBuckets, shared with the gateway. */
 struct s3_bucket_row {
@@ -231,6 +309,12 @@ void s3_gw_policy_release(void *handle);
 int s3_existence(struct s3_ctx *c, int rc);
 /* The x-amz-version-id header of version m (nothing for an object never versioned). */
 void s3_version_header(struct s3_ctx *c, const struct obj_meta *m);
+/* What GET/HEAD (and GetObjectAttributes) answer for a version they cannot return (rc from
+ * obj_version_head/open; m its record): a delete marker named by its id is 405
+ * MethodNotAllowed; a key whose current version is a delete marker 404 NoSuchKey; both with
+ * x-amz-delete-marker (the second only for a caller the existence rule lets know). Cleans m
+ * up where needed; returns the error to answer. */
+int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m);
 /* A version id of the request (query or copy source): the store's rule, the upstream's in
  * gateway mode. */
 int s3_check_version_id(const struct s3_ctx *c, const char *v);
@@ -283,6 +367,9 @@ int s3_query_uint(struct s3_ctx *c, const char *name, uint64_t def, uint64_t max
  * of a role; the federated user's ARN (one per OIDC / LDAP identity) otherwise. NULL for
  * anonymous requests. Borrowed from the principal. */
 const char *s3_owner_of(const struct s3_ctx *c);
+/* The canonical id of owner (NULL or OBJ_OWNER_ROOT: S3_OWNER_ID; else the hex SHA-256 of
+ * owner): the ID of ACLs' Owner and CanonicalUser grantees. */
+void s3_canonical_id(const char *owner, char id[65]);
 /* <elem><ID/><DisplayName/></elem> of owner (NULL or OBJ_OWNER_ROOT: S3_OWNER_ID, "tessera",
  * as before owners were kept; else the hex SHA-256 of owner and its ARN's resource part). */
 void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner);
@@ -315,12 +402,15 @@ int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m);
 int s3_precond_parse(struct s3_ctx *c);
 /* c->pre (when has_pre) or NULL: what the store's commit checks. */
 struct obj_precond *s3_precond(struct s3_ctx *c);
-/* What a copy does with its source (metadata and open descriptor). */
-typedef int (*s3_copy_body_fn)(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg);
+/* What a copy does with its source (metadata and its plaintext reader). */
+typedef int (*s3_copy_body_fn)(struct s3_ctx *c, const struct obj_meta *src, struct obj_reader *rd,
+                               void *arg);
 /* Opens the copy source, checks the x-amz-copy-source-if-* conditions, runs body, closes. */
 int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg);
-/* Copies len bytes at off of fd into a new writer c->w and finishes it (md5 of the bytes). */
-int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16]);
+/* Copies len plaintext bytes at off of rd into a new writer c->w (encrypting when c->sse_enc)
+ * and finishes it (md5 of the bytes). */
+int s3_copy_data(struct s3_ctx *c, struct obj_reader *rd, uint64_t off, uint64_t len, bool hash,
+                 uint8_t md5[16]);
 
 /* Handlers (s3_bucket.c, s3_object.c, s3_multipart.c, s3_tagging.c). */
 s3_handler s3_list_buckets, s3_create_bucket_start, s3_create_bucket, s3_delete_bucket,
@@ -336,5 +426,9 @@ s3_handler s3_create_multipart, s3_upload_part_start, s3_upload_part, s3_upload_
     s3_upload_part_copy, s3_complete_multipart, s3_abort_multipart, s3_list_parts,
     s3_list_multipart_uploads;
 s3_handler s3_post_start, s3_post_finish;
+s3_handler s3_get_object_attributes;
+s3_handler s3_put_bucket_encryption, s3_get_bucket_encryption, s3_delete_bucket_encryption;
+s3_handler s3_put_acl, s3_put_ownership, s3_get_ownership, s3_delete_ownership, s3_put_pab,
+    s3_get_pab, s3_delete_pab, s3_get_policy_status;
 
 #endif

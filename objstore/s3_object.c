@@ -41,20 +41,9 @@ struct obj_precond *s3_precond(struct s3_ctx *c)
 int s3_put_object_start(struct s3_ctx *c)
 {
     int rc = obj_precond_early(c->st, c->bucket, c->key, s3_precond(c));
+    if (rc == TS_OK)
+        rc = s3_sse_decide(c);
     return rc == TS_OK ? s3_stream_body(c, OBJ_MAX_OBJECT_SIZE) : rc;
-}
-
-static void checksum_header(struct s3_ctx *c, const struct obj_meta *m)
-{
-    for (size_t i = 0; i < m->nhdrs; i++)
-        if (strncmp(m->hdrs[i].key, "x-amz-checksum-", 15) == 0) {
-            char name[48];
-            snprintf(name, sizeof name, "x-amz-checksum-%s", m->hdrs[i].key + 15);
-            for (char *p = name; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-            http_reply_header(c->r, name, m->hdrs[i].value);
-        }
 }
 
 int s3_put_object(struct s3_ctx *c)
@@ -73,8 +62,10 @@ int s3_put_object(struct s3_ctx *c)
     if (rc == TS_OK) {
         snprintf(q, sizeof q, "\"%s\"", etag);
         http_reply_header(c->r, "ETag", q);
-        checksum_header(c, &m);
+        s3_ck_headers(c, &m);
         s3_version_header(c, &m);
+        if (obj_writer_encrypted(c->w))
+            http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
         rc = s3_reply_empty(c, 200);
     }
     obj_meta_cleanup(&m);
@@ -104,8 +95,10 @@ static bool has_overrides(struct s3_ctx *c)
 
 /* The headers of a GET or HEAD answer. The object's checksum describes the whole object: as S3,
  * it is sent only when the whole object is returned (not for a Range) and the request asked for
- * it (x-amz-checksum-mode: ENABLED); a client validating it against a part would fail. */
-static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whole)
+ * it (x-amz-checksum-mode: ENABLED); a client validating it against a part would fail. For
+ * ?partNumber=N of a multipart object (part: its index, else -1) the part's checksum is sent
+ * instead, when it has one. */
+static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whole, int part)
 {
     char t[64];
     snprintf(t, sizeof t, "\"%s\"", m->etag);
@@ -134,15 +127,82 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
         snprintf(t, sizeof t, "%zu", m->ntags);
         http_reply_header(c->r, "x-amz-tagging-count", t);
     }
+    s3_sse_echo(c, m);
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
-    if (whole && mode && strcasecmp(mode, "ENABLED") == 0)
-        checksum_header(c, m);
+    if (mode && strcasecmp(mode, "ENABLED") == 0) {
+        if (part >= 0)
+            s3_ck_headers_part(c, m, (size_t)part);
+        else if (whole)
+            s3_ck_headers(c, m);
+    }
 }
 
-/* What GET/HEAD answer for a version they cannot return: a delete marker named by its id is
- * 405 MethodNotAllowed; a key whose current version is a delete marker 404 NoSuchKey; both with
- * x-amz-delete-marker (the second only for a caller the existence rule lets know). */
-static int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
+/* The bytes of part N (?partNumber=N) of m into [*a, *b] and *part (its index; -1 for an
+ * object not uploaded in parts, which is one part): AWS's rules -- not with a Range
+ * (InvalidRequest), N past the parts (InvalidPartNumber, 416). */
+static int part_range(struct s3_ctx *c, const struct obj_meta *m, const char *pn, uint64_t *a,
+                      uint64_t *b, int *part)
+{
+    unsigned want, number;
+    uint64_t off = 0, size = m->size;
+    const uint8_t *ck;
+    char t[32];
+    if (obj_check_part_number(pn, &want) != TS_OK)
+        return s3_fail(c, TS_E_INVALID_ARGUMENT,
+                       "Part number must be an integer between 1 and 10000, inclusive");
+    if (http_req_header(c->r, "Range") != NULL)
+        return s3_fail(c, TS_E_INVALID_REQUEST,
+                       "Cannot specify both Range header and partNumber query parameter");
+    if (want > (m->nparts ? m->nparts : 1))
+        return TS_E_INVALID_PART_NUMBER;
+    *part = -1;
+    if (m->nparts == 0) {
+        *a = 0;
+        *b = m->size ? m->size - 1 : 0;
+        return TS_OK;
+    }
+    for (size_t i = 0; i < want; i++) {
+        obj_meta_part_get(m, i, &number, &size, &ck);
+        if (i + 1 < want)
+            off += size;
+    }
+    *a = off;
+    *b = size ? off + size - 1 : off;
+    snprintf(t, sizeof t, "%zu", m->nparts);
+    http_reply_header(c->r, "x-amz-mp-parts-count", t);
+    *part = (int)want - 1;
+    return TS_OK;
+}
+
+/* The bytes a GET or HEAD answers: *a, *len, *status 200 (the whole object) or 206 with its
+ * Content-Range (?partNumber=N: part_range; a Range), *part as part_range sets it. */
+static int select_bytes(struct s3_ctx *c, const struct obj_meta *m, uint64_t *a, uint64_t *len,
+                        int *status, int *part)
+{
+    struct s3_range rg;
+    uint64_t b = m->size ? m->size - 1 : 0;
+    char cr[96];
+    const char *pn = http_req_query(c->r, "partNumber");
+    if (pn != NULL) {
+        int rc = part_range(c, m, pn, a, &b, part);
+        if (rc != TS_OK)
+            return rc;
+    } else if (!s3_range_parse(http_req_header(c->r, "Range"), &rg)) {
+        return TS_OK; /* none, or not one well-formed range: ignored (200, the whole object) */
+    } else if (s3_range_resolve(&rg, m->size, a, &b) != 0) {
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)m->size);
+        http_reply_header(c->r, "Content-Range", cr);
+        return TS_E_INVALID_RANGE;
+    }
+    snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)*a, (unsigned long long)b,
+             (unsigned long long)m->size);
+    http_reply_header(c->r, "Content-Range", cr);
+    *len = m->size ? b - *a + 1 : 0;
+    *status = 206;
+    return TS_OK;
+}
+
+int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
 {
     char vid[OBJ_VID_LEN + 1], t[64];
     if (rc == TS_E_METHOD_NOT_ALLOWED) {
@@ -161,6 +221,83 @@ static int s3_missing_version(struct s3_ctx *c, int rc, struct obj_meta *m)
         http_reply_header(c->r, "x-amz-version-id", vid);
     }
     return rc;
+}
+
+/* An encrypted object's body streamed: the range decrypted chunk by chunk as the connection
+ * takes it, after head (the bytes read before replying). */
+struct get_stream {
+    struct obj_reader *rd;
+    char *head;
+    size_t hlen, hoff;
+    uint64_t off, left; /* what follows head */
+};
+
+static long get_stream_read(void *ctx, char *buf, size_t max)
+{
+    struct get_stream *g = ctx;
+    if (g->hoff < g->hlen) {
+        size_t k = g->hlen - g->hoff < max ? g->hlen - g->hoff : max;
+        memcpy(buf, g->head + g->hoff, k);
+        g->hoff += k;
+        return (long)k;
+    }
+    if (g->left == 0)
+        return HTTP_STREAM_END;
+    size_t k = g->left < max ? (size_t)g->left : max;
+    if (obj_reader_read(g->rd, g->off, buf, k) != TS_OK)
+        return HTTP_STREAM_ERROR; /* a chunk that does not authenticate: the body is cut */
+    g->off += k;
+    g->left -= k;
+    return (long)k;
+}
+
+static void get_stream_free(void *ctx)
+{
+    struct get_stream *g = ctx;
+    obj_reader_free(g->rd);
+    free(g->head);
+    free(g);
+}
+
+/* Encrypted bodies up to this size are decrypted whole into one buffer (in place, no copy). */
+#define S3_SSE_BUFFERED (1u << 20)
+
+/* The body of a GET: bytes [a, a + len) of the object. Small ones (encrypted ones up to
+ * S3_SSE_BUFFERED) are read into a buffer; larger plain ones go out with sendfile; larger
+ * encrypted ones are streamed, their first chunk read before the status is sent, so that a
+ * damaged file fails with 500 unless the damage is further in (the connection is then cut).
+ * *fd is taken. */
+static int get_body(struct s3_ctx *c, const struct obj_meta *m, int *fd, int status, const char *ct,
+                    uint64_t a, uint64_t len)
+{
+    struct obj_reader *rd;
+    int rc = obj_reader_new(c->st, m, *fd, &rd);
+    *fd = -1;
+    if (rc != TS_OK)
+        return rc;
+    bool enc = obj_reader_encrypted(rd);
+    if (!enc && len > OBJ_SMALL_GET) {
+        rc = http_reply_fd(c->r, status, ct, obj_reader_take_fd(rd), a, len);
+        obj_reader_free(rd);
+        return rc;
+    }
+    size_t first = len <= (enc ? S3_SSE_BUFFERED : OBJ_SMALL_GET)
+                       ? (size_t)len
+                       : OBJ_SSE_CHUNK - (size_t)(a % OBJ_SSE_CHUNK);
+    char *buf = malloc(first ? first : 1);
+    rc = buf == NULL ? TS_E_INTERNAL : obj_reader_read(rd, a, buf, first);
+    struct get_stream *g = rc == TS_OK && first < len ? malloc(sizeof *g) : NULL;
+    if (rc != TS_OK || (first < len && g == NULL)) {
+        free(buf);
+        obj_reader_free(rd);
+        return rc == TS_OK ? TS_E_INTERNAL : rc;
+    }
+    if (first == len) {
+        obj_reader_free(rd);
+        return http_reply_data(c->r, status, ct, buf, len, true);
+    }
+    *g = (struct get_stream){rd, buf, first, 0, a + first, len - first};
+    return http_reply_stream(c->r, status, ct, len, true, get_stream_read, g, get_stream_free);
 }
 
 int s3_get_object(struct s3_ctx *c)
@@ -194,45 +331,19 @@ int s3_get_object(struct s3_ctx *c)
     }
     if (rc != TS_OK)
         goto out;
-    uint64_t a = 0, b = m.size ? m.size - 1 : 0, len = m.size;
-    int status = 200;
-    struct s3_range rg;
-    /* A Range that is not one well-formed range is ignored (200, the whole object). */
-    if (s3_range_parse(http_req_header(r, "Range"), &rg)) {
-        if (s3_range_resolve(&rg, m.size, &a, &b) != 0) {
-            char cr[64];
-            snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)m.size);
-            http_reply_header(r, "Content-Range", cr);
-            rc = TS_E_INVALID_RANGE;
-            goto out;
-        }
-        char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)a,
-                 (unsigned long long)b, (unsigned long long)m.size);
-        http_reply_header(r, "Content-Range", cr);
-        len = b - a + 1;
-        status = 206;
-    }
-    object_headers(c, &m, status == 200);
+    uint64_t a = 0, len = m.size;
+    int status = 200, part = -1;
+    if ((rc = select_bytes(c, &m, &a, &len, &status, &part)) != TS_OK)
+        goto out;
+    object_headers(c, &m, status == 200 || (part == -1 && http_req_query(r, "partNumber")), part);
     const char *ct = http_req_query(r, "response-content-type");
     if (ct == NULL)
         ct = m.content_type ? m.content_type : "binary/octet-stream";
     if (head) {
         http_reply_header(r, "Content-Type", ct);
         rc = http_reply_head(r, status, len);
-    } else if (len <= OBJ_SMALL_GET) {
-        /* Small bodies: one pread into a buffer beats sendfile (DESIGN §6). */
-        char *buf = malloc(len ? len : 1);
-        ssize_t got = buf ? pread(fd, buf, len, (off_t)a) : -1;
-        if (got != (ssize_t)len) {
-            free(buf);
-            rc = TS_E_INTERNAL;
-            goto out;
-        }
-        rc = http_reply_data(r, status, ct, buf, len, true);
     } else {
-        rc = http_reply_fd(r, status, ct, fd, a, len);
-        fd = -1;
+        rc = get_body(c, &m, &fd, status, ct, a, len);
     }
 out:
     if (fd >= 0)
@@ -320,6 +431,7 @@ int s3_copy_conditions(struct s3_ctx *c, const struct obj_meta *m)
 int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg)
 {
     struct obj_meta src;
+    struct obj_reader *rd = NULL;
     int fd = -1;
     int rc = obj_version_open(c->st, c->src_bucket, c->src_key, c->src_vid, &src, &fd);
     if (rc == TS_E_METHOD_NOT_ALLOWED) {
@@ -333,19 +445,27 @@ int s3_copy_from_source(struct s3_ctx *c, s3_copy_body_fn body, void *arg)
     if (src.vid[0])
         http_reply_header(c->r, "x-amz-copy-source-version-id", src.vid);
     rc = s3_copy_conditions(c, &src);
+    if (rc == TS_OK) {
+        rc = obj_reader_new(c->st, &src, fd, &rd);
+        fd = -1;
+    }
     if (rc == TS_OK)
-        rc = body(c, &src, fd, arg);
+        rc = body(c, &src, rd, arg);
+    obj_reader_free(rd);
     if (fd >= 0)
         close(fd);
     obj_meta_cleanup(&src);
     return rc;
 }
 
-int s3_copy_data(struct s3_ctx *c, int fd, uint64_t off, uint64_t len, bool hash, uint8_t md5[16])
+int s3_copy_data(struct s3_ctx *c, struct obj_reader *rd, uint64_t off, uint64_t len, bool hash,
+                 uint8_t md5[16])
 {
     int rc = obj_writer_new(c->st, &c->w);
     if (rc == TS_OK)
-        rc = obj_writer_copy_fd(c->w, fd, off, len, hash);
+        rc = s3_sse_writer(c);
+    if (rc == TS_OK)
+        rc = obj_writer_copy(c->w, rd, off, len, hash);
     if (rc == TS_OK)
         rc = obj_writer_finish(c->w, md5);
     return rc;
@@ -365,28 +485,47 @@ static int copy_dest_early(struct s3_ctx *c)
     return copy_dest_missing(c, obj_precond_early(c->st, c->bucket, c->key, s3_precond(c)));
 }
 
-static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd, void *arg)
+static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, struct obj_reader *rd,
+                            void *arg)
 {
     bool replace = *(const bool *)arg;
     struct obj_meta m = {0};
     uint8_t md5[16];
-    if (!replace && strcmp(c->src_bucket, c->bucket) == 0 && strcmp(c->src_key, c->key) == 0) {
+    /* Encryption is a change: a copy onto itself that asks for it is allowed (as S3). */
+    if (!replace && !c->sse_asked && strcmp(c->src_bucket, c->bucket) == 0 &&
+        strcmp(c->src_key, c->key) == 0) {
         return s3_fail(c, TS_E_INVALID_REQUEST,
                        "This copy request is illegal because it is trying to copy an object "
                        "to itself without changing the object's metadata, storage class, "
                        "website redirect location or encryption attributes.");
     }
     int rc = replace ? s3_meta_from_req(c, &m) : obj_meta_copy(&m, src);
+    /* The copy is one piece: no parts, and no composite checksum (which names the parts). */
+    if (rc == TS_OK)
+        rc = obj_meta_set_parts(&m, 0, 0);
+    for (size_t i = 0; rc == TS_OK && i < m.nhdrs; i++)
+        if (sigv4_cksum_from_header(m.hdrs[i].key) != SIGV4_CK_NONE &&
+            strchr(m.hdrs[i].value, '-') != NULL) {
+            char name[32];
+            snprintf(name, sizeof name, "%s", m.hdrs[i].key);
+            obj_meta_del_hdr(&m, name);
+            break; /* an object keeps one checksum */
+        }
     /* The tags: the source's (x-amz-tagging-directive COPY, the default) or the request's. */
     if (rc == TS_OK)
         rc = c->tags_replace ? obj_meta_set_tags(&m, c->tags, c->ntags)
                              : obj_meta_set_tags(&m, src->tags, src->ntags);
-    /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. */
+    if (rc == TS_OK) /* never the source's ACL: the request's, and the copier owns the copy */
+        rc = s3_acl_apply(c, &m);
+    /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. The
+     * copy is encrypted as the request or the destination bucket asks, whatever the source. */
     bool hash = strchr(src->etag, '-') != NULL;
     if (rc == TS_OK) /* the destination's precondition, before the copy; the commit checks again */
         rc = copy_dest_early(c);
     if (rc == TS_OK)
-        rc = s3_copy_data(c, fd, 0, src->size, hash, md5);
+        rc = s3_sse_decide(c);
+    if (rc == TS_OK)
+        rc = s3_copy_data(c, rd, 0, src->size, hash, md5);
     if (rc == TS_OK) {
         if (hash)
             enc_hex(md5, 16, m.etag);
@@ -398,6 +537,8 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, int fd
     }
     if (rc == TS_OK) {
         s3_version_header(c, &m);
+        if (obj_writer_encrypted(c->w))
+            http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
         rc = s3_reply_copy_result(c, "CopyObjectResult", m.mtime, m.etag);
     }
     obj_meta_cleanup(&m);

@@ -51,8 +51,8 @@ static const struct s3_op s3_ops[] = {
     {"PUT", S3_BKT, "versioning", 0, "PutBucketVersioning", "s3:PutBucketVersioning", S3_RES_BUCKET,
      s3_xml_body_start, s3_put_bucket_versioning},
     {"GET", S3_BKT, "acl", 0, "GetBucketAcl", "s3:GetBucketAcl", S3_RES_BUCKET, NULL, s3_get_acl},
-    {"PUT", S3_BKT, "acl", 0, "PutBucketAcl", "s3:PutBucketAcl", S3_RES_BUCKET, NULL,
-     s3_not_implemented},
+    {"PUT", S3_BKT, "acl", 0, "PutBucketAcl", "s3:PutBucketAcl", S3_RES_BUCKET, s3_xml_body_start,
+     s3_put_acl},
     {"GET", S3_BKT, "tagging", 0, "GetBucketTagging", "s3:GetBucketTagging", S3_RES_BUCKET, NULL,
      s3_get_bucket_tagging},
     {"PUT", S3_BKT, "tagging", 0, "PutBucketTagging", "s3:PutBucketTagging", S3_RES_BUCKET,
@@ -67,7 +67,12 @@ static const struct s3_op s3_ops[] = {
      s3_delete_bucket_cors},
     S3_CONF3("lifecycle", "BucketLifecycleConfiguration", "LifecycleConfiguration",
              "BucketLifecycle"),
-    S3_CONF3("encryption", "BucketEncryption", "EncryptionConfiguration", "BucketEncryption"),
+    {"GET", S3_BKT, "encryption", 0, "GetBucketEncryption", "s3:GetEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_get_bucket_encryption},
+    {"PUT", S3_BKT, "encryption", 0, "PutBucketEncryption", "s3:PutEncryptionConfiguration",
+     S3_RES_BUCKET, s3_xml_body_start, s3_put_bucket_encryption},
+    {"DELETE", S3_BKT, "encryption", 0, "DeleteBucketEncryption", "s3:PutEncryptionConfiguration",
+     S3_RES_BUCKET, NULL, s3_delete_bucket_encryption},
     S3_CONF2("object-lock", "ObjectLockConfiguration", "BucketObjectLockConfiguration"),
     /* Configurations tessera's store does not keep, passed through by the gateway: here so
      * that they are authorized with their own action (the store answers NotImplemented). */
@@ -100,19 +105,19 @@ static const struct s3_op s3_ops[] = {
     {"PUT", S3_BKT, "accelerate", 0, "PutBucketAccelerateConfiguration",
      "s3:PutAccelerateConfiguration", S3_RES_BUCKET, NULL, s3_not_implemented},
     {"GET", S3_BKT, "ownershipControls", 0, "GetBucketOwnershipControls",
-     "s3:GetBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_not_implemented},
+     "s3:GetBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_get_ownership},
     {"PUT", S3_BKT, "ownershipControls", 0, "PutBucketOwnershipControls",
-     "s3:PutBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_not_implemented},
+     "s3:PutBucketOwnershipControls", S3_RES_BUCKET, s3_xml_body_start, s3_put_ownership},
     {"DELETE", S3_BKT, "ownershipControls", 0, "DeleteBucketOwnershipControls",
-     "s3:PutBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_not_implemented},
+     "s3:PutBucketOwnershipControls", S3_RES_BUCKET, NULL, s3_delete_ownership},
     {"GET", S3_BKT, "publicAccessBlock", 0, "GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
-     S3_RES_BUCKET, NULL, s3_not_implemented},
+     S3_RES_BUCKET, NULL, s3_get_pab},
     {"PUT", S3_BKT, "publicAccessBlock", 0, "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
-     S3_RES_BUCKET, NULL, s3_not_implemented},
+     S3_RES_BUCKET, s3_xml_body_start, s3_put_pab},
     {"DELETE", S3_BKT, "publicAccessBlock", 0, "DeletePublicAccessBlock",
-     "s3:PutBucketPublicAccessBlock", S3_RES_BUCKET, NULL, s3_not_implemented},
+     "s3:PutBucketPublicAccessBlock", S3_RES_BUCKET, NULL, s3_delete_pab},
     {"GET", S3_BKT, "policyStatus", 0, "GetBucketPolicyStatus", "s3:GetBucketPolicyStatus",
-     S3_RES_BUCKET, NULL, s3_not_implemented},
+     S3_RES_BUCKET, NULL, s3_get_policy_status},
     {"POST", S3_BKT, "delete", S3_F_PERKEY, "DeleteObjects", "s3:DeleteObject", S3_RES_OBJECT,
      s3_xml_body_start, s3_delete_objects},
     /* A browser upload (HTML form): authorized by its handler once the form named the key and
@@ -140,13 +145,13 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_abort_multipart},
     {"POST", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_CONDWRITE, "CompleteMultipartUpload",
      "s3:PutObject", S3_RES_OBJECT, s3_xml_body_start, s3_complete_multipart},
-    {"POST", S3_OBJ, "uploads", S3_F_TAGHDR, "CreateMultipartUpload", "s3:PutObject", S3_RES_OBJECT,
-     NULL, s3_create_multipart},
+    {"POST", S3_OBJ, "uploads", S3_F_TAGHDR | S3_F_ACLHDR, "CreateMultipartUpload", "s3:PutObject",
+     S3_RES_OBJECT, NULL, s3_create_multipart},
     /* object subresources */
     {"GET", S3_OBJ, "acl", S3_F_OBJECT | S3_F_EXTAG, "GetObjectAcl", "s3:GetObjectAcl",
      S3_RES_OBJECT, NULL, s3_get_acl},
-    {"PUT", S3_OBJ, "acl", S3_F_EXTAG, "PutObjectAcl", "s3:PutObjectAcl", S3_RES_OBJECT, NULL,
-     s3_not_implemented},
+    {"PUT", S3_OBJ, "acl", S3_F_OBJECT | S3_F_EXTAG, "PutObjectAcl", "s3:PutObjectAcl",
+     S3_RES_OBJECT, s3_xml_body_start, s3_put_acl},
     {"GET", S3_OBJ, "tagging", S3_F_OBJECT | S3_F_EXTAG, "GetObjectTagging", "s3:GetObjectTagging",
      S3_RES_OBJECT, NULL, s3_get_object_tagging},
     {"PUT", S3_OBJ, "tagging", S3_F_OBJECT | S3_F_EXTAG | S3_F_TAGBODY, "PutObjectTagging",
@@ -161,17 +166,17 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_not_implemented},
     {"PUT", S3_OBJ, "legal-hold", S3_F_EXTAG, "PutObjectLegalHold", "s3:PutObjectLegalHold",
      S3_RES_OBJECT, NULL, s3_not_implemented},
-    {"GET", S3_OBJ, "attributes", S3_F_EXTAG, "GetObjectAttributes", "s3:GetObjectAttributes",
-     S3_RES_OBJECT, NULL, s3_not_implemented},
+    {"GET", S3_OBJ, "attributes", S3_F_EXTAG | S3_F_ALSO_GET, "GetObjectAttributes",
+     "s3:GetObjectAttributes", S3_RES_OBJECT, NULL, s3_get_object_attributes},
     {"POST", S3_OBJ, "restore", 0, "RestoreObject", "s3:RestoreObject", S3_RES_OBJECT, NULL,
      s3_not_implemented},
     {"POST", S3_OBJ, "select", S3_F_EXTAG, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT,
      NULL, s3_not_implemented},
     /* objects */
-    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG | S3_F_CONDWRITE, "CopyObject",
-     "s3:PutObject", S3_RES_OBJECT, s3_copy_source, s3_copy_object},
-    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR | S3_F_CONDWRITE, "PutObject", "s3:PutObject",
-     S3_RES_OBJECT, s3_put_object_start, s3_put_object},
+    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG | S3_F_CONDWRITE | S3_F_ACLHDR,
+     "CopyObject", "s3:PutObject", S3_RES_OBJECT, s3_copy_source, s3_copy_object},
+    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR | S3_F_CONDWRITE | S3_F_ACLHDR, "PutObject",
+     "s3:PutObject", S3_RES_OBJECT, s3_put_object_start, s3_put_object},
     {"GET", S3_OBJ, NULL, S3_F_EXTAG, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL,
      s3_get_object},
     {"HEAD", S3_OBJ, NULL, S3_F_EXTAG, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL,
@@ -207,9 +212,10 @@ const struct s3_op *s3_op_find(struct http_req *r, enum s3_scope scope)
     return NULL;
 }
 
+/* The bucket's say (struct pol_resource: policy, public access block, ACL source). */
 static int s3_policy_get(void *st, const char *bucket, const void **doc, void **handle)
 {
-    return obj_policy_acquire(st, bucket, (const struct pol_doc **)doc,
+    return obj_access_acquire(st, bucket, (const struct pol_resource **)doc,
                               (struct obj_pcache **)handle);
 }
 
@@ -254,7 +260,7 @@ static int s3_authz_add(struct http_authz *q, const char *action, const char *bu
         snprintf(*arn, rlen, "arn:aws:s3:::%s", bucket);
     else
         snprintf(*arn, rlen, "arn:aws:s3:::%s/%s", bucket, key);
-    q->item[q->nitems++] = (struct http_authz_item){action, *arn, bucket};
+    q->item[q->nitems++] = (struct http_authz_item){action, *arn, bucket, NULL};
     return TS_OK;
 }
 
@@ -278,6 +284,7 @@ static const struct {
      "false"},
     {"x-amz-acl", NULL, "s3:PutObjectAcl", "private"},
     {"x-amz-grant-", NULL, "s3:PutObjectAcl", NULL},
+    {"x-amz-object-ownership", "CreateBucket", "s3:PutBucketOwnershipControls", NULL},
 };
 
 struct implied_walk {
@@ -330,16 +337,33 @@ static const struct {
     {"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"},
 };
 
+static void s3_version_action(struct http_authz_item *it)
+{
+    for (size_t i = 0; i < sizeof versioned_actions / sizeof *versioned_actions; i++)
+        if (strcmp(versioned_actions[i].action, it->action) == 0) {
+            it->action = versioned_actions[i].versioned;
+            return;
+        }
+}
+
+/* item[0] is the target; S3_F_ALSO_GET's s3:GetObject on it is item[1] (no copy source then),
+ * else item[1] is the copy source. Each names its version (the ACL source reads that one's):
+ * the target's ?versionId=, the source's versionId. */
 static void s3_versioned_actions(struct s3_ctx *c, struct http_authz *q)
 {
-    if (q->nitems > 0 && c->key != NULL && http_req_query(c->r, "versionId") != NULL)
-        for (size_t i = 0; i < sizeof versioned_actions / sizeof *versioned_actions; i++)
-            if (strcmp(versioned_actions[i].action, q->item[0].action) == 0) {
-                q->item[0].action = versioned_actions[i].versioned;
-                break;
-            }
-    if (c->src_versioned && q->nitems > 1)
+    const char *vid = http_req_query(c->r, "versionId");
+    if (q->nitems > 0 && c->key != NULL && vid != NULL) {
+        s3_version_action(&q->item[0]);
+        q->item[0].version = vid;
+        if ((c->op->flags & S3_F_ALSO_GET) && q->nitems > 1) {
+            s3_version_action(&q->item[1]);
+            q->item[1].version = vid;
+        }
+    }
+    if (c->src_versioned && q->nitems > 1) {
         q->item[1].action = "s3:GetObjectVersion";
+        q->item[1].version = c->src_vid;
+    }
 }
 
 /* S3_F_CONDWRITE: the s3:if-match / s3:if-none-match condition keys (the header values), and
@@ -381,6 +405,10 @@ int s3_authz_declare(struct s3_ctx *c)
     }
     rc = s3_authz_add(q, op->action, op->res == S3_RES_ALL ? NULL : c->bucket,
                       op->res == S3_RES_OBJECT ? c->key : NULL, &c->arn[0]);
+    if (rc == TS_OK && (op->flags & S3_F_ALSO_GET)) {
+        q->item[q->nitems] = q->item[0];
+        q->item[q->nitems++].action = "s3:GetObject";
+    }
     if (rc == TS_OK && (op->flags & S3_F_COPY))
         rc = c->src_bucket && c->src_key
                  ? s3_authz_add(q, "s3:GetObject", c->src_bucket, c->src_key, &c->arn[1])
@@ -421,6 +449,10 @@ int s3_authorize_post(struct s3_ctx *c)
         q->item[q->nitems] = q->item[0];
         q->item[q->nitems++].action = "s3:PutObjectTagging";
         rc = s3_tags_cond_request(c);
+    }
+    if (rc == TS_OK && c->form_acl != NULL && strcmp(c->form_acl, "private") != 0) {
+        q->item[q->nitems] = q->item[0]; /* as PutObject with x-amz-acl */
+        q->item[q->nitems++].action = "s3:PutObjectAcl";
     }
     return rc == TS_OK ? http_authorize(c->r, q, c->e) : rc;
 }

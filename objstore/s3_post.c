@@ -252,11 +252,16 @@ static int post_digests(struct s3_ctx *c, struct s3_post *p)
 static int post_file_begin(struct s3_ctx *c, struct s3_post *p, const char *filename)
 {
     int rc = post_key(c, p, filename);
-    for (size_t i = 0; rc == TS_OK && i < p->nfields; i++)
-        rc = s3_refused(strcasecmp(p->fields[i].key, "acl") == 0 ? "x-amz-acl" : p->fields[i].key,
-                        p->fields[i].value, c->e);
+    for (size_t i = 0; rc == TS_OK && i < p->nfields; i++) {
+        rc = s3_refused(p->fields[i].key, p->fields[i].value, c->e);
+        if (rc == TS_OK)
+            rc = s3_sse_field(c, p->fields[i].key, p->fields[i].value);
+    }
     if (rc == TS_OK)
         rc = post_signer(c, p);
+    c->form_acl = field(p, "acl");
+    if (rc == TS_OK) /* the signer writes: its ACL checked before any byte is kept */
+        rc = s3_acl_write_prepare(c, c->form_acl != NULL ? c->form_acl : "private");
     p->lim = (struct s3_post_limits){0, UINT64_MAX};
     if (rc == TS_OK && field(p, "policy") != NULL) {
         struct s3_post_form f = {p->fields, p->nfields, c->bucket};
@@ -276,7 +281,11 @@ static int post_file_begin(struct s3_ctx *c, struct s3_post *p, const char *file
         p->authorized = rc == TS_OK;
     }
     if (rc == TS_OK)
+        rc = s3_sse_decide(c);
+    if (rc == TS_OK)
         rc = obj_writer_new(c->st, &c->w);
+    if (rc == TS_OK)
+        rc = s3_sse_writer(c);
     p->state = POST_FILE;
     p->has_file = true;
     return rc;
@@ -402,6 +411,8 @@ static int post_reply(struct s3_ctx *c, const char *etag)
     struct buf b;
     snprintf(q, sizeof q, "\"%s\"", etag);
     http_reply_header(c->r, "ETag", q);
+    if (obj_writer_encrypted(c->w))
+        http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
     buf_init(&b, S3_POST_MAX_URL + 4 * OBJ_MAX_KEY_LEN + 256);
     if (redir != NULL) {
         buf_adds(&b, redir);
@@ -450,6 +461,8 @@ static int post_meta(struct s3_ctx *c, const struct s3_post *p, struct obj_meta 
         rc = s3_meta_field(m, p->fields[i].key, p->fields[i].value);
     if (rc == TS_OK && c->has_tags)
         rc = obj_meta_set_tags(m, c->tags, c->ntags);
+    if (rc == TS_OK)
+        rc = s3_acl_apply(c, m);
     if (rc == TS_OK && p->ck.algo != SIGV4_CK_NONE) {
         char name[48];
         snprintf(name, sizeof name, "x-amz-checksum-%s", sigv4_cksum_name(p->ck.algo));

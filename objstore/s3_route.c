@@ -57,17 +57,13 @@ static int s3_check_names(struct s3_ctx *c)
 /* Request headers that ask for something tessera does not do. Never drop what a client asked
  * for: a request carrying one is refused with 501 NotImplemented naming the header, before any
  * body is read (docs/API.md "Refused headers"), unless its value is the one listed as
- * `accepted` (what tessera does anyway: a private ACL, the standard storage class).
+ * `accepted` (what tessera does anyway: the standard storage class).
  * Prefixes and values, any case. */
 static const struct {
     const char *prefix, *what, *accepted;
 } refused_headers[] = {
-    {"x-amz-server-side-encryption", "server-side encryption is not implemented", NULL},
-    {"x-amz-copy-source-server-side-encryption", "server-side encryption is not implemented", NULL},
     {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
     {"x-amz-bucket-object-lock-enabled", "object lock is not implemented", "false"},
-    {"x-amz-acl", "ACLs other than private are not implemented", "private"},
-    {"x-amz-grant-", "ACL grants are not implemented", NULL},
     {"x-amz-storage-class", "storage classes other than STANDARD are not implemented", "STANDARD"},
 };
 
@@ -161,7 +157,9 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
         return s3_fail(c, TS_E_NOT_IMPLEMENTED,
                        "Browser POST uploads are not implemented by the gateway: the upstream "
                        "would need a policy signed with its own keys.");
-    if (c->st->gw != NULL) /* what tessera's store refuses, the upstream may do */
+    if (rc == TS_OK)
+        rc = s3_sse_request(c); /* SSE-C without TLS: refused by both backends */
+    if (c->st->gw != NULL)      /* what tessera's store refuses, the upstream may do */
         return rc == TS_OK ? s3_authz_declare(c) : rc;
     if (rc == TS_OK)
         rc = s3_check_refused_headers(r, e);
@@ -226,6 +224,8 @@ static int s3_start(struct http_req *r, struct ts_error *e)
     if (c->st->gw != NULL)
         return s3_gw_start(c);
     int rc = s3_check_target(c);
+    if (rc == TS_OK && (c->op->flags & S3_F_ACLHDR))
+        rc = s3_acl_write_prepare(c, NULL);
     if (rc == TS_OK && c->op->start != NULL)
         rc = c->op->start(c);
     return s3_existence(c, rc);
@@ -254,11 +254,15 @@ static void s3_cleanup(struct http_req *r)
         free(c->arn[i]);
     s3_post_free(c->post);
     obj_writer_free(c->w);
+    if (c->ck != NULL)
+        sigv4_cksum_free(c->ck);
+    free(c->ck);
     http_kv_free(c->tags, c->ntags);
     http_kv_free(c->cond, c->ncond);
     free(c->src_bucket);
     free(c->src_key);
     free(c->src_vid);
+    free(c->wowner);
     if (r->resource == c->resource)
         r->resource = NULL;
     free(c->resource);
@@ -380,20 +384,27 @@ const char *s3_owner_of(const struct s3_ctx *c)
     return NULL;
 }
 
-void s3_xml_owner_ids(struct buf *b, const char *owner)
+void s3_canonical_id(const char *owner, char id[65])
 {
     if (owner == NULL || strcmp(owner, OBJ_OWNER_ROOT) == 0) {
-        xml_elem(b, "ID", S3_OWNER_ID);
-        xml_elem(b, "DisplayName", S3_OWNER_NAME);
+        snprintf(id, 65, "%s", S3_OWNER_ID);
     } else {
         uint8_t md[32];
-        char id[65];
-        const char *colon = strrchr(owner, ':');
         enc_sha256(owner, strlen(owner), md);
         enc_hex(md, sizeof md, id);
-        xml_elem(b, "ID", id);
-        xml_elem(b, "DisplayName", colon != NULL ? colon + 1 : owner);
     }
+}
+
+void s3_xml_owner_ids(struct buf *b, const char *owner)
+{
+    char id[65];
+    const char *colon = owner != NULL ? strrchr(owner, ':') : NULL;
+    s3_canonical_id(owner, id);
+    xml_elem(b, "ID", id);
+    if (owner == NULL || strcmp(owner, OBJ_OWNER_ROOT) == 0)
+        xml_elem(b, "DisplayName", S3_OWNER_NAME);
+    else
+        xml_elem(b, "DisplayName", colon != NULL ? colon + 1 : owner);
 }
 
 void s3_xml_owner_as(struct buf *b, const char *elem, const char *owner)
@@ -509,6 +520,8 @@ int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m)
             return TS_E_INTERNAL;
     }
     http_req_header_foreach(c->r, meta_hdr, &mw);
+    if (mw.rc == TS_OK)
+        mw.rc = s3_acl_apply(c, m);    /* checked by s3_acl_write_prepare */
     if (mw.rc == TS_OK && c->has_tags) /* x-amz-tagging, checked by s3_tags_declare */
         mw.rc = obj_meta_set_tags(m, c->tags, c->ntags);
     if (mw.rc == TS_OK && c->r->checksum_algo[0] && c->r->checksum_b64[0]) {
@@ -524,6 +537,8 @@ static int body_sink(void *ctx, const uint8_t *p, size_t n)
     struct s3_ctx *c = ctx;
     if (obj_writer_size(c->w) + n > c->max_size)
         return TS_E_ENTITY_TOO_LARGE;
+    if (c->ck != NULL) /* a part of an upload with a checksum, sent without one */
+        sigv4_cksum_update(c->ck, p, n);
     return obj_writer_write(c->w, p, n);
 }
 
@@ -558,6 +573,8 @@ int s3_stream_body(struct s3_ctx *c, uint64_t max)
         return TS_E_ENTITY_TOO_LARGE;
     c->max_size = max;
     int rc = obj_writer_new(c->st, &c->w);
+    if (rc == TS_OK)
+        rc = s3_sse_writer(c);
     if (rc != TS_OK)
         return rc;
     http_req_set_sink(r, (struct http_sink){body_sink, c});

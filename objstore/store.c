@@ -1,6 +1,7 @@
 /* store.c -- the storage engine: LMDB environment, recovery on open, the durable data-file
  * write protocol, buckets, objects and bucket policies (see obj_int.h for the layout). */
 #include "objstore/obj_int.h"
+#include "objstore/acl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -72,7 +73,8 @@ struct obj_writer {
     char tmp[PATH_MAX];
     EVP_MD_CTX *md5;
     bool md5_valid, finished, committed;
-    uint64_t size;
+    uint64_t size;           /* plaintext bytes */
+    struct obj_sse_enc *sse; /* encrypting (obj_writer_encrypt), else NULL */
 };
 
 static void new_id(char out[OBJ_ID_LEN + 1])
@@ -111,7 +113,7 @@ fail:
     return TS_E_INTERNAL;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int obj_int_write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
         ssize_t k = write(fd, p, n);
@@ -132,50 +134,68 @@ int obj_writer_write(struct obj_writer *w, const uint8_t *p, size_t n)
         return TS_OK;
     if (w->md5_valid)
         EVP_DigestUpdate(w->md5, p, n);
-    int rc = write_all(w->fd, p, n);
+    int rc = w->sse ? obj_sse_enc_write(w->sse, w->fd, p, n) : obj_int_write_all(w->fd, p, n);
     if (rc == TS_OK)
         w->size += n;
     return rc;
 }
 
-int obj_writer_copy_fd(struct obj_writer *w, int fd, uint64_t off, uint64_t len, bool hash)
+int obj_writer_encrypt(struct obj_writer *w)
 {
-    if (!hash) {
-        w->md5_valid = false;
-        loff_t in = (loff_t)off;
-        while (len) {
-            ssize_t k = copy_file_range(fd, &in, w->fd, NULL, len > (1u << 30) ? 1u << 30 : len, 0);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                goto slow; /* EXDEV, ENOSYS, or short file: fall back to read/write */
-            len -= (uint64_t)k;
-            w->size += (uint64_t)k;
-        }
-        return TS_OK;
-    slow:
-        off = (uint64_t)in;
-    }
-    uint8_t *buf = malloc(1 << 20);
-    if (buf == NULL)
+    if (w->size != 0 || w->sse != NULL)
         return TS_E_INTERNAL;
-    int rc = TS_OK;
-    while (len) {
-        ssize_t k = pread(fd, buf, len > (1u << 20) ? 1u << 20 : len, (off_t)off);
+    return obj_sse_enc_new(w->st, &w->sse);
+}
+
+bool obj_writer_encrypted(const struct obj_writer *w)
+{
+    return w->sse != NULL;
+}
+
+const char *obj_writer_sealed_key(const struct obj_writer *w)
+{
+    return w->sse ? obj_sse_enc_sealed(w->sse) : NULL;
+}
+
+/* Plain to plain without hashing: copy_file_range (in the kernel). 1 when it did not apply
+ * (EXDEV, ENOSYS...): *off, *len tell what is left. */
+static int copy_range(struct obj_writer *w, int fd, uint64_t *off, uint64_t *len)
+{
+    loff_t in = (loff_t)*off;
+    while (*len) {
+        ssize_t k = copy_file_range(fd, &in, w->fd, NULL, *len > (1u << 30) ? 1u << 30 : *len, 0);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
-            rc = TS_E_INTERNAL;
-            break;
+            *off = (uint64_t)in;
+            return 1;
         }
-        if (hash && w->md5_valid)
-            EVP_DigestUpdate(w->md5, buf, (size_t)k);
-        rc = write_all(w->fd, buf, (size_t)k);
-        if (rc != TS_OK)
-            break;
+        *len -= (uint64_t)k;
         w->size += (uint64_t)k;
-        off += (uint64_t)k;
-        len -= (uint64_t)k;
+    }
+    return 0;
+}
+
+int obj_writer_copy(struct obj_writer *w, struct obj_reader *rd, uint64_t off, uint64_t len,
+                    bool hash)
+{
+    if (!hash)
+        w->md5_valid = false;
+    if (!hash && w->sse == NULL && !obj_reader_encrypted(rd) &&
+        copy_range(w, obj_reader_fd(rd), &off, &len) == 0)
+        return TS_OK;
+    size_t bsz = len < (1u << 20) ? (size_t)len : 1u << 20;
+    uint8_t *buf = malloc(bsz ? bsz : 1);
+    if (buf == NULL)
+        return TS_E_INTERNAL;
+    int rc = TS_OK;
+    while (len && rc == TS_OK) {
+        size_t k = len > bsz ? bsz : (size_t)len;
+        rc = obj_reader_read(rd, off, buf, k);
+        if (rc == TS_OK)
+            rc = obj_writer_write(w, buf, k);
+        off += k;
+        len -= k;
     }
     free(buf);
     return rc;
@@ -198,6 +218,11 @@ int obj_writer_finish(struct obj_writer *w, uint8_t md5[16])
         unsigned int n = 16;
         EVP_DigestFinal_ex(w->md5, md5, &n);
         w->md5_valid = false;
+    }
+    if (w->sse != NULL) {
+        int rc = obj_sse_enc_finish(w->sse, w->fd);
+        if (rc != TS_OK)
+            return rc;
     }
     if (fsync(w->fd) != 0)
         return TS_E_INTERNAL;
@@ -236,6 +261,7 @@ void obj_writer_free(struct obj_writer *w)
     else if (!w->committed)
         obj_data_unlink(w->st, w->id);
     EVP_MD_CTX_free(w->md5);
+    obj_sse_enc_free(w->sse);
     free(w);
 }
 
@@ -643,6 +669,8 @@ int obj_store_open(const char *data_dir, struct obj_store **out)
         fprintf(stderr, "tessera: cannot create %s: %s\n", st->root, strerror(errno));
         goto fail;
     }
+    if (obj_sse_init(st) != TS_OK)
+        goto fail;
     if (mdb_env_create(&st->env) != 0)
         goto fail;
     mdb_env_set_maxdbs(st->env, 16);
@@ -874,6 +902,28 @@ static int bucket_exists_error(struct obj_store *st, MDB_txn *txn, const char *n
 
 int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *owner)
 {
+    return obj_bucket_create_with(st, name, owner, NULL, 0);
+}
+
+/* Puts the configurations conf[0..n) of bucket in txn. */
+static int bconf_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                         const struct obj_bconf_ent *conf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kb[LMDB_MAXKEY];
+        MDB_val k = {0, kb}, v = {conf[i].len, (void *)conf[i].val};
+        int rc = okey(bucket, conf[i].name, strlen(conf[i].name), kb, &k.mv_size);
+        if (rc != TS_OK)
+            return rc;
+        if ((rc = mdb_put(txn, st->db_bconf, &k, &v, 0)) != 0)
+            return rc == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
+    }
+    return TS_OK;
+}
+
+int obj_bucket_create_with(struct obj_store *st, const char *name, const char *owner,
+                           const struct obj_bconf_ent *conf, size_t nconf)
+{
     MDB_txn *txn;
     uint8_t val[8 + OBJ_MAX_OWNER_LEN];
     size_t olen = owner != NULL ? strlen(owner) : 0;
@@ -894,7 +944,14 @@ int obj_bucket_create_owned(struct obj_store *st, const char *name, const char *
         mdb_txn_abort(txn);
         return rc;
     }
-    return obj_int_commit(st, txn);
+    /* Its ACL and ownership controls in the same transaction: never a bucket without them. */
+    if ((rc = bconf_put_txn(st, txn, name, conf, nconf)) != TS_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, name);
+    return rc;
 }
 
 int obj_bucket_create(struct obj_store *st, const char *name)
@@ -1037,7 +1094,9 @@ int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, co
         mdb_txn_abort(txn);
         return g == MDB_MAP_FULL ? TS_E_STORAGE_FULL : TS_E_INTERNAL;
     }
-    return obj_int_commit(st, txn);
+    rc = obj_int_commit(st, txn);
+    obj_int_pcache_invalidate(st, bucket); /* the ACL, public access block, ownership it holds */
+    return rc;
 }
 
 int obj_int_bconf_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *name,
@@ -1251,6 +1310,9 @@ int obj_object_commit_if(struct obj_store *st, const char *bucket, const char *k
     struct put_arg a = {.bucket = bucket, .key = key, .m = m, .pre = pre};
     memcpy(m->id, w->id, sizeof m->id);
     m->size = w->size;
+    /* The record says what the file is: its SSE headers come from w, whatever m carried. */
+    if (obj_sse_meta_set(m, w) != TS_OK)
+        return TS_E_INTERNAL;
     int rc = obj_int_group_commit(st, object_put_apply, &a);
     if (rc == TS_OK) {
         obj_writer_committed(w);
@@ -1418,10 +1480,18 @@ int obj_object_delete(struct obj_store *st, const char *bucket, const char *key)
 
 /* ---- bucket policies and their compiled cache ---- */
 
+/* One bucket's access configuration as the authorizer asks it (struct pol_resource): the
+ * compiled policy, the public access block, the bucket ACL; the ACL source reads an object's
+ * ACL from its record only when asked (no policy allowed). */
 struct obj_pcache {
     struct obj_pcache *next;
     char *bucket;
+    struct obj_store *st;
     struct pol_doc *doc; /* NULL: the bucket has no policy */
+    struct pol_resource res;
+    uint32_t acl; /* the bucket's ACL (acl.h) */
+    unsigned pab; /* OBJ_PAB_* */
+    enum obj_ownership own;
     atomic_int refs;
 };
 
@@ -1476,66 +1546,156 @@ void obj_policy_cache_free(struct obj_store *st)
     }
 }
 
-int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
-                       struct obj_pcache **handle)
+/* The ACL source of a bucket (pol_resource.acl): the group grants of the bucket's ACL or of
+ * the object's -- of the version the request names (rq->version), else the current one -- for
+ * the action asked. An object or version that cannot be read (a delete marker included) grants
+ * nothing. */
+static enum pol_decision access_acl(const void *ctx, const struct pol_request *rq)
 {
-    unsigned h = pcache_hash(bucket);
-    *doc = NULL;
-    *handle = NULL;
-    pthread_rwlock_rdlock(&st->pcache_lock);
-    for (struct obj_pcache *e = st->pcache[h]; e; e = e->next) {
-        if (strcmp(e->bucket, bucket) == 0) {
-            atomic_fetch_add(&e->refs, 1);
-            *doc = e->doc;
-            *handle = e;
-            break;
-        }
+    const struct obj_pcache *e = ctx;
+    unsigned perm = 0;
+    bool sig = rq->principal != NULL && rq->principal->type != POL_PRINCIPAL_ANONYMOUS;
+    enum acl_on on = acl_action(rq->action, &perm);
+    if (on == ACL_ON_BUCKET)
+        return acl_allows(e->acl, perm, sig) ? POL_ALLOW : POL_IMPLICIT_DENY;
+    size_t pl = strlen("arn:aws:s3:::") + strlen(e->bucket);
+    if (on != ACL_ON_OBJECT || rq->resource == NULL ||
+        strncmp(rq->resource, "arn:aws:s3:::", 13) != 0 ||
+        strncmp(rq->resource + 13, e->bucket, pl - 13) != 0 || rq->resource[pl] != '/')
+        return POL_IMPLICIT_DENY;
+    struct obj_meta m;
+    int rc = obj_version_head(e->st, e->bucket, rq->resource + pl + 1, rq->version, &m);
+    if (rc == TS_E_METHOD_NOT_ALLOWED)
+        obj_meta_cleanup(&m);
+    if (rc != TS_OK)
+        return POL_IMPLICIT_DENY; /* fail closed */
+    bool ok = acl_allows(m.acl, perm, sig);
+    obj_meta_cleanup(&m);
+    return ok ? POL_ALLOW : POL_IMPLICIT_DENY;
+}
+
+/* One byte or u32 configuration of the bucket into *v (absent: unchanged). */
+static int access_conf(struct obj_store *st, const char *bucket, const char *name, uint32_t *v)
+{
+    void *p = NULL;
+    size_t len = 0;
+    int rc = obj_bconf_get(st, bucket, name, &p, &len);
+    if (rc == TS_OK && p != NULL) {
+        const uint8_t *b = p;
+        if (len == 1)
+            *v = b[0];
+        else if (len == 4)
+            *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        else
+            rc = TS_E_INTERNAL;
     }
-    pthread_rwlock_unlock(&st->pcache_lock);
-    if (*handle)
-        return TS_OK;
-    /* Miss: compile from LMDB, insert unless an invalidation happened meanwhile. */
-    uint64_t gen = atomic_load(&pcache_gen_counter);
+    free(p);
+    return rc;
+}
+
+/* Fills e's access configuration and its pol_resource. */
+static int access_load(struct obj_store *st, const char *bucket, struct obj_pcache *e)
+{
+    uint32_t acl = 0, pab = 0, own = OBJ_OWN_NONE;
+    int rc = access_conf(st, bucket, "acl", &acl);
+    if (rc == TS_OK)
+        rc = access_conf(st, bucket, "pab", &pab);
+    if (rc == TS_OK)
+        rc = access_conf(st, bucket, "ownership", &own);
+    if (rc == TS_E_NO_SUCH_BUCKET)
+        return rc;
+    if (rc != TS_OK) {
+        log_event(LOG_ERROR, "obj.policy", "cannot read the access configuration of %s: %s", bucket,
+                  ts_err_code(rc));
+        return TS_E_INTERNAL;
+    }
+    e->st = st;
+    e->acl = acl;
+    e->pab = pab;
+    e->own = (enum obj_ownership)own;
+    e->res.policy = e->doc;
+    e->res.restrict_public = (pab & OBJ_PAB_RESTRICT_PUBLIC) && pol_doc_is_public(e->doc);
+    /* ACLs decide nothing when disabled (BucketOwnerEnforced) or ignored (IgnorePublicAcls:
+     * every grant the decisions count is public). */
+    if (own != OBJ_OWN_ENFORCED && !(pab & OBJ_PAB_IGNORE_ACLS)) {
+        e->res.acl = access_acl;
+        e->res.acl_ctx = e;
+    }
+    return TS_OK;
+}
+
+/* Reads and compiles the bucket's policy into *d (NULL: none). */
+static int policy_load(struct obj_store *st, const char *bucket, struct pol_doc **d)
+{
     char *json = NULL;
     size_t len = 0;
-    struct pol_doc *d = NULL;
     int rc = obj_policy_get(st, bucket, &json, &len);
-    if (rc == TS_E_NO_SUCH_BUCKET) {
-        /* A bucket that does not exist has no policy; not cached (it may be created). */
-        return TS_OK;
-    }
+    *d = NULL;
     if (rc == TS_OK) {
         char err[256];
-        if (pol_doc_parse(json, len, &d, err, sizeof err) != TS_OK) {
+        if (pol_doc_parse(json, len, d, err, sizeof err) != TS_OK) {
             /* Fail closed: a policy that exists but cannot be used is an error for the
              * caller (a denial), never "no policy", which would drop its Deny statements. */
             log_event(LOG_ERROR, "obj.policy", "stored policy of %s does not parse: %s", bucket,
                       err);
-            free(json);
-            return TS_E_INTERNAL;
+            rc = TS_E_INTERNAL;
         }
-    } else if (rc != TS_E_NO_SUCH_BUCKET_POLICY) {
+    } else if (rc == TS_E_NO_SUCH_BUCKET_POLICY) {
+        rc = TS_OK;
+    } else if (rc != TS_E_NO_SUCH_BUCKET) {
         log_event(LOG_ERROR, "obj.policy", "cannot read the policy of %s: %s", bucket,
                   ts_err_code(rc));
-        free(json);
-        return rc;
     }
     free(json);
+    return rc;
+}
+
+/* A cached entry of bucket with a reference taken, or NULL. */
+static struct obj_pcache *pcache_find(struct obj_store *st, const char *bucket, unsigned h)
+{
+    struct obj_pcache *found = NULL;
+    pthread_rwlock_rdlock(&st->pcache_lock);
+    for (struct obj_pcache *e = st->pcache[h]; e && found == NULL; e = e->next) {
+        if (strcmp(e->bucket, bucket) == 0) {
+            atomic_fetch_add(&e->refs, 1);
+            found = e;
+        }
+    }
+    pthread_rwlock_unlock(&st->pcache_lock);
+    return found;
+}
+
+int obj_access_acquire(struct obj_store *st, const char *bucket, const struct pol_resource **res,
+                       struct obj_pcache **handle)
+{
+    unsigned h = pcache_hash(bucket);
+    *res = NULL;
+    if ((*handle = pcache_find(st, bucket, h)) != NULL) {
+        *res = &(*handle)->res;
+        return TS_OK;
+    }
+    /* Miss: load from LMDB, insert unless an invalidation happened meanwhile. */
+    uint64_t gen = atomic_load(&pcache_gen_counter);
     struct obj_pcache *e = calloc(1, sizeof *e);
     if (e == NULL || (e->bucket = strdup(bucket)) == NULL) {
         free(e);
-        pol_doc_free(d);
         return TS_E_INTERNAL;
     }
-    e->doc = d;
+    int rc = policy_load(st, bucket, &e->doc);
+    if (rc == TS_OK)
+        rc = access_load(st, bucket, e);
+    if (rc != TS_OK) {
+        atomic_init(&e->refs, 1);
+        obj_policy_release(e);
+        /* A bucket that does not exist has nothing; not cached (it may be created). */
+        return rc == TS_E_NO_SUCH_BUCKET ? TS_OK : rc;
+    }
     atomic_init(&e->refs, 2); /* the cache's and the caller's */
     pthread_rwlock_wrlock(&st->pcache_lock);
     bool insert = atomic_load(&pcache_gen_counter) == gen;
-    if (insert) {
-        for (struct obj_pcache *x = st->pcache[h]; x; x = x->next)
-            if (strcmp(x->bucket, bucket) == 0)
-                insert = false;
-    }
+    for (struct obj_pcache *x = st->pcache[h]; insert && x; x = x->next)
+        if (strcmp(x->bucket, bucket) == 0)
+            insert = false;
     if (insert) {
         e->next = st->pcache[h];
         st->pcache[h] = e;
@@ -1543,9 +1703,33 @@ int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct po
         atomic_store(&e->refs, 1);
     }
     pthread_rwlock_unlock(&st->pcache_lock);
-    *doc = e->doc;
+    *res = &e->res;
     *handle = e;
     return TS_OK;
+}
+
+int obj_policy_acquire(struct obj_store *st, const char *bucket, const struct pol_doc **doc,
+                       struct obj_pcache **handle)
+{
+    const struct pol_resource *res;
+    int rc = obj_access_acquire(st, bucket, &res, handle);
+    *doc = res != NULL ? res->policy : NULL;
+    return rc;
+}
+
+unsigned obj_access_pab(const struct obj_pcache *h)
+{
+    return h != NULL ? h->pab : 0;
+}
+
+enum obj_ownership obj_access_ownership(const struct obj_pcache *h)
+{
+    return h != NULL ? h->own : OBJ_OWN_NONE;
+}
+
+uint32_t obj_access_acl(const struct obj_pcache *h)
+{
+    return h != NULL ? h->acl : 0;
 }
 
 /* Puts (v) or deletes (v NULL) the bucket's stored policy, then drops its cached parse. */

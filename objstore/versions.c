@@ -531,12 +531,15 @@ bool obj_version_current_dm(struct obj_store *st, const char *bucket, const char
 
 struct tags_arg {
     const char *bucket, *key, *vid;
-    const struct http_kv *tags;
+    const struct http_kv *tags; /* the new tags, unless set_acl */
     size_t n;
+    bool set_acl; /* the new ACL instead */
+    uint32_t acl;
 };
 
-/* Reads the version's record and writes it back with the new tags, in the one transaction:
- * a version replaced or deleted meanwhile is never resurrected with stale metadata. */
+/* Reads the version's record and writes it back with the new tags (or ACL), in the one
+ * transaction: a version replaced or deleted meanwhile is never resurrected with stale
+ * metadata. */
 static int tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
 {
     struct tags_arg *a = arg;
@@ -548,7 +551,10 @@ static int tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
             obj_meta_cleanup(&m);
         return rc;
     }
-    rc = obj_meta_set_tags(&m, a->tags, a->n);
+    if (a->set_acl)
+        m.acl = a->acl;
+    else
+        rc = obj_meta_set_tags(&m, a->tags, a->n);
     /* The current version (in objects), or one in versions. */
     bool current = obj_int_object_get_txn(st, txn, a->bucket, a->key, &cur) == TS_OK;
     if (current) {
@@ -565,7 +571,14 @@ static int tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
 int obj_version_tags_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
                          const struct http_kv *tags, size_t n)
 {
-    struct tags_arg a = {bucket, key, vid, tags, n};
+    struct tags_arg a = {bucket, key, vid, tags, n, false, 0};
+    return obj_int_group_commit(st, tags_apply, &a);
+}
+
+int obj_version_acl_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                        uint32_t acl)
+{
+    struct tags_arg a = {bucket, key, vid, NULL, 0, true, acl};
     return obj_int_group_commit(st, tags_apply, &a);
 }
 

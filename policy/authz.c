@@ -97,8 +97,9 @@ bool pol_authz_remote(void *ctx, const struct http_req *r)
                       : p->type == POL_PRINCIPAL_USER || POL_PRINCIPAL_DERIVED(p));
 }
 
-/* One item: the identity policies, and the resource's own policy when it has one (or the
- * plugin, when there is one, for signed callers). */
+/* One item: the identity policies, and what the resource says when it says something (its
+ * policy, public access block and ACLs: a struct pol_resource from q->policy_get), or the
+ * plugin, when there is one, for signed callers. */
 static int authorize_item(struct pol_engine *pe, struct http_req *r, struct pol_request *rq,
                           const struct http_authz *q, const struct http_authz_item *it,
                           const char **why)
@@ -108,6 +109,7 @@ static int authorize_item(struct pol_engine *pe, struct http_req *r, struct pol_
     struct pol_plugin *pl = pol_engine_plugin(pe);
     rq->action = it->action;
     rq->resource = it->resource;
+    rq->version = it->version;
     if (it->action == NULL) {
         *why = "no action";
         return TS_E_ACCESS_DENIED;
@@ -120,7 +122,7 @@ static int authorize_item(struct pol_engine *pe, struct http_req *r, struct pol_
         log_event(LOG_ERROR, "authz", "the policy of %s is unavailable: denied", it->policy_of);
         return TS_E_ACCESS_DENIED;
     }
-    enum pol_decision d = pol_authorize(pe, rq, doc, why);
+    enum pol_decision d = pol_authorize_res(pe, rq, doc, why); /* doc: a struct pol_resource */
     if (handle != NULL && q->policy_release != NULL)
         q->policy_release(handle);
     if (d == POL_ALLOW || (d == POL_IMPLICIT_DENY && (q->flags & HTTP_AUTHZ_UNLESS_DENIED)))

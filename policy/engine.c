@@ -470,10 +470,56 @@ enum pol_decision pol_session_decision(struct pol_engine *e, const struct pol_re
     return sd;
 }
 
+/* The resource's own decision: its policy (explicit Deny, Allow) with RestrictPublicBuckets
+ * applied (an anonymous caller gets nothing from a public policy, its Deny still counts). */
+static enum pol_decision resource_decision(const struct pol_resource *res, struct pol_ev *ev,
+                                           bool anonymous)
+{
+    if (res == NULL || res->policy == NULL)
+        return POL_IMPLICIT_DENY;
+    enum pol_decision d = pol_doc_eval_ev(res->policy, ev);
+    return d == POL_ALLOW && anonymous && res->restrict_public ? POL_IMPLICIT_DENY : d;
+}
+
+/* The ACL source, asked only when no policy allowed and none denied. */
+static bool acl_allows(const struct pol_resource *res, const struct pol_request *rq)
+{
+    return res != NULL && res->acl != NULL && res->acl(res->acl_ctx, rq) == POL_ALLOW;
+}
+
+/* No explicit Deny: an Allow of the identity policies (id), of the resource's policy (bd) or,
+ * asked only then, of the ACL source; and the session policy's (sd) in any case. */
+static enum pol_decision allow_sources(enum pol_decision id, enum pol_decision bd,
+                                       enum pol_decision sd, const struct pol_resource *rs,
+                                       const struct pol_request *rq, const char **reason)
+{
+    bool by_acl = id != POL_ALLOW && bd != POL_ALLOW && acl_allows(rs, rq);
+    if (id != POL_ALLOW && bd != POL_ALLOW && !by_acl) {
+        *reason = "no statement allows";
+        return POL_IMPLICIT_DENY;
+    }
+    if (sd != POL_ALLOW) {
+        *reason = "session policy does not allow";
+        return POL_IMPLICIT_DENY;
+    }
+    *reason = id == POL_ALLOW   ? "allowed by identity policy"
+              : bd == POL_ALLOW ? "allowed by bucket policy"
+                                : "allowed by ACL";
+    return POL_ALLOW;
+}
+
 enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *rq,
                                 const struct pol_doc *bucket_policy, const char **why)
 {
+    struct pol_resource res = {.policy = bucket_policy};
+    return pol_authorize_res(e, rq, &res, why);
+}
+
+enum pol_decision pol_authorize_res(struct pol_engine *e, const struct pol_request *rq,
+                                    const struct pol_resource *rs, const char **why)
+{
     const struct pol_principal *p = rq->principal;
+    bool anonymous = p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS;
     enum pol_decision id = POL_IMPLICIT_DENY, bd, sd = POL_ALLOW, res;
     const char *reason = "no statement allows";
     struct pol_doc *tmp_session = NULL;
@@ -489,15 +535,17 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
         return POL_ALLOW;
     }
     pol_ev_init(&ev, rq);
-    bd = bucket_policy != NULL ? pol_doc_eval_ev(bucket_policy, &ev) : POL_IMPLICIT_DENY;
+    bd = resource_decision(rs, &ev, anonymous);
     if (bd == POL_EXPLICIT_DENY) {
         res = POL_EXPLICIT_DENY;
         reason = "explicit deny in bucket policy";
         goto out;
     }
-    if (p == NULL || p->type == POL_PRINCIPAL_ANONYMOUS) {
-        res = bd;
-        reason = bd == POL_ALLOW ? "allowed by bucket policy" : "no bucket policy allows anonymous";
+    if (anonymous) {
+        res = bd == POL_ALLOW || acl_allows(rs, rq) ? POL_ALLOW : POL_IMPLICIT_DENY;
+        reason = bd == POL_ALLOW    ? "allowed by bucket policy"
+                 : res == POL_ALLOW ? "allowed by ACL"
+                                    : "no bucket policy allows anonymous";
         goto out;
     }
 
@@ -534,16 +582,7 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
             goto out;
         }
     }
-    if (id != POL_ALLOW && bd != POL_ALLOW) {
-        res = POL_IMPLICIT_DENY;
-        reason = "no statement allows";
-    } else if (sd != POL_ALLOW) {
-        res = POL_IMPLICIT_DENY;
-        reason = "session policy does not allow";
-    } else {
-        res = POL_ALLOW;
-        reason = id == POL_ALLOW ? "allowed by identity policy" : "allowed by bucket policy";
-    }
+    res = allow_sources(id, bd, sd, rs, rq, &reason);
 out:
     for (size_t i = 0; i < pl.n; i++)
         centry_put(pl.v[i]);

@@ -277,3 +277,34 @@ int pol_principal_add_claim(struct pol_principal *p, const char *key, const char
     p->nclaims++;
     return TS_OK;
 }
+
+/* Condition keys that fix who the caller is (AWS's list for a non-public policy). */
+static const char *const restricting_keys[] = {
+    "aws:sourceip",      "aws:sourcearn",   "aws:sourcevpc",      "aws:sourcevpce",
+    "aws:sourceaccount", "aws:sourceowner", "aws:principalorgid", "aws:principalaccount",
+    "aws:principalarn",  "aws:userid",
+};
+
+static bool stmt_restricted(const struct pol_stmt *st)
+{
+    for (size_t i = 0; i < st->nconds; i++) {
+        const struct pol_cond *c = &st->conds[i];
+        if (c->negate || c->if_exists || c->fam == CF_NULL)
+            continue;
+        for (size_t k = 0; k < sizeof restricting_keys / sizeof *restricting_keys; k++)
+            if (strcmp(c->key.name, restricting_keys[k]) == 0)
+                return true;
+    }
+    return false;
+}
+
+bool pol_doc_is_public(const struct pol_doc *d)
+{
+    for (size_t i = 0; d != NULL && i < d->nstmts; i++) {
+        const struct pol_stmt *st = &d->stmts[i];
+        if (!st->deny && st->has_principal && (st->prin.any || st->not_principal) &&
+            !stmt_restricted(st))
+            return true;
+    }
+    return false;
+}

@@ -109,6 +109,8 @@ int pol_principal_add_claim(struct pol_principal *p, const char *key, const char
 struct pol_request {
     const char *action;   /* "s3:GetObject" */
     const char *resource; /* "arn:aws:s3:::bucket/key" */
+    const char *version;  /* the version of the object resource named (NULL: the current one);
+                           * the ACL source reads that version's ACL */
     const struct pol_principal *principal;
     const char *source_ip;
     bool secure_transport;
@@ -146,6 +148,13 @@ enum pol_decision pol_doc_eval(const struct pol_doc *d, const struct pol_request
 enum pol_decision pol_eval_docs(const struct pol_doc *const *docs, size_t n,
                                 const struct pol_request *rq);
 
+/* Whether d is public as S3 judges a bucket policy (GetBucketPolicyStatus, BlockPublicPolicy,
+ * RestrictPublicBuckets): an Allow statement whose Principal is "*" (or {"AWS": "*"}) or that
+ * uses NotPrincipal, without a condition that fixes who calls (aws:SourceIp, aws:SourceArn,
+ * aws:SourceVpc, aws:SourceVpce, aws:SourceAccount, aws:SourceOwner, aws:PrincipalOrgID,
+ * aws:PrincipalAccount, aws:PrincipalArn, aws:userid, not negated nor ...IfExists). */
+bool pol_doc_is_public(const struct pol_doc *d);
+
 /* ---- the authorizer ---- */
 
 struct pol_engine;
@@ -180,6 +189,27 @@ enum pol_decision pol_authorize(struct pol_engine *e, const struct pol_request *
  * in any of them winning. Fails closed (POL_IMPLICIT_DENY) when one cannot be used.
  * Thread-safe. */
 enum pol_decision pol_session_decision(struct pol_engine *e, const struct pol_request *rq);
+
+/* What a resource says about who may act on it besides the identity policies (S3: the bucket's
+ * policy, public access block and ACLs), for pol_authorize_res. */
+struct pol_resource {
+    const struct pol_doc *policy; /* its resource policy, or NULL */
+    /* The policy is public and RestrictPublicBuckets is on: its Allow statements grant nothing
+     * to anonymous callers (its Deny statements still apply). */
+    bool restrict_public;
+    /* The ACL source (NULL: none), asked only when no policy allowed and none denied
+     * explicitly: POL_ALLOW when the ACLs grant rq->action on rq->resource to rq->principal;
+     * anything else (an error reading an ACL included) allows nothing. */
+    enum pol_decision (*acl)(const void *ctx, const struct pol_request *rq);
+    const void *acl_ctx;
+};
+
+/* pol_authorize with the resource's whole say: an explicit Deny in any policy wins; otherwise
+ * the identity policies, the resource policy, or (asked last, only then) the ACL source
+ * allows; for TEMP the session policy must allow too. pol_authorize(e, rq, doc, why) is this
+ * with a resource of policy doc alone. */
+enum pol_decision pol_authorize_res(struct pol_engine *e, const struct pol_request *rq,
+                                    const struct pol_resource *res, const char **why);
 
 /* ---- the authorization plugin (policy/plugin.c; docs/OPA.md) ---- */
 

@@ -355,7 +355,7 @@ static int admin_resolve(struct http_req *r, struct ts_error *e)
     if (c->ep != NULL && (c->ep->flags & ADMIN_SVC)) /* the handler asks: admin_svc.c */
         q->flags = HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_PER_ITEM | HTTP_AUTHZ_EXPLAIN;
     q->self = c->ep != NULL && (c->ep->flags & ADMIN_SELF) ? c->name : NULL;
-    q->item[0] = (struct http_authz_item){q->op, "arn:aws:s3:::*", NULL};
+    q->item[0] = (struct http_authz_item){q->op, "arn:aws:s3:::*", NULL, NULL};
     q->nitems = 1;
     return TS_OK;
 }

@@ -44,7 +44,7 @@ static int svc_authorize(struct admin_call *c, const char *parent, const char *p
                           "%s is not allowed with the credentials of a service account",
                           c->ep->action);
     q.op = c->ep->action;
-    q.item[0] = (struct http_authz_item){c->ep->action, "arn:aws:s3:::*", NULL};
+    q.item[0] = (struct http_authz_item){c->ep->action, "arn:aws:s3:::*", NULL, NULL};
     q.nitems = 1;
     q.flags = HTTP_AUTHZ_SIGNED | HTTP_AUTHZ_EXPLAIN |
               (self ? HTTP_AUTHZ_UNLESS_DENIED : HTTP_AUTHZ_STATIC) |

@@ -192,3 +192,80 @@ void sigv4_cksum_free(struct sigv4_cksum *c)
     EVP_MD_CTX_free(c->md);
     c->md = NULL;
 }
+
+enum sigv4_cksum_algo sigv4_cksum_from_name(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < sizeof algos / sizeof algos[0]; i++)
+        if (strcasecmp(name, algos[i].name) == 0)
+            return algos[i].algo;
+    return SIGV4_CK_NONE;
+}
+
+bool sigv4_cksum_is_crc(enum sigv4_cksum_algo algo)
+{
+    return algo == SIGV4_CK_CRC32 || algo == SIGV4_CK_CRC32C || algo == SIGV4_CK_CRC64NVME;
+}
+
+uint64_t sigv4_crc_get(enum sigv4_cksum_algo algo, const uint8_t *d)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < sigv4_cksum_size(algo) && i < 8; i++)
+        v = v << 8 | d[i];
+    return v;
+}
+
+void sigv4_crc_put(enum sigv4_cksum_algo algo, uint64_t v, uint8_t *out)
+{
+    size_t n = sigv4_cksum_size(algo);
+    for (size_t i = 0; i < n && i < 8; i++)
+        out[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* ---- combining CRCs (zlib's method, for any reflected CRC of up to 64 bits) ----
+ * In the reflected representation of width w the top bit is x^0. crc(A||B) is
+ * crc(A) * x^(8 len(B)) mod P xor crc(B) when init equals xorout (all ones for the three). */
+
+/* a * b mod P, width w. */
+static uint64_t gf2_mult(uint64_t a, uint64_t b, uint64_t poly, int w)
+{
+    uint64_t m = 1ull << (w - 1), p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ poly : b >> 1;
+    }
+    return p;
+}
+
+/* x^(n * 2^k) mod P, width w, for n < 2^(64 - k). */
+static uint64_t gf2_x2n(uint64_t n, int k, uint64_t poly, int w)
+{
+    uint64_t p = 1ull << (w - 1), sq = 1ull << (w - 2); /* x^0, then x^(2^0) */
+    for (int i = 0; i < k; i++)
+        sq = gf2_mult(sq, sq, poly, w);
+    while (n) {
+        if (n & 1)
+            p = gf2_mult(sq, p, poly, w);
+        n >>= 1;
+        sq = gf2_mult(sq, sq, poly, w);
+    }
+    return p;
+}
+
+uint64_t sigv4_crc_combine(enum sigv4_cksum_algo algo, uint64_t crc1, uint64_t crc2, uint64_t len2)
+{
+    switch (algo) {
+    case SIGV4_CK_CRC32:
+        return (uint32_t)crc32_combine((uLong)crc1, (uLong)crc2, (z_off_t)len2);
+    case SIGV4_CK_CRC32C:
+        return gf2_mult(gf2_x2n(len2, 3, CRC32C_POLY, 32), crc1, CRC32C_POLY, 32) ^ crc2;
+    case SIGV4_CK_CRC64NVME:
+        return gf2_mult(gf2_x2n(len2, 3, CRC64NVME_POLY, 64), crc1, CRC64NVME_POLY, 64) ^ crc2;
+    default:
+        return 0;
+    }
+}

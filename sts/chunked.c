@@ -339,8 +339,12 @@ static int sv4f_finish(struct http_req *r, void *ctx)
         memcpy(got, digest, 32);
     else
         sigv4_cksum_final(&f->ck, got);
-    if (CRYPTO_memcmp(got, f->ck_want, sigv4_cksum_size(f->ck_algo)) != 0)
-        return TS_E_BAD_DIGEST;
+    if (CRYPTO_memcmp(got, f->ck_want, sigv4_cksum_size(f->ck_algo)) != 0) {
+        char msg[96]; /* AWS's: the algorithm named as in the header */
+        snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
+                 sigv4_cksum_name(f->ck_algo));
+        return http_req_fail(r, TS_E_BAD_DIGEST, msg);
+    }
     b64 = enc_b64(got, sigv4_cksum_size(f->ck_algo));
     if (b64 == NULL)
         return TS_E_INTERNAL;

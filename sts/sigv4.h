@@ -258,6 +258,18 @@ void sigv4_cksum_update(struct sigv4_cksum *c, const void *p, size_t n);
  * (call sigv4_cksum_free afterwards). */
 void sigv4_cksum_final(struct sigv4_cksum *c, uint8_t out[32]);
 void sigv4_cksum_free(struct sigv4_cksum *c); /* idempotent; a zeroed struct is fine */
+/* The algorithm named "CRC32", "CRC32C", "CRC64NVME", "SHA1" or "SHA256" (any case; the
+ * x-amz-checksum-algorithm values); SIGV4_CK_NONE for anything else or NULL. */
+enum sigv4_cksum_algo sigv4_cksum_from_name(const char *name);
+/* CRC32, CRC32C and CRC64NVME: the algorithms whose values combine (sigv4_crc_combine). */
+bool sigv4_cksum_is_crc(enum sigv4_cksum_algo algo);
+/* A CRC's value from its big-endian digest d (sigv4_cksum_size bytes), and back. */
+uint64_t sigv4_crc_get(enum sigv4_cksum_algo algo, const uint8_t *d);
+void sigv4_crc_put(enum sigv4_cksum_algo algo, uint64_t v, uint8_t *out);
+/* The CRC of A||B from crc1 = CRC(A), crc2 = CRC(B) and len2 = length of B in bytes
+ * (len2 < 2^60): zlib's crc32_combine for CRC32, the same GF(2) method for CRC32C and
+ * CRC64NVME. 0 for the other algorithms. */
+uint64_t sigv4_crc_combine(enum sigv4_cksum_algo algo, uint64_t crc1, uint64_t crc2, uint64_t len2);
 
 /* ---- Signature Version 2 (S3 only; sts/sigv2.c) ---- */
 

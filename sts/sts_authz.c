@@ -40,7 +40,7 @@ int sts_resolve(struct http_req *r, struct ts_error *e)
             q->owned = strdup(res ? res : "*");
             if (q->owned == NULL)
                 rc = TS_E_INTERNAL;
-            q->item[0] = (struct http_authz_item){row->iam_action, q->owned, NULL};
+            q->item[0] = (struct http_authz_item){row->iam_action, q->owned, NULL, NULL};
             q->nitems = 1;
         }
     }

@@ -423,6 +423,8 @@ http {{
         s3.create_bucket(Bucket=BUCKET)
         for key, n in (("obj-4k", KB4), ("obj-1m", MB1), ("denied/obj-4k", KB4)):
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"x" * n)
+        s3.put_object(Bucket=BUCKET, Key="obj-1m-sse", Body=b"x" * MB1,
+                      ServerSideEncryption="AES256")
         self.static = (USER, USER_SECRET, None)
         sts = boto3.client("sts", endpoint_url=self.endpoint, aws_access_key_id=USER,
                            aws_secret_access_key=USER_SECRET, region_name="us-east-1")
@@ -455,11 +457,12 @@ http {{
                     name, e, getattr(e, "read", lambda: b"")()[:300]))
 
     # -- request sets, rebuilt (re-signed) before every wrk run --
-    def s3req(self, creds, method, path, body=b"", query=None):
+    def s3req(self, creds, method, path, body=b"", query=None, headers=None):
         fill = None
         if isinstance(body, tuple):
             fill, body = body, body[0].encode() * body[1]
-        m, p, h = signed(self.endpoint, method, path, creds, "s3", body=body, query=query)
+        m, p, h = signed(self.endpoint, method, path, creds, "s3", body=body, query=query,
+                         headers=headers)
         return (m, p, h, fill if fill else (body if body else None))
 
     def scenarios(self):
@@ -491,6 +494,10 @@ http {{
                 ("GET 1MiB", [self.s3req(creds, "GET", b + "/obj-1m")]),
                 ("PUT 4KiB", [self.s3req(creds, "PUT", b + "/put-4k", ("x", KB4))]),
                 ("PUT 1MiB", [self.s3req(creds, "PUT", b + "/put-1m", ("x", MB1))]),
+                # SSE-S3 (AES256): the same object sizes, encrypted at rest.
+                ("GET 1MiB SSE", [self.s3req(creds, "GET", b + "/obj-1m-sse")]),
+                ("PUT 1MiB SSE", [self.s3req(creds, "PUT", b + "/put-1m-sse", ("x", MB1),
+                                             headers={"x-amz-server-side-encryption": "AES256"})]),
                 ("HEAD", [self.s3req(creds, "HEAD", b + "/obj-4k")]),
                 # Pages of 1000 from different places of the 1M-key bucket.
                 ("ListObjectsV2 1000", [self.s3req(creds, "GET", "/" + LIST_BUCKET, query={

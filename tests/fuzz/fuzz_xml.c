@@ -1,5 +1,6 @@
 /* fuzz_xml.c -- core/xml.c's reader (every S3 request body: CompleteMultipartUpload,
- * DeleteObjects, tagging...): xml_parse on arbitrary bytes, then a walk of the tree. And the
+ * DeleteObjects, tagging...): xml_parse on arbitrary bytes, then a walk of the tree, and the
+ * AccessControlPolicy parser (objstore/acl.c) on the same bytes. And the
  * writer (every S3 and STS reply): the input, up to its first NUL, is written as an element's
  * text with xml_elem (under the sanitizers). Whatever the bytes, the reader must accept the
  * document (the writer never emits malformed XML: issue 13 item 15); when the text is
@@ -12,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/xml.h"
+#include "objstore/acl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -109,5 +111,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)xml_child(root, "Object");
         xml_free(root);
     }
+    static const struct acl_ids ids = {
+        "02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4", "b"};
+    struct ts_error e = {0};
+    uint32_t acl = 0;
+    int rc = acl_parse_xml((const char *)data, size, &ids, &acl, &e);
+    if (rc == TS_OK && !(acl & ACL_SET))
+        abort(); /* a parsed document is an explicit ACL */
     return 0;
 }

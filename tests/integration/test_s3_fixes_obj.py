@@ -83,9 +83,11 @@ def test_checksum_headers_debian_boto3(server):
 
     assert sums(s3.head_object(Bucket="sums", Key="k")) == set()
     assert sums(s3.get_object(Bucket="sums", Key="k")) == set()
-    assert sums(s3.head_object(Bucket="sums", Key="k", ChecksumMode="ENABLED")) == {"x-amz-checksum-crc32"}
+    # the checksum and its type (issue 19: x-amz-checksum-type, as AWS)
+    both = {"x-amz-checksum-crc32", "x-amz-checksum-type"}
+    assert sums(s3.head_object(Bucket="sums", Key="k", ChecksumMode="ENABLED")) == both
     g = s3.get_object(Bucket="sums", Key="k", ChecksumMode="ENABLED")
-    assert sums(g) == {"x-amz-checksum-crc32"} and g["Body"].read() == body
+    assert sums(g) == both and g["Body"].read() == body
     g = s3.get_object(Bucket="sums", Key="k", ChecksumMode="ENABLED", Range="bytes=10-19")
     assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
     assert sums(g) == set() and g["Body"].read() == body[10:20]

@@ -74,7 +74,7 @@ static int undeclared_finish(struct http_req *r, struct ts_error *e)
 /* The authz phase: the route declares, the hook decides (and sees only declared requests). */
 static int echo_resolve(struct http_req *r, struct ts_error *e)
 {
-    r->authz.item[0] = (struct http_authz_item){"echo:Do", r->path, NULL};
+    r->authz.item[0] = (struct http_authz_item){"echo:Do", r->path, NULL, NULL};
     r->authz.nitems = 1;
     return TS_OK;
 }

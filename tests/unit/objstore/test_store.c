@@ -275,7 +275,7 @@ static void test_multipart(struct obj_store *st)
     is_int(obj_upload_get(st, "mpb", "big", "zz", NULL), TS_E_NO_SUCH_UPLOAD, "bad id");
     size_t psz = OBJ_MIN_PART_SIZE;
     char *data = malloc(psz);
-    struct obj_part_ref refs[3];
+    struct obj_part_ref refs[3] = {0};
     uint8_t allmd5s[48];
     for (unsigned i = 1; i <= 3; i++) {
         struct obj_writer *w;

@@ -1,7 +1,8 @@
 /* fake_req.h -- a struct http_req without a server, for the sts/ unit tests.
  *
  * Defines the core/http.c request accessors that sts/sigv4.c and sts/chunked.c use
- * (http_req_header, http_req_header_foreach, http_req_query, http_req_body_emit) over a
+ * (http_req_header, http_req_header_foreach, http_req_query, http_req_body_emit,
+ * http_req_fail) over a
  * header list and an output buffer kept in struct http_req_priv, which is opaque outside
  * core/http.c. Because the test executable defines them, the linker never pulls
  * core/http.c's object out of libts_core: include this from exactly one file per test and
@@ -27,7 +28,8 @@ struct http_req_priv {
     size_t nhdr;
     struct http_kv q[FAKE_MAX];
     char qbuf[8192];
-    struct buf out; /* decoded body bytes passed on by a filter */
+    struct buf out;     /* decoded body bytes passed on by a filter */
+    char fail_msg[256]; /* the message of the last http_req_fail */
 };
 
 const char *http_req_header(struct http_req *r, const char *name)
@@ -59,6 +61,12 @@ int http_req_body_emit(struct http_req *r, const uint8_t *p, size_t n)
     if (n == 0)
         return TS_OK;
     return buf_add(&r->priv->out, p, n) == 0 ? TS_OK : TS_E_ENTITY_TOO_LARGE;
+}
+
+int http_req_fail(struct http_req *r, int err, const char *msg)
+{
+    snprintf(r->priv->fail_msg, sizeof r->priv->fail_msg, "%s", msg ? msg : "");
+    return err;
 }
 
 /* Fills r (and pv, which must outlive it) from a method, a raw URI (path?query) and a
