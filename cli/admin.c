@@ -45,9 +45,10 @@ enum {
     O_NAME = 128,
     O_DESC = 256,
     O_EXPIRY = 512,
-    O_ONE = 1024 /* exactly one of --user, --group, --dn, --access-key (not an option) */
+    O_NOW = 1024,
+    O_ONE = 1 << 20 /* exactly one of --user, --group, --dn, --access-key (not an option) */
 };
-#define NOPTS 10 /* the O_ options: bit i is cli->opt[i] */
+#define NOPTS 11 /* the O_ options: bit i is cli->opt[i] */
 
 struct admin_cli {
     const char *endpoint;
@@ -60,7 +61,7 @@ struct admin_cli {
     char **pos; /* the command's positional arguments (after its words) */
     int npos;
     const char *opt[NOPTS]; /* the values of --user, --group, --dn, --access-key, --trust,
-                               --secret-key, --policy, --name, --description, --expiry */
+                               --secret-key, --policy, --name, --description, --expiry, --now */
     unsigned given;         /* which of them were given (O_*) */
 };
 
@@ -600,6 +601,27 @@ static int cmd_role_policy(struct admin_cli *cli, const struct admin_cmd *cmd)
     return rc;
 }
 
+/* lifecycle run [--now TIME]: one lifecycle pass as of TIME (default: the server's clock). */
+static int cmd_lifecycle_run(struct admin_cli *cli, const struct admin_cmd *cmd)
+{
+    static const char *const keys[] = {
+        "buckets",        "scanned", "expired", "noncurrentExpired", "deleteMarkersRemoved",
+        "uploadsAborted", "skipped", "errors"};
+    const char *segs[] = {"lifecycle", "run"};
+    json_t *res = NULL;
+    json_t *body = cli->opt[10] != NULL ? json_pack("{s:s}", "now", cli->opt[10]) : json_object();
+    int rc = request_obj(cli, "POST", segs, 2, body, cli->json ? NULL : &res);
+    (void)cmd;
+    if (rc == ADMIN_EXIT_OK && res != NULL) {
+        printf("Lifecycle pass as of %s:\n", jstr(res, "now"));
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            printf("  %-21s %" JSON_INTEGER_FORMAT "\n", keys[i],
+                   json_integer_value(json_object_get(res, keys[i])));
+    }
+    json_decref(res);
+    return rc;
+}
+
 /* ---- service accounts ---- */
 
 static const char *const svc_fields[] = {
@@ -763,6 +785,7 @@ static const struct admin_cmd admin_cmds[] = {
      NULL, NULL, NULL},
     {"sts", "rotate-key", "", 0, 0, 0, cmd_plain, "POST", "sts", "rotate-key", NULL, show_key},
     {"cluster", "status", "", 0, 0, 0, cmd_plain, "GET", "cluster", "status", NULL, show_cluster},
+    {"lifecycle", "run", "[--now TIME]   (one pass of the buckets' lifecycle rules as of TIME, RFC 3339; default: now)", 0, 0, O_NOW, cmd_lifecycle_run, NULL, NULL, NULL, NULL, NULL},
     {"role", "create", "NAME --trust FILE   (an IAM trust policy; see docs/API.md)", 1, 1,
      O_TRUST, cmd_document, "PUT", "roles", NULL, "Created", NULL},
     {"role", "trust", "NAME --trust FILE    (replaces the trust policy)", 1, 1, O_TRUST,
@@ -829,7 +852,7 @@ static int parse_cmd(struct admin_cli *cli, const struct admin_cmd *cmd, int arg
     /* --NAME VALUE for bit i of cmd->opts (O_USER...), into cli->opt[i]; then --help. */
     static const char *const names[NOPTS] = {"user",        "group",      "dn",     "access-key",
                                              "trust",       "secret-key", "policy", "name",
-                                             "description", "expiry"};
+                                             "description", "expiry",     "now"};
     struct option opts[NOPTS + 2] = {{"help", no_argument, NULL, 'h'}}; /* zero-terminated */
     int c;
 

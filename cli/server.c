@@ -364,6 +364,7 @@ struct server {
     struct sts_cert *client_certs; /* AssumeRoleWithCertificate's trusted CAs, when enabled */
     struct login_web *login;
     struct sts_cluster *cluster; /* this node's heartbeats */
+    struct obj_lc_task *lc;      /* the lifecycle task (embedded store, when an interval is set) */
     struct http_route health_route, admin_route, sts_route, s3_route, login_route, preflight_route;
 };
 
@@ -591,7 +592,8 @@ static int server_open_s3(struct server *s)
             return -1;
         }
         obj_route_init(&s->s3_route, s->obj, s->pe);
-        return 0;
+        return obj_lifecycle_start(s->obj, cfg_num(CFG_LIFECYCLE_INTERVAL), &s->lc) == TS_OK ? 0
+                                                                                             : -1;
     }
     struct gw_config gc = {
         .url = s->o.upstream,
@@ -608,6 +610,23 @@ static int server_open_s3(struct server *s)
         return -1;
     }
     return obj_gateway_route_init(&s->s3_route, s->gw, s->pe, &s->obj) == TS_OK ? 0 : -1;
+}
+
+/* POST lifecycle/run of the admin API: one pass of the embedded store as of now. */
+static int server_lifecycle(void *ctx, int64_t now, char **json)
+{
+    struct obj_lc_counts n;
+    int rc = obj_lifecycle_run(ctx, now, &n);
+    if (rc != TS_OK)
+        return rc;
+    json_t *j = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "buckets", (json_int_t)n.buckets, "scanned",
+        (json_int_t)n.scanned, "expired", (json_int_t)n.expired, "noncurrentExpired",
+        (json_int_t)n.noncurrent, "deleteMarkersRemoved", (json_int_t)n.markers, "uploadsAborted",
+        (json_int_t)n.aborted, "skipped", (json_int_t)n.skipped, "errors", (json_int_t)n.errors);
+    *json = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return *json != NULL ? TS_OK : TS_E_INTERNAL;
 }
 
 static int server_open_http(struct server *s)
@@ -628,6 +647,8 @@ static int server_open_http(struct server *s)
     if ((s->srv = http_server_new(&hc)) == NULL)
         return -1;
     admin_api_route_init(&s->admin_route, s->iam, s->pe, s->sts);
+    if (!s->o.gateway)
+        admin_api_set_lifecycle(&s->admin_route, server_lifecycle, s->obj);
     sts_route_init(&s->sts_route, s->sts);
     if ((s->login = login_web_new(s->sts, s->oidc)) == NULL)
         return -1;
@@ -694,6 +715,7 @@ static int server_join_cluster(struct server *s)
 static void server_close_http(struct server *s)
 {
     sts_cluster_stop(s->cluster);
+    obj_lifecycle_stop(s->lc);
     http_server_free(s->srv);
     login_web_free(s->login);
     admin_api_route_free(&s->admin_route);

@@ -4,6 +4,8 @@
 #ifndef TS_OBJ_H
 #define TS_OBJ_H
 
+#include <stdint.h>
+
 #include "core/http.h"
 #include "policy/pol.h"
 
@@ -40,5 +42,24 @@ void obj_preflight_route_init(struct http_route *route, struct obj_store *st);
 struct iam_strv;
 int obj_buckets_visible(struct obj_store *st, struct http_req *r, const struct pol_principal *p,
                         struct iam_strv *out);
+
+/* ---- lifecycle (objstore/lc_run.c; the rules: objstore/lc.h) ---- */
+
+/* What one pass did: buckets with a configuration walked, versions looked at, current versions
+ * expired, noncurrent versions removed, expired delete markers removed, uploads aborted,
+ * actions skipped (raced with a request, or refused: a protected version) and failed. */
+struct obj_lc_counts {
+    uint64_t buckets, scanned, expired, noncurrent, markers, aborted, skipped, errors;
+};
+/* One pass over every bucket with a lifecycle configuration, its rules evaluated as of now
+ * (seconds since the epoch), synchronously; counts into *out (logged, and added to /metrics).
+ * Passes run one at a time. TS_OK or the store's error. */
+int obj_lifecycle_run(struct obj_store *st, int64_t now, struct obj_lc_counts *out);
+/* The periodic task: a thread that runs a pass as of the server's clock every interval
+ * seconds (the first one interval after the start); interval <= 0: none (*out NULL).
+ * obj_lifecycle_stop ends it promptly (between two actions) and frees it; NULL is a no-op. */
+struct obj_lc_task;
+int obj_lifecycle_start(struct obj_store *st, long interval, struct obj_lc_task **out);
+void obj_lifecycle_stop(struct obj_lc_task *t);
 
 #endif

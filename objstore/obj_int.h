@@ -693,4 +693,24 @@ int obj_int_object_del_txn(struct obj_store *st, MDB_txn *txn, const char *bucke
 int obj_int_bconf_get_txn(struct obj_store *st, MDB_txn *txn, const char *bucket, const char *name,
                           MDB_val *v);
 
+/* ---- lifecycle expiration (versions.c, for lc_run.c) ----
+ * One expiration the lifecycle pass decided, carried out by the delete of
+ * obj_object_delete_version (so every check of a delete applies: object lock refuses a
+ * protected version there) in one short transaction, only while the version is still what the
+ * pass read: CURRENT deletes the current version (a versioned bucket: adds a delete marker)
+ * when it is still version vid written at mtime; NONCURRENT deletes version vid when it is not
+ * the current one; MARKER deletes delete marker vid when it is the current version and, once
+ * gone, key has no version left. */
+enum obj_expire_kind { OBJ_EXPIRE_CURRENT, OBJ_EXPIRE_NONCURRENT, OBJ_EXPIRE_MARKER };
+struct obj_expire {
+    enum obj_expire_kind kind;
+    const char *key;
+    const char *vid; /* "null" for the null version (and every version of an unversioned bucket) */
+    int64_t mtime;   /* CURRENT: the version's */
+};
+/* TS_OK (done), TS_E_PRECONDITION_FAILED (no longer what was evaluated: nothing changed), or
+ * the delete's error (TS_E_NO_SUCH_BUCKET, a refusal of a protected version...). */
+int obj_object_expire(struct obj_store *st, const char *bucket, const struct obj_expire *x,
+                      struct obj_del_res *res);
+
 #endif

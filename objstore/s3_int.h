@@ -431,4 +431,7 @@ s3_handler s3_put_bucket_encryption, s3_get_bucket_encryption, s3_delete_bucket_
 s3_handler s3_put_acl, s3_put_ownership, s3_get_ownership, s3_delete_ownership, s3_put_pab,
     s3_get_pab, s3_delete_pab, s3_get_policy_status;
 
+/* s3_lifecycle.c */
+s3_handler s3_put_bucket_lifecycle, s3_get_bucket_lifecycle, s3_delete_bucket_lifecycle;
+
 #endif

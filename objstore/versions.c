@@ -957,3 +957,85 @@ void obj_vlist_res_cleanup(struct obj_vlist_res *res)
     free(res->v);
     memset(res, 0, sizeof *res);
 }
+
+/* ---- lifecycle expiration (lc_run.c) ---- */
+
+struct expire_arg {
+    struct del_arg d;
+    const struct obj_expire *x;
+};
+
+/* The newest entry of x->key in versions: TS_OK when it is version x->vid (a delete marker when
+ * dm), TS_E_PRECONDITION_FAILED when it is another or there is none. */
+static int expire_newest_is(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                            const struct obj_expire *x, bool dm)
+{
+    struct vhit h;
+    int r = vfind(st, txn, bucket, x->key, NULL, &h);
+    if (r <= 0)
+        return r < 0 ? TS_E_INTERNAL : TS_E_PRECONDITION_FAILED;
+    bool is = strcmp(vid_of(&h.m), x->vid) == 0 && (!dm || h.m.dm);
+    obj_meta_cleanup(&h.m);
+    return is ? TS_OK : TS_E_PRECONDITION_FAILED;
+}
+
+/* Whether version x->vid of x->key is still what the pass evaluated: TS_OK, or
+ * TS_E_PRECONDITION_FAILED (a write or a delete came in between). */
+static int expire_check(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                        const struct obj_expire *x)
+{
+    struct obj_meta cur;
+    int rc = obj_int_object_get_txn(st, txn, bucket, x->key, &cur);
+    if (rc != TS_OK && rc != TS_E_NO_SUCH_KEY)
+        return rc;
+    bool has = rc == TS_OK, is_cur = has && strcmp(vid_of(&cur), x->vid) == 0;
+    bool same = is_cur && cur.mtime == x->mtime;
+    if (has)
+        obj_meta_cleanup(&cur);
+    switch (x->kind) {
+    case OBJ_EXPIRE_CURRENT:
+        return same ? TS_OK : TS_E_PRECONDITION_FAILED;
+    case OBJ_EXPIRE_NONCURRENT: /* not current: neither in objects nor a newest delete marker */
+        if (is_cur)
+            return TS_E_PRECONDITION_FAILED;
+        if (has)
+            return TS_OK;
+        rc = expire_newest_is(st, txn, bucket, x, false);
+        return rc == TS_OK ? TS_E_PRECONDITION_FAILED : rc == TS_E_PRECONDITION_FAILED ? TS_OK : rc;
+    default: /* OBJ_EXPIRE_MARKER: the current version is that delete marker */
+        return has ? TS_E_PRECONDITION_FAILED : expire_newest_is(st, txn, bucket, x, true);
+    }
+}
+
+static int expire_apply(struct obj_store *st, MDB_txn *txn, void *arg)
+{
+    struct expire_arg *a = arg;
+    struct vhit h;
+    int rc = obj_int_bucket_exists_txn(st, txn, a->d.bucket);
+    if (rc == TS_OK)
+        rc = expire_check(st, txn, a->d.bucket, a->x);
+    if (rc == TS_OK)
+        rc = delete_apply(st, txn, &a->d);
+    if (rc != TS_OK || a->x->kind != OBJ_EXPIRE_MARKER)
+        return rc;
+    int r = vfind(st, txn, a->d.bucket, a->x->key, NULL, &h); /* the marker was the only one */
+    if (r > 0)
+        obj_meta_cleanup(&h.m);
+    return r == 0 ? TS_OK : r < 0 ? TS_E_INTERNAL : TS_E_PRECONDITION_FAILED;
+}
+
+int obj_object_expire(struct obj_store *st, const char *bucket, const struct obj_expire *x,
+                      struct obj_del_res *res)
+{
+    const char *vid = x->kind == OBJ_EXPIRE_CURRENT ? NULL : x->vid;
+    struct expire_arg a = {{bucket, x->key, vid, res, ""}, x};
+    int rc = obj_check_key(x->key);
+    if (rc == TS_OK)
+        rc = obj_check_version_id(x->vid);
+    if (rc != TS_OK)
+        return rc;
+    rc = obj_int_group_commit(st, expire_apply, &a);
+    if (rc == TS_OK && a.d.old[0])
+        obj_data_unlink(st, a.d.old);
+    return rc;
+}

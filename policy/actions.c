@@ -142,6 +142,7 @@ static const char *const known_actions[] = {
     "admin:RemoveUserFromGroup",
     "admin:RevokeTokens",
     "admin:RotateTokenKey",
+    "admin:RunLifecycle", /* tessera's: POST lifecycle/run (sts/admin_lc.c) */
     "admin:UpdateRoleTrust",
     "admin:UpdateUser",
     /* service accounts (sts/admin_svc.c), MinIO's names */

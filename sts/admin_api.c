@@ -77,6 +77,8 @@ static const struct admin_endpoint admin_endpoints[] = {
      "service account", "svcacct.disable"},
     {"DELETE", "svcaccts/*", "admin:RemoveServiceAccount", admin_svc_remove, ADMIN_SVC,
      "service account", "svcacct.remove"},
+    {"POST", "lifecycle/run", "admin:RunLifecycle", admin_lifecycle_run, ADMIN_JSON, NULL,
+     "lifecycle.run"},
 };
 
 size_t admin_api_endpoints(const char **method, const char **pattern, size_t max)
@@ -400,6 +402,15 @@ void admin_api_route_init(struct http_route *route, struct iam_store *st, struct
     api->pe = pe;
     api->sts = sts;
     route->ctx = api;
+}
+
+void admin_api_set_lifecycle(struct http_route *route, admin_lifecycle_fn fn, void *ctx)
+{
+    struct admin_api *api = route->ctx;
+    if (api != NULL) {
+        api->lc_run = fn;
+        api->lc_ctx = ctx;
+    }
 }
 
 void admin_api_route_free(struct http_route *route)

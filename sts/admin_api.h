@@ -9,6 +9,8 @@
 #ifndef TS_ADMIN_API_H
 #define TS_ADMIN_API_H
 
+#include <stdint.h>
+
 #include "core/http.h"
 #include "idp/iam.h"
 #include "policy/pol.h"
@@ -26,6 +28,12 @@
 void admin_api_route_init(struct http_route *route, struct iam_store *st, struct pol_engine *pe,
                           struct sts_ctx *sts);
 void admin_api_route_free(struct http_route *route);
+
+/* The pass of the endpoint POST lifecycle/run: one lifecycle pass of the embedded store as of
+ * now (seconds), TS_OK with *json (a malloc'ed JSON object: its counts). Not set (gateway mode):
+ * the endpoint answers NotImplemented. */
+typedef int (*admin_lifecycle_fn)(void *ctx, int64_t now, char **json);
+void admin_api_set_lifecycle(struct http_route *route, admin_lifecycle_fn fn, void *ctx);
 
 /* Normalises an LDAP DN for attachments: lower-cased, spaces after ',' and leading/trailing
  * spaces removed ("CN=Admins, DC=Example" -> "cn=admins,dc=example"). Returns a malloc'ed

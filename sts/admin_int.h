@@ -15,6 +15,8 @@ struct admin_api {
     struct iam_store *st;
     struct pol_engine *pe;
     struct sts_ctx *sts;
+    admin_lifecycle_fn lc_run; /* admin_api_set_lifecycle (NULL: none) */
+    void *lc_ctx;
 };
 
 struct admin_endpoint;
@@ -120,5 +122,8 @@ int admin_svc_info(struct admin_call *c);
 int admin_svc_edit(struct admin_call *c);
 int admin_svc_enable(struct admin_call *c); /* ADMIN_ADD: enable; else disable */
 int admin_svc_remove(struct admin_call *c);
+
+/* admin_lc.c: POST lifecycle/run {"now": RFC 3339 (optional)}. */
+int admin_lifecycle_run(struct admin_call *c);
 
 #endif

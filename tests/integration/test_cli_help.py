@@ -83,7 +83,8 @@ def test_every_command_takes_help():
 def test_every_admin_subcommand_takes_help():
     cmds = admin_commands()
     groups = sorted({g for g, _ in cmds})
-    assert groups == ["cluster", "group", "policy", "role", "sts", "svcacct", "user"], groups
+    assert groups == ["cluster", "group", "lifecycle", "policy", "role", "sts", "svcacct",
+                      "user"], groups
     assert len(cmds) >= 24, cmds
     for group in groups:
         out = assert_help("admin", group)
