@@ -218,7 +218,9 @@ static int root_creds_load(const char *sysdir, struct root_creds *rc)
  * (oidc.fetch, ldap.probe). */
 static bool health_match(struct http_req *r)
 {
-    return strncmp(r->path, "/health/", 8) == 0 || strncmp(r->path, "/minio/health/", 14) == 0;
+    /* Signed requests are S3 calls (buckets named "health" or "minio"). */
+    return (strncmp(r->path, "/health/", 8) == 0 || strncmp(r->path, "/minio/health/", 14) == 0) &&
+           !http_req_aws_signed(r);
 }
 
 static const char *health_what(const struct http_req *r)
@@ -267,7 +269,10 @@ static const struct http_route health_route =
 
 static bool metrics_match(struct http_req *r)
 {
-    return strcmp(r->path, "/metrics") == 0 || strcmp(r->path, "/minio/v2/metrics/cluster") == 0;
+    /* Signed requests are S3 calls (buckets named "metrics" or "minio"). */
+    return (strcmp(r->path, "/metrics") == 0 ||
+            strcmp(r->path, "/minio/v2/metrics/cluster") == 0) &&
+           !http_req_aws_signed(r);
 }
 
 static int metrics_finish(struct http_req *r, struct ts_error *e)

@@ -179,6 +179,14 @@ const char *http_req_query(struct http_req *r, const char *name)
     return NULL;
 }
 
+bool http_req_aws_signed(struct http_req *r)
+{
+    const char *auth = http_req_header(r, "Authorization");
+    return (auth != NULL && strncmp(auth, "AWS", 3) == 0) ||
+           http_req_query(r, "X-Amz-Credential") != NULL ||
+           http_req_query(r, "X-Amz-Signature") != NULL || http_req_query(r, "Signature") != NULL;
+}
+
 void http_req_set_sink(struct http_req *r, struct http_sink sink)
 {
     r->priv->sink = sink;

@@ -239,6 +239,10 @@ void http_req_header_foreach(struct http_req *r,
                              int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 /* A decoded query parameter, or NULL when absent ("" when present without a value). */
 const char *http_req_query(struct http_req *r, const char *name);
+/* Whether r carries an AWS signature (an Authorization header "AWS…", or an X-Amz-Credential,
+ * X-Amz-Signature or Signature query parameter): the server's own unsigned pages (/login,
+ * /health/, /metrics) leave such requests to the S3 route, for buckets of those names. */
+bool http_req_aws_signed(struct http_req *r);
 
 /* Makes the body go to sink instead of the buffer. Call from route->start only. */
 void http_req_set_sink(struct http_req *r, struct http_sink sink);

@@ -10,10 +10,15 @@
 
 #include "core/err.h"
 
+bool obj_bucket_name_reserved(const char *name)
+{
+    return strcmp(name, "tessera") == 0; /* /tessera/admin/v1/: signed like S3 requests */
+}
+
 bool obj_bucket_name_valid(const char *name)
 {
     size_t n = strlen(name);
-    if (n < 3 || n > OBJ_MAX_BUCKET_LEN)
+    if (n < 3 || n > OBJ_MAX_BUCKET_LEN || obj_bucket_name_reserved(name))
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];

@@ -218,8 +218,13 @@ struct obj_bucket_ent {
  * authorization; the store's key builders apply them again. Each returns TS_OK or the S3
  * error to answer with. */
 
-/* S3 naming rules; true when valid for CreateBucket. */
+/* S3 naming rules; true when valid for CreateBucket (a reserved name is not). */
 bool obj_bucket_name_valid(const char *name);
+/* "tessera": the admin API's paths (/tessera/admin/v1/...) are signed like S3 requests, so no
+ * bucket may have that name (path-style requests to it would reach the admin API). The other
+ * paths the server answers itself (/login, /health/, /metrics, /minio/...) are unsigned and
+ * leave signed requests to buckets of those names (http_req_aws_signed). */
+bool obj_bucket_name_reserved(const char *name);
 /* A name that may be looked up (any bucket the store can hold passes): 3..63 bytes of
  * [A-Za-z0-9._-]. TS_E_INVALID_BUCKET_NAME. */
 int obj_check_bucket(const char *name);

@@ -152,6 +152,10 @@ static int s3_resolve(struct http_req *r, struct ts_error *e)
     c->op = s3_op_find(r, scope);
     if (c->op == NULL)
         return TS_E_METHOD_NOT_ALLOWED;
+    if (strcmp(c->op->name, "CreateBucket") == 0 && obj_bucket_name_reserved(c->bucket))
+        return s3_fail(c, TS_E_INVALID_BUCKET_NAME,
+                       "The specified bucket is not valid: the name tessera is reserved for the "
+                       "admin API's paths (/tessera/admin/).");
     rc = s3_check_names(c);
     if (rc == TS_OK && c->st->gw != NULL && (c->op->flags & S3_F_FORM))
         return s3_fail(c, TS_E_NOT_IMPLEMENTED,

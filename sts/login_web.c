@@ -994,15 +994,8 @@ static bool route_blocking(struct http_req *r)
 
 static bool route_match(struct http_req *r)
 {
-    const char *auth = http_req_header(r, "Authorization");
-    if (!is_path(r->path))
-        return false;
     /* Signed requests are S3 calls (a bucket named "login"), never the browser. */
-    if ((auth != NULL && strncmp(auth, "AWS", 3) == 0) ||
-        http_req_query(r, "X-Amz-Credential") != NULL ||
-        http_req_query(r, "X-Amz-Signature") != NULL || http_req_query(r, "Signature") != NULL)
-        return false;
-    return true;
+    return is_path(r->path) && !http_req_aws_signed(r);
 }
 
 /* route->finish: the pages below reply themselves (their error pages included). */
