@@ -19,7 +19,10 @@
  *     (0..32), then per part u16 part number, u64 size and L bytes of the part's checksum
  *     (zeros: none) -- OBJ_PART_REC(L) bytes each, kept as one block;
  *   3 access (a record with an ACL or an owner): u32 ACL (acl.h), u32 owner length
- *     (0xffffffff: none) + owner.
+ *     (0xffffffff: none) + owner;
+ *   4 lock (a record with a retention or a legal hold, lock.c): u8 mode (enum obj_lock_mode),
+ *     i64 retain-until (Unix seconds: positive with a mode, 0 without), u8 legal hold (enum
+ *     obj_legal_hold); a section saying nothing, or any other value, is corrupt.
  * The encoder writes the lowest version that carries the record, so a record without sections
  * stays byte for byte what older builds wrote (and read).
  */
@@ -142,6 +145,9 @@ int obj_meta_copy(struct obj_meta *dst, const struct obj_meta *src)
     if (src->nparts)
         memcpy(dst->parts, src->parts, src->nparts * OBJ_PART_REC(src->part_cklen));
     dst->acl = src->acl;
+    dst->lock_mode = src->lock_mode;
+    dst->lock_until = src->lock_until;
+    dst->legal_hold = src->legal_hold;
     if (src->owner != NULL && (dst->owner = strdup(src->owner)) == NULL)
         goto fail;
     return TS_OK;
@@ -379,6 +385,39 @@ static int get_access(struct rd *r, struct obj_meta *m)
     return get_str(r, &m->owner);
 }
 
+#define META_LOCK_LEN 10
+
+static size_t lock_sec_len(const struct obj_meta *m)
+{
+    return m->lock_mode != OBJ_LOCK_NONE || m->legal_hold != OBJ_HOLD_NONE ? META_LOCK_LEN : 0;
+}
+
+static void put_lock(uint8_t **p, const struct obj_meta *m)
+{
+    *(*p)++ = m->lock_mode;
+    put_u64(p, (uint64_t)m->lock_until);
+    *(*p)++ = m->legal_hold;
+}
+
+/* Refused unless it says something and each field is one this build knows. */
+static int get_lock(struct rd *r, struct obj_meta *m)
+{
+    uint64_t until = 0;
+    if (r->end - r->p != META_LOCK_LEN)
+        return -1;
+    uint8_t mode = *r->p++;
+    if (get_u64(r, &until) != 0)
+        return -1;
+    uint8_t hold = *r->p++;
+    if (mode > OBJ_LOCK_COMPLIANCE || hold > OBJ_HOLD_ON || (int64_t)until < 0 ||
+        (mode == OBJ_LOCK_NONE) != (until == 0) || (mode == OBJ_LOCK_NONE && hold == OBJ_HOLD_NONE))
+        return -1;
+    m->lock_mode = mode;
+    m->lock_until = (int64_t)until;
+    m->legal_hold = hold;
+    return 0;
+}
+
 /* The sections, in their order (type increasing). len: the section's bytes, 0 when m has none. */
 static const struct meta_sec {
     uint8_t type;
@@ -389,6 +428,7 @@ static const struct meta_sec {
     {1, version_sec_len, put_version, get_version},
     {2, parts_sec_len, put_parts, get_parts},
     {3, access_sec_len, put_access, get_access},
+    {4, lock_sec_len, put_lock, get_lock},
 };
 #define META_NSECS (sizeof meta_secs / sizeof *meta_secs)
 

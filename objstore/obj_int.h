@@ -83,6 +83,11 @@ struct obj_meta {
      * bucket's owner), also in this record, for each version alike. */
     uint32_t acl;
     char *owner;
+    /* Object lock (lock.c): the version's retention (mode, enum obj_lock_mode; retain-until in
+     * Unix seconds, 0 without a mode) and legal hold (enum obj_legal_hold), in this record. */
+    uint8_t lock_mode;
+    int64_t lock_until;
+    uint8_t legal_hold;
 };
 /* Bytes of one part of obj_meta.parts: u16 number, u64 size (little-endian), checksum. */
 #define OBJ_PART_REC(cklen) (10 + (size_t)(cklen))
@@ -717,5 +722,74 @@ struct obj_expire {
  * the delete's error (TS_E_NO_SUCH_BUCKET, a refusal of a protected version...). */
 int obj_object_expire(struct obj_store *st, const char *bucket, const struct obj_expire *x,
                       struct obj_del_res *res);
+
+/* ---- object lock (lock.c) ----
+ * A version's retention and legal hold live in its meta record (obj_meta.lock_*, meta.c section
+ * 4). The bucket's configuration is its bucket_conf "object-lock" (obj_lock_conf_encode): a
+ * bucket that has one keeps versioning Enabled (obj_versioning_set refuses Suspended). The
+ * protection rule (obj_lock_check_remove) is applied inside every write transaction that removes
+ * a version (versions.c), reading the version's record in that transaction: a protected version
+ * is removed by no path (DeleteObject, DeleteObjects, lifecycle, a suspended bucket's write of
+ * the null version), and a record that does not decode denies. Bypassing a GOVERNANCE retention
+ * is a flag (OBJ_DEL_BYPASS_GOVERNANCE) the S3 layer passes only once the caller was authorized
+ * for s3:BypassGovernanceRetention. Times are the server's clock (enc_now). */
+enum obj_lock_mode { OBJ_LOCK_NONE, OBJ_LOCK_GOVERNANCE, OBJ_LOCK_COMPLIANCE };
+enum obj_legal_hold { OBJ_HOLD_NONE, OBJ_HOLD_OFF, OBJ_HOLD_ON };
+#define OBJ_LOCK_CONF "object-lock"
+#define OBJ_DEL_BYPASS_GOVERNANCE 1u
+#define OBJ_LOCK_MAX_DAYS 36500u
+#define OBJ_LOCK_MAX_YEARS 100u
+
+struct obj_lock_conf {
+    bool enabled;            /* ObjectLockEnabled: Enabled */
+    enum obj_lock_mode mode; /* the default retention's mode (NONE: no default retention) */
+    uint32_t days, years;    /* with a mode: exactly one of them, positive */
+};
+/* The value kept in bucket_conf (NUL-terminated text, at most 64 bytes with its NUL): "Enabled"
+ * or "Enabled GOVERNANCE|COMPLIANCE <n> Days|Years". decode: TS_OK or TS_E_INTERNAL (anything
+ * else, fail closed). */
+size_t obj_lock_conf_encode(const struct obj_lock_conf *c, char out[64]);
+int obj_lock_conf_decode(const void *p, size_t len, struct obj_lock_conf *out);
+/* The bucket's configuration (enabled false: none): TS_E_NO_SUCH_BUCKET, TS_E_INTERNAL. */
+int obj_lock_conf_get(struct obj_store *st, const char *bucket, struct obj_lock_conf *out);
+int obj_int_lock_conf_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                          struct obj_lock_conf *out);
+/* Sets c (enabled) as the bucket's configuration, in one transaction with the check that its
+ * versioning is Enabled: TS_E_INVALID_BUCKET_STATE otherwise, TS_E_NO_SUCH_BUCKET. */
+int obj_lock_conf_put(struct obj_store *st, const char *bucket, const struct obj_lock_conf *c);
+/* The rules, pure. May version m be removed at now (bypass: of a GOVERNANCE retention)? TS_OK,
+ * or TS_E_ACCESS_DENIED: a legal hold ON, a COMPLIANCE retention not yet past, a GOVERNANCE one
+ * not yet past without bypass. */
+int obj_lock_check_remove(const struct obj_meta *m, int64_t now, bool bypass);
+/* May the retention of m become (mode, until) (mode NONE: removed) at now? An expired retention
+ * may become anything; an active COMPLIANCE one only COMPLIANCE with a date as late or later; an
+ * active GOVERNANCE one GOVERNANCE as late or later, anything else with bypass. TS_OK or
+ * TS_E_ACCESS_DENIED. */
+int obj_lock_check_retention(const struct obj_meta *m, enum obj_lock_mode mode, int64_t until,
+                             int64_t now, bool bypass);
+/* The default retention of c given to m, written at now, when m has no retention. */
+void obj_lock_default(const struct obj_lock_conf *c, struct obj_meta *m, int64_t now);
+/* Sets the retention (mode NONE, until 0: removes it) of version vid (NULL: the current) of
+ * bucket/key, obj_lock_check_retention applied in the write transaction (errors of
+ * obj_version_head, TS_E_ACCESS_DENIED). */
+int obj_version_retention_set(struct obj_store *st, const char *bucket, const char *key,
+                              const char *vid, enum obj_lock_mode mode, int64_t until, bool bypass);
+/* Sets the legal hold of version vid (NULL: the current) of bucket/key. */
+int obj_version_legal_hold_set(struct obj_store *st, const char *bucket, const char *key,
+                               const char *vid, enum obj_legal_hold hold);
+/* obj_object_delete_version with flags (OBJ_DEL_BYPASS_GOVERNANCE): a version the lock protects
+ * is TS_E_ACCESS_DENIED, nothing changed. obj_object_delete_version is this with flags 0. */
+int obj_object_delete_version_flags(struct obj_store *st, const char *bucket, const char *key,
+                                    const char *vid, unsigned flags, struct obj_del_res *res);
+/* versions.c for lock.c: reads version vid (NULL: the current) of bucket/key, runs edit on it
+ * (in txn, the write transaction) and writes it back, in that one transaction (edit's error:
+ * nothing written; errors of obj_version_head). */
+typedef int obj_version_edit_fn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                                struct obj_meta *m, void *arg);
+int obj_int_version_edit(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                         obj_version_edit_fn *edit, void *arg);
+/* store.c: puts the configurations conf[0..n) of bucket in txn. */
+int obj_int_bconf_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                          const struct obj_bconf_ent *conf, size_t n);
 
 #endif

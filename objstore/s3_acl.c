@@ -186,13 +186,14 @@ int s3_acl_create_bucket(struct s3_ctx *c, const char *owner)
         return rc;
     uint8_t av[4] = {(uint8_t)acl, (uint8_t)(acl >> 8), (uint8_t)(acl >> 16), (uint8_t)(acl >> 24)};
     uint8_t ov = (uint8_t)own;
-    struct obj_bconf_ent conf[2];
+    struct obj_bconf_ent conf[4];
     size_t n = 0;
     if (acl != 0 && acl != ACL_PRIVATE)
         conf[n++] = (struct obj_bconf_ent){"acl", av, 4};
     if (own != OBJ_OWN_NONE)
         conf[n++] = (struct obj_bconf_ent){"ownership", &ov, 1};
-    return obj_bucket_create_with(c->st, c->bucket, owner, conf, n);
+    rc = s3_lock_create_conf(c, conf + n, &n); /* object lock: versioning Enabled with it */
+    return rc == TS_OK ? obj_bucket_create_with(c->st, c->bucket, owner, conf, n) : rc;
 }
 
 /* ---- Get/Put Bucket/Object Acl ---- */

@@ -668,7 +668,8 @@ int s3_delete_objects(struct s3_ctx *c)
         return TS_E_MALFORMED_XML;
     }
     const char *q = xml_child_text(x, "Quiet");
-    bool quiet = q && strcmp(q, "true") == 0;
+    bool quiet = q && strcmp(q, "true") == 0, bypass = s3_lock_bypass(c);
+    bool bypass_asked = s3_lock_bypass_asked(c);
     struct buf b;
     s3_xml_start(&b, XML_MAX, "DeleteResult");
     for (struct xml_node *n = x->child; n; n = n->next) {
@@ -682,9 +683,13 @@ int s3_delete_objects(struct s3_ctx *c)
         if (rc == TS_OK)
             rc = s3_authorize(c, vid ? "s3:DeleteObjectVersion" : "s3:DeleteObject", c->bucket, key,
                               false);
+        /* x-amz-bypass-governance-retention: asked of the authorizer per key, as the action. */
+        if (rc == TS_OK && bypass_asked)
+            rc = s3_authorize(c, "s3:BypassGovernanceRetention", c->bucket, key, false);
         struct obj_del_res res;
         if (rc == TS_OK)
-            rc = obj_object_delete_version(c->st, c->bucket, key, vid, &res);
+            rc = obj_object_delete_version_flags(c->st, c->bucket, key, vid,
+                                                 bypass ? OBJ_DEL_BYPASS_GOVERNANCE : 0, &res);
         if (rc == TS_OK) {
             if (quiet)
                 continue;

@@ -686,7 +686,11 @@ static int delete_split(struct s3_ctx *c, struct xml_node *x, struct buf *allowe
         if (key == NULL || obj_check_key(key) != TS_OK || s3_gw_check_id(vid) != TS_OK)
             return TS_E_MALFORMED_XML;
         const char *action = vid ? "s3:DeleteObjectVersion" : "s3:DeleteObject";
-        if (s3_authorize(c, action, c->bucket, key, false) != TS_OK) {
+        /* The bypass header goes to the upstream (signed with the gateway's keys): each key
+         * needs s3:BypassGovernanceRetention too, as in the store. */
+        if (s3_authorize(c, action, c->bucket, key, false) != TS_OK ||
+            (s3_lock_bypass_asked(c) &&
+             s3_authorize(c, "s3:BypassGovernanceRetention", c->bucket, key, false) != TS_OK)) {
             delete_error(denied, key, vid, TS_E_ACCESS_DENIED);
             (*ndenied)++;
             continue;

@@ -67,6 +67,10 @@ enum s3_res { S3_RES_ALL, S3_RES_BUCKET, S3_RES_OBJECT };
     16384u /* an object write whose x-amz-acl / x-amz-grant-* headers set the new object's ACL:    \
              checked at start, before any body byte (s3_acl_write_prepare) */
 
+#define S3_F_LOCKHDR                                                                               \
+    32768u /* an object write whose x-amz-object-lock-* headers set the new object's retention and \
+              legal hold: checked at start, before any body byte (s3_lock_prepare) */
+
 #define S3_MAX_OBJECT_TAGS 10
 #define S3_MAX_BUCKET_TAGS 50
 
@@ -133,6 +137,10 @@ struct s3_ctx {
     const char *form_acl; /* PostObject: its acl field (borrowed from post), or NULL */
     uint32_t wacl;        /* an object write: the new object's ACL (s3_acl_write_prepare) */
     char *wowner;         /* ... and its owner (NULL: the bucket's) */
+    /* S3_F_LOCKHDR: the x-amz-object-lock-* headers checked (s3_lock_prepare), when has_lock. */
+    bool has_lock;
+    uint8_t lk_mode, lk_hold; /* enum obj_lock_mode, enum obj_legal_hold */
+    int64_t lk_until;
 };
 
 /* s3_ops.c */
@@ -433,5 +441,30 @@ s3_handler s3_put_acl, s3_put_ownership, s3_get_ownership, s3_delete_ownership, 
 
 /* s3_lifecycle.c */
 s3_handler s3_put_bucket_lifecycle, s3_get_bucket_lifecycle, s3_delete_bucket_lifecycle;
+
+/* s3_lock.c: object lock (docs/API.md "Object lock"). */
+/* CreateBucket: x-amz-bucket-object-lock-enabled: true adds the configurations "versioning"
+ * (Enabled) and "object-lock" to out (room for 2) and *n; InvalidArgument for another value. */
+int s3_lock_create_conf(struct s3_ctx *c, struct obj_bconf_ent *out, size_t *n);
+/* The x-amz-object-lock-* headers of an S3_F_LOCKHDR write into c (has_lock): InvalidRequest (the
+ * bucket's lock is not enabled), InvalidArgument (mode without date or the reverse, a mode, date
+ * or legal hold S3 does not take, a date not in the future). */
+int s3_lock_prepare(struct s3_ctx *c);
+/* m's retention and legal hold become the request's (none without lock headers: the store then
+ * gives the bucket's default retention). */
+void s3_lock_apply(const struct s3_ctx *c, struct obj_meta *m);
+/* The x-amz-object-lock-* headers of GET/HEAD for version m, each only for a caller allowed
+ * s3:GetObjectRetention / s3:GetObjectLegalHold (S3's rule; asked quietly). */
+void s3_lock_headers(struct s3_ctx *c, const struct obj_meta *m);
+/* x-amz-bypass-governance-retention: true (authorized as s3:BypassGovernanceRetention by the
+ * authz phase for DeleteObject and PutObjectRetention; per key by DeleteObjects). */
+bool s3_lock_bypass(const struct s3_ctx *c);
+/* The header is there with another value than false: what the authorizer is asked about
+ * (s3_ops.c implied, DeleteObjects per key in the store and the gateway, which forwards it). */
+bool s3_lock_bypass_asked(const struct s3_ctx *c);
+/* rc, with S3's message when it is the store's AccessDenied of a protected version. */
+int s3_lock_denied(struct s3_ctx *c, int rc);
+s3_handler s3_put_lock_config, s3_get_lock_config, s3_put_retention, s3_get_retention,
+    s3_put_legal_hold, s3_get_legal_hold;
 
 #endif

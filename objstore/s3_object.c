@@ -128,6 +128,7 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
         http_reply_header(c->r, "x-amz-tagging-count", t);
     }
     s3_sse_echo(c, m);
+    s3_lock_headers(c, m);
     const char *mode = http_req_header(c->r, "x-amz-checksum-mode");
     if (mode && strcasecmp(mode, "ENABLED") == 0) {
         if (part >= 0)
@@ -355,9 +356,10 @@ out:
 int s3_delete_object(struct s3_ctx *c)
 {
     struct obj_del_res res;
-    int rc = obj_object_delete_version(c->st, c->bucket, c->key, c->vid, &res);
+    unsigned flags = s3_lock_bypass(c) ? OBJ_DEL_BYPASS_GOVERNANCE : 0; /* authorized (s3_ops.c) */
+    int rc = obj_object_delete_version_flags(c->st, c->bucket, c->key, c->vid, flags, &res);
     if (rc != TS_OK)
-        return rc;
+        return s3_lock_denied(c, rc);
     if (res.dm)
         http_reply_header(c->r, "x-amz-delete-marker", "true");
     if (res.vid[0])
@@ -517,6 +519,7 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, struct
                              : obj_meta_set_tags(&m, src->tags, src->ntags);
     if (rc == TS_OK) /* never the source's ACL: the request's, and the copier owns the copy */
         rc = s3_acl_apply(c, &m);
+    s3_lock_apply(c, &m); /* nor the source's lock: the request's, or the bucket's default */
     /* A plain MD5 ETag stays valid for the same bytes; a multipart one is recomputed. The
      * copy is encrypted as the request or the destination bucket asks, whatever the source. */
     bool hash = strchr(src->etag, '-') != NULL;

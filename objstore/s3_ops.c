@@ -77,7 +77,10 @@ static const struct s3_op s3_ops[] = {
      S3_RES_BUCKET, s3_xml_body_start, s3_put_bucket_encryption},
     {"DELETE", S3_BKT, "encryption", 0, "DeleteBucketEncryption", "s3:PutEncryptionConfiguration",
      S3_RES_BUCKET, NULL, s3_delete_bucket_encryption},
-    S3_CONF2("object-lock", "ObjectLockConfiguration", "BucketObjectLockConfiguration"),
+    {"GET", S3_BKT, "object-lock", 0, "GetObjectLockConfiguration",
+     "s3:GetBucketObjectLockConfiguration", S3_RES_BUCKET, NULL, s3_get_lock_config},
+    {"PUT", S3_BKT, "object-lock", 0, "PutObjectLockConfiguration",
+     "s3:PutBucketObjectLockConfiguration", S3_RES_BUCKET, s3_xml_body_start, s3_put_lock_config},
     /* Configurations tessera's store does not keep, passed through by the gateway: here so
      * that they are authorized with their own action (the store answers NotImplemented). */
     {"GET", S3_BKT, "website", 0, "GetBucketWebsite", "s3:GetBucketWebsite", S3_RES_BUCKET, NULL,
@@ -149,8 +152,8 @@ static const struct s3_op s3_ops[] = {
      S3_RES_OBJECT, NULL, s3_abort_multipart},
     {"POST", S3_OBJ, "uploadId", S3_F_UPLOAD | S3_F_CONDWRITE, "CompleteMultipartUpload",
      "s3:PutObject", S3_RES_OBJECT, s3_xml_body_start, s3_complete_multipart},
-    {"POST", S3_OBJ, "uploads", S3_F_TAGHDR | S3_F_ACLHDR, "CreateMultipartUpload", "s3:PutObject",
-     S3_RES_OBJECT, NULL, s3_create_multipart},
+    {"POST", S3_OBJ, "uploads", S3_F_TAGHDR | S3_F_ACLHDR | S3_F_LOCKHDR, "CreateMultipartUpload",
+     "s3:PutObject", S3_RES_OBJECT, NULL, s3_create_multipart},
     /* object subresources */
     {"GET", S3_OBJ, "acl", S3_F_OBJECT | S3_F_EXTAG, "GetObjectAcl", "s3:GetObjectAcl",
      S3_RES_OBJECT, NULL, s3_get_acl},
@@ -163,13 +166,13 @@ static const struct s3_op s3_ops[] = {
     {"DELETE", S3_OBJ, "tagging", S3_F_OBJECT | S3_F_EXTAG, "DeleteObjectTagging",
      "s3:DeleteObjectTagging", S3_RES_OBJECT, NULL, s3_delete_object_tagging},
     {"GET", S3_OBJ, "retention", S3_F_EXTAG, "GetObjectRetention", "s3:GetObjectRetention",
-     S3_RES_OBJECT, NULL, s3_not_implemented},
+     S3_RES_OBJECT, NULL, s3_get_retention},
     {"PUT", S3_OBJ, "retention", S3_F_EXTAG, "PutObjectRetention", "s3:PutObjectRetention",
-     S3_RES_OBJECT, NULL, s3_not_implemented},
+     S3_RES_OBJECT, s3_xml_body_start, s3_put_retention},
     {"GET", S3_OBJ, "legal-hold", S3_F_EXTAG, "GetObjectLegalHold", "s3:GetObjectLegalHold",
-     S3_RES_OBJECT, NULL, s3_not_implemented},
+     S3_RES_OBJECT, NULL, s3_get_legal_hold},
     {"PUT", S3_OBJ, "legal-hold", S3_F_EXTAG, "PutObjectLegalHold", "s3:PutObjectLegalHold",
-     S3_RES_OBJECT, NULL, s3_not_implemented},
+     S3_RES_OBJECT, s3_xml_body_start, s3_put_legal_hold},
     {"GET", S3_OBJ, "attributes", S3_F_EXTAG | S3_F_ALSO_GET, "GetObjectAttributes",
      "s3:GetObjectAttributes", S3_RES_OBJECT, NULL, s3_get_object_attributes},
     {"POST", S3_OBJ, "restore", 0, "RestoreObject", "s3:RestoreObject", S3_RES_OBJECT, NULL,
@@ -177,10 +180,11 @@ static const struct s3_op s3_ops[] = {
     {"POST", S3_OBJ, "select", S3_F_EXTAG, "SelectObjectContent", "s3:GetObject", S3_RES_OBJECT,
      NULL, s3_not_implemented},
     /* objects */
-    {"PUT", S3_OBJ, NULL, S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG | S3_F_CONDWRITE | S3_F_ACLHDR,
+    {"PUT", S3_OBJ, NULL,
+     S3_F_COPY | S3_F_TAGHDR | S3_F_EXTAG | S3_F_CONDWRITE | S3_F_ACLHDR | S3_F_LOCKHDR,
      "CopyObject", "s3:PutObject", S3_RES_OBJECT, s3_copy_source, s3_copy_object},
-    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR | S3_F_CONDWRITE | S3_F_ACLHDR, "PutObject",
-     "s3:PutObject", S3_RES_OBJECT, s3_put_object_start, s3_put_object},
+    {"PUT", S3_OBJ, NULL, S3_F_STREAM | S3_F_TAGHDR | S3_F_CONDWRITE | S3_F_ACLHDR | S3_F_LOCKHDR,
+     "PutObject", "s3:PutObject", S3_RES_OBJECT, s3_put_object_start, s3_put_object},
     {"GET", S3_OBJ, NULL, S3_F_EXTAG, "GetObject", "s3:GetObject", S3_RES_OBJECT, NULL,
      s3_get_object},
     {"HEAD", S3_OBJ, NULL, S3_F_EXTAG, "HeadObject", "s3:GetObject", S3_RES_OBJECT, NULL,
@@ -289,6 +293,7 @@ static const struct {
     {"x-amz-acl", NULL, "s3:PutObjectAcl", "private"},
     {"x-amz-grant-", NULL, "s3:PutObjectAcl", NULL},
     {"x-amz-object-ownership", "CreateBucket", "s3:PutBucketOwnershipControls", NULL},
+    {"x-amz-bypass-governance-retention", "DeleteObject", "s3:BypassGovernanceRetention", "false"},
 };
 
 struct implied_walk {

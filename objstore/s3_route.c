@@ -61,16 +61,19 @@ static int s3_check_names(struct s3_ctx *c)
  * Prefixes and values, any case. */
 static const struct {
     const char *prefix, *what, *accepted;
+    bool form_only; /* a PostObject field only (as a header it is taken: s3_lock.c) */
 } refused_headers[] = {
-    {"x-amz-object-lock-", "object lock (retention, legal hold) is not implemented", NULL},
-    {"x-amz-bucket-object-lock-enabled", "object lock is not implemented", "false"},
-    {"x-amz-storage-class", "storage classes other than STANDARD are not implemented", "STANDARD"},
+    {"x-amz-object-lock-", "object lock in browser POST uploads is not implemented", NULL, true},
+    {"x-amz-storage-class", "storage classes other than STANDARD are not implemented", "STANDARD",
+     false},
 };
 
-int s3_refused(const char *name, const char *value, struct ts_error *e)
+static int refused(const char *name, const char *value, struct ts_error *e, bool header)
 {
     for (size_t i = 0; i < sizeof refused_headers / sizeof *refused_headers; i++) {
         const char *p = refused_headers[i].prefix, *ok = refused_headers[i].accepted;
+        if (header && refused_headers[i].form_only)
+            continue;
         if (strncasecmp(name, p, strlen(p)) == 0 &&
             (ok == NULL || value == NULL || strcasecmp(value, ok) != 0))
             return ts_error_set(e, TS_E_NOT_IMPLEMENTED, "%.64s: %s by this server.", name,
@@ -79,9 +82,14 @@ int s3_refused(const char *name, const char *value, struct ts_error *e)
     return TS_OK;
 }
 
+int s3_refused(const char *name, const char *value, struct ts_error *e)
+{
+    return refused(name, value, e, false);
+}
+
 static int refused_hdr(void *ctx, const char *name, const char *value)
 {
-    return s3_refused(name, value, ctx) != TS_OK;
+    return refused(name, value, ctx, true) != TS_OK;
 }
 
 /* TS_E_NOT_IMPLEMENTED (its message in e) when r carries one of refused_headers. */
@@ -230,6 +238,8 @@ static int s3_start(struct http_req *r, struct ts_error *e)
     int rc = s3_check_target(c);
     if (rc == TS_OK && (c->op->flags & S3_F_ACLHDR))
         rc = s3_acl_write_prepare(c, NULL);
+    if (rc == TS_OK && (c->op->flags & S3_F_LOCKHDR))
+        rc = s3_lock_prepare(c);
     if (rc == TS_OK && c->op->start != NULL)
         rc = c->op->start(c);
     return s3_existence(c, rc);
@@ -525,7 +535,9 @@ int s3_meta_from_req(struct s3_ctx *c, struct obj_meta *m)
     }
     http_req_header_foreach(c->r, meta_hdr, &mw);
     if (mw.rc == TS_OK)
-        mw.rc = s3_acl_apply(c, m);    /* checked by s3_acl_write_prepare */
+        mw.rc = s3_acl_apply(c, m); /* checked by s3_acl_write_prepare */
+    if (mw.rc == TS_OK)
+        s3_lock_apply(c, m);           /* checked by s3_lock_prepare */
     if (mw.rc == TS_OK && c->has_tags) /* x-amz-tagging, checked by s3_tags_declare */
         mw.rc = obj_meta_set_tags(m, c->tags, c->ntags);
     if (mw.rc == TS_OK && c->r->checksum_algo[0] && c->r->checksum_b64[0]) {

@@ -921,6 +921,12 @@ static int bconf_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
     return TS_OK;
 }
 
+int obj_int_bconf_put_txn(struct obj_store *st, MDB_txn *txn, const char *bucket,
+                          const struct obj_bconf_ent *conf, size_t n)
+{
+    return bconf_put_txn(st, txn, bucket, conf, n);
+}
+
 int obj_bucket_create_with(struct obj_store *st, const char *name, const char *owner,
                            const struct obj_bconf_ent *conf, size_t nconf)
 {

@@ -53,14 +53,36 @@ int obj_versioning_get(struct obj_store *st, const char *bucket, enum obj_versio
     return rc;
 }
 
+struct vset_arg {
+    const char *bucket, *name;
+    enum obj_versioning v;
+};
+
+/* A bucket with an object lock configuration keeps versioning Enabled (as S3: 409). */
+static int vset_apply(struct obj_store *st, MDB_txn *txn, void *arg)
+{
+    struct vset_arg *a = arg;
+    struct obj_lock_conf lc;
+    int rc = obj_int_bucket_exists_txn(st, txn, a->bucket);
+    if (rc == TS_OK && a->v != OBJ_VER_ENABLED) {
+        rc = obj_int_lock_conf_txn(st, txn, a->bucket, &lc);
+        if (rc == TS_OK && lc.enabled)
+            rc = TS_E_INVALID_BUCKET_STATE;
+    }
+    struct obj_bconf_ent e = {VER_CONF, a->name, strlen(a->name)};
+    return rc == TS_OK ? obj_int_bconf_put_txn(st, txn, a->bucket, &e, 1) : rc;
+}
+
 int obj_versioning_set(struct obj_store *st, const char *bucket, enum obj_versioning v)
 {
-    const char *name = v == OBJ_VER_ENABLED     ? "Enabled"
-                       : v == OBJ_VER_SUSPENDED ? "Suspended"
-                                                : NULL;
-    if (name == NULL)
+    struct vset_arg a = {bucket,
+                         v == OBJ_VER_ENABLED     ? "Enabled"
+                         : v == OBJ_VER_SUSPENDED ? "Suspended"
+                                                  : NULL,
+                         v};
+    if (a.name == NULL)
         return TS_E_INTERNAL;
-    return obj_bconf_put(st, bucket, VER_CONF, name, strlen(name));
+    return obj_int_group_commit(st, vset_apply, &a);
 }
 
 /* ---- version ids, sort keys, records ---- */
@@ -279,6 +301,13 @@ static int put_current(struct obj_store *st, MDB_txn *txn, const char *bucket, c
     return rc;
 }
 
+/* The object lock's rule for removing version m, at the server's time, applied by every path
+ * that removes a version (obj_int.h "object lock"). */
+static int removable(const struct obj_meta *m, unsigned flags)
+{
+    return obj_lock_check_remove(m, (int64_t)enc_now(), (flags & OBJ_DEL_BYPASS_GOVERNANCE) != 0);
+}
+
 /* ---- versioned writes ---- */
 
 /* The null version of key in versions goes (a suspended bucket's write replaces it); *old
@@ -290,7 +319,9 @@ static int drop_null(struct obj_store *st, MDB_txn *txn, const char *bucket, con
     int r = vfind(st, txn, bucket, key, "null", &h);
     if (r <= 0)
         return r < 0 ? TS_E_INTERNAL : TS_OK;
-    int rc = vdel(st, txn, &h);
+    int rc = removable(&h.m, 0);
+    if (rc == TS_OK)
+        rc = vdel(st, txn, &h);
     if (rc == TS_OK && !h.m.dm)
         memcpy(old, h.m.id, OBJ_ID_LEN + 1);
     obj_meta_cleanup(&h.m);
@@ -312,7 +343,9 @@ static int retire_current(struct obj_store *st, MDB_txn *txn, const char *bucket
         return rc;
     bool null = strcmp(vid_of(&cur), "null") == 0;
     if (null && vs == OBJ_VER_SUSPENDED) {
-        memcpy(old, cur.id, OBJ_ID_LEN + 1);
+        rc = removable(&cur, 0);
+        if (rc == TS_OK)
+            memcpy(old, cur.id, OBJ_ID_LEN + 1);
     } else {
         if (cur.vid[0] == 0) { /* written before versioning: the null version */
             strcpy(cur.vid, "null");
@@ -342,6 +375,10 @@ int obj_int_object_write_txn(struct obj_store *st, MDB_txn *txn, const char *buc
         return rc;
     if (vs == OBJ_VER_OFF) /* the plain write: replaces the object */
         return put_current(st, txn, bucket, key, m, old);
+    struct obj_lock_conf lc;
+    if ((rc = obj_int_lock_conf_txn(st, txn, bucket, &lc)) != TS_OK)
+        return rc;
+    obj_lock_default(&lc, m, (int64_t)enc_now()); /* the bucket's default retention */
     m->vts = next_vts();
     if (vs == OBJ_VER_ENABLED)
         make_vid(m->vts, m->vid);
@@ -376,6 +413,7 @@ static int promote(struct obj_store *st, MDB_txn *txn, const char *bucket, const
 struct del_arg {
     const char *bucket, *key, *vid;
     struct obj_del_res *res;
+    unsigned flags; /* OBJ_DEL_* */
     char old[OBJ_ID_LEN + 1];
 };
 
@@ -388,8 +426,10 @@ static int delete_version_txn(struct obj_store *st, MDB_txn *txn, struct del_arg
     snprintf(a->res->vid, sizeof a->res->vid, "%s", a->vid);
     int rc = obj_int_object_get_txn(st, txn, a->bucket, a->key, &cur);
     if (rc == TS_OK && strcmp(vid_of(&cur), a->vid) == 0) {
+        rc = removable(&cur, a->flags);
         obj_meta_cleanup(&cur);
-        rc = obj_int_object_del_txn(st, txn, a->bucket, a->key, a->old);
+        if (rc == TS_OK)
+            rc = obj_int_object_del_txn(st, txn, a->bucket, a->key, a->old);
         return rc == TS_OK ? promote(st, txn, a->bucket, a->key) : rc;
     }
     bool had_current = rc == TS_OK;
@@ -400,12 +440,28 @@ static int delete_version_txn(struct obj_store *st, MDB_txn *txn, struct del_arg
     int r = vfind(st, txn, a->bucket, a->key, a->vid, &h);
     if (r <= 0)
         return r < 0 ? TS_E_INTERNAL : TS_OK;
-    rc = vdel(st, txn, &h);
+    rc = removable(&h.m, a->flags);
+    if (rc == TS_OK)
+        rc = vdel(st, txn, &h);
     a->res->dm = h.m.dm;
     if (!h.m.dm)
         memcpy(a->old, h.m.id, OBJ_ID_LEN + 1);
     obj_meta_cleanup(&h.m);
     return rc == TS_OK && !had_current ? promote(st, txn, a->bucket, a->key) : rc;
+}
+
+/* The plain delete of a bucket never versioned (its record, if the lock allows). */
+static int delete_plain_txn(struct obj_store *st, MDB_txn *txn, struct del_arg *a)
+{
+    struct obj_meta cur;
+    int rc = obj_int_object_get_txn(st, txn, a->bucket, a->key, &cur);
+    if (rc == TS_OK) {
+        rc = removable(&cur, a->flags);
+        obj_meta_cleanup(&cur);
+    } else if (rc == TS_E_NO_SUCH_KEY) {
+        rc = TS_OK;
+    }
+    return rc == TS_OK ? obj_int_object_del_txn(st, txn, a->bucket, a->key, a->old) : rc;
 }
 
 static int delete_apply(struct obj_store *st, MDB_txn *txn, void *arg)
@@ -422,7 +478,7 @@ static int delete_apply(struct obj_store *st, MDB_txn *txn, void *arg)
     if (a->vid != NULL)
         return delete_version_txn(st, txn, a);
     if (vs == OBJ_VER_OFF)
-        return obj_int_object_del_txn(st, txn, a->bucket, a->key, a->old);
+        return delete_plain_txn(st, txn, a);
     rc = retire_current(st, txn, a->bucket, a->key, vs, a->old);
     struct obj_meta dm = {.dm = true, .mtime = (int64_t)enc_now(), .vts = next_vts()};
     if (vs == OBJ_VER_ENABLED)
@@ -439,7 +495,13 @@ static int delete_apply(struct obj_store *st, MDB_txn *txn, void *arg)
 int obj_object_delete_version(struct obj_store *st, const char *bucket, const char *key,
                               const char *vid, struct obj_del_res *res)
 {
-    struct del_arg a = {bucket, key, vid, res, ""};
+    return obj_object_delete_version_flags(st, bucket, key, vid, 0, res);
+}
+
+int obj_object_delete_version_flags(struct obj_store *st, const char *bucket, const char *key,
+                                    const char *vid, unsigned flags, struct obj_del_res *res)
+{
+    struct del_arg a = {bucket, key, vid, res, flags, ""};
     int rc = obj_check_key(key);
     if (rc == TS_OK)
         rc = obj_check_version_id(vid);
@@ -529,20 +591,17 @@ bool obj_version_current_dm(struct obj_store *st, const char *bucket, const char
     return dm;
 }
 
-struct tags_arg {
+struct edit_arg {
     const char *bucket, *key, *vid;
-    const struct http_kv *tags; /* the new tags, unless set_acl */
-    size_t n;
-    bool set_acl; /* the new ACL instead */
-    uint32_t acl;
+    obj_version_edit_fn *edit;
+    void *arg;
 };
 
-/* Reads the version's record and writes it back with the new tags (or ACL), in the one
- * transaction: a version replaced or deleted meanwhile is never resurrected with stale
- * metadata. */
-static int tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
+/* Reads the version's record, edits it and writes it back, in the one transaction: a version
+ * replaced or deleted meanwhile is never resurrected with stale metadata. */
+static int edit_apply(struct obj_store *st, MDB_txn *txn, void *arg)
 {
-    struct tags_arg *a = arg;
+    struct edit_arg *a = arg;
     struct obj_meta m, cur;
     char old[OBJ_ID_LEN + 1];
     int rc = version_head_txn(st, txn, a->bucket, a->key, a->vid, &m);
@@ -551,10 +610,7 @@ static int tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
             obj_meta_cleanup(&m);
         return rc;
     }
-    if (a->set_acl)
-        m.acl = a->acl;
-    else
-        rc = obj_meta_set_tags(&m, a->tags, a->n);
+    rc = a->edit(st, txn, a->bucket, &m, a->arg);
     /* The current version (in objects), or one in versions. */
     bool current = obj_int_object_get_txn(st, txn, a->bucket, a->key, &cur) == TS_OK;
     if (current) {
@@ -568,18 +624,45 @@ static int tags_apply(struct obj_store *st, MDB_txn *txn, void *arg)
     return rc;
 }
 
+int obj_int_version_edit(struct obj_store *st, const char *bucket, const char *key, const char *vid,
+                         obj_version_edit_fn *edit, void *arg)
+{
+    struct edit_arg a = {bucket, key, vid, edit, arg};
+    return obj_int_group_commit(st, edit_apply, &a);
+}
+
+struct tags_arg {
+    const struct http_kv *tags;
+    size_t n;
+};
+
+static int edit_tags(struct obj_store *st, MDB_txn *txn, const char *bucket, struct obj_meta *m,
+                     void *arg)
+{
+    const struct tags_arg *t = arg;
+    (void)st, (void)txn, (void)bucket;
+    return obj_meta_set_tags(m, t->tags, t->n);
+}
+
+static int edit_acl(struct obj_store *st, MDB_txn *txn, const char *bucket, struct obj_meta *m,
+                    void *arg)
+{
+    (void)st, (void)txn, (void)bucket;
+    m->acl = *(const uint32_t *)arg;
+    return TS_OK;
+}
+
 int obj_version_tags_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
                          const struct http_kv *tags, size_t n)
 {
-    struct tags_arg a = {bucket, key, vid, tags, n, false, 0};
-    return obj_int_group_commit(st, tags_apply, &a);
+    struct tags_arg t = {tags, n};
+    return obj_int_version_edit(st, bucket, key, vid, edit_tags, &t);
 }
 
 int obj_version_acl_set(struct obj_store *st, const char *bucket, const char *key, const char *vid,
                         uint32_t acl)
 {
-    struct tags_arg a = {bucket, key, vid, NULL, 0, true, acl};
-    return obj_int_group_commit(st, tags_apply, &a);
+    return obj_int_version_edit(st, bucket, key, vid, edit_acl, &acl);
 }
 
 /* ---- the whole table: recovery, DeleteBucket ---- */
@@ -1028,7 +1111,7 @@ int obj_object_expire(struct obj_store *st, const char *bucket, const struct obj
                       struct obj_del_res *res)
 {
     const char *vid = x->kind == OBJ_EXPIRE_CURRENT ? NULL : x->vid;
-    struct expire_arg a = {{bucket, x->key, vid, res, ""}, x};
+    struct expire_arg a = {.d = {.bucket = bucket, .key = x->key, .vid = vid, .res = res}, .x = x};
     int rc = obj_check_key(x->key);
     if (rc == TS_OK)
         rc = obj_check_version_id(x->vid);

@@ -7,10 +7,11 @@
 - /metrics parses with Prometheus' own text parser (Debian's python3-prometheus-client):
   every family once, with HELP and TYPE; the backend counters exist from the start; refusals
   on the browser login page (driven by headless Chromium) count with the API's.
-- Nothing a client asks for is dropped silently: object tags, server-side encryption and
-  object lock headers answer 501 NotImplemented (boto3 and both aws cli generations); a
-  policy naming an action tessera does not check is refused (admin CLI, bucket policy, STS
-  session policy, role trust policy); malformed settings stop the server naming the
+- Nothing a client asks for is dropped silently: headers asking for what tessera does not do
+  answer 501 NotImplemented, object lock headers on a bucket without object lock 400
+  InvalidRequest (issue 19) (boto3 and both aws cli generations); a policy naming an action
+  tessera does not check is refused (admin CLI, bucket policy, STS session policy, role trust
+  policy); malformed settings stop the server naming the
   variable; an OpenID CONFIG_URL answering an error status says so, with the status in the
   log and the /.well-known/openid-configuration hint.
 """
@@ -287,10 +288,13 @@ SSE_C_KEY = b"k" * 32
 REFUSED_PUTS = {
     # Issue 19: SSE-S3 (AES256) is done; aws:kms is 501 (no KMS); SSE-C over plain HTTP 400.
     "sse-kms": dict(ServerSideEncryption="aws:kms", SSEKMSKeyId="my-key"),
+    "storage-class": dict(StorageClass="GLACIER"),
+}
+# Issue 19: object lock is done; on a bucket without it its headers are 400 InvalidRequest.
+LOCK_PUTS = {
     "object-lock": dict(ObjectLockMode="GOVERNANCE",
                         ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
     "legal-hold": dict(ObjectLockLegalHoldStatus="ON"),
-    "storage-class": dict(StorageClass="GLACIER"),
 }
 
 
@@ -311,9 +315,7 @@ def assert_absent(s3, key):
 def test_boto3_put_copy_multipart_with_unsupported_headers_refused(plain_server, case):
     s3 = s3_client(plain_server)
     kw = REFUSED_PUTS[case]
-    header = {"object-lock": "x-amz-object-lock-",
-              "legal-hold": "x-amz-object-lock-",
-              "storage-class": "x-amz-storage-class"}.get(case, "kms is not configured")
+    header = {"storage-class": "x-amz-storage-class"}.get(case, "kms is not configured")
     key = "put-" + case
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket="bkt", Key=key, Body=b"data", **kw)
@@ -330,6 +332,23 @@ def test_boto3_put_copy_multipart_with_unsupported_headers_refused(plain_server,
     assert s3.list_multipart_uploads(Bucket="bkt").get("Uploads", []) == []
 
 
+@pytest.mark.parametrize("case", sorted(LOCK_PUTS))
+def test_boto3_lock_headers_on_a_plain_bucket_refused(plain_server, case):
+    s3 = s3_client(plain_server)
+    kw = LOCK_PUTS[case]
+    calls = [(s3.put_object, dict(Key="put-" + case, Body=b"data")),
+             (s3.copy_object, dict(Key="copy-" + case, CopySource={"Bucket": "bkt", "Key": "src"})),
+             (s3.create_multipart_upload, dict(Key="mp-" + case))]
+    for fn, args in calls:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            fn(Bucket="bkt", **args, **kw)
+        assert e.value.response["Error"]["Code"] == "InvalidRequest", e.value.response
+        assert "Object Lock" in e.value.response["Error"]["Message"]
+    assert_absent(s3, "put-" + case)
+    assert_absent(s3, "copy-" + case)
+    assert s3.list_multipart_uploads(Bucket="bkt").get("Uploads", []) == []
+
+
 def test_values_tessera_honours_are_accepted(plain_server):
     """A private ACL and the standard storage class are what tessera does anyway (rclone sends
     `x-amz-acl: private` on every upload): accepted; object lock off at bucket creation too."""
@@ -337,12 +356,9 @@ def test_values_tessera_honours_are_accepted(plain_server):
     s3.put_object(Bucket="bkt", Key="acl-private", Body=b"x", ACL="private", StorageClass="STANDARD")
     assert s3.get_object(Bucket="bkt", Key="acl-private")["Body"].read() == b"x"
     s3.create_bucket(Bucket="bkt-private", ACL="private", ObjectLockEnabledForBucket=False)
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.create_bucket(Bucket="bkt-locked", ObjectLockEnabledForBucket=True)
-    assert_not_implemented(e, "x-amz-bucket-object-lock-enabled")
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.head_bucket(Bucket="bkt-locked")
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert "Status" not in s3.get_bucket_versioning(Bucket="bkt-private")
+    s3.create_bucket(Bucket="bkt-locked", ObjectLockEnabledForBucket=True)  # issue 19: done
+    assert s3.get_bucket_versioning(Bucket="bkt-locked")["Status"] == "Enabled"
 
 
 def assert_sse_c_insecure(e):

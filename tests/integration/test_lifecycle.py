@@ -512,3 +512,35 @@ def test_gateway_passes_through(gw, upstream):  # noqa: F811
     assert code(e) == "NoSuchLifecycleConfiguration"
     p = admin(gw, "lifecycle", "run", check=False)
     assert p.returncode != 0 and "NotImplemented" in p.stderr
+
+
+def test_locked_versions_outlive_their_rules(server):
+    """Lifecycle removes versions only through the store's delete, so object lock protects
+    them from it too: a pass (even as of a later day) skips a version under retention or a
+    legal hold, and removes it once unprotected. Lock times are the server's real clock."""
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="lcl", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket="lcl", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    old = s3.put_object(Bucket="lcl", Key="k", Body=b"old")["VersionId"]
+    held = s3.put_object(Bucket="lcl", Key="h", Body=b"held",
+                         ObjectLockLegalHoldStatus="ON")["VersionId"]
+    s3.put_object_retention(Bucket="lcl", Key="h", VersionId=held, BypassGovernanceRetention=True,
+                            Retention={})
+    s3.put_object(Bucket="lcl", Key="k", Body=b"new")
+    s3.put_object(Bucket="lcl", Key="h", Body=b"newer")
+    put_lc(s3, "lcl", [{"ID": "nc", "Filter": {"Prefix": ""}, "Status": "Enabled",
+                       "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}])
+    n = run_pass(server, days=3)
+    assert n["noncurrentExpired"] == 0 and n["skipped"] == 2 and n["errors"] == 0
+    vs, _ = versions(s3, "lcl")
+    assert {old, held} <= {v["VersionId"] for v in vs}
+    # Unprotected: the retention removed with the bypass, the legal hold lifted.
+    s3.put_object_retention(Bucket="lcl", Key="k", VersionId=old, BypassGovernanceRetention=True,
+                            Retention={})
+    s3.put_object_legal_hold(Bucket="lcl", Key="h", VersionId=held, LegalHold={"Status": "OFF"})
+    n = run_pass(server, days=3)
+    assert n["noncurrentExpired"] == 2 and n["errors"] == 0
+    vs, _ = versions(s3, "lcl")
+    assert not {old, held} & {v["VersionId"] for v in vs}

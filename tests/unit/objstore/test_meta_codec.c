@@ -2,9 +2,9 @@
  * tessera wrote them (version 1: plain; 2: tags; 3: tags + version id, main's versioning) decode,
  * built here byte by byte so that the encoder cannot hide a change; the encoder still writes
  * those versions for such records, byte for byte; a record with every section (version id,
- * parts, ACL + owner) is version 4 and round-trips; corrupt version 4 records (cut anywhere,
- * an unknown, repeated or out-of-order section, a section's bytes not all used, bytes after the
- * last section) are refused. */
+ * parts, ACL + owner, object lock) is version 4 and round-trips; corrupt version 4 records (cut
+ * anywhere, an unknown, repeated or out-of-order section, a section's bytes not all used, bytes
+ * after the last section, a lock section with a value this build does not know) are refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,7 +129,7 @@ static void all_sections(struct w *w)
     static const uint8_t ck[4] = {9, 8, 7, 6};
     head(w, 4);
     tags(w);
-    w->b[w->n++] = 3;
+    w->b[w->n++] = 4;
     w->b[w->n++] = 1; /* version */
     le(w, 1 + 8 + 1 + 32, 4);
     version_tail(w);
@@ -147,6 +147,11 @@ static void all_sections(struct w *w)
     le(w, 4 + 4 + 5, 4);
     le(w, 0x1234, 4);
     str(w, "alice");
+    w->b[w->n++] = 4; /* lock: COMPLIANCE until 1893456000, legal hold ON */
+    le(w, 10, 4);
+    w->b[w->n++] = OBJ_LOCK_COMPLIANCE;
+    le(w, 1893456000, 8);
+    w->b[w->n++] = OBJ_HOLD_ON;
 }
 
 static void test_all_sections(void)
@@ -164,15 +169,22 @@ static void test_all_sections(void)
     ok(m.nparts == 2 && m.part_cklen == 4 && num == 2 && size == 2 && got[0] == 9,
        "the parts section");
     ok(m.acl == 0x1234 && m.owner != NULL && strcmp(m.owner, "alice") == 0, "the access section");
+    ok(m.lock_mode == OBJ_LOCK_COMPLIANCE && m.lock_until == 1893456000 &&
+           m.legal_hold == OBJ_HOLD_ON,
+       "the lock section");
     is_int(obj_meta_copy(&c, &m), TS_OK, "deep copy");
     ok(strcmp(c.vid, VID) == 0 && c.nparts == 2 && c.acl == 0x1234 && c.owner != m.owner &&
-           strcmp(c.owner, "alice") == 0,
+           strcmp(c.owner, "alice") == 0 && c.lock_mode == OBJ_LOCK_COMPLIANCE &&
+           c.lock_until == 1893456000 && c.legal_hold == OBJ_HOLD_ON,
        "the copy has every section");
     obj_meta_cleanup(&c);
     /* Fewer sections: the encoder writes the lowest version that carries the record. */
     uint8_t *enc;
     size_t len;
     obj_meta_set_parts(&m, 0, 0);
+    m.lock_mode = OBJ_LOCK_NONE;
+    m.lock_until = 0;
+    m.legal_hold = OBJ_HOLD_NONE;
     m.acl = 0;
     free(m.owner);
     m.owner = NULL;
@@ -195,8 +207,8 @@ static void test_corrupt(void)
     struct obj_meta m;
     all_sections(&w);
     /* The count byte: before the sections (type + length + payload each). */
-    size_t secs = w.n - 1 - (5 + 42) - (5 + 4 + 1 + 2 * OBJ_PART_REC(4)) - (5 + 8 + 5);
-    is_int(w.b[secs], 3, "(the count byte is where the test thinks)");
+    size_t secs = w.n - 1 - (5 + 42) - (5 + 4 + 1 + 2 * OBJ_PART_REC(4)) - (5 + 8 + 5) - (5 + 10);
+    is_int(w.b[secs], 4, "(the count byte is where the test thinks)");
     for (size_t cut = 1; cut < w.n; cut++)
         ok(obj_meta_decode(w.b, cut, &m) != TS_OK, "cut at %zu: corrupt", cut);
     bad = w;
@@ -219,10 +231,55 @@ static void test_corrupt(void)
     ok(obj_meta_decode(bad.b, bad.n, &m) != TS_OK, "version 5: unknown");
 }
 
+/* The lock section alone (a legal hold OFF is a value: kept), and each value it may not hold. */
+static void test_lock_section(void)
+{
+    struct w w, bad;
+    struct obj_meta m;
+    head(&w, 4);
+    tags(&w);
+    w.b[w.n++] = 1;
+    w.b[w.n++] = 4;
+    le(&w, 10, 4);
+    size_t at = w.n; /* mode, until (8), hold */
+    w.b[w.n++] = OBJ_LOCK_NONE;
+    le(&w, 0, 8);
+    w.b[w.n++] = OBJ_HOLD_OFF;
+    decode_reencode(&w, &m, "a legal hold OFF alone");
+    ok(m.legal_hold == OBJ_HOLD_OFF && m.lock_mode == OBJ_LOCK_NONE, "its value");
+    obj_meta_cleanup(&m);
+    static const struct {
+        uint8_t mode;
+        uint64_t until;
+        uint8_t hold;
+        const char *what;
+    } v[] = {
+        {3, 100, 0, "an unknown mode"},
+        {OBJ_LOCK_GOVERNANCE, 100, 3, "an unknown legal hold"},
+        {OBJ_LOCK_GOVERNANCE, 0, 0, "a mode without a date"},
+        {OBJ_LOCK_NONE, 100, OBJ_HOLD_ON, "a date without a mode"},
+        {OBJ_LOCK_NONE, 0, OBJ_HOLD_NONE, "a section saying nothing"},
+        {OBJ_LOCK_COMPLIANCE, (uint64_t)-5, 0, "a negative date"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        bad = w;
+        bad.b[at] = v[i].mode;
+        bad.n = at + 1;
+        le(&bad, v[i].until, 8);
+        bad.b[bad.n++] = v[i].hold;
+        ok(obj_meta_decode(bad.b, bad.n, &m) != TS_OK, "%s: corrupt (fail closed)", v[i].what);
+    }
+    bad = w;
+    bad.b[at - 4] = 11; /* a length other than 10, its bytes there */
+    bad.b[bad.n++] = 0;
+    ok(obj_meta_decode(bad.b, bad.n, &m) != TS_OK, "a lock section of 11 bytes: corrupt");
+}
+
 int main(void)
 {
     test_older_versions();
     test_all_sections();
     test_corrupt();
+    test_lock_section();
     return t_done();
 }
