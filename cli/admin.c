@@ -63,6 +63,7 @@ struct admin_cli {
     const char *opt[NOPTS]; /* the values of --user, --group, --dn, --access-key, --trust,
                                --secret-key, --policy, --name, --description, --expiry, --now */
     unsigned given;         /* which of them were given (O_*) */
+    const char *query;      /* the request's query string (encoded, without '?'), or NULL */
 };
 
 struct admin_cmd {
@@ -156,6 +157,8 @@ static int admin_url(const struct admin_cli *cli, const char *const *segs, size_
     buf_adds(url, ADMIN_PREFIX);
     for (size_t i = 0; i < nseg; i++)
         add_segment(url, segs[i]);
+    if (cli->query != NULL)
+        buf_addf(url, "?%s", cli->query);
     if (buf_failed(url)) {
         errf("out of memory");
         return -1;
@@ -650,55 +653,43 @@ static void show_svc_new(json_t *res)
     printf("The secret key is shown only now: keep it.\n");
 }
 
-/* One line per account of res (only those of parent, when not NULL). */
-static void show_svc_lines(json_t *res, const char *parent)
+/* One line per account of res. */
+static void show_svcs(json_t *res)
 {
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(res, "accounts"), i, a)
     {
-        if (parent != NULL && strcmp(jstr(a, "parent"), parent) != 0)
-            continue;
         printf("%-9s %-22s %-24s %-20s %s\n", jstr(a, "status"), jstr(a, "accessKey"),
                json_is_string(json_object_get(a, "expiration")) ? jstr(a, "expiration") : "never",
                jstr(a, "name")[0] ? jstr(a, "name") : "-", jstr(a, "parent"));
     }
 }
 
-static void show_svcs(json_t *res)
-{
-    show_svc_lines(res, NULL);
-}
-
-/* svcacct list [PARENT]: every account the caller may see, or those of PARENT. */
+/* svcacct list [PARENT]: every account the caller may see, or those of PARENT (a user name or
+ * an LDAP DN: the server normalises a DN as its logins do). */
 static int cmd_svc_list(struct admin_cli *cli, const struct admin_cmd *cmd)
 {
     const char *segs[] = {"svcaccts"};
-    const char *parent = cli->npos > 0 ? cli->pos[0] : NULL;
-    bool json = cli->json;
-    json_t *res = NULL, *keep;
-    size_t i;
+    char *enc = NULL, *query = NULL;
+    json_t *res = NULL;
     int rc;
 
     (void)cmd;
-    cli->json = false; /* printed here, after the filter */
-    rc = request(cli, "GET", segs, 1, NULL, 0, &res);
-    cli->json = json;
-    if (rc == ADMIN_EXIT_OK && !json)
-        show_svc_lines(res, parent);
-    if (rc == ADMIN_EXIT_OK && json) {
-        json_t *arr = json_object_get(res, "accounts"), *a;
-        keep = json_array();
-        json_array_foreach(arr, i, a)
-        {
-            if (parent == NULL || strcmp(jstr(a, "parent"), parent) == 0)
-                json_array_append(keep, a);
-        }
-        json_object_set_new(res, "accounts", keep);
-        json_dumpf(res, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
+    if (cli->npos > 0 && ((enc = enc_uri_encode(cli->pos[0], strlen(cli->pos[0]), false)) == NULL ||
+                          asprintf(&query, "parent=%s", enc) < 0)) {
+        free(enc);
+        errf("out of memory");
+        return ADMIN_EXIT_ERR;
     }
+    cli->query = query;
+    rc = request(cli, "GET", segs, 1, NULL, 0, cli->json ? NULL : &res);
+    cli->query = NULL;
+    if (rc == ADMIN_EXIT_OK && res != NULL)
+        show_svcs(res);
     json_decref(res);
+    free(query);
+    free(enc);
     return rc;
 }
 
@@ -795,9 +786,9 @@ static const struct admin_cmd admin_cmds[] = {
     {"role", "list", "", 0, 0, 0, cmd_plain, "GET", "roles", NULL, NULL, show_roles},
     {"role", "policy", "attach|detach ROLE POLICY", 3, 3, 0, cmd_role_policy, NULL, NULL, NULL,
      NULL, NULL},
-    {"svcacct", "add", "[PARENT] [--access-key AK] [--secret-key SK] [--policy FILE] [--name N] [--description D] [--expiry TIME]   (no PARENT: your own)",
+    {"svcacct", "add", "[PARENT] [--access-key AK] [--secret-key SK] [--policy FILE] [--name N] [--description D] [--expiry TIME]   (PARENT: a user or an LDAP DN; none: your own)",
      0, 1, O_AK | O_SK | O_POLICY | O_NAME | O_DESC | O_EXPIRY, cmd_svc_write, "POST", "svcaccts", NULL, NULL, show_svc_new},
-    {"svcacct", "list", "[PARENT]", 0, 1, 0, cmd_svc_list, "GET", "svcaccts", NULL, NULL, show_svcs},
+    {"svcacct", "list", "[PARENT]   (a user or an LDAP DN)", 0, 1, 0, cmd_svc_list, "GET", "svcaccts", NULL, NULL, show_svcs},
     {"svcacct", "info", "ACCESS_KEY", 1, 1, 0, cmd_plain, "GET", "svcaccts", NULL, NULL, show_svc},
     {"svcacct", "edit", "ACCESS_KEY [--secret-key SK] [--policy FILE|none] [--name N] [--description D] [--expiry TIME|none]",
      1, 1, O_SK | O_POLICY | O_NAME | O_DESC | O_EXPIRY, cmd_svc_write, "POST", "svcaccts", NULL, "Edited service account", NULL},

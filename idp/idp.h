@@ -90,6 +90,12 @@ struct idp_backend {
      * LDAP re-validates the DN until they expire. */
     void (*issued)(void *arg, const struct idp_claims *c, const struct iam_strv *policies,
                    time_t expires);
+    /* Optional: finds an identity by name without its proof (an admin naming an LDAP DN as a
+     * service account's parent, sts/svcacct.c): fills *out as authenticate does on TS_OK;
+     * TS_E_NO_SUCH_ENTITY when the source has no such identity, TS_E_SERVICE_UNAVAILABLE when
+     * it cannot answer, TS_E_INVALID_ARGUMENT for a malformed name (err says why). Blocks:
+     * called on worker threads only. */
+    int (*lookup)(void *arg, const char *name, struct idp_claims *out, struct ts_error *err);
     bool parent_policies;     /* a role-less session acts with its parent's current policies
                                * (static users): claims->policies are used verbatim, unmapped */
     bool signed_caller;       /* the identity is in->caller: a role's trust policy matches its

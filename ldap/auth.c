@@ -63,8 +63,7 @@ static struct timeval left_tv(const struct tldap_deadline *d)
     return tv;
 }
 
-/* The first value of attr in entry e (malloc'ed), or NULL. */
-static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+char *tldap_first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 {
     struct berval **vals = ldap_get_values_len(ld, e, attr);
     char *s = NULL;
@@ -136,9 +135,9 @@ int tldap_search_user(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
             goto out;
         }
         if (canon != NULL)
-            *canon = l->name_attr != NULL ? first_value(ld, e, l->name_attr) : NULL;
+            *canon = l->name_attr != NULL ? tldap_first_value(ld, e, l->name_attr) : NULL;
         for (size_t i = 0; claims != NULL && i < l->extra_attrs.n; i++) {
-            char key[160], *val = first_value(ld, e, l->extra_attrs.v[i]);
+            char key[160], *val = tldap_first_value(ld, e, l->extra_attrs.v[i]);
             if (val == NULL)
                 continue;
             snprintf(key, sizeof key, "ldap:%s", l->extra_attrs.v[i]);
@@ -228,9 +227,8 @@ static int groups_fn(struct tldap *l, LDAP *ld, const struct tldap_deadline *d, 
     return tldap_search_groups(l, ld, d, a->user, a->dn_raw, a->out);
 }
 
-/* The directory could not answer: TS_E_SERVICE_UNAVAILABLE with the reason, logged. */
-static int unavailable(struct tldap *l, const struct tldap_deadline *d, int lrc, bool bind_failed,
-                       const char *username, struct ts_error *err)
+int tldap_unavailable(struct tldap *l, const struct tldap_deadline *d, int lrc, bool bind_failed,
+                      const char *username, struct ts_error *err)
 {
     if (lrc == TLDAP_TLS_UNTRUSTED)
         ts_error_set(err, TS_E_SERVICE_UNAVAILABLE,
@@ -279,7 +277,7 @@ static int find_user(struct tldap *l, struct tldap_deadline *d, struct lookup_ar
     if (lrc == LDAP_NO_MEMORY)
         return ts_error_set(err, TS_E_INTERNAL, "Out of memory.");
     if (lrc != LDAP_SUCCESS)
-        return unavailable(l, d, lrc, bind_failed, la->username, err);
+        return tldap_unavailable(l, d, lrc, bind_failed, la->username, err);
     if (la->count != 1)
         return denied(la->username, NULL, la->count == 0 ? "no such user" : "several entries match",
                       err);
@@ -293,20 +291,19 @@ static int find_user(struct tldap *l, struct tldap_deadline *d, struct lookup_ar
     return TS_OK;
 }
 
-/* Step 4: the claims of an authenticated user (groups already in c->groups). */
-static int fill_claims(struct idp_claims *c, const struct lookup_arg *la, char *norm)
+int tldap_fill_claims(struct idp_claims *c, const char *dn_raw, const char *name, char *norm)
 {
     c->provider = strdup("ldap");
-    c->subject = strdup(la->dn_raw);
+    c->subject = strdup(dn_raw);
     c->dn = norm;
     c->parent = strdup(norm);
     c->source = "ldap";
     c->groups_are_dns = true;
-    c->username = strdup(la->canon != NULL ? la->canon : la->username);
+    c->username = strdup(name);
     if (c->provider == NULL || c->subject == NULL || c->username == NULL || c->parent == NULL ||
         tldap_strv_add(&c->federated, "ldap") != 0 ||
         idp_claims_add_var(c, "ldap:username", c->username) != TS_OK ||
-        idp_claims_add_var(c, "ldap:dn", la->dn_raw) != TS_OK)
+        idp_claims_add_var(c, "ldap:dn", dn_raw) != TS_OK)
         return TS_E_INTERNAL;
     for (size_t i = 0; i < c->groups.n; i++)
         if (idp_claims_add_var(c, "ldap:groups", c->groups.v[i]) != TS_OK)
@@ -344,7 +341,7 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
     /* 2. bind as the user on a connection used for nothing else */
     lrc = tldap_user_bind(l, &d, la.dn_raw, password);
     if (tldap_conn_error(lrc) || lrc == TLDAP_TLS_UNTRUSTED) {
-        rc = unavailable(l, &d, lrc, false, username, err);
+        rc = tldap_unavailable(l, &d, lrc, false, username, err);
         goto out;
     }
     if (lrc != LDAP_SUCCESS) {
@@ -355,13 +352,13 @@ int tldap_authenticate(struct tldap *l, const char *username, const char *passwo
     struct groups_arg ga = {la.canon != NULL ? la.canon : username, la.dn_raw, &c.groups};
     lrc = tldap_with_lookup(l, &d, groups_fn, &ga, &bind_failed);
     if (lrc != LDAP_SUCCESS && lrc != LDAP_NO_MEMORY) {
-        rc = unavailable(l, &d, lrc, bind_failed, username, err);
+        rc = tldap_unavailable(l, &d, lrc, bind_failed, username, err);
         goto out;
     }
     /* 4. claims */
     rc = TS_E_INTERNAL;
     if (lrc == LDAP_SUCCESS) {
-        rc = fill_claims(&c, &la, norm);
+        rc = tldap_fill_claims(&c, la.dn_raw, la.canon != NULL ? la.canon : username, norm);
         norm = NULL; /* owned by c */
     }
     if (rc != TS_OK) {

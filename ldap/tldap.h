@@ -42,6 +42,7 @@ struct sts_ctx;
 
 #define TLDAP_MAX_USERNAME 256  /* bytes of LDAPUsername */
 #define TLDAP_MAX_PASSWORD 1024 /* bytes of LDAPPassword */
+#define TLDAP_MAX_DN 1024       /* bytes of a DN named by an admin (tldap_lookup_dn) */
 #define TLDAP_POOL_SIZE 8       /* idle connections kept per pool (= the HTTP workers) */
 #define TLDAP_SESSIONS_BLOB "ldap/sessions"
 
@@ -82,6 +83,21 @@ long tldap_refresh_interval(const struct tldap *l);
  * *out is left zeroed on error. */
 int tldap_authenticate(struct tldap *l, const char *username, const char *password,
                        struct idp_claims *out, struct ts_error *err);
+
+/* Finds the user whose entry is at dn, without a password (an admin naming an LDAP DN as a
+ * service account's parent), with the lookup account and within one IDENTITY_LDAP_TIMEOUT:
+ * a base-scope search at dn (the DN is the search base, never part of a filter) reads the
+ * entry's user-name attribute; the user search with that name (escaped as a login's) must
+ * find exactly that entry (same normalised DN); then the group search. On TS_OK *out holds
+ * what tldap_authenticate gives for that user's own login (dn and parent = the normalised
+ * DN, groups, vars). Blocks: never call it on an HTTP thread. Errors (code and message in
+ * *err, *out left zeroed):
+ *   TS_E_INVALID_ARGUMENT      dn is not a DN (malformed, without '=', over TLDAP_MAX_DN
+ *                              bytes, control characters), or no user-name attribute is known
+ *   TS_E_NO_SUCH_ENTITY        no entry there, or not one the user search finds
+ *   TS_E_SERVICE_UNAVAILABLE   directory unreachable / timed out / lookup bind refused
+ *   TS_E_INTERNAL              out of memory */
+int tldap_lookup_dn(struct tldap *l, const char *dn, struct idp_claims *out, struct ts_error *err);
 
 /* The policies for an LDAP identity, from the one claims->policy mapper (policy/mapper.h):
  * those attached (IAM_TARGET_DN) to the normalised user DN and to every normalised group DN

@@ -134,6 +134,17 @@ int tldap_search_user(struct tldap *l, LDAP *ld, const struct tldap_deadline *d,
                       const char *username, int *count, char **dn_raw, char **canon,
                       struct idp_claims *claims);
 
+/* The first value of attr in entry e (malloc'ed), or NULL (none, or one holding a NUL). */
+char *tldap_first_value(LDAP *ld, LDAPMessage *e, const char *attr);
+/* The directory could not answer (lrc; bind_failed: the lookup bind was refused): sets err to
+ * TS_E_SERVICE_UNAVAILABLE with the reason, logs it with who, and returns that code. */
+int tldap_unavailable(struct tldap *l, const struct tldap_deadline *d, int lrc, bool bind_failed,
+                      const char *who, struct ts_error *err);
+/* The claims of a found user (groups already in c->groups): subject dn_raw (as the directory
+ * returned it), user name name, dn and parent norm (taken: owned by c from now on, even on
+ * error). TS_OK or TS_E_INTERNAL. */
+int tldap_fill_claims(struct idp_claims *c, const char *dn_raw, const char *name, char *norm);
+
 /* Appends a copy of s to sv. 0 or -1 (OOM). */
 int tldap_strv_add(struct iam_strv *sv, const char *s);
 /* Sorts sv and removes duplicates. */

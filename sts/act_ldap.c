@@ -6,7 +6,8 @@
  * role's trust policy admits the user ({"Federated": "ldap"} or "*", conditions on
  * ldap:username, ldap:dn, ldap:groups); then sts_mint with parent = the normalised user DN and
  * source "ldap". Sessions with mapped policies are handed to the backend's validity checker
- * (tldap_track), which revokes them when the directory stops granting those policies.
+ * (tldap_track), which revokes them when the directory stops granting those policies. The
+ * lookup hook (tldap_lookup_dn) finds a user by DN for an admin-created service account.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,11 @@ static int ldap_authenticate(void *arg, const struct idp_input *in, struct idp_c
                               idp_input_param(in, "LDAPPassword"), out, err);
 }
 
+static int ldap_lookup(void *arg, const char *dn, struct idp_claims *out, struct ts_error *err)
+{
+    return tldap_lookup_dn(arg, dn, out, err);
+}
+
 static void ldap_issued(void *arg, const struct idp_claims *c, const struct iam_strv *policies,
                         time_t expires)
 {
@@ -56,6 +62,7 @@ int sts_ldap_register(struct sts_ctx *c, struct tldap *l)
     ldap_backend.precheck = ldap_precheck;
     ldap_backend.authenticate = ldap_authenticate;
     ldap_backend.issued = ldap_issued;
+    ldap_backend.lookup = ldap_lookup;
     ldap_backend.user_param = "LDAPUsername";
     return sts_set_backend(c, "AssumeRoleWithLDAPIdentity", &ldap_backend);
 }

@@ -7,7 +7,10 @@
  * role-less session of it, an LDAP or OpenID identity with the session of its login -- is
  * allowed unless a policy explicitly denies the action; on anybody else's it needs the action
  * allowed, with a user's own keys (not temporary credentials). Service accounts never manage
- * service accounts. Accounts an admin creates for someone else have a static user as parent.
+ * service accounts. Accounts an admin creates for someone else have a static user or an LDAP
+ * DN as parent: a DN must be a user in the directory now (looked up with the LDAP backend's
+ * lookup account, on the route's worker threads: POST is blocking), and the account records
+ * what one created from that user's own login would.
  * A session with a session policy creates accounts bounded by that policy, and cannot change
  * an account's policy. Secrets are answered once, at creation or when set, and stored sealed.
  */
@@ -205,22 +208,72 @@ static int session_bound(struct admin_call *c, struct svc_fields *f, bool edit)
 
 /* ---- create ---- */
 
-/* The parent of a new account: the caller's own, or the static user "parent" names. */
-static int new_parent(struct admin_call *c, const char **parent, const char **ptype, bool *self)
+/* The type of the parent that name names: want when given ("static" or "ldap"; the body's
+ * or the query's "parentType"), else "ldap" for a name with '=' when LDAP identity is
+ * configured (MinIO's rule: a DN), else "static". An LDAP DN is normalised into *dn (the
+ * form its logins record). */
+static int parent_type(struct admin_call *c, const char *name, const char *want, bool given,
+                       const char **ptype, char **dn)
 {
-    const char *named = admin_body_str(c, "parent"), *mine, *mtype;
-    bool owner = sts_svc_owner(c->r->principal, &mine, &mtype);
+    bool ldap = sts_svc_ldap_on(c->api->sts);
 
-    *self = owner && (named == NULL || strcmp(named, mine) == 0);
+    if (given && (want == NULL || (strcmp(want, "static") != 0 && strcmp(want, "ldap") != 0)))
+        return admin_fail(c, TS_E_INVALID_ARGUMENT,
+                          "\"parentType\" must be \"static\" or \"ldap\" (OpenID subjects create "
+                          "their own accounts after a login)");
+    if (given && name == NULL)
+        return admin_fail(c, TS_E_INVALID_ARGUMENT, "\"parentType\" needs a \"parent\"");
+    *ptype = want != NULL && strcmp(want, "ldap") == 0                   ? "ldap"
+             : want == NULL && ldap && name != NULL && strchr(name, '=') ? "ldap"
+                                                                         : "static";
+    if (strcmp(*ptype, "ldap") != 0)
+        return TS_OK;
+    if (!ldap)
+        return admin_fail(c, TS_E_INVALID_ARGUMENT,
+                          "LDAP identity is not configured: the parent cannot be an LDAP DN");
+    if ((*dn = admin_dn_normalize(name)) == NULL)
+        return admin_fail(c, TS_E_INVALID_ARGUMENT, "\"parent\" is not a valid LDAP DN: %.300s",
+                          name);
+    return TS_OK;
+}
+
+/* The parent of a new account: the caller's own, or the static user or LDAP DN (normalised
+ * into *dn) that "parent" names. */
+static int new_parent(struct admin_call *c, const char **parent, const char **ptype, bool *self,
+                      char **dn)
+{
+    const char *named = admin_body_str(c, "parent"), *mine, *mtype, *ntype = "static";
+    bool owner = sts_svc_owner(c->r->principal, &mine, &mtype);
+    int rc = parent_type(c, named, admin_body_str(c, "parentType"),
+                         json_object_get(c->body, "parentType") != NULL, &ntype, dn);
+
+    if (rc != TS_OK)
+        return rc;
+    if (*dn != NULL)
+        named = *dn;
+    *self = owner && (named == NULL || (strcmp(named, mine) == 0 && strcmp(ntype, mtype) == 0));
     *parent = *self ? mine : named;
-    *ptype = *self ? mtype : "static";
+    *ptype = *self ? mtype : ntype;
     if (*parent == NULL && svc_authorize(c, NULL, NULL, false) != TS_OK)
         return TS_E_ACCESS_DENIED; /* not the admin either: c->msg says why */
     if (*parent == NULL)
         return admin_fail(c, TS_E_INVALID_ARGUMENT,
                           "these credentials cannot own service accounts (root, a role session, "
-                          "client grants or a service account): name a \"parent\" user");
+                          "client grants or a service account): name a \"parent\" user or "
+                          "LDAP DN");
     return TS_OK;
+}
+
+/* An LDAP DN named by an admin: the directory must know the user (svcacct.c), whose claims
+ * and group DNs s records as an account created from its own login. */
+static int ldap_parent(struct admin_call *c, struct iam_svcacct *s)
+{
+    struct ts_error e = {0};
+    int rc = sts_svc_ldap_parent(c->api->sts, s->parent, s, &e);
+
+    if (rc != TS_OK && ts_error_msg(&e) != NULL)
+        admin_fail(c, rc, "%s", ts_error_msg(&e));
+    return rc;
 }
 
 /* Fills s (access key, sealed secret, fields) for parent; secret gets the secret. */
@@ -271,9 +324,9 @@ int admin_svc_create(struct admin_call *c)
     struct svc_fields f = {0};
     struct iam_svcacct s = {0};
     const char *parent, *ptype, *msg = NULL;
-    char secret[SVC_SECRET_LEN + 1] = "";
+    char secret[SVC_SECRET_LEN + 1] = "", *dn = NULL;
     bool self;
-    int rc = new_parent(c, &parent, &ptype, &self);
+    int rc = new_parent(c, &parent, &ptype, &self, &dn);
 
     if (rc == TS_OK)
         rc = svc_authorize(c, self ? parent : NULL, ptype, false);
@@ -286,6 +339,8 @@ int admin_svc_create(struct admin_call *c)
         rc = TS_E_INTERNAL;
     if (rc == TS_OK && self)
         rc = sts_svc_from_session(p, &s);
+    else if (rc == TS_OK && strcmp(ptype, "ldap") == 0)
+        rc = ldap_parent(c, &s);
     if (rc == TS_OK)
         rc = new_account(c, &f, &s, secret);
     if (rc == TS_OK && (c->norm = strdup(s.access_key)) != NULL)
@@ -293,14 +348,15 @@ int admin_svc_create(struct admin_call *c)
     if (rc == TS_OK && (rc = iam_svcacct_add(c->api->st, &s, &msg)) != TS_OK)
         rc = add_error(c, rc, &s, msg);
     if (rc == TS_OK) {
-        sts_svc_track(c->api->sts, p, &s);
-        c->audit[0] = "parent";
-        c->audit[1] = parent;
+        sts_svc_track(c->api->sts, &s);
         c->out = svc_json(&s, true);
+        c->audit[0] = "parent";
+        c->audit[1] = json_string_value(json_object_get(c->out, "parent")); /* outlives s, dn */
         if (c->out == NULL || json_object_set_new(c->out, "secretKey", json_string(secret)) != 0)
             rc = TS_E_INTERNAL;
     }
     OPENSSL_cleanse(secret, sizeof secret);
+    free(dn);
     fields_cleanup(&f);
     iam_svcacct_cleanup(&s);
     return rc;
@@ -429,18 +485,31 @@ static json_t *svc_item(struct admin_call *c, const char *ak)
     return j;
 }
 
-/* Every account for those allowed admin:ListServiceAccounts; else the caller's own. */
+/* Every account (or those of the parent ?parent= names, typed as for a create) for those
+ * allowed admin:ListServiceAccounts; else the caller's own (?parent= may name it). */
 int admin_svc_list(struct admin_call *c)
 {
     struct iam_strv aks = {0};
-    const char *mine = NULL, *mtype = NULL;
-    int rc = svc_authorize(c, NULL, NULL, true);
+    const char *named = http_req_query(c->r, "parent"), *qtype = http_req_query(c->r, "parentType");
+    const char *ntype = NULL, *mine = NULL, *mtype = NULL;
+    char *dn = NULL;
+    int rc = parent_type(c, named != NULL && named[0] != '\0' ? named : NULL, qtype, qtype != NULL,
+                         &ntype, &dn);
 
-    if (rc != TS_OK && sts_svc_owner(c->r->principal, &mine, &mtype)) {
+    if (rc != TS_OK)
+        return rc;
+    if (dn != NULL || (named != NULL && named[0] == '\0'))
+        named = dn;
+    rc = svc_authorize(c, NULL, NULL, true);
+    if (rc == TS_OK) {
+        mine = named;
+    } else if (sts_svc_owner(c->r->principal, &mine, &mtype)) {
+        bool theirs = named == NULL || (strcmp(named, mine) == 0 && strcmp(ntype, mtype) == 0);
         c->msg[0] = '\0';
-        rc = svc_authorize(c, mine, mtype, false);
+        rc = svc_authorize(c, theirs ? mine : NULL, theirs ? mtype : NULL, false);
     }
     if (rc == TS_OK)
         rc = iam_svcacct_list(c->api->st, mine, &aks);
+    free(dn);
     return rc == TS_OK ? admin_list_out(c, "accounts", &aks, json_array(), svc_item) : rc;
 }

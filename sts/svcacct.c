@@ -188,15 +188,15 @@ bool sts_svc_owner(const struct pol_principal *p, const char **parent, const cha
     return *parent != NULL;
 }
 
-/* The claims of p as a JSON object (a repeated key becomes an array), or NULL when none. */
-static char *claims_json(const struct pol_principal *p)
+/* The claims kv[0..n) as a JSON object (a repeated key becomes an array), or NULL when none. */
+static char *claims_json(const struct http_kv *kv, size_t n)
 {
     json_t *o = json_object();
     char *text = NULL;
 
-    for (size_t i = 0; o != NULL && i < p->nclaims; i++) {
-        const char *k = p->claims[i].key;
-        json_t *v = json_string(p->claims[i].value), *old = json_object_get(o, k);
+    for (size_t i = 0; o != NULL && i < n; i++) {
+        const char *k = kv[i].key;
+        json_t *v = json_string(kv[i].value), *old = json_object_get(o, k);
         if (old == NULL) {
             json_object_set_new(o, k, v);
         } else if (json_is_array(old)) {
@@ -212,20 +212,11 @@ static char *claims_json(const struct pol_principal *p)
     return text;
 }
 
-/* The first value of claim key of p, or NULL. */
-static const char *claim(const struct pol_principal *p, const char *key)
-{
-    for (size_t i = 0; i < p->nclaims; i++)
-        if (strcmp(p->claims[i].key, key) == 0)
-            return p->claims[i].value;
-    return NULL;
-}
-
 int sts_svc_from_session(const struct pol_principal *p, struct iam_svcacct *s)
 {
     if (p->type != POL_PRINCIPAL_TEMP || strcmp(p->source, "static") == 0)
         return TS_OK;
-    if (p->nclaims > 0 && (s->claims = claims_json(p)) == NULL)
+    if (p->nclaims > 0 && (s->claims = claims_json(p->claims, p->nclaims)) == NULL)
         return TS_E_INTERNAL;
     for (size_t i = 0; i < p->nclaims; i++)
         if (strcmp(p->source, "ldap") == 0 && strcmp(p->claims[i].key, "ldap:groups") == 0 &&
@@ -237,23 +228,79 @@ int sts_svc_from_session(const struct pol_principal *p, struct iam_svcacct *s)
     return TS_OK;
 }
 
-void sts_svc_track(struct sts_ctx *c, const struct pol_principal *p, const struct iam_svcacct *s)
+static const struct idp_backend *ldap_backend(const struct sts_ctx *c)
 {
-    const struct sts_action *row = sts_action_find("AssumeRoleWithLDAPIdentity");
-    const struct idp_backend *b = row != NULL ? c->backends[row - sts_actions] : NULL;
+    return sts_backend(c, "AssumeRoleWithLDAPIdentity");
+}
+
+bool sts_svc_ldap_on(const struct sts_ctx *c)
+{
+    const struct idp_backend *b = ldap_backend(c);
+    return b != NULL && b->lookup != NULL;
+}
+
+int sts_svc_ldap_parent(struct sts_ctx *c, const char *dn, struct iam_svcacct *s,
+                        struct ts_error *err)
+{
+    const struct idp_backend *b = ldap_backend(c);
     struct idp_claims cl = {0};
     struct iam_strv now = {0};
-    const char *user = claim(p, "ldap:username");
+    int rc;
+
+    if (b == NULL || b->lookup == NULL)
+        return ts_error_set(err, TS_E_INVALID_ARGUMENT, "LDAP identity is not configured.");
+    rc = b->lookup(b->arg, dn, &cl, err);
+    if (rc == TS_OK && strcmp(cl.parent, s->parent) != 0) /* the lookup checks it: never */
+        rc = ts_error_set(err, TS_E_INTERNAL, NULL);
+    if (rc == TS_OK && cl.nvars > 0 && (s->claims = claims_json(cl.vars, cl.nvars)) == NULL)
+        rc = ts_error_set(err, TS_E_INTERNAL, NULL);
+    for (size_t i = 0; rc == TS_OK && i < cl.groups.n; i++)
+        if (idp_strv_add(&s->parent_groups, cl.groups.v[i]) != TS_OK)
+            rc = ts_error_set(err, TS_E_INTERNAL, NULL);
+    if (rc == TS_OK && (rc = parent_policies(c, s, &now)) != TS_OK)
+        ts_error_set(err, rc, NULL);
+    if (rc == TS_OK && now.n == 0)
+        rc = ts_error_set(err, TS_E_INVALID_ARGUMENT,
+                          "No policy is attached to %.300s nor to its groups (`tessera admin "
+                          "policy attach NAME --dn DN`): a login of that user is refused, and "
+                          "its service accounts would have no rights.",
+                          s->parent);
+    iam_strv_free(&now);
+    idp_claims_cleanup(&cl);
+    return rc;
+}
+
+/* The value of claim key recorded in the JSON object text, or NULL (free it). */
+static char *recorded_claim(const char *text, const char *key)
+{
+    json_t *o = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    const char *v = json_string_value(json_object_get(o, key));
+    char *copy = v != NULL ? strdup(v) : NULL;
+
+    json_decref(o);
+    return copy;
+}
+
+void sts_svc_track(struct sts_ctx *c, const struct iam_svcacct *s)
+{
+    const struct idp_backend *b = ldap_backend(c);
+    struct idp_claims cl = {0};
+    struct iam_strv now = {0};
+    char *user = NULL;
     /* the validity checker follows the DN until the account expires (never: ~100 years) */
     time_t until = s->expiration != 0 ? (time_t)s->expiration : enc_now() + 100L * 365 * 86400;
 
-    if (strcmp(s->parent_type, "ldap") != 0 || b == NULL || b->issued == NULL || user == NULL)
+    if (strcmp(s->parent_type, "ldap") != 0 || b == NULL || b->issued == NULL)
         return;
-    if (parent_policies(c, s, &now) != TS_OK)
+    if ((user = recorded_claim(s->claims, "ldap:username")) == NULL ||
+        parent_policies(c, s, &now) != TS_OK) {
+        free(user);
         return;
+    }
     cl.kind = IDP_LDAP;
     cl.dn = s->parent;
-    cl.username = (char *)user;
+    cl.username = user;
     b->issued(b->arg, &cl, &now, until);
     iam_strv_free(&now);
+    free(user);
 }
