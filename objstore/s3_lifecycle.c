@@ -1,7 +1,9 @@
 /* s3_lifecycle.c -- Put/Get/DeleteBucketLifecycleConfiguration of the embedded store: the
  * document checked with AWS's rules (lc_rules.c) and kept, in the form GET answers, as the
  * bucket's "lifecycle" configuration. The rules are carried out by the lifecycle task
- * (lc_run.c). The gateway forwards these operations to its upstream (s3_gw.c). */
+ * (lc_run.c), and announced on objects by x-amz-expiration (s3_expiration_header, from the
+ * rules parsed once and cached with the bucket's access configuration: obj_lc_acquire). The
+ * gateway forwards these operations to its upstream (s3_gw.c) and relays its header. */
 #include "objstore/s3_int.h"
 
 #include <stdlib.h>
