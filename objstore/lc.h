@@ -78,4 +78,32 @@ bool lc_match(const struct lc_filter *f, const char *key, size_t klen, uint64_t 
 /* Whether f says anything of tags (deciding needs the object's tags). */
 bool lc_needs_tags(const struct lc_filter *f);
 
+/* A current version as its expiration is decided: its key, size, Last-Modified instant and
+ * tags. Tags: tags[0..ntags), or, when load_tags is set, what load_tags gives -- called at most
+ * once, and only when a rule that could apply filters on tags. */
+struct lc_object {
+    const char *key;
+    size_t klen;
+    uint64_t size;
+    int64_t mtime;
+    const struct http_kv *tags;
+    size_t ntags;
+    void (*load_tags)(void *ctx, const struct http_kv **tags, size_t *ntags);
+    void *ctx;
+};
+
+/* The expiration of current version o under c -- the one rule both the lifecycle task and the
+ * x-amz-expiration header use: of the enabled rules with Expiration Days or Date whose filter
+ * matches o and whose due instant (lc_due of o's mtime, or the Date) is at or before until, the
+ * one due first (the first in the document on a tie), its due instant in *due; NULL when none.
+ * The task passes its instant as until; the header INT64_MAX. */
+const struct lc_rule *lc_expiration(const struct lc_conf *c, struct lc_object *o, int64_t until,
+                                    int64_t *due);
+
+#define LC_EXP_HDR_MAX (3 * LC_MAX_ID + 64)
+/* The x-amz-expiration value for rule r due at due, AWS's form with the rule id URL-encoded:
+ * expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="picture-deletion-rule". False: out of
+ * memory (nothing written). */
+bool lc_expiration_header(const struct lc_rule *r, int64_t due, char out[LC_EXP_HDR_MAX]);
+
 #endif

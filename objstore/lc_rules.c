@@ -497,3 +497,46 @@ bool lc_match(const struct lc_filter *f, const char *key, size_t klen, uint64_t 
     }
     return true;
 }
+
+/* The due instant of rule r's Expiration for an object last modified at mtime; false when r
+ * expires no current version (disabled, or no Expiration Days or Date). */
+static bool expiration_due(const struct lc_rule *r, int64_t mtime, int64_t *due)
+{
+    if (!r->enabled || (!r->exp_days && !r->has_exp_date))
+        return false;
+    *due = r->exp_days ? lc_due(mtime, r->exp_days) : r->exp_date;
+    return true;
+}
+
+const struct lc_rule *lc_expiration(const struct lc_conf *c, struct lc_object *o, int64_t until,
+                                    int64_t *due)
+{
+    const struct lc_rule *best = NULL;
+    for (size_t i = 0; c != NULL && i < c->n; i++) {
+        const struct lc_rule *r = &c->v[i];
+        int64_t d;
+        if (!expiration_due(r, o->mtime, &d) || d > until || (best != NULL && d >= *due))
+            continue;
+        if (lc_needs_tags(&r->f) && o->load_tags != NULL) {
+            o->load_tags(o->ctx, &o->tags, &o->ntags);
+            o->load_tags = NULL;
+        }
+        if (lc_match(&r->f, o->key, o->klen, o->size, o->tags, o->ntags)) {
+            best = r;
+            *due = d;
+        }
+    }
+    return best;
+}
+
+bool lc_expiration_header(const struct lc_rule *r, int64_t due, char out[LC_EXP_HDR_MAX])
+{
+    char date[32];
+    char *id = enc_uri_encode(r->id, strlen(r->id), false);
+    if (id == NULL)
+        return false;
+    enc_time_http((time_t)due, date);
+    snprintf(out, LC_EXP_HDR_MAX, "expiry-date=\"%s\", rule-id=\"%s\"", date, id);
+    free(id);
+    return true;
+}

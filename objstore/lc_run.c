@@ -64,15 +64,21 @@ struct lc_tags {
     struct obj_meta m;
 };
 
-static bool rule_matches(struct lc_pass *p, const struct lc_rule *r, const char *key,
-                         const char *vid, uint64_t size, struct lc_tags *t)
+static void read_tags(struct lc_pass *p, const char *key, const char *vid, struct lc_tags *t)
 {
-    if (lc_needs_tags(&r->f) && !t->read) {
+    if (!t->read) {
         memset(&t->m, 0, sizeof t->m);
         if (obj_version_head(p->st, p->bucket, key, vid, &t->m) != TS_OK)
             memset(&t->m, 0, sizeof t->m); /* gone meanwhile: no tags (the delete rechecks) */
         t->read = true;
     }
+}
+
+static bool rule_matches(struct lc_pass *p, const struct lc_rule *r, const char *key,
+                         const char *vid, uint64_t size, struct lc_tags *t)
+{
+    if (lc_needs_tags(&r->f))
+        read_tags(p, key, vid, t);
     return lc_match(&r->f, key, strlen(key), size, t->m.tags, t->m.ntags);
 }
 
@@ -82,25 +88,35 @@ static void tags_done(struct lc_tags *t)
         obj_meta_cleanup(&t->m);
 }
 
-/* The current version (key, vid, mtime, size): expired by the first enabled rule that matches
- * and whose Expiration Days or Date has come. */
+/* Loads the tags of the version for lc_expiration (struct lc_object.load_tags). */
+struct lc_cur_tags {
+    struct lc_pass *p;
+    const char *key, *vid;
+    struct lc_tags t;
+};
+
+static void load_current_tags(void *ctx, const struct http_kv **tags, size_t *ntags)
+{
+    struct lc_cur_tags *ct = ctx;
+    read_tags(ct->p, ct->key, ct->vid, &ct->t);
+    *tags = ct->t.m.tags;
+    *ntags = ct->t.m.ntags;
+}
+
+/* The current version (key, vid, mtime, size): expired when a rule's expiration has come for
+ * it (lc_expiration, which the x-amz-expiration header also answers). */
 static void eval_current(struct lc_pass *p, const char *key, const char *vid, bool versioned,
                          int64_t mtime, uint64_t size)
 {
-    struct lc_tags t = {0};
-    for (size_t i = 0; i < p->conf->n; i++) {
-        const struct lc_rule *r = &p->conf->v[i];
-        if (!r->enabled || (!r->exp_days && !r->has_exp_date))
-            continue;
-        int64_t due = r->exp_days ? lc_due(mtime, r->exp_days) : r->exp_date;
-        if (p->now < due || !rule_matches(p, r, key, versioned ? vid : NULL, size, &t))
-            continue;
+    struct lc_cur_tags ct = {p, key, versioned ? vid : NULL, {0}};
+    struct lc_object o = {key, strlen(key), size, mtime, NULL, 0, load_current_tags, &ct};
+    int64_t due;
+    if (lc_expiration(p->conf, &o, p->now, &due) != NULL) {
         struct obj_expire x = {OBJ_EXPIRE_CURRENT, key, vid, mtime};
         struct obj_del_res res;
         tally(p, obj_object_expire(p->st, p->bucket, &x, &res), &p->n->expired);
-        break;
     }
-    tags_done(&t);
+    tags_done(&ct.t);
 }
 
 /* A noncurrent version: idx noncurrent versions are newer, its successor was written at since. */

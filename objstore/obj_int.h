@@ -303,6 +303,12 @@ int obj_access_acquire(struct obj_store *st, const char *bucket, const struct po
 unsigned obj_access_pab(const struct obj_pcache *h);
 enum obj_ownership obj_access_ownership(const struct obj_pcache *h);
 uint32_t obj_access_acl(const struct obj_pcache *h); /* the bucket's ACL (acl.h; 0: private) */
+/* The bucket's lifecycle rules (lc.h), parsed once and cached with its access configuration
+ * (dropped on every configuration write and with the bucket): *lc NULL when it has none (or
+ * does not exist), with a handle for obj_policy_release. */
+struct lc_conf;
+int obj_lc_acquire(struct obj_store *st, const char *bucket, const struct lc_conf **lc,
+                   struct obj_pcache **handle);
 
 /* Sets (val) or removes (val NULL) configuration name of bucket: TS_E_NO_SUCH_BUCKET. */
 int obj_bconf_put(struct obj_store *st, const char *bucket, const char *name, const void *val,

@@ -441,6 +441,11 @@ s3_handler s3_put_acl, s3_put_ownership, s3_get_ownership, s3_delete_ownership, 
 
 /* s3_lifecycle.c */
 s3_handler s3_put_bucket_lifecycle, s3_get_bucket_lifecycle, s3_delete_bucket_lifecycle;
+/* The x-amz-expiration header of PutObject, CopyObject, CompleteMultipartUpload, GetObject and
+ * HeadObject for version m of c->key: when m is the current version (not a delete marker) and
+ * an enabled Expiration rule of the bucket's cached lifecycle rules applies to it (lc_expiration:
+ * the earliest). */
+void s3_expiration_header(struct s3_ctx *c, const struct obj_meta *m);
 
 /* s3_lock.c: object lock (docs/API.md "Object lock"). */
 /* CreateBucket: x-amz-bucket-object-lock-enabled: true adds the configurations "versioning"

@@ -1,7 +1,9 @@
 /* s3_lifecycle.c -- Put/Get/DeleteBucketLifecycleConfiguration of the embedded store: the
  * document checked with AWS's rules (lc_rules.c) and kept, in the form GET answers, as the
  * bucket's "lifecycle" configuration. The rules are carried out by the lifecycle task
- * (lc_run.c). The gateway forwards these operations to its upstream (s3_gw.c). */
+ * (lc_run.c), and announced on objects by x-amz-expiration (s3_expiration_header, from the
+ * rules parsed once and cached with the bucket's access configuration: obj_lc_acquire). The
+ * gateway forwards these operations to its upstream (s3_gw.c) and relays its header. */
 #include "objstore/s3_int.h"
 
 #include <stdlib.h>
@@ -71,4 +73,36 @@ int s3_get_bucket_lifecycle(struct s3_ctx *c)
 int s3_delete_bucket_lifecycle(struct s3_ctx *c)
 {
     return s3_reply_done(c, obj_bconf_put(c->st, c->bucket, LC_CONF, NULL, 0), 204);
+}
+
+/* Whether m, which c named by its version id, is the key's current version. */
+static bool is_current(struct s3_ctx *c, const struct obj_meta *m)
+{
+    struct obj_meta cur;
+    if (c->vid == NULL)
+        return true;
+    int rc = obj_version_head(c->st, c->bucket, c->key, NULL, &cur);
+    if (rc == TS_E_METHOD_NOT_ALLOWED)
+        obj_meta_cleanup(&cur);
+    if (rc != TS_OK)
+        return false;
+    /* "" is the null version of a record written before the bucket was ever versioned. */
+    bool same = strcmp(cur.vid[0] ? cur.vid : "null", m->vid[0] ? m->vid : "null") == 0;
+    obj_meta_cleanup(&cur);
+    return same;
+}
+
+void s3_expiration_header(struct s3_ctx *c, const struct obj_meta *m)
+{
+    const struct lc_conf *lc = NULL;
+    struct obj_pcache *h = NULL;
+    if (c->st->gw != NULL || m->dm || obj_lc_acquire(c->st, c->bucket, &lc, &h) != TS_OK)
+        return;
+    struct lc_object o = {c->key, strlen(c->key), m->size, m->mtime, m->tags, m->ntags, NULL, NULL};
+    int64_t due = 0;
+    const struct lc_rule *r = lc != NULL ? lc_expiration(lc, &o, INT64_MAX, &due) : NULL;
+    char v[LC_EXP_HDR_MAX];
+    if (r != NULL && is_current(c, m) && lc_expiration_header(r, due, v))
+        http_reply_header(c->r, "x-amz-expiration", v);
+    obj_policy_release(h);
 }

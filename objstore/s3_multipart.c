@@ -219,6 +219,7 @@ int s3_complete_multipart(struct s3_ctx *c)
     s3_ck_xml(&b, &m);
     xml_close(&b, "CompleteMultipartUploadResult");
     s3_version_header(c, &m);
+    s3_expiration_header(c, &m);
     s3_sse_echo(c, &m);
     rc = s3_reply_xml(c, 200, &b);
 out:

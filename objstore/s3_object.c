@@ -64,6 +64,7 @@ int s3_put_object(struct s3_ctx *c)
         http_reply_header(c->r, "ETag", q);
         s3_ck_headers(c, &m);
         s3_version_header(c, &m);
+        s3_expiration_header(c, &m);
         if (obj_writer_encrypted(c->w))
             http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
         rc = s3_reply_empty(c, 200);
@@ -107,6 +108,7 @@ static void object_headers(struct s3_ctx *c, const struct obj_meta *m, bool whol
     http_reply_header(c->r, "Last-Modified", t);
     http_reply_header(c->r, "Accept-Ranges", "bytes");
     s3_version_header(c, m);
+    s3_expiration_header(c, m);
     for (size_t i = 0; i < m->nhdrs; i++)
         if (strncmp(m->hdrs[i].key, "x-amz-meta-", 11) == 0) {
             /* UTF-8 text goes out RFC 2047-encoded: clients read header bytes as ISO-8859-1. */
@@ -540,6 +542,7 @@ static int copy_object_body(struct s3_ctx *c, const struct obj_meta *src, struct
     }
     if (rc == TS_OK) {
         s3_version_header(c, &m);
+        s3_expiration_header(c, &m);
         if (obj_writer_encrypted(c->w))
             http_reply_header(c->r, OBJ_SSE_HDR, OBJ_SSE_ALGO);
         rc = s3_reply_copy_result(c, "CopyObjectResult", m.mtime, m.etag);

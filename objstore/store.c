@@ -2,6 +2,7 @@
  * write protocol, buckets, objects and bucket policies (see obj_int.h for the layout). */
 #include "objstore/obj_int.h"
 #include "objstore/acl.h"
+#include "objstore/lc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1498,6 +1499,7 @@ struct obj_pcache {
     uint32_t acl; /* the bucket's ACL (acl.h) */
     unsigned pab; /* OBJ_PAB_* */
     enum obj_ownership own;
+    struct lc_conf *lc; /* the parsed lifecycle rules (NULL: none), for x-amz-expiration */
     atomic_int refs;
 };
 
@@ -1517,6 +1519,9 @@ void obj_policy_release(struct obj_pcache *e)
         return;
     if (atomic_fetch_sub(&e->refs, 1) == 1) {
         pol_doc_free(e->doc);
+        if (e->lc != NULL)
+            lc_conf_free(e->lc);
+        free(e->lc);
         free(e->bucket);
         free(e);
     }
@@ -1630,6 +1635,32 @@ static int access_load(struct obj_store *st, const char *bucket, struct obj_pcac
     return TS_OK;
 }
 
+/* Reads and parses the bucket's lifecycle configuration into *out (NULL: none). A stored
+ * document that does not parse (it was written by lc_write) is logged and taken as none: the
+ * rules only say what x-amz-expiration answers, never who may do what. */
+static int lc_load(struct obj_store *st, const char *bucket, struct lc_conf **out)
+{
+    void *doc = NULL;
+    size_t len = 0;
+    char msg[256];
+    *out = NULL;
+    int rc = obj_bconf_get(st, bucket, LC_CONF, &doc, &len);
+    if (rc != TS_OK || doc == NULL)
+        return rc;
+    struct lc_conf *c = malloc(sizeof *c);
+    if (c == NULL)
+        rc = TS_E_INTERNAL;
+    else if (lc_parse(doc, len, c, msg, sizeof msg) != TS_OK) {
+        log_event(LOG_ERROR, "obj.lifecycle", "stored lifecycle of %s does not parse: %s", bucket,
+                  msg);
+        free(c);
+    } else {
+        *out = c;
+    }
+    free(doc);
+    return rc;
+}
+
 /* Reads and compiles the bucket's policy into *d (NULL: none). */
 static int policy_load(struct obj_store *st, const char *bucket, struct pol_doc **d)
 {
@@ -1690,6 +1721,8 @@ int obj_access_acquire(struct obj_store *st, const char *bucket, const struct po
     int rc = policy_load(st, bucket, &e->doc);
     if (rc == TS_OK)
         rc = access_load(st, bucket, e);
+    if (rc == TS_OK)
+        rc = lc_load(st, bucket, &e->lc);
     if (rc != TS_OK) {
         atomic_init(&e->refs, 1);
         obj_policy_release(e);
@@ -1736,6 +1769,15 @@ enum obj_ownership obj_access_ownership(const struct obj_pcache *h)
 uint32_t obj_access_acl(const struct obj_pcache *h)
 {
     return h != NULL ? h->acl : 0;
+}
+
+int obj_lc_acquire(struct obj_store *st, const char *bucket, const struct lc_conf **lc,
+                   struct obj_pcache **handle)
+{
+    const struct pol_resource *res;
+    int rc = obj_access_acquire(st, bucket, &res, handle);
+    *lc = rc == TS_OK && *handle != NULL ? (*handle)->lc : NULL;
+    return rc;
 }
 
 /* Puts (v) or deletes (v NULL) the bucket's stored policy, then drops its cached parse. */

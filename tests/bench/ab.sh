@@ -11,13 +11,15 @@
 #   BUILD@opa runs that build deciding through the authorization plugin (bench_opa, a tiny
 #   C policy service answering {"result": true}); needs bench_opa built too:
 #   tests/bench/ab.sh build-bench build-bench@opa "s3.temp GET 4KiB" 3 5 16 64
+#   BENCH_LIFECYCLE=1 puts a lifecycle configuration on the bench bucket whose rules match the
+#   objects read (GET/HEAD answer x-amz-expiration): BENCH_LIFECYCLE=1 tests/bench/ab.sh ...
 #
 # Each build directory needs tessera and bench_fill (cmake --build DIR --target tessera
 # bench_fill). CONNS are at least 2 (wrk -t2). HEAD scenarios are not supported (wrk waits
 # for the body a HEAD response announces; run.sh uses bench_head for them). Prints one line
 # per run: round, build, connections, req/s, non-2xx responses.
 set -eu
-[ $# -ge 6 ] || { sed -n '2,18p' "$0"; exit 2; }
+[ $# -ge 6 ] || { sed -n '2,20p' "$0"; exit 2; }
 case "$3" in *HEAD*) echo "ab.sh: HEAD scenarios need bench_head (tests/bench/run.sh)" >&2; exit 2 ;; esac
 here="$(cd "$(dirname "$0")" && pwd)"
 a="$1"; b="$2"; scen="$3"; rounds="$4"; secs="$5"; shift 5

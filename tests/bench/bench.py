@@ -425,6 +425,16 @@ http {{
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"x" * n)
         s3.put_object(Bucket=BUCKET, Key="obj-1m-sse", Body=b"x" * MB1,
                       ServerSideEncryption="AES256")
+        if os.environ.get("BENCH_LIFECYCLE"):
+            # A lifecycle configuration on the bucket whose first rule matches the objects read
+            # (GET/HEAD then answer x-amz-expiration).
+            s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={
+                "Rules": [{"ID": "obj", "Filter": {"Prefix": "obj-"}, "Status": "Enabled",
+                           "Expiration": {"Days": 365}},
+                          {"ID": "tmp", "Filter": {"Tag": {"Key": "tmp", "Value": "1"}},
+                           "Status": "Enabled", "Expiration": {"Days": 1}},
+                          {"ID": "nc", "Filter": {}, "Status": "Enabled",
+                           "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]})
         self.static = (USER, USER_SECRET, None)
         sts = boto3.client("sts", endpoint_url=self.endpoint, aws_access_key_id=USER,
                            aws_secret_access_key=USER_SECRET, region_name="us-east-1")

@@ -1,6 +1,9 @@
 /* fuzz_xml.c -- core/xml.c's reader (every S3 request body: CompleteMultipartUpload,
  * DeleteObjects, tagging...): xml_parse on arbitrary bytes, then a walk of the tree, and the
- * AccessControlPolicy parser (objstore/acl.c) on the same bytes. And the
+ * AccessControlPolicy parser (objstore/acl.c) and the LifecycleConfiguration parser
+ * (objstore/lc_rules.c: a document it accepts must write back (lc_write) to a document it
+ * accepts again and that writes back to the same bytes; its rules are evaluated) on the same
+ * bytes. And the
  * writer (every S3 and STS reply): the input, up to its first NUL, is written as an element's
  * text with xml_elem (under the sanitizers). Whatever the bytes, the reader must accept the
  * document (the writer never emits malformed XML: issue 13 item 15); when the text is
@@ -14,6 +17,7 @@
 #include "core/buf.h"
 #include "core/xml.h"
 #include "objstore/acl.h"
+#include "objstore/lc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -100,8 +104,50 @@ static void writer_roundtrip(const uint8_t *data, size_t size)
     free(text);
 }
 
+/* The canonical form of c (lc_write) into a malloc'ed string, NULL when over the limit. */
+static char *lc_canon(const struct lc_conf *c, size_t *len)
+{
+    struct buf b;
+    buf_init(&b, LC_MAX_DOC);
+    lc_write(&b, c);
+    char *s = buf_failed(&b) ? NULL : strdup(buf_str(&b));
+    *len = buf_failed(&b) ? 0 : buf_len(&b);
+    buf_free(&b);
+    return s;
+}
+
+static void lifecycle(const uint8_t *data, size_t size)
+{
+    struct lc_conf c, c2;
+    char msg[256];
+    if (lc_parse((const char *)data, size, &c, msg, sizeof msg) != TS_OK)
+        return;
+    static const struct http_kv tags[] = {{"k", "v"}, {"tmp", "yes"}};
+    struct lc_object o = {"logs/a", 6, 1000, 1700000000, tags, 2, NULL, NULL};
+    int64_t due = 0;
+    const struct lc_rule *r = lc_expiration(&c, &o, INT64_MAX, &due);
+    char h[LC_EXP_HDR_MAX];
+    if (r != NULL &&
+        (!r->enabled || !lc_expiration_header(r, due, h) || strpbrk(h, "\r\n") != NULL))
+        abort(); /* a disabled rule chosen, or a header value that would split the answer */
+    size_t n1, n2;
+    char *w1 = lc_canon(&c, &n1);
+    lc_conf_free(&c);
+    if (w1 == NULL)
+        return;
+    if (lc_parse(w1, n1, &c2, msg, sizeof msg) != TS_OK)
+        abort(); /* GET's document is refused by PUT */
+    char *w2 = lc_canon(&c2, &n2);
+    lc_conf_free(&c2);
+    if (w2 == NULL || n1 != n2 || memcmp(w1, w2, n1) != 0)
+        abort(); /* the canonical form is not stable */
+    free(w1);
+    free(w2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    lifecycle(data, size);
     writer_roundtrip(data, size);
     struct xml_node *root = xml_parse((const char *)data, size);
     if (root != NULL) {

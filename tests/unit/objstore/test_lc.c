@@ -172,6 +172,77 @@ static void test_expire(struct obj_store *st)
     is_int(obj_object_head(st, "lcb", "old/a", &h), TS_E_NO_SUCH_KEY, "old/a gone");
 }
 
+/* Counts the calls of the tag loader (lc_object.load_tags). */
+static int tag_loads;
+static void load_tags(void *ctx, const struct http_kv **tags, size_t *ntags)
+{
+    static const struct http_kv t[] = {{"tmp", "yes"}};
+    (void)ctx;
+    tag_loads++;
+    *tags = t;
+    *ntags = 1;
+}
+
+static void test_expiration_choice(void)
+{
+    const char *doc =
+        NS "<Rule><ID>late</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status>"
+           "<Expiration><Days>30</Days></Expiration></Rule>"
+           "<Rule><ID>off</ID><Filter><Prefix>a/</Prefix></Filter><Status>Disabled</Status>"
+           "<Expiration><Days>1</Days></Expiration></Rule>"
+           "<Rule><ID>tag</ID><Filter><Tag><Key>tmp</Key><Value>yes</Value></Tag></Filter>"
+           "<Status>Enabled</Status><Expiration><Days>2</Days></Expiration></Rule>"
+           "<Rule><ID>big</ID><Filter><ObjectSizeGreaterThan>100</ObjectSizeGreaterThan>"
+           "</Filter><Status>Enabled</Status><Expiration><Days>5</Days></Expiration></Rule>"
+           "<Rule><ID>date</ID><Filter><Prefix>d/</Prefix></Filter><Status>Enabled</Status>"
+           "<Expiration><Date>2023-11-20T00:00:00Z</Date></Expiration></Rule>"
+           "<Rule><ID>tie</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status>"
+           "<Expiration><Days>30</Days></Expiration></Rule>"
+           "<Rule><ID>nc</ID><Filter/><Status>Enabled</Status><NoncurrentVersionExpiration>"
+           "<NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule>" END;
+    struct lc_conf c;
+    char msg[256], h[LC_EXP_HDR_MAX];
+    int64_t due = 0;
+    if (lc_parse(doc, strlen(doc), &c, msg, sizeof msg) != TS_OK) {
+        ok(0, "parse: %s", msg);
+        return;
+    }
+    struct lc_object o = {"a/x", 3, 10, T0, NULL, 0, NULL, NULL};
+    const struct lc_rule *r = lc_expiration(&c, &o, INT64_MAX, &due);
+    ok(r != NULL && strcmp(r->id, "late") == 0, "the enabled rule; on a tie, the first");
+    is_int(due, MIDNIGHT_15 + 30 * LC_DAY, "due 30 days on, at midnight");
+    o.size = 1000;
+    r = lc_expiration(&c, &o, INT64_MAX, &due);
+    ok(r != NULL && strcmp(r->id, "big") == 0, "several match: the earliest (size filter)");
+    is_int(due, MIDNIGHT_15 + 5 * LC_DAY, "due 5 days on");
+    o.load_tags = load_tags;
+    r = lc_expiration(&c, &o, INT64_MAX, &due);
+    ok(r != NULL && strcmp(r->id, "tag") == 0, "the tag rule, earlier still");
+    is_int(tag_loads, 1, "tags loaded once, when a tag rule could apply");
+    o.load_tags = load_tags;
+    tag_loads = 0;
+    r = lc_expiration(&c, &o, MIDNIGHT_15, &due);
+    ok(r == NULL && tag_loads == 0, "nothing due by until: no match, tags never loaded");
+    struct lc_object u = {"a/x", 3, 10, T0, NULL, 0, NULL, NULL};
+    ok(lc_expiration(&c, &u, MIDNIGHT_15 + 29 * LC_DAY, &due) == NULL, "not due by until");
+    r = lc_expiration(&c, &u, MIDNIGHT_15 + 30 * LC_DAY, &due);
+    ok(r != NULL && strcmp(r->id, "late") == 0, "due at until");
+    struct lc_object d = {"d/x", 3, 10, T0 + 40 * LC_DAY, NULL, 0, NULL, NULL};
+    r = lc_expiration(&c, &d, INT64_MAX, &due);
+    ok(r != NULL && strcmp(r->id, "date") == 0, "a Date rule, even past");
+    is_int(due, 1700438400, "due at its Date");
+    struct lc_object n = {"z", 1, 10, T0, NULL, 0, NULL, NULL};
+    ok(lc_expiration(&c, &n, INT64_MAX, &due) == NULL, "noncurrent rules give no expiration");
+    ok(lc_expiration_header(&c.v[4], 1700438400, h), "header");
+    is_str(h, "expiry-date=\"Mon, 20 Nov 2023 00:00:00 GMT\", rule-id=\"date\"", "AWS's form");
+    free(c.v[4].id);
+    c.v[4].id = strdup("a b\"\r\n");
+    ok(lc_expiration_header(&c.v[4], 0, h), "header of an odd id");
+    is_str(h, "expiry-date=\"Thu, 01 Jan 1970 00:00:00 GMT\", rule-id=\"a%20b%22%0D%0A\"",
+           "the rule id URL-encoded");
+    lc_conf_free(&c);
+}
+
 int main(void)
 {
     char dir[256];
@@ -180,6 +251,7 @@ int main(void)
     test_match();
     test_parse_errors();
     test_round_trip();
+    test_expiration_choice();
     snprintf(dir, sizeof dir, "/tmp/ts-lc-%d", (int)getpid());
     is_int(obj_store_open(dir, &st), TS_OK, "open");
     if (st == NULL)
