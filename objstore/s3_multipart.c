@@ -149,6 +149,27 @@ int s3_upload_part_copy(struct s3_ctx *c)
     return s3_copy_from_source(c, part_copy_body, NULL);
 }
 
+/* CompleteMultipartUpload's answer for the object m it made. */
+static int complete_reply(struct s3_ctx *c, const struct obj_meta *m)
+{
+    struct buf b;
+    const char *host = http_req_header(c->r, "Host");
+    char *ekey = enc_uri_encode(c->key, strlen(c->key), true);
+    s3_xml_start(&b, 16384, "CompleteMultipartUploadResult");
+    xml_elemf(&b, "Location", "%s://%s/%s/%s", c->r->tls ? "https" : "http",
+              host ? host : "localhost", c->bucket, ekey ? ekey : c->key);
+    free(ekey);
+    xml_elem(&b, "Bucket", c->bucket);
+    xml_elem(&b, "Key", c->key);
+    xml_elemf(&b, "ETag", "\"%s\"", m->etag);
+    s3_ck_xml(&b, m);
+    xml_close(&b, "CompleteMultipartUploadResult");
+    s3_version_header(c, m);
+    s3_expiration_header(c, m);
+    s3_sse_echo(c, m);
+    return s3_reply_xml(c, 200, &b);
+}
+
 int s3_complete_multipart(struct s3_ctx *c)
 {
     struct obj_part_ref *parts = NULL;
@@ -204,24 +225,8 @@ int s3_complete_multipart(struct s3_ctx *c)
                                 s3_precond(c), &m);
     if (rc == TS_E_BAD_DIGEST)
         rc = s3_ck_bad_digest(c, &up);
-    if (rc != TS_OK)
-        goto out;
-    struct buf b;
-    const char *host = http_req_header(c->r, "Host");
-    char *ekey = enc_uri_encode(c->key, strlen(c->key), true);
-    s3_xml_start(&b, 16384, "CompleteMultipartUploadResult");
-    xml_elemf(&b, "Location", "%s://%s/%s/%s", c->r->tls ? "https" : "http",
-              host ? host : "localhost", c->bucket, ekey ? ekey : c->key);
-    free(ekey);
-    xml_elem(&b, "Bucket", c->bucket);
-    xml_elem(&b, "Key", c->key);
-    xml_elemf(&b, "ETag", "\"%s\"", m.etag);
-    s3_ck_xml(&b, &m);
-    xml_close(&b, "CompleteMultipartUploadResult");
-    s3_version_header(c, &m);
-    s3_expiration_header(c, &m);
-    s3_sse_echo(c, &m);
-    rc = s3_reply_xml(c, 200, &b);
+    if (rc == TS_OK)
+        rc = complete_reply(c, &m);
 out:
     xml_free(x);
     free(parts);
