@@ -325,10 +325,12 @@ static int load_metadata(struct saml_idp *p, const char *path, char *err, size_t
     char *buf = read_file(path, &len);
     xmlDocPtr d = buf != NULL ? parse_xml(buf, len) : NULL;
     xmlNode *root = d != NULL ? xmlDocGetRootElement(d) : NULL, *idpsso;
-    const char *id = attr(root, "entityID");
     int rc = TS_E_INVALID_ARGUMENT;
 
     free(buf);
+    if (is_el(root, NS_MD, "EntitiesDescriptor")) /* a group of one (older Keycloak) */
+        root = child1(root, NS_MD, "EntityDescriptor");
+    const char *id = attr(root, "entityID");
     if (root == NULL || !is_el(root, NS_MD, "EntityDescriptor") || id == NULL || *id == '\0')
         snprintf(err, errlen, "%s: not a SAML metadata EntityDescriptor with an entityID", path);
     else if ((idpsso = child1(root, NS_MD, "IDPSSODescriptor")) == NULL)

@@ -495,7 +495,13 @@ def test_oversized(srv, idp):
     assert 400 <= r.status_code < 500 and "AccessKeyId" not in r.text
 
 
-def test_refusals_are_counted_and_audited(srv, idp):
+def test_refusals_and_issues_are_counted_and_audited(srv, idp):
     refused(srv, good(idp, audience="urn:x"), "InvalidIdentityToken")
-    m = requests.get(srv.endpoint + "/minio/v2/metrics/cluster").text
-    assert 'backend="saml",reason="InvalidIdentityToken"' in m or "saml" in m
+    assume(srv, good(idp))
+    m = requests.get(srv.endpoint + "/metrics", timeout=10).text
+    assert 'tessera_sts_refusals_total{backend="saml",reason="InvalidIdentityToken"} 1' in m, m
+    assert 'tessera_sts_issued_total{backend="saml"} 1' in m, m
+    with open(srv.audit_path) as f:
+        audit = [json.loads(l) for l in f if "AssumeRoleWithSAML" in l]
+    assert any(a.get("event") == "sts.deny" and "audience" in a.get("reason", "") for a in audit)
+    assert any(a.get("event") == "sts.issue" for a in audit), audit

@@ -186,6 +186,11 @@ static void test_metadata(void)
     c.metadata_file = "saml/response-signed.xml"; /* not an EntityDescriptor */
     ok(saml_idp_new(&c, &p, err, sizeof err) != TS_OK && strstr(err, "EntityDescriptor"),
        "not metadata: %s", err);
+    c.metadata_file = "saml/idp-metadata-entities.xml"; /* EntitiesDescriptor of one */
+    ok(saml_idp_new(&c, &p, err, sizeof err) == TS_OK, "EntitiesDescriptor: %s", err);
+    ok(p != NULL && strcmp(saml_idp_entity_id(p), "https://idp.example.test/saml") == 0,
+       "EntitiesDescriptor's entityID");
+    saml_idp_free(p);
     p = new_idp();
     ok(p != NULL && saml_idp_nkeys(p) == 1, "one signing certificate");
     is_str(p != NULL ? saml_idp_entity_id(p) : NULL, "https://idp.example.test/saml", "entityID");
