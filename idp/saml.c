@@ -547,7 +547,11 @@ static int restrict_ctx(xmlSecDSigCtxPtr ctx)
     return 0;
 }
 
-/* Whether one of the metadata's keys verifies sig (never a key from the message). */
+/* Whether one of the metadata's keys verifies sig (never a key from the message). The keys
+ * are shared read-only by every thread: lent to the context (verifying reads a key, and takes
+ * its own reference on the EVP_PKEY) and taken back before the context is destroyed, since a
+ * copy per request (xmlSecKeyDuplicate: X509_dup, which decodes the key again) costs more than
+ * the verification and serialises threads on OpenSSL's decoder locks. */
 static int verify_signature(struct saml_idp *p, xmlNode *sig, struct ts_error *err)
 {
     for (size_t i = 0; i < p->nkeys; i++) {
@@ -555,10 +559,11 @@ static int verify_signature(struct saml_idp *p, xmlNode *sig, struct ts_error *e
         bool ok = false;
         if (ctx == NULL)
             return ts_error_set(err, TS_E_INTERNAL, NULL);
-        if (restrict_ctx(ctx) == 0 && (ctx->signKey = xmlSecKeyDuplicate(p->keys[i])) != NULL &&
-            xmlSecDSigCtxVerify(ctx, sig) == 0)
+        ctx->signKey = p->keys[i];
+        if (restrict_ctx(ctx) == 0 && xmlSecDSigCtxVerify(ctx, sig) == 0)
             ok = ctx->status == xmlSecDSigStatusSucceeded &&
                  xmlSecPtrListGetSize(&ctx->signedInfoReferences) == 1;
+        ctx->signKey = NULL; /* the provider's, not the context's */
         xmlSecDSigCtxDestroy(ctx);
         if (ok)
             return TS_OK;

@@ -126,6 +126,17 @@ def test_response_signature_only_and_both(srv, idp):
     assert r["Credentials"]["AccessKeyId"]
 
 
+def test_concurrent_logins(srv, idp):
+    """Logins on several HTTP threads at once share the metadata's keys read-only."""
+    import concurrent.futures
+    docs = [good(idp) for _ in range(24)]
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(lambda d: requests.post(srv.endpoint + "/", data={
+            "Action": "AssumeRoleWithSAML", "Version": "2011-06-15", "RoleArn": ROLE_ARN,
+            "PrincipalArn": PROVIDER_ARN, "SAMLAssertion": b64(d)}).status_code, docs * 2))
+    assert codes.count(200) == 24 and codes.count(400) == 24, codes  # each assertion once
+
+
 def test_second_metadata_certificate(tmp_root, idp):
     """Key rollover: the metadata lists two signing certificates; either verifies."""
     key2, crt2 = make_key(tmp_root, "idp2")
