@@ -216,16 +216,33 @@ static long unb64_lenient(const char *in, size_t n, uint8_t **out)
     return len;
 }
 
+/* SAX internalSubset: a DOCTYPE stops the parser at once, before any declaration in it (an
+ * entity, an external subset) is read. */
+static void no_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    (void)name, (void)ext, (void)sys;
+    ctxt->_private = ctxt; /* seen */
+    xmlStopParser(ctxt);
+}
+
 /* libxml2 without network, DTD loading or entity substitution; a DOCTYPE is refused. */
 static xmlDocPtr parse_xml(const void *buf, size_t len)
 {
+    xmlParserCtxtPtr ctxt;
     xmlDocPtr d;
-    if (len == 0 || len > INT_MAX)
+    bool doctype;
+
+    if (len == 0 || len > INT_MAX || (ctxt = xmlNewParserCtxt()) == NULL)
         return NULL;
-    d = xmlReadMemory(buf, (int)len, NULL, NULL,
-                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (d != NULL &&
-        (d->intSubset != NULL || d->extSubset != NULL || xmlDocGetRootElement(d) == NULL)) {
+    ctxt->sax->internalSubset = no_doctype;
+    ctxt->_private = NULL;
+    d = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
+                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    doctype = ctxt->_private != NULL;
+    xmlFreeParserCtxt(ctxt);
+    if (d != NULL && (doctype || d->intSubset != NULL || d->extSubset != NULL ||
+                      xmlDocGetRootElement(d) == NULL)) {
         xmlFreeDoc(d);
         return NULL;
     }
