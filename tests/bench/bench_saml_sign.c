@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -69,8 +71,8 @@ static void put_form_value(FILE *f, const xmlChar *xml, int len)
 
 static int sign_one(xmlSecKeyPtr key, const char *tmpl, long i, const char *prefix, FILE *f)
 {
-    char id[64];
-    snprintf(id, sizeof id, "_bench%08ld%08x", i, (unsigned)rand());
+    char id[64]; /* unique across runs: the server remembers every ID it accepted */
+    snprintf(id, sizeof id, "_bench%lx%x_%08ld", (long)time(NULL), (unsigned)getpid(), i);
     char *text = with_id(tmpl, id);
     xmlDocPtr d = xmlReadMemory(text, (int)strlen(text), NULL, NULL, XML_PARSE_NONET);
     xmlNodePtr sig =
