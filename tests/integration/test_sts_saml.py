@@ -246,8 +246,11 @@ def test_bad_metadata_refuses_to_start(tmp_root):
         f.write("<md:EntityDescriptor xmlns:md='urn:oasis:names:tc:SAML:2.0:metadata' "
                 "entityID='x'/>")
     s = Server(os.path.join(tmp_root, "data"), env={"TESSERA_IDENTITY_SAML_METADATA": path})
-    with pytest.raises(RuntimeError) as e:
-        s.start()
+    try:
+        with pytest.raises(RuntimeError) as e:
+            s.start()
+    finally:
+        s.stop()  # a server that started after all is not left running
     assert "signing certificate" in str(e.value) or "IDPSSODescriptor" in str(e.value)
 
 
