@@ -6,7 +6,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake pkg-config clang-format
   libmicrohttpd-dev libssl-dev libjansson-dev libcjose-dev libcurl4-openssl-dev libldap2-dev
-  libexpat1-dev liblmdb-dev zlib1g-dev
+  libexpat1-dev liblmdb-dev zlib1g-dev libxmlsec1-dev xmlsec1
   curl python3 python3-boto3 python3-pytest python3-requests python3-prometheus-client python3-lmdb awscli faketime slapd ldap-utils
   wrk nginx-light rclone s3cmd chromium valgrind etcd-server etcd-client haproxy
   ceph-mon ceph-osd radosgw ceph-common"

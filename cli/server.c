@@ -31,6 +31,7 @@
 #include "core/curlx.h"
 #include "idp/iam.h"
 #include "idp/idplugin.h"
+#include "idp/saml.h"
 #include "idp/kv.h"
 #include "idp/oidc.h"
 #include "ldap/tldap.h"
@@ -365,6 +366,7 @@ struct server {
     struct tldap *ldap;
     struct oidc_providers *oidc;
     struct idplugin *idplugin;     /* the identity management plugin, or NULL */
+    struct saml_idp *saml;         /* the SAML identity provider, or NULL */
     char **ca_dir;                 /* CERTS_DIR/CAs files for it, or NULL */
     struct sts_cert *client_certs; /* AssumeRoleWithCertificate's trusted CAs, when enabled */
     struct login_web *login;
@@ -538,6 +540,37 @@ static int server_open_idplugin(struct server *s)
     return 0;
 }
 
+/* AssumeRoleWithSAML, when TESSERA_IDENTITY_SAML_METADATA is set: libxml2 and xmlsec are
+ * initialised here, in the main thread, before any request runs. */
+static int server_open_saml(struct server *s)
+{
+    char err[600] = "";
+    struct saml_config sc = {
+        .metadata_file = cfg_str(CFG_IDENTITY_SAML_METADATA),
+        .audience = cfg_str(CFG_IDENTITY_SAML_AUDIENCE),
+        .recipient = cfg_str(CFG_IDENTITY_SAML_RECIPIENT),
+        .groups_attribute = cfg_str(CFG_IDENTITY_SAML_GROUPS_ATTRIBUTE),
+    };
+    if (sc.metadata_file == NULL)
+        return 0;
+    if (saml_global_init() != TS_OK) {
+        fprintf(stderr, "tessera: cannot initialise xmlsec\n");
+        return -1;
+    }
+    if (saml_idp_new(&sc, &s->saml, err, sizeof err) != TS_OK ||
+        sts_saml_register(s->sts, s->saml, cfg_str(CFG_IDENTITY_SAML_PROVIDER_NAME)) != TS_OK) {
+        fprintf(stderr, "tessera: TESSERA_IDENTITY_SAML_METADATA: %s\n",
+                err[0] ? err : "cannot register the SAML provider");
+        return -1;
+    }
+    char nkeys[16];
+    snprintf(nkeys, sizeof nkeys, "%zu", saml_idp_nkeys(s->saml));
+    log_kv(LOG_INFO, "identity.saml", "state", "enabled", "entity_id", saml_idp_entity_id(s->saml),
+           "provider_arn", sts_saml_provider_arn(), "certificates", nkeys, "audience", sc.audience,
+           "recipient", sc.recipient, NULL);
+    return 0;
+}
+
 /* AssumeRoleWithCertificate: client certificates verified against CERTS_DIR/CAs/ and
  * TESSERA_IDENTITY_TLS_CA_FILE (or its MinIO-shaped "disabled" answer). */
 static int server_open_cert(struct server *s)
@@ -568,7 +601,7 @@ static int server_open_cert(struct server *s)
 static int server_open_backends(struct server *s)
 {
     char lerr[512] = "";
-    if (server_open_idplugin(s) != 0)
+    if (server_open_idplugin(s) != 0 || server_open_saml(s) != 0)
         return -1;
     if (oidc_providers_new(s->o.certs, &s->oidc) != TS_OK ||
         sts_oidc_register(s->sts, s->oidc) != TS_OK)
@@ -737,6 +770,10 @@ static void server_close_backends(struct server *s)
     tldap_free(s->ldap);
     oidc_providers_free(s->oidc);
     idplugin_free(s->idplugin);
+    if (s->saml != NULL) {
+        saml_idp_free(s->saml);
+        saml_global_cleanup();
+    }
     curlx_strv_free(s->ca_dir);
     sts_cert_free(s->client_certs);
 }

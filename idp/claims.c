@@ -21,6 +21,7 @@ void idp_claims_cleanup(struct idp_claims *c)
     free(c->role_arn);
     http_kv_free(c->vars, c->nvars);
     free(c->audience);
+    free(c->session_name);
     free(c->parent);
     iam_strv_free(&c->federated);
     memset(c, 0, sizeof *c);

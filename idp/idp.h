@@ -12,13 +12,14 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/http.h"
 #include "idp/iam.h"
 
 struct pol_principal;
 
-enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM, IDP_CERT };
+enum idp_kind { IDP_STATIC, IDP_OIDC, IDP_CLIENT_GRANTS, IDP_LDAP, IDP_CUSTOM, IDP_CERT, IDP_SAML };
 
 /* What a backend learned about an identity. Owned by whoever holds it; idp_claims_cleanup
  * frees every member. */
@@ -38,6 +39,8 @@ struct idp_claims {
     long max_duration;   /* the identity source bounds its sessions to this many seconds
                           * (longer ones are cut to it); 0 when it does not */
     char *audience;      /* OIDC aud/azp that matched */
+    char *session_name;  /* the identity source names the session (SAML's RoleSessionName
+                          * attribute): used instead of the request's RoleSessionName */
     /* What the session is made of (filled by the backend that authenticated): */
     char *parent;              /* the session's parent: user name, LDAP DN, OIDC "iss#sub" */
     const char *source;        /* static string: "root", "static", "ldap", "oidc", "clientgrants" */
@@ -113,6 +116,9 @@ struct idp_backend {
                                * configured maximum, longer is a ValidationError */
     bool expiry_within_token; /* the session never outlives claims->token_expiry (a client
                                * certificate's notAfter), whatever DurationSeconds asks */
+    /* The action's own elements of a successful STS answer, appended (escaped XML) to out from
+     * the claims (AssumeRoleWithSAML: Issuer, Audience, Subject...); NULL for none. */
+    void (*answer)(const struct idp_claims *c, struct buf *out);
 };
 
 void idp_claims_cleanup(struct idp_claims *c);

@@ -115,6 +115,7 @@ static const char *const known_actions[] = {
     "sts:AssumeRoleWithClientGrants",
     "sts:AssumeRoleWithCustomToken",
     "sts:AssumeRoleWithLDAPIdentity",
+    "sts:AssumeRoleWithSAML",
     "sts:AssumeRoleWithWebIdentity",
     "sts:GetCallerIdentity",
     "sts:GetSessionToken",

@@ -349,7 +349,7 @@ const struct sts_action sts_actions[STS_NACTIONS] = {
     {"AssumeRoleWithLDAPIdentity", NULL, true, true, "ldap", NULL, NULL, NULL, PUB},
     {"AssumeRoleWithCertificate", NULL, true, false, "certificate", NULL, NULL, NULL, PUB},
     {"AssumeRoleWithCustomToken", NULL, true, true, "custom", "AssumedUser", NULL, NULL, PUB},
-    {"AssumeRoleWithSAML", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
+    {"AssumeRoleWithSAML", NULL, false, true, "saml", NULL, NULL, NULL, PUB},
     {"GetSessionToken", NULL, false, false, "static", NULL, "sts:GetSessionToken", NULL,
      SESSION_TOKEN_AUTHZ},
     {"GetFederationToken", NULL, false, false, NULL, NULL, NULL, NULL, PUB},
@@ -382,6 +382,8 @@ static int federate_and_reply(struct sts_ctx *c, const struct sts_action *a, str
         xml_elem(&extra, "Audience", f.claims.audience);
         xml_elem(&extra, "Provider", f.claims.issuer);
     }
+    if (sts_backend(c, a->name)->answer != NULL) /* AssumeRoleWithSAML's Issuer, Subject... */
+        sts_backend(c, a->name)->answer(&f.claims, &extra);
     if (sts_backend(c, a->name)->own_credentials) { /* no AssumedRoleUser (AWS) */
         free(f.creds.arn);
         f.creds.arn = NULL;

@@ -224,7 +224,8 @@ static int mint(struct fed *f, struct sts_federation *out, struct ts_error *err)
     s->session_policy = f->policy;
     s->session_policies = (const char *const *)f->session_pols.v;
     s->nsession_policies = f->session_pols.n;
-    s->session_name = f->session_name;
+    /* The identity source's own session name (SAML's RoleSessionName attribute) wins. */
+    s->session_name = out->claims.session_name != NULL ? out->claims.session_name : f->session_name;
     s->role = out->role[0] != '\0' ? out->role : NULL; /* its trust policy admitted the caller */
     s->role_arn = s->role == NULL ? out->claims.role_arn : NULL;
     s->claims = out->claims.vars;

@@ -123,6 +123,13 @@ int sts_set_backend(struct sts_ctx *c, const char *action, const struct idp_back
  * AssumeRoleWithCustomToken (sts/act_custom.c). As sts_set_backend. */
 struct idplugin;
 int sts_custom_register(struct sts_ctx *c, struct idplugin *p);
+/* Plugs the SAML identity provider (idp/saml.h; borrowed) into AssumeRoleWithSAML
+ * (sts/act_saml.c); PrincipalArn must then be arn:aws:iam::ACCOUNT:saml-provider/provider_name.
+ * As sts_set_backend. */
+struct saml_idp;
+int sts_saml_register(struct sts_ctx *c, struct saml_idp *idp, const char *provider_name);
+/* The SAML provider's ARN once registered ("" before). */
+const char *sts_saml_provider_arn(void);
 /* The backend plugged into action, or NULL. */
 const struct idp_backend *sts_backend(const struct sts_ctx *c, const char *action);
 
