@@ -218,6 +218,9 @@ struct obj_bucket_ent {
     int64_t created;
 };
 
+/* fsyncs the directory path (a rename or create in it made durable): 0 or -1 (store.c). */
+int obj_int_fsync_dir(const char *path);
+
 /* ---- names (names.c): the one set of rules for every name that reaches the store ----
  * The S3 router applies them to the request's target and to its copy source before
  * authorization; the store's key builders apply them again. Each returns TS_OK or the S3

@@ -170,11 +170,17 @@ static int until_parse(struct s3_ctx *c, const char *s, int bad_form, int64_t *o
     return TS_OK;
 }
 
-int s3_put_retention(struct s3_ctx *c)
+/* A retention or legal-hold write: the bucket's lock is enabled and the body's Content-MD5
+ * (when sent) matches. */
+static int lock_body_check(struct s3_ctx *c)
 {
     int rc = lock_enabled(c);
-    if (rc == TS_OK)
-        rc = s3_body_md5_check(c);
+    return rc == TS_OK ? s3_body_md5_check(c) : rc;
+}
+
+int s3_put_retention(struct s3_ctx *c)
+{
+    int rc = lock_body_check(c);
     if (rc != TS_OK)
         return rc;
     struct xml_node *x = s3_body_xml(c);
@@ -220,9 +226,7 @@ int s3_get_retention(struct s3_ctx *c)
 
 int s3_put_legal_hold(struct s3_ctx *c)
 {
-    int rc = lock_enabled(c);
-    if (rc == TS_OK)
-        rc = s3_body_md5_check(c);
+    int rc = lock_body_check(c);
     if (rc != TS_OK)
         return rc;
     struct xml_node *x = s3_body_xml(c);

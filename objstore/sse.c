@@ -62,16 +62,6 @@ static int key_parse(const char *s, char name[64], uint8_t key[32])
     return 0;
 }
 
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* A new key stored in path (0600): 0 with *text (malloc'ed "name:base64"), or -1. */
 static int key_create(const char *dir, const char *path, char **text)
 {
@@ -96,7 +86,7 @@ static int key_create(const char *dir, const char *path, char **text)
     bool ok = fd >= 0 && write(fd, *text, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0)
         close(fd);
-    if (!ok || rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
+    if (!ok || rename(tmp, path) != 0 || obj_int_fsync_dir(dir) != 0) {
         fprintf(stderr, "tessera: cannot store the SSE master key in %s: %s\n", path,
                 strerror(errno));
         unlink(tmp);

@@ -49,7 +49,7 @@ void obj_data_unlink(const struct obj_store *st, const char *id)
         unlink(path);
 }
 
-static int fsync_dir(const char *path)
+int obj_int_fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -63,7 +63,7 @@ static int fsync_dir(const char *path)
 static int mkdir_durable(const char *path, const char *parent)
 {
     if (mkdir(path, 0700) == 0)
-        return parent ? fsync_dir(parent) : 0;
+        return parent ? obj_int_fsync_dir(parent) : 0;
     return errno == EEXIST ? 0 : -1;
 }
 
@@ -241,7 +241,7 @@ int obj_writer_finish(struct obj_writer *w, uint8_t md5[16])
         return TS_E_INTERNAL;
     }
     w->finished = true;
-    if (fsync_dir(d2) != 0)
+    if (obj_int_fsync_dir(d2) != 0)
         return TS_E_INTERNAL;
     return TS_OK;
 }
